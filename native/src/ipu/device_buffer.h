@@ -1,0 +1,55 @@
+// Host storage for a tensor that lives on one IPU: the bytes are reserved in that IPU's arena for as long
+// as the buffer lives, so every allocation the model makes shows in the memory report and can fail with
+// FT5_ERR_OUT_OF_MEMORY exactly where a real IPU would.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "ipu/device.h"
+
+namespace ft5::ipu {
+
+class DeviceBuffer {
+public:
+    DeviceBuffer() = default;
+    // Reserves `bytes` in the arena (throws on overflow), then allocates zeroed, 64-byte aligned host memory.
+    DeviceBuffer(std::shared_ptr<Device> device, uint32_t ipu, ft5_memory_location location, uint64_t bytes,
+                 std::string name);
+    ~DeviceBuffer();
+    DeviceBuffer(DeviceBuffer&& other) noexcept;
+    DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+    uint64_t bytes() const noexcept { return bytes_; }
+    uint32_t ipu() const noexcept { return ipu_; }
+    ft5_memory_location location() const noexcept { return location_; }
+    const std::string& name() const noexcept { return name_; }
+    std::byte* data() noexcept { return data_.get(); }
+    const std::byte* data() const noexcept { return data_.get(); }
+    template <typename T>
+    std::span<T> as() noexcept { return {reinterpret_cast<T*>(data_.get()), size_t(bytes_ / sizeof(T))}; }
+    template <typename T>
+    std::span<const T> as() const noexcept {
+        return {reinterpret_cast<const T*>(data_.get()), size_t(bytes_ / sizeof(T))};
+    }
+
+private:
+    struct FreeDeleter {
+        void operator()(std::byte* p) const noexcept;
+    };
+    void release() noexcept;
+
+    std::shared_ptr<Device> device_;
+    uint32_t ipu_ = 0;
+    ft5_memory_location location_ = FT5_MEMORY_ON_CHIP;
+    uint64_t bytes_ = 0;
+    std::string name_;
+    std::unique_ptr<std::byte, FreeDeleter> data_;
+};
+
+}  // namespace ft5::ipu

@@ -1,0 +1,6 @@
+namespace FlanT5.BindGen;
+
+internal static class Program
+{
+    private static int Main(string[] args) => 0;
+}
