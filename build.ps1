@@ -1,0 +1,140 @@
+# The one script for everything beyond `dotnet build`. Run through the pinned local tool:
+#   dotnet tool restore && dotnet pwsh build.ps1 <target>
+# Targets: bootstrap native bindings build test bench finetune ci. Stops at the first error.
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('bootstrap', 'native', 'bindings', 'build', 'test', 'bench', 'finetune', 'ci')]
+    [string]$Target = 'build',
+    [ValidateSet('Release', 'Debug')]
+    [string]$Configuration = 'Release',
+    # Extra arguments for `finetune` (passed to `flant5 finetune`) or `bench`.
+    [Parameter(ValueFromRemainingArguments = $true)]
+    [string[]]$Rest = @()
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$Root = $PSScriptRoot
+$NativeDir = Join-Path $Root "artifacts/native/$Configuration"
+$AsanDir = Join-Path $Root 'artifacts/native/asan'
+$Solution = Join-Path $Root 'FlanT5.Poplar.sln'
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+
+function Invoke-Step([string]$What, [scriptblock]$Command) {
+    Write-Host "==> $What" -ForegroundColor Cyan
+    & $Command
+    if ($LASTEXITCODE -ne 0) { throw "build.ps1: '$What' failed with exit code $LASTEXITCODE" }
+}
+
+# Debian packages the build and the tests need: compiler, CMake, OpenBLAS, GoogleTest, sentencepiece's spm_encode.
+$Packages = [ordered]@{
+    'cmake' = 'cmake'; 'g++' = 'g++'; 'make' = 'make'; 'libopenblas-dev' = 'libopenblas-dev';
+    'libgtest-dev' = 'libgtest-dev'; 'sentencepiece' = 'sentencepiece'
+}
+
+function Test-DebPackage([string]$Name) {
+    $status = & dpkg-query -W -f '${Status}' $Name 2>$null
+    return ($LASTEXITCODE -eq 0) -and ($status -like '*install ok installed*')
+}
+
+function Invoke-Bootstrap {
+    if (-not (Get-Command dpkg-query -ErrorAction SilentlyContinue)) {
+        Write-Host 'bootstrap: not a Debian-based system; install cmake, g++, OpenBLAS, GoogleTest and sentencepiece yourself.'
+        return
+    }
+    $missing = @($Packages.Keys | Where-Object { -not (Test-DebPackage $_) })
+    if ($missing.Count -eq 0) { Write-Host 'bootstrap: all system packages present.'; return }
+    Write-Host "bootstrap: installing $($missing -join ', ')"
+    $sudo = @()
+    if ((& id -u) -ne '0') {
+        if (-not (Get-Command sudo -ErrorAction SilentlyContinue)) { throw "bootstrap: need root (or sudo) to install: $($missing -join ' ')" }
+        $sudo = @('sudo')
+    }
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    Invoke-Step 'apt-get update' { & @sudo apt-get update -qq }
+    Invoke-Step 'apt-get install' { & @sudo apt-get install -y -qq --no-install-recommends @missing }
+}
+
+function Invoke-Native([string]$Dir, [string[]]$Extra) {
+    $buildType = if ($Configuration -eq 'Debug') { 'RelWithDebInfo' } else { 'Release' }
+    Invoke-Step "cmake configure ($Dir)" { & cmake -S (Join-Path $Root 'native') -B $Dir "-DCMAKE_BUILD_TYPE=$buildType" -DFT5_BUILD_TESTS=ON @Extra | Out-Null }
+    Invoke-Step "cmake build ($Dir)" { & cmake --build $Dir -j 2 }
+}
+
+function Invoke-Bindings {
+    Invoke-Step 'generate bindings from ft5.h' {
+        & dotnet run --project (Join-Path $Root 'tools/FlanT5.BindGen') -c $Configuration -- `
+            --header (Join-Path $Root 'native/include/ft5/ft5.h') `
+            --output (Join-Path $Root 'src/FlanT5.Poplar.Interop/Generated')
+    }
+}
+
+function Invoke-Build {
+    Invoke-Step 'dotnet build' { & dotnet build $Solution -c $Configuration -nologo -v q }
+}
+
+# Runs ctest (normal and ASan/UBSan builds) and the NUnit suite, then prints one line `N passed, N failed`.
+function Invoke-Test {
+    $passed = 0; $failed = 0
+    $ok = $true
+    foreach ($dir in @($NativeDir, $AsanDir)) {
+        $out = & ctest --test-dir $dir --output-on-failure -j 2 2>&1
+        $code = $LASTEXITCODE
+        $out | ForEach-Object { Write-Host $_ }
+        $line = $out | Where-Object { $_ -match 'tests passed, (\d+) tests failed out of (\d+)' } | Select-Object -Last 1
+        if ($line -and ($line -match 'tests passed, (\d+) tests failed out of (\d+)')) {
+            $f = [int]$Matches[1]; $t = [int]$Matches[2]
+            $passed += ($t - $f); $failed += $f
+        } else { $ok = $false; Write-Host "ctest in $dir printed no summary" }
+        if ($code -ne 0) { $ok = $false }
+    }
+    $testProject = Join-Path $Root 'tests/FlanT5.Poplar.Tests'
+    $out = & dotnet test $testProject -c $Configuration --no-build -nologo 2>&1
+    $code = $LASTEXITCODE
+    $out | ForEach-Object { Write-Host $_ }
+    $summary = $out | Where-Object { $_ -match 'Failed:\s+(\d+),\s+Passed:\s+(\d+)' } | Select-Object -Last 1
+    if ($summary -and ($summary -match 'Failed:\s+(\d+),\s+Passed:\s+(\d+)')) {
+        $failed += [int]$Matches[1]; $passed += [int]$Matches[2]
+    } else { $ok = $false; Write-Host 'dotnet test printed no summary' }
+    if ($code -ne 0) { $ok = $false }
+    Write-Host "$passed passed, $failed failed"
+    if (-not $ok -or $failed -gt 0) { exit 1 }
+}
+
+switch ($Target) {
+    'bootstrap' { Invoke-Bootstrap }
+    'native' { Invoke-Native $NativeDir @() }
+    'bindings' { Invoke-Bindings }
+    'build' { Invoke-Build }
+    'test' {
+        Invoke-Bootstrap
+        Invoke-Native $NativeDir @()
+        Invoke-Native $AsanDir @('-DFT5_SANITIZE=ON')
+        Invoke-Build
+        Invoke-Test
+    }
+    'bench' {
+        Invoke-Bootstrap
+        Invoke-Build
+        Invoke-Step 'benchmarks' { & dotnet run --project (Join-Path $Root 'bench/FlanT5.Poplar.Bench') -c Release -- @Rest }
+    }
+    'finetune' {
+        Invoke-Bootstrap
+        Invoke-Build
+        Invoke-Step 'flant5 finetune' { & dotnet (Join-Path $Root "src/FlanT5.Poplar.Cli/bin/$Configuration/net10.0/flant5.dll") finetune @Rest }
+    }
+    'ci' {
+        Invoke-Bootstrap
+        Invoke-Native $NativeDir @()
+        Invoke-Native $AsanDir @('-DFT5_SANITIZE=ON')
+        Invoke-Build
+        Invoke-Step 'bindings are up to date' {
+            & dotnet run --project (Join-Path $Root 'tools/FlanT5.BindGen') -c $Configuration --no-build -- `
+                --header (Join-Path $Root 'native/include/ft5/ft5.h') `
+                --output (Join-Path $Root 'src/FlanT5.Poplar.Interop/Generated') --check
+        }
+        Invoke-Test
+    }
+}
