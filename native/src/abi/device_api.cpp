@@ -2,6 +2,7 @@
 #include <string>
 
 #include "abi/descriptor.h"
+#include "abi/enum_value.h"
 #include "abi/error.h"
 #include "abi/handle_registry.h"
 #include "abi/handles.h"
@@ -14,8 +15,9 @@ namespace {
 
 ft5::ipu::Topology validate_topology(const ft5_device_desc& d) {
     using ft5::invalid_argument;
-    if (d.backend != FT5_BACKEND_EMULATOR && d.backend != FT5_BACKEND_POPLAR) {
-        invalid_argument("desc->backend " + std::to_string(int(d.backend)) + " is not a known backend");
+    const int32_t backend = ft5::abi::enum_value(d.backend);
+    if (backend != FT5_BACKEND_EMULATOR && backend != FT5_BACKEND_POPLAR) {
+        invalid_argument("desc->backend " + std::to_string(backend) + " is not a known backend");
     }
     if (d.num_ipus == 0 || d.num_ipus > 4096) {
         invalid_argument("desc->num_ipus is " + std::to_string(d.num_ipus) + "; expected 1 to 4096");

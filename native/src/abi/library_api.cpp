@@ -1,4 +1,5 @@
 // Library-wide exports: version, capability queries, descriptor sizes, descriptor defaults.
+#include "abi/enum_value.h"
 #include "abi/error.h"
 #include "backends/backend.h"
 #include "ft5/ft5.h"
@@ -9,12 +10,14 @@ extern "C" {
 uint32_t ft5_abi_version(void) { return (uint32_t(FT5_ABI_VERSION_MAJOR) << 16) | FT5_ABI_VERSION_MINOR; }
 
 int32_t ft5_backend_available(ft5_backend backend) {
+    const int32_t raw = ft5::abi::enum_value(backend);
+    if (raw != FT5_BACKEND_EMULATOR && raw != FT5_BACKEND_POPLAR) return 0;
     const auto* b = ft5::backends::find_backend(backend);
     return b != nullptr && b->available() ? 1 : 0;
 }
 
 size_t ft5_abi_struct_size(ft5_struct_id id) {
-    switch (id) {
+    switch (ft5::abi::enum_value(id)) {
         case FT5_STRUCT_DEVICE_DESC: return sizeof(ft5_device_desc);
         case FT5_STRUCT_MEMORY_REPORT: return sizeof(ft5_memory_report);
         case FT5_STRUCT_TENSOR_DESC: return sizeof(ft5_tensor_desc);
@@ -25,6 +28,7 @@ size_t ft5_abi_struct_size(ft5_struct_id id) {
         case FT5_STRUCT_OPTIMIZER_STEP: return sizeof(ft5_optimizer_step);
         case FT5_STRUCT_STEP_RESULT: return sizeof(ft5_step_result);
         case FT5_STRUCT_TRAFFIC_REPORT: return sizeof(ft5_traffic_report);
+        default: break;
     }
     return 0;
 }

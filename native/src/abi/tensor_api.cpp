@@ -3,6 +3,7 @@
 #include <string>
 
 #include "abi/descriptor.h"
+#include "abi/enum_value.h"
 #include "abi/error.h"
 #include "abi/handle_registry.h"
 #include "abi/handles.h"
@@ -12,14 +13,16 @@ using ft5::abi::checked;
 
 namespace {
 
-uint64_t dtype_size(ft5_dtype dtype) {
-    switch (dtype) {
+uint64_t dtype_size(const ft5_dtype& dtype) {
+    const int32_t raw = ft5::abi::enum_value(dtype);
+    switch (raw) {
         case FT5_DTYPE_F32: return 4;
         case FT5_DTYPE_F16: return 2;
         case FT5_DTYPE_BF16: return 2;
         case FT5_DTYPE_I32: return 4;
+        default: break;
     }
-    ft5::invalid_argument("desc->dtype " + std::to_string(int(dtype)) + " is not a known dtype");
+    ft5::invalid_argument("desc->dtype " + std::to_string(raw) + " is not a known dtype");
 }
 
 void check_nbytes(const ft5_tensor* t, size_t nbytes, const char* what) {
@@ -58,8 +61,9 @@ ft5_status ft5_tensor_create(ft5_device* device, const ft5_tensor_desc* desc, ft
         }
         bytes *= dim;
     }
-    if (d.location != FT5_MEMORY_ON_CHIP && d.location != FT5_MEMORY_STREAMING) {
-        ft5::invalid_argument("tensor '" + name + "': unknown memory location " + std::to_string(int(d.location)));
+    const int32_t location = ft5::abi::enum_value(d.location);
+    if (location != FT5_MEMORY_ON_CHIP && location != FT5_MEMORY_STREAMING) {
+        ft5::invalid_argument("tensor '" + name + "': unknown memory location " + std::to_string(location));
     }
     auto handle = std::make_unique<ft5_tensor>();
     handle->device = dev->device;

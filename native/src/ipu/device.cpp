@@ -1,5 +1,7 @@
 #include "ipu/device.h"
 
+#include <cstring>
+
 #include "abi/error.h"
 
 namespace ft5::ipu {
@@ -22,8 +24,11 @@ void Device::check_ipu(uint32_t ipu) const {
 
 MemoryArena& Device::arena(uint32_t ipu, ft5_memory_location location) {
     check_ipu(ipu);
-    if (location == FT5_MEMORY_STREAMING) return *streaming_[ipu];
-    if (location != FT5_MEMORY_ON_CHIP) invalid_argument("unknown memory location " + std::to_string(int(location)));
+    int32_t raw;
+    static_assert(sizeof(raw) == sizeof(location));
+    std::memcpy(&raw, &location, sizeof raw);  // validated as an integer: see abi/enum_value.h
+    if (raw == FT5_MEMORY_STREAMING) return *streaming_[ipu];
+    if (raw != FT5_MEMORY_ON_CHIP) invalid_argument("unknown memory location " + std::to_string(raw));
     return *on_chip_[ipu];
 }
 
