@@ -22,7 +22,7 @@ internal static class PlanCommand
         Option<string?> Model, Option<int?> Ipus, Option<int?> TensorParallel, Option<int?> PipelineStages,
         Option<int?> Replicas, Option<int?> MicroBatch, Option<int?> GlobalBatch, Option<int?> SeqLen,
         Option<int?> SrcLen, Option<int?> TgtLen, Option<string?> Precision, Option<bool> Recompute,
-        Option<string?> Schedule, Option<string?> WeightsLocation, Option<string?> OptimizerLocation,
+        Option<string?> Schedule, Option<string?> EncoderLayers, Option<string?> DecoderLayers, Option<string?> WeightsLocation, Option<string?> OptimizerLocation,
         Option<string> Target, Option<string?> Preset, Option<bool> Auto, Option<bool> Json);
 
     internal static Command Create()
@@ -41,6 +41,8 @@ internal static class PlanCommand
             new Option<string?>("--precision") { Description = "fp16 or fp32 weights and activations (default fp16)" },
             new Option<bool>("--recompute") { Description = "Recompute every layer but the LM head in the backward pass" },
             new Option<string?>("--schedule") { Description = "gpipe or 1f1b (default gpipe)" },
+            new Option<string?>("--encoder-layers-per-stage") { Description = "Comma-separated encoder layers of each stage (default: even split, encoder first)" },
+            new Option<string?>("--decoder-layers-per-stage") { Description = "Comma-separated decoder layers of each stage (default: even split)" },
             new Option<string?>("--weights-location") { Description = "on-chip or streaming (streaming = phased execution)" },
             new Option<string?>("--optimizer-location") { Description = "on-chip or streaming" },
             new Option<string>("--target") { Description = "mk2 (IPU Mk2 GC200) or bow", DefaultValueFactory = _ => "mk2" },
@@ -51,7 +53,7 @@ internal static class PlanCommand
         var command = new Command("plan", "Per-IPU memory plan and predicted step time of a placement")
         {
             o.Model, o.Ipus, o.TensorParallel, o.PipelineStages, o.Replicas, o.MicroBatch, o.GlobalBatch, o.SeqLen,
-            o.SrcLen, o.TgtLen, o.Precision, o.Recompute, o.Schedule, o.WeightsLocation, o.OptimizerLocation,
+            o.SrcLen, o.TgtLen, o.Precision, o.Recompute, o.Schedule, o.EncoderLayers, o.DecoderLayers, o.WeightsLocation, o.OptimizerLocation,
             o.Target, o.Preset, o.Auto, o.Json,
         };
         command.SetAction(parse => Run(parse, o));
@@ -148,6 +150,11 @@ internal static class PlanCommand
         var optimizer = parse.GetValue(o.OptimizerLocation) is { } opt ? PlacementPlan.ParseLocation(opt, "--optimizer-location") : defaultLocation;
         var schedule = parse.GetValue(o.Schedule) is { } s ? ParseSchedule(s) : PipelineSchedule.GPipe;
         var plan = PlacementPlan.Create(model, tp, stages, replicas, schedule, recompute, weights, optimizer);
+        if (parse.GetValue(o.EncoderLayers) is { } encoderLayers)
+            plan = plan with { EncoderLayersPerStage = ParseCounts(encoderLayers, "--encoder-layers-per-stage") };
+        if (parse.GetValue(o.DecoderLayers) is { } decoderLayers)
+            plan = plan with { DecoderLayersPerStage = ParseCounts(decoderLayers, "--decoder-layers-per-stage") };
+        plan.Validate(model);
         if (parse.GetValue(o.Ipus) is { } ipuCount && ipuCount != plan.IpuCount)
             throw new ArgumentException($"--ipus: {ipuCount} differs from tensor-parallel {tp} × pipeline-stages {stages} × replicas {replicas} = {plan.IpuCount}");
         var planTarget = preset is not null && preset.Ipus == plan.IpuCount && targetKind.Trim().ToLowerInvariant() == "mk2"
@@ -163,7 +170,8 @@ internal static class PlanCommand
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
     private static object Describe(T5ModelConfig model, string modelName, PlacementPlan plan, TrainingShape shape,
@@ -181,13 +189,22 @@ internal static class PlanCommand
                 replicas = plan.Replicas,
                 encoderLayersPerStage = plan.EncoderLayersPerStage,
                 decoderLayersPerStage = plan.DecoderLayersPerStage,
-                schedule = plan.Schedule,
+                schedule = plan.Schedule == PipelineSchedule.GPipe ? "gpipe" : "1f1b",
                 recompute = plan.Recompute,
-                weightsLocation = plan.WeightsLocation,
-                optimizerLocation = plan.OptimizerLocation,
+                weightsLocation = PlacementPlan.LocationName(plan.WeightsLocation),
+                optimizerLocation = PlacementPlan.LocationName(plan.OptimizerLocation),
                 phasedExecution = plan.PhasedExecution,
             },
-            shape,
+            shape = new
+            {
+                microBatch = shape.MicroBatch,
+                sourceLength = shape.SourceLength,
+                targetLength = shape.TargetLength,
+                globalBatch = shape.GlobalBatch,
+                precision = shape.Precision.Name(),
+                optimizerStatePrecision = shape.OptimizerStatePrecision.Name(),
+                accumulatorPrecision = shape.AccumulatorPrecision.Name(),
+            },
             gradientAccumulation = shape.GradientAccumulation(plan),
             target = target.Name,
             fits = report.Fits,
@@ -286,6 +303,12 @@ internal static class PlanCommand
             throw new ArgumentException($"--model: '{argument}' is neither flan-t5-small|base|large|xl|xxl nor a directory with config.json ({path} not found)");
         return (T5ModelConfig.Load(path), Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))) ?? argument);
     }
+
+    private static int[] ParseCounts(string text, string option) =>
+        text.Split(',', StringSplitOptions.TrimEntries).Select(part =>
+            int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+                ? n
+                : throw new ArgumentException($"{option}: '{part}' in '{text}' is not a layer count; expected e.g. 12,12,0,0")).ToArray();
 
     private static PipelineSchedule ParseSchedule(string text) => text.Trim().ToLowerInvariant() switch
     {

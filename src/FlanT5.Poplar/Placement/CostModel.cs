@@ -12,7 +12,9 @@ namespace FlanT5.Poplar.Placement;
 /// - Tensor parallel: Megatron all-reduces of [B,S,d] activations — per encoder layer 2 forward + 2 backward
 ///   (+2 when recomputed), per decoder layer 3 + 3 (+3) and 1 for the encoder-output gradient of cross-attention;
 ///   2 for the embeddings, 1 for the LM head input gradient, 3 small fp32 ones for the sharded cross-entropy.
-///   Ring all-reduce time 2(t−1)/t × bytes / IPU-Link bandwidth; all-gather (t−1)/t × bytes / bandwidth.
+///   Ring all-reduce time 2(t−1)/t × bytes / IPU-Link bandwidth; all-gather (t−1)/t × bytes / bandwidth. The
+///   bandwidth is the chip's whole 320 GB/s, which is optimistic for one ring (it uses 2 of the 10 links); the
+///   calibration absorbs the difference, and <see cref="IpuTarget.IpuLinkBytesPerSecond"/> can be lowered.
 /// - Pipeline: step = (m + p − 1) × slowest stage time per micro-batch; the (p − 1) part is reported as the bubble,
 ///   i.e. a bubble fraction of (p − 1)/(m + p − 1). Each stage boundary carries [B,S_src,d] + [B,S_tgt,d] forward
 ///   (hidden states, encoder output or decoder embeddings) and their gradients backward.

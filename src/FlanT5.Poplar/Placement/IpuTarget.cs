@@ -67,10 +67,10 @@ public sealed record IpuTarget
     };
 
     /// <summary>IPU-POD16: 4 × IPU-M2000.</summary>
-    public static IpuTarget Pod16 => Mk2(16) with { Name = "IPU-POD16 (Mk2 GC200)" };
+    public static IpuTarget Pod16 => Mk2(16) with { Name = "IPU-POD16 (4 x IPU-M2000)" };
 
     /// <summary>IPU-POD64: 16 × IPU-M2000.</summary>
-    public static IpuTarget Pod64 => Mk2(64) with { Name = "IPU-POD64 (Mk2 GC200)" };
+    public static IpuTarget Pod64 => Mk2(64) with { Name = "IPU-POD64 (16 x IPU-M2000)" };
 
     /// <summary>"mk2" or "bow" with <paramref name="ipus"/> IPUs.</summary>
     public static IpuTarget Parse(string kind, int ipus) => kind.Trim().ToLowerInvariant() switch

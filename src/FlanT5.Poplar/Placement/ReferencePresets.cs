@@ -34,7 +34,7 @@ public sealed record ReferencePreset(
         Precision = Precision,
     };
 
-    public IpuTarget Target => IpuTarget.Mk2(Ipus) with { Name = $"IPU-POD{Ipus} (Mk2 GC200)" };
+    public IpuTarget Target => IpuTarget.Mk2(Ipus) with { Name = $"{Ipus / 4} x IPU-M2000 ({Ipus} Mk2 GC200 IPUs)" };
 }
 
 /// <summary>

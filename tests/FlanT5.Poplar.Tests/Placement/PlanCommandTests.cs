@@ -85,4 +85,19 @@ public class PlanCommandTests
         Assert.That(code, Is.EqualTo(2));
         Assert.That(error, Does.Contain("--ipus: 8 differs"));
     }
+
+    [Test]
+    public void LayersPerStageCanBeGiven()
+    {
+        var (code, output, error) = Run("--model", "base", "--tensor-parallel", "4", "--pipeline-stages", "2", "--seq-len", "128", "--global-batch", "8",
+            "--encoder-layers-per-stage", "12,0", "--decoder-layers-per-stage", "0,12", "--json");
+        Assert.That(code, Is.Zero, error);
+        var plan = JsonNode.Parse(output)!["plan"]!;
+        Assert.That(plan["encoderLayersPerStage"]!.AsArray().Select(n => n!.GetValue<int>()), Is.EqualTo(new[] { 12, 0 }));
+        Assert.That(plan["schedule"]!.GetValue<string>(), Is.EqualTo("gpipe"));
+
+        (code, _, error) = Run("--model", "base", "--pipeline-stages", "2", "--encoder-layers-per-stage", "12,1");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("encoder_layers_per_stage: adds up to 13 layers; the model has num_layers 12"));
+    }
 }
