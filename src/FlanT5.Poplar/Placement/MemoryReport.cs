@@ -25,7 +25,9 @@ public sealed record MemoryReport(IReadOnlyList<IpuMemory> Ipus)
             if (worst is null) return null;
             var count = Ipus.Count(i => !i.Fits);
             var what = worst.OnChipOverflow > 0
-                ? $"needs {ByteSize.Format(worst.Total)} on-chip but has {ByteSize.Format(worst.Capacity)} (over by {ByteSize.Format(worst.OnChipOverflow)})"
+                ? $"needs {ByteSize.Format(worst.Total)} on-chip but has {ByteSize.Format(worst.Capacity)} (over by {ByteSize.Format(worst.OnChipOverflow)}: " +
+                  $"weights {ByteSize.Format(worst.Weights)}, gradients {ByteSize.Format(worst.Gradients)}, optimizer {ByteSize.Format(worst.OptimizerState)}, " +
+                  $"activations {ByteSize.Format(worst.Activations)}, working {ByteSize.Format(worst.WorkingSet)}, overhead {ByteSize.Format(worst.Overhead)})"
                 : $"needs {ByteSize.Format(worst.StreamingUsed)} of streaming memory but has {ByteSize.Format(worst.StreamingCapacity)} (over by {ByteSize.Format(worst.StreamingOverflow)})";
             var largest = string.Join("; ", worst.LargestTensors.Take(3).Select(t => $"{t.Name} {ByteSize.Format(t.Bytes)}"));
             return $"{worst.Where} {what}; {count} of {Ipus.Count} IPUs overflow; largest tensors: {largest}";

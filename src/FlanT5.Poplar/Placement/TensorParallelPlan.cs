@@ -31,9 +31,20 @@ public sealed class TensorParallelPlan
             ? shard
             : throw new KeyNotFoundException($"parameter '{name}' is not part of this model and embedding layout");
 
-    /// <summary>Vocabulary padded up to a multiple of <paramref name="tensorParallel"/> (32128 stays 32128 for tp 16).</summary>
-    public static long PadVocab(long vocab, int tensorParallel) =>
-        (vocab + tensorParallel - 1) / tensorParallel * tensorParallel;
+    /// <summary>
+    /// Vocabulary padded so it splits into <paramref name="tensorParallel"/> equal shards whose row count is a
+    /// multiple of <paramref name="shardRowAlignment"/>. The session contract uses alignment 1 (a multiple of the tp
+    /// degree: 32128 stays 32128 for tp 16); the reference implementation's checkpoints use 16
+    /// (shard = 16·ceil(ceil(V/tp)/16): 32128 → 16 × 2016 = 32256 for tp 16).
+    /// </summary>
+    public static long PadVocab(long vocab, int tensorParallel, int shardRowAlignment = 1)
+    {
+        if (tensorParallel < 1) throw new ArgumentOutOfRangeException(nameof(tensorParallel), tensorParallel, "expected >= 1");
+        if (shardRowAlignment < 1) throw new ArgumentOutOfRangeException(nameof(shardRowAlignment), shardRowAlignment, "expected >= 1");
+        var rows = (vocab + tensorParallel - 1) / tensorParallel;
+        rows = (rows + shardRowAlignment - 1) / shardRowAlignment * shardRowAlignment;
+        return rows * tensorParallel;
+    }
 
     public static TensorParallelPlan Build(T5ModelConfig model, PlacementPlan plan, EmbeddingLayout layout = EmbeddingLayout.Shared)
     {

@@ -70,7 +70,7 @@ public class MemoryPlannerTests
         Assert.That(report.Fits, Is.False);
         Assert.That(report.WorstOverflow!.Ipu, Is.EqualTo(0));
         Assert.That(report.WorstOverflow.OnChipOverflow, Is.EqualTo(48));
-        Assert.That(report.OverflowMessage, Does.StartWith("IPU 0 (replica 0, stage 0, tp rank 0) needs 7.0 kB on-chip but has 7.0 kB (over by 48 B)"));
+        Assert.That(report.OverflowMessage, Does.StartWith("IPU 0 (replica 0, stage 0, tp rank 0) needs 7.0 kB on-chip but has 7.0 kB (over by 48 B: weights 1.0 kB, gradients 1.0 kB, optimizer 2.1 kB, activations 952 B, working 536 B, overhead 1.4 kB)"));
         Assert.That(report.OverflowMessage, Does.Contain("2 of 2 IPUs overflow"));
     }
 

@@ -72,6 +72,9 @@ public class TensorParallelPlanTests
         Assert.That(TensorParallelPlan.PadVocab(32128, 16), Is.EqualTo(32128));
         Assert.That(TensorParallelPlan.PadVocab(32128, 3), Is.EqualTo(32130));
         Assert.That(TensorParallelPlan.PadVocab(2176, 5), Is.EqualTo(2180));
+        // The reference's checkpoint layout: shards of 16·ceil(ceil(V/tp)/16) rows.
+        Assert.That(TensorParallelPlan.PadVocab(32128, 16, shardRowAlignment: 16), Is.EqualTo(32256));
+        Assert.That(TensorParallelPlan.PadVocab(32128, 8, shardRowAlignment: 16), Is.EqualTo(8 * 4016));
         var model = T5ModelConfig.FlanT5("small") with { DFf = 1536 };   // 6 heads, d_ff divisible by 3
         var plan = TensorParallelPlan.Build(model, PlacementPlan.Create(model, tensorParallel: 3), EmbeddingLayout.Separate);
         var embed = plan.Find("decoder.embed_tokens.weight");
