@@ -1,0 +1,122 @@
+using FlanT5.Poplar.Configuration;
+
+namespace FlanT5.Poplar.Placement;
+
+/// <summary>A tensor the memory plan counts: a readable name with its shard shape, and its size in bytes.</summary>
+public sealed record TensorFootprint(string Name, long Bytes);
+
+/// <summary>
+/// The activations one micro-batch leaves on one tensor-parallel rank for the backward pass, layer by layer.
+/// Counted per layer (no recomputation): for each RMSNorm its input [B,S,d], its fp32 1/rms [B,S] and its output
+/// [B,S,d] (the input of the next matmul); for attention q [B,S,i], k and v [B,S_kv,i] (i = inner / t), the
+/// softmax output [B,h,S,S_kv] (h = heads / t; softmax backward needs only its output) and the context [B,S,i]
+/// (the input of o); for the gated FFN both wi outputs [B,S,f] (gelu backward needs its input) and their product
+/// (the input of wo), f = d_ff / t; for the relu FFN only its output. Residual sums need nothing kept. Dropout masks
+/// are not counted (the reference fine-tunes with dropout 0).
+/// </summary>
+public sealed class ActivationFootprint(T5ModelConfig model, int tensorParallel, TrainingShape shape)
+{
+    private readonly long _b = shape.MicroBatch;
+    private readonly long _src = shape.SourceLength;
+    private readonly long _tgt = shape.TargetLength;
+    private readonly long _d = model.DModel;
+    private readonly long _heads = model.NumHeads / tensorParallel;
+    private readonly long _inner = model.InnerDim / tensorParallel;
+    private readonly long _ff = model.DFf / tensorParallel;
+    private readonly int _a = shape.Precision.Bytes();
+    private readonly string _dtype = shape.Precision.Name();
+
+    private TensorFootprint Tensor(string name, long[] dims, int bytes, string dtype) =>
+        new($"{name} [{string.Join(",", dims)}] {dtype}", dims.Aggregate(1L, (x, y) => x * y) * bytes);
+
+    private TensorFootprint Act(string name, params long[] dims) => Tensor(name, dims, _a, _dtype);
+
+    /// <summary>Input of a layer ([B,S,d]): all that recomputation keeps of it.</summary>
+    public TensorFootprint LayerInput(bool decoder, int layer) =>
+        Act($"{(decoder ? "decoder" : "encoder")}.block.{layer} input", _b, decoder ? _tgt : _src, _d);
+
+    /// <summary>Encoder output, kept once per micro-batch by every stage with decoder layers (cross-attention).</summary>
+    public TensorFootprint EncoderOutput => Act("encoder output", _b, _src, _d);
+
+    /// <summary>Relative position bias [h,S,S] of a stack, computed once per step and shared by its blocks.</summary>
+    public TensorFootprint PositionBias(bool decoder)
+    {
+        var s = decoder ? _tgt : _src;
+        return Act($"{(decoder ? "decoder" : "encoder")} position bias", _heads, s, s);
+    }
+
+    public IReadOnlyList<TensorFootprint> EncoderLayer(int layer)
+    {
+        var p = $"encoder.block.{layer}";
+        var list = new List<TensorFootprint>();
+        Norm(list, $"{p}.layer.0", _src);
+        Attention(list, $"{p}.layer.0.SelfAttention", _src, _src);
+        Norm(list, $"{p}.layer.1", _src);
+        FeedForward(list, $"{p}.layer.1", _src);
+        return list;
+    }
+
+    public IReadOnlyList<TensorFootprint> DecoderLayer(int layer)
+    {
+        var p = $"decoder.block.{layer}";
+        var list = new List<TensorFootprint>();
+        Norm(list, $"{p}.layer.0", _tgt);
+        Attention(list, $"{p}.layer.0.SelfAttention", _tgt, _tgt);
+        Norm(list, $"{p}.layer.1", _tgt);
+        Attention(list, $"{p}.layer.1.EncDecAttention", _tgt, _src);
+        Norm(list, $"{p}.layer.2", _tgt);
+        FeedForward(list, $"{p}.layer.2", _tgt);
+        return list;
+    }
+
+    /// <summary>Token ids (int32) the embedding backward needs: encoder and decoder inputs.</summary>
+    public IReadOnlyList<TensorFootprint> Embedding =>
+    [
+        Tensor("input_ids", [_b, _src], 4, "int32"),
+        Tensor("decoder_input_ids", [_b, _tgt], 4, "int32"),
+    ];
+
+    /// <summary>Final norm, vocab-sharded logits and labels; the LM head is never recomputed.</summary>
+    public IReadOnlyList<TensorFootprint> LmHead(long paddedVocab)
+    {
+        var list = new List<TensorFootprint>();
+        Norm(list, "decoder.final_layer_norm", _tgt);
+        list.Add(Act("lm_head logits shard", _b, _tgt, paddedVocab / tensorParallel));
+        list.Add(Tensor("labels", [_b, _tgt], 4, "int32"));
+        return list;
+    }
+
+    /// <summary>The sharded cross-entropy works in fp32 on its logits shard (softmax, then its gradient in place).</summary>
+    public TensorFootprint CrossEntropyWorking(long paddedVocab) =>
+        Tensor("cross-entropy fp32 logits shard", [_b, _tgt, paddedVocab / tensorParallel], 4, "fp32");
+
+    private void Norm(List<TensorFootprint> list, string prefix, long s)
+    {
+        list.Add(Act($"{prefix} norm input", _b, s, _d));
+        list.Add(Tensor($"{prefix} 1/rms", [_b, s], 4, "fp32"));
+        list.Add(Act($"{prefix} norm output", _b, s, _d));
+    }
+
+    private void Attention(List<TensorFootprint> list, string prefix, long sq, long skv)
+    {
+        list.Add(Act($"{prefix} q", _b, sq, _inner));
+        list.Add(Act($"{prefix} k", _b, skv, _inner));
+        list.Add(Act($"{prefix} v", _b, skv, _inner));
+        list.Add(Act($"{prefix} probs", _b, _heads, sq, skv));
+        list.Add(Act($"{prefix} context", _b, sq, _inner));
+    }
+
+    private void FeedForward(List<TensorFootprint> list, string prefix, long s)
+    {
+        if (model.FeedForward == FeedForwardKind.GatedGelu)
+        {
+            list.Add(Act($"{prefix} wi_0 output", _b, s, _ff));
+            list.Add(Act($"{prefix} wi_1 output", _b, s, _ff));
+            list.Add(Act($"{prefix} gelu(wi_0) * wi_1", _b, s, _ff));
+        }
+        else
+        {
+            list.Add(Act($"{prefix} relu output", _b, s, _ff));
+        }
+    }
+}

@@ -1,0 +1,170 @@
+using FlanT5.Poplar.Configuration;
+
+namespace FlanT5.Poplar.Placement;
+
+/// <summary>
+/// Bytes each IPU needs for a training step under a plan, by category, before anything is built.
+///
+/// Parameters: each tp rank of a stage holds its shard of every parameter of that stage (see
+/// <see cref="TensorParallelPlan"/>); weights take the training precision, gradient accumulators
+/// <see cref="TrainingShape.AccumulatorPrecision"/>, Adam m and v <see cref="TrainingShape.OptimizerStatePrecision"/>
+/// each (no fp32 master copy, as in the reference).
+/// A group in streaming memory costs on-chip only the buffers of the phase unit being worked on (a layer, the
+/// embedding or the LM head); streamed weights get two unit buffers (the current unit and the prefetched next one).
+/// Streaming tensors are sharded across data-parallel replicas (replicated tensor sharding, as the reference does),
+/// so each IPU stores 1/replicas of them and all-gathers on load.
+///
+/// Activations: per micro-batch, the tensors <see cref="ActivationFootprint"/> lists for every layer of the stage,
+/// or only each layer's input with recomputation, plus the encoder output (decoder stages), the token ids (first
+/// stage) and the LM head's tensors (last stage; never recomputed). Micro-batches in flight: 1 without pipelining,
+/// all of them with GPipe, (stages − stage) with 1F1B. Under phased execution a layer runs over all micro-batches
+/// before the next one, so the kept activations of all micro-batches go to streaming memory (layer inputs sharded
+/// across the tp group) and on-chip holds one micro-batch of one layer.
+/// Working set: the backward buffers of the largest layer (about the size of its kept activations), doubled when the
+/// layer is recomputed or its activations are loaded back (phased), plus position biases and, on the last stage,
+/// the fp32 cross-entropy logits shard.
+///
+/// Overhead: a fixed <see cref="OverheadFraction"/> of tile memory (default 20 %) is reserved for what the model does
+/// not count tensor by tensor: program code, vertex state, exchange buffers and matmul/softmax temporaries. 20 % is
+/// our choice, matching the share of tile memory the reference lets matmuls use for temporaries
+/// (available_memory_proportion 0.2); compiled Poplar programs of this size usually spend a similar share on code
+/// and exchange, so the reserve is if anything optimistic.
+/// </summary>
+public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.DefaultOverheadFraction)
+{
+    public const double DefaultOverheadFraction = 0.20;
+
+    /// <summary>Number of phase-unit weight buffers on chip under phased execution (current + prefetched).</summary>
+    public const int StreamedWeightBuffers = 2;
+
+    public double OverheadFraction { get; } = overheadFraction is >= 0 and < 1
+        ? overheadFraction
+        : throw new ArgumentOutOfRangeException(nameof(overheadFraction), overheadFraction, "expected 0 <= fraction < 1");
+
+    public MemoryReport Plan(T5ModelConfig model, PlacementPlan plan, TrainingShape shape, IpuTarget target,
+        EmbeddingLayout layout = EmbeddingLayout.Shared)
+    {
+        plan.Validate(model);
+        shape.Validate(plan);
+        if (target.IpuCount < plan.IpuCount)
+            throw new InvalidPlanException("replicas",
+                $"the plan needs {plan.IpuCount} IPUs (tp {plan.TensorParallel} × stages {plan.PipelineStages} × replicas {plan.Replicas}) but the target has {target.IpuCount}");
+        var parameters = TensorParallelPlan.Build(model, plan, layout);
+        var stages = Enumerable.Range(0, plan.PipelineStages)
+            .Select(s => PlanStage(model, plan, shape, target, parameters, s))
+            .ToArray();
+        var ipus = new List<IpuMemory>(plan.IpuCount);
+        for (var ipu = 0; ipu < plan.IpuCount; ipu++)
+        {
+            var (replica, stage, rank) = plan.Locate(ipu);
+            ipus.Add(stages[stage] with { Ipu = ipu, Replica = replica, Stage = stage, TpRank = rank });
+        }
+        return new MemoryReport(ipus);
+    }
+
+    /// <summary>One tp rank of one stage (all ranks and replicas of a stage need the same).</summary>
+    private IpuMemory PlanStage(T5ModelConfig model, PlacementPlan plan, TrainingShape shape, IpuTarget target,
+        TensorParallelPlan parameters, int stage)
+    {
+        int wb = shape.Precision.Bytes(), ab = shape.AccumulatorPrecision.Bytes(), ob = shape.OptimizerStatePrecision.Bytes();
+        long replicas = plan.Replicas;
+        var stageParams = parameters.Parameters.Where(p => p.Stages.Contains(stage)).ToArray();
+        long elements = stageParams.Sum(p => p.ShardElements);
+        var units = parameters.UnitsOnStage(stage);
+        long unit = units.Max(u => u.Elements);
+        var largestUnit = units.First(u => u.Elements == unit).Unit;
+
+        var weightsStreamed = plan.WeightsLocation == TensorLocation.Streaming;
+        var optimizerStreamed = plan.OptimizerLocation == TensorLocation.Streaming;
+        long weights = weightsStreamed ? StreamedWeightBuffers * unit * wb : elements * wb;
+        // Gradients follow the weights: accumulated on chip, or per phase unit and stored with the streamed weights.
+        long gradients = (weightsStreamed ? unit : elements) * ab;
+        long optimizer = (optimizerStreamed ? unit : elements) * 2L * ob;
+        long streaming = (weightsStreamed ? Shard(elements * (wb + ab), replicas) : 0)
+                         + (optimizerStreamed ? Shard(elements * 2L * ob, replicas) : 0);
+
+        var act = new ActivationFootprint(model, plan.TensorParallel, shape);
+        var encoderLayers = LayerRange(plan.EncoderLayersPerStage, stage);
+        var decoderLayers = LayerRange(plan.DecoderLayersPerStage, stage);
+        var layerSets = encoderLayers.Select(i => (Input: act.LayerInput(false, i), Kept: act.EncoderLayer(i)))
+            .Concat(decoderLayers.Select(i => (Input: act.LayerInput(true, i), Kept: act.DecoderLayer(i))))
+            .ToArray();
+        var first = stage == 0;
+        var last = stage == plan.PipelineStages - 1;
+        var lmHead = last ? act.LmHead(parameters.PaddedVocab) : [];
+        var extras = new List<TensorFootprint>();
+        if (decoderLayers.Length > 0) extras.Add(act.EncoderOutput);
+        if (first) extras.AddRange(act.Embedding);
+        extras.AddRange(lmHead);
+        long extrasBytes = extras.Sum(t => t.Bytes);
+        long keptLayers = layerSets.Sum(l => plan.Recompute ? l.Input.Bytes : l.Kept.Sum(t => t.Bytes));
+        long largestLayer = layerSets.Max(l => l.Kept.Sum(t => t.Bytes));
+
+        var microBatches = shape.GradientAccumulation(plan);
+        int inFlight;
+        long activations;
+        if (plan.PhasedExecution)
+        {
+            // One micro-batch of one layer on chip; every micro-batch's kept tensors wait in streaming memory.
+            inFlight = 1;
+            activations = layerSets.Max(l => l.Input.Bytes) + extrasBytes;
+            var perMicroBatch = plan.Recompute ? Shard(keptLayers, plan.TensorParallel) : keptLayers;
+            streaming += microBatches * (perMicroBatch + (decoderLayers.Length > 0 ? Shard(act.EncoderOutput.Bytes, plan.TensorParallel) : 0));
+        }
+        else
+        {
+            inFlight = plan.PipelineStages == 1 ? 1
+                : plan.Schedule == PipelineSchedule.GPipe ? microBatches
+                : Math.Min(microBatches, plan.PipelineStages - stage);
+            activations = inFlight * (keptLayers + extrasBytes);
+        }
+        var recomputed = plan.Recompute || plan.PhasedExecution;
+        long working = largestLayer * (recomputed ? 2 : 1)
+                       + (encoderLayers.Length > 0 ? act.PositionBias(false).Bytes : 0)
+                       + (decoderLayers.Length > 0 ? act.PositionBias(true).Bytes : 0)
+                       + (last ? act.CrossEntropyWorking(parameters.PaddedVocab).Bytes : 0);
+
+        var largest = new List<TensorFootprint>();
+        if (weightsStreamed)
+            largest.Add(new TensorFootprint($"{largestUnit} weights ({StreamedWeightBuffers} phase buffers, {shape.Precision.Name()})", weights));
+        else
+            largest.AddRange(stageParams.Select(p => new TensorFootprint(
+                $"{p.Name} shard [{string.Join(",", p.ShardShape)}] {shape.Precision.Name()}", p.ShardElements * wb)));
+        if (!optimizerStreamed)
+            largest.AddRange(stageParams.Select(p => new TensorFootprint(
+                $"{p.Name} Adam m+v {shape.OptimizerStatePrecision.Name()}", p.ShardElements * 2L * ob)));
+        var biggestLayer = layerSets.First(l => l.Kept.Sum(t => t.Bytes) == largestLayer);
+        largest.AddRange(biggestLayer.Kept.Select(t => inFlight > 1 && !plan.Recompute
+            ? t with { Name = $"{t.Name} × {inFlight} micro-batches", Bytes = t.Bytes * inFlight }
+            : t));
+        if (last) largest.Add(act.CrossEntropyWorking(parameters.PaddedVocab));
+
+        return new IpuMemory
+        {
+            Ipu = 0,
+            Replica = 0,
+            Stage = stage,
+            TpRank = 0,
+            Weights = weights,
+            Gradients = gradients,
+            OptimizerState = optimizer,
+            Activations = activations,
+            WorkingSet = working,
+            Overhead = (long)Math.Round(OverheadFraction * target.OnChipBytesPerIpu),
+            Capacity = target.OnChipBytesPerIpu,
+            StreamingUsed = streaming,
+            StreamingCapacity = target.StreamingBytesPerIpu,
+            InFlightMicroBatches = inFlight,
+            LargestTensors = largest.OrderByDescending(t => t.Bytes).ThenBy(t => t.Name, StringComparer.Ordinal).Take(5).ToArray(),
+        };
+    }
+
+    /// <summary>Indices of the layers a stage holds, from the per-stage counts.</summary>
+    public static int[] LayerRange(IReadOnlyList<int> perStage, int stage)
+    {
+        var first = perStage.Take(stage).Sum();
+        return Enumerable.Range(first, perStage[stage]).ToArray();
+    }
+
+    private static long Shard(long bytes, long parts) => (bytes + parts - 1) / parts;
+}

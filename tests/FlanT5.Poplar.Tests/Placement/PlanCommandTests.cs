@@ -1,0 +1,103 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using FlanT5.Poplar.Cli.Commands;
+
+namespace FlanT5.Poplar.Tests.Placement;
+
+public class PlanCommandTests
+{
+    private static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        var root = new RootCommand { PlanCommand.Create() };
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = root.Parse(["plan", .. args]).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Test]
+    public void PresetXxlPod16PrintsTheTableAndTheReference()
+    {
+        var (code, output, error) = Run("--preset", "xxl-pod16");
+        Assert.That(code, Is.Zero, error);
+        Assert.That(output, Does.Contain("IPU   stage  weights"));
+        Assert.That(output, Does.Contain("0-15"));
+        Assert.That(output, Does.Contain("TP16 x PP1 x DP1 (16 IPUs), recompute, weights streaming, optimizer streaming, phased"));
+        Assert.That(output, Does.Contain("Fits: yes"));
+        Assert.That(output, Does.Contain("Predicted step time"));
+        Assert.That(output, Does.Contain("Reference xxl-pod16: published 36.0 s per step"));
+    }
+
+    [Test]
+    public void XxlOnChipDoesNotFitAndNamesTheIpu()
+    {
+        var (code, output, _) = Run("--model", "flan-t5-xxl", "--ipus", "16", "--tensor-parallel", "16", "--recompute");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(output, Does.Contain("0-15"));
+        Assert.That(output, Does.Contain("Fits: NO; IPU 0 (replica 0, stage 0, tp rank 0) needs"));
+    }
+
+    [Test]
+    public void BadTensorParallelIsAnArgumentError()
+    {
+        var (code, output, error) = Run("--model", "xxl", "--tensor-parallel", "5");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(output, Is.Empty);
+        Assert.That(error, Does.Contain("tensor_parallel: 5 does not divide num_heads 64"));
+    }
+
+    [Test]
+    public void MissingModelIsAnArgumentError()
+    {
+        var (code, _, error) = Run("--ipus", "4");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("--model"));
+    }
+
+    [Test]
+    public void ModelDirectoryWithConfigJsonIsRead()
+    {
+        var dir = Path.Combine(TestContext.CurrentContext.TestDirectory, "fixtures", "flan-t5-tiny");
+        var (code, output, error) = Run("--model", dir, "--seq-len", "32", "--global-batch", "8", "--json");
+        Assert.That(code, Is.Zero, error);
+        var json = JsonNode.Parse(output)!;
+        Assert.That(json["model"]!.GetValue<string>(), Is.EqualTo("flan-t5-tiny"));
+        Assert.That(json["fits"]!.GetValue<bool>(), Is.True);
+        Assert.That(json["ipus"]!.AsArray(), Has.Count.EqualTo(1));
+        Assert.That(json["gradientAccumulation"]!.GetValue<int>(), Is.EqualTo(8));
+        Assert.That(json["stepTime"]!["totalSeconds"]!.GetValue<double>(), Is.GreaterThan(0));
+    }
+
+    [Test]
+    public void AutoFindsAPlanForXxlOn16Ipus()
+    {
+        var (code, output, error) = Run("--model", "flan-t5-xxl", "--ipus", "16", "--auto");
+        Assert.That(code, Is.Zero, error);
+        Assert.That(output, Does.Contain("fitting plans for flan-t5-xxl on 16 IPUs"));
+        Assert.That(output, Does.Contain("Runners-up:"));
+        Assert.That(output, Does.Contain("Fits: yes"));
+    }
+
+    [Test]
+    public void IpusMustMatchTheDegrees()
+    {
+        var (code, _, error) = Run("--model", "xl", "--ipus", "8", "--tensor-parallel", "8", "--replicas", "2");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("--ipus: 8 differs"));
+    }
+
+    [Test]
+    public void LayersPerStageCanBeGiven()
+    {
+        var (code, output, error) = Run("--model", "base", "--tensor-parallel", "4", "--pipeline-stages", "2", "--seq-len", "128", "--global-batch", "8",
+            "--encoder-layers-per-stage", "12,0", "--decoder-layers-per-stage", "0,12", "--json");
+        Assert.That(code, Is.Zero, error);
+        var plan = JsonNode.Parse(output)!["plan"]!;
+        Assert.That(plan["encoderLayersPerStage"]!.AsArray().Select(n => n!.GetValue<int>()), Is.EqualTo(new[] { 12, 0 }));
+        Assert.That(plan["schedule"]!.GetValue<string>(), Is.EqualTo("gpipe"));
+
+        (code, _, error) = Run("--model", "base", "--pipeline-stages", "2", "--encoder-layers-per-stage", "12,1");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("encoder_layers_per_stage: adds up to 13 layers; the model has num_layers 12"));
+    }
+}
