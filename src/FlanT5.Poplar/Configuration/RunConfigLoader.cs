@@ -51,9 +51,11 @@ public static class RunConfigLoader
         Load(path, null, [], Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".").Config;
 
     /// <summary>Throws <see cref="InvalidDataException"/> listing every problem with the place its key was set.</summary>
-    public static void ThrowIfInvalid(LoadedRunConfig loaded)
+    public static void ThrowIfInvalid(LoadedRunConfig loaded) => ThrowIfAny(loaded, RunConfigValidator.Validate(loaded.Config));
+
+    /// <summary>Throws <see cref="InvalidDataException"/> for <paramref name="problems"/>, each with its key's origin.</summary>
+    public static void ThrowIfAny(LoadedRunConfig loaded, IReadOnlyList<ConfigProblem> problems)
     {
-        var problems = RunConfigValidator.Validate(loaded.Config);
         if (problems.Count == 0) return;
         var lines = problems.Select(p =>
         {

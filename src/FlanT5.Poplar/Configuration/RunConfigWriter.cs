@@ -58,6 +58,13 @@ public static class RunConfigWriter
         if (value is null) return "null";
         var json = (JsonValue)value;
         if (json.TryGetValue<double>(out var d)) return d.ToString("R", CultureInfo.InvariantCulture).Replace("E", "e");
+        if (json.TryGetValue<string>(out var text) && PlainSafe(text)) return text;
         return json.ToJsonString();
     }
+
+    /// <summary>Words and paths that YAML reads back as the same string when unquoted.</summary>
+    private static bool PlainSafe(string text) =>
+        text.Length > 0 && (char.IsAsciiLetter(text[0]) || text[0] is '/' or '.' or '_')
+        && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-')
+        && text.ToLowerInvariant() is not ("true" or "false" or "null" or "yes" or "no" or "on" or "off" or ".nan" or ".inf");
 }
