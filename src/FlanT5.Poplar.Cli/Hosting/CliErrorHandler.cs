@@ -1,16 +1,16 @@
+using FlanT5.Poplar.Training;
+
 namespace FlanT5.Poplar.Cli.Hosting;
 
 /// <summary>Maps exceptions that reach the top of a command to a message and an exit code.</summary>
 internal static class CliErrorHandler
 {
     /// <summary>
-    /// Exceptions that describe a problem with the user's input (arguments, config, data, files): one line, exit 2.
-    /// The runtime's typed device errors (Ft5 exceptions for invalid arguments or out-of-memory plans) belong here too.
+    /// Exceptions that describe a problem the user can act on (arguments, config, data, files, disk, a diverged run):
+    /// one line, exit 2. The runtime's typed device errors (invalid argument, out of memory) belong here once they exist.
     /// </summary>
-    public static bool IsUserError(Exception e) => e is InvalidDataException or ArgumentException
-        or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or PathTooLongException
-        || e.GetType().Name is "Ft5InvalidArgumentException" or "Ft5OutOfMemoryException" or "Ft5BackendUnavailableException"
-            or "Ft5NotSupportedException";
+    public static bool IsUserError(Exception e) => e is InvalidDataException or ArgumentException or IOException
+        or UnauthorizedAccessException or TrainingDivergedException;
 
     /// <summary>Writes the message (the stack trace only with --verbose or for internal errors) and returns the exit code.</summary>
     public static int Report(Exception e, TextWriter error, bool verbose)

@@ -46,6 +46,20 @@ public static class RunConfigLoader
         return loaded;
     }
 
+    /// <summary>
+    /// Reads a config saved as JSON text (a training checkpoint's copy) on top of the defaults and validates it;
+    /// <paramref name="source"/> names it in errors. Relative paths stay as written.
+    /// </summary>
+    public static RunConfig ParseJson(string json, string source)
+    {
+        var origins = new Dictionary<string, ConfigLocation>(StringComparer.Ordinal);
+        var tree = ConfigDocumentReader.ReadJson(json, source);
+        var config = RunConfigSchema.Root.Bind(RunConfig.Default, tree, "", new ConfigBindContext(null, origins));
+        var loaded = new LoadedRunConfig(config, origins, source);
+        ThrowIfInvalid(loaded);
+        return config;
+    }
+
     /// <summary>Reads one file on top of the defaults (no overrides).</summary>
     public static RunConfig LoadFile(string path) =>
         Load(path, null, [], Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".").Config;

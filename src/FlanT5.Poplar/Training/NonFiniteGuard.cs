@@ -43,7 +43,7 @@ public sealed class NonFiniteGuard
         ConsecutiveSkipped++;
         if (ConsecutiveSkipped >= MaxConsecutive)
         {
-            throw new InvalidOperationException(
+            throw new TrainingDivergedException(
                 $"training diverged: {ConsecutiveSkipped} steps in a row (up to step {step}) had a non-finite " +
                 $"loss or gradient norm (last loss {loss}, grad norm {gradNorm}, loss scale {lossScale}); " +
                 "lower the learning rate, use fp32, or enable dynamic loss scaling");
@@ -56,6 +56,9 @@ public sealed class NonFiniteGuard
         ? $"no skipped steps in {StepsSeen}"
         : $"{SkippedCount} of {StepsSeen} steps skipped (non-finite loss or gradients): steps {string.Join(", ", _skipped.Take(10).Select(s => s.Step))}{(SkippedCount > 10 ? ", ..." : "")}";
 }
+
+/// <summary>Too many consecutive steps had a non-finite loss or gradients: the run cannot make progress.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
 
 /// <summary>A step that was not applied.</summary>
 public sealed record SkippedStep(int Step, double Loss, double GradNorm, double LossScale);

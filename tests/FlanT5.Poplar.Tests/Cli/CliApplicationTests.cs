@@ -16,6 +16,8 @@ public class CliApplicationTests
     [TestCase(typeof(ArgumentException), 2)]
     [TestCase(typeof(FileNotFoundException), 2)]
     [TestCase(typeof(DirectoryNotFoundException), 2)]
+    [TestCase(typeof(IOException), 2)]
+    [TestCase(typeof(FlanT5.Poplar.Training.TrainingDivergedException), 2)]
     [TestCase(typeof(InvalidOperationException), 1)]
     [TestCase(typeof(NullReferenceException), 1)]
     public void ExceptionsMapToExitCodes(Type type, int expected)

@@ -257,3 +257,23 @@ public class RunConfigLoaderTests
         Assert.That(RunConfigWriter.ToJson(config, true), Is.EqualTo(RunConfigWriter.ToJson(Load(null).Config, true)));
     }
 }
+
+public class RunConfigJsonTextTests
+{
+    [Test]
+    public void ConfigSavedAsJsonTextParsesBack()
+    {
+        var original = RunConfigLoader.Load(null, "xxl-pod64", [], RepositoryRoot.Path).Config;
+
+        var back = RunConfigLoader.ParseJson(RunConfigWriter.ToJson(original, includeDerived: false), "checkpoint manifest");
+
+        Assert.That(back, Is.EqualTo(original));
+    }
+
+    [Test]
+    public void BadJsonTextNamesItsSource()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => RunConfigLoader.ParseJson("{\"training\": {\"steps\": 0}}", "manifest of step_10"));
+        Assert.That(e!.Message, Is.EqualTo("manifest of step_10:1: training.steps is 0; expected >= 1"));
+    }
+}

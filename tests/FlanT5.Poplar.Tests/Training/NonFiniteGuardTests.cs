@@ -28,7 +28,7 @@ public class NonFiniteGuardTests
         guard.Record(0, double.NaN, double.NaN, 65536);
         guard.Record(1, double.NaN, double.NaN, 32768);
 
-        var e = Assert.Throws<InvalidOperationException>(() => guard.Record(2, double.NaN, double.NaN, 16384));
+        var e = Assert.Throws<TrainingDivergedException>(() => guard.Record(2, double.NaN, double.NaN, 16384));
         Assert.That(e!.Message, Does.StartWith("training diverged: 3 steps in a row (up to step 2)"));
     }
 
