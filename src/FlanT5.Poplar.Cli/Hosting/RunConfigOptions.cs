@@ -30,7 +30,19 @@ internal sealed class RunConfigOptions
         command.Options.Add(Set);
     }
 
-    /// <summary>Loads and validates the config the options describe, relative to the working directory.</summary>
-    public LoadedRunConfig Load(ParseResult parseResult) => RunConfigLoader.Load(
-        parseResult.GetValue(Config), parseResult.GetValue(Preset), parseResult.GetValue(Set) ?? [], Environment.CurrentDirectory);
+    /// <summary>
+    /// Loads and validates the config the options describe. With neither --config nor --preset it reads the
+    /// tiny-emulator preset file when one is found (its paths are relative to the file, so the default run works from
+    /// any directory of the checkout), else the built-in defaults, which hold the same values.
+    /// </summary>
+    public LoadedRunConfig Load(ParseResult parseResult)
+    {
+        var workingDirectory = Environment.CurrentDirectory;
+        var file = parseResult.GetValue(Config);
+        var preset = parseResult.GetValue(Preset);
+        if (file is null && preset is null) file = PresetLocator.TryFind(DefaultPreset, workingDirectory);
+        return RunConfigLoader.Load(file, preset, parseResult.GetValue(Set) ?? [], workingDirectory);
+    }
+
+    public const string DefaultPreset = "tiny-emulator";
 }

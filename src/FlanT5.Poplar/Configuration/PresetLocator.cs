@@ -34,14 +34,11 @@ public static class PresetLocator
             .Order(StringComparer.Ordinal)
             .ToList();
 
-    /// <summary>The file of preset <paramref name="name"/>; the reference spelling xl_pod8 finds xl-pod8.yaml.</summary>
-    public static string Find(string name, string workingDirectory)
+    /// <summary>The file of preset <paramref name="name"/>, or null when no configs/ directory has it.</summary>
+    public static string? TryFind(string name, string workingDirectory)
     {
-        if (name.Length == 0 || name.IndexOfAny(['/', '\\']) >= 0 || name.Contains(".."))
-            throw new ArgumentException($"preset '{name}' is not a preset name; use --config for a file path");
         var spellings = new[] { name, name.Replace('_', '-') }.Distinct().ToList();
-        var directories = SearchDirectories(workingDirectory);
-        foreach (var dir in directories)
+        foreach (var dir in SearchDirectories(workingDirectory))
         {
             foreach (var spelling in spellings)
             {
@@ -52,6 +49,16 @@ public static class PresetLocator
                 }
             }
         }
+        return null;
+    }
+
+    /// <summary>The file of preset <paramref name="name"/>; the reference spelling xl_pod8 finds xl-pod8.yaml.</summary>
+    public static string Find(string name, string workingDirectory)
+    {
+        if (name.Length == 0 || name.IndexOfAny(['/', '\\']) >= 0 || name.Contains(".."))
+            throw new ArgumentException($"preset '{name}' is not a preset name; use --config for a file path");
+        if (TryFind(name, workingDirectory) is { } found) return found;
+        var directories = SearchDirectories(workingDirectory);
         if (directories.Count == 0)
             throw new FileNotFoundException(
                 $"preset '{name}': no configs/ directory above '{workingDirectory}' or '{AppContext.BaseDirectory}'; use --config FILE");

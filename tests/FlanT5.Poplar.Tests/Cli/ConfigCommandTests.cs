@@ -21,7 +21,8 @@ public class ConfigCommandTests
         var result = CliRunner.Run("config", "show");
 
         Assert.That(result.ExitCode, Is.EqualTo(0), result.Error);
-        Assert.That(result.Output, Does.Contain("# source: built-in defaults (tiny-emulator)"));
+        Assert.That(result.Output, Does.StartWith($"# source: {Configuration.RepositoryRoot.Combine("configs", "tiny-emulator.yaml")}"));
+        Assert.That(result.Output, Does.Contain($"  checkpoint: {Configuration.RepositoryRoot.Combine("samples", "models", "flan-t5-tiny")}\n"));
         Assert.That(result.Output, Does.Contain("\n  steps: 400\n").And.Contain("\n    maximum: 0.001\n"));
         Assert.That(result.Output, Does.Contain("#   gradient_accumulation: 1").And.Contain("#   ipus: 1"));
     }
