@@ -1,16 +1,17 @@
 using System.CommandLine;
 using FlanT5.Poplar.Cli.Commands;
+using FlanT5.Poplar.Cli.Hosting;
 
 namespace FlanT5.Poplar.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args)
-    {
-        var root = new RootCommand("flant5: fine-tune and run Flan-T5 on Graphcore IPUs")
-        {
-            PlanCommand.Create(),
-        };
-        return root.Parse(args).Invoke();
-    }
+    /// <summary>The subcommands of <c>flant5</c>: one line each; each lives in Commands/&lt;Name&gt;Command.cs.</summary>
+    internal static Command[] CreateCommands() =>
+    [
+        ConfigCommand.Create(),
+        PlanCommand.Create(),
+    ];
+
+    private static Task<int> Main(string[] args) => CliApplication.RunAsync(args, CreateCommands());
 }

@@ -1,0 +1,34 @@
+using FlanT5.Poplar.Training;
+
+namespace FlanT5.Poplar.Cli.Hosting;
+
+/// <summary>Maps exceptions that reach the top of a command to a message and an exit code.</summary>
+internal static class CliErrorHandler
+{
+    /// <summary>
+    /// Exceptions that describe a problem the user can act on (arguments, config, data, files, disk, a diverged run):
+    /// one line, exit 2. The runtime's typed device errors (invalid argument, out of memory) belong here once they exist.
+    /// </summary>
+    public static bool IsUserError(Exception e) => e is InvalidDataException or ArgumentException or IOException
+        or UnauthorizedAccessException or TrainingDivergedException;
+
+    /// <summary>Writes the message (the stack trace only with --verbose or for internal errors) and returns the exit code.</summary>
+    public static int Report(Exception e, TextWriter error, bool verbose)
+    {
+        if (e is AggregateException { InnerExceptions.Count: 1 } aggregate) e = aggregate.InnerExceptions[0];
+        if (e is OperationCanceledException)
+        {
+            error.WriteLine("cancelled");
+            return ExitCodes.Cancelled;
+        }
+        if (IsUserError(e))
+        {
+            error.WriteLine($"error: {e.Message}");
+            if (verbose) error.WriteLine(e.ToString());
+            return ExitCodes.UserError;
+        }
+        error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}");
+        error.WriteLine(verbose ? e.ToString() : "Run again with --verbose for the stack trace, and report it.");
+        return ExitCodes.InternalError;
+    }
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using FlanT5.Poplar.Configuration;
+
+namespace FlanT5.Poplar.Cli.Hosting;
+
+/// <summary>The options every command that needs a run config shares: --config FILE | --preset NAME, --set k=v ...</summary>
+internal sealed class RunConfigOptions
+{
+    public Option<string?> Config { get; } = new("--config", "-c")
+    {
+        Description = "Run config file (.yaml, .yml or .json); default: the tiny-emulator preset",
+    };
+
+    public Option<string?> Preset { get; } = new("--preset", "-p")
+    {
+        Description = "Preset under configs/: tiny-emulator, xl-pod8, xl-pod16, xxl-pod16, xxl-pod64",
+    };
+
+    public Option<string[]> Set { get; } = new("--set")
+    {
+        Description = "Override one key, e.g. --set training.steps=100 (repeatable)",
+        Arity = ArgumentArity.ZeroOrMore,
+        DefaultValueFactory = _ => [],
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Config);
+        command.Options.Add(Preset);
+        command.Options.Add(Set);
+    }
+
+    /// <summary>
+    /// Loads and validates the config the options describe. With neither --config nor --preset it reads the
+    /// tiny-emulator preset file when one is found (its paths are relative to the file, so the default run works from
+    /// any directory of the checkout), else the built-in defaults, which hold the same values.
+    /// </summary>
+    public LoadedRunConfig Load(ParseResult parseResult)
+    {
+        var workingDirectory = Environment.CurrentDirectory;
+        var file = parseResult.GetValue(Config);
+        var preset = parseResult.GetValue(Preset);
+        if (file is null && preset is null) file = PresetLocator.TryFind(DefaultPreset, workingDirectory);
+        return RunConfigLoader.Load(file, preset, parseResult.GetValue(Set) ?? [], workingDirectory);
+    }
+
+    public const string DefaultPreset = "tiny-emulator";
+}

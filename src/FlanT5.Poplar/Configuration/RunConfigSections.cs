@@ -1,0 +1,157 @@
+namespace FlanT5.Poplar.Configuration;
+
+/// <summary>Numeric format of weights and activations on the device.</summary>
+public enum Precision { Fp32, Fp16 }
+
+/// <summary>Which device backend runs the model.</summary>
+public enum BackendKind { Emulator, Poplar }
+
+/// <summary>Learning-rate shape after the warmup.</summary>
+public enum LearningRateScheduleKind
+{
+    /// <summary>The reference: linear warmup from <c>warmup_start</c> to the maximum, then constant.</summary>
+    ConstantAfterWarmup,
+    /// <summary>Linear warmup, then linear decay to 0 at the last step.</summary>
+    Linear,
+    /// <summary>Linear warmup, then half a cosine down to 0 at the last step.</summary>
+    Cosine,
+}
+
+/// <summary>The optimizer family (the reference uses AdamW only).</summary>
+public enum OptimizerKind { AdamW }
+
+/// <summary>How the loss scale evolves.</summary>
+public enum LossScalingMode { Static, Dynamic }
+
+/// <summary>On-disk layout of the MNLI data.</summary>
+public enum DataFormat { Auto, Glue, MultiNli, Parquet }
+
+/// <summary>The model to fine-tune: a Hugging Face checkpoint directory and/or a named Flan-T5 geometry.</summary>
+public sealed record ModelSection
+{
+    /// <summary>Directory with config.json, safetensors and tokenizer files (null: only <see cref="Architecture"/>).</summary>
+    public string? Checkpoint { get; init; } = "samples/models/flan-t5-tiny";
+    /// <summary>flan-t5-small|base|large|xl|xxl: the geometry used when no checkpoint is at hand (planning).</summary>
+    public string? Architecture { get; init; }
+    /// <summary>Encoder sequence length (tokens, eos included).</summary>
+    public int SourceLength { get; init; } = 64;
+    /// <summary>Decoder sequence length (label tokens and eos).</summary>
+    public int TargetLength { get; init; } = 8;
+    public Precision Precision { get; init; } = Precision.Fp32;
+}
+
+public sealed record LearningRateSection
+{
+    public double Maximum { get; init; } = 1e-3;
+    public int WarmupSteps { get; init; }
+    /// <summary>Learning rate of step 0 when warming up (the reference: 1e-7).</summary>
+    public double WarmupStart { get; init; } = 1e-7;
+    public LearningRateScheduleKind Schedule { get; init; } = LearningRateScheduleKind.ConstantAfterWarmup;
+}
+
+public sealed record OptimizerSection
+{
+    public OptimizerKind Name { get; init; } = OptimizerKind.AdamW;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    /// <summary>Adam epsilon (the reference run: 1e-6; torch's default, used by the tiny reference run: 1e-8).</summary>
+    public double Eps { get; init; } = 1e-8;
+    public double WeightDecay { get; init; }
+    /// <summary>No weight decay for parameters whose name contains "norm" or "bias" (the reference rule).</summary>
+    public bool ExcludeNormAndBiasFromDecay { get; init; } = true;
+}
+
+public sealed record TrainingSection
+{
+    /// <summary>Optimizer updates.</summary>
+    public int Steps { get; init; } = 400;
+    /// <summary>Samples per optimizer update, over all replicas and micro-batches.</summary>
+    public int GlobalBatchSize { get; init; } = 32;
+    public LearningRateSection LearningRate { get; init; } = new();
+    public OptimizerSection Optimizer { get; init; } = new();
+    /// <summary>Global-norm clipping threshold; 0 turns clipping off.</summary>
+    public double GradientClipping { get; init; }
+    /// <summary>Seed for weight-independent randomness (dropout masks, stochastic rounding).</summary>
+    public int Seed { get; init; } = 7;
+    /// <summary>Dropout probability during training; null keeps the checkpoint's dropout_rate.</summary>
+    public double? Dropout { get; init; } = 0.0;
+    /// <summary>Stochastic rounding of fp16 weight updates (the reference enables it with fp16).</summary>
+    public bool StochasticRounding { get; init; }
+}
+
+public sealed record LossScalingSection
+{
+    public LossScalingMode Mode { get; init; } = LossScalingMode.Static;
+    /// <summary>The static scale, or the starting scale in dynamic mode.</summary>
+    public double Initial { get; init; } = 1.0;
+    /// <summary>Dynamic mode: multiply by this after <see cref="GrowthInterval"/> finite steps in a row.</summary>
+    public double GrowthFactor { get; init; } = 2.0;
+    /// <summary>Dynamic mode: multiply by this on a non-finite gradient.</summary>
+    public double BackoffFactor { get; init; } = 0.5;
+    public int GrowthInterval { get; init; } = 1000;
+    public double Minimum { get; init; } = 1.0;
+    public double Maximum { get; init; } = 16_777_216.0; // 2^24: beyond it fp16 gradients overflow anyway
+}
+
+public sealed record ExecutionSection
+{
+    public int MicroBatchSize { get; init; } = 32;
+    public int TensorParallel { get; init; } = 1;
+    public int PipelineStages { get; init; } = 1;
+    public int DataParallel { get; init; } = 1;
+    /// <summary>Optimizer steps run per host call.</summary>
+    public int DeviceIterations { get; init; } = 1;
+    public LossScalingSection LossScaling { get; init; } = new();
+    public BackendKind Backend { get; init; } = BackendKind.Emulator;
+    /// <summary>Host threads for the emulator; 0 = all cores.</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>Evaluation splits; a null path skips that split.</summary>
+public sealed record EvalPathsSection
+{
+    public string? ValidationMatched { get; init; } = "samples/data/synthetic-mnli/glue/dev_matched.tsv";
+    public string? ValidationMismatched { get; init; } = "samples/data/synthetic-mnli/glue/dev_mismatched.tsv";
+}
+
+public sealed record DataSection
+{
+    public DataFormat Format { get; init; } = DataFormat.Glue;
+    public string? Train { get; init; } = "samples/data/synthetic-mnli/glue/train.tsv";
+    public EvalPathsSection Eval { get; init; } = new();
+    public string PromptTemplate { get; init; } = DefaultPromptTemplate;
+    public int ShuffleSeed { get; init; } = 7;
+    public bool DropLast { get; init; } = true;
+    /// <summary>Skip malformed rows (counted and reported) instead of failing on the first.</summary>
+    public bool SkipBadRows { get; init; }
+    /// <summary>0: pad every batch to the full sequence lengths; N: to the batch's longest row rounded up to N.</summary>
+    public int PadToMultiple { get; init; } = 8;
+
+    /// <summary>The reference encoder text.</summary>
+    public const string DefaultPromptTemplate = "mnli hypothesis: {hypothesis} premise: {premise}";
+}
+
+public sealed record CheckpointSection
+{
+    /// <summary>Where training checkpoints go; null: <c>{output.run_dir}/checkpoints</c>.</summary>
+    public string? Dir { get; init; }
+    /// <summary>Save every N steps; 0 = only after the last step.</summary>
+    public int Every { get; init; }
+    /// <summary>Keep the newest K checkpoints; 0 keeps all.</summary>
+    public int Keep { get; init; } = 4;
+    /// <summary>Resume from this training checkpoint.</summary>
+    public string? Load { get; init; }
+    public bool SaveOptimizerState { get; init; } = true;
+}
+
+public sealed record InferenceSection
+{
+    public int MaxNewTokens { get; init; } = 5;
+    public int BatchSize { get; init; } = 64;
+    public int NumBeams { get; init; } = 1;
+}
+
+public sealed record OutputSection
+{
+    public string RunDir { get; init; } = "runs/tiny-emulator";
+}
