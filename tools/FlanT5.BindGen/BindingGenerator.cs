@@ -1,0 +1,101 @@
+using System.Text;
+
+namespace FlanT5.BindGen;
+
+/// <summary>One output file: its name inside the output directory and its exact text.</summary>
+internal sealed record GeneratedFile(string Name, string Content);
+
+/// <summary>The generator as an API: the CLI and the drift test both go through here.</summary>
+internal static class BindingGenerator
+{
+    public static IReadOnlyList<GeneratedFile> Generate(BindingOptions options)
+    {
+        var header = Path.GetFullPath(options.HeaderPath);
+        var builtin = options.BuiltinIncludeDirectory ?? BuiltinIncludes.Find();
+        string[] arguments =
+        [
+            "-x", "c", "-std=c11", "--target=" + options.Target,
+            "-isystem", builtin,
+            "-I", Path.GetDirectoryName(header)!,
+        ];
+        var model = HeaderParser.Parse(header, arguments);
+        var display = DisplayPath(header);
+        return
+        [
+            new(options.ClassName + ".g.cs", BindingsWriter.Write(model, options, display)),
+            new(options.LayoutClassName + ".g.cs", LayoutWriter.Write(model, options, display)),
+        ];
+    }
+
+    public static void WriteTo(IReadOnlyList<GeneratedFile> files, string outputDirectory)
+    {
+        Directory.CreateDirectory(outputDirectory);
+        foreach (var file in files)
+        {
+            var path = Path.Combine(outputDirectory, file.Name);
+            var bytes = Encoding.UTF8.GetBytes(file.Content);
+            if (File.Exists(path) && File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes)) continue;
+            File.WriteAllBytes(path, bytes);
+        }
+    }
+
+    /// <summary>Differences between the generated files and those in the directory; empty when identical.</summary>
+    public static IReadOnlyList<string> Compare(IReadOnlyList<GeneratedFile> files, string outputDirectory)
+    {
+        var differences = new List<string>();
+        foreach (var file in files)
+        {
+            var path = Path.Combine(outputDirectory, file.Name);
+            if (!File.Exists(path))
+            {
+                differences.Add($"{path}: missing (expected {file.Content.Length} characters)");
+                continue;
+            }
+            var committed = File.ReadAllBytes(path);
+            if (committed.AsSpan().SequenceEqual(Encoding.UTF8.GetBytes(file.Content))) continue;
+            differences.Add($"{path}: {FirstDifference(Encoding.UTF8.GetString(committed), file.Content)}");
+        }
+        if (Directory.Exists(outputDirectory))
+        {
+            var expected = files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var stale in Directory.EnumerateFiles(outputDirectory, "*.g.cs").Order(StringComparer.Ordinal))
+            {
+                if (!expected.Contains(Path.GetFileName(stale))) differences.Add($"{stale}: not produced by the generator");
+            }
+        }
+        return differences;
+    }
+
+    private static string FirstDifference(string committed, string generated)
+    {
+        var a = committed.Split('\n');
+        var b = generated.Split('\n');
+        var changed = 0;
+        var first = -1;
+        for (var i = 0; i < Math.Max(a.Length, b.Length); i++)
+        {
+            if (i < a.Length && i < b.Length && a[i] == b[i]) continue;
+            changed++;
+            if (first < 0) first = i;
+        }
+        if (first < 0) return "differs only in encoding or line endings";
+        var was = first < a.Length ? a[first] : "<end of file>";
+        var now = first < b.Length ? b[first] : "<end of file>";
+        return $"{changed} line(s) differ ({a.Length} committed, {b.Length} generated); first at line {first + 1}:\n" +
+               $"    committed: {was.Trim()}\n    generated: {now.Trim()}";
+    }
+
+    // The path shown in the banner: relative to the repository (the directory with the .sln), so the output
+    // does not depend on where the repository is checked out.
+    private static string DisplayPath(string header)
+    {
+        for (var dir = Path.GetDirectoryName(header); dir is not null; dir = Path.GetDirectoryName(dir))
+        {
+            if (Directory.EnumerateFiles(dir, "*.sln").Any())
+            {
+                return Path.GetRelativePath(dir, header).Replace('\\', '/');
+            }
+        }
+        return Path.GetFileName(header);
+    }
+}
