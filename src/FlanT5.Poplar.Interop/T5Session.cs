@@ -278,6 +278,10 @@ public sealed unsafe class T5Session : IDisposable
             ft5_param_info info = default;
             info.struct_size = (uint)sizeof(ft5_param_info);
             Ft5Native.Checked.ft5_session_param_info(session.Pointer, i, &info);
+            if (info.rank > Ft5Native.FT5_MAX_RANK)
+            {
+                throw new InvalidOperationException($"ft5_session_param_info({i}) reported rank {info.rank} > FT5_MAX_RANK");
+            }
             var shape = new long[info.rank];
             for (var d = 0; d < shape.Length; d++) shape[d] = info.shape[d];
             parameters.Add(new ParameterInfo((int)i, Marshal.PtrToStringUTF8((nint)info.name) ?? "", shape,
