@@ -6,6 +6,9 @@ namespace FlanT5.Poplar.Interop;
 /// </summary>
 public sealed unsafe class IpuDevice : IDisposable
 {
+    // The handle alone cannot tell: it stays open while tensors or sessions hold references on it.
+    private volatile bool _disposed;
+
     private IpuDevice(DeviceHandle handle, IpuTopology topology)
     {
         Handle = handle;
@@ -87,7 +90,7 @@ public sealed unsafe class IpuDevice : IDisposable
             throw new ArgumentException(
                 $"tensor '{name}': rank {shape.Length} exceeds the maximum of {Ft5Native.FT5_MAX_RANK}", nameof(shape));
         }
-        ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+        ThrowIfDisposed();
         ft5_tensor_desc desc;
         Ft5Native.ft5_tensor_desc_init(&desc);
         desc.dtype = (ft5_dtype)dataType;
@@ -105,11 +108,17 @@ public sealed unsafe class IpuDevice : IDisposable
         return new IpuTensor(handle, name, dataType, ipu, location, shape.ToArray());
     }
 
-    public void Dispose() => Handle.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        Handle.Dispose();
+    }
+
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     private Ft5Handle<ft5_device>.Lease Acquire()
     {
-        ObjectDisposedException.ThrowIf(Handle.IsClosed, this);
+        ThrowIfDisposed();
         return Handle.Acquire();
     }
 }

@@ -6,6 +6,7 @@ namespace FlanT5.Poplar.Interop;
 public sealed unsafe class IpuTensor : IDisposable
 {
     private readonly TensorHandle _handle;
+    private volatile bool _disposed;
 
     internal IpuTensor(TensorHandle handle, string name, TensorDataType dataType, int ipu, MemoryLocation location,
         long[] shape)
@@ -54,7 +55,11 @@ public sealed unsafe class IpuTensor : IDisposable
         fixed (byte* p = bytes) Ft5Native.Checked.ft5_tensor_read(tensor.Pointer, p, (nuint)bytes.Length);
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _handle.Dispose();
+    }
 
     private void CheckElementType<T>() where T : unmanaged
     {
@@ -67,7 +72,7 @@ public sealed unsafe class IpuTensor : IDisposable
 
     private Ft5Handle<ft5_tensor>.Lease Acquire()
     {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         return _handle.Acquire();
     }
 }

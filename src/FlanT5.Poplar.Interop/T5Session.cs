@@ -10,6 +10,7 @@ namespace FlanT5.Poplar.Interop;
 public sealed unsafe class T5Session : IDisposable
 {
     private readonly SessionHandle _handle;
+    private volatile bool _disposed;
 
     private T5Session(SessionHandle handle, ModelDescription model, IReadOnlyList<ParameterInfo> parameters)
     {
@@ -29,7 +30,7 @@ public sealed unsafe class T5Session : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(model);
         plan ??= new PlanDescription();
-        ObjectDisposedException.ThrowIf(device.Handle.IsClosed, device);
+        device.ThrowIfDisposed();
         var modelDesc = model.ToNative();
         var planDesc = plan.ToNative();
         var encoderStages = plan.StageArray(plan.EncoderLayersPerStage, nameof(plan.EncoderLayersPerStage));
@@ -248,7 +249,11 @@ public sealed unsafe class T5Session : IDisposable
         Ft5Native.Checked.ft5_session_decode_end(session.Pointer);
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _handle.Dispose();
+    }
 
     private static ft5_batch ToNative(TokenBatch batch, int* input, int* mask, int* decoderInput, int* labels,
         int* decoderMask)
@@ -302,7 +307,7 @@ public sealed unsafe class T5Session : IDisposable
 
     private Ft5Handle<ft5_session>.Lease Acquire()
     {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         return _handle.Acquire();
     }
 }

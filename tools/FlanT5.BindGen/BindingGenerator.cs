@@ -19,7 +19,7 @@ internal static class BindingGenerator
             "-I", Path.GetDirectoryName(header)!,
         ];
         var model = HeaderParser.Parse(header, arguments);
-        var display = DisplayPath(header);
+        var display = options.DisplayPath ?? DisplayPath(header);
         return
         [
             new(options.ClassName + ".g.cs", BindingsWriter.Write(model, options, display)),

@@ -18,6 +18,9 @@ internal sealed record BindingOptions
     /// <summary>The ABI the layout is computed for; fixed so the output does not depend on the machine.</summary>
     public string Target { get; init; } = "x86_64-pc-linux-gnu";
 
+    /// <summary>The header's path as the banner shows it; null = relative to the repository holding it.</summary>
+    public string? DisplayPath { get; init; }
+
     /// <summary>Directory holding the compiler's stddef.h/stdint.h; null = found by <see cref="BuiltinIncludes"/>.</summary>
     public string? BuiltinIncludeDirectory { get; init; }
 }

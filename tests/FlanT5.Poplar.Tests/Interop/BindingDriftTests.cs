@@ -26,12 +26,13 @@ public class BindingDriftTests
             .Replace("    uint32_t num_threads;\n} ft5_device_desc;", "    uint32_t num_threads;\n    uint32_t added;\n} ft5_device_desc;");
         File.WriteAllText(header, text);
 
-        var files = BindingGenerator.Generate(new BindingOptions { HeaderPath = header });
+        var files = BindingGenerator.Generate(new BindingOptions { HeaderPath = header, DisplayPath = "native/include/ft5/ft5.h" });
         var differences = BindingGenerator.Compare(files, RepositoryPaths.GeneratedDirectory);
 
+        Assert.That(files[0].Content, Does.Contain("public uint added;"));
         Assert.That(differences, Has.Count.EqualTo(2));
-        Assert.That(differences[0], Does.Contain("Ft5Native.g.cs").And.Contain("public uint added;"));
-        Assert.That(differences[1], Does.Contain("Ft5Layout.g.cs"));
+        Assert.That(differences[0], Does.Contain("Ft5Native.g.cs").And.Contain("line(s) differ"));
+        Assert.That(differences[1], Does.Contain("Ft5Layout.g.cs").And.Contain("new(\"added\", Offset: 44, Size: 4)"));
     }
 
     [Test]

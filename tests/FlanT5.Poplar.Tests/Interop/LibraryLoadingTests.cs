@@ -79,5 +79,7 @@ public class LibraryLoadingTests
         Assert.That(path, Is.EqualTo(Path.Combine(temp.Path, "libft5.so")));
         Assert.DoesNotThrow(() => Ft5LibraryLoader.CheckAbi(handle, path));
         Assert.That(NativeLibrary.TryGetExport(handle, "ft5_device_create", out _), Is.True);
+        NativeLibrary.Free(handle);
+        NativeLibrary.Free(real.Handle);
     }
 }

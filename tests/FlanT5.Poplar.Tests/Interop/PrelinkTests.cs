@@ -28,7 +28,8 @@ public class PrelinkTests
                 missing.Add(EntryPoint(import));
             }
         }
-        Assert.That(missing, Is.Empty, "functions declared in ft5.h but not exported by libft5.so");
+        Assert.That(missing, Is.Empty,
+            $"{missing.Count} function(s) declared in ft5.h but not exported by libft5.so: {string.Join(", ", missing)}");
     }
 
     [Test]

@@ -6,14 +6,15 @@ namespace FlanT5.Poplar.Tests.Interop;
 [TestFixture]
 public unsafe class StatusMappingTests
 {
-    [TestCase(ft5_status.FT5_ERR_INVALID_ARGUMENT, typeof(Ft5InvalidArgumentException))]
-    [TestCase(ft5_status.FT5_ERR_INVALID_HANDLE, typeof(Ft5InvalidHandleException))]
-    [TestCase(ft5_status.FT5_ERR_OUT_OF_MEMORY, typeof(Ft5OutOfMemoryException))]
-    [TestCase(ft5_status.FT5_ERR_BACKEND_UNAVAILABLE, typeof(Ft5BackendUnavailableException))]
-    [TestCase(ft5_status.FT5_ERR_NOT_SUPPORTED, typeof(Ft5NotSupportedException))]
-    [TestCase(ft5_status.FT5_ERR_INTERNAL, typeof(Ft5InternalException))]
-    public void EachStatusMapsToItsExceptionWithTheNativeMessage(ft5_status status, Type expected)
+    [TestCase((int)ft5_status.FT5_ERR_INVALID_ARGUMENT, typeof(Ft5InvalidArgumentException))]
+    [TestCase((int)ft5_status.FT5_ERR_INVALID_HANDLE, typeof(Ft5InvalidHandleException))]
+    [TestCase((int)ft5_status.FT5_ERR_OUT_OF_MEMORY, typeof(Ft5OutOfMemoryException))]
+    [TestCase((int)ft5_status.FT5_ERR_BACKEND_UNAVAILABLE, typeof(Ft5BackendUnavailableException))]
+    [TestCase((int)ft5_status.FT5_ERR_NOT_SUPPORTED, typeof(Ft5NotSupportedException))]
+    [TestCase((int)ft5_status.FT5_ERR_INTERNAL, typeof(Ft5InternalException))]
+    public void EachStatusMapsToItsExceptionWithTheNativeMessage(int code, Type expected)
     {
+        var status = (ft5_status)code;
         // A real failure sets the thread's last error; Check must read exactly that message.
         ft5_device_desc desc = default;
         ft5_device* device = null;
@@ -49,15 +50,11 @@ public unsafe class StatusMappingTests
     [Test]
     public void RealFailuresRaiseTheirTypes()
     {
-        ft5_device_desc bad = default;
-        ft5_device* device = null;
-        var invalid = Assert.Throws<Ft5InvalidArgumentException>(() => Ft5Native.Checked.ft5_device_create(&bad, &device))!;
+        var invalid = Assert.Throws<Ft5InvalidArgumentException>(CreateDeviceFromZeroedDescriptor)!;
         Assert.That(invalid.NativeMessage, Does.Contain("desc->struct_size is 0"));
 
         // A pointer that is no live device is detected by the handle registry, never dereferenced.
-        long notADevice = 0;
-        var handle = Assert.Throws<Ft5InvalidHandleException>(
-            () => Ft5Native.Checked.ft5_device_reset_peaks((ft5_device*)&notADevice))!;
+        var handle = Assert.Throws<Ft5InvalidHandleException>(ResetPeaksOfSomethingThatIsNoDevice)!;
         Assert.That(handle.NativeMessage, Does.Contain("device"));
 
         if (!IpuDevice.IsAvailable(IpuBackend.Poplar))
@@ -81,6 +78,19 @@ public unsafe class StatusMappingTests
             AssertMirror<ft5_pipeline_schedule, PipelineSchedule>();
             AssertMirror<ft5_param_slot, ParameterSlot>();
         });
+    }
+
+    private static void CreateDeviceFromZeroedDescriptor()
+    {
+        ft5_device_desc bad = default;
+        ft5_device* device = null;
+        Ft5Native.Checked.ft5_device_create(&bad, &device);
+    }
+
+    private static void ResetPeaksOfSomethingThatIsNoDevice()
+    {
+        long notADevice = 0;
+        Ft5Native.Checked.ft5_device_reset_peaks((ft5_device*)&notADevice);
     }
 
     private static void AssertMirror<TNative, TPublic>() where TNative : struct, Enum where TPublic : struct, Enum =>
