@@ -19,7 +19,7 @@ internal sealed class NativeLibraryProbe(string? overridePath, string baseDirect
     /// Candidate paths in probe order. FT5_NATIVE_PATH (a file, or a directory holding libft5.so), when set, is the
     /// only candidate: someone who points at a build must get that build or an error, never another copy.
     /// Otherwise: the base directory, runtimes/linux-x64/native under it (NuGet layout), then
-    /// artifacts/native/{Release,Debug} of the nearest folder above it that has them (a source checkout).
+    /// artifacts/native/{Release,Debug,.} of the nearest folder above it that has them (a source checkout).
     /// </summary>
     public IReadOnlyList<string> Candidates()
     {
@@ -38,6 +38,8 @@ internal sealed class NativeLibraryProbe(string? overridePath, string baseDirect
             if (!Directory.Exists(artifacts)) continue;
             candidates.Add(Path.Combine(artifacts, "Release", FileName));
             candidates.Add(Path.Combine(artifacts, "Debug", FileName));
+            // Where the build puts it when MSBuild's Configuration is not yet set as Directory.Build.props is read.
+            candidates.Add(Path.Combine(artifacts, FileName));
             break;
         }
         return candidates;

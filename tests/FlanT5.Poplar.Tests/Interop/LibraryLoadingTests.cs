@@ -61,6 +61,7 @@ public class LibraryLoadingTests
             Path.Combine(app, "runtimes", "linux-x64", "native", "libft5.so"),
             Path.Combine(artifacts, "libft5.so"),
             Path.Combine(temp.Path, "artifacts", "native", "Debug", "libft5.so"),
+            Path.Combine(temp.Path, "artifacts", "native", "libft5.so"),
         }));
         foreach (var candidate in probe.Candidates()) Assert.That(e.Message, Does.Contain(candidate));
         Assert.That(e.Message, Does.Contain(Path.Combine(app, "libft5.so") + ": does not exist"));
