@@ -66,23 +66,24 @@ internal static class BindingGenerator
         return differences;
     }
 
+    // The changed region between the common first and last lines, with a few of its lines from each side.
     private static string FirstDifference(string committed, string generated)
     {
         var a = committed.Split('\n');
         var b = generated.Split('\n');
-        var changed = 0;
-        var first = -1;
-        for (var i = 0; i < Math.Max(a.Length, b.Length); i++)
-        {
-            if (i < a.Length && i < b.Length && a[i] == b[i]) continue;
-            changed++;
-            if (first < 0) first = i;
-        }
-        if (first < 0) return "differs only in encoding or line endings";
-        var was = first < a.Length ? a[first] : "<end of file>";
-        var now = first < b.Length ? b[first] : "<end of file>";
-        return $"{changed} line(s) differ ({a.Length} committed, {b.Length} generated); first at line {first + 1}:\n" +
-               $"    committed: {was.Trim()}\n    generated: {now.Trim()}";
+        var prefix = 0;
+        while (prefix < a.Length && prefix < b.Length && a[prefix] == b[prefix]) prefix++;
+        var suffix = 0;
+        while (suffix < a.Length - prefix && suffix < b.Length - prefix && a[^(suffix + 1)] == b[^(suffix + 1)]) suffix++;
+        if (prefix == a.Length && prefix == b.Length) return "differs only in encoding";
+        var removed = a[prefix..(a.Length - suffix)];
+        var added = b[prefix..(b.Length - suffix)];
+        var summary = new StringBuilder($"from line {prefix + 1}: {removed.Length} committed line(s) would become {added.Length} generated line(s)");
+        foreach (var line in removed.Take(6)) summary.Append("\n    - ").Append(line.Trim());
+        if (removed.Length > 6) summary.Append("\n    - ...");
+        foreach (var line in added.Take(6)) summary.Append("\n    + ").Append(line.Trim());
+        if (added.Length > 6) summary.Append("\n    + ...");
+        return summary.ToString();
     }
 
     // The path shown in the banner: relative to the repository (the directory with the .sln), so the output

@@ -31,7 +31,7 @@ public class BindingDriftTests
 
         Assert.That(files[0].Content, Does.Contain("public uint added;"));
         Assert.That(differences, Has.Count.EqualTo(2));
-        Assert.That(differences[0], Does.Contain("Ft5Native.g.cs").And.Contain("line(s) differ"));
+        Assert.That(differences[0], Does.Contain("Ft5Native.g.cs").And.Contain("+ public uint added;"));
         Assert.That(differences[1], Does.Contain("Ft5Layout.g.cs").And.Contain("new(\"added\", Offset: 44, Size: 4)"));
     }
 
