@@ -1,0 +1,85 @@
+namespace FlanT5.Poplar.Interop;
+
+// The public faces of the ABI's enums: same values as the generated ft5_* enums (a test holds them equal), names
+// that read well in C#.
+
+/// <summary>ft5_backend.</summary>
+public enum IpuBackend
+{
+    /// <summary>CPU model of IPUs running the real arithmetic; always present.</summary>
+    Emulator = 0,
+
+    /// <summary>Graphcore Poplar SDK; present only when the library was built with it.</summary>
+    Poplar = 1,
+}
+
+/// <summary>ft5_dtype.</summary>
+public enum TensorDataType
+{
+    Float32 = 0,
+    Float16 = 1,
+    BFloat16 = 2,
+    Int32 = 3,
+}
+
+/// <summary>ft5_memory_location.</summary>
+public enum MemoryLocation
+{
+    /// <summary>Tile memory of one IPU.</summary>
+    OnChip = 0,
+
+    /// <summary>Streaming memory (remote buffers) attached to the IPU.</summary>
+    Streaming = 1,
+}
+
+/// <summary>ft5_ffn_kind.</summary>
+public enum FeedForwardKind
+{
+    /// <summary>gelu_new(x W_0) * (x W_1), then W_o (T5 v1.1, Flan-T5).</summary>
+    GatedGelu = 0,
+
+    /// <summary>relu(x W_i), then W_o (original T5).</summary>
+    Relu = 1,
+}
+
+/// <summary>ft5_embedding_layout.</summary>
+public enum EmbeddingLayout
+{
+    /// <summary>One "shared.weight" for encoder and decoder.</summary>
+    Shared = 0,
+
+    /// <summary>Distinct "encoder.embed_tokens.weight" and "decoder.embed_tokens.weight".</summary>
+    Separate = 1,
+}
+
+/// <summary>ft5_pipeline_schedule.</summary>
+public enum PipelineSchedule
+{
+    GPipe = 0,
+    OneForwardOneBackward = 1,
+}
+
+/// <summary>ft5_param_slot: which per-parameter buffer a read or write addresses.</summary>
+public enum ParameterSlot
+{
+    Weight = 0,
+
+    /// <summary>The accumulated gradient (read only).</summary>
+    Gradient = 1,
+
+    /// <summary>AdamW first moment.</summary>
+    AdamM = 2,
+
+    /// <summary>AdamW second moment.</summary>
+    AdamV = 3,
+}
+
+internal static class TensorDataTypeExtensions
+{
+    public static int ElementSize(this TensorDataType type) => type switch
+    {
+        TensorDataType.Float32 or TensorDataType.Int32 => 4,
+        TensorDataType.Float16 or TensorDataType.BFloat16 => 2,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a known tensor data type"),
+    };
+}

@@ -1,0 +1,70 @@
+namespace FlanT5.Poplar.Interop;
+
+/// <summary>
+/// How the model is placed on the device's IPUs (ft5_plan_desc); ipu = replica * (tp * pp) + stage * tp + tp_rank.
+/// A new instance holds the library's defaults (ft5_plan_desc_init: one IPU, GPipe, everything on chip).
+/// </summary>
+public sealed record PlanDescription
+{
+    public unsafe PlanDescription()
+    {
+        ft5_plan_desc d;
+        Ft5Native.ft5_plan_desc_init(&d);
+        TensorParallel = (int)d.tensor_parallel;
+        PipelineStages = (int)d.pipeline_stages;
+        Replicas = (int)d.replicas;
+        Schedule = (PipelineSchedule)d.schedule;
+        Recompute = d.recompute != 0;
+        WeightsLocation = (MemoryLocation)d.weights_location;
+        OptimizerLocation = (MemoryLocation)d.optimizer_location;
+    }
+
+    public int TensorParallel { get; init; }
+    public int PipelineStages { get; init; }
+    public int Replicas { get; init; }
+
+    /// <summary>Encoder layers per pipeline stage (PipelineStages entries); null = even split, encoder first.</summary>
+    public IReadOnlyList<int>? EncoderLayersPerStage { get; init; }
+
+    /// <summary>Decoder layers per pipeline stage (PipelineStages entries); null = even split.</summary>
+    public IReadOnlyList<int>? DecoderLayersPerStage { get; init; }
+
+    public PipelineSchedule Schedule { get; init; }
+
+    /// <summary>Recompute each layer's activations in the backward pass instead of keeping them.</summary>
+    public bool Recompute { get; init; }
+
+    public MemoryLocation WeightsLocation { get; init; }
+    public MemoryLocation OptimizerLocation { get; init; }
+
+    /// <summary>The descriptor without the per-stage arrays; the caller pins those (see <see cref="StageArray"/>).</summary>
+    internal unsafe ft5_plan_desc ToNative()
+    {
+        ft5_plan_desc d;
+        Ft5Native.ft5_plan_desc_init(&d);
+        d.tensor_parallel = Count(TensorParallel, nameof(TensorParallel));
+        d.pipeline_stages = Count(PipelineStages, nameof(PipelineStages));
+        d.replicas = Count(Replicas, nameof(Replicas));
+        d.schedule = (ft5_pipeline_schedule)Schedule;
+        d.recompute = Recompute ? 1 : 0;
+        d.weights_location = (ft5_memory_location)WeightsLocation;
+        d.optimizer_location = (ft5_memory_location)OptimizerLocation;
+        return d;
+    }
+
+    /// <summary>A per-stage list as the uint array the descriptor points to; null stays null.</summary>
+    internal uint[]? StageArray(IReadOnlyList<int>? layers, string name)
+    {
+        if (layers is null) return null;
+        if (layers.Count != PipelineStages)
+        {
+            throw new ArgumentException(
+                $"PlanDescription.{name} has {layers.Count} entries; expected one per pipeline stage ({PipelineStages})", name);
+        }
+        return layers.Select(n => Count(n, name)).ToArray();
+    }
+
+    private static uint Count(int value, string name) => value >= 0
+        ? (uint)value
+        : throw new ArgumentOutOfRangeException(name, value, $"PlanDescription.{name} has {value}; expected 0 or more");
+}

@@ -1,0 +1,313 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace FlanT5.Poplar.Interop;
+
+/// <summary>
+/// A T5 model placed on a device: parameters under their Hugging Face names and shapes, gradients, AdamW state,
+/// forward/backward passes and incremental decoding. Used by one thread at a time. Keeps its device alive.
+/// </summary>
+public sealed unsafe class T5Session : IDisposable
+{
+    private readonly SessionHandle _handle;
+    private volatile bool _disposed;
+
+    private T5Session(SessionHandle handle, ModelDescription model, IReadOnlyList<ParameterInfo> parameters)
+    {
+        _handle = handle;
+        Model = model;
+        Parameters = parameters;
+    }
+
+    public ModelDescription Model { get; }
+
+    /// <summary>Every parameter in the session's order (the index used by Read/Write).</summary>
+    public IReadOnlyList<ParameterInfo> Parameters { get; }
+
+    /// <summary>Builds the model on the device; parameters are zero until written. Plan null = one IPU.</summary>
+    public static T5Session Create(IpuDevice device, ModelDescription model, PlanDescription? plan = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(model);
+        plan ??= new PlanDescription();
+        device.ThrowIfDisposed();
+        var modelDesc = model.ToNative();
+        var planDesc = plan.ToNative();
+        var encoderStages = plan.StageArray(plan.EncoderLayersPerStage, nameof(plan.EncoderLayersPerStage));
+        var decoderStages = plan.StageArray(plan.DecoderLayersPerStage, nameof(plan.DecoderLayersPerStage));
+        SessionHandle handle;
+        fixed (uint* encoder = encoderStages)
+        fixed (uint* decoder = decoderStages)
+        {
+            planDesc.encoder_layers_per_stage = encoder;
+            planDesc.decoder_layers_per_stage = decoder;
+            handle = SessionHandle.Create(device.Handle, modelDesc, planDesc);
+        }
+        try
+        {
+            return new T5Session(handle, model, ReadParameters(handle));
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Index of the parameter with this Hugging Face name; Ft5InvalidArgumentException naming it when absent.</summary>
+    public int Find(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var utf8 = Encoding.UTF8.GetBytes(name + "\0");
+        uint index;
+        using var session = Acquire();
+        fixed (byte* n = utf8) Ft5Native.Checked.ft5_session_param_find(session.Pointer, n, &index);
+        return (int)index;
+    }
+
+    /// <summary>Writes the whole logical parameter (HF shape, row-major) on every replica.</summary>
+    public void Write(int index, ParameterSlot slot, ReadOnlySpan<float> data)
+    {
+        using var session = Acquire();
+        fixed (float* p = data)
+        {
+            Ft5Native.Checked.ft5_session_param_write(session.Pointer, Index(index), (ft5_param_slot)slot, p,
+                (nuint)data.Length);
+        }
+    }
+
+    public void Write(string name, ParameterSlot slot, ReadOnlySpan<float> data) => Write(Find(name), slot, data);
+
+    /// <summary>Reads the whole logical parameter (replica 0).</summary>
+    public void Read(int index, ParameterSlot slot, Span<float> data)
+    {
+        using var session = Acquire();
+        fixed (float* p = data)
+        {
+            Ft5Native.Checked.ft5_session_param_read(session.Pointer, Index(index), (ft5_param_slot)slot, p,
+                (nuint)data.Length);
+        }
+    }
+
+    public void Read(string name, ParameterSlot slot, Span<float> data) => Read(Find(name), slot, data);
+
+    /// <summary>Writes one tensor-parallel shard, in its padded shard shape, on every replica.</summary>
+    public void WriteShard(int index, int shard, ParameterSlot slot, ReadOnlySpan<float> data)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(shard);
+        using var session = Acquire();
+        fixed (float* p = data)
+        {
+            Ft5Native.Checked.ft5_session_param_write_shard(session.Pointer, Index(index), (uint)shard,
+                (ft5_param_slot)slot, p, (nuint)data.Length);
+        }
+    }
+
+    public void ReadShard(int index, int shard, ParameterSlot slot, Span<float> data)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(shard);
+        using var session = Acquire();
+        fixed (float* p = data)
+        {
+            Ft5Native.Checked.ft5_session_param_read_shard(session.Pointer, Index(index), (uint)shard,
+                (ft5_param_slot)slot, p, (nuint)data.Length);
+        }
+    }
+
+    /// <summary>
+    /// Forward pass. logits [batch, tgt_len, vocab] and encoderHidden [batch, src_len, d_model] are filled when not
+    /// empty. Returns the mean cross-entropy over labels != -100, or null when the batch has no labels.
+    /// </summary>
+    public float? Forward(TokenBatch batch, Span<float> logits, Span<float> encoderHidden)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var loss = 0f;
+        using var session = Acquire();
+        fixed (int* input = batch.InputIds.Span)
+        fixed (int* mask = batch.AttentionMask.Span)
+        fixed (int* decoderInput = batch.DecoderInputIds.Span)
+        fixed (int* labels = batch.Labels.Span)
+        fixed (int* decoderMask = batch.DecoderAttentionMask.Span)
+        fixed (float* l = logits)
+        fixed (float* h = encoderHidden)
+        {
+            var b = ToNative(batch, input, mask, decoderInput, labels, decoderMask);
+            Ft5Native.Checked.ft5_session_forward(session.Pointer, &b, l, (nuint)logits.Length, h,
+                (nuint)encoderHidden.Length, batch.HasLabels ? &loss : null);
+        }
+        return batch.HasLabels ? loss : null;
+    }
+
+    public float? Forward(TokenBatch batch) => Forward(batch, [], []);
+
+    /// <summary>Forward and backward; adds the gradient of (loss x lossWeight) to the accumulated gradients.</summary>
+    public float ForwardBackward(TokenBatch batch, float lossWeight)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (!batch.HasLabels) throw new ArgumentException("ForwardBackward needs a batch with Labels", nameof(batch));
+        var loss = 0f;
+        using var session = Acquire();
+        fixed (int* input = batch.InputIds.Span)
+        fixed (int* mask = batch.AttentionMask.Span)
+        fixed (int* decoderInput = batch.DecoderInputIds.Span)
+        fixed (int* labels = batch.Labels.Span)
+        fixed (int* decoderMask = batch.DecoderAttentionMask.Span)
+        {
+            var b = ToNative(batch, input, mask, decoderInput, labels, decoderMask);
+            Ft5Native.Checked.ft5_session_forward_backward(session.Pointer, &b, lossWeight, &loss);
+        }
+        return loss;
+    }
+
+    public void ZeroGradients()
+    {
+        using var session = Acquire();
+        Ft5Native.Checked.ft5_session_zero_gradients(session.Pointer);
+    }
+
+    /// <summary>Clips, applies AdamW to every parameter; gradients are left as they were.</summary>
+    public StepResult OptimizerStep(OptimizerStepSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var step = settings.ToNative();
+        ft5_step_result result = default;
+        result.struct_size = (uint)sizeof(ft5_step_result);
+        using var session = Acquire();
+        Ft5Native.Checked.ft5_session_optimizer_step(session.Pointer, &step, &result);
+        return new StepResult(result.grad_norm, result.skipped_nonfinite != 0);
+    }
+
+    /// <summary>State of the dropout random stream, for training checkpoints.</summary>
+    public ulong RngState
+    {
+        get
+        {
+            ulong state;
+            using var session = Acquire();
+            Ft5Native.Checked.ft5_session_get_rng_state(session.Pointer, &state);
+            return state;
+        }
+        set
+        {
+            using var session = Acquire();
+            Ft5Native.Checked.ft5_session_set_rng_state(session.Pointer, value);
+        }
+    }
+
+    /// <summary>
+    /// Runs the encoder on inputIds [batchSize, sourceLength] and starts a decode with room for maxSteps tokens.
+    /// attentionMask empty = all ones. Replaces any decode in progress.
+    /// </summary>
+    public void DecodeBegin(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> attentionMask, int batchSize, int sourceLength,
+        int maxSteps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sourceLength);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxSteps);
+        var expected = (long)batchSize * sourceLength;
+        if (inputIds.Length != expected)
+        {
+            throw new ArgumentException(
+                $"inputIds has {inputIds.Length} elements; expected {batchSize} x {sourceLength} = {expected}", nameof(inputIds));
+        }
+        if (!attentionMask.IsEmpty && attentionMask.Length != expected)
+        {
+            throw new ArgumentException(
+                $"attentionMask has {attentionMask.Length} elements; expected {batchSize} x {sourceLength} = {expected} (or none)",
+                nameof(attentionMask));
+        }
+        using var session = Acquire();
+        fixed (int* input = inputIds)
+        fixed (int* mask = attentionMask)
+        {
+            Ft5Native.Checked.ft5_session_decode_begin(session.Pointer, input, mask, (uint)batchSize,
+                (uint)sourceLength, (uint)maxSteps);
+        }
+    }
+
+    /// <summary>Feeds one token per row and writes the next-token logits [rows, vocab].</summary>
+    public void DecodeStep(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        using var session = Acquire();
+        fixed (int* t = tokens)
+        fixed (float* l = logits)
+        {
+            Ft5Native.Checked.ft5_session_decode_step(session.Pointer, t, l, (nuint)logits.Length);
+        }
+    }
+
+    /// <summary>New row i = old row rows[i] (beam search); rows.Length is the new number of rows.</summary>
+    public void DecodeReorder(ReadOnlySpan<int> rows)
+    {
+        using var session = Acquire();
+        fixed (int* r = rows) Ft5Native.Checked.ft5_session_decode_reorder(session.Pointer, r, (uint)rows.Length);
+    }
+
+    public void DecodeEnd()
+    {
+        using var session = Acquire();
+        Ft5Native.Checked.ft5_session_decode_end(session.Pointer);
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _handle.Dispose();
+    }
+
+    private static ft5_batch ToNative(TokenBatch batch, int* input, int* mask, int* decoderInput, int* labels,
+        int* decoderMask)
+    {
+        ft5_batch b;
+        Ft5Native.ft5_batch_init(&b);
+        b.batch = (uint)batch.BatchSize;
+        b.src_len = (uint)batch.SourceLength;
+        b.tgt_len = (uint)batch.TargetLength;
+        b.input_ids = input;
+        b.attention_mask = mask;
+        b.decoder_input_ids = decoderInput;
+        b.labels = labels;
+        b.decoder_attention_mask = decoderMask;
+        b.training = batch.Training ? 1 : 0;
+        return b;
+    }
+
+    private static List<ParameterInfo> ReadParameters(SessionHandle handle)
+    {
+        using var session = handle.Acquire();
+        uint count;
+        Ft5Native.Checked.ft5_session_param_count(session.Pointer, &count);
+        var parameters = new List<ParameterInfo>((int)count);
+        for (uint i = 0; i < count; i++)
+        {
+            ft5_param_info info = default;
+            info.struct_size = (uint)sizeof(ft5_param_info);
+            Ft5Native.Checked.ft5_session_param_info(session.Pointer, i, &info);
+            if (info.rank > Ft5Native.FT5_MAX_RANK)
+            {
+                throw new InvalidOperationException($"ft5_session_param_info({i}) reported rank {info.rank} > FT5_MAX_RANK");
+            }
+            var shape = new long[info.rank];
+            for (var d = 0; d < shape.Length; d++) shape[d] = info.shape[d];
+            parameters.Add(new ParameterInfo((int)i, Marshal.PtrToStringUTF8((nint)info.name) ?? "", shape,
+                (int)info.shard_count, info.shard_dim, info.padded_dim, info.no_weight_decay != 0));
+        }
+        return parameters;
+    }
+
+    private uint Index(int index)
+    {
+        if ((uint)index >= (uint)Parameters.Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), index,
+                $"parameter index {index} is outside [0, {Parameters.Count})");
+        }
+        return (uint)index;
+    }
+
+    private Ft5Handle<ft5_session>.Lease Acquire()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _handle.Acquire();
+    }
+}
