@@ -28,9 +28,9 @@ void attention_forward(ThreadPool& pool, const AttentionShape& s, const float* q
                        float* ctx);
 
 // From dctx: dq, dk, dv (overwritten, same layout as q/k/v) and, when dpos_bias is not NULL, the gradient of
-// the position bias summed over the batch (accumulated). scratch: 2 * q_len * k_len floats.
-void attention_backward(const AttentionShape& s, const float* q, const float* k, const float* v, const float* probs,
+// the position bias summed over the batch (accumulated). Heads run in parallel on the pool.
+void attention_backward(ThreadPool& pool, const AttentionShape& s, const float* q, const float* k, const float* v, const float* probs,
                         const kernels::Dropout& drop, const float* dctx, float* dq, float* dk, float* dv,
-                        float* dpos_bias, float* scratch);
+                        float* dpos_bias);
 
 }  // namespace ft5::model

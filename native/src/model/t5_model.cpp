@@ -26,7 +26,7 @@ uint64_t mix_seed(uint64_t seed) {
 void add_into(ThreadPool& pool, float* dst, const float* src, int64_t n) {
     pool.parallel_for(size_t(n), [&](size_t i0, size_t i1) {
         for (size_t i = i0; i < i1; ++i) dst[i] += src[i];
-    }, 8192);
+    }, 65536);
 }
 
 }  // namespace
@@ -309,10 +309,9 @@ void T5Model::attention_sublayer_backward(Parameter& norm_w, const AttentionPara
     DeviceBuffer dq = workspace_.alloc("dq", rows * inner);
     DeviceBuffer dk = workspace_.alloc("dk", kv_rows * inner);
     DeviceBuffer dv = workspace_.alloc("dv", kv_rows * inner);
-    DeviceBuffer scratch = workspace_.alloc("attention scratch", 2 * q_len * k_len);
     AttentionShape s{batch, q_len, k_len, c.heads, c.d_kv, inner, q_len * inner, k_len * inner};
-    attention_backward(s, f32(a.q), f32(a.k), f32(a.v), f32(a.probs), a.drop_probs, f32(dctx), f32(dq), f32(dk),
-                       f32(dv), dpos_bias, f32(scratch));
+    attention_backward(pool_, s, f32(a.q), f32(a.k), f32(a.v), f32(a.probs), a.drop_probs, f32(dctx), f32(dq),
+                       f32(dk), f32(dv), dpos_bias);
     a.probs = DeviceBuffer();
     dctx = DeviceBuffer();
 
