@@ -1,0 +1,415 @@
+// ft5_session_*: the T5 model on a device: parameters, forward/backward, AdamW, incremental decoding.
+// Every argument is checked here, before the model sees it: a wrong shape or an id outside the vocabulary
+// is a status with a message, never a crash.
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "abi/descriptor.h"
+#include "abi/error.h"
+#include "abi/handle_registry.h"
+#include "abi/handles.h"
+#include "model/session.h"
+
+using ft5::abi::HandleKind;
+using ft5::abi::checked;
+using ft5::invalid_argument;
+
+ft5_session::~ft5_session() = default;
+
+namespace {
+
+// Far above any real batch: catches uninitialised fields before they turn into huge allocations.
+constexpr uint32_t kMaxLen = 1u << 16;
+constexpr uint64_t kMaxTokens = uint64_t(1) << 24;
+
+ft5::model::Session& session_of(ft5_session* s) { return *checked(s, HandleKind::Session, "session")->session; }
+const ft5::model::Session& session_of(const ft5_session* s) {
+    return *checked(s, HandleKind::Session, "session")->session;
+}
+
+void check_plan(const ft5_plan_desc& p, const ft5::model::ModelConfig& c, uint32_t num_ipus) {
+    auto not_supported = [](const std::string& what) {
+        ft5::fail(FT5_ERR_NOT_SUPPORTED,
+                  what + ": this build places the model on one IPU; tensor, pipeline and data parallelism arrive "
+                         "with the placement work");
+    };
+    if (p.tensor_parallel != 1) not_supported("plan->tensor_parallel is " + std::to_string(p.tensor_parallel));
+    if (p.pipeline_stages != 1) not_supported("plan->pipeline_stages is " + std::to_string(p.pipeline_stages));
+    if (p.replicas != 1) not_supported("plan->replicas is " + std::to_string(p.replicas));
+    if (p.encoder_layers_per_stage != nullptr && int64_t(p.encoder_layers_per_stage[0]) != c.encoder_layers) {
+        invalid_argument("plan->encoder_layers_per_stage[0] is " + std::to_string(p.encoder_layers_per_stage[0]) +
+                         "; with one stage it must be num_layers = " + std::to_string(c.encoder_layers));
+    }
+    if (p.decoder_layers_per_stage != nullptr && int64_t(p.decoder_layers_per_stage[0]) != c.decoder_layers) {
+        invalid_argument("plan->decoder_layers_per_stage[0] is " + std::to_string(p.decoder_layers_per_stage[0]) +
+                         "; with one stage it must be num_decoder_layers = " + std::to_string(c.decoder_layers));
+    }
+    if (p.schedule != FT5_SCHEDULE_GPIPE && p.schedule != FT5_SCHEDULE_1F1B) {
+        invalid_argument("plan->schedule is " + std::to_string(int(p.schedule)) + "; expected GPIPE or 1F1B");
+    }
+    if (p.recompute != 0 && p.recompute != 1) {
+        invalid_argument("plan->recompute is " + std::to_string(p.recompute) + "; expected 0 or 1");
+    }
+    if (p.recompute == 1) not_supported("plan->recompute is 1 (activation recomputation)");
+    for (auto [loc, field] : {std::pair{p.weights_location, "weights_location"},
+                              std::pair{p.optimizer_location, "optimizer_location"}}) {
+        if (loc != FT5_MEMORY_ON_CHIP && loc != FT5_MEMORY_STREAMING) {
+            invalid_argument(std::string("plan->") + field + " is " + std::to_string(int(loc)) +
+                             "; expected FT5_MEMORY_ON_CHIP or FT5_MEMORY_STREAMING");
+        }
+        if (loc == FT5_MEMORY_STREAMING) not_supported(std::string("plan->") + field + " is streaming memory");
+    }
+    if (num_ipus < 1) invalid_argument("the device has no IPU");
+}
+
+void check_len(uint32_t value, const char* what) {
+    if (value == 0 || value > kMaxLen) {
+        invalid_argument(std::string(what) + " is " + std::to_string(value) + "; expected 1.." +
+                         std::to_string(kMaxLen));
+    }
+}
+
+void check_ids(const int32_t* ids, uint64_t count, int64_t vocab, const char* what, uint32_t row_len) {
+    for (uint64_t i = 0; i < count; ++i) {
+        if (ids[i] < 0 || int64_t(ids[i]) >= vocab) {
+            invalid_argument(std::string(what) + "[" + std::to_string(i / row_len) + ", " + std::to_string(i % row_len) +
+                             "] is " + std::to_string(ids[i]) + "; expected a token id in [0, " +
+                             std::to_string(vocab) + ")");
+        }
+    }
+}
+
+void check_mask(const int32_t* mask, uint64_t count, const char* what, uint32_t row_len) {
+    if (mask == nullptr) return;
+    for (uint64_t i = 0; i < count; ++i) {
+        if (mask[i] != 0 && mask[i] != 1) {
+            invalid_argument(std::string(what) + "[" + std::to_string(i / row_len) + ", " + std::to_string(i % row_len) +
+                             "] is " + std::to_string(mask[i]) + "; expected 0 or 1");
+        }
+    }
+}
+
+ft5::model::BatchView check_batch(const ft5_batch* batch, const ft5::model::ModelConfig& c, bool need_labels) {
+    const auto b = ft5::abi::read_desc(batch, ft5_batch_init, "batch");
+    check_len(b.batch, "batch->batch");
+    check_len(b.src_len, "batch->src_len");
+    check_len(b.tgt_len, "batch->tgt_len");
+    const uint64_t src = uint64_t(b.batch) * b.src_len, tgt = uint64_t(b.batch) * b.tgt_len;
+    if (src > kMaxTokens || tgt > kMaxTokens) {
+        invalid_argument("batch of " + std::to_string(b.batch) + " x (" + std::to_string(b.src_len) + " + " +
+                         std::to_string(b.tgt_len) + ") tokens exceeds " + std::to_string(kMaxTokens) + " per side");
+    }
+    if (b.input_ids == nullptr) invalid_argument("batch->input_ids is NULL");
+    if (b.decoder_input_ids == nullptr) invalid_argument("batch->decoder_input_ids is NULL");
+    if (need_labels && b.labels == nullptr) invalid_argument("batch->labels is NULL; a loss needs labels");
+    if (b.training != 0 && b.training != 1) {
+        invalid_argument("batch->training is " + std::to_string(b.training) + "; expected 0 or 1");
+    }
+    check_ids(b.input_ids, src, c.vocab, "batch->input_ids", b.src_len);
+    check_ids(b.decoder_input_ids, tgt, c.vocab, "batch->decoder_input_ids", b.tgt_len);
+    check_mask(b.attention_mask, src, "batch->attention_mask", b.src_len);
+    check_mask(b.decoder_attention_mask, tgt, "batch->decoder_attention_mask", b.tgt_len);
+    if (b.labels != nullptr) {
+        for (uint64_t i = 0; i < tgt; ++i) {
+            const int32_t l = b.labels[i];
+            if (l != -100 && (l < 0 || int64_t(l) >= c.vocab)) {
+                invalid_argument("batch->labels[" + std::to_string(i / b.tgt_len) + ", " +
+                                 std::to_string(i % b.tgt_len) + "] is " + std::to_string(l) +
+                                 "; expected a token id in [0, " + std::to_string(c.vocab) + ") or -100 (ignored)");
+            }
+        }
+    }
+    ft5::model::BatchView v;
+    v.batch = b.batch;
+    v.src_len = b.src_len;
+    v.tgt_len = b.tgt_len;
+    v.input_ids = b.input_ids;
+    v.attention_mask = b.attention_mask;
+    v.decoder_input_ids = b.decoder_input_ids;
+    v.labels = b.labels;
+    v.decoder_attention_mask = b.decoder_attention_mask;
+    v.training = b.training == 1;
+    return v;
+}
+
+const ft5::model::Parameter& param_at(const ft5::model::Session& s, uint32_t index) {
+    const auto& params = s.model().params();
+    if (index >= params.size()) {
+        invalid_argument("parameter index " + std::to_string(index) + " is out of range; the session has " +
+                         std::to_string(params.size()) + " parameters");
+    }
+    return params.at(index);
+}
+
+void check_slot(ft5_param_slot slot) {
+    if (slot != FT5_SLOT_WEIGHT && slot != FT5_SLOT_GRADIENT && slot != FT5_SLOT_ADAM_M && slot != FT5_SLOT_ADAM_V) {
+        invalid_argument("slot is " + std::to_string(int(slot)) +
+                         "; expected FT5_SLOT_WEIGHT, _GRADIENT, _ADAM_M or _ADAM_V");
+    }
+}
+
+void check_count(const ft5::model::Parameter& p, size_t count, const void* data) {
+    if (data == nullptr) invalid_argument("data is NULL (parameter '" + p.name + "')");
+    if (count != size_t(p.count)) {
+        invalid_argument("parameter '" + p.name + "' has " + std::to_string(p.count) + " elements; count is " +
+                         std::to_string(count));
+    }
+}
+
+void check_shard(const ft5::model::Parameter& p, uint32_t shard) {
+    if (shard != 0) {
+        invalid_argument("shard " + std::to_string(shard) + " of parameter '" + p.name +
+                         "' is out of range; it has 1 shard (tensor_parallel 1)");
+    }
+}
+
+void write_param(ft5_session* session, uint32_t index, ft5_param_slot slot, const float* data, size_t count) {
+    auto& s = session_of(session);
+    check_slot(slot);
+    auto& p = const_cast<ft5::model::Parameter&>(param_at(s, index));
+    if (slot == FT5_SLOT_GRADIENT) {
+        invalid_argument("the gradient of '" + p.name + "' is read-only through the ABI; use "
+                         "ft5_session_zero_gradients or ft5_session_forward_backward");
+    }
+    check_count(p, count, data);
+    std::memcpy(p.slot(slot).data(), data, count * sizeof(float));
+}
+
+void read_param(const ft5_session* session, uint32_t index, ft5_param_slot slot, float* data, size_t count) {
+    const auto& s = session_of(session);
+    check_slot(slot);
+    const auto& p = param_at(s, index);
+    check_count(p, count, data);
+    std::memcpy(data, p.slot(slot).data(), count * sizeof(float));
+}
+
+}  // namespace
+
+extern "C" {
+
+ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, const ft5_plan_desc* plan,
+                              ft5_session** out_session) {
+    FT5_API_BEGIN
+    ft5::abi::require_out(out_session, "out_session");
+    *out_session = nullptr;
+    auto* dev = checked(device, HandleKind::Device, "device");
+    const auto m = ft5::abi::read_desc(model, ft5_model_desc_init, "model");
+    const auto config = ft5::model::ModelConfig::from_desc(m);
+    const auto p = ft5::abi::read_desc(plan, ft5_plan_desc_init, "plan");
+    check_plan(p, config, dev->device->num_ipus());
+    auto handle = std::make_unique<ft5_session>();
+    handle->device = dev->device;
+    handle->session = std::make_unique<ft5::model::Session>(dev->device, config);
+    ft5::abi::HandleRegistry::instance().add(handle.get(), HandleKind::Session);
+    *out_session = handle.release();
+    FT5_API_END
+}
+
+void ft5_session_destroy(ft5_session* session) {
+    ft5::abi::clear_last_error();
+    if (session == nullptr) return;
+    if (!ft5::abi::HandleRegistry::instance().remove(session, HandleKind::Session)) return;
+    delete session;  // NOLINT: pairs with make_unique().release() in ft5_session_create
+}
+
+ft5_status ft5_session_param_count(const ft5_session* session, uint32_t* out_count) {
+    FT5_API_BEGIN
+    const auto& s = session_of(session);
+    *ft5::abi::require_out(out_count, "out_count") = uint32_t(s.model().params().size());
+    FT5_API_END
+}
+
+ft5_status ft5_session_param_info(const ft5_session* session, uint32_t index, ft5_param_info* out_info) {
+    FT5_API_BEGIN
+    const auto& s = session_of(session);
+    ft5::abi::require_out(out_info, "out_info");
+    const auto& p = param_at(s, index);
+    ft5_param_info info{};
+    info.struct_size = sizeof(ft5_param_info);
+    info.name = p.name.c_str();
+    info.rank = uint32_t(p.shape.size());
+    for (size_t i = 0; i < p.shape.size(); ++i) info.shape[i] = p.shape[i];
+    info.shard_count = 1;
+    info.shard_dim = p.shard_dim;
+    info.padded_dim = p.shard_dim >= 0 ? p.shape[size_t(p.shard_dim)] : 0;
+    info.no_weight_decay = p.no_weight_decay ? 1 : 0;
+    ft5::abi::write_desc(out_info, info, "out_info");
+    FT5_API_END
+}
+
+ft5_status ft5_session_param_find(const ft5_session* session, const char* name, uint32_t* out_index) {
+    FT5_API_BEGIN
+    const auto& s = session_of(session);
+    ft5::abi::require_out(out_index, "out_index");
+    if (name == nullptr) invalid_argument("name is NULL");
+    const std::string n(name, strnlen(name, 4096));
+    size_t index = 0;
+    if (s.model().params().find(n, &index) == nullptr) {
+        invalid_argument("the session has no parameter named '" + n + "'");
+    }
+    *out_index = uint32_t(index);
+    FT5_API_END
+}
+
+ft5_status ft5_session_param_write(ft5_session* session, uint32_t index, ft5_param_slot slot, const float* data,
+                                   size_t count) {
+    FT5_API_BEGIN
+    write_param(session, index, slot, data, count);
+    FT5_API_END
+}
+
+ft5_status ft5_session_param_read(const ft5_session* session, uint32_t index, ft5_param_slot slot, float* data,
+                                  size_t count) {
+    FT5_API_BEGIN
+    read_param(session, index, slot, data, count);
+    FT5_API_END
+}
+
+ft5_status ft5_session_param_write_shard(ft5_session* session, uint32_t index, uint32_t shard, ft5_param_slot slot,
+                                         const float* data, size_t count) {
+    FT5_API_BEGIN
+    check_shard(param_at(session_of(session), index), shard);
+    write_param(session, index, slot, data, count);
+    FT5_API_END
+}
+
+ft5_status ft5_session_param_read_shard(const ft5_session* session, uint32_t index, uint32_t shard,
+                                        ft5_param_slot slot, float* data, size_t count) {
+    FT5_API_BEGIN
+    check_shard(param_at(session_of(session), index), shard);
+    read_param(session, index, slot, data, count);
+    FT5_API_END
+}
+
+ft5_status ft5_session_forward(ft5_session* session, const ft5_batch* batch, float* logits, size_t logits_count,
+                               float* encoder_hidden, size_t encoder_hidden_count, float* out_loss) {
+    FT5_API_BEGIN
+    auto& s = session_of(session);
+    const auto& c = s.model().config();
+    const auto b = check_batch(batch, c, out_loss != nullptr);
+    const uint64_t want_logits = uint64_t(b.batch * b.tgt_len) * uint64_t(c.vocab);
+    if (logits != nullptr && logits_count != want_logits) {
+        invalid_argument("logits_count is " + std::to_string(logits_count) + "; expected batch x tgt_len x vocab = " +
+                         std::to_string(want_logits));
+    }
+    const uint64_t want_hidden = uint64_t(b.batch * b.src_len) * uint64_t(c.d_model);
+    if (encoder_hidden != nullptr && encoder_hidden_count != want_hidden) {
+        invalid_argument("encoder_hidden_count is " + std::to_string(encoder_hidden_count) +
+                         "; expected batch x src_len x d_model = " + std::to_string(want_hidden));
+    }
+    int64_t counted = 0;
+    const double loss = s.model().run(b, {logits, encoder_hidden}, false, 1.0f, &counted);
+    if (out_loss != nullptr) *out_loss = float(loss);
+    FT5_API_END
+}
+
+ft5_status ft5_session_forward_backward(ft5_session* session, const ft5_batch* batch, float loss_weight,
+                                        float* out_loss) {
+    FT5_API_BEGIN
+    auto& s = session_of(session);
+    const auto b = check_batch(batch, s.model().config(), true);
+    if (!std::isfinite(loss_weight)) {
+        invalid_argument("loss_weight is " + std::to_string(loss_weight) + "; expected a finite value");
+    }
+    int64_t counted = 0;
+    const double loss = s.model().run(b, {}, true, loss_weight, &counted);
+    if (out_loss != nullptr) *out_loss = float(loss);
+    FT5_API_END
+}
+
+ft5_status ft5_session_zero_gradients(ft5_session* session) {
+    FT5_API_BEGIN
+    session_of(session).zero_gradients();
+    FT5_API_END
+}
+
+ft5_status ft5_session_optimizer_step(ft5_session* session, const ft5_optimizer_step* step,
+                                      ft5_step_result* out_result) {
+    FT5_API_BEGIN
+    auto& s = session_of(session);
+    ft5::abi::require_out(out_result, "out_result");
+    if (out_result->struct_size < sizeof(uint32_t)) {
+        invalid_argument("out_result->struct_size is " + std::to_string(out_result->struct_size) +
+                         "; set it to sizeof(ft5_step_result) before the call");
+    }
+    const auto st = ft5::abi::read_desc(step, ft5_optimizer_step_init, "step");
+    const ft5_step_result result = s.optimizer_step(st);
+    ft5::abi::write_desc(out_result, result, "out_result");
+    FT5_API_END
+}
+
+ft5_status ft5_session_get_rng_state(const ft5_session* session, uint64_t* out_state) {
+    FT5_API_BEGIN
+    const auto& s = session_of(session);
+    *ft5::abi::require_out(out_state, "out_state") = s.model().rng_state();
+    FT5_API_END
+}
+
+ft5_status ft5_session_set_rng_state(ft5_session* session, uint64_t state) {
+    FT5_API_BEGIN
+    session_of(session).model().set_rng_state(state);
+    FT5_API_END
+}
+
+ft5_status ft5_session_decode_begin(ft5_session* session, const int32_t* input_ids, const int32_t* attention_mask,
+                                    uint32_t batch, uint32_t src_len, uint32_t max_steps) {
+    FT5_API_BEGIN
+    auto& s = session_of(session);
+    const auto& c = s.model().config();
+    check_len(batch, "batch");
+    check_len(src_len, "src_len");
+    check_len(max_steps, "max_steps");
+    if (uint64_t(batch) * src_len > kMaxTokens || uint64_t(batch) * max_steps > kMaxTokens) {
+        invalid_argument("decode of " + std::to_string(batch) + " rows exceeds " + std::to_string(kMaxTokens) +
+                         " tokens");
+    }
+    if (input_ids == nullptr) invalid_argument("input_ids is NULL");
+    check_ids(input_ids, uint64_t(batch) * src_len, c.vocab, "input_ids", src_len);
+    check_mask(attention_mask, uint64_t(batch) * src_len, "attention_mask", src_len);
+    s.decode_begin(input_ids, attention_mask, batch, src_len, max_steps);
+    FT5_API_END
+}
+
+ft5_status ft5_session_decode_step(ft5_session* session, const int32_t* tokens, float* logits, size_t logits_count) {
+    FT5_API_BEGIN
+    auto& s = session_of(session);
+    auto* d = s.decode();
+    if (d == nullptr) invalid_argument("no decode in progress; call ft5_session_decode_begin first");
+    const auto& c = s.model().config();
+    if (tokens == nullptr) invalid_argument("tokens is NULL");
+    if (logits == nullptr) invalid_argument("logits is NULL");
+    const uint64_t want = uint64_t(d->batch()) * uint64_t(c.vocab);
+    if (logits_count != want) {
+        invalid_argument("logits_count is " + std::to_string(logits_count) + "; expected rows x vocab = " +
+                         std::to_string(want));
+    }
+    check_ids(tokens, uint64_t(d->batch()), c.vocab, "tokens", uint32_t(d->batch()));
+    d->step(tokens, logits);
+    FT5_API_END
+}
+
+ft5_status ft5_session_decode_reorder(ft5_session* session, const int32_t* rows, uint32_t count) {
+    FT5_API_BEGIN
+    auto& s = session_of(session);
+    auto* d = s.decode();
+    if (d == nullptr) invalid_argument("no decode in progress; call ft5_session_decode_begin first");
+    if (rows == nullptr) invalid_argument("rows is NULL");
+    check_len(count, "count");
+    for (uint32_t i = 0; i < count; ++i) {
+        if (rows[i] < 0 || int64_t(rows[i]) >= d->batch()) {
+            invalid_argument("rows[" + std::to_string(i) + "] is " + std::to_string(rows[i]) + "; expected a row in [0, " +
+                             std::to_string(d->batch()) + ")");
+        }
+    }
+    d->reorder(rows, count);
+    FT5_API_END
+}
+
+ft5_status ft5_session_decode_end(ft5_session* session) {
+    FT5_API_BEGIN
+    session_of(session).decode_end();
+    FT5_API_END
+}
+
+}  // extern "C"

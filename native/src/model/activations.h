@@ -1,0 +1,74 @@
+// What the forward pass keeps for the backward pass, one record per sub-layer. Every buffer is a
+// DeviceBuffer on the session's IPU so activation memory shows in the memory report; a record is released
+// as soon as the backward pass has consumed it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ipu/device_buffer.h"
+#include "model/kernels.h"
+
+namespace ft5::model {
+
+// Allocates named fp32 activation buffers on one IPU.
+class Workspace {
+public:
+    Workspace(std::shared_ptr<ipu::Device> device, uint32_t ipu) : device_(std::move(device)), ipu_(ipu) {}
+    ipu::DeviceBuffer alloc(const char* name, int64_t count) const {
+        return ipu::DeviceBuffer(device_, ipu_, FT5_MEMORY_ON_CHIP, uint64_t(count) * sizeof(float), name);
+    }
+
+private:
+    std::shared_ptr<ipu::Device> device_;
+    uint32_t ipu_;
+};
+
+inline float* f32(ipu::DeviceBuffer& b) noexcept { return b.as<float>().data(); }
+inline const float* f32(const ipu::DeviceBuffer& b) noexcept { return b.as<float>().data(); }
+
+struct NormActs {
+    ipu::DeviceBuffer x_in;     // residual stream entering the sub-layer
+    ipu::DeviceBuffer normed;   // RMSNorm output
+    ipu::DeviceBuffer inv_rms;  // per row
+};
+
+struct AttentionActs {
+    NormActs norm;
+    ipu::DeviceBuffer q, k, v;  // [rows, H * d_kv]
+    ipu::DeviceBuffer probs;    // [B, H, Tq, Tk], before dropout
+    ipu::DeviceBuffer ctx;      // [rows, H * d_kv]
+    kernels::Dropout drop_probs;
+    kernels::Dropout drop_out;
+};
+
+struct FfnActs {
+    NormActs norm;
+    ipu::DeviceBuffer h0, h1;  // [rows, d_ff] pre-activation (h1 only when gated)
+    ipu::DeviceBuffer act;     // [rows, d_ff] activation after dropout = input of wo
+    kernels::Dropout drop_hidden;
+    kernels::Dropout drop_out;
+};
+
+struct BlockActs {
+    AttentionActs self;
+    AttentionActs cross;  // decoder only
+    FfnActs ff;
+};
+
+struct StackActs {
+    int64_t batch = 0;
+    int64_t len = 0;
+    std::vector<BlockActs> blocks;  // empty when the pass keeps nothing (inference)
+    ipu::DeviceBuffer pos_bias;     // [H, T, T], causal mask folded in for the decoder
+    ipu::DeviceBuffer key_mask;     // [B, T] additive, or empty
+    ipu::DeviceBuffer final_in;     // residual stream entering the final norm
+    ipu::DeviceBuffer final_inv_rms;
+    ipu::DeviceBuffer out;          // final norm output after dropout (decoder: and the tied scale)
+    kernels::Dropout drop_embed;
+    kernels::Dropout drop_final;
+};
+
+}  // namespace ft5::model

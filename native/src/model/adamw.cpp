@@ -1,0 +1,100 @@
+#include "model/adamw.h"
+
+#include <cmath>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "abi/error.h"
+
+namespace ft5::model {
+namespace {
+
+void check_settings(const ft5_optimizer_step& s) {
+    auto bad = [](const char* field, double value, const char* expected) {
+        invalid_argument(std::string("step->") + field + " is " + std::to_string(value) + "; expected " + expected);
+    };
+    if (s.step < 1) bad("step", double(s.step), "a 1-based step number >= 1");
+    if (!(std::isfinite(s.learning_rate) && s.learning_rate >= 0)) bad("learning_rate", s.learning_rate, "finite >= 0");
+    if (!(s.beta1 >= 0 && s.beta1 < 1)) bad("beta1", s.beta1, "0 <= beta1 < 1");
+    if (!(s.beta2 >= 0 && s.beta2 < 1)) bad("beta2", s.beta2, "0 <= beta2 < 1");
+    if (!(std::isfinite(s.eps) && s.eps >= 0)) bad("eps", s.eps, "finite >= 0");
+    if (!(std::isfinite(s.weight_decay) && s.weight_decay >= 0)) bad("weight_decay", s.weight_decay, "finite >= 0");
+    if (s.decay_all_parameters != 0 && s.decay_all_parameters != 1) {
+        bad("decay_all_parameters", s.decay_all_parameters, "0 or 1");
+    }
+    if (!(std::isfinite(s.grad_scale) && s.grad_scale > 0)) bad("grad_scale", s.grad_scale, "finite > 0");
+    if (!(std::isfinite(s.max_grad_norm) && s.max_grad_norm >= 0)) bad("max_grad_norm", s.max_grad_norm, ">= 0");
+}
+
+}  // namespace
+
+ft5_step_result adamw_step(ThreadPool& pool, ParameterTable& params, const ft5_optimizer_step& s) {
+    check_settings(s);
+    ft5_step_result result{};
+    result.struct_size = sizeof(ft5_step_result);
+
+    // Global norm of the unscaled gradient, fp64.
+    const double inv_scale = 1.0 / double(s.grad_scale);
+    double sum_sq = 0;
+    for (size_t i = 0; i < params.size(); ++i) {
+        Parameter& p = params.at(i);
+        const float* g = p.g();
+        std::mutex mutex;
+        pool.parallel_for(size_t(p.count), [&](size_t a, size_t b) {
+            double acc = 0;
+            for (size_t j = a; j < b; ++j) acc += double(g[j]) * double(g[j]);
+            std::lock_guard lock(mutex);
+            sum_sq += acc;
+        }, 1 << 16);
+    }
+    const double norm = std::sqrt(sum_sq) * inv_scale;
+    result.grad_norm = norm;
+    if (!std::isfinite(norm)) {
+        result.skipped_nonfinite = 1;
+        return result;
+    }
+    // torch.nn.utils.clip_grad_norm_: coefficient max / (norm + 1e-6), only when below 1.
+    double clip = 1.0;
+    if (s.max_grad_norm > 0) {
+        const double coef = double(s.max_grad_norm) / (norm + 1e-6);
+        if (coef < 1.0) clip = coef;
+    }
+    const float grad_mul = float(inv_scale * clip);
+
+    // torch.optim.AdamW (single-tensor): the Python scalars are doubles, cast to float where they meet a tensor.
+    const double lr = s.learning_rate, b1 = s.beta1, b2 = s.beta2;
+    const double bc1 = 1.0 - std::pow(b1, double(s.step));
+    const double bc2 = 1.0 - std::pow(b2, double(s.step));
+    const float step_size = float(lr / bc1);
+    const float bc2_sqrt = float(std::sqrt(bc2));
+    const float one_minus_b1 = float(1.0 - b1);
+    const float b2f = float(b2);
+    const float one_minus_b2 = float(1.0 - b2);
+    const float eps = s.eps;
+    for (size_t i = 0; i < params.size(); ++i) {
+        Parameter& p = params.at(i);
+        const bool decay = s.weight_decay > 0 && (s.decay_all_parameters == 1 || !p.no_weight_decay);
+        const float decay_mul = float(1.0 - lr * double(s.weight_decay));
+        float* w = p.w();
+        const float* gacc = p.g();
+        float* m = p.adam_m.as<float>().data();
+        float* v = p.adam_v.as<float>().data();
+        pool.parallel_for(size_t(p.count), [&](size_t a, size_t b) {
+            for (size_t j = a; j < b; ++j) {
+                const float g = grad_mul == 1.0f ? gacc[j] : gacc[j] * grad_mul;
+                float wj = w[j];
+                if (decay) wj *= decay_mul;
+                const float mj = m[j] + one_minus_b1 * (g - m[j]);  // lerp(m, g, 1 - b1), weight < 0.5
+                const float vj = v[j] * b2f + one_minus_b2 * g * g;
+                const float denom = std::sqrt(vj) / bc2_sqrt + eps;
+                w[j] = wj + (-step_size) * mj / denom;
+                m[j] = mj;
+                v[j] = vj;
+            }
+        }, 1 << 14);
+    }
+    return result;
+}
+
+}  // namespace ft5::model

@@ -1,0 +1,54 @@
+#include "model/session.h"
+
+#include <cblas.h>
+#include <malloc.h>
+
+#include <cstring>
+#include <thread>
+
+#include "model/adamw.h"
+
+namespace ft5::model {
+
+namespace {
+unsigned resolve_threads(uint32_t requested) {
+    if (requested != 0) return requested;
+    const unsigned hw = std::thread::hardware_concurrency();
+    return hw == 0 ? 1 : hw;
+}
+}  // namespace
+
+Session::Session(std::shared_ptr<ipu::Device> device, const ModelConfig& config) : device_(std::move(device)) {
+    const unsigned threads = resolve_threads(device_->topology().num_threads);
+    // OpenBLAS keeps one process-wide thread count; the device's setting is the one in force.
+    openblas_set_num_threads(int(threads));
+    // Activations are allocated and freed by every call. With glibc's default (dynamic) thresholds large
+    // blocks go back to the kernel when freed and the next call page-faults them in again, which cost a
+    // third of a small model's training step; keeping freed blocks in the heap removes that.
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    model_ = std::make_unique<T5Model>(config, device_, 0, threads);
+}
+
+void Session::zero_gradients() {
+    auto& params = model_->params();
+    for (size_t i = 0; i < params.size(); ++i) {
+        Parameter& p = params.at(i);
+        float* g = p.g();
+        model_->pool().parallel_for(size_t(p.count), [&](size_t a, size_t b) {
+            std::memset(g + a, 0, (b - a) * sizeof(float));
+        }, 1 << 16);
+    }
+}
+
+ft5_step_result Session::optimizer_step(const ft5_optimizer_step& step) {
+    return adamw_step(model_->pool(), model_->params(), step);
+}
+
+void Session::decode_begin(const int32_t* ids, const int32_t* mask, int64_t batch, int64_t src_len,
+                           int64_t max_steps) {
+    decode_.reset();  // free the previous cache before allocating the new one
+    decode_ = std::make_unique<IncrementalDecoder>(*model_, ids, mask, batch, src_len, max_steps);
+}
+
+}  // namespace ft5::model

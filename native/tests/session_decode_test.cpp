@@ -1,0 +1,173 @@
+// Incremental decoding with the key/value cache: greedy ids against the fixtures (including EOS and the
+// pad fill of finished rows), cached against uncached logits, and beam-style row reordering.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "t5_session_fixture.h"
+
+using namespace ft5::test;
+
+namespace {
+
+struct Prompts {
+    uint32_t batch = 0, src_len = 0;
+    std::vector<int32_t> ids, mask;
+};
+
+Prompts prompts(const SafetensorsFile& ref) {
+    Prompts p;
+    const auto& ids = ref.at("gen_input_ids");
+    p.batch = uint32_t(ids.shape[0]);
+    p.src_len = uint32_t(ids.shape[1]);
+    p.ids = ids.i32();
+    p.mask = ref.at("gen_attention_mask").i32();
+    return p;
+}
+
+int32_t argmax(const float* row, int64_t n) { return int32_t(std::max_element(row, row + n) - row); }
+
+// Greedy search as transformers does it: rows that emitted EOS continue with pad; stop when all are done.
+std::vector<std::vector<int32_t>> greedy(SessionFixture& fx, const Prompts& p, uint32_t max_new,
+                                         std::vector<std::vector<float>>* step_logits = nullptr) {
+    const int64_t V = fx.vocab();
+    EXPECT_EQ(ft5_session_decode_begin(fx.session, p.ids.data(), p.mask.data(), p.batch, p.src_len, max_new), FT5_OK)
+        << ft5_last_error();
+    std::vector<std::vector<int32_t>> seq(p.batch, std::vector<int32_t>{fx.desc.decoder_start_token_id});
+    std::vector<bool> running(p.batch, true);
+    std::vector<int32_t> tokens(p.batch, fx.desc.decoder_start_token_id);
+    std::vector<float> logits(size_t(p.batch) * size_t(V));
+    for (uint32_t t = 0; t < max_new; ++t) {
+        EXPECT_EQ(ft5_session_decode_step(fx.session, tokens.data(), logits.data(), logits.size()), FT5_OK)
+            << ft5_last_error();
+        if (step_logits != nullptr) step_logits->push_back(logits);
+        bool any = false;
+        for (uint32_t r = 0; r < p.batch; ++r) {
+            int32_t next = argmax(logits.data() + r * V, V);
+            if (!running[r]) next = fx.desc.pad_token_id;
+            if (next == fx.desc.eos_token_id) running[r] = false;
+            any = any || running[r];
+            seq[r].push_back(next);
+            tokens[r] = next;
+        }
+        if (!any) break;
+    }
+    EXPECT_EQ(ft5_session_decode_end(fx.session), FT5_OK);
+    return seq;
+}
+
+void expect_ids(const std::vector<std::vector<int32_t>>& got, const StTensor& want) {
+    const auto w = want.i32();
+    const auto rows = size_t(want.shape[0]), cols = size_t(want.shape[1]);
+    ASSERT_EQ(got.size(), rows);
+    size_t mismatches = 0;
+    for (size_t r = 0; r < rows; ++r) {
+        ASSERT_EQ(got[r].size(), cols) << "row " << r;
+        for (size_t c = 0; c < cols; ++c) mismatches += got[r][c] != w[r * cols + c] ? 1 : 0;
+    }
+    EXPECT_EQ(mismatches, 0u);
+}
+
+}  // namespace
+
+class SessionGreedy : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SessionGreedy, GreedyIdsMatchReference) {
+    SessionFixture fx(GetParam());
+    const SafetensorsFile ref(fixture_path(GetParam(), "reference_forward_backward.safetensors"));
+    const auto want = ref.at("greedy_ids");
+    expect_ids(greedy(fx, prompts(ref), uint32_t(want.shape[1] - 1)), want);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, SessionGreedy, ::testing::Values("flan-t5-tiny", "hf-t5-tiny"),
+                         [](const auto& param_info) {
+                             std::string n = param_info.param;
+                             for (auto& c : n)
+                                 if (c == '-') c = '_';
+                             return n;
+                         });
+
+TEST(SessionDecode, FinetunedModelStopsAtEos) {
+    SessionFixture fx("flan-t5-tiny-mnli");
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny-mnli", "reference_generation.safetensors"));
+    // Every reference row is [0, label, 1]: generation ends once all rows emitted EOS, well before 12 tokens.
+    expect_ids(greedy(fx, prompts(ref), 12), ref.at("greedy_ids"));
+}
+
+TEST(SessionDecode, CachedLogitsEqualFullForward) {
+    SessionFixture fx("flan-t5-tiny");
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const Prompts p = prompts(ref);
+    const uint32_t steps = 8;
+    std::vector<std::vector<float>> cached;
+    const auto seq = greedy(fx, p, steps, &cached);
+    ASSERT_EQ(cached.size(), steps);
+    // Uncached: the whole prefix through the decoder at once; position t's logits = step t's.
+    OwnedBatch b;
+    b.batch = p.batch;
+    b.src_len = p.src_len;
+    b.tgt_len = steps;
+    b.input_ids = p.ids;
+    b.attention_mask = p.mask;
+    for (uint32_t r = 0; r < p.batch; ++r)
+        b.decoder_input_ids.insert(b.decoder_input_ids.end(), seq[r].begin(), seq[r].begin() + steps);
+    const ft5_batch view = b.view();
+    const int64_t V = fx.vocab();
+    std::vector<float> full(size_t(p.batch) * steps * size_t(V));
+    ASSERT_EQ(ft5_session_forward(fx.session, &view, full.data(), full.size(), nullptr, 0, nullptr), FT5_OK)
+        << ft5_last_error();
+    double worst = 0;
+    for (uint32_t t = 0; t < steps; ++t) {
+        std::vector<float> uncached;
+        for (uint32_t r = 0; r < p.batch; ++r) {
+            const float* row = full.data() + (size_t(r) * steps + t) * size_t(V);
+            uncached.insert(uncached.end(), row, row + V);
+        }
+        worst = std::max(worst, rel_err(cached[t], uncached));
+    }
+    std::printf("cached vs uncached logits: worst rel err %.3e over %u steps\n", worst, steps);
+    EXPECT_LE(worst, 1e-5);
+}
+
+TEST(SessionDecode, ReorderDuplicatesAndPermutesRows) {
+    SessionFixture fx("flan-t5-tiny");
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const Prompts p = prompts(ref);
+    const int64_t V = fx.vocab();
+    const uint32_t B = 3;
+    Prompts small{B, p.src_len, std::vector<int32_t>(p.ids.begin(), p.ids.begin() + B * p.src_len),
+                  std::vector<int32_t>(p.mask.begin(), p.mask.begin() + B * p.src_len)};
+    std::vector<int32_t> tok{0, 0, 0};
+    std::vector<float> l0(B * size_t(V)), l1(B * size_t(V));
+    ASSERT_EQ(ft5_session_decode_begin(fx.session, small.ids.data(), small.mask.data(), B, p.src_len, 4), FT5_OK);
+    ASSERT_EQ(ft5_session_decode_step(fx.session, tok.data(), l0.data(), l0.size()), FT5_OK);
+    std::vector<int32_t> t2{5, 7, 9};
+    ASSERT_EQ(ft5_session_decode_step(fx.session, t2.data(), l1.data(), l1.size()), FT5_OK);
+    std::vector<float> ref_next(B * size_t(V));
+    std::vector<int32_t> t3{11, 13, 17};
+    ASSERT_EQ(ft5_session_decode_step(fx.session, t3.data(), ref_next.data(), ref_next.size()), FT5_OK);
+    // Replay with a reorder before the third step: rows {2, 0, 0, 1}.
+    ASSERT_EQ(ft5_session_decode_begin(fx.session, small.ids.data(), small.mask.data(), B, p.src_len, 4), FT5_OK);
+    ASSERT_EQ(ft5_session_decode_step(fx.session, tok.data(), l0.data(), l0.size()), FT5_OK);
+    ASSERT_EQ(ft5_session_decode_step(fx.session, t2.data(), l1.data(), l1.size()), FT5_OK);
+    const std::vector<int32_t> rows{2, 0, 0, 1};
+    ASSERT_EQ(ft5_session_decode_reorder(fx.session, rows.data(), uint32_t(rows.size())), FT5_OK) << ft5_last_error();
+    std::vector<int32_t> t3r{17, 11, 11, 13};
+    std::vector<float> got(rows.size() * size_t(V));
+    std::vector<float> too_small(B * size_t(V));
+    EXPECT_EQ(ft5_session_decode_step(fx.session, t3r.data(), too_small.data(), too_small.size()),
+              FT5_ERR_INVALID_ARGUMENT)
+        << "after the reorder the decode has 4 rows";
+    ASSERT_EQ(ft5_session_decode_step(fx.session, t3r.data(), got.data(), got.size()), FT5_OK) << ft5_last_error();
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const std::vector<float> a(got.begin() + i * V, got.begin() + (i + 1) * V);
+        const std::vector<float> e(ref_next.begin() + rows[i] * V, ref_next.begin() + (rows[i] + 1) * V);
+        EXPECT_LE(rel_err(a, e), 1e-6) << "row " << i;
+    }
+    // The cache holds 4 tokens: a fifth step is refused, not overrun.
+    EXPECT_EQ(ft5_session_decode_step(fx.session, t3r.data(), got.data(), got.size()), FT5_OK);
+    EXPECT_EQ(ft5_session_decode_step(fx.session, t3r.data(), got.data(), got.size()), FT5_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(ft5_last_error()).find("max_steps"), std::string::npos) << ft5_last_error();
+    EXPECT_EQ(ft5_session_decode_end(fx.session), FT5_OK);
+}

@@ -1,0 +1,189 @@
+// Test helper: a session built from one of the tiny fixture checkpoints (config.json + model.safetensors),
+// with its reference tensors at hand.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ft5/ft5.h"
+#include "test_json.h"
+#include "test_safetensors.h"
+
+namespace ft5::test {
+
+inline std::string fixture_path(const std::string& model, const std::string& file) {
+    return std::string(FT5_FIXTURES_DIR) + "/" + model + "/" + file;
+}
+
+// ||a - b|| / ||b||
+template <typename A, typename B>
+double rel_err(const std::vector<A>& a, const std::vector<B>& b) {
+    if (a.size() != b.size()) return INFINITY;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        const double d = double(a[i]) - double(b[i]);
+        num += d * d;
+        den += double(b[i]) * double(b[i]);
+    }
+    return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
+}
+
+struct SessionFixture {
+    std::string model;
+    JsonValue config;
+    ft5_model_desc desc{};
+    ft5_device* device = nullptr;
+    ft5_session* session = nullptr;
+
+    explicit SessionFixture(const std::string& name, float dropout = -1.0f, uint32_t threads = 2) : model(name) {
+        config = parse_json(read_text(fixture_path(name, "config.json")));
+        const SafetensorsFile weights(fixture_path(name, "model.safetensors"));
+        ft5_model_desc_init(&desc);
+        auto u = [&](const char* k) { return uint32_t(config.at(k).number); };
+        desc.vocab_size = u("vocab_size");
+        desc.d_model = u("d_model");
+        desc.d_kv = u("d_kv");
+        desc.d_ff = u("d_ff");
+        desc.num_heads = u("num_heads");
+        desc.num_layers = u("num_layers");
+        desc.num_decoder_layers = u("num_decoder_layers");
+        desc.relative_attention_num_buckets = u("relative_attention_num_buckets");
+        desc.relative_attention_max_distance = u("relative_attention_max_distance");
+        desc.layer_norm_epsilon = float(config.at("layer_norm_epsilon").number);
+        desc.feed_forward_proj =
+            config.at("feed_forward_proj").string == "gated-gelu" ? FT5_FFN_GATED_GELU : FT5_FFN_RELU;
+        desc.tie_word_embeddings = config.at("tie_word_embeddings").boolean ? 1 : 0;
+        desc.dropout_rate = dropout >= 0 ? dropout : float(config.at("dropout_rate").number);
+        desc.pad_token_id = int32_t(config.at("pad_token_id").number);
+        desc.eos_token_id = int32_t(config.at("eos_token_id").number);
+        desc.decoder_start_token_id = int32_t(config.at("decoder_start_token_id").number);
+        // transformers-5 untied saves: embed_tokens present and distinct from shared.weight
+        const bool separate = weights.has("encoder.embed_tokens.weight") &&
+                              weights.at("encoder.embed_tokens.weight").bytes != weights.at("shared.weight").bytes;
+        desc.embedding_layout = separate ? FT5_EMBEDDING_SEPARATE : FT5_EMBEDDING_SHARED;
+
+        ft5_device_desc dd;
+        ft5_device_desc_init(&dd);
+        dd.num_threads = threads;
+        EXPECT_EQ(ft5_device_create(&dd, &device), FT5_OK) << ft5_last_error();
+        ft5_plan_desc plan;
+        ft5_plan_desc_init(&plan);
+        EXPECT_EQ(ft5_session_create(device, &desc, &plan, &session), FT5_OK) << ft5_last_error();
+        for (const auto& name_ : param_names()) {
+            const auto w = weights.at(name_).f32();
+            EXPECT_EQ(ft5_session_param_write(session, index(name_), FT5_SLOT_WEIGHT, w.data(), w.size()), FT5_OK)
+                << name_ << ": " << ft5_last_error();
+        }
+    }
+    ~SessionFixture() {
+        ft5_session_destroy(session);
+        ft5_device_destroy(device);
+    }
+    SessionFixture(const SessionFixture&) = delete;
+    SessionFixture& operator=(const SessionFixture&) = delete;
+
+    std::vector<std::string> param_names() const {
+        uint32_t n = 0;
+        EXPECT_EQ(ft5_session_param_count(session, &n), FT5_OK);
+        std::vector<std::string> names;
+        for (uint32_t i = 0; i < n; ++i) {
+            ft5_param_info info{};
+            info.struct_size = sizeof(info);
+            EXPECT_EQ(ft5_session_param_info(session, i, &info), FT5_OK);
+            names.emplace_back(info.name);
+        }
+        return names;
+    }
+    uint32_t index(const std::string& name) const {
+        uint32_t i = 0;
+        EXPECT_EQ(ft5_session_param_find(session, name.c_str(), &i), FT5_OK) << ft5_last_error();
+        return i;
+    }
+    size_t numel(const std::string& name) const {
+        ft5_param_info info{};
+        info.struct_size = sizeof(info);
+        EXPECT_EQ(ft5_session_param_info(session, index(name), &info), FT5_OK);
+        size_t n = 1;
+        for (uint32_t d = 0; d < info.rank; ++d) n *= size_t(info.shape[d]);
+        return n;
+    }
+    std::vector<float> read(const std::string& name, ft5_param_slot slot) const {
+        std::vector<float> out(numel(name));
+        EXPECT_EQ(ft5_session_param_read(session, index(name), slot, out.data(), out.size()), FT5_OK)
+            << ft5_last_error();
+        return out;
+    }
+    int64_t vocab() const { return desc.vocab_size; }
+};
+
+// A batch whose arrays live in the struct.
+struct OwnedBatch {
+    uint32_t batch = 0, src_len = 0, tgt_len = 0;
+    std::vector<int32_t> input_ids, attention_mask, decoder_input_ids, labels;
+
+    ft5_batch view(bool training = false) const {
+        ft5_batch b;
+        ft5_batch_init(&b);
+        b.batch = batch;
+        b.src_len = src_len;
+        b.tgt_len = tgt_len;
+        b.input_ids = input_ids.data();
+        b.attention_mask = attention_mask.empty() ? nullptr : attention_mask.data();
+        b.decoder_input_ids = decoder_input_ids.data();
+        b.labels = labels.empty() ? nullptr : labels.data();
+        b.training = training ? 1 : 0;
+        return b;
+    }
+    // Rows [r0, r1) as their own batch.
+    OwnedBatch rows(uint32_t r0, uint32_t r1) const {
+        OwnedBatch o;
+        o.batch = r1 - r0;
+        o.src_len = src_len;
+        o.tgt_len = tgt_len;
+        auto slice = [&](const std::vector<int32_t>& v, uint32_t len) {
+            return v.empty() ? v : std::vector<int32_t>(v.begin() + r0 * len, v.begin() + r1 * len);
+        };
+        o.input_ids = slice(input_ids, src_len);
+        o.attention_mask = slice(attention_mask, src_len);
+        o.decoder_input_ids = slice(decoder_input_ids, tgt_len);
+        o.labels = slice(labels, tgt_len);
+        return o;
+    }
+};
+
+// decoder_input_ids = [start] + labels[:-1] with -100 -> pad (Hugging Face shift_right).
+inline std::vector<int32_t> shift_right(const std::vector<int32_t>& labels, uint32_t batch, uint32_t len,
+                                        int32_t start, int32_t pad) {
+    std::vector<int32_t> out(labels.size());
+    for (uint32_t b = 0; b < batch; ++b) {
+        out[b * len] = start;
+        for (uint32_t t = 1; t < len; ++t) {
+            const int32_t l = labels[b * len + t - 1];
+            out[b * len + t] = l == -100 ? pad : l;
+        }
+    }
+    return out;
+}
+
+inline OwnedBatch reference_batch(const SafetensorsFile& ref, const std::string& prefix = "") {
+    OwnedBatch b;
+    const auto& ids = ref.at(prefix + "input_ids");
+    b.batch = uint32_t(ids.shape[0]);
+    b.src_len = uint32_t(ids.shape[1]);
+    b.input_ids = ids.i32();
+    b.attention_mask = ref.at(prefix + "attention_mask").i32();
+    b.labels = ref.at(prefix + "labels").i32();
+    b.tgt_len = uint32_t(ref.at(prefix + "labels").shape[1]);
+    if (ref.has(prefix + "decoder_input_ids")) {
+        b.decoder_input_ids = ref.at(prefix + "decoder_input_ids").i32();
+    } else {
+        b.decoder_input_ids = shift_right(b.labels, b.batch, b.tgt_len, 0, 0);
+    }
+    return b;
+}
+
+}  // namespace ft5::test
