@@ -111,6 +111,7 @@ public sealed class ParquetMnliReader(DatasetReadOptions? options = null) : IDat
             throw new DatasetFormatException(path, "",
                 $"missing column '{name}': an MNLI parquet file needs premise: string, hypothesis: string, label: int64; this file has {schema}");
         var clr = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
+        if (clr == typeof(ReadOnlyMemory<char>)) clr = typeof(string); // Parquet.Net 6 reports UTF-8 columns as ReadOnlyMemory<char>
         if (!types.Contains(clr))
             throw new DatasetFormatException(path, "",
                 $"column '{name}' is {Describe(field.ClrType)}, expected {string.Join(" or ", types.Select(Describe))} (schema: {schema})");
@@ -119,7 +120,7 @@ public sealed class ParquetMnliReader(DatasetReadOptions? options = null) : IDat
 
     private static string Describe(Type t) => (Nullable.GetUnderlyingType(t) ?? t).Name switch
     {
-        "String" => "string",
+        "String" or "ReadOnlyMemory`1" => "string",
         "Int64" => "int64",
         "Int32" => "int32",
         var other => other.ToLowerInvariant(),
