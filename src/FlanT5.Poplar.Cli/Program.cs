@@ -1,6 +1,14 @@
+using System.CommandLine;
+using FlanT5.Poplar.Cli.Commands;
+
 namespace FlanT5.Poplar.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args) => 0;
+    private static int Main(string[] args)
+    {
+        var root = new RootCommand("flant5: fine-tune and run Flan-T5 on Graphcore IPUs (or the IPU emulator)");
+        root.Subcommands.Add(TokenizeCommand.Create());
+        return root.Parse(args).Invoke();
+    }
 }

@@ -18,6 +18,7 @@ public sealed class DataLoader
     private readonly BatchBuilder _builder;
     private readonly Dictionary<string, int[]> _targetCache = new(StringComparer.Ordinal);
     private readonly Lock _targetCacheLock = new();
+    private volatile EpochPlan? _lastPlan; // planning an epoch sorts the dataset; reuse it across GetBatch calls
 
     public DataLoader(IReadOnlyList<Seq2SeqExample> examples, T5Tokenizer tokenizer, DataLoaderOptions options)
     {
@@ -107,8 +108,11 @@ public sealed class DataLoader
             throw new ArgumentOutOfRangeException(nameof(cursor), $"data cursor {cursor} has a negative epoch or batch");
         if (cursor.BatchIndex > BatchesPerEpoch)
             throw new ArgumentOutOfRangeException(nameof(cursor), $"data cursor {cursor} is past the {BatchesPerEpoch} batches of an epoch (was the dataset or batch size changed?)");
+        var last = _lastPlan;
+        if (last is not null && last.Epoch == cursor.Epoch && last.Seed == cursor.Seed)
+            return last;
         Func<int, int>? length = Options.BucketWindow > 0 ? i => _examples[i].Source.Length : null;
-        return new EpochPlan(_examples.Count, length, Options, cursor.Seed, cursor.Epoch);
+        return _lastPlan = new EpochPlan(_examples.Count, length, Options, cursor.Seed, cursor.Epoch);
     }
 
     private Seq2SeqBatch BuildBatch(EpochPlan plan, DataCursor cursor)

@@ -13,6 +13,7 @@ internal sealed class EpochPlan
     {
         _globalBatch = options.GlobalBatchSize;
         Epoch = epoch;
+        Seed = seed;
         BatchCount = options.DropLast ? count / _globalBatch : (count + _globalBatch - 1) / _globalBatch;
 
         var order = new int[count];
@@ -39,6 +40,7 @@ internal sealed class EpochPlan
     }
 
     public int Epoch { get; }
+    public int Seed { get; }
     public int BatchCount { get; }
 
     /// <summary>The dataset rows of global batch <paramref name="batch"/>.</summary>
