@@ -9,7 +9,7 @@ namespace FlanT5.Poplar.Tokenization;
 /// Flan-T5's tokenizer: sentencepiece (spiece.model, through Microsoft.ML.Tokenizers) wrapped to behave exactly like
 /// Hugging Face's T5 tokenizer. Encoding appends eos; special-token text inside the text (<c>&lt;/s&gt;</c>,
 /// <c>&lt;pad&gt;</c>, <c>&lt;unk&gt;</c>, <c>&lt;extra_id_N&gt;</c>) becomes its id and the text between is encoded
-/// by sentencepiece piece by piece; a run of unknown characters is one <c>&lt;unk&gt;</c>. The sentinels follow the
+/// by sentencepiece segment by segment; a run of unknown characters is one <c>&lt;unk&gt;</c>. The sentinels follow the
 /// sentencepiece vocabulary in reverse: <c>&lt;extra_id_0&gt;</c> is the highest id. Thread-safe; immutable.
 /// </summary>
 public sealed class T5Tokenizer

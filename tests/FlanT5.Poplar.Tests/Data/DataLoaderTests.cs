@@ -121,6 +121,14 @@ public class DataLoaderTests
     }
 
     [Test]
+    public void ProducerErrorsReachTheConsumer()
+    {
+        var loader = Loader(new DataLoaderOptions { BatchSize = 4, SourcePadding = PaddingOptions.Fixed(8, truncate: false) });
+        Assert.That(async () => { await foreach (var _ in loader.ReadAsync(null, 2)) { } },
+            Throws.ArgumentException.With.Message.Contains("tokens, more than the 8 allowed"));
+    }
+
+    [Test]
     public void OptionsAreValidated()
     {
         Assert.That(() => Loader(new DataLoaderOptions { BatchSize = 0 }), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("BatchSize"));

@@ -14,6 +14,17 @@ public class T5TokenizerBehaviourTests
         Assert.That(SHA256.HashData(File.ReadAllBytes(TokenizerFixtures.SpieceModel)), Is.EqualTo(before));
     }
 
+    /// <summary>
+    /// Documents the Microsoft.ML.Tokenizers 2.0.1 defect T5Tokenizer works around: the unpatched T5 model (bos_id = -1)
+    /// does not load. If this starts failing after a package update, the defect is fixed and the patch can go.
+    /// </summary>
+    [Test]
+    public void PackageAloneRejectsT5BosSetting()
+    {
+        using var stream = File.OpenRead(TokenizerFixtures.SpieceModel);
+        Assert.That(() => Microsoft.ML.Tokenizers.SentencePieceTokenizer.Create(stream), Throws.Exception);
+    }
+
     [TestCase("<<pad>", new[] { 84, 0, 1 })]
     [TestCase("a<pad>b", new[] { 9, 0, 296, 1 })] // spm_encode: "a" → ▁a 9, "b" → ▁b 296
     [TestCase("<extra_id_1><extra_id_99>", new[] { 2098, 2000, 1 })]
