@@ -33,7 +33,7 @@ public sealed class DataLoader
         _examples = examples;
         _tokenizer = tokenizer;
         Options = options;
-        _builder = new BatchBuilder(options.SourcePadding, options.TargetPadding, Math.Max(tokenizer.PadId, 0), tokenizer.EosId, decoderStartId: Math.Max(tokenizer.PadId, 0));
+        _builder = new BatchBuilder(options.SourcePadding, options.TargetPadding, Math.Max(tokenizer.PadId, 0), tokenizer.EosId, options.DecoderStartTokenId);
     }
 
     public DataLoaderOptions Options { get; }

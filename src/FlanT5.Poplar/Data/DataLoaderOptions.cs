@@ -28,7 +28,8 @@ public sealed record DataLoaderOptions
 
     /// <summary>
     /// Length bucketing: 0 = off; otherwise this many global batches of the shuffled order are sorted together by source
-    /// length and cut into batches of similar length, whose order is shuffled again.
+    /// length (in characters, a cheap proxy for tokens that needs no tokenization up front) and cut into batches of
+    /// similar length, whose order is shuffled again.
     /// </summary>
     public int BucketWindow { get; init; }
 
@@ -37,6 +38,9 @@ public sealed record DataLoaderOptions
 
     /// <summary>Threads that tokenize a batch (default: every core).</summary>
     public int TokenizerThreads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>The decoder's start token (config.json <c>decoder_start_token_id</c>; 0 for T5).</summary>
+    public int DecoderStartTokenId { get; init; }
 
     public PaddingOptions SourcePadding { get; init; } = PaddingOptions.Longest(maxLength: 512);
     public PaddingOptions TargetPadding { get; init; } = PaddingOptions.Longest(maxLength: 512);
@@ -53,6 +57,7 @@ public sealed record DataLoaderOptions
             throw new ArgumentOutOfRangeException(nameof(InstanceIndex), $"InstanceIndex {InstanceIndex} is outside 0..{InstanceCount - 1}");
         if (BucketWindow < 0) throw new ArgumentOutOfRangeException(nameof(BucketWindow), $"BucketWindow must not be negative, got {BucketWindow}");
         if (PrefetchBatches < 1) throw new ArgumentOutOfRangeException(nameof(PrefetchBatches), $"PrefetchBatches must be at least 1, got {PrefetchBatches}");
+        if (DecoderStartTokenId < 0) throw new ArgumentOutOfRangeException(nameof(DecoderStartTokenId), $"DecoderStartTokenId must not be negative, got {DecoderStartTokenId}");
         if (TokenizerThreads < 1) throw new ArgumentOutOfRangeException(nameof(TokenizerThreads), $"TokenizerThreads must be at least 1, got {TokenizerThreads}");
         SourcePadding.Validate(nameof(SourcePadding));
         TargetPadding.Validate(nameof(TargetPadding));

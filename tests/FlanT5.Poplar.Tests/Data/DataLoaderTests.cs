@@ -133,6 +133,8 @@ public class DataLoaderTests
     {
         Assert.That(() => Loader(new DataLoaderOptions { BatchSize = 0 }), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("BatchSize"));
         Assert.That(() => Loader(new DataLoaderOptions { InstanceIndex = 2, InstanceCount = 2 }), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("InstanceIndex"));
+        var cursor = new DataCursor(3, 17, 47);
+        Assert.That(System.Text.Json.JsonSerializer.Deserialize<DataCursor>(System.Text.Json.JsonSerializer.Serialize(cursor)), Is.EqualTo(cursor));
         Assert.That(() => DataCursor.Parse("1:2"), Throws.TypeOf<FormatException>().With.Message.Contains("epoch:batch:seed"));
     }
 }
