@@ -67,6 +67,7 @@ internal static class TokenizeVsSpm
             pipelineBest = Math.Min(pipelineBest, TimePipeline(examples, tokenizer, cores));
         }
 
+        double scaling = ControlScaling(cores);
         int mismatches = CompareWithSpm(spmOutput, ours, tokenizer.EosId);
         File.Delete(promptFile);
         File.Delete(spmOutput);
@@ -77,8 +78,28 @@ internal static class TokenizeVsSpm
         Console.WriteLine($"T5Tokenizer, {cores} threads                 : {n / oursBest,10:F0} pairs/s  ({oursBest:F2} s)  = {spmBest / oursBest:F2}× spm_encode");
         Console.WriteLine($"T5Tokenizer, 1 thread                  : {n / oneBest,10:F0} pairs/s  ({oneBest:F2} s)  = {spmBest / oneBest:F2}× spm_encode");
         Console.WriteLine($"DataLoader epoch (tokenize+batch 128)  : {n / pipelineBest,10:F0} pairs/s  ({pipelineBest:F2} s)  = {spmBest / pipelineBest:F2}× spm_encode");
+        Console.WriteLine($"control: pure-CPU loop speed-up on {cores} threads vs 1: {scaling:F2}× (below {cores} means other processes share the cores)");
         Console.WriteLine($"ids identical to spm_encode + eos      : {(mismatches == 0 ? "yes" : $"NO, {mismatches} rows differ")} ({prompts.Length} prompts)");
         return mismatches == 0 ? 0 : 1;
+    }
+
+    /// <summary>How much faster a fixed arithmetic workload runs on <paramref name="cores"/> threads than on one.</summary>
+    private static double ControlScaling(int cores)
+    {
+        static double Work(int iterations)
+        {
+            double x = 1;
+            for (int i = 0; i < iterations; i++) x = x * 1.0000001 + 1e-9;
+            return x;
+        }
+        const int perThread = 200_000_000;
+        var sw = Stopwatch.StartNew();
+        Work(perThread);
+        double one = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        Parallel.For(0, cores, new ParallelOptions { MaxDegreeOfParallelism = cores }, _ => Work(perThread));
+        double many = sw.Elapsed.TotalSeconds;
+        return one * cores / many;
     }
 
     private static double TimeSpm(string spm, string spieceModel, string input, string output)
