@@ -11,6 +11,7 @@ internal static class Program
     [
         ConfigCommand.Create(),
         PlanCommand.Create(),
+        TokenizeCommand.Create(),
     ];
 
     private static Task<int> Main(string[] args) => CliApplication.RunAsync(args, CreateCommands());
