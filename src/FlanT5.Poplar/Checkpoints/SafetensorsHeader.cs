@@ -54,6 +54,8 @@ public sealed class SafetensorsHeader
         if (dataLength < 0)
             throw new InvalidDataException($"{source}: header runs past the end of the file ({fileLength} bytes)");
 
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new InvalidDataException($"{source}: header is not valid UTF-8");
         JsonDocument doc;
         try
         {
