@@ -68,7 +68,11 @@ public static class HfCheckpointLoader
             string Source(string alias) => present.Contains(alias) ? alias : HfParameterMap.SharedEmbedding;
             fileKey[HfParameterMap.EncoderEmbedding] = Source(HfParameterMap.EncoderEmbedding);
             fileKey[HfParameterMap.DecoderEmbedding] = Source(HfParameterMap.DecoderEmbedding);
-            if (present.Contains(HfParameterMap.SharedEmbedding)) exportOnly.Add(HfParameterMap.SharedEmbedding);
+            if (present.Contains(HfParameterMap.SharedEmbedding))
+            {
+                exportOnly.Add(HfParameterMap.SharedEmbedding);
+                fileKey[HfParameterMap.SharedEmbedding] = HfParameterMap.SharedEmbedding;
+            }
         }
 
         foreach (var spec in map.Parameters.Where(p => !HfParameterMap.IsEmbeddingAlias(p.Name) && p.Name != HfParameterMap.SharedEmbedding))
