@@ -42,6 +42,12 @@ public sealed class HfCheckpoint : IModelTensorSource, IDisposable
 
     public void ReadTensor(string name, Span<float> destination) => _files.ReadFloat32(FileKey(name), destination);
 
+    /// <summary>Starts reading tensor <paramref name="name"/> from disk in the background (OS read-ahead).</summary>
+    public void Prefetch(string name)
+    {
+        if (_files.TryGet(FileKey(name), out var reader, out var info)) reader.Prefetch(info);
+    }
+
     public HostModelState LoadAll() => HostModelState.ReadAll(this);
 
     public void Dispose() => _files.Dispose();

@@ -81,12 +81,23 @@ public sealed class SafetensorsReader : IDisposable
         }
     }
 
+    /// <summary>Asks the OS to start reading a tensor's bytes, so a later read finds them cached (streaming).</summary>
+    public void Prefetch(SafetensorsTensorInfo info) => _storage.Prefetch(Header.DataOffset + info.Begin, info.ByteLength);
+
     /// <summary>Copies the stored bytes of a tensor (any dtype) into <paramref name="destination"/>.</summary>
     public void ReadBytes(SafetensorsTensorInfo info, Span<byte> destination)
     {
         if (destination.Length != info.ByteLength)
             throw new ArgumentException($"{Path}: tensor '{info.Name}' has {info.ByteLength} bytes, destination holds {destination.Length}");
         _storage.Read(Header.DataOffset + info.Begin, destination);
+    }
+
+    /// <summary>Copies stored bytes [offset, offset + destination.Length) of a tensor.</summary>
+    public void ReadBytes(SafetensorsTensorInfo info, long offset, Span<byte> destination)
+    {
+        if (offset < 0 || offset + destination.Length > info.ByteLength)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"{Path}: bytes [{offset}, {offset + destination.Length}) are outside tensor '{info.Name}' ({info.ByteLength} bytes)");
+        _storage.Read(Header.DataOffset + info.Begin + offset, destination);
     }
 
     /// <summary>Whether two tensors of this file have the same dtype, shape and bytes (compared window by window).</summary>

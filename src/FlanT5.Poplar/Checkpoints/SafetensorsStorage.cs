@@ -16,6 +16,9 @@ internal abstract class SafetensorsStorage : IDisposable
     /// <summary>Converts the <paramref name="dtype"/> elements at absolute <paramref name="offset"/> into fp32.</summary>
     public abstract void ReadFloat32(long offset, SafetensorsDType dtype, Span<float> destination);
 
+    /// <summary>Hints that [offset, offset + length) will be read soon.</summary>
+    public virtual void Prefetch(long offset, long length) { }
+
     public abstract void Dispose();
 }
 
@@ -50,6 +53,8 @@ internal sealed class MappedSafetensorsStorage : SafetensorsStorage
 
     public override void Read(long offset, Span<byte> destination) =>
         RandomAccess.Read(_stream.SafeFileHandle, destination, offset);
+
+    public override void Prefetch(long offset, long length) => FileSystemSync.WillNeed(_stream.SafeFileHandle, offset, length);
 
     public override unsafe void ReadFloat32(long offset, SafetensorsDType dtype, Span<float> destination)
     {
