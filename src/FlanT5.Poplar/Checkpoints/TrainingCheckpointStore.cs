@@ -69,6 +69,7 @@ public sealed partial class TrainingCheckpointStore
     public string Save(TrainingState state)
     {
         if (state.Step < 0) throw new ArgumentOutOfRangeException(nameof(state), "step must be ≥ 0");
+        CheckMomentsMatchWeights(state);
         Directory.CreateDirectory(Root);
         RemoveLeftovers();
         string final = Path.Combine(Root, $"{Prefix}{state.Step:D8}");
@@ -115,6 +116,17 @@ public sealed partial class TrainingCheckpointStore
         Prune();
         RemoveLeftovers();
         return final;
+    }
+
+    private static void CheckMomentsMatchWeights(TrainingState state)
+    {
+        var weights = state.Weights.Tensors;
+        foreach (var (label, moments) in new[] { ("AdamW m", state.AdamFirstMoment), ("AdamW v", state.AdamSecondMoment) })
+        {
+            var tensors = moments.Tensors;
+            if (tensors.Count != weights.Count || weights.Zip(tensors).Any(p => p.First.Name != p.Second.Name || !ShapeMath.SameShape(p.First.Shape, p.Second.Shape)))
+                throw new ArgumentException($"{label} must hold one tensor per weight, same names, shapes and order ({weights.Count} weights, {tensors.Count} moments)");
+        }
     }
 
     private TrainingCheckpointFile WriteTensors(string path, ITensorSource source)

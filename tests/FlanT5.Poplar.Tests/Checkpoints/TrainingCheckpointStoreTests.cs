@@ -167,4 +167,14 @@ public class TrainingCheckpointStoreTests
         store.Save(first with { Step = 3 });
         Assert.That(Directory.GetDirectories(_dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "checkpoint-00000001", "checkpoint-00000003" }));
     }
+
+    [Test]
+    public void MomentsThatDoNotMatchTheWeightsAreRefused()
+    {
+        var state = CheckpointWriteProbeCommand.SyntheticState(1, 1);
+        var wrong = new HostTensorSet().Add("t0", HostTensor.Zeros([3]));
+        Assert.That(Assert.Throws<ArgumentException>(() => new TrainingCheckpointStore(_dir).Save(state with { AdamSecondMoment = wrong }))!.Message,
+            Does.Contain("AdamW v"));
+        Assert.That(new TrainingCheckpointStore(_dir).List(), Is.Empty);
+    }
 }
