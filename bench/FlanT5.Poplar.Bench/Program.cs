@@ -4,15 +4,83 @@ namespace FlanT5.Poplar.Bench;
 
 internal static class Program
 {
-    /// <summary>
-    /// <c>tokenize-vs-spm [--rows N] [--file F] [--model DIR] [--repeats R]</c>: tokenizer throughput beside spm_encode.
-    /// Anything else goes to BenchmarkDotNet (e.g. <c>--filter *Tokenizer*</c>).
-    /// </summary>
     private static int Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "tokenize-vs-spm")
-            return TokenizeVsSpm.Run(args[1..]);
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
-        return 0;
+        string mode = args.Length > 0 ? args[0] : "";
+        if (mode == "tokenize-vs-spm") return TokenizeVsSpm.Run(args[1..]);
+        if (mode.StartsWith("--", StringComparison.Ordinal))
+        {
+            // BenchmarkDotNet micro-benchmarks, e.g. --filter *Tokenizer*
+            BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+            return 0;
+        }
+        var options = BenchOptions.Parse(args.Skip(1).ToArray());
+        switch (mode)
+        {
+            case "checkpoint-generate": return CheckpointGenerateMode.Run(options);
+            case "checkpoint-stream": return CheckpointStreamMode.Run(options);
+            case "safetensors-fuzz": return SafetensorsFuzzMode.Run(options);
+            default:
+                Console.Error.WriteLine("""
+                    usage: FlanT5.Poplar.Bench <mode> [--option value …]
+                      tokenize-vs-spm [--rows N] [--file F] [--model DIR] [--repeats R]
+                          tokenizer + batching throughput beside sentencepiece's spm_encode on the same prompts
+                      --filter PATTERN
+                          BenchmarkDotNet micro-benchmarks
+                      checkpoint-generate --dir DIR [--size xl] [--max-shard-size 5GB] [--seed 1]
+                          synthetic random bf16 Flan-T5 checkpoint in the hub layout (sharded, index listing the aliases)
+                      checkpoint-stream --dir DIR [--tp 8] [--output DIR]
+                          HF → tensor-parallel layout → HF, streaming, verified bit-exact; peak RSS and throughput
+                          against the disk's sequential read speed measured in the same run
+                      safetensors-fuzz [--cases 100000] [--seed 1]
+                          random mutations of a valid file through the reader; only InvalidDataException is allowed
+                    """);
+                return 2;
+        }
+    }
+}
+
+/// <summary>--name value pairs.</summary>
+internal sealed class BenchOptions
+{
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+                throw new ArgumentException($"expected --name value, got '{args[i]}'");
+            options._values[args[i][2..]] = args[++i];
+        }
+        return options;
+    }
+
+    public string? Get(string name) => _values.GetValueOrDefault(name);
+
+    public string Require(string name) => Get(name) ?? throw new ArgumentException($"--{name} is required");
+
+    public int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+}
+
+/// <summary>Process memory from /proc/self/status (Linux).</summary>
+internal static class ProcessMemory
+{
+    /// <summary>Peak resident set (VmHWM) in bytes, or -1 when unknown.</summary>
+    public static long PeakResidentBytes() => Read("VmHWM:");
+
+    public static long ResidentBytes() => Read("VmRSS:");
+
+    private static long Read(string key)
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return -1;
+        foreach (var line in File.ReadLines(status))
+        {
+            if (line.StartsWith(key, StringComparison.Ordinal))
+                return long.Parse(line[key.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        return -1;
     }
 }

@@ -12,6 +12,8 @@ internal static class Program
         ConfigCommand.Create(),
         PlanCommand.Create(),
         TokenizeCommand.Create(),
+        ConvertCommand.Create(),
+        CheckpointWriteProbeCommand.Create(),
     ];
 
     private static Task<int> Main(string[] args) => CliApplication.RunAsync(args, CreateCommands());
