@@ -17,7 +17,7 @@ public sealed class GreedySearchTests
         Assert.That(result.Scores, Is.Null);
         Assert.That(decoder.BeginCount, Is.EqualTo(1));
         Assert.That(decoder.EndCount, Is.EqualTo(1));
-        Assert.That(decoder.StepCount, Is.EqualTo(c.ExpectedIds[0].Length - 1), "one step per generated position");
+        Assert.That(decoder.StepCount, Is.EqualTo(c.ExpectedSteps), "stops at the same step as transformers");
     }
 
     [Test]

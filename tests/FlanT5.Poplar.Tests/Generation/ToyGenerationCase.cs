@@ -21,6 +21,7 @@ public sealed class ToyGenerationCase
     public required float[] CtxTable { get; init; }
     public required int[][] ExpectedIds { get; init; }
     public float[]? ExpectedScores { get; init; }
+    public required int ExpectedSteps { get; init; }
     public int NumBeams { get; init; } = 1;
     public BeamEarlyStopping EarlyStopping { get; init; }
     public double LengthPenalty { get; init; } = 1.0;
@@ -63,6 +64,7 @@ public sealed class ToyGenerationCase
                 Table = Floats(c.GetProperty("table")),
                 CtxTable = Floats(c.GetProperty("ctx_table")),
                 ExpectedIds = c.GetProperty("expected_ids").EnumerateArray().Select(Ints).ToArray(),
+                ExpectedSteps = c.GetProperty("expected_steps").GetInt32(),
                 ExpectedScores = c.TryGetProperty("expected_scores", out JsonElement s) ? Floats(s) : null,
                 NumBeams = c.TryGetProperty("num_beams", out JsonElement k) ? k.GetInt32() : 1,
                 EarlyStopping = c.TryGetProperty("early_stopping", out JsonElement e) ? EarlyStoppingOf(e) : default,
