@@ -1,0 +1,62 @@
+using FlanT5.Poplar.Configuration;
+
+namespace FlanT5.Poplar.Generation;
+
+/// <summary>The subset of transformers' GenerationConfig that this runtime implements (no sampling).</summary>
+public sealed record GenerationOptions
+{
+    /// <summary>New tokens after the decoder start token (transformers' default max_length 20 with a 1-token prompt).</summary>
+    public int MaxNewTokens { get; init; } = 19;
+
+    /// <summary>1 = greedy search.</summary>
+    public int NumBeams { get; init; } = 1;
+
+    public BeamEarlyStopping EarlyStopping { get; init; } = BeamEarlyStopping.Heuristic;
+
+    /// <summary>Exponent on the generated length (EOS counted, start token not) that divides a finished beam's
+    /// summed log-probability.</summary>
+    public double LengthPenalty { get; init; } = 1.0;
+
+    /// <summary>Prompts per generate call in <see cref="Text2TextPipeline"/> (each batch padded to its longest prompt).</summary>
+    public int BatchSize { get; init; } = 1;
+
+    public int DecoderStartTokenId { get; init; }
+
+    public int EosTokenId { get; init; } = 1;
+
+    public int PadTokenId { get; init; }
+
+    public IReadOnlyList<ILogitsProcessor> LogitsProcessors { get; init; } = [];
+
+    /// <summary>Options with the special tokens of <paramref name="config"/>.</summary>
+    public static GenerationOptions For(T5ModelConfig config) => new()
+    {
+        DecoderStartTokenId = config.DecoderStartTokenId,
+        EosTokenId = config.EosTokenId,
+        PadTokenId = config.PadTokenId,
+    };
+
+    /// <summary>Throws when a field is out of range for a decoder with <paramref name="vocabSize"/> logits.</summary>
+    public void Validate(int vocabSize)
+    {
+        if (MaxNewTokens < 1)
+            throw new ArgumentException($"MaxNewTokens must be at least 1, got {MaxNewTokens}.", nameof(MaxNewTokens));
+        if (NumBeams < 1)
+            throw new ArgumentException($"NumBeams must be at least 1, got {NumBeams}.", nameof(NumBeams));
+        if (BatchSize < 1)
+            throw new ArgumentException($"BatchSize must be at least 1, got {BatchSize}.", nameof(BatchSize));
+        if (!double.IsFinite(LengthPenalty))
+            throw new ArgumentException($"LengthPenalty must be finite, got {LengthPenalty}.", nameof(LengthPenalty));
+        if (vocabSize < 2)
+            throw new ArgumentException($"the decoder's vocab size must be at least 2, got {vocabSize}.", nameof(vocabSize));
+        CheckToken(DecoderStartTokenId, nameof(DecoderStartTokenId), vocabSize);
+        CheckToken(EosTokenId, nameof(EosTokenId), vocabSize);
+        CheckToken(PadTokenId, nameof(PadTokenId), vocabSize);
+    }
+
+    private static void CheckToken(int id, string name, int vocabSize)
+    {
+        if (id < 0 || id >= vocabSize)
+            throw new ArgumentException($"{name} {id} is outside the decoder's vocab [0, {vocabSize}).", name);
+    }
+}
