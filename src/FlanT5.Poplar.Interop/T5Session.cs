@@ -223,11 +223,20 @@ public sealed unsafe class T5Session : IDisposable
             Ft5Native.Checked.ft5_session_decode_begin(session.Pointer, input, mask, (uint)batchSize,
                 (uint)sourceLength, (uint)maxSteps);
         }
+        _decodeRows = batchSize;
     }
+
+    // Rows of the decode in progress: the native call takes the tokens without a count, so the count is checked here.
+    private int _decodeRows;
 
     /// <summary>Feeds one token per row and writes the next-token logits [rows, vocab].</summary>
     public void DecodeStep(ReadOnlySpan<int> tokens, Span<float> logits)
     {
+        if (tokens.Length != _decodeRows)
+        {
+            throw new ArgumentException(
+                $"tokens has {tokens.Length} elements; the decode in progress has {_decodeRows} row(s)", nameof(tokens));
+        }
         using var session = Acquire();
         fixed (int* t = tokens)
         fixed (float* l = logits)
@@ -241,12 +250,14 @@ public sealed unsafe class T5Session : IDisposable
     {
         using var session = Acquire();
         fixed (int* r = rows) Ft5Native.Checked.ft5_session_decode_reorder(session.Pointer, r, (uint)rows.Length);
+        _decodeRows = rows.Length;
     }
 
     public void DecodeEnd()
     {
         using var session = Acquire();
         Ft5Native.Checked.ft5_session_decode_end(session.Pointer);
+        _decodeRows = 0;
     }
 
     public void Dispose()

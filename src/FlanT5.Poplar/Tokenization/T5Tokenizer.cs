@@ -12,7 +12,7 @@ namespace FlanT5.Poplar.Tokenization;
 /// by sentencepiece segment by segment; a run of unknown characters is one <c>&lt;unk&gt;</c>. The sentinels follow the
 /// sentencepiece vocabulary in reverse: <c>&lt;extra_id_0&gt;</c> is the highest id. Thread-safe; immutable.
 /// </summary>
-public sealed class T5Tokenizer
+public sealed class T5Tokenizer : Generation.ITextTokenizer
 {
     private readonly SentencePieceTokenizer _sentencePiece;
     private readonly SpecialTokenScanner _scanner;
@@ -119,6 +119,8 @@ public sealed class T5Tokenizer
     public bool IsSpecial(int id) => (uint)id < (uint)VocabSize && _isSpecial[id];
 
     /// <summary>Encodes text as Hugging Face's T5 tokenizer does (eos appended unless <paramref name="addEos"/> is false).</summary>
+    int[] Generation.ITextTokenizer.Encode(string text) => Encode(text);
+
     public int[] Encode(string text, bool addEos = true)
     {
         ArgumentNullException.ThrowIfNull(text);

@@ -1,0 +1,194 @@
+using FlanT5.Poplar.Checkpoints;
+using FlanT5.Poplar.Configuration;
+using FlanT5.Poplar.Interop;
+using EmbeddingLayout = FlanT5.Poplar.Checkpoints.EmbeddingLayout;
+
+namespace FlanT5.Poplar.Training;
+
+/// <summary>Where and how a model is placed: the device topology and the placement plan.</summary>
+public sealed record DeviceModelOptions
+{
+    public IpuBackend Backend { get; init; } = IpuBackend.Emulator;
+    /// <summary>Host threads for the emulator's arithmetic; 0 = all cores.</summary>
+    public int Threads { get; init; }
+    public int TensorParallel { get; init; } = 1;
+    public int PipelineStages { get; init; } = 1;
+    public int Replicas { get; init; } = 1;
+    /// <summary>Dropout probability for training calls; null = the model config's dropout_rate.</summary>
+    public double? DropoutRate { get; init; }
+    public ulong Seed { get; init; }
+
+    public static DeviceModelOptions From(RunConfig config) => new()
+    {
+        Backend = config.Execution.Backend == BackendKind.Poplar ? IpuBackend.Poplar : IpuBackend.Emulator,
+        Threads = config.Execution.Threads,
+        TensorParallel = config.Execution.TensorParallel,
+        PipelineStages = config.Execution.PipelineStages,
+        Replicas = config.Execution.DataParallel,
+        DropoutRate = config.Training.Dropout,
+        Seed = (ulong)config.Training.Seed,
+    };
+}
+
+/// <summary>
+/// A T5 model living on an IPU device (emulated or real): the device, the session built for a Hugging Face config
+/// and embedding layout, and the seam that moves weights and optimizer state in and out under Hugging Face names.
+/// As an <see cref="IModelTensorSource"/> it exports what is on the device now, plus any tensor the checkpoint had
+/// that the model does not use (transformers 5 keeps an unused <c>shared.weight</c>), so export gives back what came in.
+/// </summary>
+public sealed class DeviceModel : IModelTensorSource, IDisposable
+{
+    private readonly Dictionary<string, HostTensor> _exportOnly = new(StringComparer.Ordinal);
+    private readonly List<TensorEntry> _parameterEntries;
+
+    private DeviceModel(IpuDevice device, T5Session session, T5ModelConfig config, EmbeddingLayout layout)
+    {
+        Device = device;
+        Session = session;
+        Config = config;
+        Layout = layout;
+        _parameterEntries = session.Parameters.Select(p => new TensorEntry(p.Name, p.Shape.Select(d => checked((int)d)).ToArray())).ToList();
+    }
+
+    public IpuDevice Device { get; }
+    public T5Session Session { get; }
+    public T5ModelConfig Config { get; }
+    public EmbeddingLayout Layout { get; }
+
+    public IReadOnlyList<TensorEntry> Tensors =>
+        _parameterEntries.Concat(_exportOnly.Select(kv => new TensorEntry(kv.Key, kv.Value.Shape))).ToList();
+
+    /// <summary>Opens a device and builds the model on it; parameters are zero until <see cref="LoadWeights"/>.</summary>
+    public static DeviceModel Create(T5ModelConfig config, EmbeddingLayout layout, DeviceModelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        options ??= new DeviceModelOptions();
+        int ipus = options.TensorParallel * options.PipelineStages * options.Replicas;
+        var device = IpuDevice.Open(new IpuDeviceOptions { Backend = options.Backend, NumIpus = ipus, NumThreads = options.Threads });
+        try
+        {
+            var description = new ModelDescription
+            {
+                VocabSize = config.VocabSize,
+                DModel = config.DModel,
+                DKv = config.DKv,
+                DFf = config.DFf,
+                NumHeads = config.NumHeads,
+                NumLayers = config.NumLayers,
+                NumDecoderLayers = config.NumDecoderLayers,
+                RelativeAttentionNumBuckets = config.RelativeAttentionNumBuckets,
+                RelativeAttentionMaxDistance = config.RelativeAttentionMaxDistance,
+                LayerNormEpsilon = (float)config.LayerNormEpsilon,
+                FeedForward = config.FeedForward == Configuration.FeedForwardKind.GatedGelu
+                    ? Interop.FeedForwardKind.GatedGelu
+                    : Interop.FeedForwardKind.Relu,
+                TieWordEmbeddings = config.TieWordEmbeddings,
+                EmbeddingLayout = layout == EmbeddingLayout.Separate ? Interop.EmbeddingLayout.Separate : Interop.EmbeddingLayout.Shared,
+                DropoutRate = (float)(options.DropoutRate ?? config.DropoutRate),
+                PadTokenId = config.PadTokenId,
+                EosTokenId = config.EosTokenId,
+                DecoderStartTokenId = config.DecoderStartTokenId,
+                Seed = options.Seed,
+            };
+            var plan = new PlanDescription
+            {
+                TensorParallel = options.TensorParallel,
+                PipelineStages = options.PipelineStages,
+                Replicas = options.Replicas,
+            };
+            var session = T5Session.Create(device, description, plan);
+            return new DeviceModel(device, session, config, layout);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens a device for <paramref name="source"/>'s config and layout and loads its weights.</summary>
+    public static DeviceModel Load(IModelTensorSource source, DeviceModelOptions? options = null)
+    {
+        var model = Create(source.Config, source.Layout, options);
+        try
+        {
+            model.LoadWeights(source);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes every parameter from <paramref name="source"/> (one tensor at a time) and keeps the tensors
+    /// the model does not use for export.</summary>
+    public void LoadWeights(ITensorSource source)
+    {
+        var available = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var missing = _parameterEntries.Where(p => !available.ContainsKey(p.Name)).Select(p => p.Name).ToList();
+        if (missing.Count > 0)
+            throw new InvalidDataException($"the weights lack {missing.Count} parameter(s) the model needs: {string.Join(", ", missing.Take(8))}");
+        float[] buffer = [];
+        foreach (var p in _parameterEntries)
+        {
+            var entry = available[p.Name];
+            if (!entry.Shape.SequenceEqual(p.Shape))
+                throw new InvalidDataException($"tensor '{p.Name}' has shape [{string.Join(", ", entry.Shape)}]; the model expects [{string.Join(", ", p.Shape)}]");
+            if (buffer.Length != p.ElementCount) buffer = new float[p.ElementCount];
+            source.ReadTensor(p.Name, buffer);
+            Session.Write(p.Name, ParameterSlot.Weight, buffer);
+        }
+        _exportOnly.Clear();
+        var parameterNames = _parameterEntries.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var extra in source.Tensors.Where(t => !parameterNames.Contains(t.Name)))
+        {
+            var data = new float[extra.ElementCount];
+            source.ReadTensor(extra.Name, data);
+            _exportOnly[extra.Name] = new HostTensor(extra.Shape, data);
+        }
+    }
+
+    /// <summary>Writes the AdamW moments (training-checkpoint resume).</summary>
+    public void LoadOptimizerState(ITensorSource firstMoment, ITensorSource secondMoment)
+    {
+        float[] buffer = [];
+        foreach (var (source, slot) in new[] { (firstMoment, ParameterSlot.AdamM), (secondMoment, ParameterSlot.AdamV) })
+        {
+            foreach (var p in _parameterEntries)
+            {
+                if (buffer.Length != p.ElementCount) buffer = new float[p.ElementCount];
+                source.ReadTensor(p.Name, buffer);
+                Session.Write(p.Name, slot, buffer);
+            }
+        }
+    }
+
+    public void ReadTensor(string name, Span<float> destination)
+    {
+        if (_exportOnly.TryGetValue(name, out var kept))
+        {
+            if (destination.Length != kept.Data.Length)
+                throw new ArgumentException($"tensor '{name}' has {kept.Data.Length} elements; the destination holds {destination.Length}", nameof(destination));
+            kept.Data.CopyTo(destination);
+            return;
+        }
+        Session.Read(name, ParameterSlot.Weight, destination);
+    }
+
+    /// <summary>One per-parameter buffer of the session (gradients, Adam moments) as a tensor source.</summary>
+    public ITensorSource Slot(ParameterSlot slot) => new SessionSlotSource(this, slot);
+
+    public void Dispose()
+    {
+        Session.Dispose();
+        Device.Dispose();
+    }
+
+    private sealed class SessionSlotSource(DeviceModel model, ParameterSlot slot) : ITensorSource
+    {
+        public IReadOnlyList<TensorEntry> Tensors => model._parameterEntries;
+        public void ReadTensor(string name, Span<float> destination) => model.Session.Read(name, slot, destination);
+    }
+}

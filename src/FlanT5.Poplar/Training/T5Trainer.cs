@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using System.Text;
+using FlanT5.Poplar.Checkpoints;
+using FlanT5.Poplar.Configuration;
+using FlanT5.Poplar.Data;
+using FlanT5.Poplar.Evaluation;
+using FlanT5.Poplar.Generation;
+using FlanT5.Poplar.Interop;
+using FlanT5.Poplar.Tokenization;
+
+namespace FlanT5.Poplar.Training;
+
+/// <summary>How a training run ended.</summary>
+public sealed record TrainingOutcome(
+    int StepsCompleted,
+    int StepsPlanned,
+    long Samples,
+    double TrainSeconds,
+    double? FinalLoss,
+    int SkippedSteps,
+    bool Interrupted,
+    string? LastCheckpoint)
+{
+    public double SamplesPerSecond => TrainSeconds > 0 ? Samples / TrainSeconds : 0;
+}
+
+/// <summary>
+/// Fine-tunes, evaluates and exports Flan-T5, as the reference implementation's T5Trainer does:
+/// <c>new T5Trainer(config, pretrained, dataset, evalDataset, evalConfig, tokenizer, metric, postprocess)</c>,
+/// then <see cref="TrainAsync"/>, <see cref="Evaluate"/>, <see cref="SaveHfCheckpoint"/>.
+/// The host owns the schedule (learning rate, loss scale, clipping threshold) and hands it to the device each step;
+/// the device holds weights, gradients and AdamW state.
+/// </summary>
+public sealed class T5Trainer : IDisposable
+{
+    private readonly RunConfig _config;
+    private readonly IReadOnlyList<Seq2SeqExample> _dataset;
+    private readonly InferenceSection _evalConfig;
+    private readonly T5Tokenizer _tokenizer;
+    private readonly LabelSet _metric;
+    private readonly Func<string, string> _postprocess;
+    private readonly LearningRateSchedule _schedule;
+    private readonly DynamicLossScaler _lossScaler;
+    private readonly NonFiniteGuard _guard = new();
+    private readonly DataLoader? _loader;
+    private DataCursor _cursor;
+    private int _step;
+    private long _optimizerStep;
+
+    /// <param name="config">The run configuration (training, execution, checkpoint sections are used).</param>
+    /// <param name="pretrained">Weights to start from: an opened Hugging Face checkpoint or any model tensor source.</param>
+    /// <param name="dataset">Training examples (prompt, target text); may be empty for evaluation only.</param>
+    /// <param name="evalDataset">Default examples for <see cref="Evaluate()"/>: prompt and gold label text.</param>
+    /// <param name="evalConfig">Generation settings for evaluation.</param>
+    /// <param name="tokenizer">The model's tokenizer.</param>
+    /// <param name="metric">The label words; generated text is classified against them (anything else is wrong).</param>
+    /// <param name="postprocess">Applied to each generated text before classification (the reference's process_answers_func).</param>
+    public T5Trainer(RunConfig config, IModelTensorSource pretrained, IReadOnlyList<Seq2SeqExample> dataset,
+        IReadOnlyList<Seq2SeqExample>? evalDataset, InferenceSection evalConfig, T5Tokenizer tokenizer, LabelSet metric,
+        Func<string, string>? postprocess = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(pretrained);
+        ArgumentNullException.ThrowIfNull(dataset);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(metric);
+        _config = config;
+        _dataset = dataset;
+        EvalDataset = evalDataset ?? [];
+        _evalConfig = evalConfig ?? config.Inference;
+        _tokenizer = tokenizer;
+        _metric = metric;
+        _postprocess = postprocess ?? (s => s);
+        _schedule = LearningRateSchedule.FromConfig(config.Training);
+        _lossScaler = new DynamicLossScaler(config.Execution.LossScaling);
+        Model = DeviceModel.Load(pretrained, DeviceModelOptions.From(config));
+        if (tokenizer.VocabSize > Model.Config.VocabSize)
+        {
+            Model.Dispose();
+            throw new ArgumentException(
+                $"the tokenizer has {tokenizer.VocabSize} ids but the model's vocabulary is {Model.Config.VocabSize}", nameof(tokenizer));
+        }
+        if (dataset.Count > 0)
+        {
+            var options = new DataLoaderOptions
+            {
+                BatchSize = config.Execution.MicroBatchSize,
+                Seed = config.Data.ShuffleSeed,
+                Shuffle = true,
+                DropLast = config.Data.DropLast,
+                DecoderStartTokenId = Model.Config.DecoderStartTokenId,
+                SourcePadding = PaddingOptions.Longest(config.Data.PadToMultiple, config.Model.SourceLength),
+                TargetPadding = PaddingOptions.Longest(config.Data.PadToMultiple, config.Model.TargetLength),
+                TokenizerThreads = Math.Max(1, Math.Min(2, Environment.ProcessorCount)),
+            };
+            _loader = new DataLoader(dataset, tokenizer, options);
+            if (_loader.BatchesPerEpoch == 0)
+            {
+                Model.Dispose();
+                throw new ArgumentException(
+                    $"the training set has {dataset.Count} examples, fewer than one micro-batch of {options.BatchSize}", nameof(dataset));
+            }
+        }
+        _cursor = DataCursor.Start(config.Data.ShuffleSeed);
+        Checkpoints = new TrainingCheckpointStore(config.CheckpointDirectory, config.Checkpoint.Keep);
+    }
+
+    /// <summary>The model on the device (weights live there during training).</summary>
+    public DeviceModel Model { get; }
+
+    public IReadOnlyList<Seq2SeqExample> EvalDataset { get; }
+
+    public TrainingCheckpointStore Checkpoints { get; }
+
+    /// <summary>Optimizer steps done so far (resumed runs start from the checkpoint's step).</summary>
+    public int Step => _step;
+
+    public IReadOnlyList<SkippedStep> SkippedSteps => _guard.Skipped;
+
+    /// <summary>A text2text pipeline over the live model, greedy or beam as the options say.</summary>
+    public Text2TextPipeline Pipeline(GenerationOptions? options = null) =>
+        new(new SessionDecoder(Model.Session), _tokenizer, options ?? GenerationOptionsFor(_evalConfig));
+
+    /// <summary>
+    /// Trains up to the configured number of steps. Cancelling the token finishes the step in flight, saves a training
+    /// checkpoint and returns with <see cref="TrainingOutcome.Interrupted"/> set; a NaN or infinite gradient skips the
+    /// step (and lowers a dynamic loss scale) instead of corrupting the weights.
+    /// </summary>
+    public async Task<TrainingOutcome> TrainAsync(IStepObserver? observer = null, CancellationToken cancellation = default)
+    {
+        if (_loader is null) throw new InvalidOperationException("no training dataset was given to the trainer");
+        int steps = _config.Training.Steps;
+        int accumulation = _config.GradientAccumulation;
+        int every = _config.Checkpoint.Every;
+        var clock = Stopwatch.StartNew();
+        long samples = 0;
+        double? lastLoss = null;
+        string? lastCheckpoint = null;
+        bool interrupted = false;
+
+        await using var batches = _loader.ReadAsync(_cursor, maxBatches: (long)(steps - _step) * accumulation, CancellationToken.None)
+            .GetAsyncEnumerator(CancellationToken.None);
+        while (_step < steps)
+        {
+            if (cancellation.IsCancellationRequested)
+            {
+                interrupted = true;
+                break;
+            }
+            double scale = _lossScaler.Scale;
+            Model.Session.ZeroGradients();
+            double lossSum = 0;
+            for (int micro = 0; micro < accumulation; micro++)
+            {
+                if (!await batches.MoveNextAsync())
+                    throw new InvalidOperationException($"the data loader ended before step {_step + 1} of {steps}");
+                var batch = batches.Current;
+                lossSum += Model.Session.ForwardBackward(ToTokenBatch(batch, training: true), (float)scale);
+                _cursor = batch.Next ?? _cursor;
+                samples += batch.Rows;
+            }
+            double loss = lossSum / accumulation;
+            double lr = _schedule.At(_step);
+            var result = Model.Session.OptimizerStep(new OptimizerStepSettings
+            {
+                Step = _optimizerStep + 1,
+                LearningRate = (float)lr,
+                Beta1 = (float)_config.Training.Optimizer.Beta1,
+                Beta2 = (float)_config.Training.Optimizer.Beta2,
+                Eps = (float)_config.Training.Optimizer.Eps,
+                WeightDecay = (float)_config.Training.Optimizer.WeightDecay,
+                DecayAllParameters = !_config.Training.Optimizer.ExcludeNormAndBiasFromDecay,
+                GradScale = (float)(accumulation * scale),
+                MaxGradNorm = (float)_config.Training.GradientClipping,
+            });
+            bool finite = !result.SkippedNonFinite && double.IsFinite(loss);
+            _lossScaler.Update(finite);
+            _guard.Record(_step + 1, finite ? loss : double.NaN, result.GradNorm, scale);
+            if (!result.SkippedNonFinite) _optimizerStep++;
+            _step++;
+            if (finite) lastLoss = loss;
+            observer?.OnStep(new StepMetrics(_step, steps, loss, lr, result.GradNorm, scale,
+                samples / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed.TotalSeconds, !finite));
+            if (every > 0 && _step % every == 0 && _step < steps) lastCheckpoint = SaveTrainingCheckpoint();
+        }
+        clock.Stop();
+        if (interrupted || _step == steps) lastCheckpoint = SaveTrainingCheckpoint();
+        return new TrainingOutcome(_step, steps, samples, clock.Elapsed.TotalSeconds, lastLoss, _guard.SkippedCount,
+            interrupted, lastCheckpoint);
+    }
+
+    /// <summary>Evaluates on the trainer's evaluation dataset.</summary>
+    public EvaluationResult Evaluate(string split = "validation") => Evaluate(split, EvalDataset);
+
+    /// <summary>Greedy (or beam) generation on every prompt, post-processing, accuracy and confusion matrix.</summary>
+    public EvaluationResult Evaluate(string split, IReadOnlyList<Seq2SeqExample> examples)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        var accumulator = new EvaluationAccumulator(split, _metric);
+        var pipeline = Pipeline();
+        var options = GenerationOptionsFor(_evalConfig);
+        var prompts = examples.Select(e => e.Source).ToList();
+        var generated = pipeline.Generate(prompts, options);
+        for (int i = 0; i < examples.Count; i++)
+        {
+            int gold = _metric.IdOf(examples[i].Target);
+            accumulator.Add(gold, _postprocess(generated[i]));
+        }
+        return accumulator.Result();
+    }
+
+    /// <summary>Exports the current weights in the Hugging Face hub layout (config, generation config, safetensors,
+    /// tokenizer files).</summary>
+    public IReadOnlyList<string> SaveHfCheckpoint(string directory, HfExportOptions? options = null)
+    {
+        options ??= new HfExportOptions();
+        if (options.TokenizerSource is null)
+            options = options with { TokenizerSource = Path.GetDirectoryName(_tokenizer.ModelPath) };
+        return HfCheckpointExporter.Export(Model, directory, options);
+    }
+
+    /// <summary>Writes a training checkpoint (weights, AdamW moments, step, schedule, data position, RNG, config).</summary>
+    public string SaveTrainingCheckpoint()
+    {
+        var rng = new byte[sizeof(ulong) * 2];
+        BitConverter.TryWriteBytes(rng.AsSpan(0, 8), Model.Session.RngState);
+        BitConverter.TryWriteBytes(rng.AsSpan(8, 8), (ulong)_optimizerStep);
+        var state = new TrainingState
+        {
+            Step = _step,
+            Config = Model.Config,
+            Layout = Model.Layout,
+            Weights = Model,
+            AdamFirstMoment = Model.Slot(ParameterSlot.AdamM),
+            AdamSecondMoment = Model.Slot(ParameterSlot.AdamV),
+            SchedulePosition = _step,
+            LossScale = _lossScaler.Scale,
+            DataCursor = Encoding.UTF8.GetBytes(_cursor.ToString()),
+            RngState = rng,
+            Plan = $"tp={_config.Execution.TensorParallel} pp={_config.Execution.PipelineStages} dp={_config.Execution.DataParallel}",
+            RunConfig = RunConfigWriter.ToJson(_config, includeDerived: false),
+        };
+        return Checkpoints.Save(state);
+    }
+
+    /// <summary>Continues from a training checkpoint: weights, AdamW state, step, schedule, data position, RNG.</summary>
+    public void Resume(TrainingCheckpoint checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var state = checkpoint.ToState();
+        if (state.Config.VocabSize != Model.Config.VocabSize || state.Config.DModel != Model.Config.DModel ||
+            state.Layout != Model.Layout)
+        {
+            throw new InvalidDataException($"{checkpoint.Directory}: the checkpoint's model (vocab {state.Config.VocabSize}, " +
+                $"d_model {state.Config.DModel}, {state.Layout}) is not the model being trained (vocab {Model.Config.VocabSize}, " +
+                $"d_model {Model.Config.DModel}, {Model.Layout})");
+        }
+        Model.LoadWeights(state.Weights);
+        Model.LoadOptimizerState(state.AdamFirstMoment, state.AdamSecondMoment);
+        if (state.RngState.Length != 16)
+            throw new InvalidDataException($"{checkpoint.Directory}: RNG state has {state.RngState.Length} bytes; expected 16");
+        Model.Session.RngState = BitConverter.ToUInt64(state.RngState, 0);
+        _optimizerStep = (long)BitConverter.ToUInt64(state.RngState, 8);
+        _step = checked((int)state.Step);
+        _cursor = DataCursor.Parse(Encoding.UTF8.GetString(state.DataCursor));
+        _lossScaler.Restore(new LossScalerState(state.LossScale, 0));
+    }
+
+    public void Dispose() => Model.Dispose();
+
+    /// <summary>Generation settings of an inference section, with the model's special ids.</summary>
+    public GenerationOptions GenerationOptionsFor(InferenceSection inference) => GenerationOptions.For(Model.Config) with
+    {
+        MaxNewTokens = inference.MaxNewTokens,
+        NumBeams = inference.NumBeams,
+        BatchSize = inference.BatchSize,
+    };
+
+    private static TokenBatch ToTokenBatch(Seq2SeqBatch batch, bool training) =>
+        new(batch.Rows, batch.SourceLength, batch.TargetLength, inputIds: batch.InputIds, decoderInputIds: batch.DecoderInputIds,
+            attentionMask: batch.AttentionMask, labels: batch.Labels, training: training);
+}
