@@ -50,6 +50,40 @@ public sealed class BeamSearchTests
             Throws.InvalidOperationException.With.Message.Contains("log-probabilities of row 0"));
     }
 
+    [Test]
+    public void LogitsProcessorsSeeEachBeamsSequenceAndEditItsLogProbabilities()
+    {
+        ToyGenerationCase c = Cases().First(x => x.Name == "beam3_eos_mixed");
+        var banEos = new BanEos();
+
+        GenerationResult result = BeamSearch.Run(c.Decoder(), c.Inputs(), c.Options() with { LogitsProcessors = [banEos] });
+
+        Assert.That(c.ExpectedIds.Any(ids => ids.Contains(1)), Is.True, "without the processor rows end in EOS");
+        Assert.That(result.Sequences.SelectMany(ids => ids), Has.None.EqualTo(1));
+        Assert.That(result.Sequences, Has.All.Length.EqualTo(1 + c.MaxNewTokens));
+        Assert.That(banEos.Calls, Is.EqualTo(c.MaxNewTokens * c.Batch * c.NumBeams));
+        Assert.That(banEos.MaxSumOfProbabilities, Is.EqualTo(1.0).Within(1e-5), "it receives log-probabilities");
+    }
+
+    private sealed class BanEos : ILogitsProcessor
+    {
+        public int Calls { get; private set; }
+
+        public double MaxSumOfProbabilities { get; private set; }
+
+        public void Process(ReadOnlySpan<int> sequence, Span<float> scores)
+        {
+            Assert.That(sequence[0], Is.Zero, "sequences start with the decoder start token");
+            Assert.That(sequence.Length, Is.EqualTo(Calls / 18 + 1), "one more token per step (batch 6 x 3 beams)");
+            double sum = 0;
+            foreach (float s in scores)
+                sum += Math.Exp(s);
+            MaxSumOfProbabilities = Math.Max(MaxSumOfProbabilities, sum);
+            scores[1] = float.NegativeInfinity;
+            Calls++;
+        }
+    }
+
     private sealed class InfinityDecoder(ToyDecoder inner) : IIncrementalDecoder
     {
         public int VocabSize => inner.VocabSize;
