@@ -48,11 +48,8 @@ public static class DTypeConversion
                 MemoryMarshal.AsBytes(source).CopyTo(destination);
                 break;
             case SafetensorsDType.BF16:
-            {
-                var dest = MemoryMarshal.Cast<byte, ushort>(destination[..(n * 2)]);
-                for (int i = 0; i < n; i++) dest[i] = Float32ToBf16(source[i]);
+                Float32ToBf16(source, MemoryMarshal.Cast<byte, ushort>(destination[..(n * 2)]));
                 break;
-            }
             case SafetensorsDType.F16:
             {
                 // (Half)float is IEEE round-to-nearest-even, overflow to ±inf.
@@ -80,6 +77,34 @@ public static class DTypeConversion
             }
         }
         for (; i < source.Length; i++) bits[i] = (uint)source[i] << 16;
+    }
+
+    /// <summary>Narrows fp32 to bf16, round to nearest even, NaN kept quiet (vectorised where the CPU allows).</summary>
+    public static void Float32ToBf16(ReadOnlySpan<float> source, Span<ushort> destination)
+    {
+        var bits = MemoryMarshal.Cast<float, uint>(source);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var absMask = Vector256.Create(0x7FFF_FFFFu);
+            var infinity = Vector256.Create(0x7F80_0000u);
+            var quiet = Vector256.Create(0x0040_0000u);
+            for (; i + 2 * Vector256<uint>.Count <= bits.Length; i += 2 * Vector256<uint>.Count)
+            {
+                var lower = RoundToBf16(Vector256.Create(bits.Slice(i, Vector256<uint>.Count)), absMask, infinity, quiet);
+                var upper = RoundToBf16(Vector256.Create(bits.Slice(i + Vector256<uint>.Count, Vector256<uint>.Count)), absMask, infinity, quiet);
+                Vector256.Narrow(lower, upper).CopyTo(destination.Slice(i));
+            }
+        }
+        for (; i < bits.Length; i++) destination[i] = Float32ToBf16(source[i]);
+    }
+
+    /// <summary>Eight lanes of <see cref="Float32ToBf16(float)"/>, the result in the low 16 bits of each lane.</summary>
+    private static Vector256<uint> RoundToBf16(Vector256<uint> bits, Vector256<uint> absMask, Vector256<uint> infinity, Vector256<uint> quiet)
+    {
+        var rounded = (bits + Vector256.Create(0x7FFFu) + ((bits >> 16) & Vector256<uint>.One)) >> 16;
+        var nan = Vector256.GreaterThan(bits & absMask, infinity);
+        return Vector256.ConditionalSelect(nan, (bits | quiet) >> 16, rounded);
     }
 
     public static ushort Float32ToBf16(float value)

@@ -35,7 +35,7 @@ public sealed class SafetensorsIndex
         {
             root = JsonNode.Parse(File.ReadAllBytes(path));
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
         {
             throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e);
         }

@@ -61,6 +61,19 @@ public class SafetensorsReaderTests
             Assert.That(BitConverter.SingleToUInt32Bits(wide[i]), Is.EqualTo((uint)source[i] << 16));
     }
 
+    [Test]
+    public void VectorisedBf16NarrowingMatchesScalar()
+    {
+        var rng = new Random(2);
+        var values = Enumerable.Range(0, 4133).Select(i => i % 97 == 0 ? float.NaN
+            : i % 89 == 0 ? -float.NaN
+            : BitConverter.Int32BitsToSingle(rng.Next(int.MinValue, int.MaxValue))).ToArray();
+        var narrow = new ushort[values.Length];
+        DTypeConversion.Float32ToBf16(values, narrow);
+        for (int i = 0; i < values.Length; i++)
+            Assert.That(narrow[i], Is.EqualTo(DTypeConversion.Float32ToBf16(values[i])), $"element {i} ({values[i]})");
+    }
+
     private static byte[] FileWithHeader(string json, int dataBytes)
     {
         var header = Encoding.UTF8.GetBytes(json);
