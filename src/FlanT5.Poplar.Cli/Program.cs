@@ -10,6 +10,7 @@ internal static class Program
     internal static Command[] CreateCommands() =>
     [
         ConfigCommand.Create(),
+        FinetuneCommand.Create(),
         PlanCommand.Create(),
         TokenizeCommand.Create(),
         ConvertCommand.Create(),
