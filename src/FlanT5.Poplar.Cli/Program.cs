@@ -12,6 +12,7 @@ internal static class Program
         ConfigCommand.Create(),
         FinetuneCommand.Create(),
         PlanCommand.Create(),
+        ParityCommand.Create(),
         TokenizeCommand.Create(),
         ConvertCommand.Create(),
         CheckpointWriteProbeCommand.Create(),

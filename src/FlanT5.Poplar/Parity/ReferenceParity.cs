@@ -1,0 +1,230 @@
+using System.Text.Json.Nodes;
+using FlanT5.Poplar.Generation;
+using FlanT5.Poplar.Interop;
+using FlanT5.Poplar.Training;
+
+namespace FlanT5.Poplar.Parity;
+
+/// <summary>
+/// Compares the model on the device with reference data made by Hugging Face (the fixture format): forward logits,
+/// loss, encoder states and every gradient; greedy and beam-3 generation; cached against uncached decoding; and a
+/// multi-step AdamW trajectory. Bounds are those of the numerics issue.
+/// </summary>
+public static class ReferenceParity
+{
+    public const double LogitsBound = 1e-5;
+    public const double LossBound = 1e-6;
+    public const double EncoderBound = 1e-5;
+    public const double GradientBound = 1e-4;
+    public const double CachedDecodingBound = 1e-5;
+    public const double TrajectoryLossBound = 1e-4;
+    public const double TrajectoryWeightBound = 1e-4;
+
+    /// <summary>Forward and backward of the reference batch (input_ids, attention_mask, decoder_input_ids, labels).</summary>
+    public static IReadOnlyList<ParityRow> ForwardBackward(DeviceModel model, ReferenceTensors reference)
+    {
+        var rows = new List<ParityRow>();
+        var batch = Batch(reference, "input_ids", "attention_mask", "decoder_input_ids", "labels");
+        var session = model.Session;
+        session.ZeroGradients();
+        float loss = session.ForwardBackward(batch, 1f);
+        var logits = new float[(long)batch.BatchSize * batch.TargetLength * session.Model.VocabSize];
+        var hidden = new float[(long)batch.BatchSize * batch.SourceLength * session.Model.DModel];
+        session.Forward(batch, logits, hidden);
+
+        if (reference.Has("logits_f64"))
+            rows.Add(new ParityRow("logits (float64 reference)", ParityRow.RelativeError(logits, reference.Doubles("logits_f64")), LogitsBound, "rel L2"));
+        if (reference.Has("loss_f64"))
+        {
+            double expected = reference.Doubles("loss_f64")[0];
+            rows.Add(new ParityRow("loss (float64 reference)", Math.Abs(loss - expected) / Math.Abs(expected), LossBound, "rel"));
+        }
+        if (reference.Has("encoder_last_hidden_state_f64"))
+        {
+            rows.Add(new ParityRow("encoder last hidden state", ParityRow.RelativeError(hidden, reference.Doubles("encoder_last_hidden_state_f64")),
+                EncoderBound, "rel L2"));
+        }
+        foreach (var name in reference.Names.Where(n => n.StartsWith("grad.", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            var parameter = name["grad.".Length..];
+            int index = session.Find(parameter);
+            var gradient = new float[session.Parameters[index].ElementCount];
+            session.Read(index, ParameterSlot.Gradient, gradient);
+            rows.Add(new ParityRow($"grad {parameter}", ParityRow.RelativeError(gradient, reference.Doubles(name)), GradientBound, "rel L2"));
+        }
+        session.ZeroGradients();
+        return rows;
+    }
+
+    /// <summary>Greedy and beam-3 ids (gen_input_ids → greedy_ids / beam3_ids), and cached against uncached logits.</summary>
+    public static IReadOnlyList<ParityRow> Generation(DeviceModel model, ReferenceTensors reference)
+    {
+        var rows = new List<ParityRow>();
+        if (!reference.Has("gen_input_ids")) return rows;
+        var inputShape = reference.Shape("gen_input_ids");
+        var inputs = new EncoderBatch(reference.Ints("gen_input_ids"), reference.Ints("gen_attention_mask"), inputShape[0], inputShape[1]);
+        var decoder = new SessionDecoder(model.Session);
+        var options = GenerationOptions.For(model.Config);
+        foreach (var (key, beams) in new[] { ("greedy_ids", 1), ("beam3_ids", 3) })
+        {
+            if (!reference.Has(key)) continue;
+            var expectedShape = reference.Shape(key);
+            var expected = reference.Ints(key);
+            var result = (beams == 1 ? GreedySearch.Run(decoder, inputs, options with { MaxNewTokens = 12, BatchSize = inputs.Batch })
+                : BeamSearch.Run(decoder, inputs, options with
+                {
+                    MaxNewTokens = 12,
+                    NumBeams = beams,
+                    EarlyStopping = BeamEarlyStopping.WhenBeamsFull,
+                    LengthPenalty = 1.0,
+                    BatchSize = inputs.Batch,
+                })).Sequences;
+            var actual = Flatten(result, expectedShape[1]);
+            int bad = actual is null ? expectedShape[0] : ParityRow.MismatchedRows(actual, expected, expectedShape[1]);
+            rows.Add(new ParityRow($"{key} ({expectedShape[0]} rows)", bad, 0, "rows differing"));
+        }
+        if (reference.Has("greedy_ids"))
+            rows.Add(new ParityRow("cached vs uncached decoding logits", CachedAgainstUncached(model, reference), CachedDecodingBound, "rel L2"));
+        if (reference.Has("logits_decoder_input_ids") && reference.Has("logits_f64"))
+        {
+            var decoderShape = reference.Shape("logits_decoder_input_ids");
+            int n = decoderShape[0];
+            int src = inputShape[1];
+            var batch = new TokenBatch(n, src, decoderShape[1], inputIds: reference.Ints("gen_input_ids")[..(n * src)],
+                decoderInputIds: reference.Ints("logits_decoder_input_ids"), attentionMask: reference.Ints("gen_attention_mask")[..(n * src)]);
+            var logits = new float[(long)n * decoderShape[1] * model.Config.VocabSize];
+            model.Session.Forward(batch, logits, []);
+            rows.Add(new ParityRow($"teacher-forced logits ({n} rows)", ParityRow.RelativeError(logits, reference.Doubles("logits_f64")), LogitsBound, "rel L2"));
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// The AdamW trajectory: steps of the reference optimizer on the stored batches (hyperparameters and losses from the
+    /// json), every loss and the final weights compared. Changes the model's weights.
+    /// </summary>
+    public static IReadOnlyList<ParityRow> Trajectory(DeviceModel model, ReferenceTensors batches, JsonObject settings)
+    {
+        var rows = new List<ParityRow>();
+        var session = model.Session;
+        var losses = settings["losses"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+        var betas = settings["betas"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+        double lr = settings["lr"]!.GetValue<double>();
+        double eps = settings["eps"]!.GetValue<double>();
+        double weightDecay = settings["weight_decay"]!.GetValue<double>();
+        double worstLoss = 0;
+        string worstStep = "";
+        for (int step = 0; step < losses.Length; step++)
+        {
+            var labelsShape = batches.Shape($"step{step}.labels");
+            var labels = batches.Ints($"step{step}.labels");
+            var decoderInput = ShiftRight(labels, labelsShape[0], labelsShape[1], model.Config.DecoderStartTokenId, model.Config.PadTokenId);
+            var inputShape = batches.Shape($"step{step}.input_ids");
+            var batch = new TokenBatch(inputShape[0], inputShape[1], labelsShape[1], inputIds: batches.Ints($"step{step}.input_ids"),
+                decoderInputIds: decoderInput, attentionMask: batches.Ints($"step{step}.attention_mask"), labels: labels, training: true);
+            session.ZeroGradients();
+            float loss = session.ForwardBackward(batch, 1f);
+            session.OptimizerStep(new OptimizerStepSettings
+            {
+                Step = step + 1,
+                LearningRate = (float)lr,
+                Beta1 = (float)betas[0],
+                Beta2 = (float)betas[1],
+                Eps = (float)eps,
+                WeightDecay = (float)weightDecay,
+                DecayAllParameters = true, // torch.optim.AdamW's default parameter group decays everything
+                GradScale = 1f,
+                MaxGradNorm = 0f,
+            });
+            double error = Math.Abs(loss - losses[step]) / Math.Abs(losses[step]);
+            if (error >= worstLoss)
+            {
+                worstLoss = error;
+                worstStep = $"step {step + 1}";
+            }
+        }
+        rows.Add(new ParityRow($"trajectory losses ({losses.Length} steps; worst {worstStep})", worstLoss, TrajectoryLossBound, "rel"));
+        double worstWeight = 0;
+        string worstName = "";
+        foreach (var name in batches.Names.Where(n => n.StartsWith("final.", StringComparison.Ordinal)))
+        {
+            var parameter = name["final.".Length..];
+            if (!session.Parameters.Any(p => p.Name == parameter)) continue; // e.g. an unused shared.weight
+            int index = session.Find(parameter);
+            var weights = new float[session.Parameters[index].ElementCount];
+            session.Read(index, ParameterSlot.Weight, weights);
+            double error = ParityRow.RelativeError(weights, batches.Doubles(name));
+            if (error >= worstWeight)
+            {
+                worstWeight = error;
+                worstName = parameter;
+            }
+        }
+        rows.Add(new ParityRow($"trajectory final weights (worst {worstName})", worstWeight, TrajectoryWeightBound, "rel L2"));
+        return rows;
+    }
+
+    /// <summary>Hugging Face's shift_right: start token, then the labels without their last column, -100 → pad.</summary>
+    public static int[] ShiftRight(ReadOnlySpan<int> labels, int rows, int length, int startId, int padId)
+    {
+        var shifted = new int[rows * length];
+        for (int r = 0; r < rows; r++)
+        {
+            shifted[r * length] = startId;
+            for (int t = 1; t < length; t++)
+            {
+                int v = labels[r * length + t - 1];
+                shifted[r * length + t] = v == -100 ? padId : v;
+            }
+        }
+        return shifted;
+    }
+
+    private static double CachedAgainstUncached(DeviceModel model, ReferenceTensors reference)
+    {
+        var inputShape = reference.Shape("gen_input_ids");
+        var idsShape = reference.Shape("greedy_ids");
+        int rows = inputShape[0], src = inputShape[1], steps = idsShape[1] - 1, vocab = model.Config.VocabSize;
+        var input = reference.Ints("gen_input_ids");
+        var mask = reference.Ints("gen_attention_mask");
+        var ids = reference.Ints("greedy_ids");
+        var decoderInput = new int[rows * steps];
+        for (int r = 0; r < rows; r++) Array.Copy(ids, r * idsShape[1], decoderInput, r * steps, steps);
+        var uncached = new float[(long)rows * steps * vocab];
+        model.Session.Forward(new TokenBatch(rows, src, steps, inputIds: input, decoderInputIds: decoderInput, attentionMask: mask), uncached, []);
+        var cached = new float[uncached.Length];
+        var stepLogits = new float[rows * vocab];
+        var tokens = new int[rows];
+        model.Session.DecodeBegin(input, mask, rows, src, steps);
+        try
+        {
+            for (int t = 0; t < steps; t++)
+            {
+                for (int r = 0; r < rows; r++) tokens[r] = decoderInput[r * steps + t];
+                model.Session.DecodeStep(tokens, stepLogits);
+                for (int r = 0; r < rows; r++)
+                    stepLogits.AsSpan(r * vocab, vocab).CopyTo(cached.AsSpan((r * steps + t) * vocab, vocab));
+            }
+        }
+        finally
+        {
+            model.Session.DecodeEnd();
+        }
+        return ParityRow.RelativeError(cached, uncached.Select(v => (double)v).ToArray());
+    }
+
+    private static TokenBatch Batch(ReferenceTensors reference, string input, string mask, string decoderInput, string labels)
+    {
+        var inputShape = reference.Shape(input);
+        var targetShape = reference.Shape(decoderInput);
+        return new TokenBatch(inputShape[0], inputShape[1], targetShape[1], inputIds: reference.Ints(input),
+            decoderInputIds: reference.Ints(decoderInput), attentionMask: reference.Ints(mask),
+            labels: reference.Has(labels) ? reference.Ints(labels) : default);
+    }
+
+    private static int[]? Flatten(IReadOnlyList<int[]> sequences, int length)
+    {
+        if (sequences.Any(s => s.Length != length)) return null;
+        return sequences.SelectMany(s => s).ToArray();
+    }
+}
