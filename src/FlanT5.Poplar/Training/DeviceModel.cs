@@ -123,7 +123,7 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
     }
 
     /// <summary>Writes every parameter from <paramref name="source"/> (one tensor at a time) and keeps the tensors
-    /// the model does not use for export.</summary>
+    /// the model does not use for export (those of an earlier load stay unless this source has them too).</summary>
     public void LoadWeights(ITensorSource source)
     {
         var available = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -140,7 +140,6 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
             source.ReadTensor(p.Name, buffer);
             Session.Write(p.Name, ParameterSlot.Weight, buffer);
         }
-        _exportOnly.Clear();
         var parameterNames = _parameterEntries.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var extra in source.Tensors.Where(t => !parameterNames.Contains(t.Name)))
         {

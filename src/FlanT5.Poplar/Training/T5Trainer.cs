@@ -230,7 +230,7 @@ public sealed class T5Trainer : IDisposable
             Step = _step,
             Config = Model.Config,
             Layout = Model.Layout,
-            Weights = Model,
+            Weights = Model.Slot(ParameterSlot.Weight),
             AdamFirstMoment = Model.Slot(ParameterSlot.AdamM),
             AdamSecondMoment = Model.Slot(ParameterSlot.AdamV),
             SchedulePosition = _step,
