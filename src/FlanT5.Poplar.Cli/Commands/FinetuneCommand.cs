@@ -72,6 +72,12 @@ internal static class FinetuneCommand
             resumed = true;
         }
         if (resumed) output.WriteLine($"  resumed at step {trainer.Step}");
+        else if (trainer.Checkpoints.List() is { Count: > 0 } earlier)
+        {
+            output.WriteLine($"  note: {config.CheckpointDirectory} already holds {earlier.Count} checkpoint(s) of an earlier run " +
+                             $"(up to step {earlier.Max(c => c.Step)}); this run starts from the pretrained weights, and " +
+                             "--resume would continue from the latest of all of them");
+        }
 
         TrainingOutcome outcome;
         using (var metrics = new MetricsWriter(paths, append: resumed))
