@@ -240,17 +240,21 @@ ft5_model_desc padded_vocab_model() {
 struct SmallSession {
     ft5_device* device = nullptr;
     ft5_session* session = nullptr;
-    SmallSession(const ft5_model_desc& m, uint32_t tp, uint32_t replicas = 1, uint32_t tiles = 0) {
+    SmallSession(const ft5_model_desc& m, uint32_t tp, uint32_t replicas = 1, uint32_t tiles = 0, uint32_t pp = 1,
+                 const uint32_t* enc_per_stage = nullptr, const uint32_t* dec_per_stage = nullptr) {
         ft5_device_desc dd;
         ft5_device_desc_init(&dd);
         dd.num_threads = 1;
-        dd.num_ipus = tp * replicas;
+        dd.num_ipus = tp * replicas * pp;
         if (tiles != 0) dd.tiles_per_ipu = tiles;
         EXPECT_EQ(ft5_device_create(&dd, &device), FT5_OK) << ft5_last_error();
         ft5_plan_desc plan;
         ft5_plan_desc_init(&plan);
         plan.tensor_parallel = tp;
         plan.replicas = replicas;
+        plan.pipeline_stages = pp;
+        plan.encoder_layers_per_stage = enc_per_stage;
+        plan.decoder_layers_per_stage = dec_per_stage;
         status = ft5_session_create(device, &m, &plan, &session);
     }
     ~SmallSession() {
@@ -275,7 +279,58 @@ size_t numel(const ft5_param_info& info) {
     return n;
 }
 
+// Same random weights in both sessions, one training batch (ids reaching the last vocabulary shard): loss and
+// every gradient of `placed` equal those of `one`.
+void expect_same_training_pass(ft5_session* one, ft5_session* placed) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> dist(0.0f, 0.5f);
+    uint32_t n = 0;
+    ASSERT_EQ(ft5_session_param_count(placed, &n), FT5_OK);
+    for (uint32_t i = 0; i < n; ++i) {
+        std::vector<float> w(numel(info_of(placed, i)));
+        for (auto& v : w) v = dist(rng);
+        ASSERT_EQ(ft5_session_param_write(one, i, FT5_SLOT_WEIGHT, w.data(), w.size()), FT5_OK);
+        ASSERT_EQ(ft5_session_param_write(placed, i, FT5_SLOT_WEIGHT, w.data(), w.size()), FT5_OK);
+    }
+    std::vector<int32_t> ids = {5, 65, 60, 3, 1, 64, 2, 52}, dec = {0, 65, 0, 51}, labels = {65, 52, 3, -100};
+    ft5_batch b;
+    ft5_batch_init(&b);
+    b.batch = 2;
+    b.src_len = 4;
+    b.tgt_len = 2;
+    b.input_ids = ids.data();
+    b.decoder_input_ids = dec.data();
+    b.labels = labels.data();
+    float l1 = 0, l2 = 0;
+    ASSERT_EQ(ft5_session_forward_backward(one, &b, 1.0f, &l1), FT5_OK) << ft5_last_error();
+    ASSERT_EQ(ft5_session_forward_backward(placed, &b, 1.0f, &l2), FT5_OK) << ft5_last_error();
+    EXPECT_NEAR(l2, l1, 1e-5 * std::abs(l1));
+    for (uint32_t i = 0; i < n; ++i) {
+        const ft5_param_info info = info_of(placed, i);
+        std::vector<float> g1(numel(info)), g2(numel(info));
+        ASSERT_EQ(ft5_session_param_read(one, i, FT5_SLOT_GRADIENT, g1.data(), g1.size()), FT5_OK);
+        ASSERT_EQ(ft5_session_param_read(placed, i, FT5_SLOT_GRADIENT, g2.data(), g2.size()), FT5_OK);
+        EXPECT_LE(rel_err(g2, g1), 1e-5) << info.name;
+    }
+}
+
 }  // namespace
+
+TEST(SessionPlacementShards, TiedReluModelWithExplicitStagesMatchesOneIpu) {
+    ft5_model_desc m = padded_vocab_model();
+    m.feed_forward_proj = FT5_FFN_RELU;
+    m.tie_word_embeddings = 1;
+    // Encoder on stage 0, both decoder layers on stage 1; the tied lm_head sits with the embedding on stage 0.
+    const uint32_t enc[2] = {1, 0}, dec[2] = {0, 2};
+    SmallSession one(m, 1), placed(m, 2, 2, 0, 2, enc, dec);
+    ASSERT_EQ(one.status, FT5_OK);
+    ASSERT_EQ(placed.status, FT5_OK) << ft5_last_error();
+    expect_same_training_pass(one.session, placed.session);
+    const uint32_t bad[2] = {2, 1};  // 3 decoder layers for a model with 2
+    SmallSession wrong(m, 1, 1, 0, 2, enc, bad);
+    EXPECT_EQ(wrong.status, FT5_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(ft5_last_error()).find("decoder_layers_per_stage"), std::string::npos) << ft5_last_error();
+}
 
 TEST(SessionPlacementShards, PaddedVocabularyShardsRoundTripAndTheLossIgnoresPadding) {
     const ft5_model_desc m = padded_vocab_model();
@@ -334,26 +389,7 @@ TEST(SessionPlacementShards, PaddedVocabularyShardsRoundTripAndTheLossIgnoresPad
         }
     }
     // Ids in the last shard, including 65 (the last real id): padding never enters the softmax.
-    std::vector<int32_t> ids = {5, 65, 60, 3, 1, 64, 2, 52}, dec = {0, 65, 0, 51}, labels = {65, 52, 3, -100};
-    ft5_batch b;
-    ft5_batch_init(&b);
-    b.batch = 2;
-    b.src_len = 4;
-    b.tgt_len = 2;
-    b.input_ids = ids.data();
-    b.decoder_input_ids = dec.data();
-    b.labels = labels.data();
-    float l1 = 0, l4 = 0;
-    ASSERT_EQ(ft5_session_forward_backward(one.session, &b, 1.0f, &l1), FT5_OK) << ft5_last_error();
-    ASSERT_EQ(ft5_session_forward_backward(four.session, &b, 1.0f, &l4), FT5_OK) << ft5_last_error();
-    EXPECT_NEAR(l4, l1, 1e-5 * std::abs(l1));
-    for (uint32_t i = 0; i < n; ++i) {
-        const ft5_param_info info = info_of(four.session, i);
-        std::vector<float> g1(numel(info)), g4(numel(info));
-        ASSERT_EQ(ft5_session_param_read(one.session, i, FT5_SLOT_GRADIENT, g1.data(), g1.size()), FT5_OK);
-        ASSERT_EQ(ft5_session_param_read(four.session, i, FT5_SLOT_GRADIENT, g4.data(), g4.size()), FT5_OK);
-        EXPECT_LE(rel_err(g4, g1), 1e-5) << info.name;
-    }
+    expect_same_training_pass(one.session, four.session);
 }
 
 TEST(SessionPlacementShards, BatchMustDivideByTheReplicas) {
