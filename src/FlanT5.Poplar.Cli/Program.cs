@@ -11,6 +11,8 @@ internal static class Program
     [
         ConfigCommand.Create(),
         FinetuneCommand.Create(),
+        EvaluateCommand.Create(),
+        GenerateCommand.Create(),
         PlanCommand.Create(),
         ParityCommand.Create(),
         TokenizeCommand.Create(),

@@ -1,12 +1,14 @@
 using System.CommandLine;
 using FlanT5.Poplar.Checkpoints;
+using FlanT5.Poplar.Training;
 
 namespace FlanT5.Poplar.Cli.Commands;
 
 /// <summary>
 /// <c>flant5 convert --model DIR --output DIR [--dtype fp32|bf16|fp16] [--max-shard-size SIZE]</c>: loads a Hugging
-/// Face T5 checkpoint and exports it in the hub layout. Weights stream tensor by tensor (load → export); the
-/// device round trip is wired in by the coordinator later.
+/// Face T5 checkpoint onto the device and exports what the device holds in the hub layout (config, generation config,
+/// safetensors single or sharded with an index, tokenizer files). fp32 in and out is bit-exact. <c>--host-only</c>
+/// streams tensor by tensor without a device, for checkpoints too large for the host running the emulator.
 /// </summary>
 internal static class ConvertCommand
 {
@@ -16,34 +18,39 @@ internal static class ConvertCommand
         var output = new Option<string>("--output") { Description = "Folder to write the hub layout into", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "Stored dtype: fp32, bf16 or fp16", DefaultValueFactory = _ => "fp32" };
         var maxShardSize = new Option<string>("--max-shard-size") { Description = "Largest shard, e.g. 5GB, 200MB, 10KB", DefaultValueFactory = _ => "5GB" };
-        var command = new Command("convert", "Convert a Hugging Face T5 checkpoint (dtype, sharding) into the hub layout")
+        var hostOnly = new Option<bool>("--host-only") { Description = "Convert on the host, streaming, without loading the model onto a device" };
+        var threads = new Option<int>("--threads") { Description = "Emulator threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        var command = new Command("convert", "Load a Hugging Face T5 checkpoint onto the device and export it again (dtype, sharding)")
         {
-            model, output, dtype, maxShardSize,
+            model, output, dtype, maxShardSize, hostOnly, threads,
         };
-        command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(output)!, parse.GetValue(dtype)!, parse.GetValue(maxShardSize)!));
+        command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(output)!, parse.GetValue(dtype)!,
+            parse.GetValue(maxShardSize)!, parse.GetValue(hostOnly), parse.GetValue(threads), parse.InvocationConfiguration.Output));
         return command;
     }
 
-    private static int Run(string model, string output, string dtypeText, string maxShardSizeText)
+    private static int Run(string model, string output, string dtypeText, string maxShardSizeText, bool hostOnly, int threads,
+        TextWriter console)
     {
-        try
+        var options = new HfExportOptions
         {
-            var options = new HfExportOptions
-            {
-                DType = SafetensorsDTypes.ParseExportDType(dtypeText),
-                MaxShardBytes = ByteSize.Parse(maxShardSizeText),
-                TokenizerSource = model,
-            };
-            using var checkpoint = HfCheckpointLoader.Open(model);
-            var files = HfCheckpointExporter.Export(checkpoint, output, options);
-            Console.WriteLine($"{model} ({checkpoint.Layout} embeddings, {checkpoint.Tensors.Count} tensors) → {output}: " +
-                $"{files.Count} safetensors file(s), {options.DType.HeaderName()}");
-            return 0;
-        }
-        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or ArgumentException or FormatException or IOException)
+            DType = SafetensorsDTypes.ParseExportDType(dtypeText),
+            MaxShardBytes = ByteSize.Parse(maxShardSizeText),
+            TokenizerSource = model,
+        };
+        using var checkpoint = HfCheckpointLoader.Open(model);
+        IReadOnlyList<string> files;
+        if (hostOnly)
         {
-            Console.Error.WriteLine($"convert: {e.Message}");
-            return 1;
+            files = HfCheckpointExporter.Export(checkpoint, output, options);
         }
+        else
+        {
+            using var device = DeviceModel.Load(checkpoint, new DeviceModelOptions { Threads = threads });
+            files = HfCheckpointExporter.Export(device, output, options);
+        }
+        console.WriteLine($"{model} ({checkpoint.Layout} embeddings, {checkpoint.Tensors.Count} tensors) → " +
+            $"{(hostOnly ? "host" : "device")} → {output}: {files.Count} safetensors file(s), {options.DType.HeaderName()}");
+        return 0;
     }
 }

@@ -10,7 +10,11 @@ internal static class CliErrorHandler
     /// one line, exit 2. The runtime's typed device errors (invalid argument, out of memory) belong here once they exist.
     /// </summary>
     public static bool IsUserError(Exception e) => e is InvalidDataException or ArgumentException or IOException
-        or UnauthorizedAccessException or TrainingDivergedException;
+        or UnauthorizedAccessException or FormatException or TrainingDivergedException
+        // What the device refuses for the user's request: bad shapes or ids, a model that does not fit, a plan or
+        // backend this build cannot run. Invalid handles and internal errors stay bugs.
+        or Interop.Ft5InvalidArgumentException or Interop.Ft5OutOfMemoryException or Interop.Ft5BackendUnavailableException
+        or Interop.Ft5NotSupportedException;
 
     /// <summary>Writes the message (the stack trace only with --verbose or for internal errors) and returns the exit code.</summary>
     public static int Report(Exception e, TextWriter error, bool verbose)

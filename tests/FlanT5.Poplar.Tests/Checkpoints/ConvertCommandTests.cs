@@ -1,12 +1,39 @@
 using System.CommandLine;
 using FlanT5.Poplar.Checkpoints;
 using FlanT5.Poplar.Cli.Commands;
+using FlanT5.Poplar.Cli.Hosting;
 
 namespace FlanT5.Poplar.Tests.Checkpoints;
 
 public class ConvertCommandTests
 {
-    private static int Convert(params string[] args) => new RootCommand { ConvertCommand.Create() }.Parse(["convert", .. args]).Invoke();
+    private static int Convert(params string[] args) =>
+        CliApplication.RunAsync(["convert", .. args], [ConvertCommand.Create()], TextWriter.Null, TextWriter.Null, CancellationToken.None)
+            .GetAwaiter().GetResult();
+
+    [TestCase("flan-t5-tiny")]
+    [TestCase("hf-t5-tiny")]
+    public void Fp32ThroughTheDeviceAndBackIsBitExact(string fixture)
+    {
+        var dir = CheckpointTestFiles.NewTempDirectory();
+        try
+        {
+            var source = CheckpointTestFiles.Fixture(fixture);
+            Assert.That(Convert("--model", source, "--output", dir), Is.Zero);
+            var before = CheckpointTestFiles.ReadAll(Path.Combine(source, "model.safetensors"));
+            var after = CheckpointTestFiles.ReadAll(Path.Combine(dir, "model.safetensors"));
+            Assert.That(after.Keys.Order(), Is.EqualTo(before.Keys.Order()));
+            foreach (var (name, (shape, data)) in before)
+            {
+                Assert.That(after[name].Shape, Is.EqualTo(shape), name);
+                Assert.That(CheckpointTestFiles.BitEqual(after[name].Data, data), name);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 
     [Test]
     public void ConvertsToShardedBf16AndBack()
@@ -36,9 +63,9 @@ public class ConvertCommandTests
         var dir = CheckpointTestFiles.NewTempDirectory();
         try
         {
-            Assert.That(Convert("--model", CheckpointTestFiles.FlanT5Tiny, "--output", dir, "--dtype", "int8"), Is.EqualTo(1));
-            Assert.That(Convert("--model", CheckpointTestFiles.FlanT5Tiny, "--output", dir, "--max-shard-size", "lots"), Is.EqualTo(1));
-            Assert.That(Convert("--model", Path.Combine(dir, "nowhere"), "--output", dir), Is.EqualTo(1));
+            Assert.That(Convert("--model", CheckpointTestFiles.FlanT5Tiny, "--output", dir, "--dtype", "int8"), Is.EqualTo(ExitCodes.UserError));
+            Assert.That(Convert("--model", CheckpointTestFiles.FlanT5Tiny, "--output", dir, "--max-shard-size", "lots"), Is.EqualTo(ExitCodes.UserError));
+            Assert.That(Convert("--model", Path.Combine(dir, "nowhere"), "--output", dir), Is.EqualTo(ExitCodes.UserError));
         }
         finally
         {

@@ -47,7 +47,12 @@ public class T5SessionTests
             Assert.That(byName["encoder.final_layer_norm.weight"].NoWeightDecay, Is.True);
             Assert.That(byName["shared.weight"].NoWeightDecay, Is.False);
             Assert.That(session.Parameters.Select(p => p.Index), Is.EqualTo(Enumerable.Range(0, session.Parameters.Count)));
-            Assert.That(session.Parameters.All(p => p.ShardCount == 1 && p.ShardDim == -1), Is.True);
+            // One IPU: one shard each; shard_dim still names the dimension tensor parallelism splits (HELPERS contract).
+            Assert.That(session.Parameters.All(p => p.ShardCount == 1), Is.True);
+            Assert.That(byName["encoder.block.0.layer.0.SelfAttention.q.weight"].ShardDim, Is.EqualTo(0));
+            Assert.That(byName["encoder.block.0.layer.0.SelfAttention.o.weight"].ShardDim, Is.EqualTo(1));
+            Assert.That(byName["shared.weight"].ShardDim, Is.EqualTo(0));
+            Assert.That(byName["encoder.final_layer_norm.weight"].ShardDim, Is.EqualTo(-1));
         });
     }
 

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using FlanT5.Poplar.Checkpoints;
+using FlanT5.Poplar.Cli.Hosting;
+using FlanT5.Poplar.Generation;
+using FlanT5.Poplar.Tokenization;
+using FlanT5.Poplar.Training;
+
+namespace FlanT5.Poplar.Cli.Commands;
+
+/// <summary>
+/// <c>flant5 generate</c>: the text2text pipeline. Prompts from --prompt (repeatable) or, without it, one per line of
+/// standard input; one answer per line, in order.
+/// </summary>
+internal static class GenerateCommand
+{
+    internal static Command Create()
+    {
+        var model = new Option<string>("--model", "-m")
+        {
+            Description = "Hugging Face T5 checkpoint directory (weights, config.json, spiece.model)",
+            DefaultValueFactory = _ => Path.Combine("samples", "models", "flan-t5-tiny"),
+        };
+        var prompts = new Option<string[]>("--prompt", "-p")
+        {
+            Description = "A prompt, e.g. \"mnli hypothesis: … premise: …\" (repeatable; default: read lines from stdin)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var beams = new Option<int>("--num-beams") { Description = "Beam width; 1 = greedy", DefaultValueFactory = _ => 1 };
+        var maxTokens = new Option<int>("--max-new-tokens") { Description = "Longest answer in tokens", DefaultValueFactory = _ => 20 };
+        var batch = new Option<int>("--batch-size") { Description = "Prompts decoded together", DefaultValueFactory = _ => 16 };
+        var threads = new Option<int>("--threads") { Description = "Emulator threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        var command = new Command("generate", "Answer prompts with a T5 checkpoint on the device (greedy or beam search)")
+        {
+            model, prompts, beams, maxTokens, batch, threads,
+        };
+        command.SetAction(parse =>
+        {
+            var modelDir = parse.GetValue(model)!;
+            var console = parse.InvocationConfiguration.Output;
+            var texts = parse.GetValue(prompts) is { Length: > 0 } given ? given.ToList() : ReadLines(Console.In);
+            if (texts.Count == 0) throw new ArgumentException("no prompts: pass --prompt TEXT or write prompts to standard input");
+            var tokenizer = T5Tokenizer.FromDirectory(modelDir);
+            using var checkpoint = HfCheckpointLoader.Open(modelDir);
+            using var device = DeviceModel.Load(checkpoint, new DeviceModelOptions { Threads = parse.GetValue(threads), DropoutRate = 0 });
+            var options = GenerationOptions.For(checkpoint.Config) with
+            {
+                NumBeams = parse.GetValue(beams),
+                MaxNewTokens = parse.GetValue(maxTokens),
+                BatchSize = parse.GetValue(batch),
+                EarlyStopping = parse.GetValue(beams) > 1 ? BeamEarlyStopping.WhenBeamsFull : BeamEarlyStopping.Heuristic,
+            };
+            var pipeline = new Text2TextPipeline(new SessionDecoder(device.Session), tokenizer, options);
+            foreach (var answer in pipeline.Generate(texts, options)) console.WriteLine(answer);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static List<string> ReadLines(TextReader input)
+    {
+        var lines = new List<string>();
+        while (input.ReadLine() is { } line)
+            if (line.Length > 0) lines.Add(line);
+        return lines;
+    }
+}
