@@ -97,14 +97,18 @@ TEST_F(SessionErrors, CreateRejectsBadArguments) {
     expect_error(ft5_session_create(device, &m, &plan, &s), FT5_ERR_INVALID_ARGUMENT, "struct_size");
 }
 
-TEST_F(SessionErrors, PlansBeyondOneIpuAreNotSupportedYet) {
+TEST_F(SessionErrors, PlansThisBuildCannotPlaceAreRejected) {
     ft5_session* s = nullptr;
+    // The default device has one IPU: any degree above 1 needs more.
     for (int field = 0; field < 3; ++field) {
         ft5_plan_desc p = plan;
         (field == 0 ? p.tensor_parallel : field == 1 ? p.pipeline_stages : p.replicas) = 2;
-        expect_error(ft5_session_create(device, &model, &p, &s), FT5_ERR_NOT_SUPPORTED, "placement work");
+        expect_error(ft5_session_create(device, &model, &p, &s), FT5_ERR_INVALID_ARGUMENT, "the device has 1");
     }
     ft5_plan_desc p = plan;
+    p.tensor_parallel = 0;
+    expect_error(ft5_session_create(device, &model, &p, &s), FT5_ERR_INVALID_ARGUMENT, "tensor_parallel");
+    p = plan;
     p.weights_location = FT5_MEMORY_STREAMING;
     expect_error(ft5_session_create(device, &model, &p, &s), FT5_ERR_NOT_SUPPORTED, "weights_location");
     p = plan;

@@ -39,7 +39,10 @@ struct SessionFixture {
     ft5_device* device = nullptr;
     ft5_session* session = nullptr;
 
-    explicit SessionFixture(const std::string& name, float dropout = -1.0f, uint32_t threads = 2) : model(name) {
+    // tp x pp x replicas: the plan (on a device with that many IPUs).
+    explicit SessionFixture(const std::string& name, float dropout = -1.0f, uint32_t threads = 2, uint32_t tp = 1,
+                            uint32_t pp = 1, uint32_t replicas = 1)
+        : model(name) {
         config = parse_json(read_text(fixture_path(name, "config.json")));
         const SafetensorsFile weights(fixture_path(name, "model.safetensors"));
         ft5_model_desc_init(&desc);
@@ -69,9 +72,13 @@ struct SessionFixture {
         ft5_device_desc dd;
         ft5_device_desc_init(&dd);
         dd.num_threads = threads;
+        dd.num_ipus = tp * pp * replicas;
         EXPECT_EQ(ft5_device_create(&dd, &device), FT5_OK) << ft5_last_error();
         ft5_plan_desc plan;
         ft5_plan_desc_init(&plan);
+        plan.tensor_parallel = tp;
+        plan.pipeline_stages = pp;
+        plan.replicas = replicas;
         EXPECT_EQ(ft5_session_create(device, &desc, &plan, &session), FT5_OK) << ft5_last_error();
         for (const auto& name_ : param_names()) {
             const auto w = weights.at(name_).f32();

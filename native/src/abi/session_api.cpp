@@ -28,23 +28,11 @@ const ft5::model::Session& session_of(const ft5_session* s) {
     return *checked(s, HandleKind::Session, "session")->session;
 }
 
-void check_plan(const ft5_plan_desc& p, const ft5::model::ModelConfig& c, uint32_t num_ipus) {
+// Checks the plan fields this build does not derive from Placement; returns the placement.
+ft5::model::Placement check_plan(const ft5_plan_desc& p, const ft5::model::ModelConfig& c, uint32_t num_ipus) {
     auto not_supported = [](const std::string& what) {
-        ft5::fail(FT5_ERR_NOT_SUPPORTED,
-                  what + ": this build places the model on one IPU; tensor, pipeline and data parallelism arrive "
-                         "with the placement work");
+        ft5::fail(FT5_ERR_NOT_SUPPORTED, what + ": not supported by this build");
     };
-    if (p.tensor_parallel != 1) not_supported("plan->tensor_parallel is " + std::to_string(p.tensor_parallel));
-    if (p.pipeline_stages != 1) not_supported("plan->pipeline_stages is " + std::to_string(p.pipeline_stages));
-    if (p.replicas != 1) not_supported("plan->replicas is " + std::to_string(p.replicas));
-    if (p.encoder_layers_per_stage != nullptr && int64_t(p.encoder_layers_per_stage[0]) != c.encoder_layers) {
-        invalid_argument("plan->encoder_layers_per_stage[0] is " + std::to_string(p.encoder_layers_per_stage[0]) +
-                         "; with one stage it must be num_layers = " + std::to_string(c.encoder_layers));
-    }
-    if (p.decoder_layers_per_stage != nullptr && int64_t(p.decoder_layers_per_stage[0]) != c.decoder_layers) {
-        invalid_argument("plan->decoder_layers_per_stage[0] is " + std::to_string(p.decoder_layers_per_stage[0]) +
-                         "; with one stage it must be num_decoder_layers = " + std::to_string(c.decoder_layers));
-    }
     if (p.schedule != FT5_SCHEDULE_GPIPE && p.schedule != FT5_SCHEDULE_1F1B) {
         invalid_argument("plan->schedule is " + std::to_string(int(p.schedule)) + "; expected GPIPE or 1F1B");
     }
@@ -58,9 +46,12 @@ void check_plan(const ft5_plan_desc& p, const ft5::model::ModelConfig& c, uint32
             invalid_argument(std::string("plan->") + field + " is " + std::to_string(int(loc)) +
                              "; expected FT5_MEMORY_ON_CHIP or FT5_MEMORY_STREAMING");
         }
-        if (loc == FT5_MEMORY_STREAMING) not_supported(std::string("plan->") + field + " is streaming memory");
+        if (loc == FT5_MEMORY_STREAMING) {
+            not_supported(std::string("plan->") + field + " is streaming memory (phased execution)");
+        }
     }
     if (num_ipus < 1) invalid_argument("the device has no IPU");
+    return ft5::model::Placement::from_plan(p, c, num_ipus);
 }
 
 void check_len(uint32_t value, const char* what) {
@@ -90,9 +81,15 @@ void check_mask(const int32_t* mask, uint64_t count, const char* what, uint32_t 
     }
 }
 
-ft5::model::BatchView check_batch(const ft5_batch* batch, const ft5::model::ModelConfig& c, bool need_labels) {
+ft5::model::BatchView check_batch(const ft5_batch* batch, const ft5::model::ModelConfig& c, bool need_labels,
+                                  uint32_t replicas) {
     const auto b = ft5::abi::read_desc(batch, ft5_batch_init, "batch");
     check_len(b.batch, "batch->batch");
+    if (b.batch % replicas != 0) {
+        invalid_argument("batch->batch is " + std::to_string(b.batch) + "; with plan->replicas = " +
+                         std::to_string(replicas) + " it must be a multiple of the replicas (each takes batch / "
+                         "replicas rows)");
+    }
     check_len(b.src_len, "batch->src_len");
     check_len(b.tgt_len, "batch->tgt_len");
     const uint64_t src = uint64_t(b.batch) * b.src_len, tgt = uint64_t(b.batch) * b.tgt_len;
@@ -149,22 +146,23 @@ void check_slot(ft5_param_slot slot) {
     }
 }
 
-void check_count(const ft5::model::Parameter& p, size_t count, const void* data) {
+void check_count(const ft5::model::Parameter& p, size_t count, const void* data, int64_t expected,
+                 const std::string& what) {
     if (data == nullptr) invalid_argument("data is NULL (parameter '" + p.name + "')");
-    if (count != size_t(p.count)) {
-        invalid_argument("parameter '" + p.name + "' has " + std::to_string(p.count) + " elements; count is " +
-                         std::to_string(count));
+    if (count != size_t(expected)) {
+        invalid_argument(what + " of parameter '" + p.name + "' has " + std::to_string(expected) +
+                         " elements; count is " + std::to_string(count));
     }
 }
 
 void check_shard(const ft5::model::Parameter& p, uint32_t shard) {
-    if (shard != 0) {
-        invalid_argument("shard " + std::to_string(shard) + " of parameter '" + p.name +
-                         "' is out of range; it has 1 shard (tensor_parallel 1)");
+    if (shard >= p.shards) {
+        invalid_argument("shard " + std::to_string(shard) + " of parameter '" + p.name + "' is out of range; it has " +
+                         std::to_string(p.shards) + " shard(s)");
     }
 }
 
-void write_param(ft5_session* session, uint32_t index, ft5_param_slot slot, const float* data, size_t count) {
+ft5::model::Parameter& writable_param(ft5_session* session, uint32_t index, ft5_param_slot slot) {
     auto& s = session_of(session);
     check_slot(slot);
     auto& p = const_cast<ft5::model::Parameter&>(param_at(s, index));
@@ -172,16 +170,21 @@ void write_param(ft5_session* session, uint32_t index, ft5_param_slot slot, cons
         invalid_argument("the gradient of '" + p.name + "' is read-only through the ABI; use "
                          "ft5_session_zero_gradients or ft5_session_forward_backward");
     }
-    check_count(p, count, data);
-    std::memcpy(p.slot(slot).data(), data, count * sizeof(float));
+    return p;
+}
+
+void write_param(ft5_session* session, uint32_t index, ft5_param_slot slot, const float* data, size_t count) {
+    auto& p = writable_param(session, index, slot);
+    check_count(p, count, data, p.count, "the whole tensor");
+    p.write_logical(slot, data);
 }
 
 void read_param(const ft5_session* session, uint32_t index, ft5_param_slot slot, float* data, size_t count) {
     const auto& s = session_of(session);
     check_slot(slot);
     const auto& p = param_at(s, index);
-    check_count(p, count, data);
-    std::memcpy(data, p.slot(slot).data(), count * sizeof(float));
+    check_count(p, count, data, p.count, "the whole tensor");
+    p.read_logical(slot, data);
 }
 
 }  // namespace
@@ -197,10 +200,10 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     const auto m = ft5::abi::read_desc(model, ft5_model_desc_init, "model");
     const auto config = ft5::model::ModelConfig::from_desc(m);
     const auto p = ft5::abi::read_desc(plan, ft5_plan_desc_init, "plan");
-    check_plan(p, config, dev->device->num_ipus());
+    const auto placement = check_plan(p, config, dev->device->num_ipus());
     auto handle = std::make_unique<ft5_session>();
     handle->device = dev->device;
-    handle->session = std::make_unique<ft5::model::Session>(dev->device, config);
+    handle->session = std::make_unique<ft5::model::Session>(dev->device, config, placement);
     ft5::abi::HandleRegistry::instance().add(handle.get(), HandleKind::Session);
     *out_session = handle.release();
     FT5_API_END
@@ -230,9 +233,9 @@ ft5_status ft5_session_param_info(const ft5_session* session, uint32_t index, ft
     info.name = p.name.c_str();
     info.rank = uint32_t(p.shape.size());
     for (size_t i = 0; i < p.shape.size(); ++i) info.shape[i] = p.shape[i];
-    info.shard_count = 1;
+    info.shard_count = p.shards;
     info.shard_dim = p.shard_dim;
-    info.padded_dim = p.shard_dim >= 0 ? p.shape[size_t(p.shard_dim)] : 0;
+    info.padded_dim = p.shard_dim >= 0 ? p.padded_dim : 0;
     info.no_weight_decay = p.no_weight_decay ? 1 : 0;
     ft5::abi::write_desc(out_info, info, "out_info");
     FT5_API_END
@@ -269,16 +272,21 @@ ft5_status ft5_session_param_read(const ft5_session* session, uint32_t index, ft
 ft5_status ft5_session_param_write_shard(ft5_session* session, uint32_t index, uint32_t shard, ft5_param_slot slot,
                                          const float* data, size_t count) {
     FT5_API_BEGIN
-    check_shard(param_at(session_of(session), index), shard);
-    write_param(session, index, slot, data, count);
+    auto& p = writable_param(session, index, slot);
+    check_shard(p, shard);
+    check_count(p, count, data, p.shard_elems, "shard " + std::to_string(shard));
+    p.write_shard(shard, slot, data);
     FT5_API_END
 }
 
 ft5_status ft5_session_param_read_shard(const ft5_session* session, uint32_t index, uint32_t shard,
                                         ft5_param_slot slot, float* data, size_t count) {
     FT5_API_BEGIN
-    check_shard(param_at(session_of(session), index), shard);
-    read_param(session, index, slot, data, count);
+    check_slot(slot);
+    const auto& p = param_at(session_of(session), index);
+    check_shard(p, shard);
+    check_count(p, count, data, p.shard_elems, "shard " + std::to_string(shard));
+    p.read_shard(shard, slot, data);
     FT5_API_END
 }
 
@@ -287,7 +295,7 @@ ft5_status ft5_session_forward(ft5_session* session, const ft5_batch* batch, flo
     FT5_API_BEGIN
     auto& s = session_of(session);
     const auto& c = s.model().config();
-    const auto b = check_batch(batch, c, out_loss != nullptr);
+    const auto b = check_batch(batch, c, out_loss != nullptr, s.model().placement().replicas);
     const uint64_t want_logits = uint64_t(b.batch * b.tgt_len) * uint64_t(c.vocab);
     if (logits != nullptr && logits_count != want_logits) {
         invalid_argument("logits_count is " + std::to_string(logits_count) + "; expected batch x tgt_len x vocab = " +
@@ -308,7 +316,7 @@ ft5_status ft5_session_forward_backward(ft5_session* session, const ft5_batch* b
                                         float* out_loss) {
     FT5_API_BEGIN
     auto& s = session_of(session);
-    const auto b = check_batch(batch, s.model().config(), true);
+    const auto b = check_batch(batch, s.model().config(), true, s.model().placement().replicas);
     if (!std::isfinite(loss_weight)) {
         invalid_argument("loss_weight is " + std::to_string(loss_weight) + "; expected a finite value");
     }

@@ -17,9 +17,12 @@ namespace ft5::model {
 class Workspace {
 public:
     Workspace(std::shared_ptr<ipu::Device> device, uint32_t ipu) : device_(std::move(device)), ipu_(ipu) {}
-    ipu::DeviceBuffer alloc(const char* name, int64_t count) const {
-        return ipu::DeviceBuffer(device_, ipu_, FT5_MEMORY_ON_CHIP, uint64_t(count) * sizeof(float), name);
+    // On the current IPU (the stage and replica being executed, tp rank 0).
+    ipu::DeviceBuffer alloc(const char* name, int64_t count) const { return alloc_on(ipu_, name, count); }
+    ipu::DeviceBuffer alloc_on(uint32_t ipu, const char* name, int64_t count) const {
+        return ipu::DeviceBuffer(device_, ipu, FT5_MEMORY_ON_CHIP, uint64_t(count) * sizeof(float), name);
     }
+    void set_ipu(uint32_t ipu) noexcept { ipu_ = ipu; }
 
 private:
     std::shared_ptr<ipu::Device> device_;
@@ -35,19 +38,29 @@ struct NormActs {
     ipu::DeviceBuffer inv_rms;  // per row
 };
 
+// One tensor-parallel rank's heads.
+struct AttentionShardActs {
+    ipu::DeviceBuffer q, k, v;  // [rows, H_rank * d_kv]
+    ipu::DeviceBuffer probs;    // [B, H_rank, Tq, Tk], before dropout
+    ipu::DeviceBuffer ctx;      // [rows, H_rank * d_kv]
+};
+
 struct AttentionActs {
     NormActs norm;
-    ipu::DeviceBuffer q, k, v;  // [rows, H * d_kv]
-    ipu::DeviceBuffer probs;    // [B, H, Tq, Tk], before dropout
-    ipu::DeviceBuffer ctx;      // [rows, H * d_kv]
+    std::vector<AttentionShardActs> shards;  // one per tp rank
     kernels::Dropout drop_probs;
     kernels::Dropout drop_out;
 };
 
+// One tensor-parallel rank's d_ff range.
+struct FfnShardActs {
+    ipu::DeviceBuffer h0, h1;  // [rows, d_ff_rank] pre-activation (h1 only when gated)
+    ipu::DeviceBuffer act;     // [rows, d_ff_rank] activation after dropout = input of wo
+};
+
 struct FfnActs {
     NormActs norm;
-    ipu::DeviceBuffer h0, h1;  // [rows, d_ff] pre-activation (h1 only when gated)
-    ipu::DeviceBuffer act;     // [rows, d_ff] activation after dropout = input of wo
+    std::vector<FfnShardActs> shards;  // one per tp rank
     kernels::Dropout drop_hidden;
     kernels::Dropout drop_out;
 };
@@ -67,6 +80,8 @@ struct StackActs {
     ipu::DeviceBuffer final_in;     // residual stream entering the final norm
     ipu::DeviceBuffer final_inv_rms;
     ipu::DeviceBuffer out;          // final norm output after dropout (decoder: and the tied scale)
+    uint32_t stage_copies = 0;    // pipeline-stage crossings of the residual stream (mirrored in backward)
+    uint32_t enc_deliveries = 0;  // decoder stages the encoder output was copied to
     kernels::Dropout drop_embed;
     kernels::Dropout drop_final;
 };

@@ -37,16 +37,19 @@ ft5_step_result adamw_step(ThreadPool& pool, ParameterTable& params, const ft5_o
     // Global norm of the unscaled gradient, fp64.
     const double inv_scale = 1.0 / double(s.grad_scale);
     double sum_sq = 0;
+    // Replica 0's shards (every replica holds the same reduced gradient); a replicated tensor counts once.
     for (size_t i = 0; i < params.size(); ++i) {
         Parameter& p = params.at(i);
-        const float* g = p.g();
-        std::mutex mutex;
-        pool.parallel_for(size_t(p.count), [&](size_t a, size_t b) {
-            double acc = 0;
-            for (size_t j = a; j < b; ++j) acc += double(g[j]) * double(g[j]);
-            std::lock_guard lock(mutex);
-            sum_sq += acc;
-        }, 1 << 16);
+        for (uint32_t r = 0; r < p.shards; ++r) {
+            const float* g = p.at(0, r).g();
+            std::mutex mutex;
+            pool.parallel_for(size_t(p.shard_elems), [&](size_t a, size_t b) {
+                double acc = 0;
+                for (size_t j = a; j < b; ++j) acc += double(g[j]) * double(g[j]);
+                std::lock_guard lock(mutex);
+                sum_sq += acc;
+            }, 1 << 16);
+        }
     }
     const double norm = std::sqrt(sum_sq) * inv_scale;
     result.grad_norm = norm;
@@ -76,11 +79,13 @@ ft5_step_result adamw_step(ThreadPool& pool, ParameterTable& params, const ft5_o
         Parameter& p = params.at(i);
         const bool decay = s.weight_decay > 0 && (s.decay_all_parameters == 1 || !p.no_weight_decay);
         const float decay_mul = float(1.0 - lr * double(s.weight_decay));
-        float* w = p.w();
-        const float* gacc = p.g();
-        float* m = p.adam_m.as<float>().data();
-        float* v = p.adam_v.as<float>().data();
-        pool.parallel_for(size_t(p.count), [&](size_t a, size_t b) {
+        // Each IPU updates its own shard or copy with the same (reduced) gradient.
+        for (ParamShard& part : p.parts) {
+        float* w = part.w();
+        const float* gacc = part.g();
+        float* m = part.adam_m.as<float>().data();
+        float* v = part.adam_v.as<float>().data();
+        pool.parallel_for(size_t(p.shard_elems), [&](size_t a, size_t b) {
             for (size_t j = a; j < b; ++j) {
                 const float g = grad_mul == 1.0f ? gacc[j] : gacc[j] * grad_mul;
                 float wj = w[j];
@@ -93,6 +98,7 @@ ft5_step_result adamw_step(ThreadPool& pool, ParameterTable& params, const ft5_o
                 v[j] = vj;
             }
         }, 1 << 14);
+        }
     }
     return result;
 }

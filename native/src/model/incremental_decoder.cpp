@@ -16,17 +16,22 @@ IncrementalDecoder::IncrementalDecoder(T5Model& model, const int32_t* input_ids,
     : model_(model), batch_(batch), src_len_(src_len), max_steps_(max_steps) {
     const auto& c = model.config();
     const auto& ws = model.workspace();
-    const int64_t inner = c.inner(), kv_rows = batch * src_len;
+    const auto& pl = model.placement();
+    const int64_t inner = model.inner_per_rank(), kv_rows = batch * src_len;
     enc_mask_ = model.key_mask(attention_mask, batch, src_len);
     DeviceBuffer enc = model.encode(input_ids, attention_mask, batch, src_len);
     for (const BlockParams& b : model.decoder().blocks) {
-        BlockCache cache;
-        cache.self_k = ws.alloc("decode cache k", batch * max_steps * inner);
-        cache.self_v = ws.alloc("decode cache v", batch * max_steps * inner);
-        cache.cross_k = ws.alloc("decode cross k", kv_rows * inner);
-        cache.cross_v = ws.alloc("decode cross v", kv_rows * inner);
-        kernels::linear(f32(enc), b.cross.k->w(), f32(cache.cross_k), kv_rows, c.d_model, inner);
-        kernels::linear(f32(enc), b.cross.v->w(), f32(cache.cross_v), kv_rows, c.d_model, inner);
+        BlockCache cache(pl.tp);
+        for (uint32_t r = 0; r < pl.tp; ++r) {
+            const uint32_t ipu = model.rank_ipu(b.self.q->stage, r);
+            RankCache& rc = cache[r];
+            rc.self_k = ws.alloc_on(ipu, "decode cache k", batch * max_steps * inner);
+            rc.self_v = ws.alloc_on(ipu, "decode cache v", batch * max_steps * inner);
+            rc.cross_k = ws.alloc_on(ipu, "decode cross k", kv_rows * inner);
+            rc.cross_v = ws.alloc_on(ipu, "decode cross v", kv_rows * inner);
+            kernels::linear(f32(enc), model.part(*b.cross.k, r).w(), f32(rc.cross_k), kv_rows, c.d_model, inner);
+            kernels::linear(f32(enc), model.part(*b.cross.v, r).w(), f32(rc.cross_v), kv_rows, c.d_model, inner);
+        }
         blocks_.push_back(std::move(cache));
     }
 }
@@ -39,46 +44,59 @@ void IncrementalDecoder::step(const int32_t* tokens, float* logits) {
     auto& m = model_;
     const auto& c = m.config();
     const auto& ws = m.workspace();
-    const int64_t B = batch_, d = c.d_model, inner = c.inner(), t = step_, k_len = t + 1;
+    const uint32_t tp = m.placement().tp;
+    const int64_t B = batch_, d = c.d_model, inner = m.inner_per_rank(), hr = m.heads_per_rank(), t = step_,
+                  k_len = t + 1;
     DeviceBuffer x = ws.alloc("decode embedding", B * d);
     m.embed(*m.decoder().embed, tokens, B, f32(x));
     DeviceBuffer pos = ws.alloc("decode position bias", c.heads * k_len);
-    position_bias_forward(m.decoder().rel_bias->w(), c.heads, 0, c.heads, 1, k_len, t, false, true, c.buckets,
-                          c.max_distance, f32(pos));
+    m.position_bias(m.decoder(), true, 1, k_len, t, f32(pos));
     DeviceBuffer q = ws.alloc("decode q", B * inner);
     DeviceBuffer kv = ws.alloc("decode kv", B * inner);
     DeviceBuffer ctx = ws.alloc("decode context", B * inner);
-    DeviceBuffer probs = ws.alloc("decode probabilities", B * c.heads * std::max(k_len, src_len_));
+    DeviceBuffer probs = ws.alloc("decode probabilities", B * hr * std::max(k_len, src_len_));
     DeviceBuffer out = ws.alloc("decode sublayer output", B * d);
     auto residual_add = [&](const float* src) {
         float* xp = f32(x);
         for (int64_t i = 0; i < B * d; ++i) xp[i] += src[i];
     };
+    // o(ctx) of every rank, summed (the all-reduce), into out.
+    auto project = [&](const Parameter& o, uint32_t r) {
+        kernels::linear(f32(ctx), m.part(o, r).w(), f32(out), B, inner, d, r == 0 ? 0.0f : 1.0f);
+    };
+    const int64_t row_stride = max_steps_ * inner;
     for (size_t i = 0; i < m.decoder().blocks.size(); ++i) {
         const BlockParams& b = m.decoder().blocks[i];
         BlockCache& cache = blocks_[i];
         // self-attention over the cache plus this token
         DeviceBuffer normed = m.norm(*b.self_norm, f32(x), B);
-        kernels::linear(f32(normed), b.self.q->w(), f32(q), B, d, inner);
-        const int64_t row_stride = max_steps_ * inner;
-        kernels::linear(f32(normed), b.self.k->w(), f32(kv), B, d, inner);
-        for (int64_t r = 0; r < B; ++r)
-            std::memcpy(f32(cache.self_k) + r * row_stride + t * inner, f32(kv) + r * inner, size_t(inner) * 4);
-        kernels::linear(f32(normed), b.self.v->w(), f32(kv), B, d, inner);
-        for (int64_t r = 0; r < B; ++r)
-            std::memcpy(f32(cache.self_v) + r * row_stride + t * inner, f32(kv) + r * inner, size_t(inner) * 4);
-        AttentionShape s{B, 1, k_len, c.heads, c.d_kv, inner, inner, row_stride};
-        attention_forward(m.pool(), s, f32(q), f32(cache.self_k), f32(cache.self_v), f32(pos), nullptr, {},
-                          f32(probs), f32(ctx));
-        kernels::linear(f32(ctx), b.self.o->w(), f32(out), B, inner, d);
+        for (uint32_t r = 0; r < tp; ++r) {
+            RankCache& rc = cache[r];
+            kernels::linear(f32(normed), m.part(*b.self.q, r).w(), f32(q), B, d, inner);
+            kernels::linear(f32(normed), m.part(*b.self.k, r).w(), f32(kv), B, d, inner);
+            for (int64_t row = 0; row < B; ++row)
+                std::memcpy(f32(rc.self_k) + row * row_stride + t * inner, f32(kv) + row * inner, size_t(inner) * 4);
+            kernels::linear(f32(normed), m.part(*b.self.v, r).w(), f32(kv), B, d, inner);
+            for (int64_t row = 0; row < B; ++row)
+                std::memcpy(f32(rc.self_v) + row * row_stride + t * inner, f32(kv) + row * inner, size_t(inner) * 4);
+            AttentionShape s{B, 1, k_len, hr, c.d_kv, inner, inner, row_stride};
+            attention_forward(m.pool(), s, f32(q), f32(rc.self_k), f32(rc.self_v), f32(pos) + int64_t(r) * hr * k_len,
+                              nullptr, {}, f32(probs), f32(ctx));
+            project(*b.self.o, r);
+        }
+        m.collectives().count_all_reduce(tp, B * d);
         residual_add(f32(out));
         // cross-attention over the encoder output
         normed = m.norm(*b.cross_norm, f32(x), B);
-        kernels::linear(f32(normed), b.cross.q->w(), f32(q), B, d, inner);
-        AttentionShape cs{B, 1, src_len_, c.heads, c.d_kv, inner, inner, src_len_ * inner};
-        attention_forward(m.pool(), cs, f32(q), f32(cache.cross_k), f32(cache.cross_v), nullptr, f32(enc_mask_), {},
-                          f32(probs), f32(ctx));
-        kernels::linear(f32(ctx), b.cross.o->w(), f32(out), B, inner, d);
+        for (uint32_t r = 0; r < tp; ++r) {
+            RankCache& rc = cache[r];
+            kernels::linear(f32(normed), m.part(*b.cross.q, r).w(), f32(q), B, d, inner);
+            AttentionShape cs{B, 1, src_len_, hr, c.d_kv, inner, inner, src_len_ * inner};
+            attention_forward(m.pool(), cs, f32(q), f32(rc.cross_k), f32(rc.cross_v), nullptr, f32(enc_mask_), {},
+                              f32(probs), f32(ctx));
+            project(*b.cross.o, r);
+        }
+        m.collectives().count_all_reduce(tp, B * d);
         residual_add(f32(out));
         m.ffn_inference(b, x, B);
     }
@@ -88,16 +106,15 @@ void IncrementalDecoder::step(const int32_t* tokens, float* logits) {
         float* yp = f32(y);
         for (int64_t i = 0; i < B * d; ++i) yp[i] *= scale;
     }
-    kernels::linear(f32(y), m.lm_head()->w(), logits, B, d, c.vocab);
+    m.lm_head_logits(f32(y), B, logits);
     ++step_;
 }
 
 void IncrementalDecoder::reorder(const int32_t* rows, int64_t count) {
-    const auto& c = model_.config();
     const auto& ws = model_.workspace();
-    const int64_t inner = c.inner();
+    const int64_t inner = model_.inner_per_rank();
     auto gather = [&](const DeviceBuffer& src, int64_t row_elems, const char* name) {
-        DeviceBuffer dst = ws.alloc(name, count * row_elems);
+        DeviceBuffer dst = ws.alloc_on(src.ipu(), name, count * row_elems);
         for (int64_t i = 0; i < count; ++i)
             std::memcpy(f32(dst) + i * row_elems, f32(src) + int64_t(rows[i]) * row_elems, size_t(row_elems) * 4);
         return dst;
@@ -106,11 +123,13 @@ void IncrementalDecoder::reorder(const int32_t* rows, int64_t count) {
     DeviceBuffer mask = gather(enc_mask_, src_len_, "attention mask");
     std::vector<BlockCache> blocks;
     for (const BlockCache& b : blocks_) {
-        BlockCache n;
-        n.self_k = gather(b.self_k, max_steps_ * inner, "decode cache k");
-        n.self_v = gather(b.self_v, max_steps_ * inner, "decode cache v");
-        n.cross_k = gather(b.cross_k, src_len_ * inner, "decode cross k");
-        n.cross_v = gather(b.cross_v, src_len_ * inner, "decode cross v");
+        BlockCache n(b.size());
+        for (size_t r = 0; r < b.size(); ++r) {
+            n[r].self_k = gather(b[r].self_k, max_steps_ * inner, "decode cache k");
+            n[r].self_v = gather(b[r].self_v, max_steps_ * inner, "decode cache v");
+            n[r].cross_k = gather(b[r].cross_k, src_len_ * inner, "decode cross k");
+            n[r].cross_v = gather(b[r].cross_v, src_len_ * inner, "decode cross v");
+        }
         blocks.push_back(std::move(n));
     }
     enc_mask_ = std::move(mask);

@@ -1,6 +1,7 @@
 // Decoding one token at a time: the encoder runs once, each decoder block keeps its self-attention keys and
 // values (a cache with room for max_steps tokens) and its cross-attention keys and values of the encoder
-// output. The host drives greedy or beam search on the last position's logits.
+// output. The host drives greedy or beam search on the last position's logits. Under tensor parallelism each
+// tp rank caches its own heads on its IPU. Replica 0 decodes (every replica holds the same weights).
 #pragma once
 
 #include <cstdint>
@@ -25,10 +26,11 @@ public:
     void reorder(const int32_t* rows, int64_t count);
 
 private:
-    struct BlockCache {
-        ipu::DeviceBuffer self_k, self_v;    // [B, max_steps, H * d_kv]
-        ipu::DeviceBuffer cross_k, cross_v;  // [B, S, H * d_kv]
+    struct RankCache {
+        ipu::DeviceBuffer self_k, self_v;    // [B, max_steps, H_rank * d_kv]
+        ipu::DeviceBuffer cross_k, cross_v;  // [B, S, H_rank * d_kv]
     };
+    using BlockCache = std::vector<RankCache>;  // one per tp rank
 
     T5Model& model_;
     int64_t batch_;

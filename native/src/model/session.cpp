@@ -18,7 +18,8 @@ unsigned resolve_threads(uint32_t requested) {
 }
 }  // namespace
 
-Session::Session(std::shared_ptr<ipu::Device> device, const ModelConfig& config) : device_(std::move(device)) {
+Session::Session(std::shared_ptr<ipu::Device> device, const ModelConfig& config, const Placement& placement)
+    : device_(std::move(device)) {
     const unsigned threads = resolve_threads(device_->topology().num_threads);
     // OpenBLAS keeps one process-wide thread count; the device's setting is the one in force.
     openblas_set_num_threads(int(threads));
@@ -27,22 +28,27 @@ Session::Session(std::shared_ptr<ipu::Device> device, const ModelConfig& config)
     // third of a small model's training step; keeping freed blocks in the heap removes that.
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    model_ = std::make_unique<T5Model>(config, device_, 0, threads);
+    model_ = std::make_unique<T5Model>(config, device_, placement, threads);
 }
 
 void Session::zero_gradients() {
     auto& params = model_->params();
     for (size_t i = 0; i < params.size(); ++i) {
-        Parameter& p = params.at(i);
-        float* g = p.g();
-        model_->pool().parallel_for(size_t(p.count), [&](size_t a, size_t b) {
-            std::memset(g + a, 0, (b - a) * sizeof(float));
-        }, 1 << 16);
+        for (ParamShard& part : params.at(i).parts) {
+            float* g = part.g();
+            model_->pool().parallel_for(size_t(params.at(i).shard_elems), [&](size_t a, size_t b) {
+                std::memset(g + a, 0, (b - a) * sizeof(float));
+            }, 1 << 16);
+        }
     }
 }
 
 ft5_step_result Session::optimizer_step(const ft5_optimizer_step& step) {
-    return adamw_step(model_->pool(), model_->params(), step);
+    const ft5_step_result result = adamw_step(model_->pool(), model_->params(), step);
+    // The squared-norm partial sums of the tp ranks and pipeline stages are all-reduced (one scalar).
+    const auto& pl = model_->placement();
+    model_->collectives().count_all_reduce(pl.tp * pl.pp, 1);
+    return result;
 }
 
 void Session::decode_begin(const int32_t* ids, const int32_t* mask, int64_t batch, int64_t src_len,

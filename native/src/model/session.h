@@ -1,5 +1,5 @@
-// model::Session: what an ft5_session handle owns: the T5 model on one IPU, its optimizer, and the decode
-// in progress.
+// model::Session: what an ft5_session handle owns: the T5 model placed on the device's IPUs, its optimizer,
+// and the decode in progress.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@ namespace ft5::model {
 
 class Session {
 public:
-    Session(std::shared_ptr<ipu::Device> device, const ModelConfig& config);
+    Session(std::shared_ptr<ipu::Device> device, const ModelConfig& config, const Placement& placement);
 
     T5Model& model() noexcept { return *model_; }
     const T5Model& model() const noexcept { return *model_; }

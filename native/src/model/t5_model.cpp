@@ -1,7 +1,9 @@
 #include "model/t5_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "abi/error.h"
@@ -29,72 +31,92 @@ void add_into(ThreadPool& pool, float* dst, const float* src, int64_t n) {
     }, 65536);
 }
 
+// Rank r's slice of a dropout stream drawn for all ranks (each rank's elements follow the previous ranks').
+Dropout rank_dropout(const Dropout& d, uint32_t rank, int64_t per_rank) {
+    return Dropout{d.key + uint64_t(rank) * uint64_t(per_rank), d.p};
+}
+
+// Sums the other ranks' partial results into dst: the all-reduce after a row-sharded product.
+void reduce_partials(const Collectives& coll, float* dst, const std::vector<DeviceBuffer>& partials, int64_t n) {
+    if (partials.empty()) return;
+    std::vector<const float*> parts;
+    for (const auto& p : partials) parts.push_back(f32(p));
+    coll.all_reduce_sum(dst, parts.data(), uint32_t(parts.size()), n);
+}
+
 }  // namespace
 
-T5Model::T5Model(const ModelConfig& config, std::shared_ptr<ipu::Device> device, uint32_t ipu, unsigned threads)
+T5Model::T5Model(const ModelConfig& config, std::shared_ptr<ipu::Device> device, const Placement& placement,
+                 unsigned threads)
     : config_(config),
       device_(device),
-      params_(device, ipu),
-      workspace_(device, ipu),
+      placement_(placement),
+      collectives_(device),
+      params_(device, placement),
+      workspace_(device, 0),
       pool_(threads),
       rng_key_(mix_seed(config.seed)) {
     build_parameters();
+    params_.allocate();
 }
 
 void T5Model::build_parameters() {
     const auto& c = config_;
+    const uint32_t last = placement_.last_stage();
     if (c.separate_embeddings) {
-        encoder_.embed = &params_.add("encoder.embed_tokens.weight", {c.vocab, c.d_model}, 0);
-        decoder_.embed = &params_.add("decoder.embed_tokens.weight", {c.vocab, c.d_model}, 0);
+        encoder_.embed = &params_.add("encoder.embed_tokens.weight", {c.vocab, c.d_model}, 0, 0);
+        decoder_.embed = &params_.add("decoder.embed_tokens.weight", {c.vocab, c.d_model}, 0, 0);
     } else {
-        Parameter& shared = params_.add("shared.weight", {c.vocab, c.d_model}, 0);
+        Parameter& shared = params_.add("shared.weight", {c.vocab, c.d_model}, 0, 0);
         encoder_.embed = &shared;
         decoder_.embed = &shared;
     }
     build_stack(encoder_, false);
     build_stack(decoder_, true);
-    lm_head_ = c.tied ? decoder_.embed : &params_.add("lm_head.weight", {c.vocab, c.d_model}, 0);
+    lm_head_ = c.tied ? decoder_.embed : &params_.add("lm_head.weight", {c.vocab, c.d_model}, 0, last);
 }
 
 void T5Model::build_stack(StackParams& stack, bool decoder) {
     const auto& c = config_;
     const std::string prefix = decoder ? "decoder." : "encoder.";
     const int64_t layers = decoder ? c.decoder_layers : c.encoder_layers;
-    auto attention = [&](const std::string& base) {
+    const auto& stages = decoder ? placement_.decoder_stage : placement_.encoder_stage;
+    auto attention = [&](const std::string& base, uint32_t st) {
         AttentionParams a;
-        a.q = &params_.add(base + ".q.weight", {c.inner(), c.d_model}, 0);
-        a.k = &params_.add(base + ".k.weight", {c.inner(), c.d_model}, 0);
-        a.v = &params_.add(base + ".v.weight", {c.inner(), c.d_model}, 0);
-        a.o = &params_.add(base + ".o.weight", {c.d_model, c.inner()}, 1);
+        a.q = &params_.add(base + ".q.weight", {c.inner(), c.d_model}, 0, st);
+        a.k = &params_.add(base + ".k.weight", {c.inner(), c.d_model}, 0, st);
+        a.v = &params_.add(base + ".v.weight", {c.inner(), c.d_model}, 0, st);
+        a.o = &params_.add(base + ".o.weight", {c.d_model, c.inner()}, 1, st);
         return a;
     };
     for (int64_t i = 0; i < layers; ++i) {
+        const uint32_t st = stages[size_t(i)];
         const std::string block = prefix + "block." + std::to_string(i) + ".layer.";
         BlockParams b;
-        b.self = attention(block + "0.SelfAttention");
+        b.self = attention(block + "0.SelfAttention", st);
         if (i == 0) {
             stack.rel_bias = &params_.add(block + "0.SelfAttention.relative_attention_bias.weight",
-                                          {c.buckets, c.heads}, 1);
+                                          {c.buckets, c.heads}, 1, st);
         }
-        b.self_norm = &params_.add(block + "0.layer_norm.weight", {c.d_model}, -1);
+        b.self_norm = &params_.add(block + "0.layer_norm.weight", {c.d_model}, -1, st);
         int ff_layer = 1;
         if (decoder) {
-            b.cross = attention(block + "1.EncDecAttention");
-            b.cross_norm = &params_.add(block + "1.layer_norm.weight", {c.d_model}, -1);
+            b.cross = attention(block + "1.EncDecAttention", st);
+            b.cross_norm = &params_.add(block + "1.layer_norm.weight", {c.d_model}, -1, st);
             ff_layer = 2;
         }
         const std::string ff = block + std::to_string(ff_layer) + ".DenseReluDense.";
         if (c.gated) {
-            b.ff.wi0 = &params_.add(ff + "wi_0.weight", {c.d_ff, c.d_model}, 0);
-            b.ff.wi1 = &params_.add(ff + "wi_1.weight", {c.d_ff, c.d_model}, 0);
+            b.ff.wi0 = &params_.add(ff + "wi_0.weight", {c.d_ff, c.d_model}, 0, st);
+            b.ff.wi1 = &params_.add(ff + "wi_1.weight", {c.d_ff, c.d_model}, 0, st);
         } else {
-            b.ff.wi0 = &params_.add(ff + "wi.weight", {c.d_ff, c.d_model}, 0);
+            b.ff.wi0 = &params_.add(ff + "wi.weight", {c.d_ff, c.d_model}, 0, st);
         }
-        b.ff.wo = &params_.add(ff + "wo.weight", {c.d_model, c.d_ff}, 1);
-        b.ff_norm = &params_.add(block + std::to_string(ff_layer) + ".layer_norm.weight", {c.d_model}, -1);
+        b.ff.wo = &params_.add(ff + "wo.weight", {c.d_model, c.d_ff}, 1, st);
+        b.ff_norm = &params_.add(block + std::to_string(ff_layer) + ".layer_norm.weight", {c.d_model}, -1, st);
         stack.blocks.push_back(b);
     }
-    stack.final_norm = &params_.add(prefix + "final_layer_norm.weight", {c.d_model}, -1);
+    stack.final_norm = &params_.add(prefix + "final_layer_norm.weight", {c.d_model}, -1, stages.back());
 }
 
 Dropout T5Model::next_dropout(bool training, int64_t count) {
@@ -102,6 +124,10 @@ Dropout T5Model::next_dropout(bool training, int64_t count) {
     Dropout d{rng_key_ + rng_counter_, config_.dropout};
     rng_counter_ += uint64_t(count);
     return d;
+}
+
+void T5Model::stage_copy(uint32_t from, uint32_t to, int64_t n) const {
+    if (from != to) collectives_.count_copy(n, placement_.tp);
 }
 
 DeviceBuffer T5Model::key_mask(const int32_t* mask, int64_t batch, int64_t len) const {
@@ -113,45 +139,87 @@ DeviceBuffer T5Model::key_mask(const int32_t* mask, int64_t batch, int64_t len) 
 
 void T5Model::embed(const Parameter& table, const int32_t* ids, int64_t rows, float* out) const {
     const int64_t d = config_.d_model;
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * d, table.w() + int64_t(ids[r]) * d, size_t(d) * 4);
+    if (!table.sharded()) {
+        const float* w = part(table).w();
+        for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * d, w + int64_t(ids[r]) * d, size_t(d) * 4);
+        return;
+    }
+    // Vocab-sharded lookup: each rank contributes the rows it owns and zeros elsewhere; the all-reduce sums.
+    std::memset(out, 0, size_t(rows * d) * 4);
+    const int64_t len = table.shard_len();
+    for (uint32_t rank = 0; rank < table.shards; ++rank) {
+        const float* w = part(table, rank).w();
+        const int64_t begin = int64_t(rank) * len;
+        for (int64_t r = 0; r < rows; ++r) {
+            const int64_t id = ids[r];
+            if (id < begin || id >= begin + len) continue;
+            const float* src = w + (id - begin) * d;
+            float* dst = out + r * d;
+            for (int64_t j = 0; j < d; ++j) dst[j] += src[j];
+        }
+    }
+    collectives_.count_all_reduce(table.shards, rows * d);
 }
 
 DeviceBuffer T5Model::norm(const Parameter& w, const float* x, int64_t rows) {
     DeviceBuffer y = workspace_.alloc("normed", rows * config_.d_model);
     DeviceBuffer inv = workspace_.alloc("inv_rms", rows);
-    kernels::rmsnorm_forward(pool_, x, w.w(), f32(y), f32(inv), rows, config_.d_model, config_.eps);
+    kernels::rmsnorm_forward(pool_, x, part(w).w(), f32(y), f32(inv), rows, config_.d_model, config_.eps);
     return y;
+}
+
+void T5Model::position_bias(const StackParams& stack, bool decoder, int64_t q_len, int64_t k_len, int64_t q_offset,
+                            float* out) const {
+    const auto& c = config_;
+    const int64_t hr = heads_per_rank();
+    for (uint32_t r = 0; r < placement_.tp; ++r) {
+        position_bias_forward(part(*stack.rel_bias, r).w(), hr, 0, hr, q_len, k_len, q_offset, !decoder, decoder,
+                              c.buckets, c.max_distance, out + int64_t(r) * hr * q_len * k_len);
+    }
 }
 
 // ------------------------------------------------------------------------------------------ forward
 
-void T5Model::attention_sublayer(Parameter& norm_w, const AttentionParams& p, DeviceBuffer& x, int64_t batch,
-                                 int64_t q_len, const float* kv_src, int64_t k_len, const float* pos_bias,
-                                 const float* key_mask_ptr, bool training, AttentionActs* keep) {
+void T5Model::attention_sublayer(const Parameter& norm_w, const AttentionParams& p, DeviceBuffer& x,
+                                 int64_t batch, int64_t q_len, const float* kv_src, int64_t k_len,
+                                 const float* pos_bias, const float* key_mask_ptr, bool training,
+                                 AttentionActs* keep) {
     const auto& c = config_;
-    const int64_t rows = batch * q_len, kv_rows = batch * k_len, inner = c.inner(), d = c.d_model;
+    const int64_t rows = batch * q_len, kv_rows = batch * k_len, d = c.d_model;
+    const int64_t hr = heads_per_rank(), inner = inner_per_rank(), tile = q_len * k_len;
+    const uint32_t tp = placement_.tp, stage = p.q->stage;
     AttentionActs local;
     AttentionActs& a = keep != nullptr ? *keep : local;
     a.norm.x_in = std::move(x);
     a.norm.normed = workspace_.alloc("attention normed", rows * d);
     a.norm.inv_rms = workspace_.alloc("attention inv_rms", rows);
-    kernels::rmsnorm_forward(pool_, f32(a.norm.x_in), norm_w.w(), f32(a.norm.normed), f32(a.norm.inv_rms), rows, d,
-                             c.eps);
+    kernels::rmsnorm_forward(pool_, f32(a.norm.x_in), part(norm_w).w(), f32(a.norm.normed), f32(a.norm.inv_rms),
+                             rows, d, c.eps);
     const float* src = kv_src != nullptr ? kv_src : f32(a.norm.normed);
-    a.q = workspace_.alloc("q", rows * inner);
-    a.k = workspace_.alloc("k", kv_rows * inner);
-    a.v = workspace_.alloc("v", kv_rows * inner);
-    kernels::linear(f32(a.norm.normed), p.q->w(), f32(a.q), rows, d, inner);
-    kernels::linear(src, p.k->w(), f32(a.k), kv_rows, d, inner);
-    kernels::linear(src, p.v->w(), f32(a.v), kv_rows, d, inner);
-    a.probs = workspace_.alloc("attention probabilities", batch * c.heads * q_len * k_len);
-    a.ctx = workspace_.alloc("attention context", rows * inner);
-    a.drop_probs = next_dropout(training, batch * c.heads * q_len * k_len);
-    AttentionShape s{batch, q_len, k_len, c.heads, c.d_kv, inner, q_len * inner, k_len * inner};
-    attention_forward(pool_, s, f32(a.q), f32(a.k), f32(a.v), pos_bias, key_mask_ptr, a.drop_probs, f32(a.probs),
-                      f32(a.ctx));
+    a.shards.resize(tp);
+    a.drop_probs = next_dropout(training, batch * c.heads * tile);
     x = workspace_.alloc("residual", rows * d);
-    kernels::linear(f32(a.ctx), p.o->w(), f32(x), rows, inner, d);
+    std::vector<DeviceBuffer> partials;
+    for (uint32_t r = 0; r < tp; ++r) {
+        AttentionShardActs& s = a.shards[r];
+        const uint32_t ipu = rank_ipu(stage, r);
+        s.q = workspace_.alloc_on(ipu, "q", rows * inner);
+        s.k = workspace_.alloc_on(ipu, "k", kv_rows * inner);
+        s.v = workspace_.alloc_on(ipu, "v", kv_rows * inner);
+        kernels::linear(f32(a.norm.normed), part(*p.q, r).w(), f32(s.q), rows, d, inner);
+        kernels::linear(src, part(*p.k, r).w(), f32(s.k), kv_rows, d, inner);
+        kernels::linear(src, part(*p.v, r).w(), f32(s.v), kv_rows, d, inner);
+        s.probs = workspace_.alloc_on(ipu, "attention probabilities", batch * hr * tile);
+        s.ctx = workspace_.alloc_on(ipu, "attention context", rows * inner);
+        AttentionShape sh{batch, q_len, k_len, hr, c.d_kv, inner, q_len * inner, k_len * inner};
+        attention_forward(pool_, sh, f32(s.q), f32(s.k), f32(s.v),
+                          pos_bias != nullptr ? pos_bias + int64_t(r) * hr * tile : nullptr, key_mask_ptr,
+                          rank_dropout(a.drop_probs, r, batch * hr * tile), f32(s.probs), f32(s.ctx));
+        float* out = f32(x);
+        if (r > 0) out = f32(partials.emplace_back(workspace_.alloc_on(ipu, "attention output part", rows * d)));
+        kernels::linear(f32(s.ctx), part(*p.o, r).w(), out, rows, inner, d);
+    }
+    reduce_partials(collectives_, f32(x), partials, rows * d);
     a.drop_out = next_dropout(training, rows * d);
     kernels::dropout_apply(pool_, a.drop_out, f32(x), rows * d);
     add_into(pool_, f32(x), f32(a.norm.x_in), rows * d);
@@ -159,30 +227,41 @@ void T5Model::attention_sublayer(Parameter& norm_w, const AttentionParams& p, De
 
 void T5Model::ffn_sublayer(const BlockParams& block, DeviceBuffer& x, int64_t rows, bool training, FfnActs* keep) {
     const auto& c = config_;
-    const int64_t d = c.d_model, f = c.d_ff;
+    const uint32_t tp = placement_.tp, stage = block.ff.wo->stage;
+    const int64_t d = c.d_model, f = c.d_ff / tp;
     FfnActs local;
     FfnActs& a = keep != nullptr ? *keep : local;
     a.norm.x_in = std::move(x);
     a.norm.normed = workspace_.alloc("ffn normed", rows * d);
     a.norm.inv_rms = workspace_.alloc("ffn inv_rms", rows);
-    kernels::rmsnorm_forward(pool_, f32(a.norm.x_in), block.ff_norm->w(), f32(a.norm.normed), f32(a.norm.inv_rms),
-                             rows, d, c.eps);
-    a.h0 = workspace_.alloc("ffn wi_0", rows * f);
-    kernels::linear(f32(a.norm.normed), block.ff.wi0->w(), f32(a.h0), rows, d, f);
-    if (c.gated) {
-        a.h1 = workspace_.alloc("ffn wi_1", rows * f);
-        kernels::linear(f32(a.norm.normed), block.ff.wi1->w(), f32(a.h1), rows, d, f);
-    }
-    a.act = workspace_.alloc("ffn activation", rows * f);
-    kernels::ffn_activation_forward(pool_, c.gated, f32(a.h0), c.gated ? f32(a.h1) : nullptr, f32(a.act), rows * f);
-    a.drop_hidden = next_dropout(training, rows * f);
-    kernels::dropout_apply(pool_, a.drop_hidden, f32(a.act), rows * f);
-    if (keep == nullptr) {  // inference: the pre-activations are not needed any more
-        a.h0 = DeviceBuffer();
-        a.h1 = DeviceBuffer();
-    }
+    kernels::rmsnorm_forward(pool_, f32(a.norm.x_in), part(*block.ff_norm).w(), f32(a.norm.normed),
+                             f32(a.norm.inv_rms), rows, d, c.eps);
+    a.shards.resize(tp);
+    a.drop_hidden = next_dropout(training, rows * c.d_ff);
     x = workspace_.alloc("residual", rows * d);
-    kernels::linear(f32(a.act), block.ff.wo->w(), f32(x), rows, f, d);
+    std::vector<DeviceBuffer> partials;
+    for (uint32_t r = 0; r < tp; ++r) {
+        FfnShardActs& s = a.shards[r];
+        const uint32_t ipu = rank_ipu(stage, r);
+        s.h0 = workspace_.alloc_on(ipu, "ffn wi_0", rows * f);
+        kernels::linear(f32(a.norm.normed), part(*block.ff.wi0, r).w(), f32(s.h0), rows, d, f);
+        if (c.gated) {
+            s.h1 = workspace_.alloc_on(ipu, "ffn wi_1", rows * f);
+            kernels::linear(f32(a.norm.normed), part(*block.ff.wi1, r).w(), f32(s.h1), rows, d, f);
+        }
+        s.act = workspace_.alloc_on(ipu, "ffn activation", rows * f);
+        kernels::ffn_activation_forward(pool_, c.gated, f32(s.h0), c.gated ? f32(s.h1) : nullptr, f32(s.act),
+                                        rows * f);
+        kernels::dropout_apply(pool_, rank_dropout(a.drop_hidden, r, rows * f), f32(s.act), rows * f);
+        if (keep == nullptr) {  // inference: the pre-activations are not needed any more
+            s.h0 = DeviceBuffer();
+            s.h1 = DeviceBuffer();
+        }
+        float* out = f32(x);
+        if (r > 0) out = f32(partials.emplace_back(workspace_.alloc_on(ipu, "ffn output part", rows * d)));
+        kernels::linear(f32(s.act), part(*block.ff.wo, r).w(), out, rows, f, d);
+    }
+    reduce_partials(collectives_, f32(x), partials, rows * d);
     a.drop_out = next_dropout(training, rows * d);
     kernels::dropout_apply(pool_, a.drop_out, f32(x), rows * d);
     add_into(pool_, f32(x), f32(a.norm.x_in), rows * d);
@@ -199,16 +278,37 @@ DeviceBuffer T5Model::stack_forward(const StackParams& stack, bool decoder, cons
     const int64_t rows = batch * len, d = c.d_model;
     acts.batch = batch;
     acts.len = len;
+    acts.stage_copies = 0;
+    acts.enc_deliveries = 0;
+    workspace_.set_ipu(rank_ipu(0, 0));
     DeviceBuffer x = workspace_.alloc(decoder ? "decoder embedding" : "encoder embedding", rows * d);
-    embed(*stack.embed, ids, rows, f32(x));
+    embed(*stack.embed, ids, rows, f32(x));  // the embedding lives on the first stage
     acts.drop_embed = next_dropout(training, rows * d);
     kernels::dropout_apply(pool_, acts.drop_embed, f32(x), rows * d);
+    uint32_t stage = stack.embed->stage;
+    const uint32_t enc_stage = encoder_.final_norm->stage;
     acts.pos_bias = workspace_.alloc("position bias", c.heads * len * len);
-    position_bias_forward(stack.rel_bias->w(), c.heads, 0, c.heads, len, len, 0, !decoder, decoder, c.buckets,
-                          c.max_distance, f32(acts.pos_bias));
+    position_bias(stack, decoder, len, len, 0, f32(acts.pos_bias));
     if (keep) acts.blocks.resize(stack.blocks.size());
     for (size_t i = 0; i < stack.blocks.size(); ++i) {
         const BlockParams& b = stack.blocks[i];
+        const uint32_t block_stage = b.self.q->stage;
+        if (block_stage != stage) {
+            // The residual stream and the position bias move to the next stage; the decoder's first block on a
+            // stage also receives the encoder output.
+            stage_copy(stage, block_stage, rows * d);
+            stage_copy(stage, block_stage, c.heads * len * len);
+            ++acts.stage_copies;
+            if (decoder && block_stage != enc_stage) {
+                stage_copy(enc_stage, block_stage, batch * src_len * d);
+                ++acts.enc_deliveries;
+            }
+            stage = block_stage;
+            workspace_.set_ipu(rank_ipu(stage, 0));
+        } else if (decoder && i == 0 && block_stage != enc_stage) {
+            stage_copy(enc_stage, block_stage, batch * src_len * d);
+            ++acts.enc_deliveries;
+        }
         BlockActs* ba = keep ? &acts.blocks[i] : nullptr;
         attention_sublayer(*b.self_norm, b.self, x, batch, len, nullptr, len, f32(acts.pos_bias), self_key_mask,
                            training, ba != nullptr ? &ba->self : nullptr);
@@ -220,7 +320,8 @@ DeviceBuffer T5Model::stack_forward(const StackParams& stack, bool decoder, cons
     }
     DeviceBuffer out = workspace_.alloc(decoder ? "decoder output" : "encoder output", rows * d);
     acts.final_inv_rms = workspace_.alloc("final inv_rms", rows);
-    kernels::rmsnorm_forward(pool_, f32(x), stack.final_norm->w(), f32(out), f32(acts.final_inv_rms), rows, d, c.eps);
+    kernels::rmsnorm_forward(pool_, f32(x), part(*stack.final_norm).w(), f32(out), f32(acts.final_inv_rms), rows, d,
+                             c.eps);
     acts.drop_final = next_dropout(training, rows * d);
     kernels::dropout_apply(pool_, acts.drop_final, f32(out), rows * d);
     if (keep) acts.final_in = std::move(x);
@@ -233,12 +334,112 @@ DeviceBuffer T5Model::encode(const int32_t* ids, const int32_t* mask, int64_t ba
     return stack_forward(encoder_, false, ids, batch, len, f32(km), nullptr, 0, nullptr, false, acts, false);
 }
 
+void T5Model::lm_head_logits(const float* y, int64_t rows, float* logits) {
+    const auto& c = config_;
+    const Parameter& lm = *lm_head_;
+    if (!lm.sharded()) {
+        kernels::linear(y, part(lm).w(), logits, rows, c.d_model, c.vocab);
+        return;
+    }
+    const int64_t len = lm.shard_len();
+    for (uint32_t r = 0; r < lm.shards; ++r) {
+        DeviceBuffer part_logits = workspace_.alloc_on(rank_ipu(lm.stage, r), "logits shard", rows * len);
+        kernels::linear(y, part(lm, r).w(), f32(part_logits), rows, c.d_model, len);
+        const int64_t begin = int64_t(r) * len, cols = std::clamp<int64_t>(c.vocab - begin, 0, len);
+        for (int64_t i = 0; i < rows; ++i)
+            std::memcpy(logits + i * c.vocab + begin, f32(part_logits) + i * len, size_t(cols) * 4);
+    }
+    collectives_.count_gather(lm.shards, rows * c.vocab);
+}
+
 double T5Model::run(const BatchView& bv, const ForwardOutputs& outputs, bool backward, float loss_weight,
                     int64_t* out_count) {
+    const uint32_t reps = placement_.replicas;
+    if (reps == 1) {
+        const double loss = run_replica(bv, outputs, backward, loss_weight, out_count);
+        if (backward) synchronise_gradients();
+        return loss;
+    }
+    // Data parallel: replica r takes rows [r B/d, (r+1) B/d). Its token-mean loss is weighted by its share of
+    // the labels, so that the summed gradients equal the gradient of the whole micro-batch's mean.
+    const auto& c = config_;
+    const int64_t rows = bv.batch / reps, S = bv.src_len, T = bv.tgt_len;
+    std::vector<int64_t> counts(reps, 0);
+    int64_t total = 0;
+    if (bv.labels != nullptr) {
+        for (uint32_t rep = 0; rep < reps; ++rep) {
+            for (int64_t i = rep * rows * T; i < (rep + 1) * rows * T; ++i) counts[rep] += bv.labels[i] != -100;
+            total += counts[rep];
+        }
+    }
+    if (backward) {
+        // Every replica holds the accumulated sum so far; only replica 0 keeps it, the others add from zero.
+        for (size_t i = 0; i < params_.size(); ++i) {
+            Parameter& p = params_.at(i);
+            for (uint32_t rep = 1; rep < reps; ++rep)
+                for (uint32_t r = 0; r < p.tp; ++r) std::memset(p.at(rep, r).grad.data(), 0, p.at(rep, r).grad.bytes());
+        }
+    }
+    double loss_sum = 0;
+    for (uint32_t rep = 0; rep < reps; ++rep) {
+        BatchView v = bv;
+        v.batch = rows;
+        v.input_ids += rep * rows * S;
+        if (v.attention_mask != nullptr) v.attention_mask += rep * rows * S;
+        v.decoder_input_ids += rep * rows * T;
+        if (v.labels != nullptr) v.labels += rep * rows * T;
+        if (v.decoder_attention_mask != nullptr) v.decoder_attention_mask += rep * rows * T;
+        ForwardOutputs o;
+        if (outputs.logits != nullptr) o.logits = outputs.logits + rep * rows * T * c.vocab;
+        if (outputs.encoder_hidden != nullptr) o.encoder_hidden = outputs.encoder_hidden + rep * rows * S * c.d_model;
+        const float w = total > 0 ? float(double(loss_weight) * double(counts[rep]) / double(total)) : 0.0f;
+        replica_ = rep;
+        int64_t counted = 0;
+        try {
+            loss_sum += run_replica(v, o, backward, w, &counted) * double(counted);
+        } catch (...) {
+            replica_ = 0;
+            workspace_.set_ipu(0);
+            throw;
+        }
+    }
+    replica_ = 0;
+    workspace_.set_ipu(0);
+    collectives_.count_all_reduce(reps, 2);  // loss sum and label count
+    if (backward) synchronise_gradients();
+    *out_count = total;
+    return total > 0 ? loss_sum / double(total) : 0.0;
+}
+
+void T5Model::synchronise_gradients() {
+    const uint32_t reps = placement_.replicas;
+    for (size_t i = 0; i < params_.size(); ++i) {
+        Parameter& p = params_.at(i);
+        const size_t n = size_t(p.shard_elems);
+        if (reps > 1) {
+            for (uint32_t r = 0; r < (p.sharded() ? p.tp : 1); ++r) {
+                float* dst = p.at(0, r).g();
+                std::vector<const float*> others;
+                for (uint32_t rep = 1; rep < reps; ++rep) others.push_back(p.at(rep, r).g());
+                collectives_.all_reduce_sum(dst, others.data(), uint32_t(others.size()), int64_t(n));
+                for (uint32_t rep = 1; rep < reps; ++rep) std::memcpy(p.at(rep, r).g(), dst, n * 4);
+            }
+        }
+        if (!p.sharded()) {
+            // Every tp rank computed the same gradient of its replicated copy; the emulator computed it once.
+            for (uint32_t rep = 0; rep < reps; ++rep)
+                for (uint32_t r = 1; r < p.tp; ++r) std::memcpy(p.at(rep, r).g(), p.at(rep, 0).g(), n * 4);
+        }
+    }
+}
+
+double T5Model::run_replica(const BatchView& bv, const ForwardOutputs& outputs, bool backward, float loss_weight,
+                            int64_t* out_count) {
     const auto& c = config_;
     const int64_t B = bv.batch, S = bv.src_len, T = bv.tgt_len, d = c.d_model, V = c.vocab;
     const bool training = bv.training;
     *out_count = 0;
+    workspace_.set_ipu(rank_ipu(0, 0));
 
     DeviceBuffer enc_mask = key_mask(bv.attention_mask, B, S);
     DeviceBuffer dec_mask;
@@ -258,22 +459,55 @@ double T5Model::run(const BatchView& bv, const ForwardOutputs& outputs, bool bac
         float* yp = f32(y);
         for (int64_t i = 0; i < B * T * d; ++i) yp[i] *= out_scale;
     }
-    DeviceBuffer logits = workspace_.alloc("logits", B * T * V);
-    kernels::linear(f32(y), lm_head_->w(), f32(logits), B * T, d, V);
-    if (outputs.logits != nullptr) std::memcpy(outputs.logits, f32(logits), size_t(B * T * V) * 4);
-
+    const Parameter& lm = *lm_head_;
+    const uint32_t dec_stage = decoder_.final_norm->stage;
+    stage_copy(dec_stage, lm.stage, B * T * d);
     double loss = 0;
-    if (bv.labels != nullptr) {
-        loss = kernels::cross_entropy(pool_, f32(logits), bv.labels, B * T, V, backward, loss_weight, out_count);
+    DeviceBuffer dy;
+    if (!lm.sharded()) {
+        DeviceBuffer logits = workspace_.alloc("logits", B * T * V);
+        kernels::linear(f32(y), part(lm).w(), f32(logits), B * T, d, V);
+        if (outputs.logits != nullptr) std::memcpy(outputs.logits, f32(logits), size_t(B * T * V) * 4);
+        if (bv.labels != nullptr) {
+            loss = kernels::cross_entropy(pool_, f32(logits), bv.labels, B * T, V, backward, loss_weight, out_count);
+        }
+        if (!backward) return loss;
+        // lm_head: dW += dlogits^T y; dy = dlogits W (then the tied scale)
+        kernels::linear_grad_weight(f32(logits), f32(y), part(lm).g(), B * T, d, V);
+        dy = workspace_.alloc("d decoder output", B * T * d);
+        kernels::linear_grad_input(f32(logits), part(lm).w(), f32(dy), B * T, d, V);
+    } else {
+        // Vocab-sharded lm_head: each rank holds its logits columns; the full logits are gathered only for the host.
+        const int64_t len = lm.shard_len();
+        std::vector<DeviceBuffer> logits;
+        for (uint32_t r = 0; r < lm.shards; ++r) {
+            logits.push_back(workspace_.alloc_on(rank_ipu(lm.stage, r), "logits shard", B * T * len));
+            kernels::linear(f32(y), part(lm, r).w(), f32(logits.back()), B * T, d, len);
+        }
+        if (outputs.logits != nullptr) {
+            for (uint32_t r = 0; r < lm.shards; ++r) {
+                const int64_t begin = int64_t(r) * len, cols = std::clamp<int64_t>(V - begin, 0, len);
+                for (int64_t i = 0; i < B * T; ++i)
+                    std::memcpy(outputs.logits + i * V + begin, f32(logits[r]) + i * len, size_t(cols) * 4);
+            }
+            collectives_.count_gather(lm.shards, B * T * V);
+        }
+        if (bv.labels != nullptr) {
+            loss = sharded_cross_entropy(logits, bv.labels, B * T, backward, loss_weight, out_count);
+        }
+        if (!backward) return loss;
+        dy = workspace_.alloc("d decoder output", B * T * d);
+        std::vector<DeviceBuffer> partials;
+        for (uint32_t r = 0; r < lm.shards; ++r) {
+            kernels::linear_grad_weight(f32(logits[r]), f32(y), part(lm, r).g(), B * T, d, len);
+            float* out = f32(dy);
+            if (r > 0) out = f32(partials.emplace_back(workspace_.alloc("d decoder output part", B * T * d)));
+            kernels::linear_grad_input(f32(logits[r]), part(lm, r).w(), out, B * T, d, len);
+        }
+        reduce_partials(collectives_, f32(dy), partials, B * T * d);
     }
-    if (!backward) return loss;
-
-    // lm_head: dW += dlogits^T y; dy = dlogits W (then the tied scale)
-    kernels::linear_grad_weight(f32(logits), f32(y), lm_head_->g(), B * T, d, V);
-    DeviceBuffer dy = workspace_.alloc("d decoder output", B * T * d);
-    kernels::linear_grad_input(f32(logits), lm_head_->w(), f32(dy), B * T, d, V);
-    logits = DeviceBuffer();
     y = DeviceBuffer();
+    stage_copy(lm.stage, dec_stage, B * T * d);
     if (c.tied) {
         float* p = f32(dy);
         for (int64_t i = 0; i < B * T * d; ++i) p[i] *= out_scale;
@@ -282,16 +516,88 @@ double T5Model::run(const BatchView& bv, const ForwardOutputs& outputs, bool bac
     stack_backward(decoder_, true, bv.decoder_input_ids, dec_acts, f32(dy), f32(enc), S, f32(denc));
     dy = DeviceBuffer();
     stack_backward(encoder_, false, bv.input_ids, enc_acts, f32(denc), nullptr, 0, nullptr);
+    workspace_.set_ipu(rank_ipu(0, 0));
     return loss;
+}
+
+double T5Model::sharded_cross_entropy(std::vector<DeviceBuffer>& logits, const int32_t* labels, int64_t rows,
+                                      bool want_grad, float weight, int64_t* out_count) {
+    const int64_t V = config_.vocab, len = lm_head_->shard_len();
+    const uint32_t tp = uint32_t(logits.size());
+    int64_t count = 0;
+    for (int64_t r = 0; r < rows; ++r) count += labels[r] != -100 ? 1 : 0;
+    *out_count = count;
+    const double scale = count > 0 ? double(weight) / double(count) : 0.0;
+    auto valid = [&](uint32_t rank) { return std::clamp<int64_t>(V - int64_t(rank) * len, 0, len); };
+    // All-reduce (max) of each rank's row maxima, then (sum) of the exponentials and of the label's logit,
+    // which only its owner contributes.
+    std::vector<float> mx(size_t(rows), -std::numeric_limits<float>::infinity());
+    std::vector<double> sum(size_t(rows), 0.0);
+    std::vector<float> label_logit(size_t(rows), 0.0f);
+    for (uint32_t rank = 0; rank < tp; ++rank) {
+        const float* l = f32(logits[rank]);
+        const int64_t n = valid(rank);
+        for (int64_t r = 0; r < rows; ++r) {
+            if (labels[r] == -100) continue;
+            for (int64_t j = 0; j < n; ++j) mx[size_t(r)] = std::max(mx[size_t(r)], l[r * len + j]);
+        }
+    }
+    collectives_.count_all_reduce(tp, rows);
+    for (uint32_t rank = 0; rank < tp; ++rank) {
+        float* l = f32(logits[rank]);
+        const int64_t n = valid(rank), begin = int64_t(rank) * len;
+        pool_.parallel_for(size_t(rows), [&](size_t r0, size_t r1) {
+            for (size_t r = r0; r < r1; ++r) {
+                float* lr = l + int64_t(r) * len;
+                const int32_t label = labels[r];
+                if (label == -100) continue;
+                if (label >= begin && label < begin + n) label_logit[r] = lr[label - begin];
+                double s = 0;
+                for (int64_t j = 0; j < n; ++j) {
+                    const float e = std::exp(lr[j] - mx[r]);
+                    if (want_grad) lr[j] = e;
+                    s += e;
+                }
+                sum[r] += s;
+            }
+        }, 1);
+    }
+    collectives_.count_all_reduce(tp, 2 * rows);
+    double total = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+        if (labels[r] == -100) continue;
+        total += double(mx[size_t(r)]) + std::log(sum[size_t(r)]) - double(label_logit[size_t(r)]);
+    }
+    if (want_grad) {
+        for (uint32_t rank = 0; rank < tp; ++rank) {
+            float* l = f32(logits[rank]);
+            const int64_t n = valid(rank), begin = int64_t(rank) * len;
+            for (int64_t r = 0; r < rows; ++r) {
+                float* lr = l + r * len;
+                const int32_t label = labels[r];
+                if (label == -100) {
+                    std::fill(lr, lr + len, 0.0f);
+                    continue;
+                }
+                const float f = float(scale / sum[size_t(r)]);
+                for (int64_t j = 0; j < n; ++j) lr[j] *= f;
+                std::fill(lr + n, lr + len, 0.0f);  // vocabulary padding takes no part
+                if (label >= begin && label < begin + n) lr[label - begin] -= float(scale);
+            }
+        }
+    }
+    return count > 0 ? total / double(count) : 0.0;
 }
 
 // ------------------------------------------------------------------------------------------ backward
 
-void T5Model::attention_sublayer_backward(Parameter& norm_w, const AttentionParams& p, AttentionActs& a,
+void T5Model::attention_sublayer_backward(const Parameter& norm_w, const AttentionParams& p, AttentionActs& a,
                                           int64_t batch, int64_t q_len, const float* kv_src, int64_t k_len,
                                           float* dx, float* dkv_src, float* dpos_bias) {
     const auto& c = config_;
-    const int64_t rows = batch * q_len, kv_rows = batch * k_len, inner = c.inner(), d = c.d_model;
+    const int64_t rows = batch * q_len, kv_rows = batch * k_len, d = c.d_model;
+    const int64_t hr = heads_per_rank(), inner = inner_per_rank(), tile = q_len * k_len;
+    const uint32_t tp = placement_.tp, stage = p.q->stage;
     // d(out) = dropout(dx): the residual passes dx through unchanged.
     DeviceBuffer dout_buf;
     const float* dout = dx;
@@ -300,43 +606,55 @@ void T5Model::attention_sublayer_backward(Parameter& norm_w, const AttentionPara
         kernels::dropout_copy(a.drop_out, dx, f32(dout_buf), rows * d, 0);
         dout = f32(dout_buf);
     }
-    kernels::linear_grad_weight(dout, f32(a.ctx), p.o->g(), rows, inner, d);
-    DeviceBuffer dctx = workspace_.alloc("d attention context", rows * inner);
-    kernels::linear_grad_input(dout, p.o->w(), f32(dctx), rows, inner, d);
-    dout_buf = DeviceBuffer();
-    a.ctx = DeviceBuffer();
-
-    DeviceBuffer dq = workspace_.alloc("dq", rows * inner);
-    DeviceBuffer dk = workspace_.alloc("dk", kv_rows * inner);
-    DeviceBuffer dv = workspace_.alloc("dv", kv_rows * inner);
-    AttentionShape s{batch, q_len, k_len, c.heads, c.d_kv, inner, q_len * inner, k_len * inner};
-    attention_backward(pool_, s, f32(a.q), f32(a.k), f32(a.v), f32(a.probs), a.drop_probs, f32(dctx), f32(dq),
-                       f32(dk), f32(dv), dpos_bias);
-    a.probs = DeviceBuffer();
-    dctx = DeviceBuffer();
-
     const float* normed = f32(a.norm.normed);
     const float* src = kv_src != nullptr ? kv_src : normed;
-    kernels::linear_grad_weight(f32(dq), normed, p.q->g(), rows, d, inner);
-    kernels::linear_grad_weight(f32(dk), src, p.k->g(), kv_rows, d, inner);
-    kernels::linear_grad_weight(f32(dv), src, p.v->g(), kv_rows, d, inner);
     DeviceBuffer dnormed = workspace_.alloc("d attention normed", rows * d);
-    kernels::linear_grad_input(f32(dq), p.q->w(), f32(dnormed), rows, d, inner);
-    if (kv_src == nullptr) {
-        kernels::linear_grad_input(f32(dk), p.k->w(), f32(dnormed), rows, d, inner, 1.0f);
-        kernels::linear_grad_input(f32(dv), p.v->w(), f32(dnormed), rows, d, inner, 1.0f);
-    } else {
-        kernels::linear_grad_input(f32(dk), p.k->w(), dkv_src, kv_rows, d, inner, 1.0f);
-        kernels::linear_grad_input(f32(dv), p.v->w(), dkv_src, kv_rows, d, inner, 1.0f);
+    std::vector<DeviceBuffer> partials;
+    for (uint32_t r = 0; r < tp; ++r) {
+        AttentionShardActs& s = a.shards[r];
+        const uint32_t ipu = rank_ipu(stage, r);
+        kernels::linear_grad_weight(dout, f32(s.ctx), part(*p.o, r).g(), rows, inner, d);
+        DeviceBuffer dctx = workspace_.alloc_on(ipu, "d attention context", rows * inner);
+        kernels::linear_grad_input(dout, part(*p.o, r).w(), f32(dctx), rows, inner, d);
+        s.ctx = DeviceBuffer();
+
+        DeviceBuffer dq = workspace_.alloc_on(ipu, "dq", rows * inner);
+        DeviceBuffer dk = workspace_.alloc_on(ipu, "dk", kv_rows * inner);
+        DeviceBuffer dv = workspace_.alloc_on(ipu, "dv", kv_rows * inner);
+        AttentionShape sh{batch, q_len, k_len, hr, c.d_kv, inner, q_len * inner, k_len * inner};
+        attention_backward(pool_, sh, f32(s.q), f32(s.k), f32(s.v), f32(s.probs),
+                           rank_dropout(a.drop_probs, r, batch * hr * tile), f32(dctx), f32(dq), f32(dk), f32(dv),
+                           dpos_bias != nullptr ? dpos_bias + int64_t(r) * hr * tile : nullptr);
+        s.probs = DeviceBuffer();
+        dctx = DeviceBuffer();
+
+        kernels::linear_grad_weight(f32(dq), normed, part(*p.q, r).g(), rows, d, inner);
+        kernels::linear_grad_weight(f32(dk), src, part(*p.k, r).g(), kv_rows, d, inner);
+        kernels::linear_grad_weight(f32(dv), src, part(*p.v, r).g(), kv_rows, d, inner);
+        float* dn = f32(dnormed);
+        if (r > 0) dn = f32(partials.emplace_back(workspace_.alloc_on(ipu, "d attention normed part", rows * d)));
+        kernels::linear_grad_input(f32(dq), part(*p.q, r).w(), dn, rows, d, inner);
+        if (kv_src == nullptr) {
+            kernels::linear_grad_input(f32(dk), part(*p.k, r).w(), dn, rows, d, inner, 1.0f);
+            kernels::linear_grad_input(f32(dv), part(*p.v, r).w(), dn, rows, d, inner, 1.0f);
+        } else {
+            // Every rank adds its part of d(encoder output): the sum is an all-reduce over the group.
+            kernels::linear_grad_input(f32(dk), part(*p.k, r).w(), dkv_src, kv_rows, d, inner, 1.0f);
+            kernels::linear_grad_input(f32(dv), part(*p.v, r).w(), dkv_src, kv_rows, d, inner, 1.0f);
+        }
+        s = AttentionShardActs();
     }
-    kernels::rmsnorm_backward(pool_, f32(a.norm.x_in), norm_w.w(), f32(a.norm.inv_rms), f32(dnormed), dx, norm_w.g(),
-                              rows, d);
+    if (kv_src != nullptr) collectives_.count_all_reduce(tp, kv_rows * d);
+    reduce_partials(collectives_, f32(dnormed), partials, rows * d);
+    kernels::rmsnorm_backward(pool_, f32(a.norm.x_in), part(norm_w).w(), f32(a.norm.inv_rms), f32(dnormed), dx,
+                              part(norm_w).g(), rows, d);
     a = AttentionActs();
 }
 
 void T5Model::ffn_sublayer_backward(const BlockParams& block, FfnActs& a, int64_t rows, float* dx) {
     const auto& c = config_;
-    const int64_t d = c.d_model, f = c.d_ff;
+    const uint32_t tp = placement_.tp, stage = block.ff.wo->stage;
+    const int64_t d = c.d_model, f = c.d_ff / tp;
     DeviceBuffer dout_buf;
     const float* dout = dx;
     if (a.drop_out.active()) {
@@ -344,23 +662,35 @@ void T5Model::ffn_sublayer_backward(const BlockParams& block, FfnActs& a, int64_
         kernels::dropout_copy(a.drop_out, dx, f32(dout_buf), rows * d, 0);
         dout = f32(dout_buf);
     }
-    kernels::linear_grad_weight(dout, f32(a.act), block.ff.wo->g(), rows, f, d);
-    // The activation buffer now receives its own gradient.
-    kernels::linear_grad_input(dout, block.ff.wo->w(), f32(a.act), rows, f, d);
-    dout_buf = DeviceBuffer();
-    if (a.drop_hidden.active()) kernels::dropout_apply(pool_, a.drop_hidden, f32(a.act), rows * f);
-    kernels::ffn_activation_backward(pool_, c.gated, f32(a.h0), c.gated ? f32(a.h1) : nullptr, f32(a.act), rows * f);
-    a.act = DeviceBuffer();
     const float* normed = f32(a.norm.normed);
     DeviceBuffer dnormed = workspace_.alloc("d ffn normed", rows * d);
-    kernels::linear_grad_weight(f32(a.h0), normed, block.ff.wi0->g(), rows, d, f);
-    kernels::linear_grad_input(f32(a.h0), block.ff.wi0->w(), f32(dnormed), rows, d, f);
-    if (c.gated) {
-        kernels::linear_grad_weight(f32(a.h1), normed, block.ff.wi1->g(), rows, d, f);
-        kernels::linear_grad_input(f32(a.h1), block.ff.wi1->w(), f32(dnormed), rows, d, f, 1.0f);
+    std::vector<DeviceBuffer> partials;
+    for (uint32_t r = 0; r < tp; ++r) {
+        FfnShardActs& s = a.shards[r];
+        kernels::linear_grad_weight(dout, f32(s.act), part(*block.ff.wo, r).g(), rows, f, d);
+        // The activation buffer now receives its own gradient.
+        kernels::linear_grad_input(dout, part(*block.ff.wo, r).w(), f32(s.act), rows, f, d);
+        const Dropout drop = rank_dropout(a.drop_hidden, r, rows * f);
+        if (drop.active()) kernels::dropout_apply(pool_, drop, f32(s.act), rows * f);
+        kernels::ffn_activation_backward(pool_, c.gated, f32(s.h0), c.gated ? f32(s.h1) : nullptr, f32(s.act),
+                                         rows * f);
+        s.act = DeviceBuffer();
+        float* dn = f32(dnormed);
+        if (r > 0) {
+            dn = f32(partials.emplace_back(workspace_.alloc_on(rank_ipu(stage, r), "d ffn normed part", rows * d)));
+        }
+        kernels::linear_grad_weight(f32(s.h0), normed, part(*block.ff.wi0, r).g(), rows, d, f);
+        kernels::linear_grad_input(f32(s.h0), part(*block.ff.wi0, r).w(), dn, rows, d, f);
+        if (c.gated) {
+            kernels::linear_grad_weight(f32(s.h1), normed, part(*block.ff.wi1, r).g(), rows, d, f);
+            kernels::linear_grad_input(f32(s.h1), part(*block.ff.wi1, r).w(), dn, rows, d, f, 1.0f);
+        }
+        s = FfnShardActs();
     }
-    kernels::rmsnorm_backward(pool_, f32(a.norm.x_in), block.ff_norm->w(), f32(a.norm.inv_rms), f32(dnormed), dx,
-                              block.ff_norm->g(), rows, d);
+    dout_buf = DeviceBuffer();
+    reduce_partials(collectives_, f32(dnormed), partials, rows * d);
+    kernels::rmsnorm_backward(pool_, f32(a.norm.x_in), part(*block.ff_norm).w(), f32(a.norm.inv_rms), f32(dnormed),
+                              dx, part(*block.ff_norm).g(), rows, d);
     a = FfnActs();
 }
 
@@ -370,8 +700,8 @@ void T5Model::stack_backward(const StackParams& stack, bool decoder, const int32
     const int64_t B = acts.batch, T = acts.len, rows = B * T, d = c.d_model;
     if (acts.drop_final.active()) kernels::dropout_apply(pool_, acts.drop_final, dout, rows * d);
     DeviceBuffer dx = workspace_.alloc("d residual", rows * d);
-    kernels::rmsnorm_backward(pool_, f32(acts.final_in), stack.final_norm->w(), f32(acts.final_inv_rms), dout,
-                              f32(dx), stack.final_norm->g(), rows, d);
+    kernels::rmsnorm_backward(pool_, f32(acts.final_in), part(*stack.final_norm).w(), f32(acts.final_inv_rms), dout,
+                              f32(dx), part(*stack.final_norm).g(), rows, d);
     acts.final_in = DeviceBuffer();
     DeviceBuffer dpos = workspace_.alloc("d position bias", c.heads * T * T);
     for (size_t i = stack.blocks.size(); i-- > 0;) {
@@ -383,15 +713,34 @@ void T5Model::stack_backward(const StackParams& stack, bool decoder, const int32
         }
         attention_sublayer_backward(*b.self_norm, b.self, ba.self, B, T, nullptr, T, f32(dx), nullptr, f32(dpos));
     }
-    position_bias_backward(f32(dpos), c.heads, 0, c.heads, T, T, !decoder, decoder, c.buckets, c.max_distance,
-                           stack.rel_bias->g());
+    // Mirror of the forward copies: the residual gradient and the position-bias gradient go back a stage, and
+    // each decoder stage returns its part of d(encoder output).
+    if (placement_.pp > 1) {
+        for (uint32_t k = 0; k < acts.stage_copies; ++k) {
+            collectives_.count_copy(rows * d, placement_.tp);
+            collectives_.count_copy(c.heads * T * T, placement_.tp);
+        }
+        collectives_.count_copy(B * src_len * d * acts.enc_deliveries, placement_.tp);
+    }
+    const int64_t hr = heads_per_rank();
+    for (uint32_t r = 0; r < placement_.tp; ++r) {
+        position_bias_backward(f32(dpos) + int64_t(r) * hr * T * T, hr, 0, hr, T, T, !decoder, decoder, c.buckets,
+                               c.max_distance, part(*stack.rel_bias, r).g());
+    }
     if (acts.drop_embed.active()) kernels::dropout_apply(pool_, acts.drop_embed, f32(dx), rows * d);
-    float* g = stack.embed->g();
+    const Parameter& table = *stack.embed;
+    const int64_t len = table.sharded() ? table.shard_len() : c.vocab;
     const float* dxp = f32(dx);
-    for (int64_t r = 0; r < rows; ++r) {
-        float* gr = g + int64_t(ids[r]) * d;
-        const float* src = dxp + r * d;
-        for (int64_t j = 0; j < d; ++j) gr[j] += src[j];
+    for (uint32_t r = 0; r < table.shards; ++r) {
+        float* g = part(table, r).g();
+        const int64_t begin = int64_t(r) * len;
+        for (int64_t row = 0; row < rows; ++row) {
+            const int64_t id = ids[row];
+            if (id < begin || id >= begin + len) continue;
+            float* gr = g + (id - begin) * d;
+            const float* src = dxp + row * d;
+            for (int64_t j = 0; j < d; ++j) gr[j] += src[j];
+        }
     }
 }
 

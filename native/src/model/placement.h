@@ -1,0 +1,30 @@
+// Where every part of the model runs: tensor-parallel ranks, pipeline stages and replicas, numbered as in
+// ft5_plan_desc (ipu = replica * (tp * pp) + stage * tp + tp_rank), and the stage of every layer.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ft5/ft5.h"
+#include "model/model_config.h"
+
+namespace ft5::model {
+
+struct Placement {
+    uint32_t tp = 1;
+    uint32_t pp = 1;
+    uint32_t replicas = 1;
+    std::vector<uint32_t> encoder_stage;  // stage of encoder block i
+    std::vector<uint32_t> decoder_stage;  // stage of decoder block i
+
+    // Validates the plan against the model and the device (throws FT5_ERR_INVALID_ARGUMENT naming the field).
+    static Placement from_plan(const ft5_plan_desc& plan, const ModelConfig& config, uint32_t num_ipus);
+
+    uint32_t ipu(uint32_t replica, uint32_t stage, uint32_t rank) const noexcept {
+        return replica * (tp * pp) + stage * tp + rank;
+    }
+    uint32_t last_stage() const noexcept { return pp - 1; }
+    uint32_t ipus_needed() const noexcept { return tp * pp * replicas; }
+};
+
+}  // namespace ft5::model
