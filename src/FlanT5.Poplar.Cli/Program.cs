@@ -13,6 +13,7 @@ internal static class Program
         FinetuneCommand.Create(),
         PlanCommand.Create(),
         ParityCommand.Create(),
+        BenchCommand.Create(),
         TokenizeCommand.Create(),
         ConvertCommand.Create(),
         CheckpointWriteProbeCommand.Create(),
