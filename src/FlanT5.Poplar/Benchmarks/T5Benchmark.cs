@@ -32,8 +32,8 @@ public static class T5Benchmark
             var decoder = new SessionDecoder(session);
             var tokens = new int[options.Batch];
             var logits = new float[options.Batch * config.VocabSize];
-            generateMs = Timed(options, () => Generate(decoder, inputs, config, tokens, logits));
-            encodeMs = EncoderAlone(session, config, inputs, options);
+            (generateMs, encodeMs) = GenerateAndEncoderAlone(session, config, inputs, options,
+                () => Generate(decoder, inputs, config, tokens, logits));
         }
         return new T5BenchmarkResult(options, parameters, config.VocabSize, Environment.ProcessorCount, options.Threads,
             trainMs, generateMs, encodeMs, PeakResidentMib());
@@ -43,33 +43,40 @@ public static class T5Benchmark
     /// The ABI has no encoder-only call: decode_begin runs the encoder, then projects its output into each of the L
     /// decoder layers' cross-attention keys and values (torch does that in its first decode step, so its "encoder
     /// alone" leaves it out). So decode_begin is timed on this model (encoder + L projections) and on the same encoder
-    /// with one decoder layer (encoder + 1 projection), alternately so that load on the host hits both alike, and the
-    /// encoder alone = one − (full − one) / (L − 1), median over the timed steps. The one-layer model has a small
-    /// vocabulary (token ids taken modulo it) to stay small in memory: an embedding lookup costs the same either way.
+    /// with one decoder layer (encoder + 1 projection), and the encoder alone = one − (full − one) / (L − 1). The one-layer
+    /// model has a small vocabulary (token ids taken modulo it) to stay small in memory: an embedding lookup costs the
+    /// same either way. Generation and the two decode_begin timings alternate, so that varying load on a shared host
+    /// hits generate and encode alike (torch times all of one, then all of the other); medians over the timed steps.
     /// </summary>
-    private static double EncoderAlone(T5Session session, T5ModelConfig config, BenchmarkInputs inputs, T5BenchmarkOptions options)
+    private static (double GenerateMs, double EncodeMs) GenerateAndEncoderAlone(T5Session session, T5ModelConfig config,
+        BenchmarkInputs inputs, T5BenchmarkOptions options, Action generate)
     {
         int layers = config.NumDecoderLayers;
-        if (layers == 1) return Timed(options, () => DecodeBegin(session, inputs.InputIds, inputs));
         var small = config with { VocabSize = Math.Min(config.VocabSize, 512) };
         var smallIds = inputs.InputIds.Select(id => id % small.VocabSize).ToArray();
         using var device = OpenDevice(options.Threads);
         using var oneLayer = T5Session.Create(device, Describe(small, decoderLayers: 1, options.Dropout));
         InitialiseWeights(oneLayer, small, seed: 0);
-        for (int i = 0; i < options.Warmup; i++)
-        {
-            DecodeBegin(session, inputs.InputIds, inputs);
-            DecodeBegin(oneLayer, smallIds, inputs);
-        }
-        var times = new double[options.Steps];
-        for (int i = 0; i < times.Length; i++)
+        double EncoderAlone()
         {
             double full = Time(() => DecodeBegin(session, inputs.InputIds, inputs));
+            if (layers == 1) return full;
             double one = Time(() => DecodeBegin(oneLayer, smallIds, inputs));
-            times[i] = one - (full - one) / (layers - 1);
+            return one - (full - one) / (layers - 1);
         }
-        Array.Sort(times);
-        return times[times.Length / 2];
+        for (int i = 0; i < options.Warmup; i++)
+        {
+            generate();
+            EncoderAlone();
+        }
+        var generateTimes = new double[options.Steps];
+        var encodeTimes = new double[options.Steps];
+        for (int i = 0; i < options.Steps; i++)
+        {
+            generateTimes[i] = Time(generate);
+            encodeTimes[i] = EncoderAlone();
+        }
+        return (Median(generateTimes), Median(encodeTimes));
     }
 
     private static void DecodeBegin(T5Session session, int[] inputIds, BenchmarkInputs inputs)
@@ -124,6 +131,11 @@ public static class T5Benchmark
         for (int i = 0; i < options.Warmup; i++) action();
         var times = new double[options.Steps];
         for (int i = 0; i < times.Length; i++) times[i] = Time(action);
+        return Median(times);
+    }
+
+    private static double Median(double[] times)
+    {
         Array.Sort(times);
         return times[times.Length / 2];
     }
