@@ -20,6 +20,7 @@ internal static class Program
             case "checkpoint-generate": return CheckpointGenerateMode.Run(options);
             case "checkpoint-stream": return CheckpointStreamMode.Run(options);
             case "safetensors-fuzz": return SafetensorsFuzzMode.Run(options);
+            case "t5-vs-torch": return T5VsTorchMode.Run(options);
             default:
                 Console.Error.WriteLine("""
                     usage: FlanT5.Poplar.Bench <mode> [--option value …]
@@ -34,6 +35,10 @@ internal static class Program
                           against the disk's sequential read speed measured in the same run
                       safetensors-fuzz [--cases 100000] [--seed 1]
                           random mutations of a valid file through the reader; only InvalidDataException is allowed
+                      t5-vs-torch [--preset flan-t5-small] [--batch 8] [--src-len 128] [--tgt-len 8] [--steps 10]
+                                  [--warmup 2] [--threads N] [--vocab V] [--dropout P] [--torch-script PATH] [--python EXE]
+                          flant5 bench here, then torch_t5.py bench (default ../shared/bench/torch_t5.py from the repo
+                          root) with the same arguments; both JSON lines and ours/torch for train step, decode/token, RSS
                     """);
                 return 2;
         }

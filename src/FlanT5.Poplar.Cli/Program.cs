@@ -15,6 +15,7 @@ internal static class Program
         GenerateCommand.Create(),
         PlanCommand.Create(),
         ParityCommand.Create(),
+        BenchCommand.Create(),
         TokenizeCommand.Create(),
         ConvertCommand.Create(),
         CheckpointWriteProbeCommand.Create(),
