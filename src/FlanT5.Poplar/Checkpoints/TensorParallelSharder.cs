@@ -36,8 +36,9 @@ public static class TensorParallelSharder
         foreach (var spec in map.Parameters) PaddedDim(spec, tp);
     }
 
-    /// <summary>Writes rank <paramref name="rank"/>'s shard of <paramref name="full"/> (padding rows are zero).</summary>
-    public static void Shard(ParameterSpec spec, int tp, ReadOnlySpan<float> full, int rank, Span<float> shard)
+    /// <summary>Writes rank <paramref name="rank"/>'s shard of <paramref name="full"/> (padding rows are zero). Any element
+    /// type: the layout does not depend on it, so bf16 checkpoints can be sharded without widening.</summary>
+    public static void Shard<T>(ParameterSpec spec, int tp, ReadOnlySpan<T> full, int rank, Span<T> shard) where T : unmanaged
     {
         var (outer, dim, inner, perRank) = Geometry(spec, tp, rank, full.Length, shard.Length);
         if (spec.ShardDim < 0)
@@ -57,7 +58,7 @@ public static class TensorParallelSharder
     }
 
     /// <summary>Copies rank <paramref name="rank"/>'s shard back into <paramref name="full"/>, dropping padding rows.</summary>
-    public static void Unshard(ParameterSpec spec, int tp, int rank, ReadOnlySpan<float> shard, Span<float> full)
+    public static void Unshard<T>(ParameterSpec spec, int tp, int rank, ReadOnlySpan<T> shard, Span<T> full) where T : unmanaged
     {
         var (outer, dim, inner, perRank) = Geometry(spec, tp, rank, full.Length, shard.Length);
         if (spec.ShardDim < 0)
