@@ -435,3 +435,37 @@ TEST(SessionPlacementMemory, TooSmallIpusFailAtCreateBeforeAnythingIsAllocated) 
     const auto t = traffic(s.device);
     EXPECT_EQ(t.inter_ipu_bytes, 0u);
 }
+
+// Every tp rank holds its own copy of the replicated activations (residual stream, norm outputs, position
+// bias, ...): after a training step each rank's on-chip peak matches rank 0's, though the emulator computes
+// those tensors once.
+TEST(SessionPlacementMemory, EveryTensorParallelRankPeaksLikeRankZero) {
+    for (const uint32_t tp : {2u, 4u}) {
+        SessionFixture fx("flan-t5-tiny", -1.0f, 2, tp, 1, 1);
+        const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+        const OwnedBatch b = reference_batch(ref);
+        const ft5_batch view = b.view(true);
+        ASSERT_EQ(ft5_device_reset_peaks(fx.device), FT5_OK);
+        ASSERT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, nullptr), FT5_OK) << ft5_last_error();
+        ft5_optimizer_step st;
+        ft5_optimizer_step_init(&st);
+        st.step = 1;
+        st.learning_rate = 1e-3f;
+        ft5_step_result res{};
+        res.struct_size = sizeof(res);
+        ASSERT_EQ(ft5_session_optimizer_step(fx.session, &st, &res), FT5_OK) << ft5_last_error();
+        const uint64_t peak0 = memory(fx.device, 0).on_chip_peak_bytes;
+        ASSERT_GT(peak0, 0u);
+        for (uint32_t r = 1; r < tp; ++r) {
+            const auto m = memory(fx.device, r);
+            const double ratio = double(m.on_chip_peak_bytes) / double(peak0);
+            EXPECT_NEAR(ratio, 1.0, 0.02) << "tp " << tp << ", rank " << r;
+            std::printf("[tp %u] rank %u on-chip peak %llu bytes = %.4f x rank 0 (%llu)\n", unsigned(tp),
+                        unsigned(r), static_cast<unsigned long long>(m.on_chip_peak_bytes), ratio,
+                        static_cast<unsigned long long>(peak0));
+        }
+        // Mirrors are released with the tensors they stand for.
+        const auto m0 = memory(fx.device, 0), m1 = memory(fx.device, 1);
+        EXPECT_EQ(m0.live_tensors, m1.live_tensors);
+    }
+}

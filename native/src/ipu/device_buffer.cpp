@@ -30,7 +30,8 @@ DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
       location_(other.location_),
       bytes_(other.bytes_),
       name_(std::move(other.name_)),
-      data_(std::move(other.data_)) {
+      data_(std::move(other.data_)),
+      mirrors_(std::move(other.mirrors_)) {
     other.bytes_ = 0;
 }
 
@@ -43,12 +44,19 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
         bytes_ = other.bytes_;
         name_ = std::move(other.name_);
         data_ = std::move(other.data_);
+        mirrors_ = std::move(other.mirrors_);
         other.bytes_ = 0;
     }
     return *this;
 }
 
+void DeviceBuffer::mirror_on_next(uint32_t ipus) {
+    mirrors_.reserve(mirrors_.size() + ipus);
+    for (uint32_t i = 1; i <= ipus; ++i) mirrors_.emplace_back(device_, ipu_ + i, location_, bytes_, name_);
+}
+
 void DeviceBuffer::release() noexcept {
+    mirrors_.clear();
     if (device_) {
         try {
             device_->arena(ipu_, location_).release(bytes_);

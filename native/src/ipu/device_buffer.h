@@ -8,7 +8,9 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
+#include "ipu/arena_reservation.h"
 #include "ipu/device.h"
 
 namespace ft5::ipu {
@@ -31,6 +33,10 @@ public:
     const std::string& name() const noexcept { return name_; }
     std::byte* data() noexcept { return data_.get(); }
     const std::byte* data() const noexcept { return data_.get(); }
+    // Also reserves the same bytes on `ipus` more IPUs (ipu + 1 ...): the other tensor-parallel ranks' copies
+    // of a replicated tensor, held for as long as this buffer.
+    void mirror_on_next(uint32_t ipus);
+
     template <typename T>
     std::span<T> as() noexcept { return {reinterpret_cast<T*>(data_.get()), size_t(bytes_ / sizeof(T))}; }
     template <typename T>
@@ -50,6 +56,7 @@ private:
     uint64_t bytes_ = 0;
     std::string name_;
     std::unique_ptr<std::byte, FreeDeleter> data_;
+    std::vector<ArenaReservation> mirrors_;
 };
 
 }  // namespace ft5::ipu

@@ -16,9 +16,17 @@ namespace ft5::model {
 // Allocates named fp32 activation buffers on one IPU.
 class Workspace {
 public:
-    Workspace(std::shared_ptr<ipu::Device> device, uint32_t ipu) : device_(std::move(device)), ipu_(ipu) {}
-    // On the current IPU (the stage and replica being executed, tp rank 0).
-    ipu::DeviceBuffer alloc(const char* name, int64_t count) const { return alloc_on(ipu_, name, count); }
+    // tp: the tensor-parallel group size (ranks are consecutive IPUs, rank 0 first).
+    Workspace(std::shared_ptr<ipu::Device> device, uint32_t ipu, uint32_t tp)
+        : device_(std::move(device)), ipu_(ipu), tp_(tp) {}
+    // A tensor every tp rank holds (residual stream, norm outputs, ...): computed once on the current IPU (the
+    // stage and replica being executed, tp rank 0), with the same bytes reserved on the other ranks of its group.
+    ipu::DeviceBuffer alloc(const char* name, int64_t count) const {
+        ipu::DeviceBuffer b = alloc_on(ipu_, name, count);
+        if (tp_ > 1) b.mirror_on_next(tp_ - 1);
+        return b;
+    }
+    // One IPU's own tensor (a rank's shard or partial result).
     ipu::DeviceBuffer alloc_on(uint32_t ipu, const char* name, int64_t count) const {
         return ipu::DeviceBuffer(device_, ipu, FT5_MEMORY_ON_CHIP, uint64_t(count) * sizeof(float), name);
     }
@@ -27,6 +35,7 @@ public:
 private:
     std::shared_ptr<ipu::Device> device_;
     uint32_t ipu_;
+    uint32_t tp_;
 };
 
 inline float* f32(ipu::DeviceBuffer& b) noexcept { return b.as<float>().data(); }

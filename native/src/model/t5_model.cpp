@@ -53,7 +53,7 @@ T5Model::T5Model(const ModelConfig& config, std::shared_ptr<ipu::Device> device,
       placement_(placement),
       collectives_(device),
       params_(device, placement),
-      workspace_(device, 0),
+      workspace_(device, 0, placement.tp),
       pool_(threads),
       rng_key_(mix_seed(config.seed)) {
     build_parameters();
@@ -501,7 +501,10 @@ double T5Model::run_replica(const BatchView& bv, const ForwardOutputs& outputs, 
         for (uint32_t r = 0; r < lm.shards; ++r) {
             kernels::linear_grad_weight(f32(logits[r]), f32(y), part(lm, r).g(), B * T, d, len);
             float* out = f32(dy);
-            if (r > 0) out = f32(partials.emplace_back(workspace_.alloc("d decoder output part", B * T * d)));
+            if (r > 0) {
+                out = f32(partials.emplace_back(
+                    workspace_.alloc_on(rank_ipu(lm.stage, r), "d decoder output part", B * T * d)));
+            }
             kernels::linear_grad_input(f32(logits[r]), part(lm, r).w(), out, B * T, d, len);
         }
         reduce_partials(collectives_, f32(dy), partials, B * T * d);
