@@ -46,9 +46,9 @@ ft5::model::Placement check_plan(const ft5_plan_desc& p, const ft5::model::Model
             invalid_argument(std::string("plan->") + field + " is " + std::to_string(int(loc)) +
                              "; expected FT5_MEMORY_ON_CHIP or FT5_MEMORY_STREAMING");
         }
-        if (loc == FT5_MEMORY_STREAMING) {
-            not_supported(std::string("plan->") + field + " is streaming memory (phased execution)");
-        }
+    }
+    if (p.weights_location == FT5_MEMORY_STREAMING) {
+        not_supported("plan->weights_location is streaming memory (phased execution)");
     }
     if (num_ipus < 1) invalid_argument("the device has no IPU");
     return ft5::model::Placement::from_plan(p, c, num_ipus);

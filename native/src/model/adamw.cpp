@@ -1,6 +1,7 @@
 #include "model/adamw.h"
 
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -85,6 +86,21 @@ ft5_step_result adamw_step(ThreadPool& pool, ParameterTable& params, const ft5_o
         const float* gacc = part.g();
         float* m = part.adam_m.as<float>().data();
         float* v = part.adam_v.as<float>().data();
+        // Moments in streaming memory pass through on-chip buffers for this part's update, in and out again.
+        const bool streamed = part.adam_m.location() == FT5_MEMORY_STREAMING;
+        const uint64_t bytes = part.adam_m.bytes();
+        ipu::DeviceBuffer m_chip, v_chip;
+        if (streamed) {
+            m_chip = ipu::DeviceBuffer(params.device(), part.adam_m.ipu(), FT5_MEMORY_ON_CHIP, bytes,
+                                       part.adam_m.name() + " (streamed in)");
+            v_chip = ipu::DeviceBuffer(params.device(), part.adam_v.ipu(), FT5_MEMORY_ON_CHIP, bytes,
+                                       part.adam_v.name() + " (streamed in)");
+            std::memcpy(m_chip.data(), part.adam_m.data(), size_t(bytes));
+            std::memcpy(v_chip.data(), part.adam_v.data(), size_t(bytes));
+            params.device()->traffic().streaming_bytes += 2 * bytes;
+            m = m_chip.as<float>().data();
+            v = v_chip.as<float>().data();
+        }
         pool.parallel_for(size_t(p.shard_elems), [&](size_t a, size_t b) {
             for (size_t j = a; j < b; ++j) {
                 const float g = grad_mul == 1.0f ? gacc[j] : gacc[j] * grad_mul;
@@ -98,6 +114,11 @@ ft5_step_result adamw_step(ThreadPool& pool, ParameterTable& params, const ft5_o
                 v[j] = vj;
             }
         }, 1 << 14);
+        if (streamed) {
+            std::memcpy(part.adam_m.data(), m_chip.data(), size_t(bytes));
+            std::memcpy(part.adam_v.data(), v_chip.data(), size_t(bytes));
+            params.device()->traffic().streaming_bytes += 2 * bytes;
+        }
         }
     }
     return result;

@@ -108,15 +108,19 @@ Parameter& ParameterTable::add(const std::string& name, std::vector<int64_t> sha
 }
 
 void ParameterTable::allocate() {
-    // Per IPU: bytes of weights + gradients + both moments, and which tensors they are.
-    std::map<uint32_t, uint64_t> need;
+    // Per IPU: bytes of weights + gradients (+ both moments unless they stream), and which tensors they are;
+    // streamed moments need their bytes in the IPU's streaming memory.
+    const ft5_memory_location moments = placement_.optimizer_location;
+    const uint64_t on_chip_copies = moments == FT5_MEMORY_ON_CHIP ? 4 : 2;
+    std::map<uint32_t, uint64_t> need, need_streaming;
     std::map<uint32_t, std::vector<std::pair<uint64_t, const Parameter*>>> tensors;
     for (const auto& p : params_) {
         const uint64_t bytes = uint64_t(p->shard_elems) * sizeof(float);
         for (uint32_t rep = 0; rep < placement_.replicas; ++rep) {
             for (uint32_t r = 0; r < placement_.tp; ++r) {
                 const uint32_t ipu = placement_.ipu(rep, p->stage, r);
-                need[ipu] += 4 * bytes;
+                need[ipu] += on_chip_copies * bytes;
+                if (moments == FT5_MEMORY_STREAMING) need_streaming[ipu] += 2 * bytes;
                 tensors[ipu].emplace_back(bytes, p.get());
             }
         }
@@ -129,12 +133,27 @@ void ParameterTable::allocate() {
         std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
         std::string largest;
         for (size_t i = 0; i < list.size() && i < 3; ++i) {
-            largest += (i ? ", " : "") + list[i].second->name + " (" + std::to_string(list[i].first) + " bytes x 4)";
+            largest += (i ? ", " : "") + list[i].second->name + " (" + std::to_string(list[i].first) + " bytes x " +
+                       std::to_string(on_chip_copies) + ")";
         }
-        fail(FT5_ERR_OUT_OF_MEMORY,
-             "IPU " + std::to_string(ipu) + " cannot hold its part of the model: weights, gradients and AdamW moments "
-             "need " + std::to_string(bytes) + " bytes, " + std::to_string(available) +
-             " bytes are available; largest tensors: " + largest);
+        std::string msg = "IPU ";
+        msg += std::to_string(ipu);
+        msg += " cannot hold its part of the model: weights, gradients";
+        if (moments == FT5_MEMORY_ON_CHIP) msg += " and AdamW moments";
+        msg += " need ";
+        msg += std::to_string(bytes) + " bytes, " + std::to_string(available) +
+               " bytes are available; largest tensors: " + largest;
+        fail(FT5_ERR_OUT_OF_MEMORY, msg);
+    }
+    for (const auto& [ipu, bytes] : need_streaming) {
+        const auto& arena = device_->arena(ipu, FT5_MEMORY_STREAMING);
+        const uint64_t available = arena.capacity() - std::min(arena.capacity(), arena.used());
+        if (bytes <= available) continue;
+        std::string msg = "IPU ";
+        msg += std::to_string(ipu);
+        msg += " cannot hold its AdamW moments in streaming memory: they need ";
+        msg += std::to_string(bytes) + " bytes, " + std::to_string(available) + " bytes are available";
+        fail(FT5_ERR_OUT_OF_MEMORY, msg);
     }
     for (auto& p : params_) {
         const uint64_t bytes = uint64_t(p->shard_elems) * sizeof(float);
@@ -148,8 +167,8 @@ void ParameterTable::allocate() {
                 ParamShard& s = p->at(rep, r);
                 s.weight = ipu::DeviceBuffer(device_, ipu, FT5_MEMORY_ON_CHIP, bytes, label);
                 s.grad = ipu::DeviceBuffer(device_, ipu, FT5_MEMORY_ON_CHIP, bytes, label + " (gradient)");
-                s.adam_m = ipu::DeviceBuffer(device_, ipu, FT5_MEMORY_ON_CHIP, bytes, label + " (adam m)");
-                s.adam_v = ipu::DeviceBuffer(device_, ipu, FT5_MEMORY_ON_CHIP, bytes, label + " (adam v)");
+                s.adam_m = ipu::DeviceBuffer(device_, ipu, moments, bytes, label + " (adam m)");
+                s.adam_v = ipu::DeviceBuffer(device_, ipu, moments, bytes, label + " (adam v)");
             }
         }
     }

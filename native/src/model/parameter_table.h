@@ -75,6 +75,7 @@ public:
     void allocate();
 
     size_t size() const noexcept { return params_.size(); }
+    const std::shared_ptr<ipu::Device>& device() const noexcept { return device_; }
     Parameter& at(size_t i) { return *params_[i]; }
     const Parameter& at(size_t i) const { return *params_[i]; }
     // nullptr when absent.

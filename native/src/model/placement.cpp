@@ -38,6 +38,7 @@ Placement Placement::from_plan(const ft5_plan_desc& p, const ModelConfig& c, uin
     pl.tp = p.tensor_parallel;
     pl.pp = p.pipeline_stages;
     pl.replicas = p.replicas;
+    pl.optimizer_location = p.optimizer_location;
     if (c.heads % pl.tp != 0) {
         invalid_argument("plan->tensor_parallel is " + std::to_string(pl.tp) + "; it must divide num_heads = " +
                          std::to_string(c.heads));

@@ -14,6 +14,9 @@ struct Placement {
     uint32_t tp = 1;
     uint32_t pp = 1;
     uint32_t replicas = 1;
+    // Where AdamW's moments live: on chip beside the weights, or in each IPU's streaming memory (streamed
+    // through on-chip memory one parameter at a time by the optimizer step).
+    ft5_memory_location optimizer_location = FT5_MEMORY_ON_CHIP;
     std::vector<uint32_t> encoder_stage;  // stage of encoder block i
     std::vector<uint32_t> decoder_stage;  // stage of decoder block i
 
