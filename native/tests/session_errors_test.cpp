@@ -112,8 +112,8 @@ TEST_F(SessionErrors, PlansThisBuildCannotPlaceAreRejected) {
     p.weights_location = FT5_MEMORY_STREAMING;
     expect_error(ft5_session_create(device, &model, &p, &s), FT5_ERR_NOT_SUPPORTED, "weights_location");
     p = plan;
-    p.recompute = 1;
-    expect_error(ft5_session_create(device, &model, &p, &s), FT5_ERR_NOT_SUPPORTED, "recompute");
+    p.recompute = 2;
+    expect_error(ft5_session_create(device, &model, &p, &s), FT5_ERR_INVALID_ARGUMENT, "recompute");
     EXPECT_EQ(s, nullptr);
 }
 

@@ -39,10 +39,11 @@ struct SessionFixture {
     ft5_device* device = nullptr;
     ft5_session* session = nullptr;
 
-    // tp x pp x replicas: the plan (on a device with that many IPUs); optimizer_location: where AdamW's moments live.
+    // tp x pp x replicas: the plan (on a device with that many IPUs); optimizer_location: where AdamW's moments
+    // live; recompute: plan->recompute.
     explicit SessionFixture(const std::string& name, float dropout = -1.0f, uint32_t threads = 2, uint32_t tp = 1,
                             uint32_t pp = 1, uint32_t replicas = 1,
-                            ft5_memory_location optimizer_location = FT5_MEMORY_ON_CHIP)
+                            ft5_memory_location optimizer_location = FT5_MEMORY_ON_CHIP, uint32_t recompute = 0)
         : model(name) {
         config = parse_json(read_text(fixture_path(name, "config.json")));
         const SafetensorsFile weights(fixture_path(name, "model.safetensors"));
@@ -81,6 +82,7 @@ struct SessionFixture {
         plan.pipeline_stages = pp;
         plan.replicas = replicas;
         plan.optimizer_location = optimizer_location;
+        plan.recompute = recompute;
         EXPECT_EQ(ft5_session_create(device, &desc, &plan, &session), FT5_OK) << ft5_last_error();
         for (const auto& name_ : param_names()) {
             const auto w = weights.at(name_).f32();

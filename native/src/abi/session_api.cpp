@@ -39,7 +39,6 @@ ft5::model::Placement check_plan(const ft5_plan_desc& p, const ft5::model::Model
     if (p.recompute != 0 && p.recompute != 1) {
         invalid_argument("plan->recompute is " + std::to_string(p.recompute) + "; expected 0 or 1");
     }
-    if (p.recompute == 1) not_supported("plan->recompute is 1 (activation recomputation)");
     for (auto [loc, field] : {std::pair{p.weights_location, "weights_location"},
                               std::pair{p.optimizer_location, "optimizer_location"}}) {
         if (loc != FT5_MEMORY_ON_CHIP && loc != FT5_MEMORY_STREAMING) {

@@ -31,6 +31,7 @@ public:
         return ipu::DeviceBuffer(device_, ipu, FT5_MEMORY_ON_CHIP, uint64_t(count) * sizeof(float), name);
     }
     void set_ipu(uint32_t ipu) noexcept { ipu_ = ipu; }
+    uint32_t ipu() const noexcept { return ipu_; }
 
 private:
     std::shared_ptr<ipu::Device> device_;
@@ -78,6 +79,10 @@ struct BlockActs {
     AttentionActs self;
     AttentionActs cross;  // decoder only
     FfnActs ff;
+    // Recomputation: the forward pass keeps only the block's input and where the dropout stream stood; the
+    // backward pass runs the block again from them to refill the records above.
+    ipu::DeviceBuffer input;
+    uint64_t rng_before = 0;
 };
 
 struct StackActs {
@@ -86,6 +91,10 @@ struct StackActs {
     std::vector<BlockActs> blocks;  // empty when the pass keeps nothing (inference)
     ipu::DeviceBuffer pos_bias;     // [H, T, T], causal mask folded in for the decoder
     ipu::DeviceBuffer key_mask;     // [B, T] additive, or empty
+    // What a block's forward pass reads besides its input (kept for recomputation; owned by the caller).
+    const float* self_key_mask = nullptr;
+    const float* enc_key_mask = nullptr;
+    bool training = false;
     ipu::DeviceBuffer final_in;     // residual stream entering the final norm
     ipu::DeviceBuffer final_inv_rms;
     ipu::DeviceBuffer out;          // final norm output after dropout (decoder: and the tied scale)

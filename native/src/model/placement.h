@@ -17,6 +17,8 @@ struct Placement {
     // Where AdamW's moments live: on chip beside the weights, or in each IPU's streaming memory (streamed
     // through on-chip memory one parameter at a time by the optimizer step).
     ft5_memory_location optimizer_location = FT5_MEMORY_ON_CHIP;
+    // Keep only each block's input in the forward pass and recompute its activations in the backward pass.
+    bool recompute = false;
     std::vector<uint32_t> encoder_stage;  // stage of encoder block i
     std::vector<uint32_t> decoder_stage;  // stage of decoder block i
 

@@ -271,6 +271,18 @@ void T5Model::ffn_inference(const BlockParams& block, DeviceBuffer& x, int64_t r
     ffn_sublayer(block, x, rows, false, nullptr);
 }
 
+void T5Model::block_forward(const BlockParams& b, bool decoder, DeviceBuffer& x, const StackActs& acts,
+                            const float* enc, int64_t src_len, BlockActs* keep) {
+    const int64_t batch = acts.batch, len = acts.len;
+    attention_sublayer(*b.self_norm, b.self, x, batch, len, nullptr, len, f32(acts.pos_bias), acts.self_key_mask,
+                       acts.training, keep != nullptr ? &keep->self : nullptr);
+    if (decoder) {
+        attention_sublayer(*b.cross_norm, b.cross, x, batch, len, enc, src_len, nullptr, acts.enc_key_mask,
+                           acts.training, keep != nullptr ? &keep->cross : nullptr);
+    }
+    ffn_sublayer(b, x, batch * len, acts.training, keep != nullptr ? &keep->ff : nullptr);
+}
+
 DeviceBuffer T5Model::stack_forward(const StackParams& stack, bool decoder, const int32_t* ids, int64_t batch,
                                     int64_t len, const float* self_key_mask, const float* enc, int64_t src_len,
                                     const float* enc_key_mask, bool training, StackActs& acts, bool keep) {
@@ -280,6 +292,9 @@ DeviceBuffer T5Model::stack_forward(const StackParams& stack, bool decoder, cons
     acts.len = len;
     acts.stage_copies = 0;
     acts.enc_deliveries = 0;
+    acts.self_key_mask = self_key_mask;
+    acts.enc_key_mask = enc_key_mask;
+    acts.training = training;
     workspace_.set_ipu(rank_ipu(0, 0));
     DeviceBuffer x = workspace_.alloc(decoder ? "decoder embedding" : "encoder embedding", rows * d);
     embed(*stack.embed, ids, rows, f32(x));  // the embedding lives on the first stage
@@ -309,14 +324,16 @@ DeviceBuffer T5Model::stack_forward(const StackParams& stack, bool decoder, cons
             stage_copy(enc_stage, block_stage, batch * src_len * d);
             ++acts.enc_deliveries;
         }
-        BlockActs* ba = keep ? &acts.blocks[i] : nullptr;
-        attention_sublayer(*b.self_norm, b.self, x, batch, len, nullptr, len, f32(acts.pos_bias), self_key_mask,
-                           training, ba != nullptr ? &ba->self : nullptr);
-        if (decoder) {
-            attention_sublayer(*b.cross_norm, b.cross, x, batch, len, enc, src_len, nullptr, enc_key_mask, training,
-                               ba != nullptr ? &ba->cross : nullptr);
+        if (keep && placement_.recompute) {
+            // Keep the block's input (it enters the first norm) and drop everything else when the block is done.
+            BlockActs& ba = acts.blocks[i];
+            ba.rng_before = rng_counter_;
+            BlockActs transient;
+            block_forward(b, decoder, x, acts, enc, src_len, &transient);
+            ba.input = std::move(transient.self.norm.x_in);
+        } else {
+            block_forward(b, decoder, x, acts, enc, src_len, keep ? &acts.blocks[i] : nullptr);
         }
-        ffn_sublayer(b, x, rows, training, ba != nullptr ? &ba->ff : nullptr);
     }
     DeviceBuffer out = workspace_.alloc(decoder ? "decoder output" : "encoder output", rows * d);
     acts.final_inv_rms = workspace_.alloc("final inv_rms", rows);
@@ -710,6 +727,18 @@ void T5Model::stack_backward(const StackParams& stack, bool decoder, const int32
     for (size_t i = stack.blocks.size(); i-- > 0;) {
         const BlockParams& b = stack.blocks[i];
         BlockActs& ba = acts.blocks[i];
+        if (placement_.recompute) {
+            // The same forward pass again from the kept input, with the dropout stream where it stood.
+            // The records go on the block's own stage.
+            const uint64_t rng_now = rng_counter_;
+            const uint32_t ipu_now = workspace_.ipu();
+            rng_counter_ = ba.rng_before;
+            workspace_.set_ipu(rank_ipu(b.self.q->stage, 0));
+            DeviceBuffer x = std::move(ba.input);
+            block_forward(b, decoder, x, acts, enc, src_len, &ba);
+            rng_counter_ = rng_now;
+            workspace_.set_ipu(ipu_now);
+        }
         ffn_sublayer_backward(b, ba.ff, rows, f32(dx));
         if (decoder) {
             attention_sublayer_backward(*b.cross_norm, b.cross, ba.cross, B, T, enc, src_len, f32(dx), denc, nullptr);

@@ -134,6 +134,9 @@ private:
                             int64_t q_len, const float* kv_src, int64_t k_len, const float* pos_bias,
                             const float* key_mask, bool training, AttentionActs* keep);
     void ffn_sublayer(const BlockParams& block, ipu::DeviceBuffer& x, int64_t rows, bool training, FfnActs* keep);
+    // One block (self-attention, cross-attention for the decoder, feed-forward) on the residual stream x.
+    void block_forward(const BlockParams& b, bool decoder, ipu::DeviceBuffer& x, const StackActs& acts,
+                       const float* enc, int64_t src_len, BlockActs* keep);
     ipu::DeviceBuffer stack_forward(const StackParams& stack, bool decoder, const int32_t* ids, int64_t batch,
                                     int64_t len, const float* self_key_mask, const float* enc, int64_t src_len,
                                     const float* enc_key_mask, bool training, StackActs& acts, bool keep);
