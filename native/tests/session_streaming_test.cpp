@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "t5_session_fixture.h"
 
@@ -108,3 +109,62 @@ TEST_P(SessionStreamingOptimizer, TrajectoryIsBitIdenticalToOnChipWithMomentsInS
 }
 
 INSTANTIATE_TEST_SUITE_P(TensorParallel, SessionStreamingOptimizer, ::testing::Values(1u, 2u));
+
+// Phased execution: weights, gradients and moments in streaming memory; each block's weights (and, in the
+// backward pass, its gradients) come on chip for the block only.
+class SessionPhasedExecution : public ::testing::TestWithParam<uint32_t> {};
+
+TEST_P(SessionPhasedExecution, TrajectoryIsBitIdenticalToOnChipWithEverythingInStreamingMemory) {
+    const uint32_t tp = GetParam();
+    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp);
+    SessionFixture phased("flan-t5-tiny", -1.0f, 2, tp, 1, 1, FT5_MEMORY_STREAMING, 0, FT5_MEMORY_STREAMING);
+    ASSERT_NE(phased.session, nullptr);
+    for (uint32_t ipu = 0; ipu < tp; ++ipu) {
+        const auto a = memory_of(on_chip.device, ipu), b = memory_of(phased.device, ipu);
+        EXPECT_EQ(b.on_chip_used_bytes, 0u) << "IPU " << ipu;
+        EXPECT_EQ(b.streaming_used_bytes, a.on_chip_used_bytes) << "IPU " << ipu;  // weight, gradient, m, v
+    }
+    ASSERT_EQ(ft5_device_reset_traffic(phased.device), FT5_OK);
+    ASSERT_EQ(ft5_device_reset_peaks(on_chip.device), FT5_OK);
+    ASSERT_EQ(ft5_device_reset_peaks(phased.device), FT5_OK);
+
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_adamw_trajectory.safetensors"));
+    const JsonValue meta = parse_json(read_text(fixture_path("flan-t5-tiny", "reference_adamw_trajectory.json")));
+    const int steps = int(meta.at("steps").number);
+    for (int s = 0; s < steps; ++s) {
+        const auto [loss_a, norm_a] = train_step(on_chip, ref, meta, s);
+        const auto [loss_b, norm_b] = train_step(phased, ref, meta, s);
+        EXPECT_EQ(loss_b, loss_a) << "step " << s;
+        EXPECT_EQ(norm_b, norm_a) << "step " << s;
+    }
+    for (const auto& name : on_chip.param_names()) {
+        for (const ft5_param_slot slot : {FT5_SLOT_WEIGHT, FT5_SLOT_GRADIENT, FT5_SLOT_ADAM_M, FT5_SLOT_ADAM_V}) {
+            EXPECT_EQ(phased.read(name, slot), on_chip.read(name, slot)) << name << " slot " << int(slot);
+        }
+    }
+    // Inference from streamed weights: the same logits.
+    const SafetensorsFile fwd(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const OwnedBatch b = reference_batch(fwd);
+    const ft5_batch view = b.view();
+    std::vector<float> la(size_t(b.batch) * b.tgt_len * size_t(on_chip.vocab())), lb(la.size());
+    ASSERT_EQ(ft5_session_forward(on_chip.session, &view, la.data(), la.size(), nullptr, 0, nullptr), FT5_OK);
+    ASSERT_EQ(ft5_session_forward(phased.session, &view, lb.data(), lb.size(), nullptr, 0, nullptr), FT5_OK)
+        << ft5_last_error();
+    EXPECT_EQ(lb, la);
+
+    EXPECT_GT(streaming_traffic(phased.device), 0u);
+    for (uint32_t ipu = 0; ipu < tp; ++ipu) {
+        const auto a = memory_of(on_chip.device, ipu), b2 = memory_of(phased.device, ipu);
+        EXPECT_LT(double(b2.on_chip_peak_bytes), 0.6 * double(a.on_chip_peak_bytes)) << "IPU " << ipu;
+        EXPECT_EQ(b2.on_chip_used_bytes, 0u) << "IPU " << ipu << ": every phase buffer is released";
+        std::printf("[tp %u] phased IPU %u on-chip peak %llu vs %llu bytes (%.3f), streaming %llu bytes\n",
+                    unsigned(tp), unsigned(ipu), static_cast<unsigned long long>(b2.on_chip_peak_bytes),
+                    static_cast<unsigned long long>(a.on_chip_peak_bytes),
+                    double(b2.on_chip_peak_bytes) / double(a.on_chip_peak_bytes),
+                    static_cast<unsigned long long>(b2.streaming_used_bytes));
+    }
+    std::printf("[tp %u] phased: %llu streaming bytes moved in %d steps and one forward\n", unsigned(tp),
+                static_cast<unsigned long long>(streaming_traffic(phased.device)), steps);
+}
+
+INSTANTIATE_TEST_SUITE_P(TensorParallel, SessionPhasedExecution, ::testing::Values(1u, 2u));

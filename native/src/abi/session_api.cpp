@@ -46,8 +46,9 @@ ft5::model::Placement check_plan(const ft5_plan_desc& p, const ft5::model::Model
                              "; expected FT5_MEMORY_ON_CHIP or FT5_MEMORY_STREAMING");
         }
     }
-    if (p.weights_location == FT5_MEMORY_STREAMING) {
-        not_supported("plan->weights_location is streaming memory (phased execution)");
+    if (p.weights_location == FT5_MEMORY_STREAMING && p.optimizer_location != FT5_MEMORY_STREAMING) {
+        not_supported("plan->weights_location is streaming memory with optimizer_location on chip (phased "
+                      "execution streams the optimizer state as well: set both to FT5_MEMORY_STREAMING)");
     }
     if (num_ipus < 1) invalid_argument("the device has no IPU");
     return ft5::model::Placement::from_plan(p, c, num_ipus);

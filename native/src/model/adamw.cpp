@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "abi/error.h"
+#include "model/weight_phase.h"
 
 namespace ft5::model {
 namespace {
@@ -80,8 +81,12 @@ ft5_step_result adamw_step(ThreadPool& pool, ParameterTable& params, const ft5_o
         Parameter& p = params.at(i);
         const bool decay = s.weight_decay > 0 && (s.decay_all_parameters == 1 || !p.no_weight_decay);
         const float decay_mul = float(1.0 - lr * double(s.weight_decay));
-        // Each IPU updates its own shard or copy with the same (reduced) gradient.
-        for (ParamShard& part : p.parts) {
+        // Each IPU updates its own shard or copy with the same (reduced) gradient. Phased execution: the
+        // weights and gradients of one replica's parts come on chip for the update, the weights go back.
+        for (uint32_t rep = 0; rep < p.replicas; ++rep) {
+        const WeightPhase phase(params.device(), rep, WeightPhase::Mode::kUpdate, {&p});
+        for (uint32_t rank = 0; rank < p.tp; ++rank) {
+        ParamShard& part = p.at(rep, rank);
         float* w = part.w();
         const float* gacc = part.g();
         float* m = part.adam_m.as<float>().data();
@@ -118,6 +123,7 @@ ft5_step_result adamw_step(ThreadPool& pool, ParameterTable& params, const ft5_o
             std::memcpy(part.adam_m.data(), m_chip.data(), size_t(bytes));
             std::memcpy(part.adam_v.data(), v_chip.data(), size_t(bytes));
             params.device()->traffic().streaming_bytes += 2 * bytes;
+        }
         }
         }
     }

@@ -111,7 +111,8 @@ void ParameterTable::allocate() {
     // Per IPU: bytes of weights + gradients (+ both moments unless they stream), and which tensors they are;
     // streamed moments need their bytes in the IPU's streaming memory.
     const ft5_memory_location moments = placement_.optimizer_location;
-    const uint64_t on_chip_copies = moments == FT5_MEMORY_ON_CHIP ? 4 : 2;
+    const ft5_memory_location weights = placement_.weights_location;  // streaming implies streaming moments
+    const uint64_t on_chip_copies = weights == FT5_MEMORY_STREAMING ? 0 : moments == FT5_MEMORY_ON_CHIP ? 4 : 2;
     std::map<uint32_t, uint64_t> need, need_streaming;
     std::map<uint32_t, std::vector<std::pair<uint64_t, const Parameter*>>> tensors;
     for (const auto& p : params_) {
@@ -120,7 +121,7 @@ void ParameterTable::allocate() {
             for (uint32_t r = 0; r < placement_.tp; ++r) {
                 const uint32_t ipu = placement_.ipu(rep, p->stage, r);
                 need[ipu] += on_chip_copies * bytes;
-                if (moments == FT5_MEMORY_STREAMING) need_streaming[ipu] += 2 * bytes;
+                need_streaming[ipu] += (4 - on_chip_copies) * bytes;
                 tensors[ipu].emplace_back(bytes, p.get());
             }
         }
@@ -151,7 +152,7 @@ void ParameterTable::allocate() {
         if (bytes <= available) continue;
         std::string msg = "IPU ";
         msg += std::to_string(ipu);
-        msg += " cannot hold its AdamW moments in streaming memory: they need ";
+        msg += " cannot hold its streamed parameter state in streaming memory: it needs ";
         msg += std::to_string(bytes) + " bytes, " + std::to_string(available) + " bytes are available";
         fail(FT5_ERR_OUT_OF_MEMORY, msg);
     }
@@ -165,8 +166,8 @@ void ParameterTable::allocate() {
                 if (p->sharded()) label += " [shard " + std::to_string(r) + "]";
                 if (placement_.replicas > 1) label += " [replica " + std::to_string(rep) + "]";
                 ParamShard& s = p->at(rep, r);
-                s.weight = ipu::DeviceBuffer(device_, ipu, FT5_MEMORY_ON_CHIP, bytes, label);
-                s.grad = ipu::DeviceBuffer(device_, ipu, FT5_MEMORY_ON_CHIP, bytes, label + " (gradient)");
+                s.weight = ipu::DeviceBuffer(device_, ipu, weights, bytes, label);
+                s.grad = ipu::DeviceBuffer(device_, ipu, weights, bytes, label + " (gradient)");
                 s.adam_m = ipu::DeviceBuffer(device_, ipu, moments, bytes, label + " (adam m)");
                 s.adam_v = ipu::DeviceBuffer(device_, ipu, moments, bytes, label + " (adam v)");
             }

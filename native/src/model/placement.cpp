@@ -39,6 +39,7 @@ Placement Placement::from_plan(const ft5_plan_desc& p, const ModelConfig& c, uin
     pl.pp = p.pipeline_stages;
     pl.replicas = p.replicas;
     pl.optimizer_location = p.optimizer_location;
+    pl.weights_location = p.weights_location;
     pl.recompute = p.recompute == 1;
     if (c.heads % pl.tp != 0) {
         invalid_argument("plan->tensor_parallel is " + std::to_string(pl.tp) + "; it must divide num_heads = " +

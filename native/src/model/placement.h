@@ -17,6 +17,9 @@ struct Placement {
     // Where AdamW's moments live: on chip beside the weights, or in each IPU's streaming memory (streamed
     // through on-chip memory one parameter at a time by the optimizer step).
     ft5_memory_location optimizer_location = FT5_MEMORY_ON_CHIP;
+    // Where weights and gradients live: on chip, or in streaming memory, staged on chip one layer at a time
+    // (phased execution; the moments then stream too).
+    ft5_memory_location weights_location = FT5_MEMORY_ON_CHIP;
     // Keep only each block's input in the forward pass and recompute its activations in the backward pass.
     bool recompute = false;
     std::vector<uint32_t> encoder_stage;  // stage of encoder block i

@@ -10,6 +10,7 @@
 #include "model/attention.h"
 #include "model/kernels.h"
 #include "model/position_bias.h"
+#include "model/weight_phase.h"
 
 namespace ft5::model {
 
@@ -29,6 +30,12 @@ void add_into(ThreadPool& pool, float* dst, const float* src, int64_t n) {
     pool.parallel_for(size_t(n), [&](size_t i0, size_t i1) {
         for (size_t i = i0; i < i1; ++i) dst[i] += src[i];
     }, 65536);
+}
+
+// A block's parameters: what one phase of phased execution stages on chip.
+std::vector<Parameter*> block_parameters(const BlockParams& b) {
+    return {b.self_norm, b.self.q,  b.self.k,  b.self.v, b.self.o, b.cross_norm, b.cross.q, b.cross.k,
+            b.cross.v,   b.cross.o, b.ff_norm, b.ff.wi0, b.ff.wi1, b.ff.wo};
 }
 
 // Rank r's slice of a dropout stream drawn for all ranks (each rank's elements follow the previous ranks').
@@ -274,6 +281,7 @@ void T5Model::ffn_inference(const BlockParams& block, DeviceBuffer& x, int64_t r
 void T5Model::block_forward(const BlockParams& b, bool decoder, DeviceBuffer& x, const StackActs& acts,
                             const float* enc, int64_t src_len, BlockActs* keep) {
     const int64_t batch = acts.batch, len = acts.len;
+    const WeightPhase phase(device_, replica_, WeightPhase::Mode::kForward, block_parameters(b));
     attention_sublayer(*b.self_norm, b.self, x, batch, len, nullptr, len, f32(acts.pos_bias), acts.self_key_mask,
                        acts.training, keep != nullptr ? &keep->self : nullptr);
     if (decoder) {
@@ -346,6 +354,8 @@ DeviceBuffer T5Model::stack_forward(const StackParams& stack, bool decoder, cons
 }
 
 DeviceBuffer T5Model::encode(const int32_t* ids, const int32_t* mask, int64_t batch, int64_t len) {
+    const WeightPhase outer(device_, replica_, WeightPhase::Mode::kForward,
+                            {encoder_.embed, encoder_.rel_bias, encoder_.final_norm});
     StackActs acts;
     DeviceBuffer km = key_mask(mask, batch, len);
     return stack_forward(encoder_, false, ids, batch, len, f32(km), nullptr, 0, nullptr, false, acts, false);
@@ -457,6 +467,10 @@ double T5Model::run_replica(const BatchView& bv, const ForwardOutputs& outputs, 
     const bool training = bv.training;
     *out_count = 0;
     workspace_.set_ipu(rank_ipu(0, 0));
+    // Phased execution: the parameters outside the blocks stay on chip for the whole pass.
+    const WeightPhase outer(device_, replica_, backward ? WeightPhase::Mode::kBackward : WeightPhase::Mode::kForward,
+                            {encoder_.embed, encoder_.rel_bias, encoder_.final_norm, decoder_.embed,
+                             decoder_.rel_bias, decoder_.final_norm, lm_head_});
 
     DeviceBuffer enc_mask = key_mask(bv.attention_mask, B, S);
     DeviceBuffer dec_mask;
@@ -727,6 +741,7 @@ void T5Model::stack_backward(const StackParams& stack, bool decoder, const int32
     for (size_t i = stack.blocks.size(); i-- > 0;) {
         const BlockParams& b = stack.blocks[i];
         BlockActs& ba = acts.blocks[i];
+        const WeightPhase phase(device_, replica_, WeightPhase::Mode::kBackward, block_parameters(b));
         if (placement_.recompute) {
             // The same forward pass again from the kept input, with the dropout stream where it stood.
             // The records go on the block's own stage.
