@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "t5_session_fixture.h"
@@ -112,14 +113,16 @@ INSTANTIATE_TEST_SUITE_P(TensorParallel, SessionStreamingOptimizer, ::testing::V
 
 // Phased execution: weights, gradients and moments in streaming memory; each block's weights (and, in the
 // backward pass, its gradients) come on chip for the block only.
-class SessionPhasedExecution : public ::testing::TestWithParam<uint32_t> {};
+// (tensor-parallel degree, pipeline stages, replicas)
+class SessionPhasedExecution : public ::testing::TestWithParam<std::tuple<uint32_t, uint32_t, uint32_t>> {};
 
 TEST_P(SessionPhasedExecution, TrajectoryIsBitIdenticalToOnChipWithEverythingInStreamingMemory) {
-    const uint32_t tp = GetParam();
-    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp);
-    SessionFixture phased("flan-t5-tiny", -1.0f, 2, tp, 1, 1, FT5_MEMORY_STREAMING, 0, FT5_MEMORY_STREAMING);
+    const auto [tp, pp, dp] = GetParam();
+    const uint32_t ipus = tp * pp * dp;
+    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp, pp, dp);
+    SessionFixture phased("flan-t5-tiny", -1.0f, 2, tp, pp, dp, FT5_MEMORY_STREAMING, 0, FT5_MEMORY_STREAMING);
     ASSERT_NE(phased.session, nullptr);
-    for (uint32_t ipu = 0; ipu < tp; ++ipu) {
+    for (uint32_t ipu = 0; ipu < ipus; ++ipu) {
         const auto a = memory_of(on_chip.device, ipu), b = memory_of(phased.device, ipu);
         EXPECT_EQ(b.on_chip_used_bytes, 0u) << "IPU " << ipu;
         EXPECT_EQ(b.streaming_used_bytes, a.on_chip_used_bytes) << "IPU " << ipu;  // weight, gradient, m, v
@@ -151,20 +154,42 @@ TEST_P(SessionPhasedExecution, TrajectoryIsBitIdenticalToOnChipWithEverythingInS
     ASSERT_EQ(ft5_session_forward(phased.session, &view, lb.data(), lb.size(), nullptr, 0, nullptr), FT5_OK)
         << ft5_last_error();
     EXPECT_EQ(lb, la);
+    // Incremental decoding from streamed weights (each step stages the decoder block by block): the same logits.
+    const OwnedBatch prompts = b.rows(0, 2);
+    for (SessionFixture* fx : {&on_chip, &phased}) {
+        ASSERT_EQ(ft5_session_decode_begin(fx->session, prompts.input_ids.data(), prompts.attention_mask.data(),
+                                           prompts.batch, prompts.src_len, 3),
+                  FT5_OK)
+            << ft5_last_error();
+    }
+    std::vector<int32_t> tokens(prompts.batch, on_chip.desc.decoder_start_token_id);
+    for (int t = 0; t < 3; ++t) {
+        std::vector<float> da(size_t(prompts.batch) * size_t(on_chip.vocab())), db(da.size());
+        ASSERT_EQ(ft5_session_decode_step(on_chip.session, tokens.data(), da.data(), da.size()), FT5_OK);
+        ASSERT_EQ(ft5_session_decode_step(phased.session, tokens.data(), db.data(), db.size()), FT5_OK)
+            << ft5_last_error();
+        EXPECT_EQ(db, da) << "decode step " << t;
+        for (auto& tok : tokens) tok = int32_t(t + 5);
+    }
+    EXPECT_EQ(ft5_session_decode_end(on_chip.session), FT5_OK);
+    EXPECT_EQ(ft5_session_decode_end(phased.session), FT5_OK);
 
     EXPECT_GT(streaming_traffic(phased.device), 0u);
-    for (uint32_t ipu = 0; ipu < tp; ++ipu) {
+    for (uint32_t ipu = 0; ipu < ipus; ++ipu) {
         const auto a = memory_of(on_chip.device, ipu), b2 = memory_of(phased.device, ipu);
         EXPECT_LT(double(b2.on_chip_peak_bytes), 0.6 * double(a.on_chip_peak_bytes)) << "IPU " << ipu;
         EXPECT_EQ(b2.on_chip_used_bytes, 0u) << "IPU " << ipu << ": every phase buffer is released";
-        std::printf("[tp %u] phased IPU %u on-chip peak %llu vs %llu bytes (%.3f), streaming %llu bytes\n",
-                    unsigned(tp), unsigned(ipu), static_cast<unsigned long long>(b2.on_chip_peak_bytes),
+        std::printf("[t%u p%u d%u] phased IPU %u on-chip peak %llu vs %llu bytes (%.3f), streaming %llu bytes\n",
+                    unsigned(tp), unsigned(pp), unsigned(dp), unsigned(ipu),
+                    static_cast<unsigned long long>(b2.on_chip_peak_bytes),
                     static_cast<unsigned long long>(a.on_chip_peak_bytes),
                     double(b2.on_chip_peak_bytes) / double(a.on_chip_peak_bytes),
                     static_cast<unsigned long long>(b2.streaming_used_bytes));
     }
-    std::printf("[tp %u] phased: %llu streaming bytes moved in %d steps and one forward\n", unsigned(tp),
+    std::printf("[t%u p%u d%u] phased: %llu streaming bytes moved in %d steps, a forward and a decode\n",
+                unsigned(tp), unsigned(pp), unsigned(dp),
                 static_cast<unsigned long long>(streaming_traffic(phased.device)), steps);
 }
 
-INSTANTIATE_TEST_SUITE_P(TensorParallel, SessionPhasedExecution, ::testing::Values(1u, 2u));
+INSTANTIATE_TEST_SUITE_P(Degrees, SessionPhasedExecution,
+                         ::testing::Values(std::tuple{1u, 1u, 1u}, std::tuple{2u, 1u, 1u}, std::tuple{2u, 2u, 2u}));

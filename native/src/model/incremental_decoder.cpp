@@ -6,6 +6,7 @@
 #include "abi/error.h"
 #include "model/attention.h"
 #include "model/position_bias.h"
+#include "model/weight_phase.h"
 
 namespace ft5::model {
 
@@ -21,6 +22,8 @@ IncrementalDecoder::IncrementalDecoder(T5Model& model, const int32_t* input_ids,
     enc_mask_ = model.key_mask(attention_mask, batch, src_len);
     DeviceBuffer enc = model.encode(input_ids, attention_mask, batch, src_len);
     for (const BlockParams& b : model.decoder().blocks) {
+        // Phased execution: the block's weights on chip while its cross keys and values are computed.
+        const WeightPhase phase(model.params().device(), 0, WeightPhase::Mode::kForward, block_parameters(b));
         BlockCache cache(pl.tp);
         for (uint32_t r = 0; r < pl.tp; ++r) {
             const uint32_t ipu = model.rank_ipu(b.self.q->stage, r);
@@ -47,6 +50,9 @@ void IncrementalDecoder::step(const int32_t* tokens, float* logits) {
     const uint32_t tp = m.placement().tp;
     const int64_t B = batch_, d = c.d_model, inner = m.inner_per_rank(), hr = m.heads_per_rank(), t = step_,
                   k_len = t + 1;
+    // Phased execution: the parameters outside the blocks on chip for the step, each block's during the block.
+    const WeightPhase outer(m.params().device(), 0, WeightPhase::Mode::kForward,
+                            {m.decoder().embed, m.decoder().rel_bias, m.decoder().final_norm, m.lm_head()});
     DeviceBuffer x = ws.alloc("decode embedding", B * d);
     m.embed(*m.decoder().embed, tokens, B, f32(x));
     DeviceBuffer pos = ws.alloc("decode position bias", c.heads * k_len);
@@ -68,6 +74,7 @@ void IncrementalDecoder::step(const int32_t* tokens, float* logits) {
     for (size_t i = 0; i < m.decoder().blocks.size(); ++i) {
         const BlockParams& b = m.decoder().blocks[i];
         BlockCache& cache = blocks_[i];
+        const WeightPhase phase(m.params().device(), 0, WeightPhase::Mode::kForward, block_parameters(b));
         // self-attention over the cache plus this token
         DeviceBuffer normed = m.norm(*b.self_norm, f32(x), B);
         for (uint32_t r = 0; r < tp; ++r) {

@@ -17,6 +17,11 @@ namespace ft5::model {
 using ipu::DeviceBuffer;
 using kernels::Dropout;
 
+std::vector<Parameter*> block_parameters(const BlockParams& b) {
+    return {b.self_norm, b.self.q,  b.self.k,  b.self.v, b.self.o, b.cross_norm, b.cross.q, b.cross.k,
+            b.cross.v,   b.cross.o, b.ff_norm, b.ff.wi0, b.ff.wi1, b.ff.wo};
+}
+
 namespace {
 
 uint64_t mix_seed(uint64_t seed) {
@@ -30,12 +35,6 @@ void add_into(ThreadPool& pool, float* dst, const float* src, int64_t n) {
     pool.parallel_for(size_t(n), [&](size_t i0, size_t i1) {
         for (size_t i = i0; i < i1; ++i) dst[i] += src[i];
     }, 65536);
-}
-
-// A block's parameters: what one phase of phased execution stages on chip.
-std::vector<Parameter*> block_parameters(const BlockParams& b) {
-    return {b.self_norm, b.self.q,  b.self.k,  b.self.v, b.self.o, b.cross_norm, b.cross.q, b.cross.k,
-            b.cross.v,   b.cross.o, b.ff_norm, b.ff.wi0, b.ff.wi1, b.ff.wo};
 }
 
 // Rank r's slice of a dropout stream drawn for all ranks (each rank's elements follow the previous ranks').

@@ -42,6 +42,9 @@ struct BlockParams {
     FfnParams ff;
 };
 
+// A block's parameters (null where absent): what one phase of phased execution stages on chip.
+std::vector<Parameter*> block_parameters(const BlockParams& b);
+
 struct StackParams {
     Parameter* embed = nullptr;
     Parameter* rel_bias = nullptr;
