@@ -2,7 +2,8 @@
 // moments. A parameter is declared first (name, shape, shard dimension, pipeline stage); allocate() then
 // checks every IPU's arena for the whole set before reserving anything, so a plan that does not fit fails
 // when the session is built. Under tensor parallelism each tp rank holds its shard (or, for replicated
-// tensors such as norms, its own copy); each replica holds all of them again on its own IPUs.
+// tensors such as norms, its own copy); each replica holds all of them again on its own IPUs. The plan puts the
+// moments (optimizer_location) and the weights and gradients (weights_location) on chip or in streaming memory.
 #pragma once
 
 #include <cstdint>
