@@ -182,23 +182,9 @@ TEST_P(SessionPlacement, TwelveAdamWStepsReproduceTheFixtureTrajectory) {
     const int steps = int(meta.at("steps").number);
     double worst_loss = 0;
     for (int s = 0; s < steps; ++s) {
-        const OwnedBatch b = reference_batch(ref, "step" + std::to_string(s) + ".");
-        const ft5_batch view = b.view(true);
-        ASSERT_EQ(ft5_session_zero_gradients(fx.session), FT5_OK);
-        float loss = 0;
-        ASSERT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, &loss), FT5_OK) << ft5_last_error();
-        ft5_optimizer_step st;
-        ft5_optimizer_step_init(&st);
-        st.step = uint64_t(s + 1);
-        st.learning_rate = float(meta.at("lr").number);
-        st.weight_decay = float(meta.at("weight_decay").number);
-        st.decay_all_parameters = 1;
-        st.beta1 = float(meta.at("betas").array[0].number);
-        st.beta2 = float(meta.at("betas").array[1].number);
-        st.eps = float(meta.at("eps").number);
-        ft5_step_result r{};
-        r.struct_size = sizeof(r);
-        ASSERT_EQ(ft5_session_optimizer_step(fx.session, &st, &r), FT5_OK) << ft5_last_error();
+        const TrajectoryStep step = trajectory_step(fx, ref, meta, s);
+        const float loss = step.loss;
+        const ft5_step_result& r = step.result;
         const double ref_loss = meta.at("losses").array[size_t(s)].number;
         const double le = std::abs(loss - ref_loss) / ref_loss;
         EXPECT_LE(le, 1e-4) << "step " << s;

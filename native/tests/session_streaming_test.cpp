@@ -31,24 +31,8 @@ uint64_t streaming_traffic(ft5_device* device) {
 
 // One step of the fixture trajectory; returns the loss and the gradient norm.
 std::pair<float, double> train_step(SessionFixture& fx, const SafetensorsFile& ref, const JsonValue& meta, int s) {
-    const OwnedBatch b = reference_batch(ref, "step" + std::to_string(s) + ".");
-    const ft5_batch view = b.view(true);
-    EXPECT_EQ(ft5_session_zero_gradients(fx.session), FT5_OK);
-    float loss = 0;
-    EXPECT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, &loss), FT5_OK) << ft5_last_error();
-    ft5_optimizer_step st;
-    ft5_optimizer_step_init(&st);
-    st.step = uint64_t(s + 1);
-    st.learning_rate = float(meta.at("lr").number);
-    st.weight_decay = float(meta.at("weight_decay").number);
-    st.decay_all_parameters = 1;
-    st.beta1 = float(meta.at("betas").array[0].number);
-    st.beta2 = float(meta.at("betas").array[1].number);
-    st.eps = float(meta.at("eps").number);
-    ft5_step_result r{};
-    r.struct_size = sizeof(r);
-    EXPECT_EQ(ft5_session_optimizer_step(fx.session, &st, &r), FT5_OK) << ft5_last_error();
-    return {loss, r.grad_norm};
+    const TrajectoryStep step = trajectory_step(fx, ref, meta, s);
+    return {step.loss, step.result.grad_norm};
 }
 
 }  // namespace

@@ -36,20 +36,11 @@ TEST_P(SessionTrajectory, TwelveAdamWStepsReproduceLossesAndFinalWeights) {
     const SafetensorsFile ref(fixture_path(GetParam(), "reference_adamw_trajectory.safetensors"));
     const JsonValue meta = parse_json(read_text(fixture_path(GetParam(), "reference_adamw_trajectory.json")));
     const int steps = int(meta.at("steps").number);
-    const float lr = float(meta.at("lr").number), wd = float(meta.at("weight_decay").number);
     double worst_loss = 0, worst_norm = 0;
     for (int s = 0; s < steps; ++s) {
-        const OwnedBatch b = reference_batch(ref, "step" + std::to_string(s) + ".");
-        const ft5_batch view = b.view(true);
-        ASSERT_EQ(ft5_session_zero_gradients(fx.session), FT5_OK);
-        float loss = 0;
-        ASSERT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, &loss), FT5_OK) << ft5_last_error();
-        ft5_optimizer_step st = adamw(uint64_t(s + 1), lr, wd, 1);
-        st.beta1 = float(meta.at("betas").array[0].number);
-        st.beta2 = float(meta.at("betas").array[1].number);
-        st.eps = float(meta.at("eps").number);
-        ft5_step_result r = step_result();
-        ASSERT_EQ(ft5_session_optimizer_step(fx.session, &st, &r), FT5_OK) << ft5_last_error();
+        const TrajectoryStep step = trajectory_step(fx, ref, meta, s);
+        const float loss = step.loss;
+        const ft5_step_result& r = step.result;
         EXPECT_EQ(r.skipped_nonfinite, 0);
         const double ref_loss = meta.at("losses").array[size_t(s)].number;
         const double ref_norm = meta.at("grad_norms").array[size_t(s)].number;

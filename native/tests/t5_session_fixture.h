@@ -199,4 +199,32 @@ inline OwnedBatch reference_batch(const SafetensorsFile& ref, const std::string&
     return b;
 }
 
+
+// One step s of the fixture's 12-step AdamW trajectory: batch step{s}.* of reference_adamw_trajectory.safetensors,
+// torch AdamW hyperparameters from its json, weight decay on every parameter. Returns the loss and the step result.
+struct TrajectoryStep {
+    float loss = 0;
+    ft5_step_result result{};
+};
+
+inline TrajectoryStep trajectory_step(SessionFixture& fx, const SafetensorsFile& ref, const JsonValue& meta, int s) {
+    const OwnedBatch b = reference_batch(ref, "step" + std::to_string(s) + ".");
+    const ft5_batch view = b.view(true);
+    TrajectoryStep out;
+    EXPECT_EQ(ft5_session_zero_gradients(fx.session), FT5_OK) << ft5_last_error();
+    EXPECT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, &out.loss), FT5_OK) << ft5_last_error();
+    ft5_optimizer_step st;
+    ft5_optimizer_step_init(&st);
+    st.step = uint64_t(s + 1);
+    st.learning_rate = float(meta.at("lr").number);
+    st.weight_decay = float(meta.at("weight_decay").number);
+    st.decay_all_parameters = 1;
+    st.beta1 = float(meta.at("betas").array[0].number);
+    st.beta2 = float(meta.at("betas").array[1].number);
+    st.eps = float(meta.at("eps").number);
+    out.result.struct_size = sizeof(out.result);
+    EXPECT_EQ(ft5_session_optimizer_step(fx.session, &st, &out.result), FT5_OK) << ft5_last_error();
+    return out;
+}
+
 }  // namespace ft5::test

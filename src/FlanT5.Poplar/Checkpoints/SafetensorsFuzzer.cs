@@ -15,6 +15,35 @@ public static class SafetensorsFuzzer
             $"{Cases} cases in {Elapsed.TotalSeconds:F1} s: {Accepted} accepted, {Rejected} rejected with InvalidDataException, {Unexpected.Count} unexpected";
     }
 
+    /// <summary>The fuzzing seed: a small valid file with F32, BF16, F16 and empty tensors and metadata.</summary>
+    public static byte[] SeedFile()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ft5-fuzz-seed-{Guid.NewGuid():N}.safetensors");
+        var specs = new List<SafetensorsTensorSpec>
+        {
+            new("a", SafetensorsDType.F32, [2, 3]),
+            new("b", SafetensorsDType.BF16, [4]),
+            new("c", SafetensorsDType.F16, [3, 1]),
+            new("empty", SafetensorsDType.F32, [0, 5]),
+        };
+        try
+        {
+            using (var writer = new SafetensorsWriter(path, specs, new Dictionary<string, string> { ["format"] = "pt" }))
+            {
+                writer.WriteTensor("a", [1f, -2f, 3.5f, 0f, 1e-3f, 7f]);
+                writer.WriteTensor("b", [0.5f, -1f, 2f, 3f]);
+                writer.WriteTensor("c", [1f, 2f, -0.25f]);
+                writer.WriteTensor("empty", []);
+                writer.Complete();
+            }
+            return File.ReadAllBytes(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     public static Outcome Run(byte[] seed, int cases, int rngSeed)
     {
         var rng = new Random(rngSeed);

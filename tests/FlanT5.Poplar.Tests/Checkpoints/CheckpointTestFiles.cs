@@ -36,26 +36,5 @@ internal static class CheckpointTestFiles
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(a).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b));
 
     /// <summary>A small valid safetensors file with F32, BF16 and F16 tensors (the fuzzing seed).</summary>
-    public static byte[] SmallValidFile()
-    {
-        var path = Path.Combine(NewTempDirectory(), "seed.safetensors");
-        var specs = new List<SafetensorsTensorSpec>
-        {
-            new("a", SafetensorsDType.F32, [2, 3]),
-            new("b", SafetensorsDType.BF16, [4]),
-            new("c", SafetensorsDType.F16, [3, 1]),
-            new("empty", SafetensorsDType.F32, [0, 5]),
-        };
-        using (var writer = new SafetensorsWriter(path, specs, new Dictionary<string, string> { ["format"] = "pt" }))
-        {
-            writer.WriteTensor("a", [1f, -2f, 3.5f, 0f, 1e-3f, 7f]);
-            writer.WriteTensor("b", [0.5f, -1f, 2f, 3f]);
-            writer.WriteTensor("c", [1f, 2f, -0.25f]);
-            writer.WriteTensor("empty", []);
-            writer.Complete();
-        }
-        var bytes = File.ReadAllBytes(path);
-        Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
-        return bytes;
-    }
+    public static byte[] SmallValidFile() => SafetensorsFuzzer.SeedFile();
 }
