@@ -396,6 +396,18 @@ FT5_API FT5_NODISCARD ft5_status ft5_session_forward(ft5_session* session, const
 FT5_API FT5_NODISCARD ft5_status ft5_session_forward_backward(ft5_session* session, const ft5_batch* batch,
                                                               float loss_weight, float* out_loss);
 
+/** Forward and backward of a whole step's micro-batches (gradient accumulation) through the plan's pipeline
+ *  schedule: with pipeline_stages > 1 and weights on chip, GPipe runs every micro-batch's forward before any
+ *  backward and 1F1B lets stage s hold at most (pipeline_stages - s) micro-batches between the two; otherwise the
+ *  micro-batches run one after another. The gradient of sum_m(loss_m * loss_weight) is added to the accumulated
+ *  gradients, in micro-batch order on every stage, so the result does not depend on the schedule. Each
+ *  micro-batch draws its dropout from its own part of the random stream. batches: count pointers (1..4096), each
+ *  a batch with labels; out_losses (nullable): losses_count = count mean losses, one per micro-batch. */
+FT5_API FT5_NODISCARD ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session,
+                                                                            const ft5_batch* const* batches,
+                                                                            uint32_t count, float loss_weight,
+                                                                            float* out_losses, size_t losses_count);
+
 /** Sets every accumulated gradient to zero. */
 FT5_API FT5_NODISCARD ft5_status ft5_session_zero_gradients(ft5_session* session);
 

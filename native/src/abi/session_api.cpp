@@ -22,6 +22,7 @@ namespace {
 // Far above any real batch: catches uninitialised fields before they turn into huge allocations.
 constexpr uint32_t kMaxLen = 1u << 16;
 constexpr uint64_t kMaxTokens = uint64_t(1) << 24;
+constexpr uint32_t kMaxMicroBatches = 4096;
 
 ft5::model::Session& session_of(ft5_session* s) { return *checked(s, HandleKind::Session, "session")->session; }
 const ft5::model::Session& session_of(const ft5_session* s) {
@@ -323,6 +324,38 @@ ft5_status ft5_session_forward_backward(ft5_session* session, const ft5_batch* b
     int64_t counted = 0;
     const double loss = s.model().run(b, {}, true, loss_weight, &counted);
     if (out_loss != nullptr) *out_loss = float(loss);
+    FT5_API_END
+}
+
+ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, const ft5_batch* const* batches,
+                                                      uint32_t count, float loss_weight, float* out_losses,
+                                                      size_t losses_count) {
+    FT5_API_BEGIN
+    auto& s = session_of(session);
+    if (batches == nullptr) invalid_argument("batches is NULL");
+    if (count == 0 || count > kMaxMicroBatches) {
+        invalid_argument("count is " + std::to_string(count) + "; expected 1.." + std::to_string(kMaxMicroBatches));
+    }
+    if (out_losses != nullptr && losses_count != count) {
+        invalid_argument("losses_count is " + std::to_string(losses_count) + "; expected count = " +
+                         std::to_string(count));
+    }
+    if (!std::isfinite(loss_weight)) {
+        invalid_argument("loss_weight is " + std::to_string(loss_weight) + "; expected a finite value");
+    }
+    std::vector<ft5::model::BatchView> views;
+    views.reserve(count);
+    for (uint32_t m = 0; m < count; ++m) {
+        try {
+            views.push_back(check_batch(batches[m], s.model().config(), true, s.model().placement().replicas));
+        } catch (const ft5::Error& e) {
+            ft5::fail(e.status(), "batches[" + std::to_string(m) + "]: " + e.message());
+        }
+    }
+    std::vector<double> losses;
+    s.model().run_micro_batches(views, loss_weight, losses);
+    if (out_losses != nullptr)
+        for (uint32_t m = 0; m < count; ++m) out_losses[m] = float(losses[m]);
     FT5_API_END
 }
 

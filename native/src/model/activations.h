@@ -42,6 +42,25 @@ private:
 inline float* f32(ipu::DeviceBuffer& b) noexcept { return b.as<float>().data(); }
 inline const float* f32(const ipu::DeviceBuffer& b) noexcept { return b.as<float>().data(); }
 
+// A tensor that travels along the pipeline with a micro-batch, and the stage whose IPUs hold it now.
+struct StageBuffer {
+    ipu::DeviceBuffer buffer;
+    uint32_t stage = 0;
+    bool empty() const noexcept { return buffer.bytes() == 0; }
+};
+
+// Where one pass draws its dropout masks: consecutive positions of the model's counter-based stream.
+struct DropoutStream {
+    uint64_t key = 0;       // derived from the model's seed
+    uint64_t position = 0;  // elements drawn so far
+    float rate = 0.0f;
+    kernels::Dropout next(int64_t count) noexcept {
+        const kernels::Dropout d{key + position, rate};
+        position += uint64_t(count);
+        return d;
+    }
+};
+
 struct NormActs {
     ipu::DeviceBuffer x_in;     // residual stream entering the sub-layer
     ipu::DeviceBuffer normed;   // RMSNorm output
@@ -89,17 +108,16 @@ struct StackActs {
     int64_t batch = 0;
     int64_t len = 0;
     std::vector<BlockActs> blocks;  // empty when the pass keeps nothing (inference)
-    ipu::DeviceBuffer pos_bias;     // [H, T, T], causal mask folded in for the decoder
-    ipu::DeviceBuffer key_mask;     // [B, T] additive, or empty
-    // What a block's forward pass reads besides its input (kept for recomputation; owned by the caller).
+    // [H, T, T], causal mask folded in for the decoder: made on the stack's first stage and carried along in the
+    // forward pass; made again in the backward pass only when blocks are recomputed.
+    StageBuffer pos_bias;
+    StageBuffer d_pos_bias;  // its gradient, carried back through the stages in the backward pass
+    // What a block's forward pass reads besides its input (kept for recomputation; owned by the pass).
     const float* self_key_mask = nullptr;
     const float* enc_key_mask = nullptr;
-    bool training = false;
-    ipu::DeviceBuffer final_in;     // residual stream entering the final norm
+    DropoutStream* dropout = nullptr;  // null: no dropout (inference, or rate 0)
+    ipu::DeviceBuffer final_in;        // residual stream entering the final norm
     ipu::DeviceBuffer final_inv_rms;
-    ipu::DeviceBuffer out;          // final norm output after dropout (decoder: and the tied scale)
-    uint32_t stage_copies = 0;    // pipeline-stage crossings of the residual stream (mirrored in backward)
-    uint32_t enc_deliveries = 0;  // decoder stages the encoder output was copied to
     kernels::Dropout drop_embed;
     kernels::Dropout drop_final;
 };

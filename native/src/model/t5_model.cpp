@@ -63,6 +63,7 @@ T5Model::T5Model(const ModelConfig& config, std::shared_ptr<ipu::Device> device,
       pool_(threads),
       rng_key_(mix_seed(config.seed)) {
     build_parameters();
+    build_segments();
     params_.allocate();
 }
 
@@ -125,15 +126,60 @@ void T5Model::build_stack(StackParams& stack, bool decoder) {
     stack.final_norm = &params_.add(prefix + "final_layer_norm.weight", {c.d_model}, -1, stages.back());
 }
 
-Dropout T5Model::next_dropout(bool training, int64_t count) {
-    if (!training || config_.dropout <= 0.0f) return {};
-    Dropout d{rng_key_ + rng_counter_, config_.dropout};
-    rng_counter_ += uint64_t(count);
-    return d;
+void T5Model::build_segments() {
+    using Kind = PassStep::Kind;
+    std::vector<PassStep> fwd, bwd;
+    // The decoder's embedding is looked up with the encoder's, on the first stage, so a pass crosses the stages in
+    // order: encoder blocks, then decoder blocks (and a tied lm_head back on the embedding's stage).
+    fwd.push_back({Kind::kInputs, 0, encoder_.embed->stage});
+    for (uint32_t i = 0; i < encoder_.blocks.size(); ++i) fwd.push_back({Kind::kEncoderBlock, i, encoder_.blocks[i].self.q->stage});
+    fwd.push_back({Kind::kEncoderFinal, 0, encoder_.final_norm->stage});
+    for (uint32_t i = 0; i < decoder_.blocks.size(); ++i) fwd.push_back({Kind::kDecoderBlock, i, decoder_.blocks[i].self.q->stage});
+    fwd.push_back({Kind::kDecoderFinal, 0, decoder_.final_norm->stage});
+    fwd.push_back({Kind::kHead, 0, lm_head_->stage});
+    bwd.push_back({Kind::kHead, 0, lm_head_->stage});
+    bwd.push_back({Kind::kDecoderFinal, 0, decoder_.final_norm->stage});
+    for (uint32_t i = uint32_t(decoder_.blocks.size()); i-- > 0;) bwd.push_back({Kind::kDecoderBlock, i, decoder_.blocks[i].self.q->stage});
+    bwd.push_back({Kind::kEncoderFinal, 0, encoder_.final_norm->stage});
+    for (uint32_t i = uint32_t(encoder_.blocks.size()); i-- > 0;) bwd.push_back({Kind::kEncoderBlock, i, encoder_.blocks[i].self.q->stage});
+    bwd.push_back({Kind::kInputs, 0, encoder_.embed->stage});
+    auto cut = [](const std::vector<PassStep>& steps) {
+        std::vector<PassSegment> segments;
+        for (const PassStep& step : steps) {
+            if (segments.empty() || segments.back().stage != step.stage) segments.push_back({step.stage, {}});
+            segments.back().steps.push_back(step);
+        }
+        return segments;
+    };
+    forward_segments_ = cut(fwd);
+    backward_segments_ = cut(bwd);
 }
 
-void T5Model::stage_copy(uint32_t from, uint32_t to, int64_t n) const {
-    if (from != to) collectives_.count_copy(n, placement_.tp);
+void T5Model::move_to_stage(StageBuffer& t, uint32_t stage, const char* name) const {
+    if (t.stage == stage || t.empty()) {
+        t.stage = stage;
+        return;
+    }
+    const int64_t n = int64_t(t.buffer.bytes() / sizeof(float));
+    DeviceBuffer moved = workspace_.alloc_on(rank_ipu(stage, 0), name, n);
+    if (placement_.tp > 1) moved.mirror_on_next(placement_.tp - 1);
+    std::memcpy(moved.data(), t.buffer.data(), t.buffer.bytes());
+    collectives_.count_copy(n, placement_.tp);
+    t.buffer = std::move(moved);
+    t.stage = stage;
+}
+
+const float* T5Model::encoder_output_on(MicroBatchPass& pass, uint32_t stage) const {
+    DeviceBuffer& here = pass.enc_out[stage];
+    if (here.bytes() == 0) {
+        const DeviceBuffer& made = pass.enc_out[encoder_.final_norm->stage];
+        const int64_t n = int64_t(made.bytes() / sizeof(float));
+        here = workspace_.alloc_on(rank_ipu(stage, 0), "encoder output (delivered)", n);
+        if (placement_.tp > 1) here.mirror_on_next(placement_.tp - 1);
+        std::memcpy(here.data(), made.data(), made.bytes());
+        collectives_.count_copy(n, placement_.tp);
+    }
+    return f32(here);
 }
 
 DeviceBuffer T5Model::key_mask(const int32_t* mask, int64_t batch, int64_t len) const {
@@ -188,7 +234,7 @@ void T5Model::position_bias(const StackParams& stack, bool decoder, int64_t q_le
 
 void T5Model::attention_sublayer(const Parameter& norm_w, const AttentionParams& p, DeviceBuffer& x,
                                  int64_t batch, int64_t q_len, const float* kv_src, int64_t k_len,
-                                 const float* pos_bias, const float* key_mask_ptr, bool training,
+                                 const float* pos_bias, const float* key_mask_ptr, DropoutStream* dropout,
                                  AttentionActs* keep) {
     const auto& c = config_;
     const int64_t rows = batch * q_len, kv_rows = batch * k_len, d = c.d_model;
@@ -203,7 +249,7 @@ void T5Model::attention_sublayer(const Parameter& norm_w, const AttentionParams&
                              rows, d, c.eps);
     const float* src = kv_src != nullptr ? kv_src : f32(a.norm.normed);
     a.shards.resize(tp);
-    a.drop_probs = next_dropout(training, batch * c.heads * tile);
+    a.drop_probs = dropout != nullptr ? dropout->next(batch * c.heads * tile) : Dropout{};
     x = workspace_.alloc("residual", rows * d);
     std::vector<DeviceBuffer> partials;
     for (uint32_t r = 0; r < tp; ++r) {
@@ -226,12 +272,13 @@ void T5Model::attention_sublayer(const Parameter& norm_w, const AttentionParams&
         kernels::linear(f32(s.ctx), part(*p.o, r).w(), out, rows, inner, d);
     }
     reduce_partials(collectives_, f32(x), partials, rows * d);
-    a.drop_out = next_dropout(training, rows * d);
+    a.drop_out = dropout != nullptr ? dropout->next(rows * d) : Dropout{};
     kernels::dropout_apply(pool_, a.drop_out, f32(x), rows * d);
     add_into(pool_, f32(x), f32(a.norm.x_in), rows * d);
 }
 
-void T5Model::ffn_sublayer(const BlockParams& block, DeviceBuffer& x, int64_t rows, bool training, FfnActs* keep) {
+void T5Model::ffn_sublayer(const BlockParams& block, DeviceBuffer& x, int64_t rows, DropoutStream* dropout,
+                           FfnActs* keep) {
     const auto& c = config_;
     const uint32_t tp = placement_.tp, stage = block.ff.wo->stage;
     const int64_t d = c.d_model, f = c.d_ff / tp;
@@ -243,7 +290,7 @@ void T5Model::ffn_sublayer(const BlockParams& block, DeviceBuffer& x, int64_t ro
     kernels::rmsnorm_forward(pool_, f32(a.norm.x_in), part(*block.ff_norm).w(), f32(a.norm.normed),
                              f32(a.norm.inv_rms), rows, d, c.eps);
     a.shards.resize(tp);
-    a.drop_hidden = next_dropout(training, rows * c.d_ff);
+    a.drop_hidden = dropout != nullptr ? dropout->next(rows * c.d_ff) : Dropout{};
     x = workspace_.alloc("residual", rows * d);
     std::vector<DeviceBuffer> partials;
     for (uint32_t r = 0; r < tp; ++r) {
@@ -268,96 +315,179 @@ void T5Model::ffn_sublayer(const BlockParams& block, DeviceBuffer& x, int64_t ro
         kernels::linear(f32(s.act), part(*block.ff.wo, r).w(), out, rows, f, d);
     }
     reduce_partials(collectives_, f32(x), partials, rows * d);
-    a.drop_out = next_dropout(training, rows * d);
+    a.drop_out = dropout != nullptr ? dropout->next(rows * d) : Dropout{};
     kernels::dropout_apply(pool_, a.drop_out, f32(x), rows * d);
     add_into(pool_, f32(x), f32(a.norm.x_in), rows * d);
 }
 
 void T5Model::ffn_inference(const BlockParams& block, DeviceBuffer& x, int64_t rows) {
-    ffn_sublayer(block, x, rows, false, nullptr);
+    ffn_sublayer(block, x, rows, nullptr, nullptr);
 }
 
 void T5Model::block_forward(const BlockParams& b, bool decoder, DeviceBuffer& x, const StackActs& acts,
                             const float* enc, int64_t src_len, BlockActs* keep) {
     const int64_t batch = acts.batch, len = acts.len;
     const WeightPhase phase(device_, replica_, WeightPhase::Mode::kForward, block_parameters(b));
-    attention_sublayer(*b.self_norm, b.self, x, batch, len, nullptr, len, f32(acts.pos_bias), acts.self_key_mask,
-                       acts.training, keep != nullptr ? &keep->self : nullptr);
+    attention_sublayer(*b.self_norm, b.self, x, batch, len, nullptr, len, f32(acts.pos_bias.buffer),
+                       acts.self_key_mask, acts.dropout, keep != nullptr ? &keep->self : nullptr);
     if (decoder) {
         attention_sublayer(*b.cross_norm, b.cross, x, batch, len, enc, src_len, nullptr, acts.enc_key_mask,
-                           acts.training, keep != nullptr ? &keep->cross : nullptr);
+                           acts.dropout, keep != nullptr ? &keep->cross : nullptr);
     }
-    ffn_sublayer(b, x, batch * len, acts.training, keep != nullptr ? &keep->ff : nullptr);
+    ffn_sublayer(b, x, batch * len, acts.dropout, keep != nullptr ? &keep->ff : nullptr);
 }
 
-DeviceBuffer T5Model::stack_forward(const StackParams& stack, bool decoder, const int32_t* ids, int64_t batch,
-                                    int64_t len, const float* self_key_mask, const float* enc, int64_t src_len,
-                                    const float* enc_key_mask, bool training, StackActs& acts, bool keep) {
+// ------------------------------------------------------------------------------------------ forward steps
+
+void T5Model::forward_inputs(MicroBatchPass& pass) {
     const auto& c = config_;
-    const int64_t rows = batch * len, d = c.d_model;
-    acts.batch = batch;
-    acts.len = len;
-    acts.stage_copies = 0;
-    acts.enc_deliveries = 0;
-    acts.self_key_mask = self_key_mask;
-    acts.enc_key_mask = enc_key_mask;
-    acts.training = training;
-    workspace_.set_ipu(rank_ipu(0, 0));
-    DeviceBuffer x = workspace_.alloc(decoder ? "decoder embedding" : "encoder embedding", rows * d);
-    embed(*stack.embed, ids, rows, f32(x));  // the embedding lives on the first stage
-    acts.drop_embed = next_dropout(training, rows * d);
-    kernels::dropout_apply(pool_, acts.drop_embed, f32(x), rows * d);
-    uint32_t stage = stack.embed->stage;
-    const uint32_t enc_stage = encoder_.final_norm->stage;
-    acts.pos_bias = workspace_.alloc("position bias", c.heads * len * len);
-    position_bias(stack, decoder, len, len, 0, f32(acts.pos_bias));
-    if (keep) acts.blocks.resize(stack.blocks.size());
-    for (size_t i = 0; i < stack.blocks.size(); ++i) {
-        const BlockParams& b = stack.blocks[i];
-        const uint32_t block_stage = b.self.q->stage;
-        if (block_stage != stage) {
-            // The residual stream and the position bias move to the next stage; the decoder's first block on a
-            // stage also receives the encoder output.
-            stage_copy(stage, block_stage, rows * d);
-            stage_copy(stage, block_stage, c.heads * len * len);
-            ++acts.stage_copies;
-            if (decoder && block_stage != enc_stage) {
-                stage_copy(enc_stage, block_stage, batch * src_len * d);
-                ++acts.enc_deliveries;
-            }
-            stage = block_stage;
-            workspace_.set_ipu(rank_ipu(stage, 0));
-        } else if (decoder && i == 0 && block_stage != enc_stage) {
-            stage_copy(enc_stage, block_stage, batch * src_len * d);
-            ++acts.enc_deliveries;
-        }
-        if (keep && placement_.recompute) {
-            // Keep the block's input (it enters the first norm) and drop everything else when the block is done.
-            BlockActs& ba = acts.blocks[i];
-            ba.rng_before = rng_counter_;
-            BlockActs transient;
-            block_forward(b, decoder, x, acts, enc, src_len, &transient);
-            ba.input = std::move(transient.self.norm.x_in);
-        } else {
-            block_forward(b, decoder, x, acts, enc, src_len, keep ? &acts.blocks[i] : nullptr);
-        }
+    const BatchView& bv = pass.batch;
+    const int64_t d = c.d_model;
+    const uint32_t stage = encoder_.embed->stage;
+    set_stage(stage);
+    pass.enc_out.resize(placement_.pp);
+    DropoutStream* dropout = bv.training && c.dropout > 0.0f ? &pass.dropout : nullptr;
+    auto start = [&](const StackParams& stack, StackActs& acts, StageBuffer& x, const int32_t* ids, int64_t len,
+                     const char* name) {
+        acts.batch = bv.batch;
+        acts.len = len;
+        acts.dropout = dropout;
+        if (pass.backward) acts.blocks.resize(stack.blocks.size());
+        const int64_t rows = bv.batch * len;
+        x.buffer = workspace_.alloc(name, rows * d);
+        x.stage = stage;
+        embed(*stack.embed, ids, rows, f32(x.buffer));
+        acts.drop_embed = dropout != nullptr ? dropout->next(rows * d) : Dropout{};
+        kernels::dropout_apply(pool_, acts.drop_embed, f32(x.buffer), rows * d);
+    };
+    pass.enc_mask = key_mask(bv.attention_mask, bv.batch, bv.src_len);
+    pass.enc.self_key_mask = f32(pass.enc_mask);
+    start(encoder_, pass.enc, pass.enc_x, bv.input_ids, bv.src_len, "encoder embedding");
+    if (!pass.decoder) return;
+    if (bv.decoder_attention_mask != nullptr) pass.dec_mask = key_mask(bv.decoder_attention_mask, bv.batch, bv.tgt_len);
+    pass.dec.self_key_mask = pass.dec_mask.bytes() != 0 ? f32(pass.dec_mask) : nullptr;
+    pass.dec.enc_key_mask = f32(pass.enc_mask);
+    start(decoder_, pass.dec, pass.dec_x, bv.decoder_input_ids, bv.tgt_len, "decoder embedding");
+}
+
+void T5Model::forward_block(MicroBatchPass& pass, bool decoder, uint32_t index) {
+    const auto& c = config_;
+    const StackParams& stack = decoder ? decoder_ : encoder_;
+    StackActs& acts = decoder ? pass.dec : pass.enc;
+    StageBuffer& x = decoder ? pass.dec_x : pass.enc_x;
+    const BlockParams& b = stack.blocks[index];
+    const uint32_t stage = b.self.q->stage;
+    set_stage(stage);
+    // The residual stream and the position bias move on to the block's stage.
+    move_to_stage(x, stage, "residual (received)");
+    if (index == 0) {
+        acts.pos_bias.buffer = workspace_.alloc("position bias", c.heads * acts.len * acts.len);
+        acts.pos_bias.stage = stage;
+        position_bias(stack, decoder, acts.len, acts.len, 0, f32(acts.pos_bias.buffer));
+    } else {
+        move_to_stage(acts.pos_bias, stage, "position bias (received)");
     }
+    const float* enc = decoder ? encoder_output_on(pass, stage) : nullptr;
+    const int64_t src_len = pass.batch.src_len;
+    if (pass.backward && placement_.recompute) {
+        // Keep the block's input (it enters the first norm) and drop everything else when the block is done.
+        BlockActs& ba = acts.blocks[index];
+        ba.rng_before = pass.dropout.position;
+        BlockActs transient;
+        block_forward(b, decoder, x.buffer, acts, enc, src_len, &transient);
+        ba.input = std::move(transient.self.norm.x_in);
+    } else {
+        block_forward(b, decoder, x.buffer, acts, enc, src_len, pass.backward ? &acts.blocks[index] : nullptr);
+    }
+}
+
+void T5Model::forward_final(MicroBatchPass& pass, bool decoder) {
+    const auto& c = config_;
+    const StackParams& stack = decoder ? decoder_ : encoder_;
+    StackActs& acts = decoder ? pass.dec : pass.enc;
+    StageBuffer& x = decoder ? pass.dec_x : pass.enc_x;
+    const uint32_t stage = stack.final_norm->stage;
+    set_stage(stage);
+    move_to_stage(x, stage, "residual (received)");
+    const int64_t rows = acts.batch * acts.len, d = c.d_model;
     DeviceBuffer out = workspace_.alloc(decoder ? "decoder output" : "encoder output", rows * d);
     acts.final_inv_rms = workspace_.alloc("final inv_rms", rows);
-    kernels::rmsnorm_forward(pool_, f32(x), part(*stack.final_norm).w(), f32(out), f32(acts.final_inv_rms), rows, d,
-                             c.eps);
-    acts.drop_final = next_dropout(training, rows * d);
+    kernels::rmsnorm_forward(pool_, f32(x.buffer), part(*stack.final_norm).w(), f32(out), f32(acts.final_inv_rms),
+                             rows, d, c.eps);
+    acts.drop_final = acts.dropout != nullptr ? acts.dropout->next(rows * d) : Dropout{};
     kernels::dropout_apply(pool_, acts.drop_final, f32(out), rows * d);
-    if (keep) acts.final_in = std::move(x);
-    return out;
+    if (pass.backward) acts.final_in = std::move(x.buffer);
+    x = StageBuffer();
+    acts.pos_bias = StageBuffer();  // a recomputing backward pass makes it again
+    if (decoder) {
+        pass.dec_out = {std::move(out), stage};
+    } else {
+        if (pass.outputs.encoder_hidden != nullptr) std::memcpy(pass.outputs.encoder_hidden, out.data(), out.bytes());
+        pass.enc_out[stage] = std::move(out);
+    }
+}
+
+void T5Model::forward_head(MicroBatchPass& pass) {
+    const auto& c = config_;
+    const BatchView& bv = pass.batch;
+    const int64_t B = bv.batch, T = bv.tgt_len, d = c.d_model, V = c.vocab;
+    const Parameter& lm = *lm_head_;
+    set_stage(lm.stage);
+    if (c.tied) {
+        const float out_scale = float(1.0 / std::sqrt(double(d)));
+        float* yp = f32(pass.dec_out.buffer);
+        for (int64_t i = 0; i < B * T * d; ++i) yp[i] *= out_scale;
+    }
+    move_to_stage(pass.dec_out, lm.stage, "decoder output (received)");
+    const float* y = f32(pass.dec_out.buffer);
+    std::vector<DeviceBuffer>& logits = pass.logits;
+    if (!lm.sharded()) {
+        logits.push_back(workspace_.alloc("logits", B * T * V));
+        kernels::linear(y, part(lm).w(), f32(logits[0]), B * T, d, V);
+        if (pass.outputs.logits != nullptr) std::memcpy(pass.outputs.logits, logits[0].data(), logits[0].bytes());
+        if (bv.labels != nullptr) {
+            pass.loss = kernels::cross_entropy(pool_, f32(logits[0]), bv.labels, B * T, V, pass.backward,
+                                               pass.loss_weight, &pass.label_count);
+        }
+    } else {
+        // Vocab-sharded lm_head: each rank holds its logits columns; the full logits are gathered only for the host.
+        const int64_t len = lm.shard_len();
+        for (uint32_t r = 0; r < lm.shards; ++r) {
+            logits.push_back(workspace_.alloc_on(rank_ipu(lm.stage, r), "logits shard", B * T * len));
+            kernels::linear(y, part(lm, r).w(), f32(logits.back()), B * T, d, len);
+        }
+        if (pass.outputs.logits != nullptr) {
+            for (uint32_t r = 0; r < lm.shards; ++r) {
+                const int64_t begin = int64_t(r) * len, cols = std::clamp<int64_t>(V - begin, 0, len);
+                for (int64_t i = 0; i < B * T; ++i)
+                    std::memcpy(pass.outputs.logits + i * V + begin, f32(logits[r]) + i * len, size_t(cols) * 4);
+            }
+            collectives_.count_gather(lm.shards, B * T * V);
+        }
+        if (bv.labels != nullptr) {
+            pass.loss = sharded_cross_entropy(logits, bv.labels, B * T, pass.backward, pass.loss_weight,
+                                              &pass.label_count);
+        }
+    }
+    if (!pass.backward) {
+        logits.clear();
+        pass.dec_out = StageBuffer();
+    }
 }
 
 DeviceBuffer T5Model::encode(const int32_t* ids, const int32_t* mask, int64_t batch, int64_t len) {
     const WeightPhase outer(device_, replica_, WeightPhase::Mode::kForward,
                             {encoder_.embed, encoder_.rel_bias, encoder_.final_norm});
-    StackActs acts;
-    DeviceBuffer km = key_mask(mask, batch, len);
-    return stack_forward(encoder_, false, ids, batch, len, f32(km), nullptr, 0, nullptr, false, acts, false);
+    MicroBatchPass pass;
+    pass.decoder = false;
+    pass.batch.batch = batch;
+    pass.batch.src_len = len;
+    pass.batch.input_ids = ids;
+    pass.batch.attention_mask = mask;
+    forward_inputs(pass);
+    for (uint32_t i = 0; i < encoder_.blocks.size(); ++i) forward_block(pass, false, i);
+    forward_final(pass, false);
+    return std::move(pass.enc_out[encoder_.final_norm->stage]);
 }
 
 void T5Model::lm_head_logits(const float* y, int64_t rows, float* logits) {
@@ -378,27 +508,59 @@ void T5Model::lm_head_logits(const float* y, int64_t rows, float* logits) {
     collectives_.count_gather(lm.shards, rows * c.vocab);
 }
 
+// ------------------------------------------------------------------------------------------ running passes
+
 double T5Model::run(const BatchView& bv, const ForwardOutputs& outputs, bool backward, float loss_weight,
                     int64_t* out_count) {
-    const uint32_t reps = placement_.replicas;
-    if (reps == 1) {
-        const double loss = run_replica(bv, outputs, backward, loss_weight, out_count);
-        if (backward) synchronise_gradients();
-        return loss;
-    }
-    // Data parallel: replica r takes rows [r B/d, (r+1) B/d). Its token-mean loss is weighted by its share of
-    // the labels, so that the summed gradients equal the gradient of the whole micro-batch's mean.
-    const auto& c = config_;
-    const int64_t rows = bv.batch / reps, S = bv.src_len, T = bv.tgt_len;
-    std::vector<int64_t> counts(reps, 0);
-    int64_t total = 0;
-    if (bv.labels != nullptr) {
-        for (uint32_t rep = 0; rep < reps; ++rep) {
-            for (int64_t i = rep * rows * T; i < (rep + 1) * rows * T; ++i) counts[rep] += bv.labels[i] != -100;
-            total += counts[rep];
+    std::vector<double> losses;
+    std::vector<int64_t> counts;
+    run_passes({bv}, outputs, backward, loss_weight, losses, counts);
+    *out_count = counts[0];
+    return losses[0];
+}
+
+void T5Model::run_micro_batches(const std::vector<BatchView>& batches, float loss_weight, std::vector<double>& losses) {
+    std::vector<int64_t> counts;
+    run_passes(batches, {}, true, loss_weight, losses, counts);
+}
+
+void T5Model::run_segment(MicroBatchPass& pass, const PassSegment& segment, bool backward) {
+    using Kind = PassStep::Kind;
+    for (const PassStep& step : segment.steps) {
+        const bool dec = step.kind == Kind::kDecoderBlock || step.kind == Kind::kDecoderFinal;
+        switch (step.kind) {
+            case Kind::kInputs: backward ? backward_inputs(pass) : forward_inputs(pass); break;
+            case Kind::kEncoderBlock:
+            case Kind::kDecoderBlock:
+                backward ? backward_block(pass, dec, step.block) : forward_block(pass, dec, step.block);
+                break;
+            case Kind::kEncoderFinal:
+            case Kind::kDecoderFinal: backward ? backward_final(pass, dec) : forward_final(pass, dec); break;
+            case Kind::kHead: backward ? backward_head(pass) : forward_head(pass); break;
         }
     }
-    if (backward) {
+}
+
+void T5Model::run_passes(const std::vector<BatchView>& batches, const ForwardOutputs& outputs, bool backward,
+                         float loss_weight, std::vector<double>& losses, std::vector<int64_t>& counts) {
+    const auto& c = config_;
+    const uint32_t reps = placement_.replicas;
+    const auto n = uint32_t(batches.size());
+    // Data parallel: replica r takes rows [r B/d, (r+1) B/d) of every micro-batch. Its token-mean loss is weighted
+    // by its share of the labels, so that the summed gradients equal the gradient of each micro-batch's mean.
+    std::vector<std::vector<int64_t>> rep_counts(n, std::vector<int64_t>(reps, 0));
+    counts.assign(n, 0);
+    for (uint32_t m = 0; m < n; ++m) {
+        const BatchView& bv = batches[m];
+        if (bv.labels == nullptr) continue;
+        const int64_t rows = bv.batch / reps;
+        for (uint32_t rep = 0; rep < reps; ++rep) {
+            for (int64_t i = rep * rows * bv.tgt_len; i < (rep + 1) * rows * bv.tgt_len; ++i)
+                rep_counts[m][rep] += bv.labels[i] != -100;
+            counts[m] += rep_counts[m][rep];
+        }
+    }
+    if (backward && reps > 1) {
         // Every replica holds the accumulated sum so far; only replica 0 keeps it, the others add from zero.
         for (size_t i = 0; i < params_.size(); ++i) {
             Parameter& p = params_.at(i);
@@ -406,35 +568,82 @@ double T5Model::run(const BatchView& bv, const ForwardOutputs& outputs, bool bac
                 for (uint32_t r = 0; r < p.tp; ++r) std::memset(p.at(rep, r).grad.data(), 0, p.at(rep, r).grad.bytes());
         }
     }
-    double loss_sum = 0;
-    for (uint32_t rep = 0; rep < reps; ++rep) {
-        BatchView v = bv;
-        v.batch = rows;
-        v.input_ids += rep * rows * S;
-        if (v.attention_mask != nullptr) v.attention_mask += rep * rows * S;
-        v.decoder_input_ids += rep * rows * T;
-        if (v.labels != nullptr) v.labels += rep * rows * T;
-        if (v.decoder_attention_mask != nullptr) v.decoder_attention_mask += rep * rows * T;
-        ForwardOutputs o;
-        if (outputs.logits != nullptr) o.logits = outputs.logits + rep * rows * T * c.vocab;
-        if (outputs.encoder_hidden != nullptr) o.encoder_hidden = outputs.encoder_hidden + rep * rows * S * c.d_model;
-        const float w = total > 0 ? float(double(loss_weight) * double(counts[rep]) / double(total)) : 0.0f;
-        replica_ = rep;
-        int64_t counted = 0;
-        try {
-            loss_sum += run_replica(v, o, backward, w, &counted) * double(counted);
-        } catch (...) {
-            replica_ = 0;
-            workspace_.set_ipu(0);
-            throw;
+    bool draws = false;
+    for (const BatchView& bv : batches) draws = draws || (bv.training && c.dropout > 0.0f);
+    const uint64_t stream_start = rng_counter_;
+    std::vector<double> loss_sum(n, 0.0);
+    std::vector<std::unique_ptr<MicroBatchPass>> passes(n);
+    try {
+        for (uint32_t rep = 0; rep < reps; ++rep) {
+            replica_ = rep;
+            for (uint32_t m = 0; m < n; ++m) {
+                const BatchView& bv = batches[m];
+                auto pass = std::make_unique<MicroBatchPass>();
+                BatchView& v = pass->batch;
+                v = bv;
+                const int64_t rows = bv.batch / reps, S = bv.src_len, T = bv.tgt_len;
+                v.batch = rows;
+                v.input_ids += rep * rows * S;
+                if (v.attention_mask != nullptr) v.attention_mask += rep * rows * S;
+                v.decoder_input_ids += rep * rows * T;
+                if (v.labels != nullptr) v.labels += rep * rows * T;
+                if (v.decoder_attention_mask != nullptr) v.decoder_attention_mask += rep * rows * T;
+                if (outputs.logits != nullptr) pass->outputs.logits = outputs.logits + rep * rows * T * c.vocab;
+                if (outputs.encoder_hidden != nullptr)
+                    pass->outputs.encoder_hidden = outputs.encoder_hidden + rep * rows * S * c.d_model;
+                pass->backward = backward;
+                pass->loss_weight = reps == 1 ? loss_weight
+                                    : counts[m] > 0
+                                        ? float(double(loss_weight) * double(rep_counts[m][rep]) / double(counts[m]))
+                                        : 0.0f;
+                pass->dropout = {rng_key_, stream_start + (uint64_t(m) * reps + rep) * kPassStride, c.dropout};
+                passes[m] = std::move(pass);
+            }
+            // Phased execution: the parameters outside the blocks stay on chip for the whole step.
+            const WeightPhase outer(device_, rep,
+                                    backward ? WeightPhase::Mode::kBackward : WeightPhase::Mode::kForward,
+                                    {encoder_.embed, encoder_.rel_bias, encoder_.final_norm, decoder_.embed,
+                                     decoder_.rel_bias, decoder_.final_norm, lm_head_});
+            auto finish = [&](uint32_t m) {
+                loss_sum[m] += reps == 1 ? passes[m]->loss : passes[m]->loss * double(passes[m]->label_count);
+                passes[m].reset();
+            };
+            if (!backward) {
+                for (uint32_t m = 0; m < n; ++m) {
+                    for (const PassSegment& seg : forward_segments_) run_segment(*passes[m], seg, false);
+                    finish(m);
+                }
+                continue;
+            }
+            std::vector<uint32_t> fwd_stages, bwd_stages;
+            for (const PassSegment& seg : forward_segments_) fwd_stages.push_back(seg.stage);
+            for (const PassSegment& seg : backward_segments_) bwd_stages.push_back(seg.stage);
+            const PipelineOrder order = pipeline_order(placement_.schedule, placement_.pp,
+                                                       placement_.weights_location == FT5_MEMORY_STREAMING);
+            for (const PipelineTask& task : pipeline_tasks(order, fwd_stages, bwd_stages, placement_.pp, n)) {
+                MicroBatchPass& pass = *passes[task.micro_batch];
+                if (!task.backward) {
+                    run_segment(pass, forward_segments_[task.segment], false);
+                } else {
+                    run_segment(pass, backward_segments_[task.segment], true);
+                    if (task.segment + 1 == backward_segments_.size()) finish(task.micro_batch);
+                }
+            }
         }
+    } catch (...) {
+        replica_ = 0;
+        workspace_.set_ipu(0);
+        throw;
     }
     replica_ = 0;
     workspace_.set_ipu(0);
-    collectives_.count_all_reduce(reps, 2);  // loss sum and label count
+    if (draws) rng_counter_ = stream_start + uint64_t(n) * reps * kPassStride;
+    losses.assign(n, 0.0);
+    for (uint32_t m = 0; m < n; ++m) {
+        if (reps > 1) collectives_.count_all_reduce(reps, 2);  // loss sum and label count
+        losses[m] = reps == 1 ? loss_sum[m] : counts[m] > 0 ? loss_sum[m] / double(counts[m]) : 0.0;
+    }
     if (backward) synchronise_gradients();
-    *out_count = total;
-    return total > 0 ? loss_sum / double(total) : 0.0;
 }
 
 void T5Model::synchronise_gradients() {
@@ -457,100 +666,6 @@ void T5Model::synchronise_gradients() {
                 for (uint32_t r = 1; r < p.tp; ++r) std::memcpy(p.at(rep, r).g(), p.at(rep, 0).g(), n * 4);
         }
     }
-}
-
-double T5Model::run_replica(const BatchView& bv, const ForwardOutputs& outputs, bool backward, float loss_weight,
-                            int64_t* out_count) {
-    const auto& c = config_;
-    const int64_t B = bv.batch, S = bv.src_len, T = bv.tgt_len, d = c.d_model, V = c.vocab;
-    const bool training = bv.training;
-    *out_count = 0;
-    workspace_.set_ipu(rank_ipu(0, 0));
-    // Phased execution: the parameters outside the blocks stay on chip for the whole pass.
-    const WeightPhase outer(device_, replica_, backward ? WeightPhase::Mode::kBackward : WeightPhase::Mode::kForward,
-                            {encoder_.embed, encoder_.rel_bias, encoder_.final_norm, decoder_.embed,
-                             decoder_.rel_bias, decoder_.final_norm, lm_head_});
-
-    DeviceBuffer enc_mask = key_mask(bv.attention_mask, B, S);
-    DeviceBuffer dec_mask;
-    if (bv.decoder_attention_mask != nullptr) dec_mask = key_mask(bv.decoder_attention_mask, B, T);
-
-    StackActs enc_acts;
-    DeviceBuffer enc = stack_forward(encoder_, false, bv.input_ids, B, S, f32(enc_mask), nullptr, 0, nullptr,
-                                     training, enc_acts, backward);
-    if (outputs.encoder_hidden != nullptr) std::memcpy(outputs.encoder_hidden, f32(enc), size_t(B * S * d) * 4);
-
-    StackActs dec_acts;
-    DeviceBuffer y = stack_forward(decoder_, true, bv.decoder_input_ids, B, T,
-                                   dec_mask.bytes() != 0 ? f32(dec_mask) : nullptr, f32(enc), S, f32(enc_mask),
-                                   training, dec_acts, backward);
-    const float out_scale = c.tied ? float(1.0 / std::sqrt(double(d))) : 1.0f;
-    if (c.tied) {
-        float* yp = f32(y);
-        for (int64_t i = 0; i < B * T * d; ++i) yp[i] *= out_scale;
-    }
-    const Parameter& lm = *lm_head_;
-    const uint32_t dec_stage = decoder_.final_norm->stage;
-    stage_copy(dec_stage, lm.stage, B * T * d);
-    double loss = 0;
-    DeviceBuffer dy;
-    if (!lm.sharded()) {
-        DeviceBuffer logits = workspace_.alloc("logits", B * T * V);
-        kernels::linear(f32(y), part(lm).w(), f32(logits), B * T, d, V);
-        if (outputs.logits != nullptr) std::memcpy(outputs.logits, f32(logits), size_t(B * T * V) * 4);
-        if (bv.labels != nullptr) {
-            loss = kernels::cross_entropy(pool_, f32(logits), bv.labels, B * T, V, backward, loss_weight, out_count);
-        }
-        if (!backward) return loss;
-        // lm_head: dW += dlogits^T y; dy = dlogits W (then the tied scale)
-        kernels::linear_grad_weight(f32(logits), f32(y), part(lm).g(), B * T, d, V);
-        dy = workspace_.alloc("d decoder output", B * T * d);
-        kernels::linear_grad_input(f32(logits), part(lm).w(), f32(dy), B * T, d, V);
-    } else {
-        // Vocab-sharded lm_head: each rank holds its logits columns; the full logits are gathered only for the host.
-        const int64_t len = lm.shard_len();
-        std::vector<DeviceBuffer> logits;
-        for (uint32_t r = 0; r < lm.shards; ++r) {
-            logits.push_back(workspace_.alloc_on(rank_ipu(lm.stage, r), "logits shard", B * T * len));
-            kernels::linear(f32(y), part(lm, r).w(), f32(logits.back()), B * T, d, len);
-        }
-        if (outputs.logits != nullptr) {
-            for (uint32_t r = 0; r < lm.shards; ++r) {
-                const int64_t begin = int64_t(r) * len, cols = std::clamp<int64_t>(V - begin, 0, len);
-                for (int64_t i = 0; i < B * T; ++i)
-                    std::memcpy(outputs.logits + i * V + begin, f32(logits[r]) + i * len, size_t(cols) * 4);
-            }
-            collectives_.count_gather(lm.shards, B * T * V);
-        }
-        if (bv.labels != nullptr) {
-            loss = sharded_cross_entropy(logits, bv.labels, B * T, backward, loss_weight, out_count);
-        }
-        if (!backward) return loss;
-        dy = workspace_.alloc("d decoder output", B * T * d);
-        std::vector<DeviceBuffer> partials;
-        for (uint32_t r = 0; r < lm.shards; ++r) {
-            kernels::linear_grad_weight(f32(logits[r]), f32(y), part(lm, r).g(), B * T, d, len);
-            float* out = f32(dy);
-            if (r > 0) {
-                out = f32(partials.emplace_back(
-                    workspace_.alloc_on(rank_ipu(lm.stage, r), "d decoder output part", B * T * d)));
-            }
-            kernels::linear_grad_input(f32(logits[r]), part(lm, r).w(), out, B * T, d, len);
-        }
-        reduce_partials(collectives_, f32(dy), partials, B * T * d);
-    }
-    y = DeviceBuffer();
-    stage_copy(lm.stage, dec_stage, B * T * d);
-    if (c.tied) {
-        float* p = f32(dy);
-        for (int64_t i = 0; i < B * T * d; ++i) p[i] *= out_scale;
-    }
-    DeviceBuffer denc = workspace_.alloc("d encoder output", B * S * d);
-    stack_backward(decoder_, true, bv.decoder_input_ids, dec_acts, f32(dy), f32(enc), S, f32(denc));
-    dy = DeviceBuffer();
-    stack_backward(encoder_, false, bv.input_ids, enc_acts, f32(denc), nullptr, 0, nullptr);
-    workspace_.set_ipu(rank_ipu(0, 0));
-    return loss;
 }
 
 double T5Model::sharded_cross_entropy(std::vector<DeviceBuffer>& logits, const int32_t* labels, int64_t rows,
@@ -727,56 +842,131 @@ void T5Model::ffn_sublayer_backward(const BlockParams& block, FfnActs& a, int64_
     a = FfnActs();
 }
 
-void T5Model::stack_backward(const StackParams& stack, bool decoder, const int32_t* ids, StackActs& acts,
-                             float* dout, const float* enc, int64_t src_len, float* denc) {
+// ------------------------------------------------------------------------------------------ backward steps
+
+void T5Model::backward_head(MicroBatchPass& pass) {
     const auto& c = config_;
-    const int64_t B = acts.batch, T = acts.len, rows = B * T, d = c.d_model;
-    if (acts.drop_final.active()) kernels::dropout_apply(pool_, acts.drop_final, dout, rows * d);
+    const int64_t B = pass.batch.batch, T = pass.batch.tgt_len, d = c.d_model, V = c.vocab;
+    const Parameter& lm = *lm_head_;
+    set_stage(lm.stage);
+    const float* y = f32(pass.dec_out.buffer);
+    std::vector<DeviceBuffer>& logits = pass.logits;  // now d(loss)/d(logits)
+    DeviceBuffer dy = workspace_.alloc("d decoder output", B * T * d);
+    if (!lm.sharded()) {
+        // lm_head: dW += dlogits^T y; dy = dlogits W
+        kernels::linear_grad_weight(f32(logits[0]), y, part(lm).g(), B * T, d, V);
+        kernels::linear_grad_input(f32(logits[0]), part(lm).w(), f32(dy), B * T, d, V);
+    } else {
+        const int64_t len = lm.shard_len();
+        std::vector<DeviceBuffer> partials;
+        for (uint32_t r = 0; r < lm.shards; ++r) {
+            kernels::linear_grad_weight(f32(logits[r]), y, part(lm, r).g(), B * T, d, len);
+            float* out = f32(dy);
+            if (r > 0) {
+                out = f32(partials.emplace_back(
+                    workspace_.alloc_on(rank_ipu(lm.stage, r), "d decoder output part", B * T * d)));
+            }
+            kernels::linear_grad_input(f32(logits[r]), part(lm, r).w(), out, B * T, d, len);
+        }
+        reduce_partials(collectives_, f32(dy), partials, B * T * d);
+    }
+    logits.clear();
+    pass.dec_out = StageBuffer();
+    if (c.tied) {
+        const float out_scale = float(1.0 / std::sqrt(double(d)));
+        float* p = f32(dy);
+        for (int64_t i = 0; i < B * T * d; ++i) p[i] *= out_scale;
+    }
+    pass.d_dec = {std::move(dy), lm.stage};
+}
+
+void T5Model::backward_final(MicroBatchPass& pass, bool decoder) {
+    const auto& c = config_;
+    const StackParams& stack = decoder ? decoder_ : encoder_;
+    StackActs& acts = decoder ? pass.dec : pass.enc;
+    const uint32_t stage = stack.final_norm->stage;
+    set_stage(stage);
+    const int64_t rows = acts.batch * acts.len, d = c.d_model;
+    // Into the final norm comes d(decoder output) from the lm_head, or d(encoder output) from the decoder.
+    StageBuffer dout = decoder ? std::move(pass.d_dec) : std::move(pass.d_enc_out);
+    if (dout.empty()) dout = {workspace_.alloc("d encoder output", rows * d), stage};
+    move_to_stage(dout, stage, "d stack output (received)");
+    if (acts.drop_final.active()) kernels::dropout_apply(pool_, acts.drop_final, f32(dout.buffer), rows * d);
     DeviceBuffer dx = workspace_.alloc("d residual", rows * d);
-    kernels::rmsnorm_backward(pool_, f32(acts.final_in), part(*stack.final_norm).w(), f32(acts.final_inv_rms), dout,
-                              f32(dx), part(*stack.final_norm).g(), rows, d);
+    kernels::rmsnorm_backward(pool_, f32(acts.final_in), part(*stack.final_norm).w(), f32(acts.final_inv_rms),
+                              f32(dout.buffer), f32(dx), part(*stack.final_norm).g(), rows, d);
     acts.final_in = DeviceBuffer();
-    DeviceBuffer dpos = workspace_.alloc("d position bias", c.heads * T * T);
-    for (size_t i = stack.blocks.size(); i-- > 0;) {
-        const BlockParams& b = stack.blocks[i];
-        BlockActs& ba = acts.blocks[i];
-        const WeightPhase phase(device_, replica_, WeightPhase::Mode::kBackward, block_parameters(b));
-        if (placement_.recompute) {
-            // The same forward pass again from the kept input, with the dropout stream where it stood.
-            // The records go on the block's own stage.
-            const uint64_t rng_now = rng_counter_;
-            const uint32_t ipu_now = workspace_.ipu();
-            rng_counter_ = ba.rng_before;
-            workspace_.set_ipu(rank_ipu(b.self.q->stage, 0));
-            DeviceBuffer x = std::move(ba.input);
-            block_forward(b, decoder, x, acts, enc, src_len, &ba);
-            rng_counter_ = rng_now;
-            workspace_.set_ipu(ipu_now);
-        }
-        ffn_sublayer_backward(b, ba.ff, rows, f32(dx));
-        if (decoder) {
-            attention_sublayer_backward(*b.cross_norm, b.cross, ba.cross, B, T, enc, src_len, f32(dx), denc, nullptr);
-        }
-        attention_sublayer_backward(*b.self_norm, b.self, ba.self, B, T, nullptr, T, f32(dx), nullptr, f32(dpos));
+    acts.final_inv_rms = DeviceBuffer();
+    (decoder ? pass.d_dec : pass.d_enc) = {std::move(dx), stage};
+}
+
+void T5Model::backward_block(MicroBatchPass& pass, bool decoder, uint32_t index) {
+    const auto& c = config_;
+    const StackParams& stack = decoder ? decoder_ : encoder_;
+    StackActs& acts = decoder ? pass.dec : pass.enc;
+    StageBuffer& dx = decoder ? pass.d_dec : pass.d_enc;
+    const BlockParams& b = stack.blocks[index];
+    BlockActs& ba = acts.blocks[index];
+    const uint32_t stage = b.self.q->stage;
+    const int64_t B = acts.batch, T = acts.len, rows = B * T, S = pass.batch.src_len;
+    set_stage(stage);
+    // The residual gradient, the position-bias gradient and d(encoder output) travel back through the stages.
+    move_to_stage(dx, stage, "d residual (received)");
+    if (acts.d_pos_bias.empty()) {
+        acts.d_pos_bias = {workspace_.alloc("d position bias", c.heads * T * T), stage};
+    } else {
+        move_to_stage(acts.d_pos_bias, stage, "d position bias (received)");
     }
-    // Mirror of the forward copies: the residual gradient and the position-bias gradient go back a stage, and
-    // each decoder stage returns its part of d(encoder output).
-    if (placement_.pp > 1) {
-        for (uint32_t k = 0; k < acts.stage_copies; ++k) {
-            collectives_.count_copy(rows * d, placement_.tp);
-            collectives_.count_copy(c.heads * T * T, placement_.tp);
+    const float* enc = nullptr;
+    if (decoder) {
+        enc = encoder_output_on(pass, stage);
+        if (pass.d_enc_out.empty()) {
+            pass.d_enc_out = {workspace_.alloc("d encoder output", B * S * c.d_model), stage};
+        } else {
+            move_to_stage(pass.d_enc_out, stage, "d encoder output (received)");
         }
-        collectives_.count_copy(B * src_len * d * acts.enc_deliveries, placement_.tp);
     }
-    const int64_t hr = heads_per_rank();
-    for (uint32_t r = 0; r < placement_.tp; ++r) {
-        position_bias_backward(f32(dpos) + int64_t(r) * hr * T * T, hr, 0, hr, T, T, !decoder, decoder, c.buckets,
-                               c.max_distance, part(*stack.rel_bias, r).g());
+    const WeightPhase phase(device_, replica_, WeightPhase::Mode::kBackward, block_parameters(b));
+    if (placement_.recompute) {
+        // The same forward pass again from the kept input, with the dropout stream where it stood.
+        if (acts.pos_bias.empty() || acts.pos_bias.stage != stage) {
+            acts.pos_bias = {workspace_.alloc("position bias", c.heads * T * T), stage};
+            position_bias(stack, decoder, T, T, 0, f32(acts.pos_bias.buffer));
+        }
+        DropoutStream replay = pass.dropout;
+        replay.position = ba.rng_before;
+        DropoutStream* const kept = acts.dropout;
+        if (kept != nullptr) acts.dropout = &replay;
+        DeviceBuffer x = std::move(ba.input);
+        block_forward(b, decoder, x, acts, enc, S, &ba);
+        acts.dropout = kept;
     }
-    if (acts.drop_embed.active()) kernels::dropout_apply(pool_, acts.drop_embed, f32(dx), rows * d);
+    ffn_sublayer_backward(b, ba.ff, rows, f32(dx.buffer));
+    if (decoder) {
+        attention_sublayer_backward(*b.cross_norm, b.cross, ba.cross, B, T, enc, S, f32(dx.buffer),
+                                    f32(pass.d_enc_out.buffer), nullptr);
+    }
+    attention_sublayer_backward(*b.self_norm, b.self, ba.self, B, T, nullptr, T, f32(dx.buffer), nullptr,
+                                f32(acts.d_pos_bias.buffer));
+    ba = BlockActs();
+    const bool first_on_stage = index == 0 || stack.blocks[index - 1].self.q->stage != stage;
+    if (decoder && first_on_stage) pass.enc_out[stage] = DeviceBuffer();  // this stage's decoder blocks are done
+    if (index == 0) {
+        const int64_t hr = heads_per_rank();
+        for (uint32_t r = 0; r < placement_.tp; ++r) {
+            position_bias_backward(f32(acts.d_pos_bias.buffer) + int64_t(r) * hr * T * T, hr, 0, hr, T, T, !decoder,
+                                   decoder, c.buckets, c.max_distance, part(*stack.rel_bias, r).g());
+        }
+        acts.d_pos_bias = StageBuffer();
+        acts.pos_bias = StageBuffer();
+    }
+}
+
+void T5Model::embedding_backward(const StackParams& stack, const int32_t* ids, const StackActs& acts, float* dx) {
+    const int64_t rows = acts.batch * acts.len, d = config_.d_model;
+    if (acts.drop_embed.active()) kernels::dropout_apply(pool_, acts.drop_embed, dx, rows * d);
     const Parameter& table = *stack.embed;
-    const int64_t len = table.sharded() ? table.shard_len() : c.vocab;
-    const float* dxp = f32(dx);
+    const int64_t len = table.sharded() ? table.shard_len() : config_.vocab;
     for (uint32_t r = 0; r < table.shards; ++r) {
         float* g = part(table, r).g();
         const int64_t begin = int64_t(r) * len;
@@ -784,10 +974,22 @@ void T5Model::stack_backward(const StackParams& stack, bool decoder, const int32
             const int64_t id = ids[row];
             if (id < begin || id >= begin + len) continue;
             float* gr = g + (id - begin) * d;
-            const float* src = dxp + row * d;
+            const float* src = dx + row * d;
             for (int64_t j = 0; j < d; ++j) gr[j] += src[j];
         }
     }
+}
+
+void T5Model::backward_inputs(MicroBatchPass& pass) {
+    const uint32_t stage = encoder_.embed->stage;
+    set_stage(stage);
+    // The decoder's embedding gradient first, then the encoder's (they add into one table when it is shared).
+    move_to_stage(pass.d_dec, stage, "d decoder embedding (received)");
+    embedding_backward(decoder_, pass.batch.decoder_input_ids, pass.dec, f32(pass.d_dec.buffer));
+    pass.d_dec = StageBuffer();
+    move_to_stage(pass.d_enc, stage, "d encoder embedding (received)");
+    embedding_backward(encoder_, pass.batch.input_ids, pass.enc, f32(pass.d_enc.buffer));
+    pass.d_enc = StageBuffer();
 }
 
 }  // namespace ft5::model

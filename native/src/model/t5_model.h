@@ -1,9 +1,10 @@
 // The T5 encoder-decoder placed on IPUs: parameters, forward, and the explicit backward of every op.
 // Megatron-style tensor parallelism: each tp rank runs a sub-layer on its own heads / d_ff / vocab range
 // and the partial outputs are summed by an all-reduce (o, wo, the embedding lookup, the lm_head input
-// gradient); the loss is a sharded cross-entropy. Pipeline stages own contiguous layer ranges (the emulator
-// executes them in turn and counts the activations crossing stages); replicas split the micro-batch rows
-// and all-reduce their gradients.
+// gradient); the loss is a sharded cross-entropy. Pipeline stages own contiguous layer ranges: a micro-batch's
+// pass is cut into per-stage segments that the plan's schedule (GPipe or 1F1B) interleaves over a step's
+// micro-batches, and the activations crossing stages are copied and counted. Replicas split the micro-batch
+// rows and all-reduce their gradients once per step.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +14,10 @@
 #include "ipu/device.h"
 #include "model/activations.h"
 #include "model/collectives.h"
+#include "model/micro_batch_pass.h"
 #include "model/model_config.h"
 #include "model/parameter_table.h"
+#include "model/pipeline_schedule.h"
 #include "model/placement.h"
 #include "model/thread_pool.h"
 
@@ -52,24 +55,6 @@ struct StackParams {
     Parameter* final_norm = nullptr;
 };
 
-// A validated micro-batch (shapes checked at the ABI).
-struct BatchView {
-    int64_t batch = 0;
-    int64_t src_len = 0;
-    int64_t tgt_len = 0;
-    const int32_t* input_ids = nullptr;
-    const int32_t* attention_mask = nullptr;  // nullable
-    const int32_t* decoder_input_ids = nullptr;
-    const int32_t* labels = nullptr;                  // nullable
-    const int32_t* decoder_attention_mask = nullptr;  // nullable
-    bool training = false;
-};
-
-struct ForwardOutputs {
-    float* logits = nullptr;          // [B, T, V], nullable
-    float* encoder_hidden = nullptr;  // [B, S, d], nullable
-};
-
 class T5Model {
 public:
     T5Model(const ModelConfig& config, std::shared_ptr<ipu::Device> device, const Placement& placement,
@@ -104,8 +89,13 @@ public:
     // loss (0 without labels) and the number of counted labels through out_count.
     double run(const BatchView& batch, const ForwardOutputs& outputs, bool backward, float loss_weight,
                int64_t* out_count);
+    // Forward and backward of a step's micro-batches in the order of the plan's pipeline schedule; losses[m] is
+    // micro-batch m's mean loss. Each micro-batch draws dropout from its own part of the stream.
+    void run_micro_batches(const std::vector<BatchView>& batches, float loss_weight, std::vector<double>& losses);
+    const std::vector<PassSegment>& forward_segments() const noexcept { return forward_segments_; }
+    const std::vector<PassSegment>& backward_segments() const noexcept { return backward_segments_; }
 
-    // Dropout stream position (advanced by every element a training pass draws).
+    // Dropout stream position: every training pass with dropout moves it on by kPassStride.
     uint64_t rng_state() const noexcept { return rng_counter_; }
     void set_rng_state(uint64_t state) noexcept { rng_counter_ = state; }
 
@@ -120,38 +110,52 @@ public:
     void ffn_inference(const BlockParams& block, ipu::DeviceBuffer& x, int64_t rows);
 
 private:
+    // The stream positions a pass may draw (far more than any pass draws), so passes never share masks.
+    static constexpr uint64_t kPassStride = uint64_t(1) << 36;
+
     void build_parameters();
     void build_stack(StackParams& stack, bool decoder);
-    double run_replica(const BatchView& batch, const ForwardOutputs& outputs, bool backward, float loss_weight,
-                       int64_t* out_count);
+    void build_segments();
+    // Runs micro-batches on every replica; with backward, through the pipeline schedule.
+    void run_passes(const std::vector<BatchView>& batches, const ForwardOutputs& outputs, bool backward,
+                    float loss_weight, std::vector<double>& losses, std::vector<int64_t>& counts);
+    void run_segment(MicroBatchPass& pass, const PassSegment& segment, bool backward);
     // Sums the gradients of all replicas (they then all hold the sum) and copies replicated tensors'
     // gradients from tp rank 0 to the other ranks' copies.
     void synchronise_gradients();
     double sharded_cross_entropy(std::vector<ipu::DeviceBuffer>& logits, const int32_t* labels, int64_t rows,
                                  bool want_grad, float weight, int64_t* out_count);
-    // Counts the residual stream moving from stage `from` to `to` (no-op when equal).
-    void stage_copy(uint32_t from, uint32_t to, int64_t n) const;
-    kernels::Dropout next_dropout(bool training, int64_t count);
+    // Moves a travelling tensor onto the IPUs of `stage` (a copy between IPUs, counted); no-op when it is there.
+    void move_to_stage(StageBuffer& t, uint32_t stage, const char* name) const;
+    // The encoder output as the IPUs of `stage` hold it (copied there on first use).
+    const float* encoder_output_on(MicroBatchPass& pass, uint32_t stage) const;
+    void set_stage(uint32_t stage) { workspace_.set_ipu(rank_ipu(stage, 0)); }
+
+    // Forward steps.
+    void forward_inputs(MicroBatchPass& pass);
+    void forward_block(MicroBatchPass& pass, bool decoder, uint32_t index);
+    void forward_final(MicroBatchPass& pass, bool decoder);
+    void forward_head(MicroBatchPass& pass);
+    // Backward steps.
+    void backward_head(MicroBatchPass& pass);
+    void backward_final(MicroBatchPass& pass, bool decoder);
+    void backward_block(MicroBatchPass& pass, bool decoder, uint32_t index);
+    void backward_inputs(MicroBatchPass& pass);
+    void embedding_backward(const StackParams& stack, const int32_t* ids, const StackActs& acts, float* dx);
 
     void attention_sublayer(const Parameter& norm_w, const AttentionParams& p, ipu::DeviceBuffer& x, int64_t batch,
                             int64_t q_len, const float* kv_src, int64_t k_len, const float* pos_bias,
-                            const float* key_mask, bool training, AttentionActs* keep);
-    void ffn_sublayer(const BlockParams& block, ipu::DeviceBuffer& x, int64_t rows, bool training, FfnActs* keep);
+                            const float* key_mask, DropoutStream* dropout, AttentionActs* keep);
+    void ffn_sublayer(const BlockParams& block, ipu::DeviceBuffer& x, int64_t rows, DropoutStream* dropout,
+                      FfnActs* keep);
     // One block (self-attention, cross-attention for the decoder, feed-forward) on the residual stream x.
     void block_forward(const BlockParams& b, bool decoder, ipu::DeviceBuffer& x, const StackActs& acts,
                        const float* enc, int64_t src_len, BlockActs* keep);
-    ipu::DeviceBuffer stack_forward(const StackParams& stack, bool decoder, const int32_t* ids, int64_t batch,
-                                    int64_t len, const float* self_key_mask, const float* enc, int64_t src_len,
-                                    const float* enc_key_mask, bool training, StackActs& acts, bool keep);
 
     void attention_sublayer_backward(const Parameter& norm_w, const AttentionParams& p, AttentionActs& a, int64_t batch,
                                      int64_t q_len, const float* kv_src, int64_t k_len, float* dx, float* dkv_src,
                                      float* dpos_bias);
     void ffn_sublayer_backward(const BlockParams& block, FfnActs& a, int64_t rows, float* dx);
-    // From d(stack output): backward through blocks and embedding. For the decoder, denc receives the
-    // gradient of the encoder output (accumulated).
-    void stack_backward(const StackParams& stack, bool decoder, const int32_t* ids, StackActs& acts, float* dout,
-                        const float* enc, int64_t src_len, float* denc);
 
     ModelConfig config_;
     std::shared_ptr<ipu::Device> device_;
@@ -163,6 +167,8 @@ private:
     StackParams encoder_;
     StackParams decoder_;
     Parameter* lm_head_ = nullptr;  // = the shared embedding when tied
+    std::vector<PassSegment> forward_segments_;
+    std::vector<PassSegment> backward_segments_;
     uint64_t rng_counter_ = 0;
     uint64_t rng_key_ = 0;  // derived from the seed
     uint32_t replica_ = 0;  // the replica being executed
