@@ -378,8 +378,10 @@ void T5Model::forward_block(MicroBatchPass& pass, bool decoder, uint32_t index) 
     const BlockParams& b = stack.blocks[index];
     const uint32_t stage = b.self.q->stage;
     set_stage(stage);
-    // The residual stream and the position bias move on to the block's stage.
+    // The residual stream and the position bias move on to the block's stage; the decoder's embedding travels
+    // with the encoder's stream until the decoder blocks take it.
     move_to_stage(x, stage, "residual (received)");
+    if (!decoder) move_to_stage(pass.dec_x, stage, "decoder embedding (received)");
     if (index == 0) {
         acts.pos_bias.buffer = workspace_.alloc("position bias", c.heads * acts.len * acts.len);
         acts.pos_bias.stage = stage;
