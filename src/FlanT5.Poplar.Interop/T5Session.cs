@@ -159,6 +159,53 @@ public sealed unsafe class T5Session : IDisposable
         return loss;
     }
 
+    /// <summary>
+    /// Forward and backward of a whole step's micro-batches (gradient accumulation) through the plan's pipeline
+    /// schedule: GPipe or 1F1B when the plan has several stages and its weights on chip, one after another otherwise.
+    /// Adds the gradient of the sum of (loss x lossWeight) in micro-batch order, so the schedule does not change it.
+    /// Returns each micro-batch's mean loss.
+    /// </summary>
+    public float[] ForwardBackward(IReadOnlyList<TokenBatch> microBatches, float lossWeight)
+    {
+        ArgumentNullException.ThrowIfNull(microBatches);
+        if (microBatches.Count == 0) throw new ArgumentException("ForwardBackward needs at least one micro-batch", nameof(microBatches));
+        var pins = new List<System.Buffers.MemoryHandle>(microBatches.Count * 5);
+        int* Pin(ReadOnlyMemory<int> memory)
+        {
+            if (memory.IsEmpty) return null;
+            var handle = memory.Pin();
+            pins.Add(handle);
+            return (int*)handle.Pointer;
+        }
+        var natives = new ft5_batch[microBatches.Count];
+        var pointers = new nint[microBatches.Count];
+        var losses = new float[microBatches.Count];
+        try
+        {
+            for (int i = 0; i < microBatches.Count; i++)
+            {
+                var batch = microBatches[i] ?? throw new ArgumentException($"microBatches[{i}] is null", nameof(microBatches));
+                if (!batch.HasLabels) throw new ArgumentException($"microBatches[{i}] has no Labels; ForwardBackward needs them", nameof(microBatches));
+                natives[i] = ToNative(batch, Pin(batch.InputIds), Pin(batch.AttentionMask), Pin(batch.DecoderInputIds),
+                    Pin(batch.Labels), Pin(batch.DecoderAttentionMask));
+            }
+            using var session = Acquire();
+            fixed (ft5_batch* first = natives)
+            fixed (nint* table = pointers)
+            fixed (float* l = losses)
+            {
+                for (int i = 0; i < natives.Length; i++) table[i] = (nint)(first + i);
+                Ft5Native.Checked.ft5_session_forward_backward_micro_batches(session.Pointer, (ft5_batch**)table,
+                    (uint)natives.Length, lossWeight, l, (nuint)losses.Length);
+            }
+        }
+        finally
+        {
+            foreach (var pin in pins) pin.Dispose();
+        }
+        return losses;
+    }
+
     public void ZeroGradients()
     {
         using var session = Acquire();

@@ -171,14 +171,24 @@ void T5Model::move_to_stage(StageBuffer& t, uint32_t stage, const char* name) co
 
 const float* T5Model::encoder_output_on(MicroBatchPass& pass, uint32_t stage) const {
     DeviceBuffer& here = pass.enc_out[stage];
-    if (here.bytes() == 0) {
-        const DeviceBuffer& made = pass.enc_out[encoder_.final_norm->stage];
-        const int64_t n = int64_t(made.bytes() / sizeof(float));
-        here = workspace_.alloc_on(rank_ipu(stage, 0), "encoder output (delivered)", n);
-        if (placement_.tp > 1) here.mirror_on_next(placement_.tp - 1);
-        std::memcpy(here.data(), made.data(), made.bytes());
-        collectives_.count_copy(n, placement_.tp);
-    }
+    if (here.bytes() != 0) return f32(here);
+    // The pipeline hands the encoder output on stage by stage: take it from the nearest earlier stage holding it.
+    uint32_t from = stage;
+    while (from > 0 && pass.enc_out[from - 1].bytes() == 0) --from;
+    from = from > 0 ? from - 1 : uint32_t(std::find_if(pass.enc_out.begin(), pass.enc_out.end(),
+                                                         [](const DeviceBuffer& b) { return b.bytes() != 0; }) -
+                                            pass.enc_out.begin());
+    if (from >= pass.enc_out.size()) fail(FT5_ERR_INTERNAL, "the encoder output is needed after it was freed");
+    DeviceBuffer& source = pass.enc_out[from];
+    const int64_t n = int64_t(source.bytes() / sizeof(float));
+    here = workspace_.alloc_on(rank_ipu(stage, 0), "encoder output (received)", n);
+    if (placement_.tp > 1) here.mirror_on_next(placement_.tp - 1);
+    std::memcpy(here.data(), source.data(), source.bytes());
+    collectives_.count_copy(n, placement_.tp);
+    // A stage without decoder blocks only passed it on.
+    const bool used_there = std::any_of(decoder_.blocks.begin(), decoder_.blocks.end(),
+                                        [&](const BlockParams& b) { return b.self.q->stage == from; });
+    if (!used_there) source = DeviceBuffer();
     return f32(here);
 }
 

@@ -202,6 +202,19 @@ internal static unsafe partial class Ft5Native
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial ft5_status ft5_session_forward_backward(ft5_session* session, [NativeTypeName("const ft5_batch *")] ft5_batch* batch, float loss_weight, float* out_loss);
 
+    /// <summary>
+    /// Forward and backward of a whole step's micro-batches (gradient accumulation) through the plan's pipeline
+    /// schedule: with pipeline_stages &gt; 1 and weights on chip, GPipe runs every micro-batch's forward before any
+    /// backward and 1F1B lets stage s hold at most (pipeline_stages - s) micro-batches between the two; otherwise the
+    /// micro-batches run one after another. The gradient of sum_m(loss_m * loss_weight) is added to the accumulated
+    /// gradients, in micro-batch order on every stage, so the result does not depend on the schedule. Each
+    /// micro-batch draws its dropout from its own part of the random stream. batches: count pointers (1..4096), each
+    /// a batch with labels; out_losses (nullable): losses_count = count mean losses, one per micro-batch.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, [NativeTypeName("const ft5_batch *const *")] ft5_batch** batches, [NativeTypeName("uint32_t")] uint count, float loss_weight, float* out_losses, [NativeTypeName("size_t")] nuint losses_count);
+
     /// <summary>Sets every accumulated gradient to zero.</summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
@@ -340,6 +353,10 @@ internal static unsafe partial class Ft5Native
         /// <inheritdoc cref="Ft5Native.ft5_session_forward_backward"/>
         public static void ft5_session_forward_backward(ft5_session* session, ft5_batch* batch, float loss_weight, float* out_loss)
             => Ft5Status.Check(Ft5Native.ft5_session_forward_backward(session, batch, loss_weight, out_loss), "ft5_session_forward_backward");
+
+        /// <inheritdoc cref="Ft5Native.ft5_session_forward_backward_micro_batches"/>
+        public static void ft5_session_forward_backward_micro_batches(ft5_session* session, ft5_batch** batches, uint count, float loss_weight, float* out_losses, nuint losses_count)
+            => Ft5Status.Check(Ft5Native.ft5_session_forward_backward_micro_batches(session, batches, count, loss_weight, out_losses, losses_count), "ft5_session_forward_backward_micro_batches");
 
         /// <inheritdoc cref="Ft5Native.ft5_session_zero_gradients"/>
         public static void ft5_session_zero_gradients(ft5_session* session)

@@ -12,6 +12,12 @@ public static class RunConfigSchema
     private static readonly ConfigValueKind<BackendKind> BackendKindValues =
         K.Enum(("emulator", BackendKind.Emulator), ("poplar", BackendKind.Poplar));
 
+    private static readonly ConfigValueKind<Placement.PipelineSchedule> PipelineScheduleKind =
+        K.Enum(("gpipe", Placement.PipelineSchedule.GPipe), ("1f1b", Placement.PipelineSchedule.OneFOneB));
+
+    private static readonly ConfigValueKind<Placement.TensorLocation> LocationKind =
+        K.Enum(("on-chip", Placement.TensorLocation.OnChip), ("streaming", Placement.TensorLocation.Streaming));
+
     private static readonly ConfigValueKind<LearningRateScheduleKind> ScheduleKind = K.Enum(
         ("constant-after-warmup", LearningRateScheduleKind.ConstantAfterWarmup),
         ("linear", LearningRateScheduleKind.Linear),
@@ -75,6 +81,10 @@ public static class RunConfigSchema
         F<ExecutionSection, int>("tensor_parallel", s => s.TensorParallel, (s, v) => s with { TensorParallel = v }, K.Int),
         F<ExecutionSection, int>("pipeline_stages", s => s.PipelineStages, (s, v) => s with { PipelineStages = v }, K.Int),
         F<ExecutionSection, int>("data_parallel", s => s.DataParallel, (s, v) => s with { DataParallel = v }, K.Int),
+        F<ExecutionSection, Placement.PipelineSchedule>("pipeline_schedule", s => s.PipelineSchedule, (s, v) => s with { PipelineSchedule = v }, PipelineScheduleKind),
+        F<ExecutionSection, bool>("recompute", s => s.Recompute, (s, v) => s with { Recompute = v }, K.Bool),
+        F<ExecutionSection, Placement.TensorLocation>("weights_location", s => s.WeightsLocation, (s, v) => s with { WeightsLocation = v }, LocationKind),
+        F<ExecutionSection, Placement.TensorLocation>("optimizer_location", s => s.OptimizerLocation, (s, v) => s with { OptimizerLocation = v }, LocationKind),
         F<ExecutionSection, int>("device_iterations", s => s.DeviceIterations, (s, v) => s with { DeviceIterations = v }, K.Int),
         new LossScalingField(),
         F<ExecutionSection, BackendKind>("backend", s => s.Backend, (s, v) => s with { Backend = v }, BackendKindValues),

@@ -99,6 +99,14 @@ public sealed record ExecutionSection
     public int TensorParallel { get; init; } = 1;
     public int PipelineStages { get; init; } = 1;
     public int DataParallel { get; init; } = 1;
+    /// <summary>How a step's micro-batches go through the pipeline stages (pipeline_stages > 1, weights on chip).</summary>
+    public Placement.PipelineSchedule PipelineSchedule { get; init; } = Placement.PipelineSchedule.GPipe;
+    /// <summary>Recompute each layer's activations in the backward pass instead of keeping them.</summary>
+    public bool Recompute { get; init; }
+    /// <summary>Where weights and gradients live; streaming = phased execution, one layer on chip at a time.</summary>
+    public Placement.TensorLocation WeightsLocation { get; init; } = Placement.TensorLocation.OnChip;
+    /// <summary>Where AdamW's moments live.</summary>
+    public Placement.TensorLocation OptimizerLocation { get; init; } = Placement.TensorLocation.OnChip;
     /// <summary>Optimizer steps run per host call.</summary>
     public int DeviceIterations { get; init; } = 1;
     public LossScalingSection LossScaling { get; init; } = new();

@@ -69,6 +69,14 @@ public sealed class ActivationFootprint(T5ModelConfig model, int tensorParallel,
         return list;
     }
 
+    /// <summary>What the encoder's final norm keeps on the encoder's last stage: its input and 1/rms (its output is the
+    /// encoder output, counted on the stages that use it).</summary>
+    public IReadOnlyList<TensorFootprint> EncoderFinalNorm =>
+    [
+        Act("encoder.final_layer_norm norm input", _b, _src, _d),
+        Tensor("encoder.final_layer_norm 1/rms", [_b, _src], 4, "fp32"),
+    ];
+
     /// <summary>Token ids (int32) the embedding backward needs: encoder and decoder inputs.</summary>
     public IReadOnlyList<TensorFootprint> Embedding =>
     [

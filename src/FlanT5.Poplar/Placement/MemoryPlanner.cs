@@ -15,14 +15,15 @@ namespace FlanT5.Poplar.Placement;
 /// so each IPU stores 1/replicas of them and all-gathers on load.
 ///
 /// Activations: per micro-batch, the tensors <see cref="ActivationFootprint"/> lists for every layer of the stage,
-/// or only each layer's input with recomputation, plus the encoder output (decoder stages), the token ids (first
-/// stage) and the LM head's tensors (last stage; never recomputed). Micro-batches in flight: 1 without pipelining,
+/// or only each layer's input with recomputation, plus the encoder output (decoder stages), the encoder final norm's
+/// input (the encoder's last stage), the token ids (first stage) and the LM head's tensors (last stage; never
+/// recomputed). Micro-batches in flight: 1 without pipelining,
 /// all of them with GPipe, (stages − stage) with 1F1B. Under phased execution a layer runs over all micro-batches
 /// before the next one, so the kept activations of all micro-batches go to streaming memory (layer inputs sharded
 /// across the tp group) and on-chip holds one micro-batch of one layer.
 /// Working set: the backward buffers of the largest layer (about the size of its kept activations), doubled when the
 /// layer is recomputed or its activations are loaded back (phased), plus position biases and, on the last stage,
-/// the fp32 cross-entropy logits shard.
+/// the fp32 cross-entropy copy of the logits shard (fp16 logits only: fp32 logits are softmaxed in place).
 ///
 /// Overhead: a fixed <see cref="OverheadFraction"/> of tile memory (default 20 %) is reserved for what the model does
 /// not count tensor by tensor: program code, vertex state, exchange buffers and matmul/softmax temporaries. 20 % is
@@ -94,6 +95,7 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
         var lmHead = last ? act.LmHead(parameters.PaddedVocab) : [];
         var extras = new List<TensorFootprint>();
         if (decoderLayers.Length > 0) extras.Add(act.EncoderOutput);
+        if (encoderLayers.Contains(model.NumLayers - 1)) extras.AddRange(act.EncoderFinalNorm);
         if (first) extras.AddRange(act.Embedding);
         extras.AddRange(lmHead);
         long extrasBytes = extras.Sum(t => t.Bytes);
@@ -125,7 +127,7 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
         long working = (recomputed ? largestLayer : 0)
                        + (encoderLayers.Length > 0 ? act.PositionBias(false).Bytes : 0)
                        + (decoderLayers.Length > 0 ? act.PositionBias(true).Bytes : 0)
-                       + (last ? act.CrossEntropyWorking(parameters.PaddedVocab).Bytes : 0);
+                       + (last && shape.Precision != NumericPrecision.Fp32 ? act.CrossEntropyWorking(parameters.PaddedVocab).Bytes : 0);
 
         var largest = new List<TensorFootprint>();
         if (weightsStreamed)
@@ -140,7 +142,7 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
         largest.AddRange(biggestLayer.Kept.Select(t => inFlight > 1 && !plan.Recompute
             ? t with { Name = $"{t.Name} × {inFlight} micro-batches", Bytes = t.Bytes * inFlight }
             : t));
-        if (last) largest.Add(act.CrossEntropyWorking(parameters.PaddedVocab));
+        if (last && shape.Precision != NumericPrecision.Fp32) largest.Add(act.CrossEntropyWorking(parameters.PaddedVocab));
 
         return new IpuMemory
         {

@@ -14,6 +14,10 @@ public sealed record DeviceModelOptions
     public int TensorParallel { get; init; } = 1;
     public int PipelineStages { get; init; } = 1;
     public int Replicas { get; init; } = 1;
+    public Interop.PipelineSchedule Schedule { get; init; } = Interop.PipelineSchedule.GPipe;
+    public bool Recompute { get; init; }
+    public MemoryLocation WeightsLocation { get; init; } = MemoryLocation.OnChip;
+    public MemoryLocation OptimizerLocation { get; init; } = MemoryLocation.OnChip;
     /// <summary>Dropout probability for training calls; null = the model config's dropout_rate.</summary>
     public double? DropoutRate { get; init; }
     public ulong Seed { get; init; }
@@ -25,6 +29,10 @@ public sealed record DeviceModelOptions
         TensorParallel = config.Execution.TensorParallel,
         PipelineStages = config.Execution.PipelineStages,
         Replicas = config.Execution.DataParallel,
+        Schedule = (Interop.PipelineSchedule)config.Execution.PipelineSchedule,
+        Recompute = config.Execution.Recompute,
+        WeightsLocation = (MemoryLocation)config.Execution.WeightsLocation,
+        OptimizerLocation = (MemoryLocation)config.Execution.OptimizerLocation,
         DropoutRate = config.Training.Dropout,
         Seed = (ulong)config.Training.Seed,
     };
@@ -95,6 +103,10 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 TensorParallel = options.TensorParallel,
                 PipelineStages = options.PipelineStages,
                 Replicas = options.Replicas,
+                Schedule = options.Schedule,
+                Recompute = options.Recompute,
+                WeightsLocation = options.WeightsLocation,
+                OptimizerLocation = options.OptimizerLocation,
             };
             var session = T5Session.Create(device, description, plan);
             return new DeviceModel(device, session, config, layout);

@@ -149,17 +149,19 @@ public sealed class T5Trainer : IDisposable
             }
             double scale = _lossScaler.Scale;
             Model.Session.ZeroGradients();
-            double lossSum = 0;
+            // The whole step's micro-batches go to the device at once, so that a pipelined plan runs its schedule
+            // (GPipe or 1F1B) over them.
+            var microBatches = new List<TokenBatch>(accumulation);
             for (int micro = 0; micro < accumulation; micro++)
             {
                 if (!await batches.MoveNextAsync())
                     throw new InvalidOperationException($"the data loader ended before step {_step + 1} of {steps}");
                 var batch = batches.Current;
-                lossSum += Model.Session.ForwardBackward(ToTokenBatch(batch, training: true), (float)scale);
+                microBatches.Add(ToTokenBatch(batch, training: true));
                 _cursor = batch.Next ?? _cursor;
                 samples += batch.Rows;
             }
-            double loss = lossSum / accumulation;
+            double loss = Model.Session.ForwardBackward(microBatches, (float)scale).Sum(l => (double)l) / accumulation;
             double lr = _schedule.At(_step);
             var result = Model.Session.OptimizerStep(new OptimizerStepSettings
             {
