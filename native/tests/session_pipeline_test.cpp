@@ -13,13 +13,6 @@
 namespace ft5::test {
 namespace {
 
-ft5_memory_report memory(ft5_device* device, uint32_t ipu) {
-    ft5_memory_report m{};
-    m.struct_size = sizeof(m);
-    EXPECT_EQ(ft5_device_memory_report(device, ipu, &m), FT5_OK) << ft5_last_error();
-    return m;
-}
-
 // The fixture's 8 rows as 4 micro-batches of 2.
 std::vector<OwnedBatch> micro_batches() {
     const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
@@ -133,11 +126,11 @@ std::vector<double> activation_peaks(SessionFixture& fx, const std::vector<Owned
     dd.struct_size = sizeof(dd);
     EXPECT_EQ(ft5_device_get_desc(fx.device, &dd), FT5_OK) << ft5_last_error();
     std::vector<uint64_t> rest;
-    for (uint32_t i = 0; i < dd.num_ipus; ++i) rest.push_back(memory(fx.device, i).on_chip_used_bytes);
+    for (uint32_t i = 0; i < dd.num_ipus; ++i) rest.push_back(memory_report(fx.device, i).on_chip_used_bytes);
     EXPECT_EQ(ft5_device_reset_peaks(fx.device), FT5_OK);
     scheduled_step(fx, mbs, true);
     std::vector<double> out;
-    for (uint32_t i = 0; i < dd.num_ipus; ++i) out.push_back(double(memory(fx.device, i).on_chip_peak_bytes - rest[i]));
+    for (uint32_t i = 0; i < dd.num_ipus; ++i) out.push_back(double(memory_report(fx.device, i).on_chip_peak_bytes - rest[i]));
     return out;
 }
 

@@ -33,13 +33,6 @@ ft5_traffic_report traffic(ft5_device* device) {
     return t;
 }
 
-ft5_memory_report memory(ft5_device* device, uint32_t ipu) {
-    ft5_memory_report m{};
-    m.struct_size = sizeof(m);
-    EXPECT_EQ(ft5_device_memory_report(device, ipu, &m), FT5_OK) << ft5_last_error();
-    return m;
-}
-
 std::vector<std::vector<int32_t>> greedy_ids(SessionFixture& fx, const OwnedBatch& b, uint32_t steps) {
     const int64_t V = fx.vocab();
     EXPECT_EQ(ft5_session_decode_begin(fx.session, b.input_ids.data(), b.attention_mask.data(), b.batch, b.src_len,
@@ -95,11 +88,11 @@ TEST_P(SessionPlacement, LossGradientsLogitsAndGreedyIdsEqualTheSingleIpuSession
     const uint32_t ipus = g.tp * g.pp * g.dp;
     uint64_t placed_bytes = 0;
     for (uint32_t i = 0; i < ipus; ++i) {
-        const auto m = memory(placed.device, i);
+        const auto m = memory_report(placed.device, i);
         EXPECT_GT(m.on_chip_used_bytes, 0u) << "IPU " << i << " holds nothing";
         placed_bytes += m.on_chip_used_bytes;
     }
-    const uint64_t single_bytes = memory(one.device, 0).on_chip_used_bytes;
+    const uint64_t single_bytes = memory_report(one.device, 0).on_chip_used_bytes;
     // Sharded tensors split, replicated norms copied per tp rank, everything once more per replica.
     uint64_t expected = 0;
     uint32_t n = 0;
@@ -120,7 +113,7 @@ TEST_P(SessionPlacement, LossGradientsLogitsAndGreedyIdsEqualTheSingleIpuSession
     }
     EXPECT_EQ(placed_bytes, expected);
     if (g.tp * g.pp > 1) {
-        EXPECT_LT(memory(placed.device, 0).on_chip_used_bytes, single_bytes);
+        EXPECT_LT(memory_report(placed.device, 0).on_chip_used_bytes, single_bytes);
     }
 
     ASSERT_EQ(ft5_device_reset_traffic(placed.device), FT5_OK);
@@ -414,7 +407,7 @@ TEST(SessionPlacementMemory, TooSmallIpusFailAtCreateBeforeAnythingIsAllocated) 
     EXPECT_NE(msg.find("largest tensors: shared.weight"), std::string::npos) << msg;
     std::printf("%s\n", msg.c_str());
     for (uint32_t ipu = 0; ipu < 2; ++ipu) {
-        const auto r = memory(s.device, ipu);
+        const auto r = memory_report(s.device, ipu);
         EXPECT_EQ(r.on_chip_peak_bytes, 0u) << "IPU " << ipu << ": nothing may be allocated before the check";
         EXPECT_EQ(r.live_tensors, 0u);
     }
@@ -440,10 +433,10 @@ TEST(SessionPlacementMemory, EveryTensorParallelRankPeaksLikeRankZero) {
         ft5_step_result res{};
         res.struct_size = sizeof(res);
         ASSERT_EQ(ft5_session_optimizer_step(fx.session, &st, &res), FT5_OK) << ft5_last_error();
-        const uint64_t peak0 = memory(fx.device, 0).on_chip_peak_bytes;
+        const uint64_t peak0 = memory_report(fx.device, 0).on_chip_peak_bytes;
         ASSERT_GT(peak0, 0u);
         for (uint32_t r = 1; r < tp; ++r) {
-            const auto m = memory(fx.device, r);
+            const auto m = memory_report(fx.device, r);
             const double ratio = double(m.on_chip_peak_bytes) / double(peak0);
             EXPECT_NEAR(ratio, 1.0, 0.02) << "tp " << tp << ", rank " << r;
             std::printf("[tp %u] rank %u on-chip peak %llu bytes = %.4f x rank 0 (%llu)\n", unsigned(tp),
@@ -451,7 +444,7 @@ TEST(SessionPlacementMemory, EveryTensorParallelRankPeaksLikeRankZero) {
                         static_cast<unsigned long long>(peak0));
         }
         // Mirrors are released with the tensors they stand for.
-        const auto m0 = memory(fx.device, 0), m1 = memory(fx.device, 1);
+        const auto m0 = memory_report(fx.device, 0), m1 = memory_report(fx.device, 1);
         EXPECT_EQ(m0.live_tensors, m1.live_tensors);
     }
 }

@@ -13,13 +13,6 @@ using namespace ft5::test;
 
 namespace {
 
-ft5_memory_report memory_of(ft5_device* device, uint32_t ipu) {
-    ft5_memory_report m{};
-    m.struct_size = sizeof(m);
-    EXPECT_EQ(ft5_device_memory_report(device, ipu, &m), FT5_OK) << ft5_last_error();
-    return m;
-}
-
 float train_step(SessionFixture& fx, const OwnedBatch& b, int s) {
     const ft5_batch view = b.view(true);
     EXPECT_EQ(ft5_session_zero_gradients(fx.session), FT5_OK);
@@ -63,7 +56,7 @@ TEST_P(SessionRecompute, TrainingWithDropoutIsBitIdenticalWithALowerPeak) {
     ASSERT_EQ(ft5_session_get_rng_state(recomputed.session, &rng_b), FT5_OK);
     EXPECT_EQ(rng_b, rng_a);
     for (uint32_t ipu = 0; ipu < tp * pp; ++ipu) {
-        const auto a = memory_of(kept.device, ipu), b = memory_of(recomputed.device, ipu);
+        const auto a = memory_report(kept.device, ipu), b = memory_report(recomputed.device, ipu);
         // Above the parameters (the same in both): what the activations took at their peak.
         ASSERT_EQ(a.on_chip_used_bytes, b.on_chip_used_bytes);
         const double acts_a = double(a.on_chip_peak_bytes - a.on_chip_used_bytes);

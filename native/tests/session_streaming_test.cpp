@@ -15,13 +15,6 @@ using namespace ft5::test;
 
 namespace {
 
-ft5_memory_report memory_of(ft5_device* device, uint32_t ipu) {
-    ft5_memory_report m{};
-    m.struct_size = sizeof(m);
-    EXPECT_EQ(ft5_device_memory_report(device, ipu, &m), FT5_OK) << ft5_last_error();
-    return m;
-}
-
 uint64_t streaming_traffic(ft5_device* device) {
     ft5_traffic_report t{};
     t.struct_size = sizeof(t);
@@ -48,12 +41,12 @@ TEST_P(SessionStreamingOptimizer, TrajectoryIsBitIdenticalToOnChipWithMomentsInS
     // Before anything runs: on chip the weights and gradients (half of the on-chip session's four copies),
     // in streaming memory the two moments.
     for (uint32_t ipu = 0; ipu < tp; ++ipu) {
-        const auto a = memory_of(on_chip.device, ipu), b = memory_of(streamed.device, ipu);
+        const auto a = memory_report(on_chip.device, ipu), b = memory_report(streamed.device, ipu);
         EXPECT_EQ(a.streaming_used_bytes, 0u);
         EXPECT_EQ(b.on_chip_used_bytes * 2, a.on_chip_used_bytes) << "IPU " << ipu;
         EXPECT_EQ(b.streaming_used_bytes * 2, a.on_chip_used_bytes) << "IPU " << ipu;
     }
-    const uint64_t moment_bytes = memory_of(streamed.device, 0).streaming_used_bytes;
+    const uint64_t moment_bytes = memory_report(streamed.device, 0).streaming_used_bytes;
     ASSERT_EQ(ft5_device_reset_traffic(streamed.device), FT5_OK);
     ASSERT_EQ(ft5_device_reset_peaks(on_chip.device), FT5_OK);
     ASSERT_EQ(ft5_device_reset_peaks(streamed.device), FT5_OK);
@@ -75,10 +68,10 @@ TEST_P(SessionStreamingOptimizer, TrajectoryIsBitIdenticalToOnChipWithMomentsInS
 
     // Every step reads both moments of every part into on-chip memory and writes them back.
     uint64_t all_moments = 0;
-    for (uint32_t ipu = 0; ipu < tp; ++ipu) all_moments += memory_of(streamed.device, ipu).streaming_used_bytes;
+    for (uint32_t ipu = 0; ipu < tp; ++ipu) all_moments += memory_report(streamed.device, ipu).streaming_used_bytes;
     EXPECT_EQ(streaming_traffic(streamed.device), uint64_t(steps) * 2 * all_moments);
     for (uint32_t ipu = 0; ipu < tp; ++ipu) {
-        const auto a = memory_of(on_chip.device, ipu), b = memory_of(streamed.device, ipu);
+        const auto a = memory_report(on_chip.device, ipu), b = memory_report(streamed.device, ipu);
         // The moments' 2 x 4 bytes per element leave the chip; only one part's pass through at a time.
         EXPECT_LT(double(b.on_chip_peak_bytes), 0.75 * double(a.on_chip_peak_bytes)) << "IPU " << ipu;
         EXPECT_EQ(b.streaming_peak_bytes, b.streaming_used_bytes);
@@ -107,7 +100,7 @@ TEST_P(SessionPhasedExecution, TrajectoryIsBitIdenticalToOnChipWithEverythingInS
     SessionFixture phased("flan-t5-tiny", -1.0f, 2, tp, pp, dp, FT5_MEMORY_STREAMING, 0, FT5_MEMORY_STREAMING);
     ASSERT_NE(phased.session, nullptr);
     for (uint32_t ipu = 0; ipu < ipus; ++ipu) {
-        const auto a = memory_of(on_chip.device, ipu), b = memory_of(phased.device, ipu);
+        const auto a = memory_report(on_chip.device, ipu), b = memory_report(phased.device, ipu);
         EXPECT_EQ(b.on_chip_used_bytes, 0u) << "IPU " << ipu;
         EXPECT_EQ(b.streaming_used_bytes, a.on_chip_used_bytes) << "IPU " << ipu;  // weight, gradient, m, v
     }
@@ -160,7 +153,7 @@ TEST_P(SessionPhasedExecution, TrajectoryIsBitIdenticalToOnChipWithEverythingInS
 
     EXPECT_GT(streaming_traffic(phased.device), 0u);
     for (uint32_t ipu = 0; ipu < ipus; ++ipu) {
-        const auto a = memory_of(on_chip.device, ipu), b2 = memory_of(phased.device, ipu);
+        const auto a = memory_report(on_chip.device, ipu), b2 = memory_report(phased.device, ipu);
         EXPECT_LT(double(b2.on_chip_peak_bytes), 0.6 * double(a.on_chip_peak_bytes)) << "IPU " << ipu;
         EXPECT_EQ(b2.on_chip_used_bytes, 0u) << "IPU " << ipu << ": every phase buffer is released";
         std::printf("[t%u p%u d%u] phased IPU %u on-chip peak %llu vs %llu bytes (%.3f), streaming %llu bytes\n",
@@ -194,5 +187,5 @@ TEST(SessionPhasedExecutionRecompute, TrainingIsBitIdenticalToOnChip) {
     for (const auto& name : on_chip.param_names()) {
         EXPECT_EQ(phased.read(name, FT5_SLOT_WEIGHT), on_chip.read(name, FT5_SLOT_WEIGHT)) << name;
     }
-    for (uint32_t ipu = 0; ipu < 2; ++ipu) EXPECT_EQ(memory_of(phased.device, ipu).on_chip_used_bytes, 0u);
+    for (uint32_t ipu = 0; ipu < 2; ++ipu) EXPECT_EQ(memory_report(phased.device, ipu).on_chip_used_bytes, 0u);
 }

@@ -136,6 +136,14 @@ struct SessionFixture {
     int64_t vocab() const { return desc.vocab_size; }
 };
 
+// One IPU's memory report (arena used/peak bytes, live tensors).
+inline ft5_memory_report memory_report(ft5_device* device, uint32_t ipu) {
+    ft5_memory_report m{};
+    m.struct_size = sizeof(m);
+    EXPECT_EQ(ft5_device_memory_report(device, ipu, &m), FT5_OK) << ft5_last_error();
+    return m;
+}
+
 // A batch whose arrays live in the struct.
 struct OwnedBatch {
     uint32_t batch = 0, src_len = 0, tgt_len = 0;
