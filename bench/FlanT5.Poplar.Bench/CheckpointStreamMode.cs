@@ -6,7 +6,7 @@ namespace FlanT5.Poplar.Bench;
 
 /// <summary>
 /// Streams a Hugging Face checkpoint through the tensor-parallel device layout and back, one tensor at a time:
-/// read ahead by <see cref="SafetensorsTensorStream"/> (O_DIRECT; bf16/fp16 kept as stored) → shard into whole tp
+/// read ahead by <see cref="SafetensorsTensorStream"/> (O_DIRECT; every dtype kept as stored) → shard into whole tp
 /// shard buffers (vocab padded) → join back block by block → compare each block bit-for-bit with what was read, then
 /// drop it (as the disk measurement drops what it reads); blocks are spread over the cores while the next tensors
 /// are read. With --output the joined tensors are kept and exported (bf16) instead, through the fp32 path.
@@ -26,9 +26,15 @@ internal static class CheckpointStreamMode
         var output = options.Get("output");
         var files = Directory.GetFiles(dir, "*.safetensors").Order().ToList();
         long fileBytes = files.Sum(f => new FileInfo(f).Length);
-        var streaming = new FileStreamingOptions();
+        var defaults = new FileStreamingOptions();
+        var streaming = new FileStreamingOptions
+        {
+            RequestBytes = options.Int("request-mib", defaults.RequestBytes >> 20) << 20,
+            ReadsInFlight = options.Int("in-flight", defaults.ReadsInFlight),
+            Buffers = options.Int("buffers", defaults.Buffers),
+        };
         Console.WriteLine($"{dir}: {files.Count} safetensors file(s), {fileBytes / 1e9:F2} GB; tensor parallel {tp}; {Environment.ProcessorCount} CPUs; " +
-            $"reads of {streaming.RequestBytes >> 20} MiB, {streaming.ReadsInFlight} in flight");
+            $"reads of {streaming.RequestBytes >> 20} MiB, {streaming.ReadsInFlight} in flight, {streaming.Buffers} buffers");
 
         bool dropCachesAllowed = TryDropCaches();
         Console.WriteLine($"/proc/sys/vm/drop_caches: {(dropCachesAllowed ? "written (all caches dropped)" : "not permitted; dropping each file's pages with posix_fadvise(DONTNEED) instead")}");
@@ -45,6 +51,7 @@ internal static class CheckpointStreamMode
         bool direct = true;
         using (var checkpoint = HfCheckpointLoader.Open(dir))
         {
+            double openSeconds = watch.Elapsed.TotalSeconds;
             TensorParallelSharder.Validate(checkpoint.Map, tp);
             storedBytes = checkpoint.Tensors.Sum(t => checkpoint.Files.Info(checkpoint.FileKey(t.Name)).ByteLength);
             if (output is not null)
@@ -61,7 +68,7 @@ internal static class CheckpointStreamMode
                 Console.WriteLine($"layout {checkpoint.Layout}, {checkpoint.Files.ListedButAbsent.Count} index aliases absent from the files; " +
                     $"{run.Verified} tensors round-tripped through TP{tp} bit-exact ({(run.Direct ? "O_DIRECT" : "buffered")} reads, stored dtype); " +
                     $"read buffers {run.ReadBufferBytes / 1e6:F0} MB, shard buffers {run.ShardBufferBytes / 1e6:F0} MB");
-                Console.WriteLine($"time: waiting for reads {run.WaitSeconds:F2} s, shard+unshard+compare {run.WorkSeconds:F2} s " +
+                Console.WriteLine($"time: opening and validating the checkpoint {openSeconds:F2} s, waiting for reads {run.WaitSeconds:F2} s (first tensor {run.FirstWaitSeconds:F2} s), shard+unshard+compare {run.WorkSeconds:F2} s " +
                     $"({Environment.ProcessorCount} threads; the reads of the next tensors overlap it)");
             }
         }

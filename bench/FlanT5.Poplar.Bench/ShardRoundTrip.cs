@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using FlanT5.Poplar.Checkpoints;
 
@@ -22,18 +23,24 @@ internal static unsafe class ShardRoundTrip
     public static int WindowElements<T>() where T : unmanaged => 4 * BlockBytes / sizeof(T);
 
     /// <summary>
-    /// Round-trips <paramref name="original"/> through the shards at <paramref name="shards"/> (rank r's shard starts
-    /// <paramref name="shardStride"/> elements after rank r-1's) on up to <paramref name="threads"/> threads; each block
-    /// is joined back into the worker's window (<see cref="WindowElements{T}"/> elements per worker at
-    /// <paramref name="windows"/>) and compared there, then copied on into <paramref name="destination"/> unless that is
-    /// empty (the joined tensor is then checked block by block and dropped, as a disk read drops what it read).
+    /// Round-trips a piece of a tensor — <paramref name="piece"/> holds its elements from <paramref name="pieceStart"/>
+    /// on, whole dimension-0 rows (the whole tensor when small) — through the shards at <paramref name="shards"/> (rank
+    /// r's whole shard starts <paramref name="shardStride"/> elements after rank r-1's) on up to <paramref name="threads"/>
+    /// threads. Each block is joined back into the worker's window (<see cref="WindowElements{T}"/> elements per worker
+    /// at <paramref name="windows"/>) and compared there, then copied on into <paramref name="destination"/> (the whole
+    /// tensor) unless that is empty: the joined tensor is then checked block by block and dropped.
     /// </summary>
-    public static void Tensor<T>(ParameterSpec spec, int tp, ReadOnlySpan<T> original, IntPtr shards, long shardStride,
+    public static void Piece<T>(ParameterSpec spec, int tp, ReadOnlySpan<T> piece, long pieceStart, IntPtr shards, long shardStride,
         IntPtr windows, Span<T> destination, int threads) where T : unmanaged
     {
-        int n = original.Length;
+        long n = spec.ElementCount;
         if (!destination.IsEmpty && destination.Length != n)
             throw new ArgumentException($"'{spec.Name}' has {n} elements; the destination holds {destination.Length}", nameof(destination));
+        long rowElements = spec.Shape.Length == 0 || spec.Shape[0] == 0 ? n : n / spec.Shape[0];
+        if (pieceStart % rowElements != 0 || piece.Length % rowElements != 0)
+            throw new ArgumentException($"'{spec.Name}': a piece must hold whole dimension-0 rows of {rowElements} elements");
+        long firstRow = pieceStart / rowElements, endRow = firstRow + piece.Length / rowElements;
+        bool last = endRow * rowElements == n;
         int shardElements = (int)ShapeMath.ElementCount(TensorParallelSharder.ShardShape(spec, tp));
         long outer = TensorParallelSharder.OuterCount(spec);
         int inner = TensorParallelSharder.RowLength(spec);
@@ -42,48 +49,69 @@ internal static unsafe class ShardRoundTrip
         var units = new List<(int Rank, long Row, long Rows)>();
         if (spec.ShardDim < 0)
         {
+            if (pieceStart != 0 || !last) throw new ArgumentException($"'{spec.Name}' is replicated and must arrive whole");
             units.Add((-1, 0, 1));
         }
-        else if (outer == 1)
+        else if (spec.ShardDim == 0)
         {
-            long rows = Math.Max(1, BlockBytes / (sizeof(T) * (long)inner));
+            // Rank r holds dimension-0 rows [first, first + valid) as its shard rows [0, valid), then padding rows
+            // (zeroed with the last piece).
+            int dim = spec.Shape[0], perRank = (int)shardRows;
+            long block = Math.Max(1, BlockBytes / (sizeof(T) * (long)inner));
             for (int rank = 0; rank < tp; rank++)
-                for (long row = 0; row < shardRows; row += rows) units.Add((rank, row, Math.Min(rows, shardRows - row)));
+            {
+                int first = rank * perRank, valid = Math.Clamp(dim - first, 0, perRank);
+                long from = Math.Clamp(firstRow - first, 0, valid), to = Math.Clamp(endRow - first, 0, valid);
+                if (last) to = perRank;
+                for (long row = from; row < to; row += block) units.Add((rank, row, Math.Min(block, to - row)));
+            }
         }
         else
         {
-            long perRank = shardRows / outer;
+            // Outer rows of this piece; all ranks of a few at a time.
+            long perRank = shardRows / outer, outerPerRow = outer / spec.Shape[0];
             long outerRows = Math.Max(1, BlockBytes / (sizeof(T) * (long)n / outer));
-            for (long o = 0; o < outer; o += outerRows) units.Add((-1, o * perRank, Math.Min(outerRows, outer - o) * perRank));
+            for (long o = firstRow * outerPerRow; o < endRow * outerPerRow; o += outerRows)
+                units.Add((-1, o * perRank, Math.Min(outerRows, endRow * outerPerRow - o) * perRank));
         }
-        int workers = n < ParallelElements ? 1 : Math.Min(threads, units.Count);
-        fixed (T* source = original)
+        int workers = piece.Length < ParallelElements ? 1 : Math.Max(1, Math.Min(threads, units.Count));
+        // Many more chunks than workers: Parallel.For lets the calling thread take whatever chunks a pool thread has
+        // not yet woken up for, so two chunks would often both run on the caller.
+        int chunks = Math.Min(units.Count, 16 * workers);
+        var freeWindows = new ConcurrentStack<int>(Enumerable.Range(0, workers));
+        fixed (T* source = piece)
         fixed (T* target = destination)
         {
             // The buffers stay put (pinned or native) while the workers run, so their addresses can cross into them.
             nint from = (nint)source, to = (nint)target;
-            int targetLength = destination.Length;
-            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
-            {
-                var full = new ReadOnlySpan<T>((void*)from, n);
-                var window = new Span<T>((T*)windows + (long)worker * WindowElements<T>(), WindowElements<T>());
-                Span<T> Shard(int rank) => new((T*)shards + rank * shardStride, shardElements);
-                for (int u = units.Count * worker / workers; u < units.Count * (worker + 1) / workers; u++)
+            int pieceLength = piece.Length;
+            bool keep = !destination.IsEmpty;
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = workers },
+                () => freeWindows.TryPop(out int slot) ? slot : throw new InvalidOperationException("more workers than join-back windows"),
+                (chunk, _, slot) =>
                 {
-                    var (rank, row, rows) = units[u];
-                    var (start, length) = Region(spec, tp, rank, row, rows, n);
-                    if (length > window.Length)
-                        throw new InvalidOperationException($"'{spec.Name}': a block of {length} elements exceeds the {window.Length}-element join-back window");
-                    var back = window[..length];
-                    for (int r = rank < 0 ? 0 : rank; r <= (rank < 0 ? tp - 1 : rank); r++)
-                        TensorParallelSharder.Shard(spec, tp, full, r, Shard(r), row, rows);
-                    for (int r = rank < 0 ? 0 : rank; r <= (rank < 0 ? tp - 1 : rank); r++)
-                        TensorParallelSharder.UnshardIntoWindow<T>(spec, tp, r, Shard(r), back, start, row, rows);
-                    if (!MemoryMarshal.AsBytes(back).SequenceEqual(MemoryMarshal.AsBytes(full.Slice(start, length))))
-                        throw new InvalidDataException($"'{spec.Name}' changed in the round trip through TP{tp} ({(rank < 0 ? "all ranks" : $"rank {rank}")}, shard rows {row}..{row + rows - 1})");
-                    if (targetLength > 0) back.CopyTo(new Span<T>((T*)to + start, length));
-                }
-            });
+                    var window = new ReadOnlySpan<T>((void*)from, pieceLength);
+                    var back = new Span<T>((T*)windows + (long)slot * WindowElements<T>(), WindowElements<T>());
+                    Span<T> Shard(int rank) => new((T*)shards + rank * shardStride, shardElements);
+                    for (int u = units.Count * chunk / chunks; u < units.Count * (chunk + 1) / chunks; u++)
+                    {
+                        var (rank, row, rows) = units[u];
+                        var (start, length) = Region(spec, tp, rank, row, rows, (int)n);
+                        if (length > back.Length)
+                            throw new InvalidOperationException($"'{spec.Name}': a block of {length} elements exceeds the {back.Length}-element join-back window");
+                        var joined = back[..length];
+                        for (int r = rank < 0 ? 0 : rank; r <= (rank < 0 ? tp - 1 : rank); r++)
+                            TensorParallelSharder.ShardFromWindow(spec, tp, window, pieceStart, r, Shard(r), row, rows);
+                        for (int r = rank < 0 ? 0 : rank; r <= (rank < 0 ? tp - 1 : rank); r++)
+                            TensorParallelSharder.UnshardIntoWindow<T>(spec, tp, r, Shard(r), joined, start, row, rows);
+                        var read = window.Slice((int)(start - pieceStart), length);
+                        if (!MemoryMarshal.AsBytes(joined).SequenceEqual(MemoryMarshal.AsBytes(read)))
+                            throw new InvalidDataException($"'{spec.Name}' changed in the round trip through TP{tp} ({(rank < 0 ? "all ranks" : $"rank {rank}")}, shard rows {row}..{row + rows - 1})");
+                        if (keep) joined.CopyTo(new Span<T>((T*)to + start, length));
+                    }
+                    return slot;
+                },
+                slot => freeWindows.Push(slot));
         }
     }
 

@@ -46,7 +46,7 @@ internal sealed class TensorParallelRoundTrip(HfCheckpoint checkpoint, int tp) :
             _shards = new HugePageBuffer(4L * shardElements * tp);
             _shardStride = shardElements;
         }
-        ShardRoundTrip.Tensor<float>(spec, tp, original, _shards.Address, _shardStride, _windows.Address, destination, Environment.ProcessorCount);
+        ShardRoundTrip.Piece<float>(spec, tp, original, 0, _shards.Address, _shardStride, _windows.Address, destination, Environment.ProcessorCount);
         Verified++;
     }
 

@@ -18,7 +18,7 @@ public sealed record FileStreamingOptions
 
     /// <summary>Range buffers: one held by the consumer, the others filled ahead of it (each is fresh memory, which
     /// costs page faults on first use: two suffice while reading a range is quicker than the work on one).</summary>
-    public int Buffers { get; init; } = 2;
+    public int Buffers { get; init; } = 3;
 
     /// <summary>Read with O_DIRECT where the file system allows it (falls back to ordinary reads where not).</summary>
     public bool Direct { get; init; } = true;
@@ -152,12 +152,18 @@ public sealed unsafe class FileRangeStream : IDisposable
                 long start = file.Direct ? AlignDown(range.Offset) : range.Offset;
                 long end = file.Direct ? AlignUp(range.Offset + range.Length) : range.Offset + range.Length;
                 pending.Skip = range.Offset - start;
-                int requests = (int)((end - start + _options.RequestBytes - 1) / _options.RequestBytes);
+                // Requests end on multiples of RequestBytes in the file, as a plain sequential read's do: the device
+                // (and a host's cache behind a virtual disk) then sees the same aligned requests, whatever the ranges.
+                long size = _options.RequestBytes;
+                int requests = start == end ? 0 : (int)((end - 1) / size - start / size + 1);
                 pending.Remaining = Math.Max(requests, 1);
                 _filling.Add(pending, _stop.Token);
                 if (requests == 0) pending.Finish(null);
-                for (long at = start; at < end; at += _options.RequestBytes)
-                    _requests.Add(new ReadRequest(pending, file.Handle, file.Direct, at, (int)Math.Min(_options.RequestBytes, end - at), at - start), _stop.Token);
+                for (long at = start, next; at < end; at = next)
+                {
+                    next = Math.Min(end, (at / size + 1) * size);
+                    _requests.Add(new ReadRequest(pending, file.Handle, file.Direct, at, (int)(next - at), at - start), _stop.Token);
+                }
             }
         }
         catch (OperationCanceledException)

@@ -76,12 +76,11 @@ public sealed class HostModelState : IModelTensorSource
         {
             // A whole checkpoint: stream it in file order rather than map it tensor by tensor.
             using var stream = checkpoint.StreamTensors();
+            HostTensor? current = null;
             while (stream.MoveNext())
             {
-                var entry = stream.Current;
-                var t = HostTensor.Zeros(entry.Info.Shape);
-                stream.ReadFloat32(t.Data);
-                Keep(entry.Name, t);
+                if (stream.PieceStart == 0) Keep(stream.Current.Name, current = HostTensor.Zeros(stream.Current.Info.Shape));
+                stream.ReadFloat32(current!.Data); // a large tensor arrives in pieces, in order
             }
         }
         else

@@ -41,7 +41,7 @@ public static class TensorParallelSharder
     public static void Shard<T>(ParameterSpec spec, int tp, ReadOnlySpan<T> full, int rank, Span<T> shard) where T : unmanaged
     {
         var g = Geometry(spec, tp, rank, full.Length, shard.Length);
-        ShardRows(g, full, shard, 0, g.ShardRows);
+        ShardRows(g, full, 0, shard, 0, g.ShardRows);
     }
 
     /// <summary>
@@ -56,7 +56,21 @@ public static class TensorParallelSharder
     {
         var g = Geometry(spec, tp, rank, full.Length, shard.Length);
         CheckRows(spec, g, rowStart, rowCount);
-        ShardRows(g, full, shard, rowStart, rowCount);
+        ShardRows(g, full, 0, shard, rowStart, rowCount);
+    }
+
+    /// <summary>
+    /// Like the ranged <c>Shard</c>, from a window of the full tensor: <paramref name="window"/> holds elements
+    /// [<paramref name="windowStart"/>, <paramref name="windowStart"/> + window.Length) and must cover every element
+    /// the rows come from — so a tensor can be sharded piece by piece as it is read.
+    /// </summary>
+    public static void ShardFromWindow<T>(ParameterSpec spec, int tp, ReadOnlySpan<T> window, long windowStart, int rank, Span<T> shard,
+        long rowStart, long rowCount) where T : unmanaged
+    {
+        var g = Geometry(spec, tp, rank, checked((int)spec.ElementCount), shard.Length);
+        CheckRows(spec, g, rowStart, rowCount);
+        CheckWindow(spec, windowStart, window.Length);
+        ShardRows(g, window, windowStart, shard, rowStart, rowCount);
     }
 
     /// <summary>Copies rank <paramref name="rank"/>'s shard back into <paramref name="full"/>, dropping padding rows.</summary>
@@ -86,8 +100,7 @@ public static class TensorParallelSharder
     {
         var g = Geometry(spec, tp, rank, checked((int)spec.ElementCount), shard.Length);
         CheckRows(spec, g, rowStart, rowCount);
-        if (windowStart < 0 || windowStart + window.Length > spec.ElementCount)
-            throw new ArgumentOutOfRangeException(nameof(windowStart), $"'{spec.Name}': window [{windowStart}, {windowStart + window.Length}) is outside its {spec.ElementCount} elements");
+        CheckWindow(spec, windowStart, window.Length);
         UnshardRows(g, shard, window, windowStart, rowStart, rowCount);
     }
 
@@ -103,8 +116,10 @@ public static class TensorParallelSharder
     public static long OuterCount(ParameterSpec spec) =>
         spec.ShardDim < 0 ? 1 : ShapeMath.ElementCount(spec.Shape.AsSpan(0, spec.ShardDim));
 
-    /// <summary>Shard rows in runs that stay inside one outer index: each run is one contiguous copy.</summary>
-    private static void ShardRows<T>(in ShardGeometry g, ReadOnlySpan<T> full, Span<T> shard, long rowStart, long rowCount) where T : unmanaged
+    /// <summary>Shard rows in runs that stay inside one outer index: each run is one contiguous copy.
+    /// <paramref name="full"/> holds the tensor's elements from <paramref name="fullStart"/> on.</summary>
+    private static void ShardRows<T>(in ShardGeometry g, ReadOnlySpan<T> full, long fullStart, Span<T> shard, long rowStart, long rowCount)
+        where T : unmanaged
     {
         for (long row = rowStart, end = rowStart + rowCount; row < end;)
         {
@@ -113,7 +128,7 @@ public static class TensorParallelSharder
             int run = (int)Math.Min(end - row, g.PerRank - j);
             int copied = Math.Clamp(g.Valid - j, 0, run); // rows past the real dimension are padding
             var dst = shard.Slice(checked((int)(row * g.Inner)), run * g.Inner);
-            if (copied > 0) full.Slice(checked((int)((o * g.Dim + g.First + j) * g.Inner)), copied * g.Inner).CopyTo(dst);
+            if (copied > 0) full.Slice(checked((int)((o * g.Dim + g.First + j) * g.Inner - fullStart)), copied * g.Inner).CopyTo(dst);
             dst[(copied * g.Inner)..].Clear();
             row += run;
         }
@@ -169,6 +184,12 @@ public static class TensorParallelSharder
             throw new ArgumentException($"'{spec.Name}' shard {ShapeMath.Format(ShardShape(spec, tp))} has {shardElements} elements, shard buffer holds {shardLength}");
         int first = rank * perRank;
         return new ShardGeometry(rank, false, outer, dim, inner, perRank, first, Math.Clamp(dim - first, 0, perRank));
+    }
+
+    private static void CheckWindow(ParameterSpec spec, long windowStart, int windowLength)
+    {
+        if (windowStart < 0 || windowStart + windowLength > spec.ElementCount)
+            throw new ArgumentOutOfRangeException(nameof(windowStart), $"'{spec.Name}': window [{windowStart}, {windowStart + windowLength}) is outside its {spec.ElementCount} elements");
     }
 
     private static void CheckRows(ParameterSpec spec, in ShardGeometry g, long rowStart, long rowCount)

@@ -118,4 +118,29 @@ public class SafetensorsTensorStreamTests
             }
         }
     }
+
+    [Test]
+    public void ATensorLargerThanAGroupArrivesInPiecesOfWholeRows()
+    {
+        var rng = new Random(7);
+        var big = Enumerable.Range(0, 37 * 50).Select(_ => (float)rng.NextDouble()).ToArray(); // 37 rows of 100 bf16 bytes
+        var path = Path.Combine(_dir, "pieces.safetensors");
+        SafetensorsWriter.WriteFile(path, [("small", [3], [1f, 2f, 3f]), ("big", [37, 50], big), ("after", [2], [4f, 5f])], SafetensorsDType.BF16);
+        using var reader = SafetensorsReader.Open(path);
+        var order = reader.Tensors.OrderBy(t => t.Begin).Select(t => new StreamedTensorSource(t.Name, reader, t)).ToList();
+        using var stream = new SafetensorsTensorStream(order, new FileStreamingOptions { RequestBytes = 4096 }, groupBytes: 1000);
+        var pieces = new List<(string Name, long Start, long Count, bool Last)>();
+        var assembled = new float[big.Length];
+        while (stream.MoveNext())
+        {
+            pieces.Add((stream.Current.Name, stream.PieceStart, stream.PieceElements, stream.IsLastPiece));
+            Assert.That(stream.Bytes.Length, Is.EqualTo(stream.PieceElements * 2));
+            if (stream.Current.Name == "big") stream.ReadFloat32(assembled);
+        }
+        // 1000 bytes hold 10 rows of 100 bytes: pieces of rows 0-9, 10-19, 20-29, 30-36.
+        Assert.That(pieces.Where(p => p.Name == "big").Select(p => (p.Start, p.Count, p.Last)),
+            Is.EqualTo(new[] { (0L, 500L, false), (500L, 500L, false), (1000L, 500L, false), (1500L, 350L, true) }));
+        Assert.That(pieces.Select(p => p.Name).Distinct(), Is.EqualTo(new[] { "small", "big", "after" }));
+        Assert.That(CheckpointTestFiles.BitEqual(assembled, reader.ReadFloat32("big")), Is.True);
+    }
 }
