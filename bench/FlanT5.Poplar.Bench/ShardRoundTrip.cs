@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FlanT5.Poplar.Checkpoints;
 
@@ -88,7 +89,7 @@ internal static unsafe class ShardRoundTrip
             bool keep = !destination.IsEmpty;
             Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = workers },
                 () => freeWindows.TryPop(out int slot) ? slot : throw new InvalidOperationException("more workers than join-back windows"),
-                (chunk, _, slot) =>
+                [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, _, slot) =>
                 {
                     var window = new ReadOnlySpan<T>((void*)from, pieceLength);
                     var back = new Span<T>((T*)windows + (long)slot * WindowElements<T>(), WindowElements<T>());

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FlanT5.Poplar.Checkpoints;
 
 /// <summary>
@@ -118,6 +120,9 @@ public static class TensorParallelSharder
 
     /// <summary>Shard rows in runs that stay inside one outer index: each run is one contiguous copy.
     /// <paramref name="full"/> holds the tensor's elements from <paramref name="fullStart"/> on.</summary>
+    // Hot loops of a whole-checkpoint conversion, run a few hundred thousand times within a second or two: compiled
+    // optimised at once rather than starting in tier-0 code and waiting for tiered compilation to catch up.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShardRows<T>(in ShardGeometry g, ReadOnlySpan<T> full, long fullStart, Span<T> shard, long rowStart, long rowCount)
         where T : unmanaged
     {
@@ -136,6 +141,7 @@ public static class TensorParallelSharder
 
     /// <summary><paramref name="full"/> holds the tensor's elements from <paramref name="fullStart"/> on (a slice
     /// raises if a row falls outside it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UnshardRows<T>(in ShardGeometry g, ReadOnlySpan<T> shard, Span<T> full, long fullStart, long rowStart, long rowCount)
         where T : unmanaged
     {
