@@ -48,6 +48,21 @@ public sealed class HfCheckpoint : IModelTensorSource, IDisposable
         if (_files.TryGet(FileKey(name), out var reader, out var info)) reader.Prefetch(info);
     }
 
+    /// <summary>
+    /// Streams every tensor of <see cref="Tensors"/> in file order (not list order: the disk then reads sequentially),
+    /// read ahead with O_DIRECT where the file system allows; see <see cref="SafetensorsTensorStream"/>.
+    /// </summary>
+    public SafetensorsTensorStream StreamTensors(FileStreamingOptions? options = null, int groupBytes = SafetensorsTensorStream.GroupBytes)
+    {
+        var fileOrder = _files.Files.Select((reader, i) => (reader, i)).ToDictionary(p => p.reader, p => p.i);
+        var sources = _entries.Select(e =>
+        {
+            _files.TryGet(FileKey(e.Name), out var reader, out var info);
+            return new StreamedTensorSource(e.Name, reader, info);
+        }).OrderBy(t => fileOrder[t.File]).ThenBy(t => t.Info.Begin).ToList();
+        return new SafetensorsTensorStream(sources, options, groupBytes);
+    }
+
     public HostModelState LoadAll() => HostModelState.ReadAll(this);
 
     public void Dispose() => _files.Dispose();

@@ -71,11 +71,26 @@ public sealed class HostModelState : IModelTensorSource
         var map = HfParameterMap.Create(source.Config, source.Layout);
         var parameters = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         var exportOnly = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
-        foreach (var entry in source.Tensors)
+        void Keep(string name, HostTensor t) => (map.TryGet(name, out _) ? parameters : exportOnly)[name] = t;
+        if (source is HfCheckpoint checkpoint)
         {
-            var t = HostTensor.Zeros(entry.Shape);
-            source.ReadTensor(entry.Name, t.Data);
-            (map.TryGet(entry.Name, out _) ? parameters : exportOnly)[entry.Name] = t;
+            // A whole checkpoint: stream it in file order rather than map it tensor by tensor.
+            using var stream = checkpoint.StreamTensors();
+            HostTensor? current = null;
+            while (stream.MoveNext())
+            {
+                if (stream.PieceStart == 0) Keep(stream.Current.Name, current = HostTensor.Zeros(stream.Current.Info.Shape));
+                stream.ReadFloat32(current!.Data); // a large tensor arrives in pieces, in order
+            }
+        }
+        else
+        {
+            foreach (var entry in source.Tensors)
+            {
+                var t = HostTensor.Zeros(entry.Shape);
+                source.ReadTensor(entry.Name, t.Data);
+                Keep(entry.Name, t);
+            }
         }
         return new HostModelState(source.Config, source.Layout, parameters, exportOnly);
     }

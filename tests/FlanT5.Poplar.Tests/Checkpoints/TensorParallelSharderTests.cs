@@ -87,4 +87,54 @@ public class TensorParallelSharderTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>Shard rows in blocks, joined back through windows, equal the whole-tensor Shard/Unshard — for a row-sharded
+    /// vocabulary where whole ranks are padding, a column-sharded 3-D tensor, and a replicated one.</summary>
+    [TestCase("shared.weight", new[] { 10, 3 }, 0, true, 8)]
+    [TestCase("x.o.weight", new[] { 3, 8, 2 }, 1, false, 4)]
+    [TestCase("x.layer_norm.weight", new[] { 7 }, -1, false, 2)]
+    public void BlocksOfShardRowsMatchTheWholeTensorConversion(string name, int[] shape, int shardDim, bool vocab, int tp)
+    {
+        var spec = new ParameterSpec(name, shape, shardDim, vocab);
+        var full = Enumerable.Range(1, (int)spec.ElementCount).Select(i => (float)i).ToArray();
+        int shardElements = (int)ShapeMath.ElementCount(TensorParallelSharder.ShardShape(spec, tp));
+        long rows = TensorParallelSharder.ShardRowCount(spec, tp);
+        int rowLength = TensorParallelSharder.RowLength(spec);
+        Assert.That(rows * rowLength, Is.EqualTo(shardElements));
+        var joined = new float[full.Length];
+        var windowed = new float[full.Length];
+        for (int rank = 0; rank < tp; rank++)
+        {
+            var whole = new float[shardElements];
+            TensorParallelSharder.Shard(spec, tp, full, rank, whole);
+            var blocks = Enumerable.Repeat(-1f, shardElements).ToArray();
+            for (long row = 0; row < rows; row += 2) // blocks of 2 rows: they cross outer indices and padding
+            {
+                long count = Math.Min(2, rows - row);
+                TensorParallelSharder.Shard(spec, tp, full, rank, blocks, row, count);
+                // Join the block back through a window: here the whole tensor, starting at element 0.
+                TensorParallelSharder.UnshardIntoWindow<float>(spec, tp, rank, blocks, windowed, 0, row, count);
+            }
+            Assert.That(blocks, Is.EqualTo(whole), $"rank {rank}: blocks equal the whole shard (padding zero)");
+            TensorParallelSharder.Unshard(spec, tp, rank, whole, joined);
+        }
+        Assert.That(joined, Is.EqualTo(full));
+        Assert.That(windowed, Is.EqualTo(full));
+        Assert.Throws<ArgumentOutOfRangeException>(() => TensorParallelSharder.Shard(spec, tp, full, 0, new float[shardElements], rows, 1));
+    }
+
+    [Test]
+    public void AWindowJoinsBackOnlyTheElementsItCovers()
+    {
+        // o.weight [4, 8] sharded on dim 1 at tp 4: outer row 2 of rank 1 lands at elements 18-19.
+        var spec = new ParameterSpec("x.o.weight", [4, 8], 1, false);
+        var full = Enumerable.Range(0, 32).Select(i => (float)i).ToArray();
+        var shard = new float[8];
+        TensorParallelSharder.Shard(spec, 4, full, 1, shard);
+        var window = new float[8]; // elements 16..23 = outer row 2
+        TensorParallelSharder.UnshardIntoWindow<float>(spec, 4, 1, shard, window, 16, 4, 2);
+        Assert.That(window, Is.EqualTo(new float[] { 0, 0, 18, 19, 0, 0, 0, 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => TensorParallelSharder.UnshardIntoWindow<float>(spec, 4, 1, shard, window, 0, 4, 2),
+            "row 2 does not fall in elements 0..7");
+    }
 }
