@@ -12,7 +12,6 @@ namespace FlanT5.Poplar.Checkpoints;
 internal static partial class FileSystemSync
 {
     private const int ReadOnly = 0;        // O_RDONLY
-    private const int Directory = 0x10000; // O_DIRECTORY (Linux)
     private const int CloseOnExec = 0x80000; // O_CLOEXEC (Linux, every architecture)
     private const int WillNeedAdvice = 3;  // POSIX_FADV_WILLNEED
     private const int DontNeedAdvice = 4;  // POSIX_FADV_DONTNEED
@@ -50,7 +49,15 @@ internal static partial class FileSystemSync
     public static void SyncDirectory(string path)
     {
         if (!OperatingSystem.IsLinux()) return;
-        int fd = Open(path, ReadOnly | Directory);
+        // O_DIRECTORY's value depends on the architecture (as O_DIRECT's does); without a known value the open is
+        // still read-only and fsync works the same on a directory.
+        int directory = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 or Architecture.X86 => 0x10000,          // O_DIRECTORY, asm-generic
+            Architecture.Arm64 or Architecture.Arm => 0x4000,         // O_DIRECTORY, arm
+            _ => 0,
+        };
+        int fd = Open(path, ReadOnly | directory);
         if (fd < 0) throw new IOException($"cannot open directory {path} to sync it (errno {Marshal.GetLastPInvokeError()})");
         try
         {
