@@ -189,3 +189,15 @@ TEST(SessionPhasedExecutionRecompute, TrainingIsBitIdenticalToOnChip) {
     }
     for (uint32_t ipu = 0; ipu < 2; ++ipu) EXPECT_EQ(memory_report(phased.device, ipu).on_chip_used_bytes, 0u);
 }
+
+// Zeroing gradients that live in streaming memory writes every one of their bytes over the streaming link: a quarter
+// of what the phased plan keeps there (weights, gradients and both moments are the same size).
+TEST(SessionPhasedExecutionTraffic, ZeroingStreamedGradientsIsCountedAsStreamingTraffic) {
+    SessionFixture phased("flan-t5-tiny", -1.0f, 1, 2, 1, 1, FT5_MEMORY_STREAMING, 0, FT5_MEMORY_STREAMING);
+    uint64_t streamed = 0;
+    for (uint32_t ipu = 0; ipu < 2; ++ipu) streamed += memory_report(phased.device, ipu).streaming_used_bytes;
+    ASSERT_GT(streamed, 0u);
+    ASSERT_EQ(ft5_device_reset_traffic(phased.device), FT5_OK);
+    ASSERT_EQ(ft5_session_zero_gradients(phased.session), FT5_OK);
+    EXPECT_EQ(streaming_traffic(phased.device), streamed / 4);
+}

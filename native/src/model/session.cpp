@@ -35,6 +35,8 @@ void Session::zero_gradients() {
     auto& params = model_->params();
     for (size_t i = 0; i < params.size(); ++i) {
         for (ParamShard& part : params.at(i).parts) {
+            // Gradients kept in streaming memory (phased execution) are zeroed over the streaming link.
+            if (part.grad.location() == FT5_MEMORY_STREAMING) device_->traffic().streaming_bytes += part.grad.bytes();
             float* g = part.g();
             model_->pool().parallel_for(size_t(params.at(i).shard_elems), [&](size_t a, size_t b) {
                 std::memset(g + a, 0, (b - a) * sizeof(float));
