@@ -21,8 +21,10 @@ public:
         : device_(std::move(device)), ipu_(ipu), tp_(tp) {}
     // A tensor every tp rank holds (residual stream, norm outputs, ...): computed once on the current IPU (the
     // stage and replica being executed, tp rank 0), with the same bytes reserved on the other ranks of its group.
-    ipu::DeviceBuffer alloc(const char* name, int64_t count) const {
-        ipu::DeviceBuffer b = alloc_on(ipu_, name, count);
+    ipu::DeviceBuffer alloc(const char* name, int64_t count) const { return alloc_group(ipu_, name, count); }
+    // The same for the tp group whose rank 0 is `ipu` (another stage's IPUs).
+    ipu::DeviceBuffer alloc_group(uint32_t ipu, const char* name, int64_t count) const {
+        ipu::DeviceBuffer b = alloc_on(ipu, name, count);
         if (tp_ > 1) b.mirror_on_next(tp_ - 1);
         return b;
     }

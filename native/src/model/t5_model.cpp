@@ -160,13 +160,29 @@ void T5Model::move_to_stage(StageBuffer& t, uint32_t stage, const char* name) co
         t.stage = stage;
         return;
     }
-    const int64_t n = int64_t(t.buffer.bytes() / sizeof(float));
-    DeviceBuffer moved = workspace_.alloc_on(rank_ipu(stage, 0), name, n);
-    if (placement_.tp > 1) moved.mirror_on_next(placement_.tp - 1);
-    std::memcpy(moved.data(), t.buffer.data(), t.buffer.bytes());
-    collectives_.count_copy(n, placement_.tp);
-    t.buffer = std::move(moved);
+    t.buffer = copy_to_stage(t.buffer, stage, name);
     t.stage = stage;
+}
+
+DeviceBuffer T5Model::copy_to_stage(const DeviceBuffer& source, uint32_t stage, const char* name) const {
+    const int64_t n = int64_t(source.bytes() / sizeof(float));
+    DeviceBuffer copy = workspace_.alloc_group(rank_ipu(stage, 0), name, n);
+    std::memcpy(copy.data(), source.data(), source.bytes());
+    collectives_.count_copy(n, placement_.tp);
+    return copy;
+}
+
+void T5Model::scale_tied_output(float* y, int64_t n) const {
+    const float out_scale = float(1.0 / std::sqrt(double(config_.d_model)));
+    for (int64_t i = 0; i < n; ++i) y[i] *= out_scale;
+}
+
+const float* T5Model::dropped_gradient(const Dropout& drop, const float* dx, int64_t n, DeviceBuffer& scratch,
+                                       const char* name) const {
+    if (!drop.active()) return dx;
+    scratch = workspace_.alloc(name, n);
+    kernels::dropout_copy(drop, dx, f32(scratch), n, 0);
+    return f32(scratch);
 }
 
 const float* T5Model::encoder_output_on(MicroBatchPass& pass, uint32_t stage) const {
@@ -180,11 +196,7 @@ const float* T5Model::encoder_output_on(MicroBatchPass& pass, uint32_t stage) co
                                             pass.enc_out.begin());
     if (from >= pass.enc_out.size()) fail(FT5_ERR_INTERNAL, "the encoder output is needed after it was freed");
     DeviceBuffer& source = pass.enc_out[from];
-    const int64_t n = int64_t(source.bytes() / sizeof(float));
-    here = workspace_.alloc_on(rank_ipu(stage, 0), "encoder output (received)", n);
-    if (placement_.tp > 1) here.mirror_on_next(placement_.tp - 1);
-    std::memcpy(here.data(), source.data(), source.bytes());
-    collectives_.count_copy(n, placement_.tp);
+    here = copy_to_stage(source, stage, "encoder output (received)");
     // A stage without decoder blocks only passed it on.
     const bool used_there = std::any_of(decoder_.blocks.begin(), decoder_.blocks.end(),
                                         [&](const BlockParams& b) { return b.self.q->stage == from; });
@@ -445,11 +457,7 @@ void T5Model::forward_head(MicroBatchPass& pass) {
     const int64_t B = bv.batch, T = bv.tgt_len, d = c.d_model, V = c.vocab;
     const Parameter& lm = *lm_head_;
     set_stage(lm.stage);
-    if (c.tied) {
-        const float out_scale = float(1.0 / std::sqrt(double(d)));
-        float* yp = f32(pass.dec_out.buffer);
-        for (int64_t i = 0; i < B * T * d; ++i) yp[i] *= out_scale;
-    }
+    if (c.tied) scale_tied_output(f32(pass.dec_out.buffer), B * T * d);
     move_to_stage(pass.dec_out, lm.stage, "decoder output (received)");
     const float* y = f32(pass.dec_out.buffer);
     std::vector<DeviceBuffer>& logits = pass.logits;
@@ -760,12 +768,7 @@ void T5Model::attention_sublayer_backward(const Parameter& norm_w, const Attenti
     const uint32_t tp = placement_.tp, stage = p.q->stage;
     // d(out) = dropout(dx): the residual passes dx through unchanged.
     DeviceBuffer dout_buf;
-    const float* dout = dx;
-    if (a.drop_out.active()) {
-        dout_buf = workspace_.alloc("d attention output", rows * d);
-        kernels::dropout_copy(a.drop_out, dx, f32(dout_buf), rows * d, 0);
-        dout = f32(dout_buf);
-    }
+    const float* dout = dropped_gradient(a.drop_out, dx, rows * d, dout_buf, "d attention output");
     const float* normed = f32(a.norm.normed);
     const float* src = kv_src != nullptr ? kv_src : normed;
     DeviceBuffer dnormed = workspace_.alloc("d attention normed", rows * d);
@@ -816,12 +819,7 @@ void T5Model::ffn_sublayer_backward(const BlockParams& block, FfnActs& a, int64_
     const uint32_t tp = placement_.tp, stage = block.ff.wo->stage;
     const int64_t d = c.d_model, f = c.d_ff / tp;
     DeviceBuffer dout_buf;
-    const float* dout = dx;
-    if (a.drop_out.active()) {
-        dout_buf = workspace_.alloc("d ffn output", rows * d);
-        kernels::dropout_copy(a.drop_out, dx, f32(dout_buf), rows * d, 0);
-        dout = f32(dout_buf);
-    }
+    const float* dout = dropped_gradient(a.drop_out, dx, rows * d, dout_buf, "d ffn output");
     const float* normed = f32(a.norm.normed);
     DeviceBuffer dnormed = workspace_.alloc("d ffn normed", rows * d);
     std::vector<DeviceBuffer> partials;
@@ -884,11 +882,7 @@ void T5Model::backward_head(MicroBatchPass& pass) {
     }
     logits.clear();
     pass.dec_out = StageBuffer();
-    if (c.tied) {
-        const float out_scale = float(1.0 / std::sqrt(double(d)));
-        float* p = f32(dy);
-        for (int64_t i = 0; i < B * T * d; ++i) p[i] *= out_scale;
-    }
+    if (c.tied) scale_tied_output(f32(dy), B * T * d);
     pass.d_dec = {std::move(dy), lm.stage};
 }
 

@@ -127,6 +127,13 @@ private:
                                  bool want_grad, float weight, int64_t* out_count);
     // Moves a travelling tensor onto the IPUs of `stage` (a copy between IPUs, counted); no-op when it is there.
     void move_to_stage(StageBuffer& t, uint32_t stage, const char* name) const;
+    // A copy of `source` on the IPUs of `stage` (an inter-IPU copy, counted).
+    ipu::DeviceBuffer copy_to_stage(const ipu::DeviceBuffer& source, uint32_t stage, const char* name) const;
+    // The decoder output times d_model^-0.5 (tied embeddings), in place; the same for its gradient.
+    void scale_tied_output(float* y, int64_t n) const;
+    // The gradient a sub-layer's output dropout passes back: dx itself without dropout, else dropout(dx) in scratch.
+    const float* dropped_gradient(const kernels::Dropout& drop, const float* dx, int64_t n, ipu::DeviceBuffer& scratch,
+                                  const char* name) const;
     // The encoder output as the IPUs of `stage` hold it (copied there on first use).
     const float* encoder_output_on(MicroBatchPass& pass, uint32_t stage) const;
     void set_stage(uint32_t stage) { workspace_.set_ipu(rank_ipu(stage, 0)); }

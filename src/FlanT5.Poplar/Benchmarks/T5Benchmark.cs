@@ -154,27 +154,14 @@ public static class T5Benchmark
         return IpuDevice.Open(defaults with { NumThreads = threads, BytesPerTile = (64L << 30) / defaults.TilesPerIpu });
     }
 
-    private static ModelDescription Describe(T5ModelConfig config, int decoderLayers, double dropout) => new()
-    {
-        VocabSize = config.VocabSize,
-        DModel = config.DModel,
-        DKv = config.DKv,
-        DFf = config.DFf,
-        NumHeads = config.NumHeads,
-        NumLayers = config.NumLayers,
-        NumDecoderLayers = decoderLayers,
-        RelativeAttentionNumBuckets = config.RelativeAttentionNumBuckets,
-        RelativeAttentionMaxDistance = config.RelativeAttentionMaxDistance,
-        LayerNormEpsilon = (float)config.LayerNormEpsilon,
-        FeedForward = Interop.FeedForwardKind.GatedGelu,
-        TieWordEmbeddings = false,
-        EmbeddingLayout = Interop.EmbeddingLayout.Shared,
-        DropoutRate = (float)dropout,
-        PadTokenId = config.PadTokenId,
-        EosTokenId = config.EosTokenId,
-        DecoderStartTokenId = config.DecoderStartTokenId,
-        Seed = 0,
-    };
+    // The benchmark's geometry is torch_t5.py's: gated-gelu, untied, one shared embedding, whatever the preset says.
+    private static ModelDescription Describe(T5ModelConfig config, int decoderLayers, double dropout) =>
+        Training.DeviceModel.Describe(config, Checkpoints.EmbeddingLayout.Shared, dropout, seed: 0) with
+        {
+            NumDecoderLayers = decoderLayers,
+            FeedForward = Interop.FeedForwardKind.GatedGelu,
+            TieWordEmbeddings = false,
+        };
 
     /// <summary>Normal weights with the HF T5 init scales (factor 1.0), as torch_t5.py's init_weights; norms = 1.
     /// Returns the parameter count.</summary>

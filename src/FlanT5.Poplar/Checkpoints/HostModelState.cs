@@ -6,6 +6,15 @@ namespace FlanT5.Poplar.Checkpoints;
 public sealed record HostTensor(int[] Shape, float[] Data)
 {
     public static HostTensor Zeros(int[] shape) => new(shape, new float[ShapeMath.ElementCount(shape)]);
+
+    /// <summary>Copies the values into <paramref name="destination"/>, which must hold exactly as many
+    /// (<paramref name="name"/> is for the error).</summary>
+    public void CopyTo(string name, Span<float> destination)
+    {
+        if (destination.Length != Data.Length)
+            throw new ArgumentException($"tensor '{name}' has {Data.Length} values, destination holds {destination.Length}");
+        Data.CopyTo(destination);
+    }
 }
 
 /// <summary>
@@ -57,13 +66,7 @@ public sealed class HostModelState : IModelTensorSource
 
     public HostTensor this[string name] => _tensors.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"no tensor '{name}'");
 
-    public void ReadTensor(string name, Span<float> destination)
-    {
-        var t = this[name];
-        if (destination.Length != t.Data.Length)
-            throw new ArgumentException($"tensor '{name}' has {t.Data.Length} values, destination holds {destination.Length}");
-        t.Data.CopyTo(destination);
-    }
+    public void ReadTensor(string name, Span<float> destination) => this[name].CopyTo(name, destination);
 
     /// <summary>Copies every tensor of <paramref name="source"/> into host memory.</summary>
     public static HostModelState ReadAll(IModelTensorSource source)

@@ -19,13 +19,7 @@ public sealed class HostTensorSet : ITensorSource
 
     public HostTensor this[string name] => _tensors.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"no tensor '{name}'");
 
-    public void ReadTensor(string name, Span<float> destination)
-    {
-        var t = this[name];
-        if (destination.Length != t.Data.Length)
-            throw new ArgumentException($"tensor '{name}' has {t.Data.Length} values, destination holds {destination.Length}");
-        t.Data.CopyTo(destination);
-    }
+    public void ReadTensor(string name, Span<float> destination) => this[name].CopyTo(name, destination);
 
     /// <summary>Reads every tensor of <paramref name="source"/> into host memory.</summary>
     public static HostTensorSet ReadAll(ITensorSource source)

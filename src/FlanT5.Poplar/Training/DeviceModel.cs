@@ -75,29 +75,7 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
         var device = IpuDevice.Open(new IpuDeviceOptions { Backend = options.Backend, NumIpus = ipus, NumThreads = options.Threads });
         try
         {
-            var description = new ModelDescription
-            {
-                VocabSize = config.VocabSize,
-                DModel = config.DModel,
-                DKv = config.DKv,
-                DFf = config.DFf,
-                NumHeads = config.NumHeads,
-                NumLayers = config.NumLayers,
-                NumDecoderLayers = config.NumDecoderLayers,
-                RelativeAttentionNumBuckets = config.RelativeAttentionNumBuckets,
-                RelativeAttentionMaxDistance = config.RelativeAttentionMaxDistance,
-                LayerNormEpsilon = (float)config.LayerNormEpsilon,
-                FeedForward = config.FeedForward == Configuration.FeedForwardKind.GatedGelu
-                    ? Interop.FeedForwardKind.GatedGelu
-                    : Interop.FeedForwardKind.Relu,
-                TieWordEmbeddings = config.TieWordEmbeddings,
-                EmbeddingLayout = layout == EmbeddingLayout.Separate ? Interop.EmbeddingLayout.Separate : Interop.EmbeddingLayout.Shared,
-                DropoutRate = (float)(options.DropoutRate ?? config.DropoutRate),
-                PadTokenId = config.PadTokenId,
-                EosTokenId = config.EosTokenId,
-                DecoderStartTokenId = config.DecoderStartTokenId,
-                Seed = options.Seed,
-            };
+            var description = Describe(config, layout, options.DropoutRate ?? config.DropoutRate, options.Seed);
             var plan = new PlanDescription
             {
                 TensorParallel = options.TensorParallel,
@@ -116,6 +94,35 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
             device.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The session's model descriptor for a Hugging Face config and embedding layout.</summary>
+    public static ModelDescription Describe(T5ModelConfig config, EmbeddingLayout layout, double dropoutRate, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new ModelDescription
+        {
+            VocabSize = config.VocabSize,
+            DModel = config.DModel,
+            DKv = config.DKv,
+            DFf = config.DFf,
+            NumHeads = config.NumHeads,
+            NumLayers = config.NumLayers,
+            NumDecoderLayers = config.NumDecoderLayers,
+            RelativeAttentionNumBuckets = config.RelativeAttentionNumBuckets,
+            RelativeAttentionMaxDistance = config.RelativeAttentionMaxDistance,
+            LayerNormEpsilon = (float)config.LayerNormEpsilon,
+            FeedForward = config.FeedForward == Configuration.FeedForwardKind.GatedGelu
+                ? Interop.FeedForwardKind.GatedGelu
+                : Interop.FeedForwardKind.Relu,
+            TieWordEmbeddings = config.TieWordEmbeddings,
+            EmbeddingLayout = layout == EmbeddingLayout.Separate ? Interop.EmbeddingLayout.Separate : Interop.EmbeddingLayout.Shared,
+            DropoutRate = (float)dropoutRate,
+            PadTokenId = config.PadTokenId,
+            EosTokenId = config.EosTokenId,
+            DecoderStartTokenId = config.DecoderStartTokenId,
+            Seed = seed,
+        };
     }
 
     /// <summary>Opens a device for <paramref name="source"/>'s config and layout and loads its weights.</summary>
