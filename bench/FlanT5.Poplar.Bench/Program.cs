@@ -30,7 +30,7 @@ internal static class Program
                           BenchmarkDotNet micro-benchmarks
                       checkpoint-generate --dir DIR [--size xl] [--max-shard-size 5GB] [--seed 1]
                           synthetic random bf16 Flan-T5 checkpoint in the hub layout (sharded, index listing the aliases)
-                      checkpoint-stream --dir DIR [--tp 8] [--output DIR] [--request-mib 8] [--in-flight 4] [--buffers 3]
+                      checkpoint-stream --dir DIR [--tp 8] [--output DIR] [--request-mib 8] [--in-flight 4] [--buffers 3] [--threads CPUs-1] [--rounds 5]
                           HF → tensor-parallel layout → HF, streaming, verified bit-exact; peak RSS and throughput
                           against the disk's sequential read speed measured in the same run
                       safetensors-fuzz [--cases 100000] [--seed 1]

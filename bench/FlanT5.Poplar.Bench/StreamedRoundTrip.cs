@@ -10,7 +10,7 @@ namespace FlanT5.Poplar.Bench;
 /// next tensors (<see cref="ShardRoundTrip"/>); each joined-back block is checked in a small per-thread window and
 /// dropped. Shard buffers are allocated once, for the largest tensor.
 /// </summary>
-internal sealed class StreamedRoundTrip(HfCheckpoint checkpoint, int tp, FileStreamingOptions options)
+internal sealed class StreamedRoundTrip(HfCheckpoint checkpoint, int tp, FileStreamingOptions options, int threads)
 {
     public int Verified { get; private set; }
     public bool Direct { get; private set; }
@@ -25,7 +25,7 @@ internal sealed class StreamedRoundTrip(HfCheckpoint checkpoint, int tp, FileStr
         int widest = checkpoint.Tensors.Max(t => checkpoint.Files.Info(checkpoint.FileKey(t.Name)).DType.ElementSize());
         long largestShard = checkpoint.Map.Parameters.Max(p => ShapeMath.ElementCount(TensorParallelSharder.ShardShape(p, tp)));
         // Native huge-page buffers: a few hundred page faults for the whole run instead of one per 4 KiB.
-        using var windows = new HugePageBuffer((long)ShardRoundTrip.WindowElements<byte>() * Environment.ProcessorCount);
+        using var windows = new HugePageBuffer((long)ShardRoundTrip.WindowElements<byte>() * threads);
         using var shardMemory = new HugePageBuffer(widest * largestShard * tp);
         ShardBufferBytes = shardMemory.Length;
 
@@ -42,7 +42,6 @@ internal sealed class StreamedRoundTrip(HfCheckpoint checkpoint, int tp, FileStr
             if (checkpoint.Map.TryGet(stream.Current.Name, out var spec)) // export-only tensors never reach the device
             {
                 // The layout depends on the element size only: elements travel as stored, as same-sized integers.
-                int threads = Environment.ProcessorCount;
                 switch (stream.Current.Info.DType.ElementSize())
                 {
                     case 2: ShardRoundTrip.Piece(spec, tp, stream.Elements<ushort>(), stream.PieceStart, shardMemory.Address, largestShard, windows.Address, [], threads); break;

@@ -149,22 +149,60 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
         var missing = _parameterEntries.Where(p => !available.ContainsKey(p.Name)).Select(p => p.Name).ToList();
         if (missing.Count > 0)
             throw new InvalidDataException($"the weights lack {missing.Count} parameter(s) the model needs: {string.Join(", ", missing.Take(8))}");
+        foreach (var p in _parameterEntries)
+        {
+            var shape = available[p.Name].Shape;
+            if (!shape.SequenceEqual(p.Shape))
+                throw new InvalidDataException($"tensor '{p.Name}' has shape [{string.Join(", ", shape)}]; the model expects [{string.Join(", ", p.Shape)}]");
+        }
+        var parameterNames = _parameterEntries.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        if (source is HfCheckpoint checkpoint)
+        {
+            LoadStreamed(checkpoint, parameterNames);
+            return;
+        }
         float[] buffer = [];
         foreach (var p in _parameterEntries)
         {
-            var entry = available[p.Name];
-            if (!entry.Shape.SequenceEqual(p.Shape))
-                throw new InvalidDataException($"tensor '{p.Name}' has shape [{string.Join(", ", entry.Shape)}]; the model expects [{string.Join(", ", p.Shape)}]");
             if (buffer.Length != p.ElementCount) buffer = new float[p.ElementCount];
             source.ReadTensor(p.Name, buffer);
             Session.Write(p.Name, ParameterSlot.Weight, buffer);
         }
-        var parameterNames = _parameterEntries.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var extra in source.Tensors.Where(t => !parameterNames.Contains(t.Name)))
         {
             var data = new float[extra.ElementCount];
             source.ReadTensor(extra.Name, data);
             _exportOnly[extra.Name] = new HostTensor(extra.Shape, data);
+        }
+    }
+
+    /// <summary>
+    /// A whole checkpoint is read in file order with O_DIRECT read-ahead (<see cref="HfCheckpoint.StreamTensors"/>)
+    /// rather than mapped tensor by tensor: an XL or XXL load is then a sequential read at the disk's speed that
+    /// neither fills the page cache nor waits on page faults. Large tensors arrive in pieces into one fp32 buffer.
+    /// </summary>
+    private void LoadStreamed(HfCheckpoint checkpoint, HashSet<string> parameterNames)
+    {
+        var shapes = checkpoint.Tensors.ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
+        using var stream = checkpoint.StreamTensors();
+        float[] parameter = [];
+        float[] tensor = [];
+        while (stream.MoveNext())
+        {
+            string name = stream.Current.Name;
+            bool isParameter = parameterNames.Contains(name);
+            if (stream.PieceStart == 0)
+            {
+                long n = stream.Current.Info.ElementCount;
+                // A parameter's buffer is reused (the session copies it); an export-only tensor keeps its own.
+                if (!isParameter) tensor = new float[n];
+                else if (parameter.Length != n) parameter = new float[n];
+            }
+            var destination = isParameter ? parameter : tensor;
+            stream.ReadFloat32(destination);
+            if (!stream.IsLastPiece) continue;
+            if (isParameter) Session.Write(name, ParameterSlot.Weight, destination);
+            else _exportOnly[name] = new HostTensor(shapes[name], destination);
         }
     }
 
