@@ -178,8 +178,8 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
 
     /// <summary>
     /// A whole checkpoint is read in file order with O_DIRECT read-ahead (<see cref="HfCheckpoint.StreamTensors"/>)
-    /// rather than mapped tensor by tensor: an XL or XXL load is then a sequential read at the disk's speed that
-    /// neither fills the page cache nor waits on page faults. Large tensors arrive in pieces into one fp32 buffer.
+    /// rather than mapped tensor by tensor: an XL or XXL load is then one sequential read that neither fills the
+    /// page cache nor waits on page faults. Large tensors arrive in pieces into one fp32 buffer.
     /// </summary>
     private void LoadStreamed(HfCheckpoint checkpoint, HashSet<string> parameterNames)
     {
