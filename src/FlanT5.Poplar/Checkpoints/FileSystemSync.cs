@@ -12,17 +12,18 @@ namespace FlanT5.Poplar.Checkpoints;
 internal static partial class FileSystemSync
 {
     private const int ReadOnly = 0;        // O_RDONLY
+    private const int WriteOnly = 1;       // O_WRONLY
     private const int CloseOnExec = 0x80000; // O_CLOEXEC (Linux, every architecture)
     private const int WillNeedAdvice = 3;  // POSIX_FADV_WILLNEED
     private const int DontNeedAdvice = 4;  // POSIX_FADV_DONTNEED
     private const int HugePageAdvice = 14; // MADV_HUGEPAGE
 
     /// <summary>
-    /// Opens <paramref name="path"/> read-only with O_DIRECT (reads bypass the page cache: the device writes straight
-    /// into the caller's buffer). Null where that is refused — tmpfs and some file systems, other OSes or CPU
+    /// Opens the existing <paramref name="path"/> read-only (or write-only) with O_DIRECT: reads and writes bypass the
+    /// page cache, the device moves the bytes straight from or to the caller's buffer. Null where that is refused — tmpfs and some file systems, other OSes or CPU
     /// architectures whose flag value is not known here — so the caller falls back to ordinary reads.
     /// </summary>
-    public static SafeFileHandle? TryOpenDirect(string path)
+    public static SafeFileHandle? TryOpenDirect(string path, bool forWriting = false)
     {
         if (!OperatingSystem.IsLinux()) return null;
         int direct = RuntimeInformation.ProcessArchitecture switch
@@ -32,7 +33,7 @@ internal static partial class FileSystemSync
             _ => 0,
         };
         if (direct == 0) return null;
-        int fd = Open(path, ReadOnly | direct | CloseOnExec);
+        int fd = Open(path, (forWriting ? WriteOnly : ReadOnly) | direct | CloseOnExec);
         return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
     }
 

@@ -11,16 +11,17 @@ public sealed record SafetensorsTensorSpec(string Name, SafetensorsDType DType, 
 
 /// <summary>
 /// Writes one safetensors file, streaming: the header is written from the declared tensor list, then each tensor's
-/// data in that order (converted from fp32, or as stored bytes). The header is padded with spaces so the data
-/// section starts 8-byte aligned, as the reference writer does.
+/// data in that order (converted from fp32 straight into the output buffer, or as stored bytes), through a
+/// <see cref="SequentialFileWriter"/> (O_DIRECT where allowed). The header is padded with spaces so the data section
+/// starts 8-byte aligned, as the reference writer does.
 /// </summary>
 public sealed class SafetensorsWriter : IDisposable
 {
-    private const int ChunkElements = 1 << 20;
+    /// <summary>Elements converted at a time: their bytes must fit the output's staging buffer.</summary>
+    private const int ChunkElements = 1 << 19;
 
-    private readonly FileStream _stream;
+    private readonly SequentialFileWriter _stream;
     private readonly IReadOnlyList<SafetensorsTensorSpec> _specs;
-    private readonly byte[] _chunk = new byte[ChunkElements * 8];
     private int _next;
     private bool _completed;
 
@@ -32,7 +33,7 @@ public sealed class SafetensorsWriter : IDisposable
         Path = path;
         _specs = tensors;
         var header = BuildHeader(tensors, metadata);
-        _stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
+        _stream = new SequentialFileWriter(path);
         Span<byte> prefix = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
         _stream.Write(prefix);
@@ -54,9 +55,8 @@ public sealed class SafetensorsWriter : IDisposable
         for (int done = 0; done < values.Length; done += ChunkElements)
         {
             int count = Math.Min(ChunkElements, values.Length - done);
-            var bytes = _chunk.AsSpan(0, count * size);
-            DTypeConversion.FromFloat32(values.Slice(done, count), spec.DType, bytes);
-            _stream.Write(bytes);
+            DTypeConversion.FromFloat32(values.Slice(done, count), spec.DType, _stream.GetSpan(count * size)[..(count * size)]);
+            _stream.Advance(count * size);
         }
         _next++;
     }
@@ -78,7 +78,7 @@ public sealed class SafetensorsWriter : IDisposable
     {
         if (_next != _specs.Count)
             throw new InvalidOperationException($"{Path}: {_specs.Count - _next} declared tensors were not written (next: '{_specs[_next].Name}')");
-        _stream.Flush(flushToDisk);
+        _stream.Complete(flushToDisk);
         _completed = true;
     }
 
