@@ -114,6 +114,9 @@ TEST_F(SessionErrors, PlansThisBuildCannotPlaceAreRejected) {
     p = plan;
     p.recompute = 2;
     expect_error(ft5_session_create(device, &model, &p, &s), FT5_ERR_INVALID_ARGUMENT, "recompute");
+    p = plan;
+    p.weights_only = 2;
+    expect_error(ft5_session_create(device, &model, &p, &s), FT5_ERR_INVALID_ARGUMENT, "weights_only");
     EXPECT_EQ(s, nullptr);
 }
 

@@ -17,6 +17,7 @@ public sealed record PlanDescription
         Recompute = d.recompute != 0;
         WeightsLocation = (MemoryLocation)d.weights_location;
         OptimizerLocation = (MemoryLocation)d.optimizer_location;
+        WeightsOnly = d.weights_only != 0;
     }
 
     public int TensorParallel { get; init; }
@@ -37,6 +38,10 @@ public sealed record PlanDescription
     public MemoryLocation WeightsLocation { get; init; }
     public MemoryLocation OptimizerLocation { get; init; }
 
+    /// <summary>Weights only, no gradients or AdamW moments (a quarter of the memory): forward passes and decoding
+    /// (conversion, serving); training calls then throw <see cref="Ft5NotSupportedException"/>.</summary>
+    public bool WeightsOnly { get; init; }
+
     /// <summary>The descriptor without the per-stage arrays; the caller pins those (see <see cref="StageArray"/>).</summary>
     internal unsafe ft5_plan_desc ToNative()
     {
@@ -49,6 +54,7 @@ public sealed record PlanDescription
         d.recompute = Recompute ? 1 : 0;
         d.weights_location = (ft5_memory_location)WeightsLocation;
         d.optimizer_location = (ft5_memory_location)OptimizerLocation;
+        d.weights_only = WeightsOnly ? 1 : 0;
         return d;
     }
 

@@ -290,9 +290,14 @@ typedef struct ft5_plan_desc {
     /** Where weights and optimizer state live; streaming = phased, one layer loaded at a time. */
     ft5_memory_location weights_location;
     ft5_memory_location optimizer_location;
+    /** 1: the session holds weights only, no gradients or AdamW moments (a quarter of the memory): forward passes
+     *  and decoding (checkpoint conversion, serving). Training calls and gradient or moment slots are refused
+     *  with FT5_ERR_NOT_SUPPORTED. */
+    int32_t weights_only;
 } ft5_plan_desc;
 
-/** Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip. */
+/** Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
+ *  (gradients and AdamW moments allocated). */
 FT5_API void ft5_plan_desc_init(ft5_plan_desc* desc);
 
 /* ------------------------------------------------------------------------------------------------

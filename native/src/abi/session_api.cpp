@@ -40,6 +40,9 @@ ft5::model::Placement check_plan(const ft5_plan_desc& p, const ft5::model::Model
     if (p.recompute != 0 && p.recompute != 1) {
         invalid_argument("plan->recompute is " + std::to_string(p.recompute) + "; expected 0 or 1");
     }
+    if (p.weights_only != 0 && p.weights_only != 1) {
+        invalid_argument("plan->weights_only is " + std::to_string(p.weights_only) + "; expected 0 or 1");
+    }
     for (auto [loc, field] : {std::pair{p.weights_location, "weights_location"},
                               std::pair{p.optimizer_location, "optimizer_location"}}) {
         if (loc != FT5_MEMORY_ON_CHIP && loc != FT5_MEMORY_STREAMING) {
@@ -140,10 +143,22 @@ const ft5::model::Parameter& param_at(const ft5::model::Session& s, uint32_t ind
     return params.at(index);
 }
 
-void check_slot(ft5_param_slot slot) {
+// A weights-only session (plan->weights_only) has no gradients or moments: training calls are refused.
+void require_training_state(const ft5::model::Session& s, const char* what) {
+    if (s.model().placement().weights_only) {
+        ft5::fail(FT5_ERR_NOT_SUPPORTED, std::string(what) +
+                                             ": the session was created weights-only (plan->weights_only = 1) and "
+                                             "has no gradients or AdamW moments");
+    }
+}
+
+void check_slot(const ft5::model::Session& s, ft5_param_slot slot) {
     if (slot != FT5_SLOT_WEIGHT && slot != FT5_SLOT_GRADIENT && slot != FT5_SLOT_ADAM_M && slot != FT5_SLOT_ADAM_V) {
         invalid_argument("slot is " + std::to_string(int(slot)) +
                          "; expected FT5_SLOT_WEIGHT, _GRADIENT, _ADAM_M or _ADAM_V");
+    }
+    if (slot != FT5_SLOT_WEIGHT) {
+        require_training_state(s, slot == FT5_SLOT_GRADIENT ? "the gradient slot" : "the AdamW moment slots");
     }
 }
 
@@ -165,7 +180,7 @@ void check_shard(const ft5::model::Parameter& p, uint32_t shard) {
 
 ft5::model::Parameter& writable_param(ft5_session* session, uint32_t index, ft5_param_slot slot) {
     auto& s = session_of(session);
-    check_slot(slot);
+    check_slot(s, slot);
     auto& p = const_cast<ft5::model::Parameter&>(param_at(s, index));
     if (slot == FT5_SLOT_GRADIENT) {
         invalid_argument("the gradient of '" + p.name + "' is read-only through the ABI; use "
@@ -182,7 +197,7 @@ void write_param(ft5_session* session, uint32_t index, ft5_param_slot slot, cons
 
 void read_param(const ft5_session* session, uint32_t index, ft5_param_slot slot, float* data, size_t count) {
     const auto& s = session_of(session);
-    check_slot(slot);
+    check_slot(s, slot);
     const auto& p = param_at(s, index);
     check_count(p, count, data, p.count, "the whole tensor");
     p.read_logical(slot, data);
@@ -283,8 +298,9 @@ ft5_status ft5_session_param_write_shard(ft5_session* session, uint32_t index, u
 ft5_status ft5_session_param_read_shard(const ft5_session* session, uint32_t index, uint32_t shard,
                                         ft5_param_slot slot, float* data, size_t count) {
     FT5_API_BEGIN
-    check_slot(slot);
-    const auto& p = param_at(session_of(session), index);
+    const auto& s = session_of(session);
+    check_slot(s, slot);
+    const auto& p = param_at(s, index);
     check_shard(p, shard);
     check_count(p, count, data, p.shard_elems, "shard " + std::to_string(shard));
     p.read_shard(shard, slot, data);
@@ -317,6 +333,7 @@ ft5_status ft5_session_forward_backward(ft5_session* session, const ft5_batch* b
                                         float* out_loss) {
     FT5_API_BEGIN
     auto& s = session_of(session);
+    require_training_state(s, "ft5_session_forward_backward");
     const auto b = check_batch(batch, s.model().config(), true, s.model().placement().replicas);
     if (!std::isfinite(loss_weight)) {
         invalid_argument("loss_weight is " + std::to_string(loss_weight) + "; expected a finite value");
@@ -332,6 +349,7 @@ ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, cons
                                                       size_t losses_count) {
     FT5_API_BEGIN
     auto& s = session_of(session);
+    require_training_state(s, "ft5_session_forward_backward_micro_batches");
     if (batches == nullptr) invalid_argument("batches is NULL");
     if (count == 0 || count > kMaxMicroBatches) {
         invalid_argument("count is " + std::to_string(count) + "; expected 1.." + std::to_string(kMaxMicroBatches));
@@ -361,7 +379,9 @@ ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, cons
 
 ft5_status ft5_session_zero_gradients(ft5_session* session) {
     FT5_API_BEGIN
-    session_of(session).zero_gradients();
+    auto& s = session_of(session);
+    require_training_state(s, "ft5_session_zero_gradients");
+    s.zero_gradients();
     FT5_API_END
 }
 
@@ -369,6 +389,7 @@ ft5_status ft5_session_optimizer_step(ft5_session* session, const ft5_optimizer_
                                       ft5_step_result* out_result) {
     FT5_API_BEGIN
     auto& s = session_of(session);
+    require_training_state(s, "ft5_session_optimizer_step");
     ft5::abi::require_out(out_result, "out_result");
     if (out_result->struct_size < sizeof(uint32_t)) {
         invalid_argument("out_result->struct_size is " + std::to_string(out_result->struct_size) +

@@ -112,7 +112,12 @@ void ParameterTable::allocate() {
     // streamed moments need their bytes in the IPU's streaming memory.
     const ft5_memory_location moments = placement_.optimizer_location;
     const ft5_memory_location weights = placement_.weights_location;  // streaming implies streaming moments
-    const uint64_t on_chip_copies = weights == FT5_MEMORY_STREAMING ? 0 : moments == FT5_MEMORY_ON_CHIP ? 4 : 2;
+    // Copies of each tensor: weight, gradient, two moments; a weights-only session holds the weight alone.
+    const uint64_t copies = placement_.weights_only ? 1 : 4;
+    const uint64_t on_chip_copies = weights == FT5_MEMORY_STREAMING ? 0
+                                    : placement_.weights_only       ? 1
+                                    : moments == FT5_MEMORY_ON_CHIP ? 4
+                                                                    : 2;
     std::map<uint32_t, uint64_t> need, need_streaming;
     std::map<uint32_t, std::vector<std::pair<uint64_t, const Parameter*>>> tensors;
     for (const auto& p : params_) {
@@ -121,7 +126,7 @@ void ParameterTable::allocate() {
             for (uint32_t r = 0; r < placement_.tp; ++r) {
                 const uint32_t ipu = placement_.ipu(rep, p->stage, r);
                 need[ipu] += on_chip_copies * bytes;
-                need_streaming[ipu] += (4 - on_chip_copies) * bytes;
+                need_streaming[ipu] += (copies - on_chip_copies) * bytes;
                 tensors[ipu].emplace_back(bytes, p.get());
             }
         }
@@ -139,8 +144,8 @@ void ParameterTable::allocate() {
         }
         std::string msg = "IPU ";
         msg += std::to_string(ipu);
-        msg += " cannot hold its part of the model: weights, gradients";
-        if (moments == FT5_MEMORY_ON_CHIP) msg += " and AdamW moments";
+        msg += " cannot hold its part of the model: weights";
+        if (!placement_.weights_only) msg += moments == FT5_MEMORY_ON_CHIP ? ", gradients and AdamW moments" : " and gradients";
         msg += " need ";
         msg += std::to_string(bytes) + " bytes, " + std::to_string(available) +
                " bytes are available; largest tensors: " + largest;
@@ -167,6 +172,7 @@ void ParameterTable::allocate() {
                 if (placement_.replicas > 1) label += " [replica " + std::to_string(rep) + "]";
                 ParamShard& s = p->at(rep, r);
                 s.weight = ipu::DeviceBuffer(device_, ipu, weights, bytes, label);
+                if (placement_.weights_only) continue;
                 s.grad = ipu::DeviceBuffer(device_, ipu, weights, bytes, label + " (gradient)");
                 s.adam_m = ipu::DeviceBuffer(device_, ipu, moments, bytes, label + " (adam m)");
                 s.adam_v = ipu::DeviceBuffer(device_, ipu, moments, bytes, label + " (adam v)");

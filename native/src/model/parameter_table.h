@@ -3,7 +3,8 @@
 // checks every IPU's arena for the whole set before reserving anything, so a plan that does not fit fails
 // when the session is built. Under tensor parallelism each tp rank holds its shard (or, for replicated
 // tensors such as norms, its own copy); each replica holds all of them again on its own IPUs. The plan puts the
-// moments (optimizer_location) and the weights and gradients (weights_location) on chip or in streaming memory.
+// moments (optimizer_location) and the weights and gradients (weights_location) on chip or in streaming memory;
+// a weights-only plan (forward and decoding) allocates the weights alone.
 #pragma once
 
 #include <cstdint>

@@ -41,6 +41,7 @@ Placement Placement::from_plan(const ft5_plan_desc& p, const ModelConfig& c, uin
     pl.optimizer_location = p.optimizer_location;
     pl.weights_location = p.weights_location;
     pl.recompute = p.recompute == 1;
+    pl.weights_only = p.weights_only == 1;
     pl.schedule = p.schedule;
     if (c.heads % pl.tp != 0) {
         invalid_argument("plan->tensor_parallel is " + std::to_string(pl.tp) + "; it must divide num_heads = " +

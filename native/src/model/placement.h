@@ -22,6 +22,8 @@ struct Placement {
     ft5_memory_location weights_location = FT5_MEMORY_ON_CHIP;
     // Keep only each block's input in the forward pass and recompute its activations in the backward pass.
     bool recompute = false;
+    // Weights only: no gradients or moments are allocated (forward and decoding only).
+    bool weights_only = false;
     // How a step's micro-batches go through the stages (with more than one stage and weights on chip).
     ft5_pipeline_schedule schedule = FT5_SCHEDULE_GPIPE;
     std::vector<uint32_t> encoder_stage;  // stage of encoder block i

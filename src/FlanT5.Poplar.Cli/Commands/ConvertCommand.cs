@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FlanT5.Poplar.Checkpoints;
+using FlanT5.Poplar.Cli.Hosting;
 using FlanT5.Poplar.Training;
 
 namespace FlanT5.Poplar.Cli.Commands;
@@ -7,8 +8,10 @@ namespace FlanT5.Poplar.Cli.Commands;
 /// <summary>
 /// <c>flant5 convert --model DIR --output DIR [--dtype fp32|bf16|fp16] [--max-shard-size SIZE]</c>: loads a Hugging
 /// Face T5 checkpoint onto the device and exports what the device holds in the hub layout (config, generation config,
-/// safetensors single or sharded with an index, tokenizer files). fp32 in and out is bit-exact. <c>--host-only</c>
-/// streams tensor by tensor without a device, for checkpoints too large for the host running the emulator.
+/// safetensors single or sharded with an index, tokenizer files). fp32 in and out is bit-exact. The device session is
+/// weights-only and placed by <see cref="ServingPlacementOptions"/> (e.g. <c>--tensor-parallel 8 --pipeline-stages 2</c>
+/// for flan-t5-xl on a Pod16). <c>--host-only</c> streams tensor by tensor without a device, for checkpoints too large
+/// for the host running the emulator.
 /// </summary>
 internal static class ConvertCommand
 {
@@ -19,18 +22,19 @@ internal static class ConvertCommand
         var dtype = new Option<string>("--dtype") { Description = "Stored dtype: fp32, bf16 or fp16", DefaultValueFactory = _ => "fp32" };
         var maxShardSize = new Option<string>("--max-shard-size") { Description = "Largest shard, e.g. 5GB, 200MB, 10KB", DefaultValueFactory = _ => "5GB" };
         var hostOnly = new Option<bool>("--host-only") { Description = "Convert on the host, streaming, without loading the model onto a device" };
-        var threads = new Option<int>("--threads") { Description = "Emulator threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        var placement = new ServingPlacementOptions();
         var command = new Command("convert", "Load a Hugging Face T5 checkpoint onto the device and export it again (dtype, sharding)")
         {
-            model, output, dtype, maxShardSize, hostOnly, threads,
+            model, output, dtype, maxShardSize, hostOnly,
         };
+        foreach (var option in placement.All) command.Options.Add(option);
         command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(output)!, parse.GetValue(dtype)!,
-            parse.GetValue(maxShardSize)!, parse.GetValue(hostOnly), parse.GetValue(threads), parse.InvocationConfiguration.Output));
+            parse.GetValue(maxShardSize)!, parse.GetValue(hostOnly), placement.Read(parse), parse.InvocationConfiguration.Output));
         return command;
     }
 
-    private static int Run(string model, string output, string dtypeText, string maxShardSizeText, bool hostOnly, int threads,
-        TextWriter console)
+    private static int Run(string model, string output, string dtypeText, string maxShardSizeText, bool hostOnly,
+        DeviceModelOptions placement, TextWriter console)
     {
         var options = new HfExportOptions
         {
@@ -46,7 +50,7 @@ internal static class ConvertCommand
         }
         else
         {
-            using var device = DeviceModel.Load(checkpoint, new DeviceModelOptions { Threads = threads });
+            using var device = DeviceModel.Load(checkpoint, placement);
             files = HfCheckpointExporter.Export(device, output, options);
         }
         console.WriteLine($"{model} ({checkpoint.Layout} embeddings, {checkpoint.Tensors.Count} tensors) → " +

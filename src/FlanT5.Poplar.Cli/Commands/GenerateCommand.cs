@@ -28,11 +28,12 @@ internal static class GenerateCommand
         var beams = new Option<int>("--num-beams") { Description = "Beam width; 1 = greedy", DefaultValueFactory = _ => 1 };
         var maxTokens = new Option<int>("--max-new-tokens") { Description = "Longest answer in tokens", DefaultValueFactory = _ => 20 };
         var batch = new Option<int>("--batch-size") { Description = "Prompts decoded together", DefaultValueFactory = _ => 16 };
-        var threads = new Option<int>("--threads") { Description = "Emulator threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        var placement = new ServingPlacementOptions();
         var command = new Command("generate", "Answer prompts with a T5 checkpoint on the device (greedy or beam search)")
         {
-            model, prompts, beams, maxTokens, batch, threads,
+            model, prompts, beams, maxTokens, batch,
         };
+        foreach (var option in placement.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var modelDir = parse.GetValue(model)!;
@@ -41,7 +42,7 @@ internal static class GenerateCommand
             if (texts.Count == 0) throw new ArgumentException("no prompts: pass --prompt TEXT or write prompts to standard input");
             var tokenizer = T5Tokenizer.FromDirectory(modelDir);
             using var checkpoint = HfCheckpointLoader.Open(modelDir);
-            using var device = DeviceModel.Load(checkpoint, new DeviceModelOptions { Threads = parse.GetValue(threads), DropoutRate = 0 });
+            using var device = DeviceModel.Load(checkpoint, placement.Read(parse));
             var options = GenerationOptions.For(checkpoint.Config) with
             {
                 NumBeams = parse.GetValue(beams),

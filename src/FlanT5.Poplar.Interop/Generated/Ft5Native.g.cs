@@ -128,7 +128,10 @@ internal static unsafe partial class Ft5Native
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial void ft5_model_desc_init(ft5_model_desc* desc);
 
-    /// <summary>Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip.</summary>
+    /// <summary>
+    /// Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
+    /// (gradients and AdamW moments allocated).
+    /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial void ft5_plan_desc_init(ft5_plan_desc* desc);
@@ -728,6 +731,14 @@ internal unsafe partial struct ft5_plan_desc
     public ft5_memory_location weights_location;
 
     public ft5_memory_location optimizer_location;
+
+    /// <summary>
+    /// 1: the session holds weights only, no gradients or AdamW moments (a quarter of the memory): forward passes
+    /// and decoding (checkpoint conversion, serving). Training calls and gradient or moment slots are refused
+    /// with FT5_ERR_NOT_SUPPORTED.
+    /// </summary>
+    [NativeTypeName("int32_t")]
+    public int weights_only;
 }
 
 internal partial struct ft5_session

@@ -18,6 +18,8 @@ public sealed record DeviceModelOptions
     public bool Recompute { get; init; }
     public MemoryLocation WeightsLocation { get; init; } = MemoryLocation.OnChip;
     public MemoryLocation OptimizerLocation { get; init; } = MemoryLocation.OnChip;
+    /// <summary>Weights only, no gradients or AdamW moments: for converting and serving, in a quarter of the memory.</summary>
+    public bool WeightsOnly { get; init; }
     /// <summary>Dropout probability for training calls; null = the model config's dropout_rate.</summary>
     public double? DropoutRate { get; init; }
     public ulong Seed { get; init; }
@@ -85,6 +87,7 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 Recompute = options.Recompute,
                 WeightsLocation = options.WeightsLocation,
                 OptimizerLocation = options.OptimizerLocation,
+                WeightsOnly = options.WeightsOnly,
             };
             var session = T5Session.Create(device, description, plan);
             return new DeviceModel(device, session, config, layout);
@@ -185,24 +188,25 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
     {
         var shapes = checkpoint.Tensors.ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
         using var stream = checkpoint.StreamTensors();
-        float[] parameter = [];
+        // One grow-only buffer for the parameters (the session copies each), so an XL load does not allocate — and
+        // zero — a fresh array per tensor; an export-only tensor keeps an array of its own.
+        float[] parameters = [];
         float[] tensor = [];
         while (stream.MoveNext())
         {
             string name = stream.Current.Name;
             bool isParameter = parameterNames.Contains(name);
+            int n = checked((int)stream.Current.Info.ElementCount);
             if (stream.PieceStart == 0)
             {
-                long n = stream.Current.Info.ElementCount;
-                // A parameter's buffer is reused (the session copies it); an export-only tensor keeps its own.
                 if (!isParameter) tensor = new float[n];
-                else if (parameter.Length != n) parameter = new float[n];
+                else if (parameters.Length < n) parameters = new float[n];
             }
-            var destination = isParameter ? parameter : tensor;
+            var destination = isParameter ? parameters.AsSpan(0, n) : tensor;
             stream.ReadFloat32(destination);
             if (!stream.IsLastPiece) continue;
             if (isParameter) Session.Write(name, ParameterSlot.Weight, destination);
-            else _exportOnly[name] = new HostTensor(shapes[name], destination);
+            else _exportOnly[name] = new HostTensor(shapes[name], tensor);
         }
     }
 

@@ -13,13 +13,15 @@ public class ConvertCommandTests
 
     [TestCase("flan-t5-tiny")]
     [TestCase("hf-t5-tiny")]
-    public void Fp32ThroughTheDeviceAndBackIsBitExact(string fixture)
+    [TestCase("hf-t5-tiny", "--tensor-parallel", "2", "--pipeline-stages", "2")]
+    [TestCase("flan-t5-tiny", "--tensor-parallel", "2", "--weights-location", "streaming")]
+    public void Fp32ThroughTheDeviceAndBackIsBitExact(string fixture, params string[] placement)
     {
         var dir = CheckpointTestFiles.NewTempDirectory();
         try
         {
             var source = CheckpointTestFiles.Fixture(fixture);
-            Assert.That(Convert("--model", source, "--output", dir), Is.Zero);
+            Assert.That(Convert(["--model", source, "--output", dir, .. placement]), Is.Zero);
             var before = CheckpointTestFiles.ReadAll(Path.Combine(source, "model.safetensors"));
             var after = CheckpointTestFiles.ReadAll(Path.Combine(dir, "model.safetensors"));
             Assert.That(after.Keys.Order(), Is.EqualTo(before.Keys.Order()));
@@ -66,6 +68,8 @@ public class ConvertCommandTests
             Assert.That(Convert("--model", CheckpointTestFiles.FlanT5Tiny, "--output", dir, "--dtype", "int8"), Is.EqualTo(ExitCodes.UserError));
             Assert.That(Convert("--model", CheckpointTestFiles.FlanT5Tiny, "--output", dir, "--max-shard-size", "lots"), Is.EqualTo(ExitCodes.UserError));
             Assert.That(Convert("--model", Path.Combine(dir, "nowhere"), "--output", dir), Is.EqualTo(ExitCodes.UserError));
+            Assert.That(Convert("--model", CheckpointTestFiles.FlanT5Tiny, "--output", dir, "--tensor-parallel", "0"), Is.EqualTo(ExitCodes.UserError));
+            Assert.That(Convert("--model", CheckpointTestFiles.FlanT5Tiny, "--output", dir, "--weights-location", "disk"), Is.EqualTo(ExitCodes.UserError));
         }
         finally
         {

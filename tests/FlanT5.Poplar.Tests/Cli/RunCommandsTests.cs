@@ -66,6 +66,12 @@ public sealed class RunCommandsTests
             "mnli hypothesis: The cat sleeps. premise: The cat is sleeping on the mat.");
         Assert.That(code, Is.Zero, output + error);
         Assert.That(output.Trim(), Is.AnyOf("entailment", "neutral", "contradiction"));
+
+        // The same answer with the model split over four IPUs (tensor parallel 2 × 2 pipeline stages).
+        var (placedCode, placedOutput, placedError) = Run("generate", "--model", model, "--num-beams", "3", "--tensor-parallel", "2",
+            "--pipeline-stages", "2", "--prompt", "mnli hypothesis: The cat sleeps. premise: The cat is sleeping on the mat.");
+        Assert.That(placedCode, Is.Zero, placedOutput + placedError);
+        Assert.That(placedOutput.Trim(), Is.EqualTo(output.Trim()));
     }
 
     [Test]

@@ -78,6 +78,20 @@ public class T5SessionTests
     }
 
     [Test]
+    public void AWeightsOnlySessionRunsForwardAndRefusesTraining()
+    {
+        RequireSessionExports();
+        using var device = IpuDevice.Open(Device);
+        using var session = T5Session.Create(device, Tiny, new PlanDescription { WeightsOnly = true });
+        var batch = new TokenBatch(1, 2, 2, inputIds: new[] { 5, 1 }, decoderInputIds: new[] { 0, 9 }, labels: new[] { 9, 1 });
+        Assert.That(session.Forward(batch), Is.Not.Null);
+        var p = session.Parameters[0];
+        Assert.That(() => session.ForwardBackward(batch, 1.0f), Throws.InstanceOf<Ft5NotSupportedException>().With.Message.Contains("weights-only"));
+        Assert.That(() => session.Read(p.Index, ParameterSlot.AdamM, new float[p.ElementCount]),
+            Throws.InstanceOf<Ft5NotSupportedException>().With.Message.Contains("weights-only"));
+    }
+
+    [Test]
     public void ForwardReturnsAFiniteLossAndFillsTheOutputs()
     {
         RequireSessionExports();

@@ -1,0 +1,65 @@
+using System.CommandLine;
+using FlanT5.Poplar.Interop;
+using FlanT5.Poplar.Training;
+
+namespace FlanT5.Poplar.Cli.Hosting;
+
+/// <summary>
+/// The placement options of the commands that only run the model forward (convert, generate): tensor parallelism,
+/// pipeline stages, where the weights live and the emulator's threads. Their sessions are weights-only — no gradients
+/// or AdamW moments — so a checkpoint needs a quarter of the device memory training it would (flan-t5-xl: 11.4 GB of
+/// fp32 weights instead of 45.6 GB).
+/// </summary>
+internal sealed class ServingPlacementOptions
+{
+    private readonly Option<int> _tensorParallel = new("--tensor-parallel")
+    {
+        Description = "IPUs each layer is split across (Megatron-style)",
+        DefaultValueFactory = _ => 1,
+    };
+
+    private readonly Option<int> _pipelineStages = new("--pipeline-stages")
+    {
+        Description = "Consecutive groups of layers, each on its own IPUs",
+        DefaultValueFactory = _ => 1,
+    };
+
+    private readonly Option<string> _weightsLocation = new("--weights-location")
+    {
+        Description = "on-chip, or streaming (phased: each layer's weights are brought on chip when it runs)",
+        DefaultValueFactory = _ => "on-chip",
+    };
+
+    private readonly Option<int> _threads = new("--threads")
+    {
+        Description = "Emulator threads (0 = all cores)",
+        DefaultValueFactory = _ => 0,
+    };
+
+    public IEnumerable<Option> All => [_tensorParallel, _pipelineStages, _weightsLocation, _threads];
+
+    public DeviceModelOptions Read(ParseResult parse)
+    {
+        int tp = Positive(parse.GetValue(_tensorParallel), _tensorParallel.Name);
+        int pp = Positive(parse.GetValue(_pipelineStages), _pipelineStages.Name);
+        var location = parse.GetValue(_weightsLocation) switch
+        {
+            "on-chip" => MemoryLocation.OnChip,
+            "streaming" => MemoryLocation.Streaming,
+            var other => throw new ArgumentException($"{_weightsLocation.Name} is '{other}'; expected on-chip or streaming"),
+        };
+        return new DeviceModelOptions
+        {
+            Threads = parse.GetValue(_threads),
+            TensorParallel = tp,
+            PipelineStages = pp,
+            WeightsLocation = location,
+            OptimizerLocation = location, // nothing to place, but phased execution wants both streamed
+            WeightsOnly = true,
+            DropoutRate = 0,
+        };
+    }
+
+    private static int Positive(int value, string name) =>
+        value >= 1 ? value : throw new ArgumentException($"{name} is {value}; expected 1 or more");
+}
