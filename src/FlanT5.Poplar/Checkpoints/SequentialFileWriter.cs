@@ -4,8 +4,9 @@ using Microsoft.Win32.SafeHandles;
 namespace FlanT5.Poplar.Checkpoints;
 
 /// <summary>
-/// Writes a new file front to back through one aligned staging buffer. Where the file system allows (Linux,
-/// O_DIRECT), each filled buffer goes from there straight to the device: writing a multi-GB checkpoint then copies
+/// Writes a new file front to back through two aligned staging buffers: while one is written to the file in the
+/// background, the caller fills the other. Where the file system allows (Linux, O_DIRECT), each filled buffer goes
+/// from there straight to the device: writing a multi-GB checkpoint then copies
 /// nothing into the page cache — in a virtual machine that copy was the dearest part of an export (a third of an XL
 /// export's CPU time) — and does not push the training data out of it. Elsewhere the same writes go through an
 /// ordinary handle. The caller fills the buffer in place (<see cref="GetSpan"/>, <see cref="Advance"/>), so a
@@ -21,11 +22,14 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
     public const int DefaultBufferBytes = 8 << 20;
 
     private readonly SafeFileHandle _handle;
-    private readonly HugePageBuffer _buffer;
+    private readonly HugePageBuffer[] _buffers;
     private readonly int _capacity;
+    private int _active;
     private int _filled;
     private long _written;
     private bool _completed;
+    /// <summary>The write of the other buffer, if one is in flight.</summary>
+    private Task? _pending;
 
     /// <summary>Creates (or truncates) <paramref name="path"/>.</summary>
     public SequentialFileWriter(string path, int bufferBytes = DefaultBufferBytes, bool direct = true)
@@ -42,7 +46,7 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
             Direct = true;
         }
         _capacity = bufferBytes;
-        _buffer = new HugePageBuffer(bufferBytes);
+        _buffers = [new HugePageBuffer(bufferBytes), new HugePageBuffer(bufferBytes)];
     }
 
     public string Path { get; }
@@ -74,7 +78,7 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
         if (needed > _capacity - Alignment)
             throw new ArgumentOutOfRangeException(nameof(sizeHint), $"{Path}: {sizeHint} bytes do not fit the {_capacity}-byte staging buffer at once");
         if (_capacity - _filled < needed) Drain();
-        return _buffer.AsSpan<byte>(_capacity)[_filled..];
+        return Staging[_filled..];
     }
 
     public Memory<byte> GetMemory(int sizeHint = 0) =>
@@ -93,42 +97,73 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
     {
         if (_completed) throw new InvalidOperationException($"{Path}: the file is complete; nothing more can be written");
         long length = Position;
+        WaitForPendingWrite();
         int tail = Direct ? (_filled + Alignment - 1) / Alignment * Alignment : _filled;
-        _buffer.AsSpan<byte>(tail)[_filled..].Clear(); // the pad beyond the end, cut off below
-        WriteStaged(tail);
+        Staging[_filled..tail].Clear(); // the pad beyond the end, cut off below
+        WriteBlocks(_buffers[_active].Address, tail, _written);
+        _written += tail;
         _filled = 0;
         if (Direct) RandomAccess.SetLength(_handle, length);
         if (flushToDisk) RandomAccess.FlushToDisk(_handle);
         _completed = true;
     }
 
-    /// <summary>Writes the whole blocks staged and moves the partial block left over to the front.</summary>
+    private Span<byte> Staging => _buffers[_active].AsSpan<byte>(_capacity);
+
+    /// <summary>Starts writing the whole blocks staged in the background and moves the partial block left over to
+    /// the front of the other buffer, which the caller fills next (once that buffer's own write has finished).</summary>
     private void Drain()
     {
         int whole = _filled / Alignment * Alignment;
-        WriteStaged(whole);
-        var staged = _buffer.AsSpan<byte>(_capacity);
-        staged[whole.._filled].CopyTo(staged);
+        WaitForPendingWrite();
+        var next = _buffers[1 - _active].AsSpan<byte>(_capacity);
+        Staging[whole.._filled].CopyTo(next);
+        if (whole > 0)
+        {
+            IntPtr address = _buffers[_active].Address;
+            long offset = _written;
+            _pending = Task.Run(() => WriteBlocks(address, whole, offset));
+            _written += whole;
+        }
         _filled -= whole;
+        _active = 1 - _active;
     }
 
-    private void WriteStaged(int count)
+    /// <summary>Waits for the background write; its failure surfaces here, naming the file and the bytes.</summary>
+    private void WaitForPendingWrite()
+    {
+        if (_pending is null) return;
+        var pending = _pending;
+        _pending = null;
+        pending.GetAwaiter().GetResult();
+    }
+
+    private unsafe void WriteBlocks(IntPtr buffer, int count, long offset)
     {
         if (count == 0) return;
         try
         {
-            RandomAccess.Write(_handle, _buffer.AsSpan<byte>(count), _written);
+            RandomAccess.Write(_handle, new ReadOnlySpan<byte>((void*)buffer, count), offset);
         }
         catch (IOException e)
         {
-            throw new IOException($"{Path}: writing bytes [{_written}, {_written + count}) failed: {e.Message}", e);
+            throw new IOException($"{Path}: writing bytes [{offset}, {offset + count}) failed: {e.Message}", e);
         }
-        _written += count;
     }
 
     public void Dispose()
     {
+        // The buffers are freed only after the background write is over: it may still read from one of them.
+        try
+        {
+            _pending?.Wait();
+        }
+        catch (AggregateException)
+        {
+            // An abandoned file: its write error no longer matters (Complete reports it when the file is kept).
+        }
+        _pending = null;
         _handle.Dispose();
-        _buffer.Dispose();
+        foreach (var buffer in _buffers) buffer.Dispose();
     }
 }

@@ -63,6 +63,17 @@ public class SequentialFileWriterTests
     }
 
     [Test]
+    public void AFailedBackgroundWriteIsReportedWithThePathAndTheBytes()
+    {
+        if (!File.Exists("/dev/full")) Assert.Ignore("needs /dev/full (every write fails with ENOSPC)");
+        using var writer = new SequentialFileWriter("/dev/full", bufferBytes: 8192, direct: false);
+        var bytes = new byte[3 * 8192];
+        // The first full buffer is written in the background; its failure surfaces at the next call that waits for it.
+        Assert.That(() => { writer.Write(bytes); writer.Complete(flushToDisk: false); },
+            Throws.InstanceOf<IOException>().With.Message.Contains("/dev/full").And.Message.Contains("writing bytes [0, "));
+    }
+
+    [Test]
     public void ABufferThatIsNotWholeBlocksIsRefused()
     {
         Assert.That(() => new SequentialFileWriter(Path.Combine(_dir, "x.bin"), bufferBytes: 5000),
