@@ -6,7 +6,7 @@ namespace FlanT5.Poplar.Checkpoints;
 /// An opened, validated Hugging Face T5 checkpoint: config plus safetensors tensors mapped to session parameters.
 /// Tensors stay on disk (memory-mapped) and are read one at a time; see <see cref="HfCheckpointLoader"/>.
 /// </summary>
-public sealed class HfCheckpoint : IModelTensorSource, IDisposable
+public sealed class HfCheckpoint : IModelTensorSource, IStreamedTensorSource, IDisposable
 {
     private readonly SafetensorsFileSet _files;
     private readonly Dictionary<string, string> _fileKeyByName;
@@ -62,6 +62,8 @@ public sealed class HfCheckpoint : IModelTensorSource, IDisposable
         }).OrderBy(t => fileOrder[t.File]).ThenBy(t => t.Info.Begin).ToList();
         return new SafetensorsTensorStream(sources, options, groupBytes);
     }
+
+    SafetensorsTensorStream IStreamedTensorSource.StreamTensors() => StreamTensors();
 
     public HostModelState LoadAll() => HostModelState.ReadAll(this);
 

@@ -134,10 +134,13 @@ public sealed class TrainingCheckpoint : IDisposable
         foreach (var r in _readers) r.Dispose();
     }
 
-    private sealed class ReaderTensorSource(SafetensorsReader reader) : ITensorSource
+    private sealed class ReaderTensorSource(SafetensorsReader reader) : IStreamedTensorSource
     {
         public IReadOnlyList<TensorEntry> Tensors { get; } = reader.Tensors.Select(t => new TensorEntry(t.Name, t.Shape)).ToList();
 
         public void ReadTensor(string name, Span<float> destination) => reader.ReadFloat32(reader.Get(name), destination);
+
+        public SafetensorsTensorStream StreamTensors() =>
+            new(reader.Tensors.OrderBy(t => t.Begin).Select(t => new StreamedTensorSource(t.Name, reader, t)).ToList());
     }
 }

@@ -159,9 +159,9 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 throw new InvalidDataException($"tensor '{p.Name}' has shape [{string.Join(", ", shape)}]; the model expects [{string.Join(", ", p.Shape)}]");
         }
         var parameterNames = _parameterEntries.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-        if (source is HfCheckpoint checkpoint)
+        if (source is IStreamedTensorSource streamed)
         {
-            LoadStreamed(checkpoint, parameterNames);
+            LoadStreamed(streamed, ParameterSlot.Weight, parameterNames, keepOthers: true);
             return;
         }
         float[] buffer = [];
@@ -179,49 +179,65 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
         }
     }
 
-    /// <summary>
-    /// A whole checkpoint is read in file order with O_DIRECT read-ahead (<see cref="HfCheckpoint.StreamTensors"/>)
-    /// rather than mapped tensor by tensor: an XL or XXL load is then one sequential read that neither fills the
-    /// page cache nor waits on page faults. Large tensors arrive in pieces into one fp32 buffer.
-    /// </summary>
-    private void LoadStreamed(HfCheckpoint checkpoint, HashSet<string> parameterNames)
-    {
-        var shapes = checkpoint.Tensors.ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
-        using var stream = checkpoint.StreamTensors();
-        // One grow-only buffer for the parameters (the session copies each), so an XL load does not allocate — and
-        // zero — a fresh array per tensor; an export-only tensor keeps an array of its own.
-        float[] parameters = [];
-        float[] tensor = [];
-        while (stream.MoveNext())
-        {
-            string name = stream.Current.Name;
-            bool isParameter = parameterNames.Contains(name);
-            int n = checked((int)stream.Current.Info.ElementCount);
-            if (stream.PieceStart == 0)
-            {
-                if (!isParameter) tensor = new float[n];
-                else if (parameters.Length < n) parameters = new float[n];
-            }
-            var destination = isParameter ? parameters.AsSpan(0, n) : tensor;
-            stream.ReadFloat32(destination);
-            if (!stream.IsLastPiece) continue;
-            if (isParameter) Session.Write(name, ParameterSlot.Weight, destination);
-            else _exportOnly[name] = new HostTensor(shapes[name], tensor);
-        }
-    }
-
     /// <summary>Writes the AdamW moments (training-checkpoint resume).</summary>
     public void LoadOptimizerState(ITensorSource firstMoment, ITensorSource secondMoment)
     {
-        float[] buffer = [];
+        var parameterNames = _parameterEntries.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var (source, slot) in new[] { (firstMoment, ParameterSlot.AdamM), (secondMoment, ParameterSlot.AdamV) })
         {
+            var available = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+            foreach (var p in _parameterEntries)
+            {
+                if (!available.TryGetValue(p.Name, out var entry))
+                    throw new InvalidDataException($"the {slot} state lacks parameter '{p.Name}'");
+                if (!entry.Shape.SequenceEqual(p.Shape))
+                    throw new InvalidDataException($"the {slot} state of '{p.Name}' has shape [{string.Join(", ", entry.Shape)}]; the model expects [{string.Join(", ", p.Shape)}]");
+            }
+            if (source is IStreamedTensorSource streamed)
+            {
+                LoadStreamed(streamed, slot, parameterNames, keepOthers: false);
+                continue;
+            }
+            float[] buffer = [];
             foreach (var p in _parameterEntries)
             {
                 if (buffer.Length != p.ElementCount) buffer = new float[p.ElementCount];
                 source.ReadTensor(p.Name, buffer);
                 Session.Write(p.Name, slot, buffer);
             }
+        }
+    }
+
+    /// <summary>
+    /// Whole files are read in file order with O_DIRECT read-ahead (<see cref="IStreamedTensorSource.StreamTensors"/>)
+    /// rather than mapped tensor by tensor: an XL or XXL load is then one sequential read per file that neither fills
+    /// the page cache nor waits on page faults. Large tensors arrive in pieces. Tensors that are not parameters are
+    /// kept for export (<paramref name="keepOthers"/>) or skipped.
+    /// </summary>
+    private void LoadStreamed(IStreamedTensorSource source, ParameterSlot slot, HashSet<string> parameterNames, bool keepOthers)
+    {
+        var shapes = source.Tensors.ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
+        using var stream = source.StreamTensors();
+        // One grow-only buffer for the parameters (the session copies each), so an XL load does not allocate — and
+        // zero — a fresh array per tensor; a tensor kept for export has an array of its own.
+        float[] parameters = [];
+        float[] kept = [];
+        while (stream.MoveNext())
+        {
+            string name = stream.Current.Name;
+            bool isParameter = parameterNames.Contains(name);
+            if (!isParameter && !keepOthers) continue;
+            int n = checked((int)stream.Current.Info.ElementCount);
+            if (stream.PieceStart == 0)
+            {
+                if (!isParameter) kept = new float[n];
+                else if (parameters.Length < n) parameters = new float[n];
+            }
+            var destination = isParameter ? parameters.AsSpan(0, n) : kept;
+            stream.ReadFloat32(destination);
+            if (!stream.IsLastPiece) continue;
+            if (isParameter) Session.Write(name, slot, destination);
+            else _exportOnly[name] = new HostTensor(shapes[name], kept);
         }
     }
 
