@@ -149,6 +149,10 @@ void ParameterTable::allocate() {
         msg += " need ";
         msg += std::to_string(bytes) + " bytes, " + std::to_string(available) +
                " bytes are available; largest tensors: " + largest;
+        msg += ". Split the model over more IPUs (tensor_parallel, pipeline_stages)";
+        msg += placement_.weights_only ? " or stream the weights (weights_location: streaming memory)"
+                                       : ", or move the AdamW moments (optimizer_location) or all parameter state "
+                                         "(weights_location) to streaming memory";
         fail(FT5_ERR_OUT_OF_MEMORY, msg);
     }
     for (const auto& [ipu, bytes] : need_streaming) {
