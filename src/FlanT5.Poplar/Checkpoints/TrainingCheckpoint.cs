@@ -5,7 +5,7 @@ namespace FlanT5.Poplar.Checkpoints;
 
 /// <summary>
 /// A training checkpoint opened from disk and verified (manifest checksum, file lengths, safetensors headers and
-/// every tensor's XxHash64). Tensors stay memory-mapped and are read one at a time.
+/// every tensor's XxHash64). Tensors stay memory-mapped and are read one at a time, or streamed file by file.
 /// </summary>
 public sealed class TrainingCheckpoint : IDisposable
 {
@@ -36,6 +36,10 @@ public sealed class TrainingCheckpoint : IDisposable
         AdamFirstMoment = new ReaderTensorSource(readers[1]);
         AdamSecondMoment = new ReaderTensorSource(readers[2]);
     }
+
+    /// <summary>The weights with the model config and embedding layout they belong to, as a checkpoint to load or
+    /// export (<c>flant5 convert --training-checkpoint</c>); valid while this checkpoint is open.</summary>
+    public IModelTensorSource ModelWeights => new ModelWeightsSource(Config, Layout, (IStreamedTensorSource)Weights);
 
     /// <summary>The resumable state, reading tensors from this checkpoint (valid while it is open).</summary>
     public TrainingState ToState() => new()
@@ -132,6 +136,16 @@ public sealed class TrainingCheckpoint : IDisposable
     public void Dispose()
     {
         foreach (var r in _readers) r.Dispose();
+    }
+
+    private sealed class ModelWeightsSource(T5ModelConfig config, EmbeddingLayout layout, IStreamedTensorSource weights)
+        : IModelTensorSource, IStreamedTensorSource
+    {
+        public T5ModelConfig Config => config;
+        public EmbeddingLayout Layout => layout;
+        public IReadOnlyList<TensorEntry> Tensors => weights.Tensors;
+        public void ReadTensor(string name, Span<float> destination) => weights.ReadTensor(name, destination);
+        public SafetensorsTensorStream StreamTensors() => weights.StreamTensors();
     }
 
     private sealed class ReaderTensorSource(SafetensorsReader reader) : IStreamedTensorSource

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FlanT5.Poplar.Checkpoints;
+using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Cli.Commands;
 using FlanT5.Poplar.Cli.Hosting;
 
@@ -52,6 +53,41 @@ public class ConvertCommandTests
             using var back = HfCheckpointLoader.Open(fp32);
             Assert.That(back.Layout, Is.EqualTo(EmbeddingLayout.Separate));
             Assert.That(back.Files.Info("lm_head.weight").DType, Is.EqualTo(SafetensorsDType.F32));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void ExportsATrainingCheckpointsWeightsWithTheTokenizerOfTheRunsModel()
+    {
+        var dir = CheckpointTestFiles.NewTempDirectory();
+        try
+        {
+            // A training checkpoint of the tiny fixture's weights, saved by a run that started from the fixture.
+            using var hf = HfCheckpointLoader.Open(CheckpointTestFiles.HfT5Tiny);
+            var weights = HostTensorSet.ReadAll(hf);
+            var run = RunConfig.Default with { Model = RunConfig.Default.Model with { Checkpoint = CheckpointTestFiles.HfT5Tiny } };
+            var saved = new TrainingCheckpointStore(Path.Combine(dir, "checkpoints")).Save(new TrainingState
+            {
+                Step = 3, Config = hf.Config, Layout = hf.Layout, Weights = weights, AdamFirstMoment = weights, AdamSecondMoment = weights,
+                RunConfig = RunConfigWriter.ToJson(run, includeDerived: false),
+            });
+            var output = Path.Combine(dir, "hf");
+            Assert.That(Convert("--training-checkpoint", saved, "--output", output, "--tensor-parallel", "2"), Is.Zero);
+
+            var before = CheckpointTestFiles.ReadAll(Path.Combine(CheckpointTestFiles.HfT5Tiny, "model.safetensors"));
+            var after = CheckpointTestFiles.ReadAll(Path.Combine(output, "model.safetensors"));
+            Assert.That(after.Keys.Order(), Is.EqualTo(before.Keys.Order()));
+            foreach (var (name, (_, data)) in before) Assert.That(CheckpointTestFiles.BitEqual(after[name].Data, data), name);
+            Assert.That(File.Exists(Path.Combine(output, "spiece.model")), "tokenizer files come from the run's starting checkpoint");
+            using var back = HfCheckpointLoader.Open(output);
+            Assert.That(back.Layout, Is.EqualTo(hf.Layout));
+
+            Assert.That(Convert("--output", output), Is.EqualTo(ExitCodes.UserError), "neither --model nor --training-checkpoint");
+            Assert.That(Convert("--training-checkpoint", Path.Combine(dir, "nowhere"), "--output", output), Is.EqualTo(ExitCodes.UserError));
         }
         finally
         {
