@@ -55,7 +55,7 @@ internal static class CheckpointStreamMode
         double disk = DiskRead(files, streaming, "round 1, before");
         for (int round = 1; round <= rounds; round++)
         {
-            var conversion = Convert(dir, tp, threads, streaming, output);
+            var conversion = Convert(dir, files, tp, threads, streaming, output);
             peak = Math.Max(peak, conversion.PeakRss);
             double next = DiskRead(files, streaming, round < rounds ? $"after round {round}, before round {round + 1}" : $"after round {round}");
             double throughput = conversion.Bytes / conversion.Seconds;
@@ -77,9 +77,8 @@ internal static class CheckpointStreamMode
     private readonly record struct Conversion(long Bytes, double Seconds, bool Direct, long PeakRss);
 
     /// <summary>One cold conversion of the whole checkpoint; prints where its time went.</summary>
-    private static Conversion Convert(string dir, int tp, int threads, FileStreamingOptions streaming, string? output)
+    private static Conversion Convert(string dir, List<string> files, int tp, int threads, FileStreamingOptions streaming, string? output)
     {
-        var files = Directory.GetFiles(dir, "*.safetensors");
         DropFromPageCache(files);
         bool peakReset = ResetPeakRss();
         var watch = Stopwatch.StartNew();

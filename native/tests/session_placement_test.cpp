@@ -427,12 +427,8 @@ TEST(SessionPlacementMemory, EveryTensorParallelRankPeaksLikeRankZero) {
         const ft5_batch view = b.view(true);
         ASSERT_EQ(ft5_device_reset_peaks(fx.device), FT5_OK);
         ASSERT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, nullptr), FT5_OK) << ft5_last_error();
-        ft5_optimizer_step st;
-        ft5_optimizer_step_init(&st);
-        st.step = 1;
-        st.learning_rate = 1e-3f;
-        ft5_step_result res{};
-        res.struct_size = sizeof(res);
+        const ft5_optimizer_step st = adamw(1, 1e-3f);
+        ft5_step_result res = step_result();
         ASSERT_EQ(ft5_session_optimizer_step(fx.session, &st, &res), FT5_OK) << ft5_last_error();
         const uint64_t peak0 = memory_report(fx.device, 0).on_chip_peak_bytes;
         ASSERT_GT(peak0, 0u);

@@ -18,13 +18,8 @@ float train_step(SessionFixture& fx, const OwnedBatch& b, int s) {
     EXPECT_EQ(ft5_session_zero_gradients(fx.session), FT5_OK);
     float loss = 0;
     EXPECT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, &loss), FT5_OK) << ft5_last_error();
-    ft5_optimizer_step st;
-    ft5_optimizer_step_init(&st);
-    st.step = uint64_t(s + 1);
-    st.learning_rate = 1e-3f;
-    st.weight_decay = 0.01f;
-    ft5_step_result r{};
-    r.struct_size = sizeof(r);
+    const ft5_optimizer_step st = adamw(uint64_t(s + 1), 1e-3f, 0.01f);
+    ft5_step_result r = step_result();
     EXPECT_EQ(ft5_session_optimizer_step(fx.session, &st, &r), FT5_OK) << ft5_last_error();
     return loss;
 }

@@ -9,26 +9,6 @@
 
 using namespace ft5::test;
 
-namespace {
-
-ft5_optimizer_step adamw(uint64_t step, float lr, float wd, int32_t decay_all) {
-    ft5_optimizer_step s;
-    ft5_optimizer_step_init(&s);
-    s.step = step;
-    s.learning_rate = lr;
-    s.weight_decay = wd;
-    s.decay_all_parameters = decay_all;
-    return s;
-}
-
-ft5_step_result step_result() {
-    ft5_step_result r{};
-    r.struct_size = sizeof(r);
-    return r;
-}
-
-}  // namespace
-
 class SessionTrajectory : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(SessionTrajectory, TwelveAdamWStepsReproduceLossesAndFinalWeights) {

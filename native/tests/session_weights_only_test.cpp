@@ -87,12 +87,8 @@ TEST(SessionWeightsOnlyErrors, TrainingCallsAndStateSlotsAreRefused) {
     expect_refused(ft5_session_forward_backward_micro_batches(fx.session, batches, 1, 1.0f, &loss, 1),
                    "forward_backward_micro_batches");
     expect_refused(ft5_session_zero_gradients(fx.session), "zero_gradients");
-    ft5_optimizer_step step;
-    ft5_optimizer_step_init(&step);
-    step.step = 1;
-    step.learning_rate = 1e-3f;
-    ft5_step_result result{};
-    result.struct_size = sizeof(result);
+    const ft5_optimizer_step step = adamw(1, 1e-3f);
+    ft5_step_result result = step_result();
     expect_refused(ft5_session_optimizer_step(fx.session, &step, &result), "optimizer_step");
 
     const std::string name = "encoder.block.0.layer.0.SelfAttention.q.weight";

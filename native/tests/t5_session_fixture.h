@@ -212,6 +212,24 @@ inline OwnedBatch reference_batch(const SafetensorsFile& ref, const std::string&
 }
 
 
+// An AdamW step with the library's defaults for everything but these fields.
+inline ft5_optimizer_step adamw(uint64_t step, float lr, float wd = 0.0f, int32_t decay_all = 0) {
+    ft5_optimizer_step s;
+    ft5_optimizer_step_init(&s);
+    s.step = step;
+    s.learning_rate = lr;
+    s.weight_decay = wd;
+    s.decay_all_parameters = decay_all;
+    return s;
+}
+
+// An output struct for ft5_session_optimizer_step, sized as the ABI requires.
+inline ft5_step_result step_result() {
+    ft5_step_result r{};
+    r.struct_size = sizeof(r);
+    return r;
+}
+
 // One step s of the fixture's 12-step AdamW trajectory: batch step{s}.* of reference_adamw_trajectory.safetensors,
 // torch AdamW hyperparameters from its json, weight decay on every parameter. Returns the loss and the step result.
 struct TrajectoryStep {
@@ -225,16 +243,12 @@ inline TrajectoryStep trajectory_step(SessionFixture& fx, const SafetensorsFile&
     TrajectoryStep out;
     EXPECT_EQ(ft5_session_zero_gradients(fx.session), FT5_OK) << ft5_last_error();
     EXPECT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, &out.loss), FT5_OK) << ft5_last_error();
-    ft5_optimizer_step st;
-    ft5_optimizer_step_init(&st);
-    st.step = uint64_t(s + 1);
-    st.learning_rate = float(meta.at("lr").number);
-    st.weight_decay = float(meta.at("weight_decay").number);
-    st.decay_all_parameters = 1;
+    ft5_optimizer_step st =
+        adamw(uint64_t(s + 1), float(meta.at("lr").number), float(meta.at("weight_decay").number), 1);
     st.beta1 = float(meta.at("betas").array[0].number);
     st.beta2 = float(meta.at("betas").array[1].number);
     st.eps = float(meta.at("eps").number);
-    out.result.struct_size = sizeof(out.result);
+    out.result = step_result();
     EXPECT_EQ(ft5_session_optimizer_step(fx.session, &st, &out.result), FT5_OK) << ft5_last_error();
     return out;
 }

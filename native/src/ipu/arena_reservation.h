@@ -23,6 +23,10 @@ public:
     ArenaReservation& operator=(const ArenaReservation&) = delete;
 
     uint64_t bytes() const noexcept { return bytes_; }
+    uint32_t ipu() const noexcept { return ipu_; }
+    ft5_memory_location location() const noexcept { return location_; }
+    // Null once moved from.
+    const std::shared_ptr<Device>& device() const noexcept { return device_; }
 
 private:
     void release() noexcept;

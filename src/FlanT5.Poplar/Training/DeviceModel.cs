@@ -146,22 +146,33 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
 
     /// <summary>Writes every parameter from <paramref name="source"/> (one tensor at a time) and keeps the tensors
     /// the model does not use for export (those of an earlier load stay unless this source has them too).</summary>
-    public void LoadWeights(ITensorSource source)
+    public void LoadWeights(ITensorSource source) => Load(source, ParameterSlot.Weight, "the weights", keepOthers: true);
+
+    /// <summary>Writes the AdamW moments (training-checkpoint resume).</summary>
+    public void LoadOptimizerState(ITensorSource firstMoment, ITensorSource secondMoment)
+    {
+        Load(firstMoment, ParameterSlot.AdamM, "the AdamW first moments", keepOthers: false);
+        Load(secondMoment, ParameterSlot.AdamV, "the AdamW second moments", keepOthers: false);
+    }
+
+    /// <summary>Checks that <paramref name="source"/> holds every parameter in its shape, then writes them into
+    /// <paramref name="slot"/>; other tensors are kept for export (<paramref name="keepOthers"/>) or skipped.</summary>
+    private void Load(ITensorSource source, ParameterSlot slot, string what, bool keepOthers)
     {
         var available = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var missing = _parameterEntries.Where(p => !available.ContainsKey(p.Name)).Select(p => p.Name).ToList();
         if (missing.Count > 0)
-            throw new InvalidDataException($"the weights lack {missing.Count} parameter(s) the model needs: {string.Join(", ", missing.Take(8))}");
+            throw new InvalidDataException($"{what} lack {missing.Count} parameter(s) the model needs: {string.Join(", ", missing.Take(8))}");
         foreach (var p in _parameterEntries)
         {
             var shape = available[p.Name].Shape;
             if (!shape.SequenceEqual(p.Shape))
-                throw new InvalidDataException($"tensor '{p.Name}' has shape [{string.Join(", ", shape)}]; the model expects [{string.Join(", ", p.Shape)}]");
+                throw new InvalidDataException($"{what}: tensor '{p.Name}' has shape [{string.Join(", ", shape)}]; the model expects [{string.Join(", ", p.Shape)}]");
         }
         var parameterNames = _parameterEntries.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         if (source is IStreamedTensorSource streamed)
         {
-            LoadStreamed(streamed, ParameterSlot.Weight, parameterNames, keepOthers: true);
+            LoadStreamed(streamed, slot, parameterNames, keepOthers);
             return;
         }
         float[] buffer = [];
@@ -169,42 +180,14 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
         {
             if (buffer.Length != p.ElementCount) buffer = new float[p.ElementCount];
             source.ReadTensor(p.Name, buffer);
-            Session.Write(p.Name, ParameterSlot.Weight, buffer);
+            Session.Write(p.Name, slot, buffer);
         }
+        if (!keepOthers) return;
         foreach (var extra in source.Tensors.Where(t => !parameterNames.Contains(t.Name)))
         {
             var data = new float[extra.ElementCount];
             source.ReadTensor(extra.Name, data);
             _exportOnly[extra.Name] = new HostTensor(extra.Shape, data);
-        }
-    }
-
-    /// <summary>Writes the AdamW moments (training-checkpoint resume).</summary>
-    public void LoadOptimizerState(ITensorSource firstMoment, ITensorSource secondMoment)
-    {
-        var parameterNames = _parameterEntries.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var (source, slot) in new[] { (firstMoment, ParameterSlot.AdamM), (secondMoment, ParameterSlot.AdamV) })
-        {
-            var available = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-            foreach (var p in _parameterEntries)
-            {
-                if (!available.TryGetValue(p.Name, out var entry))
-                    throw new InvalidDataException($"the {slot} state lacks parameter '{p.Name}'");
-                if (!entry.Shape.SequenceEqual(p.Shape))
-                    throw new InvalidDataException($"the {slot} state of '{p.Name}' has shape [{string.Join(", ", entry.Shape)}]; the model expects [{string.Join(", ", p.Shape)}]");
-            }
-            if (source is IStreamedTensorSource streamed)
-            {
-                LoadStreamed(streamed, slot, parameterNames, keepOthers: false);
-                continue;
-            }
-            float[] buffer = [];
-            foreach (var p in _parameterEntries)
-            {
-                if (buffer.Length != p.ElementCount) buffer = new float[p.ElementCount];
-                source.ReadTensor(p.Name, buffer);
-                Session.Write(p.Name, slot, buffer);
-            }
         }
     }
 
