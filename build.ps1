@@ -8,6 +8,8 @@ param(
     [string]$Target = 'build',
     [ValidateSet('Release', 'Debug')]
     [string]$Configuration = 'Release',
+    # bootstrap only: print the commands it would run instead of running them.
+    [switch]$DryRun,
     # Extra arguments for `finetune` (passed to `flant5 finetune`) or `bench`.
     [Parameter(ValueFromRemainingArguments = $true)]
     [string[]]$Rest = @()
@@ -28,34 +30,7 @@ function Invoke-Step([string]$What, [scriptblock]$Command) {
     if ($LASTEXITCODE -ne 0) { throw "build.ps1: '$What' failed with exit code $LASTEXITCODE" }
 }
 
-# Debian packages the build and the tests need: compiler, CMake, OpenBLAS, GoogleTest, sentencepiece's spm_encode.
-$Packages = [ordered]@{
-    'cmake' = 'cmake'; 'g++' = 'g++'; 'make' = 'make'; 'libopenblas-dev' = 'libopenblas-dev';
-    'libgtest-dev' = 'libgtest-dev'; 'sentencepiece' = 'sentencepiece'
-}
-
-function Test-DebPackage([string]$Name) {
-    $status = & dpkg-query -W -f '${Status}' $Name 2>$null
-    return ($LASTEXITCODE -eq 0) -and ($status -like '*install ok installed*')
-}
-
-function Invoke-Bootstrap {
-    if (-not (Get-Command dpkg-query -ErrorAction SilentlyContinue)) {
-        Write-Host 'bootstrap: not a Debian-based system; install cmake, g++, OpenBLAS, GoogleTest and sentencepiece yourself.'
-        return
-    }
-    $missing = @($Packages.Keys | Where-Object { -not (Test-DebPackage $_) })
-    if ($missing.Count -eq 0) { Write-Host 'bootstrap: all system packages present.'; return }
-    Write-Host "bootstrap: installing $($missing -join ', ')"
-    $sudo = @()
-    if ((& id -u) -ne '0') {
-        if (-not (Get-Command sudo -ErrorAction SilentlyContinue)) { throw "bootstrap: need root (or sudo) to install: $($missing -join ' ')" }
-        $sudo = @('sudo')
-    }
-    $env:DEBIAN_FRONTEND = 'noninteractive'
-    Invoke-Step 'apt-get update' { & @sudo apt-get update -qq }
-    Invoke-Step 'apt-get install' { & @sudo apt-get install -y -qq --no-install-recommends @missing }
-}
+. (Join-Path $PSScriptRoot 'tools/build/Bootstrap.ps1')
 
 function Invoke-Native([string]$Dir, [string[]]$Extra) {
     $buildType = if ($Configuration -eq 'Debug') { 'RelWithDebInfo' } else { 'Release' }
@@ -104,7 +79,7 @@ function Invoke-Test {
 }
 
 switch ($Target) {
-    'bootstrap' { Invoke-Bootstrap }
+    'bootstrap' { Invoke-Bootstrap -DryRun:$DryRun }
     'native' { Invoke-Native $NativeDir @() }
     'bindings' { Invoke-Bindings }
     'build' { Invoke-Build }
