@@ -11,11 +11,21 @@ namespace FlanT5.Poplar.Parity;
 /// multi-step AdamW trajectory against its float64 replay.
 /// </summary>
 /// <remarks>
-/// Every bound is about 5 × the float32 noise floor measured on the fixtures (flan-t5-tiny, hf-t5-tiny,
-/// flan-t5-tiny-mnli) under OPENBLAS_CORETYPE = Nehalem, Sandybridge, Haswell, Zen, SkylakeX, Cooperlake and an
-/// AVX-512 host's default, for this runtime and for float32 torch 1.13 on the same batches, against float64:
-/// logits 2.4e-7 … 3.7e-7 (bound 2e-6), encoder states 2.9e-7 … 3.1e-7 (2e-6), loss 3.0e-8 … 2.0e-7 (1e-6),
-/// worst gradient 8.3e-7 … 2.2e-6 (1e-5), cached against uncached decoding 0 … 4.2e-7 (2e-6).
+/// The forward/backward bounds must hold for any checkpoint a user brings, so they are derived from the float32 noise
+/// floor measured against float64 on two sizes and extrapolated to the largest, with a margin. Measured under
+/// OPENBLAS_CORETYPE = Nehalem, Sandybridge, Haswell, Zen, SkylakeX, Cooperlake and an AVX-512 host's default (this
+/// runtime; float32 torch 1.13 on the same batches agrees):
+///                    tiny fixtures (d_model 64, 2+2 layers)    flan-t5-small geometry (512, 8+8; default, Haswell)
+///   logits           2.4e-7 … 3.7e-7                           7.8e-7 … 9.6e-7
+///   encoder states   2.9e-7 … 3.1e-7                           7.5e-7 … 9.5e-7
+///   loss             3.0e-8 … 2.0e-7                           7.0e-10
+///   worst gradient   8.3e-7 … 2.2e-6                           2.0e-6 … 2.5e-6
+///   cached decoding  0 … 4.2e-7
+/// From tiny to small (8 × the width, 4 × the depth) the floor grew about 2.1 ×; one more such step reaches
+/// flan-t5-xxl (4096, 24+24): about 2e-6 for logits and 5.3e-6 for gradients. Bounds: logits, encoder states and
+/// cached decoding 1e-5, loss 1e-6, gradients 2e-5, each 4 × or more above that estimate, and far below a wrong layer
+/// (an O(1) error in its output or gradient). Subtler slips can hide under them (an RMSNorm epsilon of 1e-5 for 1e-6
+/// moves flan-t5-tiny's logits by 4.7e-6): the native tests, on the tiny fixtures only, use bounds 5 × their floor.
 /// The AdamW trajectory amplifies rounding by a factor that depends on the model and on the kernels (flan-t5-tiny's
 /// final weights 2.4e-5 … 9.0e-5 from float64, hf-t5-tiny's 6.7e-7 … 2.2e-6), so its bounds are
 /// <see cref="TrajectoryFloorMultiple"/> × that reference's own floor: the float32 reference's distance from the
@@ -25,11 +35,11 @@ namespace FlanT5.Poplar.Parity;
 /// </remarks>
 public static class ReferenceParity
 {
-    public const double LogitsBound = 2e-6;
+    public const double LogitsBound = 1e-5;
     public const double LossBound = 1e-6;
-    public const double EncoderBound = 2e-6;
-    public const double GradientBound = 1e-5;
-    public const double CachedDecodingBound = 2e-6;
+    public const double EncoderBound = 1e-5;
+    public const double GradientBound = 2e-5;
+    public const double CachedDecodingBound = 1e-5;
     public const double TrajectoryFloorMultiple = 8;
 
     /// <summary>Forward and backward of the reference batch (input_ids, attention_mask, decoder_input_ids, labels).</summary>
