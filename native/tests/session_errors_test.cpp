@@ -370,6 +370,17 @@ TEST_F(SessionErrors, DecodeCallsValidate) {
                  "tokens[0, 1] is 64");
     tok[1] = 0;
     ASSERT_EQ(ft5_session_decode_step(session, tok.data(), logits.data(), logits.size()), FT5_OK);
+    // _v2 knows how many tokens the caller has: one per row of the decode, no more, no fewer.
+    expect_error(ft5_session_decode_step_v2(session, tok.data(), 1, logits.data(), logits.size()),
+                 FT5_ERR_INVALID_ARGUMENT, "token_count is 1; expected one token per row of the decode, 2");
+    expect_error(ft5_session_decode_step_v2(session, tok.data(), 3, logits.data(), logits.size()),
+                 FT5_ERR_INVALID_ARGUMENT, "token_count is 3");
+    expect_error(ft5_session_decode_step_v2(session, nullptr, 2, logits.data(), logits.size()),
+                 FT5_ERR_INVALID_ARGUMENT, "tokens");
+    expect_error(ft5_session_decode_step_v2(dead, tok.data(), 2, logits.data(), logits.size()), FT5_ERR_INVALID_HANDLE,
+                 "session");
+    ASSERT_EQ(ft5_session_decode_step_v2(session, tok.data(), tok.size(), logits.data(), logits.size()), FT5_OK)
+        << ft5_last_error();
     rows = {0, 2};
     expect_error(ft5_session_decode_reorder(session, rows.data(), 2), FT5_ERR_INVALID_ARGUMENT, "rows[1] is 2");
     expect_error(ft5_session_decode_reorder(session, nullptr, 2), FT5_ERR_INVALID_ARGUMENT, "rows");

@@ -76,6 +76,11 @@ protected:
     }
 };
 
+// Placed against single-IPU: the same float32 arithmetic summed in another order (shards, all-reduces, replicas),
+// so the bounds are about 5 x the largest difference measured over every placement here under OPENBLAS_CORETYPE =
+// Nehalem, Sandybridge, Haswell, Zen, SkylakeX, Cooperlake and the host default: loss 1.3e-7 (bound 1e-6), worst
+// gradient 2.3e-6 (1e-5), logits 3.8e-7 (2e-6), encoder output 3.1e-7 (2e-6). A shard left out of an all-reduce,
+// or a replica's gradient not averaged, is an O(1) error.
 TEST_P(SessionPlacement, LossGradientsLogitsAndGreedyIdsEqualTheSingleIpuSession) {
     const Degrees g = degrees();
     SessionFixture one("flan-t5-tiny");
@@ -121,7 +126,7 @@ TEST_P(SessionPlacement, LossGradientsLogitsAndGreedyIdsEqualTheSingleIpuSession
     ASSERT_EQ(ft5_session_forward_backward(one.session, &view, 1.0f, &loss_one), FT5_OK) << ft5_last_error();
     ASSERT_EQ(ft5_session_forward_backward(placed.session, &view, 1.0f, &loss_placed), FT5_OK) << ft5_last_error();
     const double loss_err = std::abs(double(loss_placed) - loss_one) / std::abs(double(loss_one));
-    EXPECT_LE(loss_err, 1e-5);
+    EXPECT_LE(loss_err, 1e-6);
     const auto names = one.param_names();
     const auto g_one = all(one, FT5_SLOT_GRADIENT), g_placed = all(placed, FT5_SLOT_GRADIENT);
     double worst = 0;
@@ -156,8 +161,8 @@ TEST_P(SessionPlacement, LossGradientsLogitsAndGreedyIdsEqualTheSingleIpuSession
               FT5_OK)
         << ft5_last_error();
     const double logits_err = rel_err(logits_placed, logits_one), enc_err = rel_err(enc_placed, enc_one);
-    EXPECT_LE(logits_err, 1e-5);
-    EXPECT_LE(enc_err, 1e-5);
+    EXPECT_LE(logits_err, 2e-6);
+    EXPECT_LE(enc_err, 2e-6);
 
     // Greedy decoding with the sharded key/value cache.
     const OwnedBatch prompts = b.rows(0, 4);
@@ -167,33 +172,12 @@ TEST_P(SessionPlacement, LossGradientsLogitsAndGreedyIdsEqualTheSingleIpuSession
                 static_cast<unsigned long long>(t.inter_ipu_bytes), static_cast<unsigned long long>(t.collectives));
 }
 
+// The single-IPU bounds (beside trajectory_floor): a placement changes only the order of float32 sums, and the
+// measurements there cover every placement of this suite.
 TEST_P(SessionPlacement, TwelveAdamWStepsReproduceTheFixtureTrajectory) {
     const Degrees g = degrees();
     SessionFixture fx("flan-t5-tiny", -1.0f, 2, g.tp, g.pp, g.dp);
-    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_adamw_trajectory.safetensors"));
-    const JsonValue meta = parse_json(read_text(fixture_path("flan-t5-tiny", "reference_adamw_trajectory.json")));
-    const int steps = int(meta.at("steps").number);
-    double worst_loss = 0;
-    for (int s = 0; s < steps; ++s) {
-        const TrajectoryStep step = trajectory_step(fx, ref, meta, s);
-        const float loss = step.loss;
-        const ft5_step_result& r = step.result;
-        const double ref_loss = meta.at("losses").array[size_t(s)].number;
-        const double le = std::abs(loss - ref_loss) / ref_loss;
-        EXPECT_LE(le, 1e-4) << "step " << s;
-        const double ne = std::abs(r.grad_norm - meta.at("grad_norms").array[size_t(s)].number) /
-                          meta.at("grad_norms").array[size_t(s)].number;
-        EXPECT_LE(ne, 1e-4) << "step " << s;
-        worst_loss = std::max(worst_loss, le);
-    }
-    double worst_w = 0;
-    for (const auto& name : fx.param_names()) {
-        const double e = rel_err(fx.read(name, FT5_SLOT_WEIGHT), ref.at("final." + name).f64());
-        EXPECT_LE(e, 1e-4) << name;
-        worst_w = std::max(worst_w, e);
-    }
-    std::printf("[%s] %d steps: worst loss rel err %.3e, final weights %.3e\n", degrees_name(g).c_str(), steps,
-                worst_loss, worst_w);
+    expect_trajectory_within_bounds(replay_trajectory(fx), "flan-t5-tiny", degrees_name(g));
 }
 
 INSTANTIATE_TEST_SUITE_P(Degrees, SessionPlacement,

@@ -288,7 +288,7 @@ public sealed unsafe class T5Session : IDisposable
         fixed (int* t = tokens)
         fixed (float* l = logits)
         {
-            Ft5Native.Checked.ft5_session_decode_step(session.Pointer, t, l, (nuint)logits.Length);
+            Ft5Native.Checked.ft5_session_decode_step_v2(session.Pointer, t, (nuint)tokens.Length, l, (nuint)logits.Length);
         }
     }
 
@@ -363,7 +363,7 @@ public sealed unsafe class T5Session : IDisposable
         return (uint)index;
     }
 
-    private Ft5Handle<ft5_session>.Lease Acquire()
+    internal Ft5Handle<ft5_session>.Lease Acquire()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return _handle.Acquire();

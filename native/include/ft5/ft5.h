@@ -29,7 +29,7 @@ extern "C" {
 
 /** ABI version: major in the high 16 bits, minor in the low 16 bits. */
 #define FT5_ABI_VERSION_MAJOR 1
-#define FT5_ABI_VERSION_MINOR 0
+#define FT5_ABI_VERSION_MINOR 1
 
 /** Result of every fallible call. */
 typedef enum ft5_status {
@@ -465,7 +465,9 @@ FT5_API FT5_NODISCARD ft5_status ft5_session_decode_begin(ft5_session* session, 
                                                           const int32_t* attention_mask, uint32_t batch,
                                                           uint32_t src_len, uint32_t max_steps);
 
-/** Feeds one token per row (tokens[batch]) and writes the next-token logits [batch, vocab_size]. */
+/** Feeds one token per row (tokens[batch]) and writes the next-token logits [batch, vocab_size].
+ *  ABI 1.0: it cannot tell how long tokens is and reads one per row of the decode; ft5_session_decode_step_v2
+ *  takes the count and checks it. */
 FT5_API FT5_NODISCARD ft5_status ft5_session_decode_step(ft5_session* session, const int32_t* tokens,
                                                          float* logits, size_t logits_count);
 
@@ -476,6 +478,12 @@ FT5_API FT5_NODISCARD ft5_status ft5_session_decode_reorder(ft5_session* session
 
 /** Ends the decode and frees its cache. */
 FT5_API FT5_NODISCARD ft5_status ft5_session_decode_end(ft5_session* session);
+
+/** Feeds one token per row and writes the next-token logits [rows, vocab_size]: token_count must equal the rows of
+ *  the decode in progress (decode_begin's batch, or the count of the last decode_reorder), logits_count rows x
+ *  vocab_size. Since ABI 1.1. */
+FT5_API FT5_NODISCARD ft5_status ft5_session_decode_step_v2(ft5_session* session, const int32_t* tokens,
+                                                            size_t token_count, float* logits, size_t logits_count);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -2,6 +2,7 @@
 // Every argument is checked here, before the model sees it: a wrong shape or an id outside the vocabulary
 // is a status with a message, never a crash.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -433,21 +434,44 @@ ft5_status ft5_session_decode_begin(ft5_session* session, const int32_t* input_i
     FT5_API_END
 }
 
-ft5_status ft5_session_decode_step(ft5_session* session, const int32_t* tokens, float* logits, size_t logits_count) {
-    FT5_API_BEGIN
+namespace {
+
+// One decoding step; token_count < 0: the ABI 1.0 call, which has no count and trusts tokens to hold one per row.
+void decode_step(ft5_session* session, const int32_t* tokens, int64_t token_count, float* logits,
+                 size_t logits_count) {
     auto& s = session_of(session);
     auto* d = s.decode();
     if (d == nullptr) invalid_argument("no decode in progress; call ft5_session_decode_begin first");
     const auto& c = s.model().config();
     if (tokens == nullptr) invalid_argument("tokens is NULL");
     if (logits == nullptr) invalid_argument("logits is NULL");
-    const uint64_t want = uint64_t(d->batch()) * uint64_t(c.vocab);
+    const uint64_t rows = uint64_t(d->batch());
+    if (token_count >= 0 && uint64_t(token_count) != rows) {
+        invalid_argument("token_count is " + std::to_string(token_count) + "; expected one token per row of the decode, " +
+                         std::to_string(rows));
+    }
+    const uint64_t want = rows * uint64_t(c.vocab);
     if (logits_count != want) {
         invalid_argument("logits_count is " + std::to_string(logits_count) + "; expected rows x vocab = " +
                          std::to_string(want));
     }
-    check_ids(tokens, uint64_t(d->batch()), c.vocab, "tokens", uint32_t(d->batch()));
+    check_ids(tokens, rows, c.vocab, "tokens", uint32_t(rows));
     d->step(tokens, logits);
+}
+
+}  // namespace
+
+ft5_status ft5_session_decode_step(ft5_session* session, const int32_t* tokens, float* logits, size_t logits_count) {
+    FT5_API_BEGIN
+    decode_step(session, tokens, -1, logits, logits_count);
+    FT5_API_END
+}
+
+ft5_status ft5_session_decode_step_v2(ft5_session* session, const int32_t* tokens, size_t token_count, float* logits,
+                                      size_t logits_count) {
+    FT5_API_BEGIN
+    if (token_count > size_t(INT64_MAX)) invalid_argument("token_count is " + std::to_string(token_count));
+    decode_step(session, tokens, int64_t(token_count), logits, logits_count);
     FT5_API_END
 }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FlanT5.Poplar.Cli.Hosting;
 using FlanT5.Poplar.Configuration;
+using FlanT5.Poplar.Placement;
 
 namespace FlanT5.Poplar.Cli.Commands;
 
@@ -71,12 +72,15 @@ internal static class ConfigCommand
             var loaded = options.Load(parseResult); // throws on inconsistent values, naming key and origin
             if (!parseResult.GetValue(skipPaths))
                 RunConfigLoader.ThrowIfAny(loaded, RunConfigPathChecker.Check(loaded.Config));
+            RunConfigLoader.ThrowIfAny(loaded, RunConfigPlacementCheck.Check(loaded.Config)); // the check finetune makes
             var c = loaded.Config;
+            var planned = HalfPrecision.PlanningNote(c);
             parseResult.InvocationConfiguration.Output.WriteLine(
                 $"ok: {loaded.Source}: {c.Ipus} IPU(s) = data_parallel {c.Execution.DataParallel} × tensor_parallel " +
                 $"{c.Execution.TensorParallel} × pipeline_stages {c.Execution.PipelineStages}, gradient accumulation " +
                 $"{c.GradientAccumulation}, {c.Training.Steps} steps × {c.Training.GlobalBatchSize} samples, " +
-                $"{c.Execution.Backend.ToString().ToLowerInvariant()}, {c.Model.Precision.ToString().ToLowerInvariant()}");
+                $"{c.Execution.Backend.ToString().ToLowerInvariant()}, {c.Model.Precision.ToString().ToLowerInvariant()}" +
+                (planned is null ? "" : $" ({planned})"));
             return ExitCodes.Success;
         });
         return command;

@@ -44,8 +44,10 @@ internal static class EvaluateCommand
         command.Options.Add(output);
         command.SetAction(parse =>
         {
-            var config = options.Load(parse).Config;
+            var loaded = options.Load(parse);
+            var config = loaded.Config;
             if (parse.GetValue(model) is { } modelDir) config = config with { Model = config.Model with { Checkpoint = Path.GetFullPath(modelDir) } };
+            RunConfigOptions.ThrowUnlessRunnable(loaded, config);
             var inference = config.Inference with
             {
                 NumBeams = parse.GetValue(beams) ?? config.Inference.NumBeams,

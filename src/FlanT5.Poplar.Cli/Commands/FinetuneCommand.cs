@@ -34,6 +34,7 @@ internal static class FinetuneCommand
         {
             var loaded = options.Load(parse);
             RunConfigLoader.ThrowIfAny(loaded, RunConfigPathChecker.Check(loaded.Config));
+            RunConfigOptions.ThrowUnlessRunnable(loaded, loaded.Config);
             return await RunAsync(loaded, !parse.GetValue(noEval), parse.GetValue(resume),
                 parse.InvocationConfiguration.Output, cancellation);
         });

@@ -31,7 +31,8 @@ internal static class ParityCommand
         var trajectory = new Option<string?>("--trajectory", "-t")
         {
             Description = "AdamW trajectory reference: FILE.safetensors (step{N}.* batches, final.<param>) beside FILE.json " +
-                          "(lr, betas, eps, weight_decay, losses); either path may be given",
+                          "(lr, betas, eps, weight_decay, losses, grad_norms) and FILE_f64.safetensors (the same steps in " +
+                          "float64, which the bounds are scaled by: make_f64_trajectory.py makes it); either of the first two may be given",
         };
         var tensorParallel = new Option<int>("--tensor-parallel") { Description = "Tensor-parallel degree", DefaultValueFactory = _ => 1 };
         var pipelineStages = new Option<int>("--pipeline-stages") { Description = "Pipeline stages", DefaultValueFactory = _ => 1 };
@@ -76,9 +77,14 @@ internal static class ParityCommand
             var stem = Path.ChangeExtension(trajectoryPath, null);
             var json = JsonNode.Parse(File.ReadAllText(stem + ".json")) as JsonObject
                        ?? throw new InvalidDataException($"{stem}.json: expected a JSON object");
+            string twin = ReferenceParity.Float64TwinPath(stem);
+            if (!File.Exists(twin))
+                throw new FileNotFoundException($"{twin}: missing; the trajectory bounds are scaled by the float32 reference's " +
+                    "distance from its float64 replay (make it with tests/FlanT5.Poplar.Tests/fixtures/make/make_f64_trajectory.py)", twin);
             using var batches = new ReferenceTensors(stem + ".safetensors");
+            using var float64 = new ReferenceTensors(twin);
             using var model = DeviceModel.Load(checkpoint, options);
-            rows.AddRange(ReferenceParity.Trajectory(model, batches, json));
+            rows.AddRange(ReferenceParity.Trajectory(model, batches, json, float64));
         }
         if (rows.Count == 0) throw new InvalidDataException("the reference files held nothing to compare");
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FlanT5.Poplar.Configuration;
+using FlanT5.Poplar.Placement;
 
 namespace FlanT5.Poplar.Cli.Hosting;
 
@@ -43,6 +44,13 @@ internal sealed class RunConfigOptions
         if (file is null && preset is null) file = PresetLocator.TryFind(DefaultPreset, workingDirectory);
         return RunConfigLoader.Load(file, preset, parseResult.GetValue(Set) ?? [], workingDirectory);
     }
+
+    /// <summary>
+    /// What a command that runs <paramref name="config"/> (loaded as <paramref name="loaded"/>, perhaps with options
+    /// applied) checks before it starts: the placement against the model, and no half precision, which is only planned.
+    /// </summary>
+    public static void ThrowUnlessRunnable(LoadedRunConfig loaded, RunConfig config) =>
+        RunConfigLoader.ThrowIfAny(loaded, [.. RunConfigPlacementCheck.Check(config), .. HalfPrecision.RefusedForRunning(config)]);
 
     public const string DefaultPreset = "tiny-emulator";
 }

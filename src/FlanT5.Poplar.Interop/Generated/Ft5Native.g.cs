@@ -16,8 +16,8 @@ internal static unsafe partial class Ft5Native
     [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 1")]
     public const int FT5_ABI_VERSION_MAJOR = 1;
 
-    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 0")]
-    public const int FT5_ABI_VERSION_MINOR = 0;
+    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 1")]
+    public const int FT5_ABI_VERSION_MINOR = 1;
 
     [NativeTypeName("#define FT5_MAX_RANK 8")]
     public const int FT5_MAX_RANK = 8;
@@ -253,7 +253,11 @@ internal static unsafe partial class Ft5Native
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial ft5_status ft5_session_decode_begin(ft5_session* session, [NativeTypeName("const int32_t *")] int* input_ids, [NativeTypeName("const int32_t *")] int* attention_mask, [NativeTypeName("uint32_t")] uint batch, [NativeTypeName("uint32_t")] uint src_len, [NativeTypeName("uint32_t")] uint max_steps);
 
-    /// <summary>Feeds one token per row (tokens[batch]) and writes the next-token logits [batch, vocab_size].</summary>
+    /// <summary>
+    /// Feeds one token per row (tokens[batch]) and writes the next-token logits [batch, vocab_size].
+    /// ABI 1.0: it cannot tell how long tokens is and reads one per row of the decode; ft5_session_decode_step_v2
+    /// takes the count and checks it.
+    /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial ft5_status ft5_session_decode_step(ft5_session* session, [NativeTypeName("const int32_t *")] int* tokens, float* logits, [NativeTypeName("size_t")] nuint logits_count);
@@ -270,6 +274,15 @@ internal static unsafe partial class Ft5Native
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial ft5_status ft5_session_decode_end(ft5_session* session);
+
+    /// <summary>
+    /// Feeds one token per row and writes the next-token logits [rows, vocab_size]: token_count must equal the rows of
+    /// the decode in progress (decode_begin's batch, or the count of the last decode_reorder), logits_count rows x
+    /// vocab_size. Since ABI 1.1.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_session_decode_step_v2(ft5_session* session, [NativeTypeName("const int32_t *")] int* tokens, [NativeTypeName("size_t")] nuint token_count, float* logits, [NativeTypeName("size_t")] nuint logits_count);
 
     /// <summary>
     /// Throwing wrappers of every function that returns ft5_status: each passes the status to
@@ -392,6 +405,10 @@ internal static unsafe partial class Ft5Native
         /// <inheritdoc cref="Ft5Native.ft5_session_decode_end"/>
         public static void ft5_session_decode_end(ft5_session* session)
             => Ft5Status.Check(Ft5Native.ft5_session_decode_end(session), "ft5_session_decode_end");
+
+        /// <inheritdoc cref="Ft5Native.ft5_session_decode_step_v2"/>
+        public static void ft5_session_decode_step_v2(ft5_session* session, int* tokens, nuint token_count, float* logits, nuint logits_count)
+            => Ft5Status.Check(Ft5Native.ft5_session_decode_step_v2(session, tokens, token_count, logits, logits_count), "ft5_session_decode_step_v2");
     }
 }
 

@@ -67,15 +67,7 @@ public static partial class RunConfigValidator
                 $"= {execution.DataParallel} × {execution.MicroBatchSize} = {perAccumulationStep}; gradient accumulation must be a whole number",
                 "execution.data_parallel", "execution.micro_batch_size");
         }
-        if (model.Architecture is not null && Architectures.Contains(model.Architecture) && execution.TensorParallel >= 1)
-        {
-            var geometry = T5ModelConfig.FlanT5(model.Architecture["flan-t5-".Length..]);
-            Check(geometry.NumHeads % execution.TensorParallel == 0, "execution.tensor_parallel",
-                $"is {execution.TensorParallel}; {model.Architecture} has {geometry.NumHeads} heads, which must split evenly across the tensor-parallel IPUs",
-                "model.architecture");
-            Check(execution.PipelineStages <= geometry.NumLayers, "execution.pipeline_stages",
-                $"is {execution.PipelineStages}; {model.Architecture} has only {geometry.NumLayers} layers per stack", "model.architecture");
-        }
+        // The placement against the model's geometry: Placement.RunConfigPlacementCheck (it may read config.json).
         var scaling = execution.LossScaling;
         Check(scaling.Initial > 0, "execution.loss_scaling.initial", $"is {scaling.Initial}; expected > 0");
         if (scaling.Mode == LossScalingMode.Dynamic)

@@ -8,6 +8,14 @@ public sealed record ParityRow(string Check, double Error, double Bound, string 
     /// <summary>‖a − b‖ / ‖b‖ over two equally long vectors (float64 accumulation).</summary>
     public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
     {
+        var widened = new double[actual.Length];
+        for (int i = 0; i < actual.Length; i++) widened[i] = actual[i];
+        return RelativeError(widened, expected);
+    }
+
+    /// <summary>‖a − b‖ / ‖b‖ over two equally long vectors.</summary>
+    public static double RelativeError(ReadOnlySpan<double> actual, ReadOnlySpan<double> expected)
+    {
         if (actual.Length != expected.Length)
             throw new ArgumentException($"lengths differ: {actual.Length} vs {expected.Length}");
         double diff = 0, norm = 0;

@@ -16,7 +16,7 @@ internal sealed class SentencePieceModelFile
 {
     // sentencepiece_model.proto field numbers.
     private const int ModelPiecesField = 1, ModelTrainerSpecField = 2;
-    private const int PieceTextField = 1, PieceTypeField = 3;
+    private const int PieceTextField = 1, PieceScoreField = 2, PieceTypeField = 3;
     private const int TrainerUnkIdField = 40, TrainerBosIdField = 41, TrainerEosIdField = 42, TrainerPadIdField = 43;
     private const int TrainerBosPieceField = 46, TrainerEosPieceField = 47;
 
@@ -26,6 +26,9 @@ internal sealed class SentencePieceModelFile
     public required string Path { get; init; }
     public required string[] Pieces { get; init; }
     public required PieceType[] Types { get; init; }
+
+    /// <summary>Each piece's log-probability (the unigram model's score; 0 when the file omits it).</summary>
+    public required float[] Scores { get; init; }
     public int UnkId { get; init; }
     public int BosId { get; init; } = 1;
     public int EosId { get; init; } = 2;
@@ -58,6 +61,7 @@ internal sealed class SentencePieceModelFile
     {
         var pieces = new List<string>();
         var types = new List<PieceType>();
+        var scores = new List<float>();
         int trainerStart = -1, trainerLength = 0;
         var reader = new WireReader(bytes, 0, bytes.Length);
         while (!reader.AtEnd)
@@ -66,8 +70,9 @@ internal sealed class SentencePieceModelFile
             if (field == ModelPiecesField && wire == 2)
             {
                 var (start, length) = reader.ReadLengthDelimited();
-                var (text, type) = ParsePiece(bytes, start, length);
+                var (text, score, type) = ParsePiece(bytes, start, length);
                 pieces.Add(text);
+                scores.Add(score);
                 types.Add(type);
             }
             else if (field == ModelTrainerSpecField && wire == 2)
@@ -114,6 +119,7 @@ internal sealed class SentencePieceModelFile
             Path = path,
             Pieces = pieces.ToArray(),
             Types = types.ToArray(),
+            Scores = scores.ToArray(),
             UnkId = unk,
             BosId = bos,
             EosId = eos,
@@ -123,9 +129,10 @@ internal sealed class SentencePieceModelFile
         };
     }
 
-    private static (string Text, PieceType Type) ParsePiece(byte[] bytes, int start, int length)
+    private static (string Text, float Score, PieceType Type) ParsePiece(byte[] bytes, int start, int length)
     {
         string text = "";
+        float score = 0;
         var type = PieceType.Normal;
         var r = new WireReader(bytes, start, length);
         while (!r.AtEnd)
@@ -136,6 +143,10 @@ internal sealed class SentencePieceModelFile
                 var (s, l) = r.ReadLengthDelimited();
                 text = Encoding.UTF8.GetString(bytes, s, l);
             }
+            else if (field == PieceScoreField && wire == 5)
+            {
+                score = r.ReadFloat();
+            }
             else if (field == PieceTypeField && wire == 0)
             {
                 type = (PieceType)r.ReadInt32();
@@ -145,7 +156,7 @@ internal sealed class SentencePieceModelFile
                 r.Skip(wire);
             }
         }
-        return (text, type);
+        return (text, score, type);
     }
 
     /// <summary>Re-emits the ModelProto with bos_id/bos_piece appended to its trainer spec.</summary>
@@ -216,6 +227,12 @@ internal sealed class SentencePieceModelFile
         }
 
         public int ReadInt32() => unchecked((int)ReadVarint());
+
+        public float ReadFloat()
+        {
+            Advance(4);
+            return BitConverter.Int32BitsToSingle(System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan(Position - 4, 4)));
+        }
 
         public ulong ReadVarint()
         {

@@ -6,8 +6,8 @@ using Microsoft.ML.Tokenizers;
 namespace FlanT5.Poplar.Tokenization;
 
 /// <summary>
-/// Flan-T5's tokenizer: sentencepiece (spiece.model, through Microsoft.ML.Tokenizers) wrapped to behave exactly like
-/// Hugging Face's T5 tokenizer. Encoding appends eos; special-token text inside the text (<c>&lt;/s&gt;</c>,
+/// Flan-T5's tokenizer: sentencepiece (spiece.model; Microsoft.ML.Tokenizers normalizes, <see cref="UnigramSegmenter"/>
+/// segments as sentencepiece does, ties included) wrapped to behave exactly like Hugging Face's T5 tokenizer. Encoding appends eos; special-token text inside the text (<c>&lt;/s&gt;</c>,
 /// <c>&lt;pad&gt;</c>, <c>&lt;unk&gt;</c>, <c>&lt;extra_id_N&gt;</c>) becomes its id and the text between is encoded
 /// by sentencepiece segment by segment; a run of unknown characters is one <c>&lt;unk&gt;</c>. The sentinels follow the
 /// sentencepiece vocabulary in reverse: <c>&lt;extra_id_0&gt;</c> is the highest id. Thread-safe; immutable.
@@ -15,6 +15,7 @@ namespace FlanT5.Poplar.Tokenization;
 public sealed class T5Tokenizer : Generation.ITextTokenizer
 {
     private readonly SentencePieceTokenizer _sentencePiece;
+    private readonly UnigramSegmenter _segmenter;
     private readonly SpecialTokenScanner _scanner;
     private readonly string[] _tokens;      // id → token text (pieces, then sentinels)
     private readonly bool[] _isSpecial;     // skipped by Decode(skipSpecialTokens: true)
@@ -34,6 +35,7 @@ public sealed class T5Tokenizer : Generation.ITextTokenizer
         }
         if (_sentencePiece.ByteFallback)
             throw new InvalidDataException($"{model.Path}: byte-fallback models are not T5 tokenizers");
+        _segmenter = new UnigramSegmenter(model);
 
         SentencePieceSize = model.Pieces.Length;
         ExtraIds = extraIds;
@@ -156,18 +158,12 @@ public sealed class T5Tokenizer : Generation.ITextTokenizer
     {
         if (segment.IsEmpty)
             return;
-        var ids = _sentencePiece.EncodeToIds(segment, addBeginningOfSentence: false, addEndOfSentence: false,
+        // Microsoft.ML.Tokenizers 2.0.1 normalizes as sentencepiece does (the model's NFKC map, whitespace, the '▁'
+        // prefix) but breaks some ties between equal-score segmentations the other way: its normalized text is kept,
+        // its segmentation is not. (Its public Normalizer lacks the NFKC map, so the encoder's own output is used.)
+        _sentencePiece.EncodeToTokens(segment, out string? normalized, addBeginningOfSentence: false, addEndOfSentence: false,
             considerPreTokenization: false, considerNormalization: true);
-        // Microsoft.ML.Tokenizers 2.0.1 emits one <unk> per unknown character; sentencepiece merges the run into one.
-        bool previousUnk = false;
-        for (int i = 0; i < ids.Count; i++)
-        {
-            int id = ids[i];
-            bool unk = id == UnkId;
-            if (!(unk && previousUnk))
-                output.Add(id);
-            previousUnk = unk;
-        }
+        _segmenter.Segment(normalized ?? throw new InvalidOperationException("Microsoft.ML.Tokenizers returned no normalized text"), output);
     }
 
     /// <summary>

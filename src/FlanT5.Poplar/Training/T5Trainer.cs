@@ -64,6 +64,8 @@ public sealed class T5Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(metric);
+        if (HalfPrecision.RefusedForRunning(config) is { Count: > 0 } refused)
+            throw new NotSupportedException(string.Join("; ", refused.Select(p => $"{p.Key} {p.Message}")));
         _config = config;
         _dataset = dataset;
         EvalDataset = evalDataset ?? [];

@@ -91,6 +91,41 @@ public class ConfigCommandTests
     }
 
     [Test]
+    public void ValidateAcceptsHalfPrecisionPresetsAsPlannedNotExecuted()
+    {
+        foreach (var preset in new[] { "xl-pod8", "xl-pod16", "xxl-pod16", "xxl-pod64" })
+        {
+            var result = CliRunner.Run("config", "validate", "--preset", preset, "--skip-paths");
+            Assert.That(result.ExitCode, Is.EqualTo(0), result.Error);
+            Assert.That(result.Output, Does.Contain("fp16 (model.precision fp16 and training.stochastic_rounding: planned, not executed on this backend)"));
+        }
+    }
+
+    [TestCase("execution.tensor_parallel=3", "execution.tensor_parallel does not fit the model in", "3 does not divide num_heads 4")]
+    [TestCase("execution.pipeline_stages=5", "execution.pipeline_stages does not fit the model in", "5 stages exceed the 4 layers")]
+    public void ValidateChecksThePlacementAgainstTheCheckpointAsFinetuneDoes(string set, string key, string why)
+    {
+        var validate = CliRunner.Run("config", "validate", "--set", set);
+        Assert.That(validate.ExitCode, Is.EqualTo(2), validate.Output);
+        Assert.That(validate.Error, Does.Contain(key).And.Contain(why).And.Contain("flan-t5-tiny"));
+        // finetune refuses with the same words, before it writes anything.
+        var runDir = Path.Combine(Path.GetTempPath(), $"ft5-placement-{Guid.NewGuid():N}");
+        var finetune = CliRunner.Run("finetune", "--set", set, "--set", $"output.run_dir={runDir}");
+        Assert.That(finetune.ExitCode, Is.EqualTo(2), finetune.Output);
+        Assert.That(finetune.Error, Is.EqualTo(validate.Error));
+        Assert.That(Directory.Exists(runDir), Is.False);
+    }
+
+    [Test]
+    public void ValidateChecksThePlacementAgainstTheArchitectureWhileTheCheckpointIsAbsent()
+    {
+        var result = CliRunner.Run("config", "validate", "--preset", "xl-pod8", "--skip-paths", "--set", "execution.tensor_parallel=3");
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Error, Does.Contain("execution.tensor_parallel does not fit flan-t5-xl: 3 does not divide num_heads 32")
+            .And.Match(@"model\.architecture from .*xl-pod8\.yaml:\d+"));
+    }
+
+    [Test]
     public void InconsistentOverrideIsAUserError()
     {
         var result = CliRunner.Run("config", "validate", "--preset", "xl-pod16", "--skip-paths", "--set", "execution.data_parallel=3");

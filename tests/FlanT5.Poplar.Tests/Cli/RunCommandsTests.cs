@@ -74,6 +74,18 @@ public sealed class RunCommandsTests
         Assert.That(placedOutput.Trim(), Is.EqualTo(output.Trim()));
     }
 
+    [TestCase("finetune", "model.precision=fp16", "model.precision is fp16: half precision is not executed on this backend yet")]
+    [TestCase("finetune", "training.stochastic_rounding=true", "training.stochastic_rounding is true: stochastic rounding rounds into half precision, which is not executed on this backend yet")]
+    [TestCase("evaluate", "model.precision=fp16", "model.precision is fp16: half precision is not executed on this backend yet")]
+    public void HalfPrecisionIsRefusedForRunningUntilItIsExecuted(string command, string set, string message)
+    {
+        var runDir = Path.Combine(_dir, "run");
+        var (code, _, error) = Run(command, "--set", set, "--set", $"output.run_dir={runDir}");
+        Assert.That(code, Is.EqualTo(ExitCodes.UserError), error);
+        Assert.That(error, Does.Contain(message).And.Not.Contain("   at "));
+        Assert.That(Directory.Exists(runDir), Is.False, "nothing is written before the refusal");
+    }
+
     [Test]
     public void AMissingModelIsAOneLineUserError()
     {

@@ -161,10 +161,13 @@ public class RunConfigLoaderTests
     [Test]
     public void TensorParallelMustDivideTheHeadsOfTheArchitecture()
     {
+        // Checked against the model (RunConfigPlacementCheck: config validate and the commands that run), not at load.
+        var loaded = Load(null, "model.checkpoint=/nowhere/flan-t5-xl", "model.architecture=flan-t5-xl", "execution.tensor_parallel=6");
         var e = Assert.Throws<InvalidDataException>(() =>
-            Load(null, "model.architecture=flan-t5-xl", "execution.tensor_parallel=6"));
+            RunConfigLoader.ThrowIfAny(loaded, FlanT5.Poplar.Placement.RunConfigPlacementCheck.Check(loaded.Config)));
 
-        Assert.That(e!.Message, Does.StartWith("--set execution.tensor_parallel=6: execution.tensor_parallel is 6; flan-t5-xl has 32 heads"));
+        Assert.That(e!.Message, Does.StartWith("--set execution.tensor_parallel=6: execution.tensor_parallel does not fit flan-t5-xl: " +
+                                               "6 does not divide num_heads 32"));
     }
 
     [Test]

@@ -118,6 +118,33 @@ public class T5SessionTests
     }
 
     [Test]
+    public void DecodeStepTakesOneTokenPerRowAndTheLibraryChecksTheCount()
+    {
+        RequireSessionExports();
+        using var device = IpuDevice.Open(Device);
+        using var session = T5Session.Create(device, Tiny);
+        var logits = new float[2 * 2176];
+        session.DecodeBegin(new[] { 5, 6, 1, 7, 1, 0 }, new[] { 1, 1, 1, 1, 1, 0 }, 2, 3, 4);
+        var wrapper = Assert.Throws<ArgumentException>(() => session.DecodeStep(new[] { 0 }, logits));
+        Assert.That(wrapper!.Message, Does.Contain("tokens has 1 elements").And.Contain("2 row(s)"));
+        session.DecodeStep(new[] { 0, 0 }, logits);
+        Assert.That(logits.All(float.IsFinite), Is.True);
+        // Past the wrapper, libft5 checks the count itself (ft5_session_decode_step_v2, ABI 1.1).
+        var tokens = new[] { 0, 0, 0 };
+        var native = Assert.Throws<Ft5InvalidArgumentException>(() => StepWithCount(session, tokens, 3, logits));
+        Assert.That(native!.Message, Does.Contain("token_count is 3; expected one token per row of the decode, 2"));
+        session.DecodeEnd();
+    }
+
+    private static unsafe void StepWithCount(T5Session session, int[] tokens, int count, float[] logits)
+    {
+        using var lease = session.Acquire();
+        fixed (int* t = tokens)
+        fixed (float* l = logits)
+            Ft5Native.Checked.ft5_session_decode_step_v2(lease.Pointer, t, (nuint)count, l, (nuint)logits.Length);
+    }
+
+    [Test]
     public void RngStateRoundTrips()
     {
         RequireSessionExports();
