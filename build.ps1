@@ -1,10 +1,10 @@
 # The one script for everything beyond `dotnet build`. Run through the pinned local tool:
 #   dotnet tool restore && dotnet pwsh build.ps1 <target>
-# Targets: bootstrap native bindings build test bench finetune ci. Stops at the first error.
+# Targets: bootstrap native bindings build pack test bench finetune ci. Stops at the first error.
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('bootstrap', 'native', 'bindings', 'build', 'test', 'bench', 'finetune', 'ci')]
+    [ValidateSet('bootstrap', 'native', 'bindings', 'build', 'pack', 'test', 'bench', 'finetune', 'ci')]
     [string]$Target = 'build',
     [ValidateSet('Release', 'Debug')]
     [string]$Configuration = 'Release',
@@ -21,6 +21,7 @@ $Root = $PSScriptRoot
 $NativeDir = Join-Path $Root "artifacts/native/$Configuration"
 $AsanDir = Join-Path $Root 'artifacts/native/asan'
 $Solution = Join-Path $Root 'FlanT5.Poplar.sln'
+$PackageDir = Join-Path $Root 'artifacts/packages'
 $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
 $env:DOTNET_NOLOGO = '1'
 
@@ -48,6 +49,11 @@ function Invoke-Bindings {
 
 function Invoke-Build {
     Invoke-Step 'dotnet build' { & dotnet build $Solution -c $Configuration -nologo -v q }
+}
+
+# The projects that set IsPackable (FlanT5.Poplar and the flant5 tool) as .nupkg/.snupkg, from the build just made.
+function Invoke-Pack {
+    Invoke-Step "dotnet pack -> $PackageDir" { & dotnet pack $Solution -c $Configuration --no-build -nologo -v q -o $PackageDir }
 }
 
 # Runs ctest (normal and ASan/UBSan builds) and the NUnit suite, then prints one line `N passed, N failed`.
@@ -83,6 +89,11 @@ switch ($Target) {
     'native' { Invoke-Native $NativeDir @() }
     'bindings' { Invoke-Bindings }
     'build' { Invoke-Build }
+    'pack' {
+        Invoke-Bootstrap
+        Invoke-Build
+        Invoke-Pack
+    }
     'test' {
         Invoke-Bootstrap
         Invoke-Native $NativeDir @()

@@ -69,23 +69,13 @@ internal sealed class BenchOptions
     public int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
 }
 
-/// <summary>Process memory from /proc/self/status (Linux).</summary>
+/// <summary>Process memory (on Linux .NET reads both from /proc/self/status).</summary>
 internal static class ProcessMemory
 {
-    /// <summary>Peak resident set (VmHWM) in bytes, or -1 when unknown.</summary>
-    public static long PeakResidentBytes() => Read("VmHWM:");
-
-    public static long ResidentBytes() => Read("VmRSS:");
-
-    private static long Read(string key)
+    /// <summary>Peak resident set (VmHWM) in bytes.</summary>
+    public static long PeakResidentBytes()
     {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return -1;
-        foreach (var line in File.ReadLines(status))
-        {
-            if (line.StartsWith(key, StringComparison.Ordinal))
-                return long.Parse(line[key.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
-        }
-        return -1;
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        return process.PeakWorkingSet64;
     }
 }

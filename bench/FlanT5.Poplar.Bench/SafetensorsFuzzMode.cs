@@ -1,5 +1,3 @@
-using FlanT5.Poplar.Checkpoints;
-
 namespace FlanT5.Poplar.Bench;
 
 /// <summary>The full fuzz run: a seed file with F32/BF16/F16 and empty tensors, N random mutations.</summary>

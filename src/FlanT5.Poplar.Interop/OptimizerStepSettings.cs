@@ -64,6 +64,9 @@ public sealed record OptimizerStepSettings
 public sealed record StepResult(double GradNorm, bool SkippedNonFinite);
 
 /// <summary>One session parameter under its Hugging Face name and shape.</summary>
+/// <param name="Index">Position in the session's parameter table (the handle the ABI's tensor calls take).</param>
+/// <param name="Name">The Hugging Face state-dict name, e.g. <c>encoder.block.0.layer.0.SelfAttention.q.weight</c>.</param>
+/// <param name="Shape">The full (unsharded) shape.</param>
 /// <param name="ShardCount">Tensor-parallel shards (1 when replicated).</param>
 /// <param name="ShardDim">Dimension split across shards; -1 when replicated.</param>
 /// <param name="PaddedDim">Length of ShardDim after padding to a multiple of the shard count; 0 when replicated.</param>

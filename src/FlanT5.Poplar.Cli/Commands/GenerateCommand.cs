@@ -15,10 +15,10 @@ internal static class GenerateCommand
 {
     internal static Command Create()
     {
-        var model = new Option<string>("--model", "-m")
+        var model = new Option<string?>("--model", "-m")
         {
-            Description = "Hugging Face T5 checkpoint directory (weights, config.json, spiece.model)",
-            DefaultValueFactory = _ => Path.Combine("samples", "models", "flan-t5-tiny"),
+            Description = "Hugging Face T5 checkpoint directory (weights, config.json, spiece.model); " +
+                          "default: the default run's model.checkpoint, the bundled tiny Flan-T5",
         };
         var prompts = new Option<string[]>("--prompt", "-p")
         {
@@ -36,7 +36,8 @@ internal static class GenerateCommand
         foreach (var option in placement.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            var modelDir = parse.GetValue(model)!;
+            var modelDir = parse.GetValue(model) ?? RunConfigOptions.LoadDefault().Config.Model.Checkpoint
+                ?? throw new ArgumentException("no --model given and the default run config names no model.checkpoint");
             var console = parse.InvocationConfiguration.Output;
             var texts = parse.GetValue(prompts) is { Length: > 0 } given ? given.ToList() : ReadLines(Console.In);
             if (texts.Count == 0) throw new ArgumentException("no prompts: pass --prompt TEXT or write prompts to standard input");

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using FlanT5.Poplar.Checkpoints;
 using FlanT5.Poplar.Cli.Hosting;
-using FlanT5.Poplar.Parity;
+using FlanT5.Poplar.Cli.Parity;
 using FlanT5.Poplar.Training;
 
 namespace FlanT5.Poplar.Cli.Commands;

@@ -33,8 +33,9 @@ internal sealed class RunConfigOptions
 
     /// <summary>
     /// Loads and validates the config the options describe. With neither --config nor --preset it reads the
-    /// tiny-emulator preset file when one is found (its paths are relative to the file, so the default run works from
-    /// any directory of the checkout), else the built-in defaults, which hold the same values.
+    /// tiny-emulator preset file when one is found (its input paths are relative to the file, so the default run works
+    /// from any directory of the checkout, and from anywhere with the installed tool, which bundles configs/ and the
+    /// tiny model and data beside it), else the built-in defaults, which hold the same values.
     /// </summary>
     public LoadedRunConfig Load(ParseResult parseResult)
     {
@@ -51,6 +52,13 @@ internal sealed class RunConfigOptions
     /// </summary>
     public static void ThrowUnlessRunnable(LoadedRunConfig loaded, RunConfig config) =>
         RunConfigLoader.ThrowIfAny(loaded, [.. RunConfigPlacementCheck.Check(config), .. HalfPrecision.RefusedForRunning(config)]);
+
+    /// <summary>The config a command uses when given no config options (see <see cref="Load"/>).</summary>
+    public static LoadedRunConfig LoadDefault()
+    {
+        var workingDirectory = Environment.CurrentDirectory;
+        return RunConfigLoader.Load(PresetLocator.TryFind(DefaultPreset, workingDirectory), null, [], workingDirectory);
+    }
 
     public const string DefaultPreset = "tiny-emulator";
 }

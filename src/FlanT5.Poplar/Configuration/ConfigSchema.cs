@@ -6,8 +6,14 @@ namespace FlanT5.Poplar.Configuration;
 /// <summary>State of one bind pass: where relative paths are anchored, and where each bound key came from.</summary>
 public sealed class ConfigBindContext(string? baseDirectory, IDictionary<string, ConfigLocation> origins)
 {
-    /// <summary>Relative paths are resolved against this directory (null: left as written).</summary>
+    /// <summary>Relative paths of what a run reads are resolved against this directory (null: left as written).</summary>
     public string? BaseDirectory { get; } = baseDirectory;
+
+    /// <summary>
+    /// Relative paths of what a run writes are resolved against this directory: the working directory even in a
+    /// file, so a preset installed with the tool writes where it is run, not into the tool's folder. Default: <see cref="BaseDirectory"/>.
+    /// </summary>
+    public string? OutputBaseDirectory { get; init; } = baseDirectory;
 
     /// <summary>Dotted key → the location that set it last.</summary>
     public IDictionary<string, ConfigLocation> Origins { get; } = origins;
@@ -144,6 +150,15 @@ public static class ConfigKinds
         (s, c) => s.Text is { Length: > 0 } t ? new Parsed<string?>(Anchor(t, c)) : s.Text is null ? new Parsed<string?>(null) : null,
         v => v is null ? null : JsonValue.Create(v));
 
+    /// <summary>A path the run writes; relative paths are anchored at the bind context's output base directory.</summary>
+    public static ConfigValueKind<string> OutputPath { get; } = new("a path",
+        (s, c) => s.Text is { Length: > 0 } t ? new Parsed<string>(Anchor(t, c.OutputBaseDirectory)) : null,
+        v => JsonValue.Create(v));
+
+    public static ConfigValueKind<string?> OptionalOutputPath { get; } = new("a path or null",
+        (s, c) => s.Text is { Length: > 0 } t ? new Parsed<string?>(Anchor(t, c.OutputBaseDirectory)) : s.Text is null ? new Parsed<string?>(null) : null,
+        v => v is null ? null : JsonValue.Create(v));
+
     /// <summary>An enum spelled by the given names (the first name of a value is the one written back).</summary>
     public static ConfigValueKind<TEnum> Enum<TEnum>(params (string Name, TEnum Value)[] names) where TEnum : struct, System.Enum =>
         new($"one of {string.Join(", ", names.Select(n => n.Name))}",
@@ -156,12 +171,14 @@ public static class ConfigKinds
         && double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
             ? v : null;
 
-    private static string Anchor(string path, ConfigBindContext context)
+    private static string Anchor(string path, ConfigBindContext context) => Anchor(path, context.BaseDirectory);
+
+    private static string Anchor(string path, string? baseDirectory)
     {
         if (path.StartsWith("~/", StringComparison.Ordinal))
             path = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[2..]);
-        return context.BaseDirectory is null || Path.IsPathRooted(path)
+        return baseDirectory is null || Path.IsPathRooted(path)
             ? path
-            : Path.GetFullPath(Path.Combine(context.BaseDirectory, path));
+            : Path.GetFullPath(Path.Combine(baseDirectory, path));
     }
 }

@@ -11,8 +11,9 @@ public sealed record LoadedRunConfig(RunConfig Config, IReadOnlyDictionary<strin
 
 /// <summary>
 /// Builds a <see cref="RunConfig"/>: built-in defaults (the tiny-emulator preset), then one YAML/JSON file or preset,
-/// then <c>--set</c> overrides, then validation. Relative paths in a file are relative to that file's directory;
-/// relative paths in the defaults and in overrides are relative to the working directory.
+/// then <c>--set</c> overrides, then validation. Relative paths of what a run reads (model, data, checkpoint.load) are
+/// relative to the directory of the file that names them; relative paths of what it writes (output.run_dir,
+/// checkpoint.dir) are relative to the working directory, like every relative path in the defaults and in overrides.
 /// Every error names the key and where it was set (file:line, or the --set argument).
 /// </summary>
 public static class RunConfigLoader
@@ -34,7 +35,7 @@ public static class RunConfigLoader
         if (file is not null)
         {
             var tree = ConfigDocumentReader.ReadFile(file);
-            config = RunConfigSchema.Root.Bind(config, tree, "", new ConfigBindContext(Path.GetDirectoryName(file), origins));
+            config = RunConfigSchema.Root.Bind(config, tree, "", new ConfigBindContext(Path.GetDirectoryName(file), origins) { OutputBaseDirectory = workingDirectory });
             source = file;
         }
         var overrideContext = new ConfigBindContext(workingDirectory, origins);

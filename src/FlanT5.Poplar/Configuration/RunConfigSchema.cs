@@ -105,7 +105,7 @@ public static class RunConfigSchema
         F<DataSection, int>("pad_to_multiple", s => s.PadToMultiple, (s, v) => s with { PadToMultiple = v }, K.Int));
 
     public static ConfigSchema<CheckpointSection> Checkpoint { get; } = new(
-        F<CheckpointSection, string?>("dir", s => s.Dir, (s, v) => s with { Dir = v }, K.OptionalFilePath),
+        F<CheckpointSection, string?>("dir", s => s.Dir, (s, v) => s with { Dir = v }, K.OptionalOutputPath),
         F<CheckpointSection, int>("every", s => s.Every, (s, v) => s with { Every = v }, K.Int),
         F<CheckpointSection, int>("keep", s => s.Keep, (s, v) => s with { Keep = v }, K.Int),
         F<CheckpointSection, string?>("load", s => s.Load, (s, v) => s with { Load = v }, K.OptionalFilePath),
@@ -117,7 +117,7 @@ public static class RunConfigSchema
         F<InferenceSection, int>("num_beams", s => s.NumBeams, (s, v) => s with { NumBeams = v }, K.Int));
 
     public static ConfigSchema<OutputSection> Output { get; } = new(
-        F<OutputSection, string>("run_dir", s => s.RunDir, (s, v) => s with { RunDir = v }, K.FilePath));
+        F<OutputSection, string>("run_dir", s => s.RunDir, (s, v) => s with { RunDir = v }, K.OutputPath));
 
     public static ConfigSchema<RunConfig> Root { get; } = new(
         S<RunConfig, ModelSection>("model", c => c.Model, (c, v) => c with { Model = v }, Model),

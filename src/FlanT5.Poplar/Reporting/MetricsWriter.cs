@@ -15,6 +15,7 @@ public sealed class MetricsWriter : IStepObserver, IDisposable
     private readonly StreamWriter _jsonl;
     private readonly StreamWriter _csv;
 
+    /// <param name="paths">The run directory's files; metrics.jsonl and metrics.csv are written.</param>
     /// <param name="append">Continue existing files (a resumed run) instead of replacing them.</param>
     public MetricsWriter(RunOutputPaths paths, bool append = false)
     {

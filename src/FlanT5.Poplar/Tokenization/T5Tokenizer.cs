@@ -120,7 +120,7 @@ public sealed class T5Tokenizer : Generation.ITextTokenizer
 
     public bool IsSpecial(int id) => (uint)id < (uint)VocabSize && _isSpecial[id];
 
-    /// <summary>Encodes text as Hugging Face's T5 tokenizer does (eos appended unless <paramref name="addEos"/> is false).</summary>
+    /// <summary>Encodes text as Hugging Face's T5 tokenizer does, eos appended.</summary>
     int[] Generation.ITextTokenizer.Encode(string text) => Encode(text);
 
     public int[] Encode(string text, bool addEos = true)

@@ -27,7 +27,7 @@ public sealed record TrainingOutcome(
 /// <summary>
 /// Fine-tunes, evaluates and exports Flan-T5, as the reference implementation's T5Trainer does:
 /// <c>new T5Trainer(config, pretrained, dataset, evalDataset, evalConfig, tokenizer, metric, postprocess)</c>,
-/// then <see cref="TrainAsync"/>, <see cref="Evaluate"/>, <see cref="SaveHfCheckpoint"/>.
+/// then <see cref="TrainAsync"/>, <see cref="Evaluate(string)"/>, <see cref="SaveHfCheckpoint"/>.
 /// The host owns the schedule (learning rate, loss scale, clipping threshold) and hands it to the device each step;
 /// the device holds weights, gradients and AdamW state.
 /// </summary>
@@ -50,7 +50,7 @@ public sealed class T5Trainer : IDisposable
     /// <param name="config">The run configuration (training, execution, checkpoint sections are used).</param>
     /// <param name="pretrained">Weights to start from: an opened Hugging Face checkpoint or any model tensor source.</param>
     /// <param name="dataset">Training examples (prompt, target text); may be empty for evaluation only.</param>
-    /// <param name="evalDataset">Default examples for <see cref="Evaluate()"/>: prompt and gold label text.</param>
+    /// <param name="evalDataset">Default examples for <see cref="Evaluate(string)"/>: prompt and gold label text.</param>
     /// <param name="evalConfig">Generation settings for evaluation.</param>
     /// <param name="tokenizer">The model's tokenizer.</param>
     /// <param name="metric">The label words; generated text is classified against them (anything else is wrong).</param>

@@ -1,3 +1,4 @@
+using FlanT5.Poplar.Bench;
 using FlanT5.Poplar.Checkpoints;
 
 namespace FlanT5.Poplar.Tests.Checkpoints;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using FlanT5.Poplar.Bench;
 using FlanT5.Poplar.Checkpoints;
 
 namespace FlanT5.Poplar.Tests.Checkpoints;

@@ -49,7 +49,8 @@ public class ConfigCommandTests
         {
             File.WriteAllText(file, result.Output);
             var reread = RunConfigLoader.LoadFile(file);
-            var original = RunConfigLoader.Load(null, "xl-pod16", [], Configuration.RepositoryRoot.Path).Config;
+            // The command ran in this process's working directory, which anchors output.run_dir.
+            var original = RunConfigLoader.Load(null, "xl-pod16", [], Environment.CurrentDirectory).Config;
             Assert.That(reread, Is.EqualTo(original));
         }
         finally

@@ -221,6 +221,21 @@ public class RunConfigLoaderTests
     }
 
     [Test]
+    public void OutputPathsInAFileAreRelativeToTheWorkingDirectory()
+    {
+        // A preset installed with the tool must write where it is run, not into the tool's folder.
+        Directory.CreateDirectory(Path.Combine(_dir, "presets"));
+        var file = Write("presets/run.yaml", "output:\n  run_dir: runs/mine\ncheckpoint:\n  dir: ckpt\n  load: ../start\n");
+        var elsewhere = Path.Combine(_dir, "work");
+
+        var config = RunConfigLoader.Load(file, null, [], elsewhere).Config;
+
+        Assert.That(config.Output.RunDir, Is.EqualTo(Path.Combine(elsewhere, "runs", "mine")));
+        Assert.That(config.CheckpointDirectory, Is.EqualTo(Path.Combine(elsewhere, "ckpt")));
+        Assert.That(config.Checkpoint.Load, Is.EqualTo(Path.Combine(_dir, "start")), "what a run reads stays relative to the file");
+    }
+
+    [Test]
     public void PromptTemplateMayOnlyUseTheTwoFields()
     {
         var e = Assert.Throws<InvalidDataException>(() => Load(null, "data.prompt_template=mnli {premise} {hypothesis} {label}"));

@@ -1,5 +1,5 @@
 using FlanT5.Poplar.Cli.Commands;
-using FlanT5.Poplar.Parity;
+using FlanT5.Poplar.Cli.Parity;
 using FlanT5.Poplar.Tests.Interop;
 using FlanT5.Poplar.Training;
 

@@ -49,7 +49,7 @@ public sealed class PlannerAgainstEmulatorTests
         {
             var input = Enumerable.Range(0, batch * src).Select(_ => rng.Next(2, 2000)).ToArray();
             var labels = Enumerable.Range(0, batch * tgt).Select(_ => rng.Next(2, 2000)).ToArray();
-            var decoderInput = FlanT5.Poplar.Parity.ReferenceParity.ShiftRight(labels, batch, tgt, 0, 0);
+            var decoderInput = FlanT5.Poplar.Cli.Parity.ReferenceParity.ShiftRight(labels, batch, tgt, 0, 0);
             step.Add(new TokenBatch(batch, src, tgt, inputIds: input, decoderInputIds: decoderInput, labels: labels, training: true));
         }
         model.Device.ResetPeaks();

@@ -1,11 +1,12 @@
 using System.Buffers.Binary;
+using FlanT5.Poplar.Checkpoints;
 
-namespace FlanT5.Poplar.Checkpoints;
+namespace FlanT5.Poplar.Bench;
 
 /// <summary>
 /// Mutation fuzzing of <see cref="SafetensorsReader"/> over an in-memory file: every mutated file must either read
 /// completely or be rejected with an <see cref="InvalidDataException"/>; any other exception is a finding.
-/// Used by a unit test and by the bench's <c>safetensors-fuzz</c> mode.
+/// Used by the bench's <c>safetensors-fuzz</c> mode and, compiled into the tests too, by a unit test.
 /// </summary>
 public static class SafetensorsFuzzer
 {

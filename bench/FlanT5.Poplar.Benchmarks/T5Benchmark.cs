@@ -210,16 +210,11 @@ public static class T5Benchmark
         }
     }
 
-    /// <summary>VmHWM of /proc/self/status in MiB (torch_t5.py reads ru_maxrss, the same high-water mark); -1 if unknown.</summary>
+    /// <summary>The process's peak resident set in MiB: VmHWM on Linux, the high-water mark torch_t5.py reads as
+    /// ru_maxrss.</summary>
     private static double PeakResidentMib()
     {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return -1;
-        foreach (var line in File.ReadLines(status))
-        {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
-        }
-        return -1;
+        using var process = Process.GetCurrentProcess();
+        return process.PeakWorkingSet64 / (1024.0 * 1024.0);
     }
 }

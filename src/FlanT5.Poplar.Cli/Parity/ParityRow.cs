@@ -1,4 +1,4 @@
-namespace FlanT5.Poplar.Parity;
+namespace FlanT5.Poplar.Cli.Parity;
 
 /// <summary>One comparison against a reference: the error and the bound it must stay within.</summary>
 public sealed record ParityRow(string Check, double Error, double Bound, string Measure)

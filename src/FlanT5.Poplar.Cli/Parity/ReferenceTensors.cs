@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using FlanT5.Poplar.Checkpoints;
 
-namespace FlanT5.Poplar.Parity;
+namespace FlanT5.Poplar.Cli.Parity;
 
 /// <summary>A reference file of the fixture format (safetensors with I64 ids and F64/F32 values), read by name.</summary>
 public sealed class ReferenceTensors : IDisposable

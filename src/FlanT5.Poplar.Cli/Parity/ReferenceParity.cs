@@ -3,7 +3,7 @@ using FlanT5.Poplar.Generation;
 using FlanT5.Poplar.Interop;
 using FlanT5.Poplar.Training;
 
-namespace FlanT5.Poplar.Parity;
+namespace FlanT5.Poplar.Cli.Parity;
 
 /// <summary>
 /// Compares the model on the device with reference data made by Hugging Face (the fixture format): forward logits,
