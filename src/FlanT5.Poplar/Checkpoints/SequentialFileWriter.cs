@@ -31,20 +31,14 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The write of the other buffer, if one is in flight.</summary>
     private Task? _pending;
 
-    /// <summary>Creates (or truncates) <paramref name="path"/>.</summary>
+    /// <summary>Creates (or truncates) <paramref name="path"/>; a symbolic link at that name is refused, not followed.</summary>
     public SequentialFileWriter(string path, int bufferBytes = DefaultBufferBytes, bool direct = true)
     {
         if (bufferBytes < Alignment || bufferBytes % Alignment != 0)
             throw new ArgumentOutOfRangeException(nameof(bufferBytes), $"the staging buffer ({bufferBytes} bytes) must be a positive multiple of {Alignment}");
         Path = path;
-        // Created the ordinary way first (permissions, truncation), then reopened for O_DIRECT writes if allowed.
-        _handle = File.OpenHandle(path, FileMode.Create, FileAccess.Write);
-        if (direct && FileSystemSync.TryOpenDirect(path, forWriting: true) is { } directHandle)
-        {
-            _handle.Dispose();
-            _handle = directHandle;
-            Direct = true;
-        }
+        _handle = FileSystemSync.CreateForWriting(path, direct, out bool isDirect);
+        Direct = isDirect;
         _capacity = bufferBytes;
         _buffers = [new HugePageBuffer(bufferBytes), new HugePageBuffer(bufferBytes)];
     }

@@ -21,6 +21,9 @@ public sealed record TrainingOutcome(
     bool Interrupted,
     string? LastCheckpoint)
 {
+    /// <summary>Training rows cut to the sequence lengths.</summary>
+    public TruncationCount Truncation { get; init; } = TruncationCount.None;
+
     public double SamplesPerSecond => TrainSeconds > 0 ? Samples / TrainSeconds : 0;
 }
 
@@ -137,6 +140,7 @@ public sealed class T5Trainer : IDisposable
         double? lastLoss = null;
         string? lastCheckpoint = null;
         bool interrupted = false;
+        var truncation = TruncationCount.None;
 
         await using var batches = _loader.ReadAsync(_cursor, maxBatches: (long)(steps - _step) * accumulation, CancellationToken.None)
             .GetAsyncEnumerator(CancellationToken.None);
@@ -160,6 +164,7 @@ public sealed class T5Trainer : IDisposable
                 microBatches.Add(ToTokenBatch(batch, training: true));
                 _cursor = batch.Next ?? _cursor;
                 samples += batch.Rows;
+                truncation = truncation.Add(batch);
             }
             double loss = Model.Session.ForwardBackward(microBatches, (float)scale).Sum(l => (double)l) / accumulation;
             double lr = _schedule.At(_step);
@@ -176,6 +181,7 @@ public sealed class T5Trainer : IDisposable
                 MaxGradNorm = (float)_config.Training.GradientClipping,
             });
             bool finite = !result.SkippedNonFinite && double.IsFinite(loss);
+            if (!finite) ThrowIfWeightsNotFinite(_step + 1);
             _lossScaler.Update(finite);
             _guard.Record(_step + 1, finite ? loss : double.NaN, result.GradNorm, scale);
             if (!result.SkippedNonFinite) _optimizerStep++;
@@ -188,7 +194,25 @@ public sealed class T5Trainer : IDisposable
         clock.Stop();
         if (interrupted || _step == steps) lastCheckpoint = SaveTrainingCheckpoint();
         return new TrainingOutcome(_step, steps, samples, clock.Elapsed.TotalSeconds, lastLoss, _guard.SkippedCount,
-            interrupted, lastCheckpoint);
+            interrupted, lastCheckpoint) { Truncation = truncation };
+    }
+
+    /// <summary>
+    /// A step came out non-finite. From finite weights that is an overflow the step skip and loss scaling absorb; from
+    /// weights that hold NaN or infinity no step can ever be finite, so training stops here naming the tensor.
+    /// </summary>
+    private void ThrowIfWeightsNotFinite(int step)
+    {
+        var weights = Model.Slot(ParameterSlot.Weight);
+        float[] buffer = [];
+        foreach (var t in weights.Tensors)
+        {
+            int n = checked((int)t.ElementCount);
+            if (buffer.Length < n) buffer = new float[n];
+            weights.ReadTensor(t.Name, buffer.AsSpan(0, n));
+            NonFiniteWeights.ThrowIfAny(buffer.AsSpan(0, n), t.Name,
+                $"step {step}: the loss is not finite because the weights are not");
+        }
     }
 
     /// <summary>Evaluates on the trainer's evaluation dataset.</summary>

@@ -214,7 +214,7 @@ public class RunConfigLoaderTests
         Assert.That(config.Model.Checkpoint, Is.EqualTo(Path.Combine(_dir, "models", "m")));
         Assert.That(config.Data.Train, Is.EqualTo(Path.Combine(_dir, "train.tsv")));
         Assert.That(config.Data.Eval.ValidationMatched, Is.Null);
-        Assert.That(config.Output.RunDir, Is.EqualTo(Path.Combine(_dir, "runs", "tiny-emulator")));
+        Assert.That(config.Output.RunDir, Is.EqualTo(Path.Combine(_dir, "runs", "tiny-emulator", "{timestamp}")));
     }
 
     [Test]
