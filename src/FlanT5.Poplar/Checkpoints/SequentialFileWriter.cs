@@ -97,8 +97,16 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
         WriteBlocks(_buffers[_active].Address, tail, _written);
         _written += tail;
         _filled = 0;
-        if (Direct) RandomAccess.SetLength(_handle, length);
-        if (flushToDisk) RandomAccess.FlushToDisk(_handle);
+        try
+        {
+            if (Direct) RandomAccess.SetLength(_handle, length);
+            if (flushToDisk) RandomAccess.FlushToDisk(_handle);
+        }
+        catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
+        {
+            // .NET reports EFBIG from ftruncate (a file-size limit) as an out-of-range argument.
+            throw new IOException($"{Path}: completing the file at {length} bytes failed: {e.Message}", e);
+        }
         _completed = true;
     }
 
@@ -139,8 +147,9 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
         {
             RandomAccess.Write(_handle, new ReadOnlySpan<byte>((void*)buffer, count), offset);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
         {
+            // .NET reports EFBIG (past a file-size limit) as an out-of-range argument; it is a failed write all the same.
             throw new IOException($"{Path}: writing bytes [{offset}, {offset + count}) failed: {e.Message}", e);
         }
     }
