@@ -18,10 +18,16 @@ internal sealed class ShutdownSignal : IDisposable
     private int _gracefulScopes;
     private int? _exitCode;
 
-    public ShutdownSignal(TextWriter log)
+    public ShutdownSignal(TextWriter log) : this(log, listen: true)
+    {
+    }
+
+    /// <param name="log">Where what a signal does is said.</param>
+    /// <param name="listen">Register for the process's signals (false: only <see cref="Handle"/> is called, in tests).</param>
+    internal ShutdownSignal(TextWriter log, bool listen)
     {
         _log = log;
-        if (OperatingSystem.IsWindows()) return;
+        if (!listen || OperatingSystem.IsWindows()) return;
         foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
             _registrations.Add(PosixSignalRegistration.Create(signal, context => context.Cancel = Handle(context.Signal)));
     }

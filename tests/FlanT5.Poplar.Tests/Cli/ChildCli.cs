@@ -132,6 +132,17 @@ internal sealed partial class ChildCli : IDisposable
         return false;
     }
 
+    /// <summary>CPU time the process has used so far (user + system), from /proc.</summary>
+    public double CpuSeconds
+    {
+        get
+        {
+            var stat = File.ReadAllText($"/proc/{Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // utime, stime in clock ticks (USER_HZ 100)
+        }
+    }
+
     /// <summary>Whether the child has <paramref name="signal"/> ignored (inherited SIG_IGN: it cannot be tested then).</summary>
     public bool Ignores(int signal)
     {
