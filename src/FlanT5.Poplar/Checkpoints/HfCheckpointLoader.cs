@@ -14,6 +14,8 @@ public static class HfCheckpointLoader
 {
     public static HfCheckpoint Open(string directory)
     {
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"{directory}: no such folder (expected a Hugging Face T5 checkpoint)");
         var configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: no config.json", configPath);
         var config = T5ModelConfig.Load(configPath);

@@ -32,11 +32,11 @@ public sealed class AtomicFile : IDisposable
     {
         var full = System.IO.Path.GetFullPath(path);
         var directory = System.IO.Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
         var temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         FileStream stream;
         try
         {
+            Directory.CreateDirectory(directory);
             stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -69,10 +69,13 @@ internal sealed partial class ChildCli : IDisposable
         return new ChildCli(Process.Start(start)!);
     }
 
-    /// <summary>Runs to the end (at most <paramref name="timeout"/>) and returns the exit code and output.</summary>
-    public static (int Code, string Output, string Error) Run(IEnumerable<string> args, string? shellPrefix = null, int timeoutSeconds = 120)
+    /// <summary>Runs to the end (at most <paramref name="timeoutSeconds"/>) with <paramref name="stdin"/> as its input and
+    /// returns the exit code and output.</summary>
+    public static (int Code, string Output, string Error) Run(IEnumerable<string> args, string? shellPrefix = null, int timeoutSeconds = 120,
+        string stdin = "")
     {
         using var child = Start(args, shellPrefix);
+        child._process.StandardInput.Write(stdin);
         child._process.StandardInput.Close();
         int code = child.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds))
                    ?? throw new AssertionException($"flant5 {string.Join(' ', args)} did not finish in {timeoutSeconds} s: {child.Output}{child.Error}");
