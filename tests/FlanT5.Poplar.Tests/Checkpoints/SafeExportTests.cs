@@ -30,9 +30,9 @@ public sealed class SafeExportTests
 
         var (code, stdout, error) = ChildCli.Run(["convert", "--model", Tiny, "--output", output, "--host-only"], disk.ShellPrefix);
 
+        Assert.That(Snapshot(output), Is.EqualTo(before), "every file of the previous export, byte for byte");
         Assert.That(code, Is.EqualTo(2), stdout + error);
         Assert.That(error, Does.Contain("model.safetensors").And.Contain("the previous export there is untouched"));
-        Assert.That(Snapshot(output), Is.EqualTo(before), "every file of the previous export, byte for byte");
         Assert.That(Directory.EnumerateFileSystemEntries(disk.Root).Select(Path.GetFileName), Is.EqualTo(new[] { "export" }),
             "no staging folder is left behind");
         using var reloaded = HfCheckpointLoader.Open(output);
@@ -50,9 +50,9 @@ public sealed class SafeExportTests
         var (code, stdout, error) = ChildCli.Run(["convert", "--model", Tiny, "--output", output, "--host-only", "--max-shard-size", "300KB"],
             disk.ShellPrefix);
 
+        Assert.That(Directory.EnumerateFileSystemEntries(disk.Root), Is.Empty, "no export folder, no staging folder");
         Assert.That(code, Is.EqualTo(2), stdout + error);
         Assert.That(error, Does.Contain("failed while writing").And.Contain("nothing was written there"));
-        Assert.That(Directory.EnumerateFileSystemEntries(disk.Root), Is.Empty, "no export folder, no staging folder");
     }
 
     [Test]
