@@ -10,8 +10,10 @@ namespace FlanT5.Poplar.Files;
 public static class PathOverlap
 {
     /// <summary>Throws <see cref="ArgumentException"/> naming the input when <paramref name="output"/> is or holds one of
-    /// <paramref name="inputs"/> (name: what the path is, e.g. "--model"). Inputs that do not exist are ignored.</summary>
-    public static void ThrowIfOutputHoldsInput(string output, string outputName, IEnumerable<(string? Path, string Name)> inputs)
+    /// <paramref name="inputs"/> (name: what the path is, e.g. "--model"), saying <paramref name="consequence"/>. Inputs that
+    /// do not exist are ignored.</summary>
+    public static void ThrowIfOutputHoldsInput(string output, string outputName, IEnumerable<(string? Path, string Name)> inputs,
+        string consequence = "writing there would replace what is being read; choose another folder")
     {
         var outputReal = Canonical(output);
         var outputIdentity = FileSystemSync.Identity(output);
@@ -24,8 +26,7 @@ public static class PathOverlap
                 if (!same) continue;
                 var how = folder == inputReal ? "is" : "holds";
                 var alias = Path.GetFullPath(output) != outputReal || Path.GetFullPath(path) != inputReal ? " (through a link or another name)" : "";
-                throw new ArgumentException(
-                    $"{outputName} {output} {how} {name} {path}{alias}: writing there would replace what is being read; choose another folder");
+                throw new ArgumentException($"{outputName} {output} {how} {name} {path}{alias}: {consequence}");
             }
         }
     }

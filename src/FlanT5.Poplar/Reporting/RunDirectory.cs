@@ -155,7 +155,8 @@ public sealed class RunDirectory : IDisposable
             (config.Data.Eval.ValidationMatched, "data.eval.validation_matched"),
             (config.Data.Eval.ValidationMismatched, "data.eval.validation_mismatched"), (config.Checkpoint.Load, "checkpoint.load"),
         ];
-        foreach (var entry in doomed) PathOverlap.ThrowIfOutputHoldsInput(entry, "--overwrite would delete", reads);
+        foreach (var entry in doomed)
+            PathOverlap.ThrowIfOutputHoldsInput(entry, "the earlier run's", reads, "--overwrite would delete what this run reads; move it first");
 
         // Moved aside first, then deleted: a crash half-way leaves a hidden folder, not half an earlier run.
         var trash = Path.Combine(runDir, $".overwritten.tmp-{Guid.NewGuid():N}");

@@ -181,7 +181,9 @@ public sealed class T5Trainer : IDisposable
                 MaxGradNorm = (float)_config.Training.GradientClipping,
             });
             bool finite = !result.SkippedNonFinite && double.IsFinite(loss);
-            if (!finite) ThrowIfWeightsNotFinite(_step + 1);
+            // Weights only turn non-finite through an applied update, and a non-finite step applies none: looking once
+            // per run of skipped steps is enough (an XL model's weights take seconds to read back).
+            if (!finite && _guard.ConsecutiveSkipped == 0) ThrowIfWeightsNotFinite(_step + 1);
             _lossScaler.Update(finite);
             _guard.Record(_step + 1, finite ? loss : double.NaN, result.GradNorm, scale);
             if (!result.SkippedNonFinite) _optimizerStep++;

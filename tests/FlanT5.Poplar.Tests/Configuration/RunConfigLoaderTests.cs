@@ -113,13 +113,13 @@ public class RunConfigLoaderTests
     }
 
     [Test]
-    public void YamlSyntaxErrorNamesTheLine()
+    public void YamlSyntaxErrorNamesTheLineAndColumn()
     {
         var file = Write("run.yaml", "training:\n  steps: 5\n  seed: [1\n");
 
         var e = Assert.Throws<InvalidDataException>(() => Load(file));
 
-        Assert.That(e!.Message, Does.Match($"^{System.Text.RegularExpressions.Regex.Escape(file)}:[34]: not valid YAML"));
+        Assert.That(e!.Message, Does.Match($"^{System.Text.RegularExpressions.Regex.Escape(file)}:[34]:[0-9]+: not valid YAML"));
     }
 
     [Test]
