@@ -6,11 +6,12 @@ namespace FlanT5.Poplar.Cli;
 
 internal static class Program
 {
-    /// <summary>The subcommands of <c>flant5</c>: one line each; each lives in Commands/&lt;Name&gt;Command.cs.</summary>
-    internal static Command[] CreateCommands() =>
+    /// <summary>The subcommands of <c>flant5</c>: one line each; each lives in Commands/&lt;Name&gt;Command.cs.
+    /// <paramref name="shutdown"/> is the process's signal handling (null in-process: cancellation by token only).</summary>
+    internal static Command[] CreateCommands(ShutdownSignal? shutdown = null) =>
     [
         ConfigCommand.Create(),
-        FinetuneCommand.Create(),
+        FinetuneCommand.Create(shutdown),
         EvaluateCommand.Create(),
         GenerateCommand.Create(),
         PlanCommand.Create(),
@@ -21,5 +22,5 @@ internal static class Program
         CheckpointWriteProbeCommand.Create(),
     ];
 
-    private static Task<int> Main(string[] args) => CliApplication.RunAsync(args, CreateCommands());
+    private static Task<int> Main(string[] args) => CliApplication.RunAsync(args, CreateCommands);
 }

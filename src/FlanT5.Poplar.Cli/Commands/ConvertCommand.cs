@@ -2,6 +2,7 @@ using System.CommandLine;
 using FlanT5.Poplar.Checkpoints;
 using FlanT5.Poplar.Cli.Hosting;
 using FlanT5.Poplar.Configuration;
+using FlanT5.Poplar.Files;
 using FlanT5.Poplar.Training;
 
 namespace FlanT5.Poplar.Cli.Commands;
@@ -47,6 +48,14 @@ internal static class ConvertCommand
             };
             var console = parse.InvocationConfiguration.Output;
             var outputDir = parse.GetValue(output)!;
+            // Before anything is loaded or written: an output that is an input under any name would destroy it.
+            PathOverlap.ThrowIfOutputHoldsInput(outputDir, "--output",
+                [(parse.GetValue(model), "--model"), (parse.GetValue(trainingCheckpoint), "--training-checkpoint")]);
+            export = export with
+            {
+                SourceFolders = new[] { parse.GetValue(model), parse.GetValue(trainingCheckpoint) }.OfType<string>().ToList(),
+                Warning = line => console.WriteLine($"warning: {line}"),
+            };
             var deviceOptions = parse.GetValue(hostOnly) ? null : placement.Read(parse);
             if (parse.GetValue(trainingCheckpoint) is { } ckpt)
                 return FromTrainingCheckpoint(ckpt, parse.GetValue(model), outputDir, export, deviceOptions, console);
@@ -89,6 +98,6 @@ internal static class ConvertCommand
         }
         console.WriteLine($"{name} ({source.Layout} embeddings, {source.Tensors.Count} tensors) → " +
             $"{(deviceOptions is null ? "host" : "device")} → {output}: {files.Count} safetensors file(s), {export.DType.HeaderName()}");
-        return 0;
+        return ExitCodes.Success;
     }
 }

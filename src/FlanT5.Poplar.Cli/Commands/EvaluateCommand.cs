@@ -3,6 +3,7 @@ using FlanT5.Poplar.Checkpoints;
 using FlanT5.Poplar.Cli.Hosting;
 using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Evaluation;
+using FlanT5.Poplar.Files;
 using FlanT5.Poplar.Training;
 
 namespace FlanT5.Poplar.Cli.Commands;
@@ -54,6 +55,8 @@ internal static class EvaluateCommand
                 MaxNewTokens = parse.GetValue(maxTokens) ?? config.Inference.MaxNewTokens,
             };
             var console = parse.InvocationConfiguration.Output;
+            // The report file is started now, so an unwritable destination fails before the evaluation, not after it.
+            using var report = parse.GetValue(output) is { } reportPath ? AtomicFile.Create(reportPath) : null;
             using var inputs = RunInputs.Load(config, readTrain: false);
             using var trainer = new T5Trainer(config, inputs.Pretrained, [], null, inference, inputs.Tokenizer, LabelSet.Mnli);
             if (parse.GetValue(trainingCheckpoint) is { } ckpt)
@@ -73,8 +76,11 @@ internal static class EvaluateCommand
             }
             if (results.Count == 0)
                 throw new ArgumentException($"no evaluation data for '{wanted}': set data.eval.{wanted} in the config");
-            if (parse.GetValue(output) is { } path)
-                File.WriteAllText(path, "[" + string.Join(",\n", results.Select(r => r.ToJson())) + "]\n");
+            if (report is not null)
+            {
+                report.Stream.Write(System.Text.Encoding.UTF8.GetBytes("[" + string.Join(",\n", results.Select(r => r.ToJson())) + "]\n"));
+                report.Commit();
+            }
             return ExitCodes.Success;
         });
         return command;

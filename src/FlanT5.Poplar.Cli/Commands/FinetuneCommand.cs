@@ -4,6 +4,7 @@ using FlanT5.Poplar.Cli.Hosting;
 using FlanT5.Poplar.Cli.Reporting;
 using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Evaluation;
+using FlanT5.Poplar.Files;
 using FlanT5.Poplar.Reporting;
 using FlanT5.Poplar.Training;
 
@@ -12,17 +13,26 @@ namespace FlanT5.Poplar.Cli.Commands;
 /// <summary>
 /// <c>flant5 finetune</c>: the main job. With no arguments it fine-tunes the bundled tiny Flan-T5 on the bundled
 /// synthetic MNLI on the emulator (configs/tiny-emulator.yaml), evaluates both validation splits by generation,
-/// exports a Hugging Face checkpoint and writes metrics, a loss plot and summary.json into the run directory.
+/// exports a Hugging Face checkpoint and writes metrics, a loss plot and summary.json into a new run directory
+/// (<see cref="RunDirectory"/>: an existing run is continued with --resume or replaced with --overwrite, never mixed).
 /// </summary>
 internal static class FinetuneCommand
 {
-    internal static Command Create()
+    internal static Command Create(ShutdownSignal? shutdown = null)
     {
         var options = new RunConfigOptions();
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation of the validation splits after training" };
         var resume = new Option<bool>("--resume")
         {
-            Description = "Continue from the latest training checkpoint in the run's checkpoint directory (if any)",
+            Description = "Continue the run in output.run_dir (with {timestamp} in it: the newest such run) from its latest training checkpoint",
+        };
+        var forceResume = new Option<bool>("--force-resume")
+        {
+            Description = "With --resume: continue even though the checkpoint's config differs from this one (the differences are listed)",
+        };
+        var overwrite = new Option<bool>("--overwrite")
+        {
+            Description = "Start a new run in output.run_dir even though it holds an earlier run, whose outputs are removed",
         };
         var command = new Command("finetune",
             "Fine-tune Flan-T5 on MNLI as text-to-text, evaluate by generation, export a Hugging Face checkpoint. " +
@@ -30,28 +40,37 @@ internal static class FinetuneCommand
         options.AddTo(command);
         command.Options.Add(noEval);
         command.Options.Add(resume);
+        command.Options.Add(forceResume);
+        command.Options.Add(overwrite);
         command.SetAction(async (parse, cancellation) =>
         {
             var loaded = options.Load(parse);
             RunConfigLoader.ThrowIfAny(loaded, RunConfigPathChecker.Check(loaded.Config));
             RunConfigOptions.ThrowUnlessRunnable(loaded, loaded.Config);
-            return await RunAsync(loaded, !parse.GetValue(noEval), parse.GetValue(resume),
-                parse.InvocationConfiguration.Output, cancellation);
+            if (parse.GetValue(resume) && parse.GetValue(overwrite))
+                throw new ArgumentException("--resume continues the run in output.run_dir and --overwrite replaces it: give one of them");
+            if (parse.GetValue(forceResume) && !parse.GetValue(resume) && loaded.Config.Checkpoint.Load is null)
+                throw new ArgumentException("--force-resume goes with --resume (or checkpoint.load)");
+            var start = parse.GetValue(resume) ? RunStart.Resume : parse.GetValue(overwrite) ? RunStart.Overwrite : RunStart.Fresh;
+            return await RunAsync(loaded, !parse.GetValue(noEval), start, parse.GetValue(forceResume),
+                parse.InvocationConfiguration.Output, shutdown, cancellation);
         });
         return command;
     }
 
-    internal static async Task<int> RunAsync(LoadedRunConfig loaded, bool evaluate, bool resume, TextWriter output,
-        CancellationToken cancellation)
+    internal static async Task<int> RunAsync(LoadedRunConfig loaded, bool evaluate, RunStart start, bool forceResume,
+        TextWriter output, ShutdownSignal? shutdown, CancellationToken cancellation)
     {
-        var config = loaded.Config;
-        var paths = new RunOutputPaths(config.Output.RunDir);
-        Directory.CreateDirectory(paths.RunDir);
-        File.WriteAllText(paths.ResolvedConfig, RunConfigWriter.ToYaml(config, includeDerived: false));
-
+        using var runDirectory = RunDirectory.Open(loaded.Config, start, DateTime.UtcNow);
+        var config = runDirectory.Config;
+        var paths = runDirectory.Paths;
         output.WriteLine($"flant5 finetune: {loaded.Source}");
+        output.WriteLine($"  run directory: {paths.RunDir}");
+        if (runDirectory.Note is { } note) output.WriteLine($"  note: {note}");
+
+        using var checkpoint = CheckpointToResume(config, start, paths, forceResume, output);
         using var inputs = RunInputs.Load(config);
-        foreach (var note in inputs.Notes) output.WriteLine($"  data: {note}");
+        foreach (var line in inputs.Notes) output.WriteLine($"  data: {line}");
         output.WriteLine($"  model: {config.Model.Checkpoint} ({inputs.Pretrained.Config.ParameterCount():N0} parameters, " +
                          $"{inputs.Pretrained.Layout.ToString().ToLowerInvariant()} embeddings)");
         output.WriteLine($"  {config.Training.Steps} steps × {config.Training.GlobalBatchSize} samples " +
@@ -60,35 +79,29 @@ internal static class FinetuneCommand
 
         using var trainer = new T5Trainer(config, inputs.Pretrained, inputs.Train, null, config.Inference, inputs.Tokenizer,
             LabelSet.Mnli);
-        bool resumed = false;
-        if (config.Checkpoint.Load is { } load)
+        if (checkpoint is not null)
         {
-            using var checkpoint = TrainingCheckpoint.Open(load);
             trainer.Resume(checkpoint);
-            resumed = true;
+            output.WriteLine($"  resumed at step {trainer.Step} from {checkpoint.Directory}");
         }
-        else if (resume && trainer.Checkpoints.LoadLatest() is { } latest)
-        {
-            using (latest) trainer.Resume(latest);
-            resumed = true;
-        }
-        if (resumed) output.WriteLine($"  resumed at step {trainer.Step}");
-        else if (trainer.Checkpoints.List() is { Count: > 0 } earlier)
-        {
-            output.WriteLine($"  note: {config.CheckpointDirectory} already holds {earlier.Count} checkpoint(s) of an earlier run " +
-                             $"(up to step {earlier.Max(c => c.Step)}); this run starts from the pretrained weights, and " +
-                             "--resume would continue from the latest of all of them");
-        }
+        AtomicFile.WriteAllText(paths.ResolvedConfig, RunConfigWriter.ToYaml(config, includeDerived: false));
 
         TrainingOutcome outcome;
-        using (var metrics = new MetricsWriter(paths, append: resumed))
+        using (var metrics = new MetricsWriter(paths, checkpoint is null ? null : trainer.Step))
         {
+            if (metrics.DroppedRecords > 0)
+                output.WriteLine($"  metrics: dropped {metrics.DroppedRecords} record(s) the earlier run wrote after step {trainer.Step}");
             var display = TrainingProgressDisplay.ForConsole(output);
-            outcome = await display.RunAsync("fine-tuning", config.Training.Steps,
-                observer => trainer.TrainAsync(new ObserverPair(metrics, observer), cancellation));
+            using (shutdown?.FinishStepOnStop())
+            {
+                outcome = await display.RunAsync("fine-tuning", config.Training.Steps,
+                    observer => trainer.TrainAsync(new ObserverPair(metrics, observer), cancellation));
+            }
         }
         if (outcome.SkippedSteps > 0)
             output.WriteLine($"  {outcome.SkippedSteps} step(s) skipped for non-finite loss or gradients (see metrics.jsonl)");
+        if (outcome.Truncation.Any)
+            output.WriteLine($"  note: {outcome.Truncation.Describe(config.Model.SourceLength, config.Model.TargetLength)}");
         if (outcome.LastCheckpoint is not null) output.WriteLine($"  training checkpoint: {outcome.LastCheckpoint}");
 
         var outputs = new Dictionary<string, string>
@@ -100,17 +113,16 @@ internal static class FinetuneCommand
         if (outcome.LastCheckpoint is not null) outputs["training_checkpoint"] = outcome.LastCheckpoint;
 
         var stepMetrics = MetricsWriter.ReadJsonl(paths.MetricsJsonl, config.Training.Steps);
-        if (stepMetrics.Count > 0)
-        {
-            LossCurvePlot.Save(stepMetrics, paths.LossPlot, $"Fine-tuning loss ({Path.GetFileName(config.Model.Checkpoint)})");
+        if (LossCurvePlot.Save(stepMetrics, paths.LossPlot, $"Fine-tuning loss ({Path.GetFileName(config.Model.Checkpoint)})"))
             outputs["loss_plot"] = paths.LossPlot;
-        }
+        else
+            output.WriteLine("  note: no step had a finite loss, so there is no loss plot");
 
         var accuracy = new Dictionary<string, SplitAccuracy>(StringComparer.Ordinal);
         if (outcome.Interrupted)
         {
-            output.WriteLine($"interrupted at step {outcome.StepsCompleted}: resume with `flant5 finetune --resume` " +
-                             "(same config)");
+            output.WriteLine($"interrupted at step {outcome.StepsCompleted}: resume with `flant5 finetune --resume " +
+                             $"--set output.run_dir={paths.RunDir}` and the same --config/--preset/--set options");
         }
         else
         {
@@ -120,15 +132,14 @@ internal static class FinetuneCommand
                 {
                     var result = trainer.Evaluate(split, examples);
                     var path = paths.Evaluation(split);
-                    File.WriteAllText(path, result.ToJson());
+                    AtomicFile.WriteAllText(path, result.ToJson());
                     outputs[$"eval_{split}"] = path;
                     accuracy[split] = SplitAccuracy.From(result);
                     output.WriteLine(result.ToText());
                 }
             }
-            var hfDir = Path.Combine(paths.RunDir, "hf-checkpoint");
-            trainer.SaveHfCheckpoint(hfDir);
-            outputs["hf_checkpoint"] = hfDir;
+            trainer.SaveHfCheckpoint(paths.HfCheckpoint);
+            outputs["hf_checkpoint"] = paths.HfCheckpoint;
         }
 
         var summary = new RunSummary
@@ -143,6 +154,8 @@ internal static class FinetuneCommand
             SamplesPerSecond = outcome.SamplesPerSecond,
             FinalLoss = outcome.FinalLoss,
             Interrupted = outcome.Interrupted,
+            TruncatedSources = outcome.Truncation.Sources,
+            TruncatedTargets = outcome.Truncation.Targets,
             Accuracy = accuracy,
             Outputs = outputs,
         };
@@ -156,7 +169,59 @@ internal static class FinetuneCommand
         output.WriteLine($"outputs in {summary.RunDir}:");
         foreach (var (name, path) in outputs) output.WriteLine($"  {name,-20} {path}");
         output.WriteLine($"  {"summary",-20} {paths.Summary}");
-        return outcome.Interrupted ? ExitCodes.Cancelled : ExitCodes.Success;
+        return outcome.Interrupted ? shutdown?.ExitCode ?? ExitCodes.Interrupted : ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// The checkpoint this run continues from (checkpoint.load, or with --resume the run directory's latest), checked
+    /// to belong to this run's config; null for a run from the pretrained weights.
+    /// </summary>
+    private static TrainingCheckpoint? CheckpointToResume(RunConfig config, RunStart start, RunOutputPaths paths, bool force, TextWriter output)
+    {
+        TrainingCheckpoint? checkpoint;
+        if (config.Checkpoint.Load is { } load) checkpoint = TrainingCheckpoint.Open(load);
+        else if (start != RunStart.Resume) return null;
+        else
+        {
+            checkpoint = new TrainingCheckpointStore(config.CheckpointDirectory, config.Checkpoint.Keep).LoadLatest();
+            if (checkpoint is null)
+            {
+                var earlier = Directory.EnumerateFileSystemEntries(paths.RunDir).Select(Path.GetFileName)
+                    .Where(n => n is not (DirectoryLock.FileName or RunOutputPaths.CheckpointsName)).ToList();
+                if (earlier.Count > 0)
+                    throw new IOException($"--resume: run directory {paths.RunDir} holds a run ({string.Join(", ", earlier.Take(6))}) but no " +
+                                          $"training checkpoint in {config.CheckpointDirectory} to continue from; pass --overwrite to start it again");
+                output.WriteLine($"  note: no training checkpoint in {config.CheckpointDirectory} yet; starting from the pretrained weights");
+                return null;
+            }
+        }
+        try
+        {
+            var manifestPath = Path.Combine(checkpoint.Directory, TrainingCheckpointManifest.FileName);
+            var saved = RunConfigLoader.ParseJson(checkpoint.Manifest.RunConfig, manifestPath);
+            var differences = ResumeCompatibility.Differences(saved, config);
+            if (differences.Count > 0 && !force)
+            {
+                throw new InvalidDataException($"{checkpoint.Directory} was saved by a run with another config; it differs in:" +
+                    string.Concat(differences.Select(d => $"{Environment.NewLine}  {d}")) + Environment.NewLine +
+                    "Resume with the config the run started with, or pass --force-resume to continue with this one anyway.");
+            }
+            foreach (var d in differences) output.WriteLine($"  warning: --force-resume despite {d}");
+            if (config.Training.Steps <= checkpoint.Step)
+            {
+                throw new ArgumentException($"training.steps is {config.Training.Steps}, but {checkpoint.Directory} is at step {checkpoint.Step}: " +
+                    (config.Training.Steps == checkpoint.Step
+                        ? $"the run is complete; export it with `flant5 convert --training-checkpoint {checkpoint.Directory} --output DIR`, " +
+                          "or raise training.steps to train further"
+                        : "raise training.steps past the checkpoint's step to train further"));
+            }
+            return checkpoint;
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
     }
 
     private sealed class ObserverPair(IStepObserver first, IStepObserver second) : IStepObserver

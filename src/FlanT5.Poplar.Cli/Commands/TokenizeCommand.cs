@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Tokenization;
 
 namespace FlanT5.Poplar.Cli.Commands;
@@ -30,24 +31,41 @@ internal static class TokenizeCommand
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
+            var directory = parse.GetValue(model)!.FullName;
             T5Tokenizer tokenizer;
+            int vocabSize;
             try
             {
-                tokenizer = T5Tokenizer.FromDirectory(parse.GetValue(model)!.FullName);
+                tokenizer = T5Tokenizer.FromDirectory(directory);
+                vocabSize = ModelVocabSize(directory) ?? tokenizer.VocabSize;
             }
-            catch (Exception e) when (e is IOException or InvalidDataException)
+            catch (Exception e) when (e is IOException or InvalidDataException or FormatException)
             {
-                error.WriteLine($"flant5 tokenize: {e.Message}");
-                return 1;
+                error.WriteLine($"error: {e.Message}");
+                return Hosting.ExitCodes.UserError;
             }
-            return Run(tokenizer, Console.In, output, error, parse.GetValue(decode), !parse.GetValue(noEos), parse.GetValue(skipSpecial));
+            return Run(tokenizer, Console.In, output, error, parse.GetValue(decode), !parse.GetValue(noEos), parse.GetValue(skipSpecial), vocabSize);
         });
         return command;
     }
 
-    /// <summary>The command's work over any reader and writers (stdin/stdout in the CLI); returns the exit code.</summary>
-    internal static int Run(T5Tokenizer tokenizer, TextReader input, TextWriter output, TextWriter error, bool decode, bool addEos, bool skipSpecial)
+    /// <summary>vocab_size of the folder's config.json (the model's embedding rows, which may exceed the tokenizer's
+    /// ids: 32128 against 32100 for Flan-T5); null when there is none.</summary>
+    private static int? ModelVocabSize(string directory)
     {
+        var path = Path.Combine(directory, "config.json");
+        return File.Exists(path) ? T5ModelConfig.Load(path).VocabSize : null;
+    }
+
+    /// <summary>
+    /// The command's work over any reader and writers (stdin/stdout in the CLI); returns the exit code (2 for a line
+    /// that is not ids). <paramref name="vocabSize"/> bounds the ids --decode accepts (default: the tokenizer's); ids
+    /// past the tokenizer's pieces decode to nothing, as Hugging Face's tokenizers do.
+    /// </summary>
+    internal static int Run(T5Tokenizer tokenizer, TextReader input, TextWriter output, TextWriter error, bool decode, bool addEos,
+        bool skipSpecial, int? vocabSize = null)
+    {
+        int limit = vocabSize ?? tokenizer.VocabSize;
         var ids = new List<int>();
         int lineNumber = 0;
         string? line;
@@ -64,15 +82,15 @@ internal static class TokenizeCommand
             ids.Clear();
             foreach (var token in line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
             {
-                if (!int.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int id) || id < 0 || id >= tokenizer.VocabSize)
+                if (!int.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int id) || id < 0 || id >= limit)
                 {
-                    error.WriteLine($"flant5 tokenize: stdin line {lineNumber}: '{token}' is not a token id (0..{tokenizer.VocabSize - 1})");
-                    return 1;
+                    error.WriteLine($"error: stdin line {lineNumber}: '{token}' is not a token id (0..{limit - 1})");
+                    return Hosting.ExitCodes.UserError;
                 }
                 ids.Add(id);
             }
             output.WriteLine(tokenizer.Decode(ids.ToArray(), skipSpecial));
         }
-        return 0;
+        return Hosting.ExitCodes.Success;
     }
 }

@@ -4,7 +4,8 @@ namespace FlanT5.Poplar.Cli.Hosting;
 
 /// <summary>
 /// Builds the root command and runs it: parse errors and user errors become one line and exit code 2, other
-/// failures exit 1; Ctrl-C/SIGTERM cancel the token commands receive so a trainer can checkpoint and stop.
+/// failures exit 1; SIGINT and SIGTERM stop the process (130, 143), or let a trainer checkpoint and stop
+/// (<see cref="ShutdownSignal"/>).
 /// </summary>
 internal static class CliApplication
 {
@@ -22,11 +23,11 @@ internal static class CliApplication
         return root;
     }
 
-    /// <summary>Runs the process's command line on the real console, with Ctrl-C handling.</summary>
-    public static async Task<int> RunAsync(string[] args, IEnumerable<Command> commands)
+    /// <summary>Runs the process's command line on the real console, with SIGINT and SIGTERM handling.</summary>
+    public static async Task<int> RunAsync(string[] args, Func<ShutdownSignal, IEnumerable<Command>> commands)
     {
         using var shutdown = new ShutdownSignal(Console.Error);
-        return await RunAsync(args, commands, Console.Out, Console.Error, shutdown.Token);
+        return await RunAsync(args, commands(shutdown), Console.Out, Console.Error, shutdown.Token);
     }
 
     /// <summary>Runs a command line against the given writers (tests call this in-process).</summary>
@@ -68,13 +69,19 @@ internal static class CliApplication
     }
 }
 
-/// <summary>Process exit codes of flant5.</summary>
+/// <summary>Process exit codes of flant5 (the README lists them).</summary>
 internal static class ExitCodes
 {
     public const int Success = 0;
+    /// <summary>A bug: the message says to report it, --verbose shows the stack trace.</summary>
     public const int InternalError = 1;
     /// <summary>Bad arguments, config, data or files: the user can fix it; no stack trace.</summary>
     public const int UserError = 2;
-    /// <summary>Stopped by Ctrl-C or SIGTERM (128 + SIGINT).</summary>
-    public const int Cancelled = 130;
+    /// <summary>Stopped by Ctrl-C (128 + SIGINT).</summary>
+    public const int Interrupted = 130;
+    /// <summary>Stopped by SIGTERM (128 + SIGTERM).</summary>
+    public const int Terminated = 143;
+
+    public static int ForSignal(System.Runtime.InteropServices.PosixSignal signal) =>
+        signal == System.Runtime.InteropServices.PosixSignal.SIGTERM ? Terminated : Interrupted;
 }

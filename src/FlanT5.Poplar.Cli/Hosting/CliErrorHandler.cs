@@ -23,7 +23,7 @@ internal static class CliErrorHandler
         if (e is OperationCanceledException)
         {
             error.WriteLine("cancelled");
-            return ExitCodes.Cancelled;
+            return ExitCodes.Interrupted;
         }
         if (IsUserError(e))
         {

@@ -10,11 +10,11 @@ namespace FlanT5.Poplar.Cli.Reporting;
 /// </summary>
 internal static class LossCurvePlot
 {
-    public static void Save(IReadOnlyList<StepMetrics> metrics, string path, string title, int width = 900, int height = 500)
+    /// <summary>Writes the plot; false (and nothing written) when no step has a finite loss.</summary>
+    public static bool Save(IReadOnlyList<StepMetrics> metrics, string path, string title, int width = 900, int height = 500)
     {
         var points = metrics.Where(m => !m.Skipped && double.IsFinite(m.Loss)).ToList();
-        if (points.Count == 0)
-            throw new InvalidDataException($"no finite loss values to plot for '{path}'");
+        if (points.Count == 0) return false;
         var xs = points.Select(m => (double)m.Step).ToArray();
         var losses = points.Select(m => m.Loss).ToArray();
         var logScale = losses.All(l => l > 0) && losses.Max() / losses.Min() > 100;
@@ -36,8 +36,7 @@ internal static class LossCurvePlot
         plot.Title(title);
         plot.XLabel("step");
         plot.YLabel(logScale ? "loss (log scale)" : "loss");
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (directory is not null) Directory.CreateDirectory(directory);
-        plot.SavePng(path, width, height);
+        FlanT5.Poplar.Files.AtomicFile.WriteAllBytes(path, plot.GetImageBytes(width, height, ImageFormat.Png));
+        return true;
     }
 }

@@ -19,8 +19,10 @@ public static class ByteSize
             var number = s[..^suffix.Length].Trim();
             if (decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) && value > 0)
             {
+                // decimal holds up to 7.9e28: a number that large times the unit overflows it, and is too large anyway.
+                if (value > long.MaxValue / factor) throw new FormatException($"size '{text}' is too large (the most is {long.MaxValue} bytes)");
                 var bytes = value * factor;
-                if (bytes <= long.MaxValue && bytes >= 1) return (long)bytes;
+                if (bytes >= 1) return (long)bytes;
             }
             throw new FormatException($"size '{text}' is not a positive number of {suffix}");
         }

@@ -14,6 +14,8 @@ public static class HfCheckpointLoader
 {
     public static HfCheckpoint Open(string directory)
     {
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"{directory}: no such folder (expected a Hugging Face T5 checkpoint)");
         var configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: no config.json", configPath);
         var config = T5ModelConfig.Load(configPath);
@@ -36,6 +38,14 @@ public static class HfCheckpointLoader
         var wrongShape = new List<string>();
         var wrongDType = new List<string>();
         var present = new HashSet<string>(files.Names, StringComparer.Ordinal);
+        // Before listing every key the config implies (a config.json claiming a million layers would take that long):
+        // the files must hold as many blocks as it says.
+        foreach (var (stack, key, layers) in new[] { ("encoder", "num_layers", config.NumLayers), ("decoder", "num_decoder_layers", config.NumDecoderLayers) })
+        {
+            int held = BlocksHeld(present, stack);
+            if (layers > held)
+                throw new InvalidDataException($"{directory}: config.json says {key} {layers}, but {files.Source} holds {held} {stack} block(s)");
+        }
         var expectedShapes = HfParameterMap.FullStateDictKeys(config).ToDictionary(k => k.Name, k => k.Shape, StringComparer.Ordinal);
         var unexpected = files.Names.Where(n => !expectedShapes.ContainsKey(n)).ToList();
         foreach (var name in files.Names.Where(expectedShapes.ContainsKey))
@@ -97,6 +107,22 @@ public static class HfCheckpointLoader
             throw new InvalidDataException(message.ToString());
         }
         return new HfCheckpoint(directory, config, layout, files, fileKey, exportOnly);
+    }
+
+    /// <summary>1 + the highest <c>{stack}.block.N</c> index among the tensor names.</summary>
+    private static int BlocksHeld(IEnumerable<string> names, string stack)
+    {
+        var prefix = $"{stack}.block.";
+        int blocks = 0;
+        foreach (var name in names)
+        {
+            if (!name.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            int end = name.IndexOf('.', prefix.Length);
+            if (end > prefix.Length && int.TryParse(name.AsSpan(prefix.Length, end - prefix.Length), System.Globalization.NumberStyles.None,
+                    System.Globalization.CultureInfo.InvariantCulture, out var index) && index < int.MaxValue)
+                blocks = Math.Max(blocks, index + 1);
+        }
+        return blocks;
     }
 
     private static void Append(StringBuilder message, string title, List<string> items)

@@ -31,20 +31,14 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The write of the other buffer, if one is in flight.</summary>
     private Task? _pending;
 
-    /// <summary>Creates (or truncates) <paramref name="path"/>.</summary>
+    /// <summary>Creates (or truncates) <paramref name="path"/>; a symbolic link at that name is refused, not followed.</summary>
     public SequentialFileWriter(string path, int bufferBytes = DefaultBufferBytes, bool direct = true)
     {
         if (bufferBytes < Alignment || bufferBytes % Alignment != 0)
             throw new ArgumentOutOfRangeException(nameof(bufferBytes), $"the staging buffer ({bufferBytes} bytes) must be a positive multiple of {Alignment}");
         Path = path;
-        // Created the ordinary way first (permissions, truncation), then reopened for O_DIRECT writes if allowed.
-        _handle = File.OpenHandle(path, FileMode.Create, FileAccess.Write);
-        if (direct && FileSystemSync.TryOpenDirect(path, forWriting: true) is { } directHandle)
-        {
-            _handle.Dispose();
-            _handle = directHandle;
-            Direct = true;
-        }
+        _handle = FileSystemSync.CreateForWriting(path, direct, out bool isDirect);
+        Direct = isDirect;
         _capacity = bufferBytes;
         _buffers = [new HugePageBuffer(bufferBytes), new HugePageBuffer(bufferBytes)];
     }
@@ -103,8 +97,16 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
         WriteBlocks(_buffers[_active].Address, tail, _written);
         _written += tail;
         _filled = 0;
-        if (Direct) RandomAccess.SetLength(_handle, length);
-        if (flushToDisk) RandomAccess.FlushToDisk(_handle);
+        try
+        {
+            if (Direct) RandomAccess.SetLength(_handle, length);
+            if (flushToDisk) RandomAccess.FlushToDisk(_handle);
+        }
+        catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
+        {
+            // .NET reports EFBIG from ftruncate (a file-size limit) as an out-of-range argument.
+            throw new IOException($"{Path}: completing the file at {length} bytes failed: {e.Message}", e);
+        }
         _completed = true;
     }
 
@@ -145,8 +147,9 @@ public sealed class SequentialFileWriter : IBufferWriter<byte>, IDisposable
         {
             RandomAccess.Write(_handle, new ReadOnlySpan<byte>((void*)buffer, count), offset);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or ArgumentOutOfRangeException)
         {
+            // .NET reports EFBIG (past a file-size limit) as an out-of-range argument; it is a failed write all the same.
             throw new IOException($"{Path}: writing bytes [{offset}, {offset + count}) failed: {e.Message}", e);
         }
     }

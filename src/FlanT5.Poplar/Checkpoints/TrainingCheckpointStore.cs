@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using FlanT5.Poplar.Files;
 
 namespace FlanT5.Poplar.Checkpoints;
 
@@ -11,8 +12,9 @@ public sealed record TrainingCheckpointEntry(long Step, string Directory);
 /// <summary>
 /// Training checkpoints in one folder, as <c>checkpoint-{step:D8}/</c> (weights, AdamW m and v in safetensors,
 /// manifest.msgpack with a checksum per tensor). A save is atomic: everything is written into a hidden temporary
-/// folder, each file and the folder are fsynced, then the folder is renamed into place and the parent fsynced — a
-/// process killed mid-save leaves only a temporary folder, which is never listed and is removed by the next save.
+/// folder, each file and the folder are fsynced, then the folder is swapped into place and the parent fsynced
+/// (<see cref="AtomicDirectory"/>) — a process killed mid-save leaves only a temporary folder, which is never listed
+/// and is removed by the next save.
 /// The last <see cref="KeepLast"/> checkpoints are kept.
 /// </summary>
 public sealed partial class TrainingCheckpointStore
@@ -73,10 +75,11 @@ public sealed partial class TrainingCheckpointStore
         Directory.CreateDirectory(Root);
         RemoveLeftovers();
         string final = Path.Combine(Root, $"{Prefix}{state.Step:D8}");
-        string temp = Path.Combine(Root, $"{TempPrefix}{state.Step:D8}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temp);
-        try
+        // Same step saved again (a resumed run) replaces the old one in one exchange: a crash at any point leaves
+        // either the old or the new checkpoint in place, never a mix.
+        using (var staging = new AtomicDirectory(final, $"{TempPrefix}{state.Step:D8}-{Guid.NewGuid():N}"))
         {
+            string temp = staging.StagingPath;
             var manifest = new TrainingCheckpointManifest
             {
                 Step = state.Step,
@@ -99,19 +102,8 @@ public sealed partial class TrainingCheckpointStore
                 stream.Flush(flushToDisk: true);
             }
             Progress?.Invoke($"wrote {TrainingCheckpointManifest.FileName}");
-            FileSystemSync.SyncDirectory(temp);
-
-            // Same step saved again (a resumed run): move the old one aside, so a crash between the renames
-            // leaves either the old or the new checkpoint in place, never a mix.
-            if (Directory.Exists(final)) Directory.Move(final, Path.Combine(Root, $"{TrashPrefix}{Guid.NewGuid():N}"));
-            Directory.Move(temp, final);
-            FileSystemSync.SyncDirectory(Root);
+            staging.Commit();
             Progress?.Invoke($"saved {final}");
-        }
-        catch
-        {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-            throw;
         }
         Prune();
         RemoveLeftovers();
@@ -172,7 +164,8 @@ public sealed partial class TrainingCheckpointStore
         foreach (var dir in Directory.EnumerateDirectories(Root))
         {
             var name = Path.GetFileName(dir);
-            if (name.StartsWith(TempPrefix, StringComparison.Ordinal) || name.StartsWith(TrashPrefix, StringComparison.Ordinal))
+            if (name.StartsWith(TempPrefix, StringComparison.Ordinal) || name.StartsWith(TrashPrefix, StringComparison.Ordinal)
+                || (name.StartsWith($".{Prefix}", StringComparison.Ordinal) && name.Contains(".tmp-", StringComparison.Ordinal)))
                 Directory.Delete(dir, recursive: true);
         }
     }

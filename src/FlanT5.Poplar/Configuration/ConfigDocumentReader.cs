@@ -1,18 +1,22 @@
 using System.Text;
 using System.Text.Json;
-using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
 
 namespace FlanT5.Poplar.Configuration;
 
 /// <summary>Reads a YAML or JSON config file into a <see cref="ConfigNode"/> tree that remembers lines.</summary>
 public static class ConfigDocumentReader
 {
+    /// <summary>Largest config file read: bounds the memory a wrong or hostile path can make a run spend.</summary>
+    public const long MaxFileBytes = 1 << 20;
+
     /// <summary>Reads <paramref name="path"/>; .json is JSON, .yaml/.yml is YAML.</summary>
     public static ConfigMap ReadFile(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"config file '{path}' does not exist", path);
+        long length = new FileInfo(path).Length;
+        if (length > MaxFileBytes)
+            throw new InvalidDataException($"{path}: {length:N0} bytes; a run config is a few KB (at most {MaxFileBytes:N0} bytes are read)");
         var text = File.ReadAllText(path);
         var ext = Path.GetExtension(path).ToLowerInvariant();
         return ext switch
@@ -23,64 +27,8 @@ public static class ConfigDocumentReader
         };
     }
 
-    public static ConfigMap ReadYaml(string text, string source)
-    {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (YamlException e)
-        {
-            throw new InvalidDataException($"{source}:{e.Start.Line}: not valid YAML: {InnerMessage(e)}", e);
-        }
-        if (stream.Documents.Count == 0)
-            return new ConfigMap([], new ConfigLocation(source, 1));
-        if (stream.Documents.Count > 1)
-            throw new InvalidDataException($"{source}: expected one YAML document, found {stream.Documents.Count}");
-        var root = FromYaml(stream.Documents[0].RootNode, source);
-        return root switch
-        {
-            ConfigMap map => map,
-            ConfigScalar { IsNull: true } => new ConfigMap([], root.Location),
-            _ => throw new InvalidDataException($"{root.Location}: the top level must be a mapping of sections (model:, training:, ...)"),
-        };
-    }
-
-    private static string InnerMessage(Exception e) => e.InnerException is null ? e.Message : $"{e.Message} ({e.InnerException.Message})";
-
-    private static ConfigNode FromYaml(YamlNode node, string source)
-    {
-        var location = new ConfigLocation(source, (int)node.Start.Line);
-        switch (node)
-        {
-            case YamlScalarNode scalar:
-            {
-                var quoted = scalar.Style is YamlDotNet.Core.ScalarStyle.SingleQuoted or YamlDotNet.Core.ScalarStyle.DoubleQuoted
-                    or YamlDotNet.Core.ScalarStyle.Literal or YamlDotNet.Core.ScalarStyle.Folded;
-                var value = scalar.Value;
-                if (!quoted && (value is null or "" or "~" or "null" or "Null" or "NULL"))
-                    return new ConfigScalar(null, ScalarStyle.Plain, location);
-                return new ConfigScalar(value ?? "", quoted ? ScalarStyle.Quoted : ScalarStyle.Plain, location);
-            }
-            case YamlMappingNode mapping:
-            {
-                var entries = new List<ConfigEntry>();
-                foreach (var (key, value) in mapping.Children)
-                {
-                    var keyLocation = new ConfigLocation(source, (int)key.Start.Line);
-                    if (key is not YamlScalarNode { Value: { } keyText })
-                        throw new InvalidDataException($"{keyLocation}: keys must be plain words");
-                    entries.Add(new ConfigEntry(keyText, FromYaml(value, source), keyLocation));
-                }
-                return new ConfigMap(entries, location);
-            }
-            case YamlSequenceNode sequence:
-                return new ConfigSequence(sequence.Children.Select(c => FromYaml(c, source)).ToList(), location);
-            default:
-                throw new InvalidDataException($"{location}: unsupported YAML node {node.NodeType}");
-        }
-    }
+    /// <summary>Reads YAML text (<see cref="YamlConfigReader"/>: bounded depth and alias expansion).</summary>
+    public static ConfigMap ReadYaml(string text, string source) => YamlConfigReader.Read(text, source);
 
     public static ConfigMap ReadJson(string text, string source)
     {
@@ -103,7 +51,7 @@ public static class ConfigDocumentReader
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{source}:{(e.LineNumber ?? 0) + 1}: not valid JSON: {e.Message}", e);
+            throw new InvalidDataException($"{source}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: not valid JSON: {e.Message}", e);
         }
     }
 

@@ -161,5 +161,9 @@ public sealed record InferenceSection
 
 public sealed record OutputSection
 {
-    public string RunDir { get; init; } = "runs/tiny-emulator";
+    /// <summary>Replaced in <see cref="RunDir"/> by the run's start time (UTC, <c>yyyyMMdd-HHmmss</c>) when it starts.</summary>
+    public const string TimestampToken = "{timestamp}";
+
+    /// <summary>Where a run writes everything; with <see cref="TimestampToken"/> in its last folder name, a new folder per run.</summary>
+    public string RunDir { get; init; } = "runs/tiny-emulator/" + TimestampToken;
 }

@@ -103,7 +103,14 @@ public static partial class RunConfigValidator
         AtLeast(inference.BatchSize, 1, "inference.batch_size");
         AtLeast(inference.NumBeams, 1, "inference.num_beams");
 
+        Check(inference.MaxNewTokens <= Generation.GenerationOptions.MaxNewTokensLimit, "inference.max_new_tokens",
+            $"is {inference.MaxNewTokens}; at most {Generation.GenerationOptions.MaxNewTokensLimit}");
+
         Check(config.Output.RunDir.Length > 0, "output.run_dir", "is empty");
+        Check(Path.GetDirectoryName(config.Output.RunDir)?.Contains(OutputSection.TimestampToken, StringComparison.Ordinal) != true,
+            "output.run_dir", $"has {OutputSection.TimestampToken} above its last folder name; it may only name the run's own folder");
+        Check(checkpoint.Dir?.Contains(OutputSection.TimestampToken, StringComparison.Ordinal) != true, "checkpoint.dir",
+            $"may not hold {OutputSection.TimestampToken} (leave it null: the run directory's checkpoints/ folder is per run)");
         return problems;
     }
 

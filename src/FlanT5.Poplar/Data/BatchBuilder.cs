@@ -62,6 +62,9 @@ public sealed class BatchBuilder
             DecoderInputIds = decoderInputs,
             Labels = labels,
             ExampleIndices = exampleIndices ?? Enumerable.Repeat(-1L, rows).ToArray(),
+            TruncatedSources = sourceIds.Count(r => r.Length > SourcePadding.MaxTokens),
+            TruncatedTargets = targetIds.Count(r => r.Length > TargetPadding.MaxTokens),
+            LongestSource = sourceIds.Count == 0 ? 0 : sourceIds.Max(r => r.Length),
             Next = next,
         };
     }

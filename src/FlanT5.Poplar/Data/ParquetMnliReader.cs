@@ -24,7 +24,7 @@ public sealed class ParquetMnliReader(DatasetReadOptions? options = null) : IDat
         {
             reader = await ParquetReader.CreateAsync(path).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new DatasetFormatException(path, "", $"not a readable parquet file: {e.Message}", e);
         }
@@ -44,9 +44,22 @@ public sealed class ParquetMnliReader(DatasetReadOptions? options = null) : IDat
             var premises = new string?[rows];
             var hypotheses = new string?[rows];
             var labels = new long?[rows];
-            await group.ReadAsync(premiseField, premises.AsMemory()).ConfigureAwait(false);
-            await group.ReadAsync(hypothesisField, hypotheses.AsMemory()).ConfigureAwait(false);
-            await ReadLabels(group, labelField, labels).ConfigureAwait(false);
+            string column = premiseField.Name;
+            try
+            {
+                await group.ReadAsync(premiseField, premises.AsMemory()).ConfigureAwait(false);
+                column = hypothesisField.Name;
+                await group.ReadAsync(hypothesisField, hypotheses.AsMemory()).ConfigureAwait(false);
+                column = labelField.Name;
+                await ReadLabels(group, labelField, labels).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not (OutOfMemoryException or DatasetFormatException))
+            {
+                // The parquet library meets a damaged page with whatever exception its decoder hits (an index out of
+                // range, an overflow): all of them mean the file is damaged, which the user can act on.
+                throw new DatasetFormatException(path, $"row group {g}",
+                    $"column '{column}' cannot be decoded (the file is damaged or truncated): {e.GetType().Name}: {e.Message}", e);
+            }
             for (int i = 0; i < rows; i++)
             {
                 string location = $"row {rowBase + i}";

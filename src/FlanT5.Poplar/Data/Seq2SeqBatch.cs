@@ -20,6 +20,15 @@ public sealed class Seq2SeqBatch
     /// <summary>The dataset index of each row (-1 when the batch was built from loose rows).</summary>
     public long[] ExampleIndices { get; init; } = [];
 
+    /// <summary>Rows whose source was longer than the source length and was cut (eos kept).</summary>
+    public int TruncatedSources { get; init; }
+
+    /// <summary>Rows whose target was longer than the target length and was cut.</summary>
+    public int TruncatedTargets { get; init; }
+
+    /// <summary>The longest source of the batch in tokens, before any cut.</summary>
+    public int LongestSource { get; init; }
+
     /// <summary>The loader position after this batch: save it in a checkpoint to resume with the next batch.</summary>
     public DataCursor? Next { get; init; }
 

@@ -8,6 +8,10 @@ public sealed record GenerationOptions
     /// <summary>New tokens after the decoder start token (transformers' default max_length 20 with a 1-token prompt).</summary>
     public int MaxNewTokens { get; init; } = 19;
 
+    /// <summary>The most new tokens one decode can hold: the session's length limit (2^16, as for every sequence
+    /// length the ABI takes).</summary>
+    public const int MaxNewTokensLimit = 1 << 16;
+
     /// <summary>1 = greedy search.</summary>
     public int NumBeams { get; init; } = 1;
 
@@ -39,8 +43,8 @@ public sealed record GenerationOptions
     /// <summary>Throws when a field is out of range for a decoder with <paramref name="vocabSize"/> logits.</summary>
     public void Validate(int vocabSize)
     {
-        if (MaxNewTokens < 1)
-            throw new ArgumentException($"MaxNewTokens must be at least 1, got {MaxNewTokens}.", nameof(MaxNewTokens));
+        if (MaxNewTokens is < 1 or > MaxNewTokensLimit)
+            throw new ArgumentException($"max new tokens is {MaxNewTokens}; expected 1..{MaxNewTokensLimit}.", nameof(MaxNewTokens));
         if (NumBeams < 1)
             throw new ArgumentException($"NumBeams must be at least 1, got {NumBeams}.", nameof(NumBeams));
         if (BatchSize < 1)

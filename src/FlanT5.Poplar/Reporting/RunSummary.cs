@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FlanT5.Poplar.Evaluation;
+using FlanT5.Poplar.Files;
 
 namespace FlanT5.Poplar.Reporting;
 
@@ -26,6 +27,10 @@ public sealed record RunSummary
     public double? FinalLoss { get; init; }
     /// <summary>True when the run stopped early (Ctrl-C) after saving a checkpoint.</summary>
     public bool Interrupted { get; init; }
+    /// <summary>Training prompts fed cut to model.source_length (an example counts each time it is fed).</summary>
+    public long TruncatedSources { get; init; }
+    /// <summary>Training targets fed cut to model.target_length.</summary>
+    public long TruncatedTargets { get; init; }
     public IReadOnlyDictionary<string, SplitAccuracy> Accuracy { get; init; } = new Dictionary<string, SplitAccuracy>();
     /// <summary>Output name → path: metrics_jsonl, metrics_csv, loss_plot, config, checkpoint, eval_{split}, ...</summary>
     public IReadOnlyDictionary<string, string> Outputs { get; init; } = new Dictionary<string, string>();
@@ -42,14 +47,7 @@ public sealed record RunSummary
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     /// <summary>Writes the file through a temporary name, so a reader never sees half a summary.</summary>
-    public void Write(string path)
-    {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        File.WriteAllText(temporary, ToJson());
-        File.Move(temporary, path, overwrite: true);
-    }
+    public void Write(string path) => AtomicFile.WriteAllText(path, ToJson());
 
     public static RunSummary Read(string path)
     {

@@ -72,6 +72,8 @@ public sealed class T5Tokenizer : Generation.ITextTokenizer
     /// <summary>Loads spiece.model and, if present, tokenizer_config.json (for the number of sentinels) from a model folder.</summary>
     public static T5Tokenizer FromDirectory(string modelDirectory)
     {
+        if (!Directory.Exists(modelDirectory))
+            throw new DirectoryNotFoundException($"{modelDirectory}: no such folder (expected a T5 model folder with spiece.model)");
         string spiece = Path.Combine(modelDirectory, "spiece.model");
         if (!File.Exists(spiece))
             throw new FileNotFoundException($"{modelDirectory}: no spiece.model (the T5 sentencepiece model) in this folder", spiece);

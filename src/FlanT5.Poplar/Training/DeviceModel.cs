@@ -172,7 +172,7 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
         var parameterNames = _parameterEntries.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         if (source is IStreamedTensorSource streamed)
         {
-            LoadStreamed(streamed, slot, parameterNames, keepOthers);
+            LoadStreamed(streamed, slot, parameterNames, keepOthers, Describe(source, what));
             return;
         }
         float[] buffer = [];
@@ -180,6 +180,7 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
         {
             if (buffer.Length != p.ElementCount) buffer = new float[p.ElementCount];
             source.ReadTensor(p.Name, buffer);
+            if (slot == ParameterSlot.Weight) NonFiniteWeights.ThrowIfAny(buffer, p.Name, Describe(source, what));
             Session.Write(p.Name, slot, buffer);
         }
         if (!keepOthers) return;
@@ -197,7 +198,7 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
     /// the page cache nor waits on page faults. Large tensors arrive in pieces. Tensors that are not parameters are
     /// kept for export (<paramref name="keepOthers"/>) or skipped.
     /// </summary>
-    private void LoadStreamed(IStreamedTensorSource source, ParameterSlot slot, HashSet<string> parameterNames, bool keepOthers)
+    private void LoadStreamed(IStreamedTensorSource source, ParameterSlot slot, HashSet<string> parameterNames, bool keepOthers, string what)
     {
         var shapes = source.Tensors.ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
         using var stream = source.StreamTensors();
@@ -219,10 +220,14 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
             var destination = isParameter ? parameters.AsSpan(0, n) : kept;
             stream.ReadFloat32(destination);
             if (!stream.IsLastPiece) continue;
+            if (isParameter && slot == ParameterSlot.Weight) NonFiniteWeights.ThrowIfAny(destination, name, what);
             if (isParameter) Session.Write(name, slot, destination);
             else _exportOnly[name] = new HostTensor(shapes[name], kept);
         }
     }
+
+    private static string Describe(ITensorSource source, string what) =>
+        source is HfCheckpoint checkpoint ? $"{what} of {checkpoint.Directory}" : what;
 
     public void ReadTensor(string name, Span<float> destination)
     {

@@ -34,6 +34,8 @@ public sealed class RunInputs : IDisposable
     {
         var modelDir = config.Model.Checkpoint
             ?? throw new ArgumentException("model.checkpoint is not set: point it at a Hugging Face T5 checkpoint directory");
+        if (!Directory.Exists(modelDir))
+            throw new DirectoryNotFoundException($"model.checkpoint {modelDir}: no such folder (expected a Hugging Face T5 checkpoint)");
         var tokenizer = T5Tokenizer.FromDirectory(modelDir);
         var pretrained = HfCheckpointLoader.Open(modelDir);
         try
@@ -41,16 +43,20 @@ public sealed class RunInputs : IDisposable
             var template = new PromptTemplate(config.Data.PromptTemplate, "{label}");
             var readOptions = new DatasetReadOptions { SkipBadRows = config.Data.SkipBadRows };
             var notes = new List<string>();
-            IReadOnlyList<Seq2SeqExample> Read(string path)
+            // A split with no labelled row cannot train or be scored (0/0 is not an accuracy): refused, with the counts.
+            IReadOnlyList<Seq2SeqExample> Read(string path, string key)
             {
                 var result = MnliReader.Read(path, readOptions);
                 notes.Add(result.ToString());
+                if (result.Examples.Count == 0)
+                    throw new InvalidDataException($"{key} {path}: no usable example ({result.SkippedNoGoldLabel} row(s) without a gold label " +
+                        $"and {result.SkippedBadRows} malformed row(s) skipped{(result.BadRows.Count > 0 ? $", e.g. {result.BadRows[0]}" : "")})");
                 return result.Examples.Select(template.Format).ToList();
             }
-            IReadOnlyList<Seq2SeqExample> train = readTrain && config.Data.Train is { } trainPath ? Read(trainPath) : [];
+            IReadOnlyList<Seq2SeqExample> train = readTrain && config.Data.Train is { } trainPath ? Read(trainPath, "data.train") : [];
             var eval = new Dictionary<string, IReadOnlyList<Seq2SeqExample>>(StringComparer.Ordinal);
-            if (config.Data.Eval.ValidationMatched is { } matched) eval["validation_matched"] = Read(matched);
-            if (config.Data.Eval.ValidationMismatched is { } mismatched) eval["validation_mismatched"] = Read(mismatched);
+            if (config.Data.Eval.ValidationMatched is { } matched) eval["validation_matched"] = Read(matched, "data.eval.validation_matched");
+            if (config.Data.Eval.ValidationMismatched is { } mismatched) eval["validation_mismatched"] = Read(mismatched, "data.eval.validation_mismatched");
             return new RunInputs(tokenizer, pretrained, train, eval, notes);
         }
         catch

@@ -21,6 +21,9 @@ public sealed record TrainingOutcome(
     bool Interrupted,
     string? LastCheckpoint)
 {
+    /// <summary>Training rows cut to the sequence lengths.</summary>
+    public TruncationCount Truncation { get; init; } = TruncationCount.None;
+
     public double SamplesPerSecond => TrainSeconds > 0 ? Samples / TrainSeconds : 0;
 }
 
@@ -139,6 +142,7 @@ public sealed class T5Trainer : IDisposable
         double? lastLoss = null;
         string? lastCheckpoint = null;
         bool interrupted = false;
+        var truncation = TruncationCount.None;
 
         await using var batches = _loader.ReadAsync(_cursor, maxBatches: (long)(steps - _step) * accumulation, CancellationToken.None)
             .GetAsyncEnumerator(CancellationToken.None);
@@ -162,6 +166,7 @@ public sealed class T5Trainer : IDisposable
                 microBatches.Add(ToTokenBatch(batch, training: true));
                 _cursor = batch.Next ?? _cursor;
                 samples += batch.Rows;
+                truncation = truncation.Add(batch);
             }
             double loss = Model.Session.ForwardBackward(microBatches, (float)scale).Sum(l => (double)l) / accumulation;
             double lr = _schedule.At(_step);
@@ -178,6 +183,9 @@ public sealed class T5Trainer : IDisposable
                 MaxGradNorm = (float)_config.Training.GradientClipping,
             });
             bool finite = !result.SkippedNonFinite && double.IsFinite(loss);
+            // Weights only turn non-finite through an applied update, and a non-finite step applies none: looking once
+            // per run of skipped steps is enough (an XL model's weights take seconds to read back).
+            if (!finite && _guard.ConsecutiveSkipped == 0) ThrowIfWeightsNotFinite(_step + 1);
             _lossScaler.Update(finite);
             _guard.Record(_step + 1, finite ? loss : double.NaN, result.GradNorm, scale);
             if (!result.SkippedNonFinite) _optimizerStep++;
@@ -190,7 +198,25 @@ public sealed class T5Trainer : IDisposable
         clock.Stop();
         if (interrupted || _step == steps) lastCheckpoint = SaveTrainingCheckpoint();
         return new TrainingOutcome(_step, steps, samples, clock.Elapsed.TotalSeconds, lastLoss, _guard.SkippedCount,
-            interrupted, lastCheckpoint);
+            interrupted, lastCheckpoint) { Truncation = truncation };
+    }
+
+    /// <summary>
+    /// A step came out non-finite. From finite weights that is an overflow the step skip and loss scaling absorb; from
+    /// weights that hold NaN or infinity no step can ever be finite, so training stops here naming the tensor.
+    /// </summary>
+    private void ThrowIfWeightsNotFinite(int step)
+    {
+        var weights = Model.Slot(ParameterSlot.Weight);
+        float[] buffer = [];
+        foreach (var t in weights.Tensors)
+        {
+            int n = checked((int)t.ElementCount);
+            if (buffer.Length < n) buffer = new float[n];
+            weights.ReadTensor(t.Name, buffer.AsSpan(0, n));
+            NonFiniteWeights.ThrowIfAny(buffer.AsSpan(0, n), t.Name,
+                $"step {step}: the loss is not finite because the weights are not");
+        }
     }
 
     /// <summary>Evaluates on the trainer's evaluation dataset.</summary>

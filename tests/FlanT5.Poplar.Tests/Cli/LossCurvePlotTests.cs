@@ -32,9 +32,11 @@ public class LossCurvePlotTests
     }
 
     [Test]
-    public void NothingToPlotIsAnError()
+    public void NothingToPlotWritesNothing()
     {
         var metrics = new[] { new StepMetrics(1, 1, double.NaN, 1, 1, 1, 1, 1, true) };
-        Assert.Throws<InvalidDataException>(() => LossCurvePlot.Save(metrics, Path.Combine(Path.GetTempPath(), "never.png"), "x"));
+        var path = Path.Combine(Path.GetTempPath(), $"never-{Guid.NewGuid():N}.png");
+        Assert.That(LossCurvePlot.Save(metrics, path, "x"), Is.False);
+        Assert.That(File.Exists(path), Is.False);
     }
 }

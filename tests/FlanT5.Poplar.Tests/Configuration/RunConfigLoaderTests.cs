@@ -113,13 +113,13 @@ public class RunConfigLoaderTests
     }
 
     [Test]
-    public void YamlSyntaxErrorNamesTheLine()
+    public void YamlSyntaxErrorNamesTheLineAndColumn()
     {
         var file = Write("run.yaml", "training:\n  steps: 5\n  seed: [1\n");
 
         var e = Assert.Throws<InvalidDataException>(() => Load(file));
 
-        Assert.That(e!.Message, Does.Match($"^{System.Text.RegularExpressions.Regex.Escape(file)}:[34]: not valid YAML"));
+        Assert.That(e!.Message, Does.Match($"^{System.Text.RegularExpressions.Regex.Escape(file)}:[34]:[0-9]+: not valid YAML"));
     }
 
     [Test]
@@ -217,7 +217,7 @@ public class RunConfigLoaderTests
         Assert.That(config.Model.Checkpoint, Is.EqualTo(Path.Combine(_dir, "models", "m")));
         Assert.That(config.Data.Train, Is.EqualTo(Path.Combine(_dir, "train.tsv")));
         Assert.That(config.Data.Eval.ValidationMatched, Is.Null);
-        Assert.That(config.Output.RunDir, Is.EqualTo(Path.Combine(_dir, "runs", "tiny-emulator")));
+        Assert.That(config.Output.RunDir, Is.EqualTo(Path.Combine(_dir, "runs", "tiny-emulator", "{timestamp}")));
     }
 
     [Test]

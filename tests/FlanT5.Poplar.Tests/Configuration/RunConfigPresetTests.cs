@@ -92,7 +92,7 @@ public class RunConfigPresetTests
             Assert.That(config.Training.LearningRate.Maximum, Is.EqualTo(1e-3));
             Assert.That(config.GradientAccumulation, Is.EqualTo(1));
             Assert.That(config.Ipus, Is.EqualTo(1));
-            Assert.That(config.CheckpointDirectory, Is.EqualTo(RepositoryRoot.Combine("runs", "tiny-emulator", "checkpoints")));
+            Assert.That(config.CheckpointDirectory, Is.EqualTo(RepositoryRoot.Combine("runs", "tiny-emulator", "{timestamp}", "checkpoints")), "each run its own folder; the run fills in {timestamp}");
         });
     }
 

@@ -48,7 +48,7 @@ public class MetricsWriterTests
     {
         var paths = new RunOutputPaths(_dir);
         using (var writer = new MetricsWriter(paths)) writer.OnStep(new StepMetrics(1, 2, 1, 1, 1, 1, 1, 1));
-        using (var writer = new MetricsWriter(paths, append: true)) writer.OnStep(new StepMetrics(2, 2, 1, 1, 1, 1, 1, 2));
+        using (var writer = new MetricsWriter(paths, resumedAtStep: 1)) writer.OnStep(new StepMetrics(2, 2, 1, 1, 1, 1, 1, 2));
 
         Assert.That(File.ReadAllLines(paths.MetricsCsv), Has.Length.EqualTo(3));
         Assert.That(MetricsWriter.ReadJsonl(paths.MetricsJsonl).Select(m => m.Step), Is.EqualTo(new[] { 1, 2 }));
