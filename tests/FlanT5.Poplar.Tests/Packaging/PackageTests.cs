@@ -106,7 +106,10 @@ public class PackageTests
 
         var finetune = Run(flant5, work, ["finetune", "--set", "training.steps=2", "--no-eval"]);
         Assert.That(finetune.ExitCode, Is.EqualTo(0), finetune.Describe("flant5 finetune"));
-        var runDir = Path.Combine(work, "runs", "tiny-emulator");
+        // The preset's run_dir is runs/tiny-emulator/{timestamp}: one new folder for this one run.
+        var runs = Directory.GetDirectories(Path.Combine(work, "runs", "tiny-emulator"));
+        Assert.That(runs, Has.Length.EqualTo(1), finetune.Output);
+        var runDir = runs[0];
         Assert.That(File.Exists(Path.Combine(runDir, "summary.json")), finetune.Output);
         Assert.That(File.Exists(Path.Combine(runDir, "hf-checkpoint", "model.safetensors")), finetune.Output);
         Assert.That(Directory.GetDirectories(toolPath, "runs", SearchOption.AllDirectories), Is.Empty,
