@@ -1,0 +1,61 @@
+#pragma once
+// A non-owning view of a contiguous array, as the SDK's poplar::ArrayRef.
+#include <array>
+#include <cstddef>
+#include <initializer_list>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+namespace poplar {
+
+template <class T> class ArrayRef {
+public:
+  using value_type = T;
+  using const_iterator = const T *;
+  using iterator = const T *;
+
+  constexpr ArrayRef() : data_(nullptr), size_(0) {}
+  constexpr ArrayRef(const T *p, std::size_t size) : data_(p), size_(size) {}
+  ArrayRef(const T *begin, const T *end) : data_(begin), size_(static_cast<std::size_t>(end - begin)) {}
+  template <class U, class Alloc,
+            typename = std::enable_if_t<std::is_same_v<std::remove_const_t<U>, std::remove_const_t<T>>>>
+  ArrayRef(const std::vector<U, Alloc> &v) : data_(v.data()), size_(v.size()) {}
+  template <class U, typename = std::enable_if_t<std::is_same_v<std::remove_const_t<U>, std::remove_const_t<T>>>>
+  constexpr ArrayRef(const ArrayRef<U> &other) : data_(other.data()), size_(other.size()) {}
+  // The list must outlive the ArrayRef: pass it straight to a call, as the SDK's callers do.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
+  ArrayRef(std::initializer_list<T> list) : data_(list.begin()), size_(list.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+  template <std::size_t N> constexpr ArrayRef(const std::array<T, N> &a) : data_(a.data()), size_(N) {}
+
+  constexpr bool empty() const { return size_ == 0; }
+  constexpr std::size_t size() const { return size_; }
+  constexpr const T *data() const { return data_; }
+  const_iterator begin() const { return data_; }
+  const_iterator end() const { return data_ + size_; }
+  const T &front() const { return at(0); }
+  const T &back() const { return at(size_ - 1); }
+  const T &operator[](std::size_t i) const { return data_[i]; }
+  const T &at(std::size_t i) const {
+    if (i >= size_) throw std::out_of_range("poplar::ArrayRef index out of range");
+    return data_[i];
+  }
+  std::vector<std::remove_const_t<T>> vec() const { return {begin(), end()}; }
+
+private:
+  const T *data_;
+  std::size_t size_;
+};
+
+} // namespace poplar
+
+namespace gccs {
+// SDK 3.3 spells some Engine parameters gccs::ArrayRef; it is the same view.
+template <class T> using ArrayRef = poplar::ArrayRef<T>;
+} // namespace gccs

@@ -1,0 +1,7 @@
+#pragma once
+
+namespace poplar {
+
+enum class SyncType { INTERNAL, EXTERNAL, GLOBAL };
+
+} // namespace poplar

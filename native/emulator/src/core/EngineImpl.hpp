@@ -1,0 +1,71 @@
+#pragma once
+// The engine behind poplar::Engine: a frozen copy of the graph, one ReplicaContext per replica,
+// connected host streams, remote buffer storage and the memory and cycle reports.
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <poplar/Graph.hpp>
+#include <poplar/OptionFlags.hpp>
+#include <poplar/Program.hpp>
+
+#include "core/GraphState.hpp"
+#include "core/ProgramNode.hpp"
+#include "core/ReplicaContext.hpp"
+#include "core/Report.hpp"
+
+namespace poplar_emulator {
+
+class EngineImpl {
+public:
+  EngineImpl(const poplar::Graph &graph, const std::vector<poplar::program::Program> &programs,
+             const poplar::OptionFlags &options);
+  const GraphState &graph() const { return *state_; }
+  unsigned replicationFactor() const { return state_->replicationFactor; }
+
+  void load(const poplar::Device &device);
+  void run(unsigned program);
+  void readTensor(const std::string &handle, void *buf, void *bufEnd);
+  void writeTensor(const std::string &handle, const void *buf, const void *bufEnd);
+  void connectStream(const std::string &handle, void *p, void *pEnd);
+  void connectStream(const std::string &handle, void *p);
+  void copyToRemoteBuffer(const void *buf, const std::string &handle, std::uint64_t repeat, unsigned replica);
+  void copyFromRemoteBuffer(const std::string &handle, void *buf, std::uint64_t repeat, unsigned replica);
+  std::size_t remoteBufferBytes(const std::string &handle) const;
+
+  // For steps: the current host entry of a connected stream, and moving to the next one.
+  unsigned char *streamEntry(const StreamInfo &stream);
+  void advanceStream(const StreamInfo &stream);
+  std::size_t streamBlockBytes(const StreamInfo &stream) const;
+  std::vector<unsigned char> &remoteStorage(const RemoteBufferInfo &buffer, unsigned replica);
+  std::mt19937 &kernelRandom(const StepNode *step, unsigned replica);
+
+  const MemoryReport &memory() const { return memory_; }
+  const CycleReport &lastRun() const { return lastRun_; }
+
+private:
+  void execute(const ProgramNode &node, const std::vector<unsigned> &active);
+  void runStep(const StepNode &step, const std::vector<unsigned> &active);
+  bool predicate(const poplar::Tensor &t, unsigned replica);
+
+  std::shared_ptr<GraphState> state_;
+  std::vector<NodePtr> programs_;
+  std::vector<std::unique_ptr<ReplicaContext>> replicas_;
+  std::map<const StepNode *, StepCycles> stepCycles_;
+  std::map<std::pair<const StepNode *, unsigned>, std::mt19937> kernelRandom_;
+  struct ConnectedStream {
+    unsigned char *begin = nullptr;
+    std::size_t entries = 0;
+    std::size_t next = 0;
+  };
+  std::map<std::string, ConnectedStream> streams_;
+  std::map<std::string, std::vector<std::vector<unsigned char>>> remote_;
+  MemoryReport memory_;
+  CycleReport lastRun_;
+  bool loaded_ = false;
+};
+
+} // namespace poplar_emulator

@@ -1,0 +1,57 @@
+#pragma once
+// One replica's device state while an engine runs: variable storage, floating-point control and the
+// stochastic-rounding random source. Steps read and write tensors only through it.
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/TensorImpl.hpp"
+
+namespace poplar_emulator {
+
+class EngineImpl;
+
+// The floating-point control register: see poplar::FloatingPointBehaviour.
+struct FpState {
+  bool inv = false;
+  bool div0 = false;
+  bool oflo = false;
+  bool esr = false;
+  bool nanoo = false;
+};
+
+class ReplicaContext {
+public:
+  ReplicaContext(EngineImpl &engine, unsigned replica, std::uint64_t seed);
+  unsigned replica() const { return replica_; }
+  unsigned replicationFactor() const;
+  EngineImpl &engine() { return engine_; }
+  std::vector<std::vector<unsigned char>> &storage() { return storage_; }
+
+  // Elements of t in t's element type, host format, row-major.
+  void readRaw(const TensorLayout &t, unsigned char *dst) const;
+  void writeRaw(const TensorLayout &t, const unsigned char *src);
+  // FLOAT and HALF tensors as float.
+  void readFloats(const TensorLayout &t, float *dst) const;
+  // Rounds to t's type and applies the floating-point behaviour; `op` names the writer in errors.
+  void writeFloats(const TensorLayout &t, const float *src, const std::string &op);
+  // The variable's floats when t is one stride-1 run of a FLOAT variable, else null.
+  float *directFloats(const TensorLayout &t);
+  // Applies the exception checks to floats already written in place (directFloats).
+  void checkFloats(const TensorLayout &t, const float *values, const std::string &op) const;
+
+  FpState fp;
+  std::mt19937 &roundingRandom() { return rounding_; }
+
+private:
+  [[noreturn]] void raise(const TensorLayout &t, const std::string &op, const char *what, std::size_t element,
+                          float value) const;
+  EngineImpl &engine_;
+  unsigned replica_;
+  std::vector<std::vector<unsigned char>> storage_; // per variable, host format
+  std::mt19937 rounding_;
+};
+
+} // namespace poplar_emulator

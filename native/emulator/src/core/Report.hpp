@@ -1,0 +1,58 @@
+#pragma once
+// What an engine reports about itself: memory per IPU as compiled, and cycles per run.
+// For libft5's memory and traffic reports and estimated_cycles.
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace poplar { class Engine; }
+
+namespace poplar_emulator {
+
+struct IpuMemory {
+  unsigned ipu = 0;                 // within one replica
+  std::size_t capacity = 0;         // tilesPerIPU * memoryBytesPerTile
+  std::size_t alwaysLive = 0;       // constants, host-visible variables, values carried into a program
+  std::size_t peakNotAlwaysLive = 0; // the most bytes of other variables live at one step
+  std::size_t peakTemporary = 0;     // kernel scratch counted at that step
+  std::string peakStep;              // the step where the peak is reached
+  std::size_t total() const { return alwaysLive + peakNotAlwaysLive + peakTemporary; }
+};
+
+struct MemoryReport {
+  std::vector<IpuMemory> ipus;
+  std::size_t remoteBufferBytes = 0; // streaming memory per replica
+  std::vector<std::pair<std::string, std::size_t>> largestVariables; // name, bytes; largest first
+};
+
+// Cycle model, per step (one replica; replicas run in parallel):
+//   compute  = flops / (rate * tiles), rate per tile per cycle: AMP 128 (half) / 32 (float),
+//              vector 4 (half) / 2 (float); tiles = tiles holding the step's outputs
+//   exchange = exchangeBytes / (exchangeBytesPerCycle * tiles)
+//   ipuLink  = ipuLinkBytes / (320 GB/s / clock)
+//   host     = hostBytes / (16 GB/s / clock)
+//   sync     = syncs * 150 cycles (internal) or 1500 cycles (external)
+struct StepCycles {
+  double compute = 0, exchange = 0, ipuLink = 0, host = 0, sync = 0;
+  double total() const { return compute + exchange + ipuLink + host + sync; }
+};
+
+struct CycleReport {
+  StepCycles cycles;       // summed over the steps run
+  std::size_t stepsRun = 0;
+  double total() const { return cycles.total(); }
+};
+
+constexpr double kAmpHalfFlopsPerTileCycle = 128;
+constexpr double kAmpFloatFlopsPerTileCycle = 32;
+constexpr double kVectorHalfFlopsPerTileCycle = 4;
+constexpr double kVectorFloatFlopsPerTileCycle = 2;
+constexpr double kHostBytesPerSecond = 16e9;
+constexpr double kInternalSyncCycles = 150;
+constexpr double kExternalSyncCycles = 1500;
+
+const MemoryReport &memoryReport(const poplar::Engine &engine);
+const CycleReport &lastRunCycles(const poplar::Engine &engine);
+
+} // namespace poplar_emulator

@@ -1,0 +1,368 @@
+#include <cstring>
+
+#include <poplar/Program.hpp>
+#include <poplar/exceptions.hpp>
+
+#include "core/Access.hpp"
+#include "core/EngineImpl.hpp"
+#include "core/GraphState.hpp"
+#include "core/HostValues.hpp"
+#include "core/Kernel.hpp"
+#include "core/ProgramNode.hpp"
+#include "core/ReplicaContext.hpp"
+#include "core/TypeInfo.hpp"
+
+namespace poplar_emulator {
+
+void StepNode::run(ReplicaContext &) const {}
+void StepNode::runAll(const std::vector<ReplicaContext *> &) const {}
+
+namespace {
+
+const TensorImpl &valid(const poplar::Tensor &t, const std::string &what) {
+  const auto &impl = Access::impl(t);
+  if (!impl) throw poplar::poplar_error(what + ": the tensor is not valid (default-constructed)");
+  return *impl;
+}
+
+std::string describe(const TensorLayout &t) { return std::string(typeInfo(t.type).name) + shapeString(t.shape); }
+
+double bytesOf(const TensorLayout &t) { return static_cast<double>(t.numElements() * typeInfo(t.type).size); }
+
+class CopyStep : public StepNode {
+public:
+  CopyStep(poplar::Tensor src, poplar::Tensor dst, const std::string &name) : StepNode(name), src_(src), dst_(dst) {
+    const TensorImpl &s = valid(src_, "poplar::program::Copy '" + name + "'");
+    const TensorImpl &d = valid(dst_, "poplar::program::Copy '" + name + "'");
+    if (s.type != d.type || s.numElements() != d.numElements())
+      throw poplar::poplar_error("poplar::program::Copy '" + name + "': source " + describe(s) + " and destination " +
+                                 describe(d) + " differ in type or number of elements");
+  }
+  void access(StepAccess &a) const override {
+    a.reads.push_back(Access::impl(src_).get());
+    a.writes.push_back(Access::impl(dst_).get());
+  }
+  StepWork work() const override {
+    StepWork w;
+    w.exchangeBytes = bytesOf(*Access::impl(src_));
+    return w;
+  }
+  void run(ReplicaContext &r) const override {
+    const TensorLayout &s = *Access::impl(src_);
+    std::vector<unsigned char> buf(s.numElements() * typeInfo(s.type).size);
+    r.readRaw(s, buf.data());
+    r.writeRaw(*Access::impl(dst_), buf.data());
+  }
+
+private:
+  poplar::Tensor src_, dst_;
+};
+
+class StreamCopyStep : public StepNode {
+public:
+  StreamCopyStep(std::shared_ptr<const StreamInfo> stream, poplar::Tensor t, const std::string &name)
+      : StepNode(name), stream_(std::move(stream)), t_(t) {
+    if (!stream_) throw poplar::poplar_error("poplar::program::Copy '" + name + "': the stream is not valid");
+    const TensorImpl &ti = valid(t_, "poplar::program::Copy '" + name + "'");
+    if (ti.type != stream_->type || ti.numElements() != stream_->numElements)
+      throw poplar::poplar_error("poplar::program::Copy '" + name + "': stream '" + stream_->handle + "' carries " +
+                                 std::to_string(stream_->numElements) + " " + typeInfo(stream_->type).name +
+                                 " elements but the tensor is " + describe(ti));
+  }
+  void access(StepAccess &a) const override {
+    (stream_->toDevice ? a.writes : a.reads).push_back(Access::impl(t_).get());
+  }
+  StepWork work() const override {
+    StepWork w;
+    w.hostBytes = bytesOf(*Access::impl(t_));
+    w.externalSync = true;
+    return w;
+  }
+  bool acrossReplicas() const override { return true; }
+  void runAll(const std::vector<ReplicaContext *> &replicas) const override {
+    if (replicas.empty()) return;
+    EngineImpl &engine = replicas.front()->engine();
+    unsigned char *entry = engine.streamEntry(*stream_);
+    std::size_t block = stream_->numElements * typeInfo(stream_->type).size;
+    bool perReplica = !stream_->toDevice || stream_->mode == poplar::ReplicatedStreamMode::REPLICATE;
+    for (ReplicaContext *r : replicas) {
+      unsigned char *p = entry + (perReplica ? r->replica() * block : 0);
+      if (stream_->toDevice) r->writeRaw(*Access::impl(t_), p);
+      else r->readRaw(*Access::impl(t_), p);
+    }
+    engine.advanceStream(*stream_);
+  }
+
+private:
+  std::shared_ptr<const StreamInfo> stream_;
+  poplar::Tensor t_;
+};
+
+class RemoteCopyStep : public StepNode {
+public:
+  RemoteCopyStep(std::shared_ptr<const RemoteBufferInfo> buffer, poplar::Tensor t, poplar::Tensor offset, bool toRemote,
+                 const std::string &name)
+      : StepNode(name), buffer_(std::move(buffer)), t_(t), offset_(offset), toRemote_(toRemote) {
+    std::string what = "poplar::program::Copy '" + name + "'";
+    if (!buffer_) throw poplar::poplar_error(what + ": the remote buffer is not valid");
+    const TensorImpl &ti = valid(t_, what);
+    std::size_t rows = 1;
+    if (offset_.valid()) {
+      const TensorImpl &oi = *Access::impl(offset_);
+      TypeKind k = typeInfo(oi.type).kind;
+      if ((k != TypeKind::Unsigned && k != TypeKind::Signed) || oi.shape.size() > 1)
+        throw poplar::poplar_error(what + ": the offset must be a scalar or rank-1 integer tensor, not " + describe(oi));
+      rows = oi.numElements();
+    }
+    if (ti.type != buffer_->type || ti.numElements() != rows * buffer_->numElements)
+      throw poplar::poplar_error(what + ": remote buffer '" + buffer_->handle + "' rows hold " +
+                                 std::to_string(buffer_->numElements) + " " + typeInfo(buffer_->type).name + " elements; " +
+                                 std::to_string(rows) + " row(s) do not match the tensor " + describe(ti));
+  }
+  void access(StepAccess &a) const override {
+    (toRemote_ ? a.reads : a.writes).push_back(Access::impl(t_).get());
+    if (offset_.valid()) a.reads.push_back(Access::impl(offset_).get());
+  }
+  StepWork work() const override {
+    StepWork w;
+    w.hostBytes = bytesOf(*Access::impl(t_));
+    return w;
+  }
+  void run(ReplicaContext &r) const override {
+    const TensorLayout &t = *Access::impl(t_);
+    std::size_t rowBytes = buffer_->numElements * typeInfo(buffer_->type).size;
+    std::vector<std::size_t> rows{0};
+    if (offset_.valid()) {
+      const TensorLayout &o = *Access::impl(offset_);
+      std::vector<unsigned char> raw(o.numElements() * typeInfo(o.type).size);
+      r.readRaw(o, raw.data());
+      rows.clear();
+      for (std::size_t i = 0; i < o.numElements(); ++i) {
+        double v = loadAsDouble(&raw[i * typeInfo(o.type).size], o.type);
+        if (v < 0 || v >= static_cast<double>(buffer_->repeats))
+          throw poplar::poplar_error("poplar::program::Copy '" + name() + "': offset " + std::to_string(static_cast<long long>(v)) +
+                                     " is outside remote buffer '" + buffer_->handle + "' of " +
+                                     std::to_string(buffer_->repeats) + " rows");
+        rows.push_back(static_cast<std::size_t>(v));
+      }
+    }
+    std::vector<unsigned char> &store = r.engine().remoteStorage(*buffer_, r.replica());
+    std::vector<unsigned char> buf(rows.size() * rowBytes);
+    if (toRemote_) {
+      r.readRaw(t, buf.data());
+      for (std::size_t i = 0; i < rows.size(); ++i) std::memcpy(&store[rows[i] * rowBytes], &buf[i * rowBytes], rowBytes);
+    } else {
+      for (std::size_t i = 0; i < rows.size(); ++i) std::memcpy(&buf[i * rowBytes], &store[rows[i] * rowBytes], rowBytes);
+      r.writeRaw(t, buf.data());
+    }
+  }
+
+private:
+  std::shared_ptr<const RemoteBufferInfo> buffer_;
+  poplar::Tensor t_, offset_;
+  bool toRemote_;
+};
+
+class CrossReplicaCopyStep : public StepNode {
+public:
+  CrossReplicaCopyStep(poplar::Tensor src, poplar::Tensor dst, std::map<unsigned, unsigned> map, const std::string &name)
+      : StepNode(name), src_(src), dst_(dst), map_(std::move(map)) {
+    const TensorImpl &s = valid(src_, "poplar::program::CrossReplicaCopy '" + name + "'");
+    const TensorImpl &d = valid(dst_, "poplar::program::CrossReplicaCopy '" + name + "'");
+    if (s.type != d.type || s.numElements() != d.numElements())
+      throw poplar::poplar_error("poplar::program::CrossReplicaCopy '" + name + "': source " + describe(s) +
+                                 " and destination " + describe(d) + " differ");
+    unsigned rf = s.graph->replicationFactor;
+    for (auto [from, to] : map_)
+      if (from >= rf || to >= rf)
+        throw poplar::poplar_error("poplar::program::CrossReplicaCopy '" + name + "': replica " + std::to_string(std::max(from, to)) +
+                                   " does not exist (replication factor " + std::to_string(rf) + ")");
+  }
+  void access(StepAccess &a) const override {
+    a.reads.push_back(Access::impl(src_).get());
+    a.writes.push_back(Access::impl(dst_).get());
+  }
+  StepWork work() const override {
+    StepWork w;
+    w.ipuLinkBytes = bytesOf(*Access::impl(src_));
+    w.externalSync = true;
+    return w;
+  }
+  bool acrossReplicas() const override { return true; }
+  void runAll(const std::vector<ReplicaContext *> &replicas) const override {
+    const TensorLayout &s = *Access::impl(src_);
+    std::size_t bytes = s.numElements() * typeInfo(s.type).size;
+    std::map<unsigned, ReplicaContext *> byIndex;
+    for (ReplicaContext *r : replicas) byIndex[r->replica()] = r;
+    std::map<unsigned, std::vector<unsigned char>> sent;
+    for (auto [from, to] : map_) {
+      if (!byIndex.count(from) || !byIndex.count(to))
+        throw poplar::poplar_error("poplar::program::CrossReplicaCopy '" + name() + "': replicas " + std::to_string(from) +
+                                   " and " + std::to_string(to) + " did not both reach the copy");
+      sent[from].resize(bytes);
+      byIndex[from]->readRaw(s, sent[from].data());
+    }
+    for (auto [from, to] : map_) byIndex[to]->writeRaw(*Access::impl(dst_), sent[from].data());
+  }
+
+private:
+  poplar::Tensor src_, dst_;
+  std::map<unsigned, unsigned> map_;
+};
+
+class WriteUndefStep : public StepNode {
+public:
+  WriteUndefStep(poplar::Tensor t, const std::string &name) : StepNode(name), t_(t) {
+    valid(t_, "poplar::program::WriteUndef '" + name + "'");
+  }
+  void access(StepAccess &a) const override { a.undefs.push_back(Access::impl(t_).get()); }
+  StepWork work() const override {
+    StepWork w;
+    w.syncs = 0;
+    return w;
+  }
+
+private:
+  poplar::Tensor t_;
+};
+
+class SyncStep : public StepNode {
+public:
+  SyncStep(poplar::SyncType type, const std::string &name) : StepNode(name), type_(type) {}
+  void access(StepAccess &) const override {}
+  StepWork work() const override {
+    StepWork w;
+    w.externalSync = type_ != poplar::SyncType::INTERNAL;
+    return w;
+  }
+
+private:
+  poplar::SyncType type_;
+};
+
+std::shared_ptr<SequenceNode> sequenceOf(const std::shared_ptr<ProgramNode> &node) {
+  return std::dynamic_pointer_cast<SequenceNode>(node);
+}
+
+NodePtr frozen(const poplar::program::Program &p) {
+  const auto &node = Access::node(p);
+  return node ? NodePtr(node->snapshot()) : NodePtr(std::make_shared<SequenceNode>());
+}
+
+} // namespace
+
+void appendStep(poplar::program::Sequence &prog, std::shared_ptr<StepNode> step) {
+  sequenceOf(Access::node(prog))->children.push_back(std::move(step));
+}
+
+} // namespace poplar_emulator
+
+namespace poplar {
+namespace program {
+
+using namespace poplar_emulator;
+
+Program::Program() = default;
+Program::Program(std::shared_ptr<ProgramNode> node) : node_(std::move(node)) {}
+Program::Program(const Program &other) : node_(other.node_ ? other.node_->snapshot() : nullptr) {}
+Program::Program(Program &&other) noexcept = default;
+Program &Program::operator=(const Program &other) {
+  if (this != &other) node_ = other.node_ ? other.node_->snapshot() : nullptr;
+  return *this;
+}
+Program &Program::operator=(Program &&other) noexcept = default;
+Program::~Program() = default;
+bool Program::isEmpty() const {
+  auto seq = std::dynamic_pointer_cast<SequenceNode>(node_);
+  return !node_ || (seq && seq->children.empty());
+}
+
+Sequence::Sequence(const DebugContext &) : Program(std::make_shared<SequenceNode>()) {}
+Sequence::Sequence(std::initializer_list<Program> programs, const DebugContext &) : Program(std::make_shared<SequenceNode>()) {
+  for (const Program &p : programs) add(p);
+}
+void Sequence::add(const Program &p) { sequenceOf(node_)->children.push_back(frozen(p)); }
+
+Repeat::Repeat(unsigned count, const Program &prog, const DebugContext &) {
+  auto n = std::make_shared<RepeatNode>();
+  n->count = count;
+  n->body = frozen(prog);
+  node_ = n;
+}
+
+namespace {
+std::shared_ptr<ProgramNode> repeatWhile(const Program &cond, Tensor predicate, const Program &body, bool whileTrue,
+                                         const DebugContext &dc) {
+  const TensorImpl &p = valid(predicate, "poplar::program::RepeatWhile '" + dc.getPathName() + "'");
+  if (p.numElements() != 1)
+    throw poplar_error("poplar::program::RepeatWhile '" + dc.getPathName() + "': the predicate must have one element, not " +
+                       shapeString(p.shape));
+  auto n = std::make_shared<RepeatWhileNode>();
+  n->cond = frozen(cond);
+  n->predicate = predicate;
+  n->body = frozen(body);
+  n->whileTrue = whileTrue;
+  return n;
+}
+} // namespace
+
+RepeatWhileFalse::RepeatWhileFalse(const Program &cond, Tensor predicate, const Program &body, const DebugContext &dc) {
+  node_ = repeatWhile(cond, predicate, body, false, dc);
+}
+RepeatWhileTrue::RepeatWhileTrue(const Program &cond, Tensor predicate, const Program &body, const DebugContext &dc) {
+  node_ = repeatWhile(cond, predicate, body, true, dc);
+}
+
+If::If(Tensor predicate, const Program &trueBody, const Program &falseBody, const DebugContext &dc) {
+  const TensorImpl &p = valid(predicate, "poplar::program::If '" + dc.getPathName() + "'");
+  if (p.numElements() != 1)
+    throw poplar_error("poplar::program::If '" + dc.getPathName() + "': the predicate must have one element, not " +
+                       shapeString(p.shape));
+  auto n = std::make_shared<IfNode>();
+  n->predicate = predicate;
+  n->thenBody = frozen(trueBody);
+  n->elseBody = frozen(falseBody);
+  node_ = n;
+}
+
+Copy::Copy(Tensor src, Tensor dst, bool, const DebugContext &dc) {
+  node_ = std::make_shared<CopyStep>(src, dst, dc.getPathName());
+}
+Copy::Copy(const DataStream &stream, Tensor dst, bool, const DebugContext &dc) {
+  auto info = Access::info(stream);
+  if (info && !info->toDevice)
+    throw poplar_error("poplar::program::Copy '" + dc.getPathName() + "': stream '" + info->handle + "' goes to the host, not to the device");
+  node_ = std::make_shared<StreamCopyStep>(info, dst, dc.getPathName());
+}
+Copy::Copy(Tensor src, const DataStream &stream, bool, const DebugContext &dc) {
+  auto info = Access::info(stream);
+  if (info && info->toDevice)
+    throw poplar_error("poplar::program::Copy '" + dc.getPathName() + "': stream '" + info->handle + "' comes from the host, not to it");
+  node_ = std::make_shared<StreamCopyStep>(info, src, dc.getPathName());
+}
+Copy::Copy(const RemoteBuffer &buffer, Tensor dst, const DebugContext &dc) {
+  node_ = std::make_shared<RemoteCopyStep>(Access::info(buffer), dst, Tensor(), false, dc.getPathName());
+}
+Copy::Copy(const RemoteBuffer &buffer, Tensor dst, Tensor offset, const DebugContext &dc) {
+  node_ = std::make_shared<RemoteCopyStep>(Access::info(buffer), dst, offset, false, dc.getPathName());
+}
+Copy::Copy(Tensor src, const RemoteBuffer &buffer, const DebugContext &dc) {
+  node_ = std::make_shared<RemoteCopyStep>(Access::info(buffer), src, Tensor(), true, dc.getPathName());
+}
+Copy::Copy(Tensor src, const RemoteBuffer &buffer, Tensor offset, const DebugContext &dc) {
+  node_ = std::make_shared<RemoteCopyStep>(Access::info(buffer), src, offset, true, dc.getPathName());
+}
+CrossReplicaCopy::CrossReplicaCopy(Tensor src, Tensor dst, std::map<unsigned, unsigned> replicaMap, const DebugContext &dc) {
+  node_ = std::make_shared<CrossReplicaCopyStep>(src, dst, std::move(replicaMap), dc.getPathName());
+}
+WriteUndef::WriteUndef(Tensor t, const DebugContext &dc) { node_ = std::make_shared<WriteUndefStep>(t, dc.getPathName()); }
+Sync::Sync(SyncType type, const DebugContext &dc) { node_ = std::make_shared<SyncStep>(type, dc.getPathName()); }
+Call::Call(Function f, const DebugContext &) {
+  auto n = std::make_shared<CallNode>();
+  n->body = Access::body(f);
+  if (!n->body) throw poplar_error("poplar::program::Call: the function is empty (default-constructed)");
+  node_ = n;
+}
+
+} // namespace program
+} // namespace poplar
