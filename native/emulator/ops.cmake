@@ -1,21 +1,46 @@
-# The op libraries' kernels and tests (poplin, popops, popnn, poprand), included by the emulator's
-# CMakeLists.txt. Kernels are a private static library over plain arrays, namespace poplar_emulator.
-file(GLOB POPLAR_EMULATOR_KERNEL_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/src/kernels/*.cpp)
-add_library(poplar_emulator_kernels STATIC ${POPLAR_EMULATOR_KERNEL_SOURCES})
-set_target_properties(poplar_emulator_kernels PROPERTIES POSITION_INDEPENDENT_CODE ON)
-target_include_directories(poplar_emulator_kernels
-  PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include ${CMAKE_CURRENT_LIST_DIR}/src
-  PRIVATE ${OPENBLAS_CBLAS_INCLUDE})
+# The op libraries (poplin, popops, popnn, poprand): their kernels over plain arrays
+# (poplar_emulator_kernels, no Poplar types) and the helpers they share on top of the core's kernel
+# hook (poplar_emulator_op_support), both private static libraries; plus their tests.
+function(emulator_private_library name)
+  file(GLOB sources CONFIGURE_DEPENDS ${ARGN})
+  add_library(${name} STATIC ${sources})
+  target_include_directories(${name} PUBLIC ${EMULATOR_INCLUDE} ${EMULATOR_SRC} PRIVATE ${OPENBLAS_CBLAS_INCLUDE})
+  set_target_properties(${name} PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF
+                        POSITION_INDEPENDENT_CODE ON)
+  ft5_set_warnings(${name})
+endfunction()
+
+emulator_private_library(poplar_emulator_kernels ${EMULATOR_SRC}/kernels/*.cpp)
 target_link_libraries(poplar_emulator_kernels PUBLIC ${BLAS_LIBRARIES})
-ft5_set_warnings(poplar_emulator_kernels)
+emulator_private_library(poplar_emulator_op_support ${EMULATOR_SRC}/ops/*.cpp)
+target_link_libraries(poplar_emulator_op_support PUBLIC poplar poplar_emulator_kernels)
+
+foreach(lib poplin popops popnn poprand)
+  target_link_libraries(${lib} PRIVATE poplar_emulator_op_support)
+endforeach()
+# popops::fill and zero are inline maps; cast and zero call popops::map.
+target_link_libraries(popops PUBLIC poplar)
 
 if(FT5_BUILD_TESTS)
   find_package(GTest REQUIRED)
-  file(GLOB POPLAR_EMULATOR_KERNEL_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/tests/ops/kernels/*.cpp)
-  add_executable(emulator_kernel_tests ${POPLAR_EMULATOR_KERNEL_TESTS})
+  file(GLOB kernel_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/tests/ops/kernels/*.cpp)
+  add_executable(emulator_kernel_tests ${kernel_tests})
   target_include_directories(emulator_kernel_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/tests/ops)
   target_link_libraries(emulator_kernel_tests PRIVATE poplar_emulator_kernels GTest::gtest GTest::gtest_main)
+  set_target_properties(emulator_kernel_tests PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
   ft5_set_warnings(emulator_kernel_tests)
+
+  file(GLOB op_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/tests/ops/*.cpp)
+  if(NOT op_tests)
+    message(FATAL_ERROR "no op tests under ${CMAKE_CURRENT_LIST_DIR}/tests/ops")
+  endif()
+  add_executable(emulator_op_tests ${op_tests})
+  target_include_directories(emulator_op_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/tests/ops ${EMULATOR_SRC})
+  target_link_libraries(emulator_op_tests PRIVATE poplar poplin popops popnn poprand GTest::gtest GTest::gtest_main)
+  set_target_properties(emulator_op_tests PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+  ft5_set_warnings(emulator_op_tests)
+
   include(GoogleTest)
   gtest_discover_tests(emulator_kernel_tests TEST_PREFIX "emulator.ops." DISCOVERY_TIMEOUT 60)
+  gtest_discover_tests(emulator_op_tests TEST_PREFIX "emulator.ops." DISCOVERY_TIMEOUT 60)
 endif()

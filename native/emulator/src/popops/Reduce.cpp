@@ -78,9 +78,9 @@ void addReduceKernel(poplar::Graph &graph, const poplar::Tensor &in, const popla
     std::vector<float> values(bytes, bytes + io.input(0).numElements);
     std::vector<float> result(io.output(0).numElements);
     poplar_emulator::reduce(operation, values.data(), shape, result.data(), 1.0f, false);
-    auto *out = io.output(0).as<unsigned char>();
+    auto *flags = io.output(0).as<unsigned char>();
     for (std::size_t i = 0; i < result.size(); ++i)
-      out[i] = result[i] != 0.0f;
+      flags[i] = result[i] != 0.0f;
   };
   poplar_emulator::addKernel(graph, prog, std::move(kernel));
 }
