@@ -13,13 +13,21 @@ endfunction()
 emulator_private_library(poplar_emulator_kernels ${EMULATOR_SRC}/kernels/*.cpp)
 target_link_libraries(poplar_emulator_kernels PUBLIC ${BLAS_LIBRARIES})
 emulator_private_library(poplar_emulator_op_support ${EMULATOR_SRC}/ops/*.cpp)
-target_link_libraries(poplar_emulator_op_support PUBLIC poplar poplar_emulator_kernels)
+target_link_libraries(poplar_emulator_op_support PUBLIC poplar poputil poplar_emulator_kernels)
 
 foreach(lib poplin popops popnn poprand)
   target_link_libraries(${lib} PRIVATE poplar_emulator_op_support)
 endforeach()
 # popops::fill and zero are inline maps; cast and zero call popops::map.
 target_link_libraries(popops PUBLIC poplar)
+
+if(FT5_BUILD_BENCH)
+  add_executable(emulator_matmul_bench ${CMAKE_CURRENT_LIST_DIR}/bench/matmul_bench.cpp)
+  target_include_directories(emulator_matmul_bench PRIVATE ${OPENBLAS_CBLAS_INCLUDE})
+  target_link_libraries(emulator_matmul_bench PRIVATE poplar poplin ${BLAS_LIBRARIES})
+  set_target_properties(emulator_matmul_bench PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+  ft5_set_warnings(emulator_matmul_bench)
+endif()
 
 if(FT5_BUILD_TESTS)
   find_package(GTest REQUIRED)
