@@ -80,3 +80,30 @@ TEST(NonLinearityOp, ReluGradientUsesTheForwardOutputAndScaledSoftmaxIsRefused) 
   EXPECT_THROW(popnn::nonLinearity(h.graph, popnn::NonLinearityType::SOFTMAX_SCALED, x, h.prog, "s"),
                poplar::poplar_error);
 }
+
+TEST(NonLinearityOp, HalfSoftmaxIsComputedInFloatAndRoundedOnce) {
+  auto rng = testRng();
+  Harness h;
+  const std::size_t rows = 4, width = 100;
+  poplar::Tensor x = h.input(poplar::HALF, {rows, width}, "x");
+  const auto xv = randomValues(rng, rows * width, -8, 8, true);
+  h.set("x", xv);
+  poplar::Tensor y = popnn::nonLinearity(h.graph, popnn::NonLinearityType::SOFTMAX_STABLE, x, h.prog, "sm");
+  h.readBack("y", y);
+  h.run();
+  std::vector<double> expected(rows * width), bound(rows * width);
+  for (std::size_t r = 0; r < rows; ++r) {
+    double mx = -INFINITY, sum = 0;
+    for (std::size_t i = 0; i < width; ++i)
+      mx = std::max(mx, static_cast<double>(xv[r * width + i]));
+    for (std::size_t i = 0; i < width; ++i)
+      sum += std::exp(xv[r * width + i] - mx);
+    for (std::size_t i = 0; i < width; ++i) {
+      expected[r * width + i] = std::exp(xv[r * width + i] - mx) / sum;
+      // One half rounding of a float result that is within 110 float units (a 100-term sum): a
+      // half unit plus that, plus the subnormal spacing 2^-24 for tiny probabilities.
+      bound[r * width + i] = (kHalfUnit + 110 * kFloatUnit) * expected[r * width + i] + 0x1p-24;
+    }
+  }
+  expectWithin(h.read("y", rows * width), expected, bound, "half softmax");
+}

@@ -87,3 +87,27 @@ TEST(SliceOp, BadGeometryAndOffsetsAreRefused) {
   EXPECT_THROW(popops::dynamicSlice(h.graph, t, floatOffset, {0}, {1}, h.prog, "x"), poplar::poplar_error);
   EXPECT_THROW(popops::dynamicSlice(h.graph, t, offset, {0, 1}, {1, 1}, h.prog, "x"), poplar::poplar_error);
 }
+
+TEST(SliceOp, StaticOffsetsMultiUpdateAndTheTensorCreatorsShapes) {
+  Harness h;
+  poplar::Tensor table = h.input(poplar::HALF, {5, 3}, "table");
+  poplar::Tensor rows = h.input(poplar::HALF, {2, 1, 3}, "rows");
+  poplar::Tensor ids = h.input(poplar::UNSIGNED_INT, {2, 1}, "ids");
+  h.set("table", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14});
+  h.set("rows", {-1, -2, -3, -4, -5, -6});
+  h.setUnsigned("ids", {4, 1});
+  poplar::Tensor picked = popops::multiSlice(h.graph, table, poplar::ArrayRef<unsigned>({2u, 0u}), 0, h.prog, "pick");
+  popops::multiUpdate(h.graph, table, rows, ids, {0}, {1}, h.prog, popops::SlicePlan(), {}, "put");
+  h.readBack("picked", picked);
+  h.readBack("tableOut", table);
+  h.run();
+  EXPECT_EQ(h.read("picked", 6), (std::vector<float>{6, 7, 8, 0, 1, 2}));  // read before the update
+  EXPECT_EQ(h.read("tableOut", 15), (std::vector<float>{0, 1, 2, -4, -5, -6, 6, 7, 8, 9, 10, 11, -1, -2, -3}));
+
+  poplar::Tensor slice = popops::createSliceTensor(h.graph, table, {1}, {2}, 4, "s");
+  EXPECT_EQ(slice.shape(), (std::vector<std::size_t>{4, 5, 2}));
+  EXPECT_EQ(slice.elementType(), poplar::HALF);
+  poplar::Tensor sliceable = popops::createSliceableTensorFromSlice(h.graph, slice, {0, 2}, {2, 3}, "t");
+  EXPECT_EQ(sliceable.shape(), (std::vector<std::size_t>{8, 5, 6}));
+  EXPECT_EQ(popops::createIndicesTensor(h.graph, {0, 1}, 7, {}, {}, "i").shape(), (std::vector<std::size_t>{7, 2}));
+}
