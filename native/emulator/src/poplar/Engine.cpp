@@ -95,7 +95,9 @@ void EngineImpl::load(const poplar::Device &device) {
   if (d.target.getNumIPUs() != needed)
     throw poplar::poplar_error("poplar::Engine::load: the graph needs " + std::to_string(needed) + " IPUs but the device has " +
                                std::to_string(d.target.getNumIPUs()));
-  if (!d.attached) throw poplar::poplar_error("poplar::Engine::load: the device is not attached (call Device::attach first)");
+  // As in the SDK, hardware devices must be attached; IPUModel and CPU devices need not be.
+  if (d.target.getTargetType() == poplar::TargetType::IPU && !d.attached)
+    throw poplar::poplar_error("poplar::Engine::load: the IPU device is not attached (call Device::attach first)");
   loaded_ = true;
 }
 
