@@ -48,6 +48,19 @@ if(FT5_BUILD_TESTS)
   set_target_properties(emulator_op_tests PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
   ft5_set_warnings(emulator_op_tests)
 
+  # A standalone program using the op libraries, built against the installed SDK with its link line.
+  set(dense_layer_libs poplar poplin popops popnn poprand poputil gcl)
+  string(REPLACE ";" "\\;" dense_layer_link "${dense_layer_libs}")
+  set(sanitize_flags "")
+  if(FT5_SANITIZE)
+    set(sanitize_flags "-fsanitize=address,undefined")
+  endif()
+  add_test(NAME emulator.ops.InstalledSdk.BuildsAndRunsADenseLayerProgram
+           COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR} -DSAMPLE=${CMAKE_CURRENT_LIST_DIR}/sample/dense_layer.cpp
+                   -DWORK=${CMAKE_CURRENT_BINARY_DIR}/installed_dense_layer -DCXX=${CMAKE_CXX_COMPILER}
+                   -DLIBS=${dense_layer_link} -DSANITIZE_FLAGS=${sanitize_flags}
+                   -P ${CMAKE_CURRENT_LIST_DIR}/sample/build_installed_sample.cmake)
+
   include(GoogleTest)
   gtest_discover_tests(emulator_kernel_tests TEST_PREFIX "emulator.ops." DISCOVERY_TIMEOUT 60)
   gtest_discover_tests(emulator_op_tests TEST_PREFIX "emulator.ops." DISCOVERY_TIMEOUT 60)
