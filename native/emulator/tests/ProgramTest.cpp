@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <poplar/Engine.hpp>
+#include <poplar/CSRFunctions.hpp>
 #include <poplar/Graph.hpp>
+#include <poputil/TileMapping.hpp>
 
 #include "TestSupport.hpp"
 
@@ -146,6 +148,64 @@ TEST(Programs, CrossReplicaCopySendsEachReplicasValueAlongTheMap) {
   engine.run(0);
   engine.readTensor("dst", out.data(), out.data() + 8);
   EXPECT_EQ(out, (std::vector<float>{30, 31, 0, 1, 10, 11, 20, 21}));
+}
+
+TEST(Programs, AbortOnConditionStopsTheRunOnlyWhenTrue) {
+  Scalar s;
+  poplar::Tensor bad = s.graph.addVariable(poplar::BOOL, {}, "bad");
+  s.graph.setTileMapping(bad, 0);
+  s.graph.createHostWrite("bad", bad);
+  poplar::program::Sequence prog;
+  prog.add(poplar::program::AbortOnCondition(bad, "check/nonFinite"));
+  fillKernel(s.graph, prog, s.x, 5);
+  poplar::Engine engine(s.graph, prog);
+  engine.load(s.device);
+  unsigned char no = 0, yes = 1;
+  engine.writeTensor("bad", &no, &no + 1);
+  engine.run(0);
+  EXPECT_EQ(readFloats(engine, "x", 1)[0], 5.0f);
+  engine.writeTensor("bad", &yes, &yes + 1);
+  try {
+    engine.run(0);
+    FAIL();
+  } catch (const poplar::application_runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("check/nonFinite"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Programs, EveryReplicaRunsLargeKernelsOnItsOwnDataAndErrorsNameTheReplica) {
+  // 20000 elements is above the size at which replicas of one step run on threads.
+  poplar::Device device = smallDevice(4, 2);
+  poplar::Graph graph(device.getTarget(), poplar::replication_factor(4));
+  poplar::Tensor x = graph.addVariable(poplar::HALF, {20000}, "x");
+  poputil::mapTensorLinearly(graph, x);
+  graph.createHostRead("x", x);
+  poplar::program::Sequence prog;
+  poplar::setFloatingPointBehaviour(graph, prog, poplar::FloatingPointBehaviour(false, false, true, false, false));
+  poplar_emulator::Kernel k;
+  k.name = "perReplica";
+  k.outputs = {x};
+  k.body = [](poplar_emulator::KernelIo &io) {
+    // Replica 3 writes a value past the half range: only it overflows.
+    float v = io.replica() == 3 ? 1e6f : static_cast<float>(io.replica() + 1);
+    for (std::size_t i = 0; i < io.output(0).numElements; ++i) io.output(0).floats[i] = v * (i % 2 ? -1.0f : 1.0f);
+  };
+  poplar_emulator::addKernel(graph, prog, std::move(k));
+  poplar::Engine engine(graph, prog);
+  engine.load(device);
+  try {
+    engine.run(0);
+    FAIL();
+  } catch (const poplar::application_runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("replica 3"), std::string::npos) << e.what();
+  }
+  std::vector<std::uint16_t> all(4 * 20000);
+  engine.readTensor("x", all.data(), all.data() + all.size());
+  // Replicas 0-2 finished their writes: 1, 2, 3 (0x3c00, 0x4000, 0x4200), alternating sign.
+  const std::uint16_t expected[3] = {0x3c00, 0x4000, 0x4200};
+  for (unsigned r = 0; r < 3; ++r)
+    for (std::size_t i = 0; i < 20000; i += 4999)
+      EXPECT_EQ(all[r * 20000 + i], static_cast<std::uint16_t>(expected[r] | (i % 2 ? 0x8000 : 0))) << r << " " << i;
 }
 
 TEST(Programs, RunBeforeLoadAndUnknownProgramAreErrors) {
