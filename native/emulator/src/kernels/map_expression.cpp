@@ -1,0 +1,703 @@
+#include "kernels/map_expression.h"
+
+#include "kernels/half_rounding.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace poplar_emulator {
+
+using popops::expr::BinaryOpType;
+using popops::expr::TernaryOpType;
+using popops::expr::UnaryOpType;
+
+namespace {
+
+bool isInteger(ElementKind kind) { return kind == ElementKind::Int || kind == ElementKind::UnsignedInt; }
+
+[[noreturn]] void typeError(const std::string &what) { throw std::invalid_argument("popops::map: " + what); }
+
+bool isComparison(BinaryOpType op) {
+  switch (op) {
+  case BinaryOpType::EQUAL:
+  case BinaryOpType::NOT_EQUAL:
+  case BinaryOpType::GREATER_THAN:
+  case BinaryOpType::GREATER_THAN_EQUAL:
+  case BinaryOpType::LESS_THAN:
+  case BinaryOpType::LESS_THAN_EQUAL: return true;
+  default: return false;
+  }
+}
+
+// Which operand kinds each operation accepts.
+bool unaryAccepts(UnaryOpType op, ElementKind kind) {
+  switch (op) {
+  case UnaryOpType::ABSOLUTE:
+  case UnaryOpType::NEGATE:
+  case UnaryOpType::SIGNUM:
+  case UnaryOpType::SQUARE: return kind != ElementKind::Bool;
+  case UnaryOpType::LOGICAL_NOT: return kind == ElementKind::Bool;
+  case UnaryOpType::BITWISE_NOT:
+  case UnaryOpType::POPCOUNT:
+  case UnaryOpType::COUNT_LEADING_ZEROS: return isInteger(kind);
+  default: return isFloating(kind);
+  }
+}
+
+bool binaryAccepts(BinaryOpType op, ElementKind kind) {
+  switch (op) {
+  case BinaryOpType::ADD:
+  case BinaryOpType::SUBTRACT:
+  case BinaryOpType::MULTIPLY:
+  case BinaryOpType::DIVIDE:
+  case BinaryOpType::REMAINDER:
+  case BinaryOpType::MAXIMUM:
+  case BinaryOpType::MINIMUM:
+  case BinaryOpType::GREATER_THAN:
+  case BinaryOpType::GREATER_THAN_EQUAL:
+  case BinaryOpType::LESS_THAN:
+  case BinaryOpType::LESS_THAN_EQUAL: return kind != ElementKind::Bool;
+  case BinaryOpType::EQUAL:
+  case BinaryOpType::NOT_EQUAL: return true;
+  case BinaryOpType::LOGICAL_AND:
+  case BinaryOpType::LOGICAL_OR: return kind == ElementKind::Bool;
+  case BinaryOpType::BITWISE_AND:
+  case BinaryOpType::BITWISE_OR:
+  case BinaryOpType::BITWISE_XOR:
+  case BinaryOpType::BITWISE_XNOR:
+  case BinaryOpType::SHIFT_LEFT:
+  case BinaryOpType::SHIFT_RIGHT:
+  case BinaryOpType::SHIFT_RIGHT_SIGN_EXTEND: return isInteger(kind);
+  case BinaryOpType::ATAN2:
+  case BinaryOpType::POWER:
+  case BinaryOpType::INV_STD_DEV_TO_VARIANCE:
+  case BinaryOpType::VARIANCE_TO_INV_STD_DEV: return isFloating(kind);
+  }
+  return false;
+}
+
+ElementKind unaryResult(UnaryOpType op, ElementKind operand) {
+  switch (op) {
+  case UnaryOpType::IS_FINITE:
+  case UnaryOpType::IS_INF:
+  case UnaryOpType::IS_NAN: return ElementKind::Bool;
+  default: return operand;
+  }
+}
+
+// Register storage: floating kinds in float lanes, the others in int64 lanes holding the exact value.
+struct Registers {
+  std::vector<float> f;
+  std::vector<std::int64_t> i;
+  float *floats(std::size_t reg) { return f.data() + reg * kMapChunk; }
+  std::int64_t *ints(std::size_t reg) { return i.data() + reg * kMapChunk; }
+};
+
+class Compiler {
+public:
+  Compiler(const std::vector<MapNode> &nodes, const std::vector<ElementKind> &inputKinds,
+           std::vector<MapProgram::Instruction> &out, std::vector<ElementKind> &registerKinds)
+      : nodes_(nodes), inputKinds_(inputKinds), out_(out), registerKinds_(registerKinds) {}
+
+  // Returns the register holding node's value. hint is the kind an untyped constant adopts.
+  std::size_t compile(std::size_t nodeIndex, const ElementKind *hint, unsigned depth = 0) {
+    if (nodeIndex >= nodes_.size())
+      typeError("expression node " + std::to_string(nodeIndex) + " out of range");
+    if (depth > 1000)
+      typeError("expression nested deeper than 1000 levels");
+    const MapNode &node = nodes_[nodeIndex];
+    MapProgram::Instruction ins{};
+    ins.kind = node.kind;
+    switch (node.kind) {
+    case MapNode::Kind::Input: {
+      if (node.input >= inputKinds_.size())
+        typeError("placeholder _" + std::to_string(node.input + 1) + " used but only " +
+                  std::to_string(inputKinds_.size()) + " tensors given");
+      for (const auto &[input, reg] : loaded_)
+        if (input == node.input)
+          return reg;
+      ins.input = node.input;
+      ins.resultKind = ins.operandKind = inputKinds_[node.input];
+      const std::size_t reg = emit(ins);
+      loaded_.emplace_back(node.input, reg);
+      return reg;
+    }
+    case MapNode::Kind::Constant:
+      ins.constant = node.constant;
+      ins.resultKind = ins.operandKind = (hint && !node.typeFixed) ? *hint : node.type;
+      return emit(ins);
+    case MapNode::Kind::Cast: {
+      const std::size_t a = compile(node.args[0], nullptr, depth + 1);
+      ins.operandKind = registerKinds_[a];
+      ins.resultKind = node.type;
+      ins.src[0] = a;
+      return emit(ins);
+    }
+    case MapNode::Kind::Unary: {
+      const std::size_t a = compile(node.args[0], nullptr, depth + 1);
+      const ElementKind kind = registerKinds_[a];
+      if (!unaryAccepts(node.unaryOp, kind))
+        typeError(std::string("unary operation ") + std::to_string(static_cast<int>(node.unaryOp)) +
+                  " does not take " + elementKindName(kind) + " operands");
+      ins.unaryOp = node.unaryOp;
+      ins.operandKind = kind;
+      ins.resultKind = unaryResult(node.unaryOp, kind);
+      ins.src[0] = a;
+      return emit(ins);
+    }
+    case MapNode::Kind::Binary: {
+      std::size_t regs[2];
+      compileSameKind(node, 2, hint, depth, regs);
+      const ElementKind kind = registerKinds_[regs[0]];
+      if (!binaryAccepts(node.binaryOp, kind))
+        typeError(std::string("binary operation ") + std::to_string(static_cast<int>(node.binaryOp)) +
+                  " does not take " + elementKindName(kind) + " operands");
+      ins.binaryOp = node.binaryOp;
+      ins.operandKind = kind;
+      ins.resultKind = isComparison(node.binaryOp) ? ElementKind::Bool : kind;
+      ins.src[0] = regs[0];
+      ins.src[1] = regs[1];
+      return emit(ins);
+    }
+    case MapNode::Kind::Ternary: {
+      std::size_t regs[3];
+      if (node.ternaryOp == TernaryOpType::SELECT) {
+        compileSameKind(node, 2, hint, depth, regs);
+        const ElementKind boolKind = ElementKind::Bool;
+        regs[2] = compile(node.args[2], &boolKind, depth + 1);
+        if (registerKinds_[regs[2]] != ElementKind::Bool)
+          typeError(std::string("SELECT's condition must be bool, not ") + elementKindName(registerKinds_[regs[2]]));
+      } else {
+        compileSameKind(node, 3, hint, depth, regs);
+        if (registerKinds_[regs[0]] == ElementKind::Bool)
+          typeError("CLAMP does not take bool operands");
+      }
+      ins.ternaryOp = node.ternaryOp;
+      ins.operandKind = ins.resultKind = registerKinds_[regs[0]];
+      std::copy(regs, regs + 3, ins.src);
+      return emit(ins);
+    }
+    }
+    typeError("unknown expression node kind");
+  }
+
+private:
+  bool isUntypedConstant(std::size_t nodeIndex) const {
+    return nodeIndex < nodes_.size() && nodes_[nodeIndex].kind == MapNode::Kind::Constant &&
+           !nodes_[nodeIndex].typeFixed;
+  }
+
+  // Compiles the first count arguments, which must share a kind; untyped constants adopt the
+  // kind of the first argument that is not one (or the hint when all are).
+  void compileSameKind(const MapNode &node, std::size_t count, const ElementKind *hint, unsigned depth,
+                       std::size_t *regs) {
+    std::size_t first = count;
+    for (std::size_t a = 0; a < count; ++a)
+      if (!isUntypedConstant(node.args[a])) {
+        first = a;
+        break;
+      }
+    ElementKind kind{};
+    const ElementKind *adopt = hint;
+    if (first < count) {
+      regs[first] = compile(node.args[first], nullptr, depth + 1);
+      kind = registerKinds_[regs[first]];
+      adopt = &kind;
+    }
+    for (std::size_t a = 0; a < count; ++a)
+      if (a != first)
+        regs[a] = compile(node.args[a], adopt, depth + 1);
+    for (std::size_t a = 1; a < count; ++a)
+      if (registerKinds_[regs[a]] != registerKinds_[regs[0]])
+        typeError(std::string("operands of one operation have different types (") +
+                  elementKindName(registerKinds_[regs[0]]) + " and " + elementKindName(registerKinds_[regs[a]]) +
+                  "); cast one of them");
+  }
+
+  std::size_t emit(MapProgram::Instruction ins) {
+    ins.dst = registerKinds_.size();
+    registerKinds_.push_back(ins.resultKind);
+    out_.push_back(ins);
+    return ins.dst;
+  }
+
+  const std::vector<MapNode> &nodes_;
+  const std::vector<ElementKind> &inputKinds_;
+  std::vector<MapProgram::Instruction> &out_;
+  std::vector<ElementKind> &registerKinds_;
+  std::vector<std::pair<unsigned, std::size_t>> loaded_;
+};
+
+// Values are converted into a register's lanes; ints wrap to 32 bits like the device's.
+std::int64_t wrapInt(ElementKind kind, std::uint64_t bits) {
+  if (kind == ElementKind::UnsignedInt)
+    return static_cast<std::uint32_t>(bits);
+  if (kind == ElementKind::Bool)
+    return bits != 0;
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(bits));
+}
+
+// float to integer conversion as the device does it: truncation, saturating, NaN to 0.
+std::int64_t floatToInt(ElementKind kind, float x) {
+  if (kind == ElementKind::Bool)
+    return x != 0.0f;
+  if (std::isnan(x))
+    return 0;
+  const double lo = kind == ElementKind::UnsignedInt ? 0.0 : -2147483648.0;
+  const double hi = kind == ElementKind::UnsignedInt ? 4294967295.0 : 2147483647.0;
+  return static_cast<std::int64_t>(std::clamp(std::trunc(static_cast<double>(x)), lo, hi));
+}
+
+template <class F> void unaryLoop(std::size_t n, float *out, const float *a, F f) {
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = f(a[i]);
+}
+template <class F> void binaryLoop(std::size_t n, float *out, const float *a, const float *b, F f) {
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = f(a[i], b[i]);
+}
+template <class F> void intUnaryLoop(std::size_t n, std::int64_t *out, const std::int64_t *a, F f) {
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = f(a[i]);
+}
+template <class F>
+void intBinaryLoop(std::size_t n, std::int64_t *out, const std::int64_t *a, const std::int64_t *b, F f) {
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = f(a[i], b[i]);
+}
+template <class F> void compareLoop(std::size_t n, std::int64_t *out, const float *a, const float *b, F f) {
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = f(a[i], b[i]) ? 1 : 0;
+}
+
+float nanPropagatingMax(float a, float b) { return (std::isnan(a) || a > b) ? a : b; }
+float nanPropagatingMin(float a, float b) { return (std::isnan(a) || a < b) ? a : b; }
+
+void floatUnary(UnaryOpType op, std::size_t n, float *out, const float *a) {
+  switch (op) {
+  case UnaryOpType::ABSOLUTE: return unaryLoop(n, out, a, [](float x) { return std::fabs(x); });
+  case UnaryOpType::ASIN: return unaryLoop(n, out, a, [](float x) { return std::asin(x); });
+  case UnaryOpType::CBRT: return unaryLoop(n, out, a, [](float x) { return std::cbrt(x); });
+  case UnaryOpType::CEIL: return unaryLoop(n, out, a, [](float x) { return std::ceil(x); });
+  case UnaryOpType::COS: return unaryLoop(n, out, a, [](float x) { return std::cos(x); });
+  case UnaryOpType::ERF: return unaryLoop(n, out, a, [](float x) { return std::erf(x); });
+  case UnaryOpType::EXPONENT: return unaryLoop(n, out, a, [](float x) { return std::exp(x); });
+  case UnaryOpType::EXPONENT_MINUS_ONE: return unaryLoop(n, out, a, [](float x) { return std::expm1(x); });
+  case UnaryOpType::EXPONENT2: return unaryLoop(n, out, a, [](float x) { return std::exp2(x); });
+  case UnaryOpType::FLOOR: return unaryLoop(n, out, a, [](float x) { return std::floor(x); });
+  case UnaryOpType::GELU_ERF:
+    // erfc keeps the accuracy for negative x, where 1 + erf(x / sqrt 2) cancels.
+    return unaryLoop(n, out, a, [](float x) { return 0.5f * x * std::erfc(-x * 0.70710678118654752f); });
+  case UnaryOpType::INVERSE: return unaryLoop(n, out, a, [](float x) { return 1.0f / x; });
+  case UnaryOpType::LOGARITHM: return unaryLoop(n, out, a, [](float x) { return std::log(x); });
+  case UnaryOpType::LOGARITHM_ONE_PLUS: return unaryLoop(n, out, a, [](float x) { return std::log1p(x); });
+  case UnaryOpType::NEGATE: return unaryLoop(n, out, a, [](float x) { return -x; });
+  case UnaryOpType::NEARBY_INT: return unaryLoop(n, out, a, [](float x) { return std::nearbyint(x); });
+  case UnaryOpType::RELU: return unaryLoop(n, out, a, [](float x) { return x > 0.0f ? x : (x == x ? 0.0f : x); });
+  case UnaryOpType::SIGNUM:
+    return unaryLoop(n, out, a, [](float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x); });
+  case UnaryOpType::SIN: return unaryLoop(n, out, a, [](float x) { return std::sin(x); });
+  case UnaryOpType::TAN: return unaryLoop(n, out, a, [](float x) { return std::tan(x); });
+  case UnaryOpType::TANH: return unaryLoop(n, out, a, [](float x) { return std::tanh(x); });
+  case UnaryOpType::ROUND: return unaryLoop(n, out, a, [](float x) { return std::round(x); });
+  case UnaryOpType::SQRT: return unaryLoop(n, out, a, [](float x) { return std::sqrt(x); });
+  case UnaryOpType::SQUARE: return unaryLoop(n, out, a, [](float x) { return x * x; });
+  case UnaryOpType::SIGMOID: return unaryLoop(n, out, a, [](float x) { return 1.0f / (1.0f + std::exp(-x)); });
+  case UnaryOpType::RSQRT: return unaryLoop(n, out, a, [](float x) { return 1.0f / std::sqrt(x); });
+  case UnaryOpType::TRUNC: return unaryLoop(n, out, a, [](float x) { return std::trunc(x); });
+  default: typeError("unsupported float unary operation");
+  }
+}
+
+void floatPredicate(UnaryOpType op, std::size_t n, std::int64_t *out, const float *a) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float x = a[i];
+    out[i] = op == UnaryOpType::IS_NAN ? std::isnan(x) : op == UnaryOpType::IS_INF ? std::isinf(x) : std::isfinite(x);
+  }
+}
+
+void floatBinary(BinaryOpType op, std::size_t n, float *out, const float *a, const float *b) {
+  switch (op) {
+  case BinaryOpType::ADD: return binaryLoop(n, out, a, b, [](float x, float y) { return x + y; });
+  case BinaryOpType::SUBTRACT: return binaryLoop(n, out, a, b, [](float x, float y) { return x - y; });
+  case BinaryOpType::MULTIPLY: return binaryLoop(n, out, a, b, [](float x, float y) { return x * y; });
+  case BinaryOpType::DIVIDE: return binaryLoop(n, out, a, b, [](float x, float y) { return x / y; });
+  case BinaryOpType::POWER: return binaryLoop(n, out, a, b, [](float x, float y) { return std::pow(x, y); });
+  case BinaryOpType::REMAINDER: return binaryLoop(n, out, a, b, [](float x, float y) { return std::fmod(x, y); });
+  case BinaryOpType::MAXIMUM: return binaryLoop(n, out, a, b, nanPropagatingMax);
+  case BinaryOpType::MINIMUM: return binaryLoop(n, out, a, b, nanPropagatingMin);
+  case BinaryOpType::ATAN2: return binaryLoop(n, out, a, b, [](float x, float y) { return std::atan2(x, y); });
+  case BinaryOpType::VARIANCE_TO_INV_STD_DEV:
+    return binaryLoop(n, out, a, b, [](float var, float eps) { return 1.0f / std::sqrt(var + eps); });
+  case BinaryOpType::INV_STD_DEV_TO_VARIANCE:
+    return binaryLoop(n, out, a, b, [](float isd, float eps) { return 1.0f / (isd * isd) - eps; });
+  default: typeError("unsupported float binary operation");
+  }
+}
+
+void floatCompare(BinaryOpType op, std::size_t n, std::int64_t *out, const float *a, const float *b) {
+  switch (op) {
+  case BinaryOpType::EQUAL: return compareLoop(n, out, a, b, [](float x, float y) { return x == y; });
+  case BinaryOpType::NOT_EQUAL: return compareLoop(n, out, a, b, [](float x, float y) { return x != y; });
+  case BinaryOpType::GREATER_THAN: return compareLoop(n, out, a, b, [](float x, float y) { return x > y; });
+  case BinaryOpType::GREATER_THAN_EQUAL: return compareLoop(n, out, a, b, [](float x, float y) { return x >= y; });
+  case BinaryOpType::LESS_THAN: return compareLoop(n, out, a, b, [](float x, float y) { return x < y; });
+  case BinaryOpType::LESS_THAN_EQUAL: return compareLoop(n, out, a, b, [](float x, float y) { return x <= y; });
+  default: typeError("unsupported comparison");
+  }
+}
+
+std::uint32_t bits32(std::int64_t v) { return static_cast<std::uint32_t>(v); }
+
+void intUnary(UnaryOpType op, ElementKind kind, std::size_t n, std::int64_t *out, const std::int64_t *a) {
+  switch (op) {
+  case UnaryOpType::ABSOLUTE: intUnaryLoop(n, out, a, [](std::int64_t x) { return x < 0 ? -x : x; }); break;
+  case UnaryOpType::NEGATE: intUnaryLoop(n, out, a, [](std::int64_t x) { return -x; }); break;
+  case UnaryOpType::SIGNUM: intUnaryLoop(n, out, a, [](std::int64_t x) { return std::int64_t{(x > 0) - (x < 0)}; }); break;
+  case UnaryOpType::SQUARE:
+    intUnaryLoop(n, out, a, [](std::int64_t x) { return static_cast<std::int64_t>(static_cast<std::uint64_t>(x) * static_cast<std::uint64_t>(x)); });
+    break;
+  case UnaryOpType::LOGICAL_NOT: intUnaryLoop(n, out, a, [](std::int64_t x) { return std::int64_t{x == 0}; }); break;
+  case UnaryOpType::BITWISE_NOT: intUnaryLoop(n, out, a, [](std::int64_t x) { return std::int64_t{~bits32(x)}; }); break;
+  case UnaryOpType::POPCOUNT:
+    intUnaryLoop(n, out, a, [](std::int64_t x) { return std::int64_t{__builtin_popcount(bits32(x))}; });
+    break;
+  case UnaryOpType::COUNT_LEADING_ZEROS:
+    intUnaryLoop(n, out, a, [](std::int64_t x) { return std::int64_t{bits32(x) == 0 ? 32 : __builtin_clz(bits32(x))}; });
+    break;
+  default: typeError("unsupported integer unary operation");
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = wrapInt(kind, static_cast<std::uint64_t>(out[i]));
+}
+
+void intBinary(BinaryOpType op, ElementKind kind, std::size_t n, std::int64_t *out, const std::int64_t *a,
+               const std::int64_t *b) {
+  const bool isUnsigned = kind == ElementKind::UnsignedInt;
+  auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+  switch (op) {
+  case BinaryOpType::ADD: intBinaryLoop(n, out, a, b, [&](std::int64_t x, std::int64_t y) { return std::int64_t(u(x) + u(y)); }); break;
+  case BinaryOpType::SUBTRACT: intBinaryLoop(n, out, a, b, [&](std::int64_t x, std::int64_t y) { return std::int64_t(u(x) - u(y)); }); break;
+  case BinaryOpType::MULTIPLY: intBinaryLoop(n, out, a, b, [&](std::int64_t x, std::int64_t y) { return std::int64_t(u(x) * u(y)); }); break;
+  // Division by zero gives 0 rather than undefined behaviour.
+  case BinaryOpType::DIVIDE: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return y == 0 ? 0 : x / y; }); break;
+  case BinaryOpType::REMAINDER: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return y == 0 ? 0 : x % y; }); break;
+  case BinaryOpType::MAXIMUM: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::max(x, y); }); break;
+  case BinaryOpType::MINIMUM: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::min(x, y); }); break;
+  case BinaryOpType::EQUAL: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{x == y}; }); return;
+  case BinaryOpType::NOT_EQUAL: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{x != y}; }); return;
+  case BinaryOpType::GREATER_THAN: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{x > y}; }); return;
+  case BinaryOpType::GREATER_THAN_EQUAL: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{x >= y}; }); return;
+  case BinaryOpType::LESS_THAN: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{x < y}; }); return;
+  case BinaryOpType::LESS_THAN_EQUAL: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{x <= y}; }); return;
+  case BinaryOpType::LOGICAL_AND: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{x != 0 && y != 0}; }); return;
+  case BinaryOpType::LOGICAL_OR: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{x != 0 || y != 0}; }); return;
+  case BinaryOpType::BITWISE_AND: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{bits32(x) & bits32(y)}; }); break;
+  case BinaryOpType::BITWISE_OR: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{bits32(x) | bits32(y)}; }); break;
+  case BinaryOpType::BITWISE_XOR: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{bits32(x) ^ bits32(y)}; }); break;
+  case BinaryOpType::BITWISE_XNOR: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{~(bits32(x) ^ bits32(y))}; }); break;
+  case BinaryOpType::SHIFT_LEFT: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{bits32(x) << (bits32(y) & 31u)}; }); break;
+  case BinaryOpType::SHIFT_RIGHT: intBinaryLoop(n, out, a, b, [](std::int64_t x, std::int64_t y) { return std::int64_t{bits32(x) >> (bits32(y) & 31u)}; }); break;
+  case BinaryOpType::SHIFT_RIGHT_SIGN_EXTEND:
+    intBinaryLoop(n, out, a, b, [isUnsigned](std::int64_t x, std::int64_t y) {
+      const std::int32_t signedValue = static_cast<std::int32_t>(bits32(x));
+      const std::int32_t shifted = signedValue >> (bits32(y) & 31u);
+      return isUnsigned ? std::int64_t{bits32(shifted)} : std::int64_t{shifted};
+    });
+    break;
+  default: typeError("unsupported integer binary operation");
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = wrapInt(kind, static_cast<std::uint64_t>(out[i]));
+}
+
+struct InputWalk {
+  const void *data;
+  ElementKind kind;
+  bool contiguous;  // same shape as the output
+  bool scalar;
+  std::vector<std::size_t> strides;  // per output dimension, 0 where broadcast
+};
+
+InputWalk makeWalk(const MapInput &input, const std::vector<std::size_t> &outShape) {
+  InputWalk walk{input.data, input.kind, input.shape == outShape, false, {}};
+  std::size_t count = 1;
+  for (std::size_t s : input.shape)
+    count *= s;
+  walk.scalar = count == 1;
+  walk.strides.assign(outShape.size(), 0);
+  std::size_t stride = 1;
+  const std::size_t offset = outShape.size() - input.shape.size();
+  for (std::size_t d = input.shape.size(); d-- > 0;) {
+    if (input.shape[d] != 1)
+      walk.strides[d + offset] = stride;
+    stride *= input.shape[d];
+  }
+  return walk;
+}
+
+template <class T> void loadElements(const InputWalk &walk, std::size_t offset, std::size_t stride, std::size_t n, T *out) {
+  switch (walk.kind) {
+  case ElementKind::Float:
+  case ElementKind::Half: {
+    const float *p = static_cast<const float *>(walk.data) + offset;
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<T>(p[i * stride]);
+    break;
+  }
+  case ElementKind::Int: {
+    const std::int32_t *p = static_cast<const std::int32_t *>(walk.data) + offset;
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<T>(p[i * stride]);
+    break;
+  }
+  case ElementKind::UnsignedInt: {
+    const std::uint32_t *p = static_cast<const std::uint32_t *>(walk.data) + offset;
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<T>(p[i * stride]);
+    break;
+  }
+  case ElementKind::Bool: {
+    const std::uint8_t *p = static_cast<const std::uint8_t *>(walk.data) + offset;
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<T>(p[i * stride] != 0);
+    break;
+  }
+  }
+}
+
+// Gathers output elements [start, start + n) of a broadcast input.
+template <class T>
+void gather(const InputWalk &walk, const std::vector<std::size_t> &outShape, std::size_t start, std::size_t n, T *out) {
+  if (walk.scalar) {
+    loadElements(walk, 0, 0, n, out);
+    return;
+  }
+  if (walk.contiguous) {
+    loadElements(walk, start, 1, n, out);
+    return;
+  }
+  const std::size_t rank = outShape.size();
+  std::vector<std::size_t> index(rank);
+  std::size_t offset = 0;
+  std::size_t rest = start;
+  for (std::size_t d = rank; d-- > 0;) {
+    index[d] = rest % outShape[d];
+    rest /= outShape[d];
+    offset += index[d] * walk.strides[d];
+  }
+  const std::size_t last = rank - 1;
+  std::size_t done = 0;
+  while (done < n) {
+    const std::size_t run = std::min(n - done, outShape[last] - index[last]);
+    loadElements(walk, offset, walk.strides[last], run, out + done);
+    done += run;
+    offset += run * walk.strides[last];
+    index[last] += run;
+    if (index[last] < outShape[last])
+      continue;
+    offset -= outShape[last] * walk.strides[last];
+    index[last] = 0;
+    for (std::size_t d = last; d-- > 0;) {
+      offset += walk.strides[d];
+      if (++index[d] < outShape[d])
+        break;
+      offset -= outShape[d] * walk.strides[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void store(const MapOutput &output, ElementKind regKind, Registers &regs, std::size_t reg, std::size_t start, std::size_t n) {
+  if (isFloating(regKind)) {
+    const float *v = regs.floats(reg);
+    switch (output.kind) {
+    case ElementKind::Float: std::memcpy(static_cast<float *>(output.data) + start, v, n * sizeof(float)); return;
+    case ElementKind::Half:  // rounded by the engine on write-back (nearest even or stochastic)
+      std::memcpy(static_cast<float *>(output.data) + start, v, n * sizeof(float));
+      return;
+    case ElementKind::Int:
+      for (std::size_t i = 0; i < n; ++i)
+        static_cast<std::int32_t *>(output.data)[start + i] = static_cast<std::int32_t>(floatToInt(ElementKind::Int, v[i]));
+      return;
+    case ElementKind::UnsignedInt:
+      for (std::size_t i = 0; i < n; ++i)
+        static_cast<std::uint32_t *>(output.data)[start + i] = static_cast<std::uint32_t>(floatToInt(ElementKind::UnsignedInt, v[i]));
+      return;
+    case ElementKind::Bool:
+      for (std::size_t i = 0; i < n; ++i)
+        static_cast<std::uint8_t *>(output.data)[start + i] = v[i] != 0.0f;
+      return;
+    }
+  }
+  const std::int64_t *v = regs.ints(reg);
+  for (std::size_t i = 0; i < n; ++i) {
+    switch (output.kind) {
+    case ElementKind::Float: static_cast<float *>(output.data)[start + i] = static_cast<float>(v[i]); break;
+    case ElementKind::Half: static_cast<float *>(output.data)[start + i] = static_cast<float>(v[i]); break;
+    case ElementKind::Int: static_cast<std::int32_t *>(output.data)[start + i] = static_cast<std::int32_t>(wrapInt(ElementKind::Int, static_cast<std::uint64_t>(v[i]))); break;
+    case ElementKind::UnsignedInt: static_cast<std::uint32_t *>(output.data)[start + i] = static_cast<std::uint32_t>(v[i]); break;
+    case ElementKind::Bool: static_cast<std::uint8_t *>(output.data)[start + i] = v[i] != 0; break;
+    }
+  }
+}
+
+} // namespace
+
+std::vector<std::size_t> broadcastShape(const std::vector<std::vector<std::size_t>> &shapes) {
+  std::vector<std::size_t> out;
+  for (const auto &shape : shapes)
+    out.resize(std::max(out.size(), shape.size()), 1);
+  for (std::size_t t = 0; t < shapes.size(); ++t) {
+    const auto &shape = shapes[t];
+    const std::size_t offset = out.size() - shape.size();
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      std::size_t &o = out[d + offset];
+      if (shape[d] == o || shape[d] == 1)
+        continue;
+      if (o != 1)
+        throw std::invalid_argument("popops::map: input " + std::to_string(t) + " has size " +
+                                    std::to_string(shape[d]) + " in a dimension where another input has " +
+                                    std::to_string(o) + "; shapes must broadcast");
+      o = shape[d];
+    }
+  }
+  return out;
+}
+
+MapProgram::MapProgram(const std::vector<MapNode> &nodes, const std::vector<std::size_t> &roots,
+                       const std::vector<ElementKind> &inputKinds)
+    : inputCount_(inputKinds.size()) {
+  Compiler compiler(nodes, inputKinds, instructions_, registerKinds_);
+  for (std::size_t root : roots) {
+    const std::size_t reg = compiler.compile(root, nullptr);
+    rootRegisters_.push_back(reg);
+    resultKinds_.push_back(registerKinds_[reg]);
+  }
+  isRoot_.assign(registerKinds_.size(), false);
+  for (std::size_t reg : rootRegisters_)
+    isRoot_[reg] = true;
+}
+
+void MapProgram::run(const std::vector<MapInput> &inputs, const std::vector<std::size_t> &outShape,
+                     const std::vector<MapOutput> &outputs) const {
+  if (inputs.size() < inputCount_)
+    throw std::invalid_argument("popops::map: expression uses " + std::to_string(inputCount_) + " inputs, " +
+                                std::to_string(inputs.size()) + " given");
+  if (outputs.size() != rootRegisters_.size())
+    throw std::invalid_argument("popops::map: " + std::to_string(rootRegisters_.size()) + " results but " +
+                                std::to_string(outputs.size()) + " outputs");
+  std::vector<InputWalk> walks;
+  for (const MapInput &input : inputs)
+    walks.push_back(makeWalk(input, outShape));
+  std::size_t total = 1;
+  for (std::size_t s : outShape)
+    total *= s;
+
+  Registers regs;
+  regs.f.resize(registerKinds_.size() * kMapChunk);
+  regs.i.resize(registerKinds_.size() * kMapChunk);
+  for (std::size_t start = 0; start < total; start += kMapChunk) {
+    const std::size_t n = std::min(kMapChunk, total - start);
+    for (const Instruction &ins : instructions_) {
+      const bool floatResult = isFloating(ins.resultKind);
+      const bool floatOperand = isFloating(ins.operandKind);
+      float *fd = regs.floats(ins.dst);
+      std::int64_t *id = regs.ints(ins.dst);
+      switch (ins.kind) {
+      case MapNode::Kind::Input:
+        if (floatResult)
+          gather(walks[ins.input], outShape, start, n, fd);
+        else
+          gather(walks[ins.input], outShape, start, n, id);
+        break;
+      case MapNode::Kind::Constant:
+        if (floatResult) {
+          const float value = ins.resultKind == ElementKind::Half
+                                  ? roundToHalfWithinRange(static_cast<float>(ins.constant))
+                                  : static_cast<float>(ins.constant);
+          std::fill(fd, fd + n, value);
+        } else {
+          const double c = ins.constant;
+          const std::int64_t value =
+              ins.resultKind == ElementKind::Bool ? (c != 0.0) : static_cast<std::int64_t>(std::trunc(c));
+          std::fill(id, id + n, wrapInt(ins.resultKind, static_cast<std::uint64_t>(value)));
+        }
+        break;
+      case MapNode::Kind::Cast:
+        if (floatOperand && floatResult) {
+          std::copy(regs.floats(ins.src[0]), regs.floats(ins.src[0]) + n, fd);
+        } else if (floatOperand) {
+          const float *a = regs.floats(ins.src[0]);
+          for (std::size_t i = 0; i < n; ++i)
+            id[i] = floatToInt(ins.resultKind, a[i]);
+        } else if (floatResult) {
+          const std::int64_t *a = regs.ints(ins.src[0]);
+          for (std::size_t i = 0; i < n; ++i)
+            fd[i] = static_cast<float>(a[i]);
+        } else {
+          const std::int64_t *a = regs.ints(ins.src[0]);
+          for (std::size_t i = 0; i < n; ++i)
+            id[i] = wrapInt(ins.resultKind, static_cast<std::uint64_t>(a[i]));
+        }
+        break;
+      case MapNode::Kind::Unary:
+        if (!floatOperand)
+          intUnary(ins.unaryOp, ins.resultKind, n, id, regs.ints(ins.src[0]));
+        else if (!floatResult)
+          floatPredicate(ins.unaryOp, n, id, regs.floats(ins.src[0]));
+        else
+          floatUnary(ins.unaryOp, n, fd, regs.floats(ins.src[0]));
+        break;
+      case MapNode::Kind::Binary:
+        if (!floatOperand)
+          intBinary(ins.binaryOp, ins.resultKind, n, id, regs.ints(ins.src[0]), regs.ints(ins.src[1]));
+        else if (!floatResult)
+          floatCompare(ins.binaryOp, n, id, regs.floats(ins.src[0]), regs.floats(ins.src[1]));
+        else
+          floatBinary(ins.binaryOp, n, fd, regs.floats(ins.src[0]), regs.floats(ins.src[1]));
+        break;
+      case MapNode::Kind::Ternary:
+        if (ins.ternaryOp == TernaryOpType::SELECT) {
+          const std::int64_t *cond = regs.ints(ins.src[2]);
+          if (floatResult) {
+            const float *a = regs.floats(ins.src[0]);
+            const float *b = regs.floats(ins.src[1]);
+            for (std::size_t i = 0; i < n; ++i)
+              fd[i] = cond[i] ? a[i] : b[i];
+          } else {
+            const std::int64_t *a = regs.ints(ins.src[0]);
+            const std::int64_t *b = regs.ints(ins.src[1]);
+            for (std::size_t i = 0; i < n; ++i)
+              id[i] = cond[i] ? a[i] : b[i];
+          }
+        } else if (floatResult) {
+          const float *x = regs.floats(ins.src[0]);
+          const float *lo = regs.floats(ins.src[1]);
+          const float *hi = regs.floats(ins.src[2]);
+          for (std::size_t i = 0; i < n; ++i)
+            fd[i] = nanPropagatingMin(nanPropagatingMax(x[i], lo[i]), hi[i]);
+        } else {
+          const std::int64_t *x = regs.ints(ins.src[0]);
+          const std::int64_t *lo = regs.ints(ins.src[1]);
+          const std::int64_t *hi = regs.ints(ins.src[2]);
+          for (std::size_t i = 0; i < n; ++i)
+            id[i] = std::min(std::max(x[i], lo[i]), hi[i]);
+        }
+        break;
+      }
+      // A HALF result is rounded after every operation, as the device computes in half; a root's
+      // result is left to the engine's write-back, which rounds it (nearest even or stochastic)
+      // and applies the floating-point behaviour.
+      if (ins.resultKind == ElementKind::Half && ins.kind != MapNode::Kind::Input && !isRoot_[ins.dst])
+        roundToHalfWithinRange(fd, n);
+    }
+    for (std::size_t r = 0; r < rootRegisters_.size(); ++r)
+      store(outputs[r], registerKinds_[rootRegisters_[r]], regs, rootRegisters_[r], start, n);
+  }
+}
+
+} // namespace poplar_emulator
