@@ -21,6 +21,29 @@ public static unsafe class Cursors
         return children;
     }
 
+    /// <summary>Every cursor below a cursor, depth first, in source order.</summary>
+    public static List<CXCursor> Descendants(CXCursor parent)
+    {
+        var all = new List<CXCursor>();
+        var handle = GCHandle.Alloc(all);
+        try
+        {
+            LibClang.clang_visitChildren(parent, &CollectDescendant, (void*)GCHandle.ToIntPtr(handle));
+        }
+        finally
+        {
+            handle.Free();
+        }
+        return all;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int CollectDescendant(CXCursor cursor, CXCursor parent, void* clientData)
+    {
+        ((List<CXCursor>)GCHandle.FromIntPtr((nint)clientData).Target!).Add(cursor);
+        return 2; // CXChildVisit_Recurse
+    }
+
     [UnmanagedCallersOnly]
     private static int CollectChild(CXCursor cursor, CXCursor parent, void* clientData)
     {

@@ -238,6 +238,7 @@ public static unsafe partial class LibClang
     [LibraryImport(Library)] public static partial uint clang_Cursor_isInlineNamespace(CXCursor cursor);
     [LibraryImport(Library)] public static partial CX_CXXAccessSpecifier clang_getCXXAccessSpecifier(CXCursor cursor);
     [LibraryImport(Library)] public static partial uint clang_EnumDecl_isScoped(CXCursor cursor);
+    [LibraryImport(Library)] public static partial CXCursorKind clang_getTemplateCursorKind(CXCursor cursor);
     [LibraryImport(Library)] public static partial uint clang_CXXMethod_isConst(CXCursor cursor);
     [LibraryImport(Library)] public static partial uint clang_CXXMethod_isStatic(CXCursor cursor);
     [LibraryImport(Library)] public static partial uint clang_CXXMethod_isDeleted(CXCursor cursor);
