@@ -243,6 +243,10 @@ public static unsafe partial class LibClang
     [LibraryImport(Library)] public static partial uint clang_CXXMethod_isStatic(CXCursor cursor);
     [LibraryImport(Library)] public static partial uint clang_CXXMethod_isDeleted(CXCursor cursor);
     [LibraryImport(Library)] public static partial uint clang_CXXMethod_isDefaulted(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXMethod_isCopyAssignmentOperator(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXMethod_isMoveAssignmentOperator(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXConstructor_isCopyConstructor(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXConstructor_isMoveConstructor(CXCursor cursor);
     [LibraryImport(Library)] public static partial CXRefQualifierKind clang_Type_getCXXRefQualifier(CXType type);
     [LibraryImport(Library)] public static partial uint clang_isConstQualifiedType(CXType type);
     [LibraryImport(Library)] public static partial void* clang_getCursorPrintingPolicy(CXCursor cursor);

@@ -60,11 +60,14 @@ internal static class ConformanceChecker
         var claimed = compared.SelectMany(c => c.Candidates.Where(x => x.Differences.Count == 0).Select(x => x.Row).Take(1))
             .ToHashSet();
         var matches = new Dictionary<Declaration, SignatureRow>();
-        foreach (var (declaration, candidates) in compared)
+        foreach (var (declaration, all) in compared)
         {
+            // An overload is compared with the rows it resembles; one like none of them is an overload the list lacks.
+            var candidates = declaration.IsCallable ? all.Where(c => context.Resembles(declaration, c.Row)).ToList() : all;
+            if (declaration.IsCopyOrMove) candidates = candidates.Where(c => context.SameParameters(declaration, c.Row)).ToList();
             if (candidates.Count == 0)
             {
-                findings.Add(Unlisted(declaration, byName));
+                if (!declaration.IsCopyOrMove) findings.Add(Unlisted(declaration, byName, all.Count));
                 continue;
             }
             var exact = candidates.FindIndex(c => c.Differences.Count == 0);
@@ -82,15 +85,28 @@ internal static class ConformanceChecker
             findings.AddRange(best.Differences.Select(d =>
                 new Finding(severity, declaration.Header, declaration.Line, declaration.Signature, d, best.Row)));
         }
-        return new ConformanceReport(scan.Declarations, matches, findings
-            .OrderBy(f => f.Header, StringComparer.Ordinal).ThenBy(f => f.Line).ToList());
+        return new ConformanceReport(scan.Declarations, matches, Collapse(findings));
     }
 
-    private static Finding Unlisted(Declaration d, Dictionary<string, List<SignatureRow>> byName)
+    // Declarations alike in one header (the specialisations of a template) give one line, not one each.
+    private static List<Finding> Collapse(List<Finding> findings) =>
+        findings.GroupBy(f => (f.Severity, f.Header, f.Declaration, f.Problem, f.Row))
+            .Select(g => g.Count() == 1
+                ? g.First()
+                : g.First() with { Problem = g.First().Problem + $" (and {g.Count() - 1} more alike, lines {string.Join(", ", g.Skip(1).Select(f => f.Line))})" })
+            .OrderBy(f => f.Header, StringComparer.Ordinal).ThenBy(f => f.Line)
+            .ToList();
+
+    private static Finding Unlisted(Declaration d, Dictionary<string, List<SignatureRow>> byName, int sameKind)
     {
-        var problem = byName.TryGetValue(d.QualifiedName, out var other)
-            ? $"is a {d.Kind}; the list has {d.QualifiedName} only as {string.Join(", ", other.Select(r => r.Kind).Distinct())}"
-            : "is not in the list (nor in the additions): declare only SDK API, or add a row with its public source";
+        byName.TryGetValue(d.QualifiedName, out var other);
+        var problem = other is null
+            ? "is not in the list (nor in the additions): declare only SDK API, or add a row with its public source"
+            : sameKind == 0
+                ? $"is a {d.Kind}; the list has {d.QualifiedName} only as {string.Join(", ", other.Select(r => r.Kind).Distinct())}"
+                : $"is an overload the list does not have (nor the additions); its {other.Count} row(s) of {d.QualifiedName}: " +
+                  string.Join("; ", other.Take(4).Select(r => $"({string.Join(", ", r.Parameters)}) at {r.Where}")) +
+                  (other.Count > 4 ? "; ..." : "");
         return new Finding(Severity.Failure, d.Header, d.Line, d.Signature, problem, null);
     }
 
@@ -112,6 +128,24 @@ internal static class ConformanceChecker
 
     private sealed class Comparison(HeaderScan scan)
     {
+        /// <summary>Same parameter count and at least half the types in place, or the same types in another order.</summary>
+        public bool Resembles(Declaration d, SignatureRow row)
+        {
+            var rename = Rename(d, row);
+            var n = Math.Max(d.Parameters.Count, row.Parameters.Count);
+            if (n == 0) return true;
+            var inPlace = d.Parameters.Zip(row.Parameters)
+                .Count(p => SameType(p.Second.Type, p.First.Type, p.First.Canonical, rename));
+            return 2 * inPlace >= n || (d.Parameters.Count == row.Parameters.Count && SameMultiset(d.Parameters, row.Parameters, rename));
+        }
+
+        public bool SameParameters(Declaration d, SignatureRow row)
+        {
+            var rename = Rename(d, row);
+            return d.Parameters.Count == row.Parameters.Count &&
+                   d.Parameters.Zip(row.Parameters).All(p => SameType(p.Second.Type, p.First.Type, p.First.Canonical, rename));
+        }
+
         public List<string> Differences(Declaration d, SignatureRow row)
         {
             var differences = new List<string>();
@@ -218,7 +252,10 @@ internal static class ConformanceChecker
         /// <summary>Same spelling once normalised, or the same type once clang resolved the list's spelling.</summary>
         public bool SameType(string listType, string headerType, string headerCanonical, IReadOnlyDictionary<string, string> rename)
         {
-            if (CppText.NormaliseType(listType) == CppText.NormaliseType(headerType, rename)) return true;
+            var (theirs, mine) = (CppText.NormaliseType(listType), CppText.NormaliseType(headerType, rename));
+            if (theirs == mine) return true;
+            // The list names members of class templates without arguments (poplar::ArrayRef::const_iterator).
+            if (CppText.WithoutScopeTemplateArguments(theirs) == CppText.WithoutScopeTemplateArguments(mine)) return true;
             return scan.ProbedTypes.TryGetValue(listType, out var canonical) && canonical is not null &&
                    canonical == headerCanonical;
         }

@@ -68,6 +68,34 @@ internal static partial class CppText
         return Join(result);
     }
 
+    /// <summary>Drops template argument lists that qualify a nested name: `A<T>::b` becomes `A::b`.</summary>
+    public static string WithoutScopeTemplateArguments(string normalised)
+    {
+        var tokens = Tokens(normalised);
+        var result = new List<string>(tokens.Count);
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if (tokens[i] == "<" && CloseOf(tokens, i) is var close and > 0 && close + 1 < tokens.Count && tokens[close + 1] == "::")
+            {
+                i = close;
+                continue;
+            }
+            result.Add(tokens[i]);
+        }
+        return Join(result);
+    }
+
+    private static int CloseOf(List<string> tokens, int open)
+    {
+        var depth = 0;
+        for (var i = open; i < tokens.Count; i++)
+        {
+            if (tokens[i] == "<") depth++;
+            else if (tokens[i] == ">" && --depth == 0) return i;
+        }
+        return -1;
+    }
+
     public static string Join(IEnumerable<string> tokens)
     {
         var text = new StringBuilder();

@@ -23,6 +23,10 @@ internal sealed record Declaration(
     IReadOnlyList<string> TemplateParameters,
     string Usr)
 {
+    /// <summary>A copy or move constructor or assignment operator: value semantics, which the list records only
+    /// for a few classes. Compared with a row that has its parameters; without one, not a finding.</summary>
+    public bool IsCopyOrMove { get; init; }
+
     public bool Has(string qualifier) => Qualifiers.Contains(qualifier);
 
     public bool IsCallable => Kind is "function" or "method" or "constructor";

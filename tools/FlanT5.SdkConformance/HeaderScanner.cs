@@ -256,7 +256,11 @@ internal static class HeaderScanner
                 type = Cursors.FullyQualified(result, c);
                 canonical = Cursors.TypeSpelling(LibClang.clang_getCanonicalType(result));
             }
-            Add(c, where, kind, type, canonical, parameters, qualifiers);
+            var copyOrMove = inClass && (LibClang.clang_CXXConstructor_isCopyConstructor(c) != 0 ||
+                LibClang.clang_CXXConstructor_isMoveConstructor(c) != 0 ||
+                LibClang.clang_CXXMethod_isCopyAssignmentOperator(c) != 0 ||
+                LibClang.clang_CXXMethod_isMoveAssignmentOperator(c) != 0);
+            Add(c, where, kind, type, canonical, parameters, qualifiers, copyOrMove);
         }
 
         private void Variable(CXCursor c, (string Header, int Line) where)
@@ -299,7 +303,7 @@ internal static class HeaderScanner
         private static bool IsExpression(CXCursor c) => (int)c.Kind is >= 100 and < 200;
 
         private void Add(CXCursor c, (string Header, int Line) where, string kind, string type, string canonical,
-            IReadOnlyList<HeaderParameter> parameters, IReadOnlyList<string> qualifiers)
+            IReadOnlyList<HeaderParameter> parameters, IReadOnlyList<string> qualifiers, bool copyOrMove = false)
         {
             var templateParameters = Cursors.Children(c)
                 .Where(t => t.Kind is CXCursorKind.TemplateTypeParameter or CXCursorKind.NonTypeTemplateParameter
@@ -307,7 +311,7 @@ internal static class HeaderScanner
                 .Select(Cursors.Spelling)
                 .ToList();
             Declarations.Add(new Declaration(kind, Qualified(c), where.Header, where.Line, type, canonical, parameters,
-                qualifiers, templateParameters, Cursors.Usr(c)));
+                qualifiers, templateParameters, Cursors.Usr(c)) { IsCopyOrMove = copyOrMove });
         }
     }
 
@@ -319,7 +323,9 @@ internal static class HeaderScanner
         {
             if (p.Kind == CXCursorKind.LinkageSpec) continue;
             if (p.Kind == CXCursorKind.Namespace && LibClang.clang_Cursor_isInlineNamespace(p) != 0) continue;
-            var name = Cursors.Spelling(p);
+            var name = p.Kind == CXCursorKind.ConversionFunction
+                ? "operator " + Cursors.FullyQualified(LibClang.clang_getCursorResultType(p), p)
+                : Cursors.Spelling(p);
             if (p.Kind is not (CXCursorKind.FunctionDecl or CXCursorKind.CXXMethod or CXCursorKind.FunctionTemplate
                 or CXCursorKind.ConversionFunction) || !name.StartsWith("operator", StringComparison.Ordinal))
             {

@@ -213,6 +213,39 @@ public class HeaderConformanceTests
     }
 
     [Test]
+    public void AnOverloadLikeNoRowIsReportedAsMissingFromTheList()
+    {
+        using var sdk = ZeroSdk("float, double", ZeroRow);
+        var finding = SingleFailure(sdk.Check());
+
+        Assert.That(finding.Problem, Does.StartWith("is an overload the list does not have (nor the additions); its 1 row(s) of popops::zero: (poplar::Graph &, const poplar::Tensor &, unsigned int, std::size_t = 0) at signatures.tsv:5"));
+    }
+
+    [Test]
+    public void CopyAndMoveMembersAreComparedOnlyWithARowOfTheirOwn()
+    {
+        using var sdk = new SyntheticSdk();
+        sdk.Header("poplar/Device.hpp", """
+            #pragma once
+            namespace poplar {
+            class Device {
+            public:
+              Device(Device &&) noexcept;
+              Device(const Device &);
+              Device &operator=(Device &&) noexcept;
+              Device &operator=(const Device &) = delete;
+            };
+            }
+            """)
+            .Row("poplar/Device.hpp", "class", "poplar::Device")
+            .Row("poplar/Device.hpp", "constructor", "poplar::Device::Device", "", "poplar::Device &&", "noexcept")
+            .Row("poplar/Device.hpp", "constructor", "poplar::Device::Device", "", "const poplar::Device &", "deleted");
+
+        // The copy constructor has a row (deleted) and differs from it; the assignments have none and pass.
+        Assert.That(SingleFailure(sdk.Check()).Problem, Is.EqualTo("is not deleted, the row's is"));
+    }
+
+    [Test]
     public void TypesAreComparedByFullyQualifiedNameAndCanonicalType()
     {
         using var sdk = new SyntheticSdk();
@@ -230,7 +263,7 @@ public class HeaderConformanceTests
             };
             }
             namespace other { struct Interval {}; }
-            namespace poplar { void place(const other::Interval &); }
+            namespace poplar { void place(const other::Interval &, unsigned tile); }
             """)
             .Row("poplar/Interval.hpp", "struct", "poplar::GenericInterval", qualifiers: "template<class T>")
             .Row("poplar/Interval.hpp", "variable", "poplar::GenericInterval::b", "T")
@@ -239,7 +272,7 @@ public class HeaderConformanceTests
             .Row("poplar/Interval.hpp", "class", "poplar::Graph")
             .Row("poplar/Interval.hpp", "typedef", "poplar::Graph::TileToTensorMapping", "std::vector<std::vector<poplar::Interval>>")
             .Row("poplar/Interval.hpp", "method", "poplar::Graph::setTileMapping", "void", "const poplar::Graph::TileToTensorMapping &")
-            .Row("poplar/Interval.hpp", "function", "poplar::place", "void", "const poplar::Interval &")
+            .Row("poplar/Interval.hpp", "function", "poplar::place", "void", "const poplar::Interval &, unsigned int")
             .Row("poplar/Interval.hpp", "struct", "other::Interval");
         var report = sdk.Check();
 
