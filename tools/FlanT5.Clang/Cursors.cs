@@ -72,6 +72,40 @@ public static unsafe class Cursors
         return (file == null ? "" : LibClang.Take(LibClang.clang_getFileName(file)), (int)line);
     }
 
+    /// <summary>Whether the cursor comes from a macro expansion (its text is in the macro, not where it is used).</summary>
+    public static bool IsFromMacro(CXCursor cursor)
+    {
+        var location = LibClang.clang_getCursorLocation(cursor);
+        void* spellingFile, expansionFile;
+        uint spellingLine, spellingColumn, expansionLine, expansionColumn, offset;
+        LibClang.clang_getSpellingLocation(location, &spellingFile, &spellingLine, &spellingColumn, &offset);
+        LibClang.clang_getExpansionLocation(location, &expansionFile, &expansionLine, &expansionColumn, &offset);
+        return spellingFile != expansionFile || spellingLine != expansionLine || spellingColumn != expansionColumn;
+    }
+
+    /// <summary>The file and character offset where a cursor's text is spelled (inside a macro: in its definition).</summary>
+    public static (string File, int Offset) SpellingOffset(CXCursor cursor)
+    {
+        void* file;
+        uint line, column, offset;
+        LibClang.clang_getSpellingLocation(LibClang.clang_getCursorLocation(cursor), &file, &line, &column, &offset);
+        return (file == null ? "" : LibClang.Take(LibClang.clang_getFileName(file)), (int)offset);
+    }
+
+    /// <summary>A declaration or expression as clang prints it back.</summary>
+    public static string PrettyPrinted(CXCursor cursor)
+    {
+        var policy = LibClang.clang_getCursorPrintingPolicy(cursor);
+        try
+        {
+            return LibClang.Take(LibClang.clang_getCursorPrettyPrinted(cursor, policy));
+        }
+        finally
+        {
+            LibClang.clang_PrintingPolicy_dispose(policy);
+        }
+    }
+
     /// <summary>The type spelled with every name fully qualified (poplar::Tensor, not Tensor), typedefs kept.</summary>
     public static string FullyQualified(CXType type, CXCursor context)
     {

@@ -261,6 +261,12 @@ public static unsafe partial class LibClang
     [LibraryImport(Library)] public static partial CXString clang_getFileName(void* file);
 
     [LibraryImport(Library)]
+    public static partial void clang_getExpansionLocation(CXSourceLocation location, void** file, uint* line, uint* column,
+        uint* offset);
+
+    [LibraryImport(Library)] public static partial CXString clang_getCursorPrettyPrinted(CXCursor cursor, void* policy);
+
+    [LibraryImport(Library)]
     public static partial void clang_tokenize(void* translationUnit, CXSourceRange range, CXToken** tokens, uint* count);
 
     [LibraryImport(Library)] public static partial CXString clang_getTokenSpelling(void* translationUnit, CXToken token);

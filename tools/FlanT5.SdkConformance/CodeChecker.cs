@@ -28,7 +28,7 @@ internal static class CodeChecker
         var findings = new List<Finding>();
         var seen = new HashSet<(string, int, string)>();
         var references = 0;
-        var arguments = HeaderScanner.ClangArguments(scan.IncludeDirectory, builtinInclude).Concat(["-I", root]).ToList();
+        var arguments = HeaderScanner.ClangArguments(scan.IncludeDirectory, scan.OtherIncludes, builtinInclude).Concat(["-I", root]).ToList();
         foreach (var file in files)
         {
             var relative = Path.GetRelativePath(root, file).Replace('\\', '/');

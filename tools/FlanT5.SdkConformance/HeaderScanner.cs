@@ -5,6 +5,7 @@ namespace FlanT5.SdkConformance;
 /// <summary>What a scan of an include directory found.</summary>
 internal sealed record HeaderScan(
     string IncludeDirectory,
+    IReadOnlyList<string> OtherIncludes,
     IReadOnlyList<string> Headers,
     IReadOnlyList<Declaration> Declarations,
     IReadOnlyList<HeaderProblem> Problems,
@@ -28,15 +29,25 @@ internal static class HeaderScanner
     public static bool IsInternalNamespace(string name, bool anonymous) =>
         anonymous || name == HelperNamespace || name == "detail" || name.EndsWith("_detail", StringComparison.Ordinal);
 
-    public static IReadOnlyList<string> ClangArguments(string includeDirectory, string? builtinInclude) =>
+    public static IReadOnlyList<string> ClangArguments(string includeDirectory, IEnumerable<string> otherIncludes,
+        string? builtinInclude) =>
     [
         "-x", "c++", "-std=c++17", "--target=x86_64-pc-linux-gnu", "-ferror-limit=0",
         "-isystem", builtinInclude ?? BuiltinIncludes.Find(),
         "-I", includeDirectory,
+        .. otherIncludes.SelectMany(d => new[] { "-I", d }),
     ];
 
-    public static HeaderScan Scan(string includeDirectory, IEnumerable<string> probeTypes, string? builtinInclude = null)
+    /// <summary>Scans the headers under <paramref name="includeDirectory"/>; <paramref name="otherIncludes"/> are on the
+    /// include path too (another part of the SDK they include) but their declarations are not collected.</summary>
+    public static HeaderScan Scan(string includeDirectory, IEnumerable<string> probeTypes, string? builtinInclude = null,
+        IReadOnlyList<string>? otherIncludes = null)
     {
+        var others = (otherIncludes ?? []).Select(Path.GetFullPath).ToList();
+        foreach (var other in others.Where(o => !Directory.Exists(o)))
+        {
+            throw new DirectoryNotFoundException($"include directory '{other}' does not exist");
+        }
         var root = Path.GetFullPath(includeDirectory);
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"include directory '{includeDirectory}' does not exist");
         var headers = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
@@ -58,7 +69,7 @@ internal static class HeaderScanner
             text.Append("}\n");
             File.WriteAllText(main, text.ToString());
 
-            using var unit = TranslationUnit.Parse(main, ClangArguments(root, builtinInclude), LibClang.TranslationUnitSkipFunctionBodies);
+            using var unit = TranslationUnit.Parse(main, ClangArguments(root, others, builtinInclude), LibClang.TranslationUnitSkipFunctionBodies);
             var walker = new Walker(unit, root);
             walker.Visit(unit.Cursor, insideRecord: false);
             foreach (var error in unit.Errors())
@@ -67,7 +78,7 @@ internal static class HeaderScanner
                 if (file == main) continue; // a list type the headers do not declare: compared by spelling only
                 walker.Problems.Add(new HeaderProblem(walker.Relative(file), error.Line, "clang: " + error.Message));
             }
-            return new HeaderScan(root, headers, walker.Declarations, walker.Problems, ReadProbes(unit, main, probes),
+            return new HeaderScan(root, others, headers, walker.Declarations, walker.Problems, ReadProbes(unit, main, probes),
                 walker.Namespaces);
         }
         finally
@@ -288,15 +299,44 @@ internal static class HeaderScanner
         private HeaderParameter Parameter(CXCursor p)
         {
             var type = LibClang.clang_getCursorType(p);
+            return new HeaderParameter(Cursors.FullyQualified(type, p),
+                Cursors.TypeSpelling(LibClang.clang_getCanonicalType(type)), DefaultArgument(p));
+        }
+
+        // The default as written: the tokens after `=`, or inside a macro (whose expansion the tokens follow) the
+        // text after the parameter's name in the macro's definition.
+        private string? DefaultArgument(CXCursor p)
+        {
+            var expression = Cursors.Children(p).Where(IsExpression).Select(e => (CXCursor?)e).LastOrDefault();
+            if (expression is not { } value) return null;
+            if (Cursors.IsFromMacro(p)) return DefaultInMacro(p) ?? Cursors.PrettyPrinted(value);
             var tokens = unit.Tokens(p).Select(t => t.Spelling).ToList();
             var equals = tokens.IndexOf("=");
-            string? value = null;
-            if (equals >= 0 && Cursors.Children(p).Any(IsExpression))
+            return equals < 0 ? Cursors.PrettyPrinted(value) : CppText.Join(tokens.Skip(equals + 1));
+        }
+
+        private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
+
+        private string? DefaultInMacro(CXCursor p)
+        {
+            var (file, offset) = Cursors.SpellingOffset(p);
+            if (file.Length == 0 || !File.Exists(file)) return null;
+            if (!_texts.TryGetValue(file, out var text)) _texts[file] = text = File.ReadAllText(file).Replace("\\\n", "  ");
+            var name = Cursors.Spelling(p);
+            if (name.Length == 0 || offset + name.Length > text.Length || string.CompareOrdinal(text, offset, name, 0, name.Length) != 0) return null;
+            var i = offset + name.Length;
+            while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
+            if (i >= text.Length || text[i] != '=') return null;
+            var start = ++i;
+            var depth = 0;
+            for (; i < text.Length; i++)
             {
-                value = CppText.Join(tokens.Skip(equals + 1));
+                var c = text[i];
+                if (c is '(' or '{' or '[' or '<') depth++;
+                else if (c is ')' or '}' or ']' or '>' && depth > 0) depth--;
+                else if (c is ',' or ')' && depth == 0) break;
             }
-            return new HeaderParameter(Cursors.FullyQualified(type, p),
-                Cursors.TypeSpelling(LibClang.clang_getCanonicalType(type)), value);
+            return CppText.Join(CppText.Tokens(text[start..i]));
         }
 
         // Expressions (the default argument) have cursor kinds 100..199 (CXCursor_FirstExpr..LastExpr).

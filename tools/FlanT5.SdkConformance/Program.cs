@@ -3,6 +3,7 @@ namespace FlanT5.SdkConformance;
 /// <summary>
 /// flant5-sdk-conformance: checks the emulated Poplar SDK against the list of published declarations.
 ///   headers --include DIR --list TSV [TSV ...]   every public declaration of the headers must match its row
+///     --with DIR: another include directory the headers need (not checked), e.g. the other half of the SDK
 ///   code DIR --include DIR --list TSV [TSV ...]  sources that may use only the SDK name only listed declarations
 ///   rows --include DIR --list TSV [TSV ...]      the implemented API as a markdown table
 /// Exit code: 0 clean (warnings allowed), 1 failures, 2 bad arguments or unreadable input.
@@ -10,7 +11,7 @@ namespace FlanT5.SdkConformance;
 internal static class Program
 {
     private const string Usage =
-        "usage: FlanT5.SdkConformance headers --include <dir> --list <signatures.tsv> [<additions.tsv> ...] [--builtin-include <dir>]\n" +
+        "usage: FlanT5.SdkConformance headers --include <dir> --list <signatures.tsv> [<additions.tsv> ...] [--with <dir>] [--builtin-include <dir>]\n" +
         "       FlanT5.SdkConformance code <source dir> --include <dir> --list <tsv> [...] [--builtin-include <dir>]\n" +
         "       FlanT5.SdkConformance rows --include <dir> --list <tsv> [...] [--builtin-include <dir>]";
 
@@ -24,12 +25,14 @@ internal static class Program
         var command = args[0];
         string? include = null, builtin = null, sources = null;
         var lists = new List<string>();
+        var others = new List<string>();
         for (var i = 1; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--include" when i + 1 < args.Length: include = args[++i]; break;
                 case "--builtin-include" when i + 1 < args.Length: builtin = args[++i]; break;
+                case "--with" when i + 1 < args.Length: others.Add(args[++i]); break;
                 case "--list":
                     while (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) lists.Add(args[++i]);
                     break;
@@ -53,7 +56,7 @@ internal static class Program
         try
         {
             var rows = SignatureList.Read(lists);
-            var scan = HeaderScanner.Scan(include, ConformanceChecker.ProbeTypes(rows), builtin);
+            var scan = HeaderScanner.Scan(include, ConformanceChecker.ProbeTypes(rows), builtin, others);
             var report = ConformanceChecker.Check(scan, rows);
             switch (command)
             {

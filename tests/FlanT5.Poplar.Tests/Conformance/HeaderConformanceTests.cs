@@ -213,6 +213,31 @@ public class HeaderConformanceTests
     }
 
     [Test]
+    public void DeclarationsWrittenByAMacroAreComparedWithTheDefaultsOfTheMacro()
+    {
+        using var sdk = new SyntheticSdk();
+        sdk.Header("popops/Unary.hpp", """
+            #pragma once
+            namespace poplar { class Tensor {}; }
+            #define UNARY(name) \
+              inline poplar::Tensor name(const poplar::Tensor &t, \
+                                         unsigned first = 0, const char *label = "") { return t; }
+            namespace popops {
+            UNARY(abs)
+            UNARY(neg)
+            }
+            """)
+            .Row("popops/Unary.hpp", "class", "poplar::Tensor")
+            .Row("popops/Unary.hpp", "function", "popops::abs", "poplar::Tensor", "const poplar::Tensor &, unsigned int = 0, const char * = \"\"", "inline")
+            .Row("popops/Unary.hpp", "function", "popops::neg", "poplar::Tensor", "const poplar::Tensor &, unsigned int = 0, const char * = \"x\"", "inline");
+
+        var finding = SingleFailure(sdk.Check());
+        Assert.That(finding.Declaration, Does.Contain("popops::neg"));
+        Assert.That(finding.Line, Is.EqualTo(8), "reported where the macro is used");
+        Assert.That(finding.Problem, Is.EqualTo("parameter 3 defaults to \"\", the row says = \"x\""));
+    }
+
+    [Test]
     public void AnOverloadLikeNoRowIsReportedAsMissingFromTheList()
     {
         using var sdk = ZeroSdk("float, double", ZeroRow);
