@@ -304,29 +304,37 @@ internal static class HeaderScanner
         }
 
         // The default as written: the tokens after `=`, or inside a macro (whose expansion the tokens follow) the
-        // text after the parameter's name in the macro's definition.
+        // text after the parameter's name in the macro's definition. An expression in the type (std::array<T, N>)
+        // is not a default: there is none without `=`.
         private string? DefaultArgument(CXCursor p)
         {
             var expression = Cursors.Children(p).Where(IsExpression).Select(e => (CXCursor?)e).LastOrDefault();
             if (expression is not { } value) return null;
-            if (Cursors.IsFromMacro(p)) return DefaultInMacro(p) ?? Cursors.PrettyPrinted(value);
+            if (Cursors.IsFromMacro(p))
+            {
+                var (readable, text) = DefaultInMacro(p);
+                return readable ? text : Cursors.PrettyPrinted(value);
+            }
             var tokens = unit.Tokens(p).Select(t => t.Spelling).ToList();
             var equals = tokens.IndexOf("=");
-            return equals < 0 ? Cursors.PrettyPrinted(value) : CppText.Join(tokens.Skip(equals + 1));
+            return equals < 0 ? null : CppText.Join(tokens.Skip(equals + 1));
         }
 
         private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
 
-        private string? DefaultInMacro(CXCursor p)
+        private (bool Readable, string? Text) DefaultInMacro(CXCursor p)
         {
             var (file, offset) = Cursors.SpellingOffset(p);
-            if (file.Length == 0 || !File.Exists(file)) return null;
+            if (file.Length == 0 || !File.Exists(file)) return (false, null);
             if (!_texts.TryGetValue(file, out var text)) _texts[file] = text = File.ReadAllText(file).Replace("\\\n", "  ");
             var name = Cursors.Spelling(p);
-            if (name.Length == 0 || offset + name.Length > text.Length || string.CompareOrdinal(text, offset, name, 0, name.Length) != 0) return null;
+            if (name.Length == 0 || offset + name.Length > text.Length || string.CompareOrdinal(text, offset, name, 0, name.Length) != 0)
+            {
+                return (false, null);
+            }
             var i = offset + name.Length;
             while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
-            if (i >= text.Length || text[i] != '=') return null;
+            if (i >= text.Length || text[i] != '=') return (true, null);
             var start = ++i;
             var depth = 0;
             for (; i < text.Length; i++)
@@ -336,7 +344,7 @@ internal static class HeaderScanner
                 else if (c is ')' or '}' or ']' or '>' && depth > 0) depth--;
                 else if (c is ',' or ')' && depth == 0) break;
             }
-            return CppText.Join(CppText.Tokens(text[start..i]));
+            return (true, CppText.Join(CppText.Tokens(text[start..i])));
         }
 
         // Expressions (the default argument) have cursor kinds 100..199 (CXCursor_FirstExpr..LastExpr).

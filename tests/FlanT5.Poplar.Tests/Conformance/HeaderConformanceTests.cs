@@ -238,6 +238,26 @@ public class HeaderConformanceTests
     }
 
     [Test]
+    public void AnExpressionInAParameterTypeIsNotADefault()
+    {
+        using var sdk = new SyntheticSdk();
+        sdk.Header("poplar/Shape.hpp", """
+            #pragma once
+            namespace poplar {
+            template <unsigned N> struct Shape {};
+            void place(Shape<3> shape);
+            template <unsigned N> void reshape(Shape<N> shape, unsigned dims = N);
+            }
+            """)
+            .Row("poplar/Shape.hpp", "struct", "poplar::Shape", qualifiers: "template<unsigned N>")
+            .Row("poplar/Shape.hpp", "function", "poplar::place", "void", "poplar::Shape<3>")
+            .Row("poplar/Shape.hpp", "function", "poplar::reshape", "void", "poplar::Shape<N>, unsigned int = N", "template<unsigned N>");
+        var report = sdk.Check();
+
+        Assert.That(report.Findings, Is.Empty, ReportText.Of(report.Findings));
+    }
+
+    [Test]
     public void AnOverloadLikeNoRowIsReportedAsMissingFromTheList()
     {
         using var sdk = ZeroSdk("float, double", ZeroRow);
