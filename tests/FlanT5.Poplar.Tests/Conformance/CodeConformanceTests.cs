@@ -14,6 +14,7 @@ public class CodeConformanceTests
             class Tensor {
             public:
               Tensor();
+              Tensor(const Tensor &other);
               unsigned rank() const;
               bool valid() const;
             };
@@ -31,13 +32,13 @@ public class CodeConformanceTests
         using var sdk = Sdk();
         sdk.Source("Builder.cpp", """
             #include <poplar/Tensor.hpp>
-            unsigned build() { poplar::Tensor t; return t.rank(); }
+            unsigned build() { poplar::Tensor t; poplar::Tensor copy = t; return copy.rank(); }
             """);
         var report = sdk.CheckCode();
 
         Assert.That(report.Findings, Is.Empty, ReportText.Of(report.Findings));
         Assert.That(report.Files, Is.EqualTo(1));
-        Assert.That(report.References, Is.GreaterThanOrEqualTo(3), "Tensor (type), its constructor, rank");
+        Assert.That(report.References, Is.GreaterThanOrEqualTo(3), "Tensor (type), its constructors, rank");
     }
 
     [Test]
