@@ -22,7 +22,8 @@ internal sealed record Finding(Severity Severity, string Header, int Line, strin
 internal sealed record ConformanceReport(
     IReadOnlyList<Declaration> Declarations,
     IReadOnlyDictionary<Declaration, SignatureRow> Matches,
-    IReadOnlyList<Finding> Findings)
+    IReadOnlyList<Finding> Findings,
+    IReadOnlyDictionary<Declaration, IReadOnlyList<Finding>> ByDeclaration)
 {
     public int Failures => Findings.Count(f => f.Severity == Severity.Failure);
     public int Warnings => Findings.Count(f => f.Severity == Severity.Warning);
@@ -60,6 +61,7 @@ internal static class ConformanceChecker
         var claimed = compared.SelectMany(c => c.Candidates.Where(x => x.Differences.Count == 0).Select(x => x.Row).Take(1))
             .ToHashSet();
         var matches = new Dictionary<Declaration, SignatureRow>();
+        var byDeclaration = new Dictionary<Declaration, IReadOnlyList<Finding>>();
         foreach (var (declaration, all) in compared)
         {
             // An overload is compared with the rows it resembles; one like none of them is an overload the list lacks.
@@ -67,7 +69,10 @@ internal static class ConformanceChecker
             if (declaration.IsCopyOrMove) candidates = candidates.Where(c => context.SameParameters(declaration, c.Row)).ToList();
             if (candidates.Count == 0)
             {
-                if (!declaration.IsCopyOrMove) findings.Add(Unlisted(declaration, byName, all.Count));
+                if (declaration.IsCopyOrMove) continue;
+                var unlisted = Unlisted(declaration, byName, all.Count);
+                findings.Add(unlisted);
+                byDeclaration[declaration] = [unlisted];
                 continue;
             }
             var exact = candidates.FindIndex(c => c.Differences.Count == 0);
@@ -82,10 +87,12 @@ internal static class ConformanceChecker
             }
             matches[declaration] = best.Row;
             var severity = best.Row.IsExact ? Severity.Failure : Severity.Warning;
-            findings.AddRange(best.Differences.Select(d =>
-                new Finding(severity, declaration.Header, declaration.Line, declaration.Signature, d, best.Row)));
+            var differences = best.Differences.Select(d =>
+                new Finding(severity, declaration.Header, declaration.Line, declaration.Signature, d, best.Row)).ToList();
+            findings.AddRange(differences);
+            byDeclaration[declaration] = differences;
         }
-        return new ConformanceReport(scan.Declarations, matches, Collapse(findings));
+        return new ConformanceReport(scan.Declarations, matches, Collapse(findings), byDeclaration);
     }
 
     // Declarations alike in one header (the specialisations of a template) give one line, not one each.
