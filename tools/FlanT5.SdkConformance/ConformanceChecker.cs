@@ -187,6 +187,7 @@ internal static class ConformanceChecker
         {
             var header = d.Parameters;
             var list = row.Parameters;
+            var reordered = false;
             var typesMatch = header.Count == list.Count &&
                 header.Zip(list).All(p => SameType(p.Second.Type, p.First.Type, p.First.Canonical, rename));
             if (header.Count != list.Count)
@@ -196,6 +197,7 @@ internal static class ConformanceChecker
             }
             else if (!typesMatch && SameMultiset(header, list, rename))
             {
+                reordered = true;
                 differences.Add($"has its parameters in another order: ({string.Join(", ", header.Select(p => p.Type))}), " +
                     $"the row has ({string.Join(", ", list.Select(p => p.Type))})");
             }
@@ -209,7 +211,9 @@ internal static class ConformanceChecker
                     }
                 }
             }
-            if (typesMatch)
+            // Defaults are compared position by position whenever the counts agree (a wrong type elsewhere does not
+            // hide a missing default); not when the parameters are in another order.
+            if (header.Count == list.Count && !reordered)
             {
                 for (var i = 0; i < header.Count; i++)
                 {

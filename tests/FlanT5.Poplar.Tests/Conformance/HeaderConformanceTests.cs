@@ -81,6 +81,18 @@ public class HeaderConformanceTests
     }
 
     [Test]
+    public void AWrongTypeDoesNotHideAMissingDefault()
+    {
+        using var sdk = ZeroSdk("poplar::Graph &, const poplar::Tensor &, float, std::size_t", ZeroRow);
+
+        Assert.That(sdk.Check().Findings.Select(f => f.Problem), Is.EqualTo(new[]
+        {
+            "parameter 3 is `float`, the row says `unsigned int`",
+            "parameter 4 has no default, the row shows = 0",
+        }));
+    }
+
+    [Test]
     public void AnExtraDefaultFails()
     {
         using var sdk = ZeroSdk("poplar::Graph &, const poplar::Tensor &, unsigned int = 1, std::size_t = 0", ZeroRow);
