@@ -1,0 +1,39 @@
+using System.Text;
+
+namespace FlanT5.SdkConformance;
+
+/// <summary>The implemented API as a markdown table: each declaration with the source and confidence of its row, and
+/// how it differs from the row (the closing note lists what is implemented differently from the SDK).</summary>
+internal static class RowsTable
+{
+    public static string Write(ConformanceReport report)
+    {
+        var text = new StringBuilder();
+        text.Append("| header | qualified name | signature | source | confidence | check |\n");
+        text.Append("|---|---|---|---|---|---|\n");
+        foreach (var d in report.Declarations.OrderBy(d => d.Header, StringComparer.Ordinal).ThenBy(d => d.Line))
+        {
+            report.Matches.TryGetValue(d, out var row);
+            text.Append("| ").Append(Cell(d.Header))
+                .Append(" | ").Append(Cell(d.QualifiedName))
+                .Append(" | `").Append(Cell(d.Signature)).Append('`')
+                .Append(" | ").Append(Cell(row?.Source ?? "not in the list"))
+                .Append(" | ").Append(Cell(row?.Confidence ?? "-"))
+                .Append(" | ").Append(Cell(Check(report, d)))
+                .Append(" |\n");
+        }
+        return text.ToString();
+    }
+
+    private static string Check(ConformanceReport report, Declaration d)
+    {
+        if (!report.ByDeclaration.TryGetValue(d, out var findings) || findings.Count == 0)
+        {
+            return report.Matches.ContainsKey(d) ? "matches" : "copy/move, no row";
+        }
+        var level = findings.Any(f => f.Severity == Severity.Failure) ? "FAIL" : "warn";
+        return level + ": " + string.Join("; ", findings.Select(f => f.Problem));
+    }
+
+    private static string Cell(string text) => text.Replace("|", "\\|").Replace("\n", " ");
+}
