@@ -148,6 +148,29 @@ TEST(Programs, CrossReplicaCopySendsEachReplicasValueAlongTheMap) {
   EXPECT_EQ(out, (std::vector<float>{30, 31, 0, 1, 10, 11, 20, 21}));
 }
 
+TEST(Programs, AbortOnConditionStopsTheRunOnlyWhenTrue) {
+  Scalar s;
+  poplar::Tensor bad = s.graph.addVariable(poplar::BOOL, {}, "bad");
+  s.graph.setTileMapping(bad, 0);
+  s.graph.createHostWrite("bad", bad);
+  poplar::program::Sequence prog;
+  prog.add(poplar::program::AbortOnCondition(bad, "check/nonFinite"));
+  fillKernel(s.graph, prog, s.x, 5);
+  poplar::Engine engine(s.graph, prog);
+  engine.load(s.device);
+  unsigned char no = 0, yes = 1;
+  engine.writeTensor("bad", &no, &no + 1);
+  engine.run(0);
+  EXPECT_EQ(readFloats(engine, "x", 1)[0], 5.0f);
+  engine.writeTensor("bad", &yes, &yes + 1);
+  try {
+    engine.run(0);
+    FAIL();
+  } catch (const poplar::application_runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("check/nonFinite"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Programs, RunBeforeLoadAndUnknownProgramAreErrors) {
   Scalar s;
   poplar::Engine engine(s.graph, poplar::program::Sequence());

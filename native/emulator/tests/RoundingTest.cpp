@@ -1,12 +1,14 @@
 // HALF as IEEE binary16: round-to-nearest-even, stochastic rounding, and the floating-point behaviour.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include <poplar/CSRFunctions.hpp>
 #include <poplar/Engine.hpp>
 #include <poplar/Graph.hpp>
+#include <poplar/RandomSeed.hpp>
 #include <poputil/TileMapping.hpp>
 
 #include "TestSupport.hpp"
@@ -83,6 +85,33 @@ TEST(StochasticRounding, MeanErrorIsZeroAndASeedReproduces) {
   // A fresh engine reproduces the same bits; a second run draws new ones.
   EXPECT_EQ(writeHalves(x, n, true), sr);
   EXPECT_NE(writeHalves(x, n, true, 2), sr);
+}
+
+TEST(StochasticRounding, HwSeedsSavedAndRestoredRepeatTheRoundings) {
+  const float x = static_cast<float>(1.0 + std::ldexp(1.0, -10) / 2); // a midpoint: up or down with p = 1/2
+  poplar::Device device = smallDevice(1, 4);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor first = graph.addVariable(poplar::HALF, {256}, "first");
+  poplar::Tensor second = graph.addVariable(poplar::HALF, {256}, "second");
+  poputil::mapTensorLinearly(graph, first);
+  poputil::mapTensorLinearly(graph, second);
+  graph.createHostRead("first", first);
+  graph.createHostRead("second", second);
+  poplar::program::Sequence prog;
+  poplar::setStochasticRounding(graph, prog, true);
+  poplar::Tensor seeds = poplar::getHwSeeds(graph, prog);
+  emulator_test::fillKernel(graph, prog, first, x);
+  poplar::setHwSeeds(graph, seeds, prog);
+  emulator_test::fillKernel(graph, prog, second, x);
+  poplar::Engine engine(graph, prog);
+  engine.load(device);
+  engine.run(0);
+  std::vector<std::uint16_t> a(256), b(256);
+  engine.readTensor("first", a.data(), a.data() + 256);
+  engine.readTensor("second", b.data(), b.data() + 256);
+  EXPECT_EQ(a, b);
+  // Both neighbours occur: 256 fair draws all landing on one side has probability 2^-255.
+  EXPECT_NE(std::count(a.begin(), a.end(), a[0]), 256);
 }
 
 struct OverflowCase {
