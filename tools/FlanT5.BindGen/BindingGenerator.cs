@@ -1,4 +1,5 @@
 using System.Text;
+using FlanT5.Clang;
 
 namespace FlanT5.BindGen;
 

@@ -1,3 +1,5 @@
+using FlanT5.Clang;
+
 namespace FlanT5.BindGen;
 
 /// <summary>What to generate from which header; the defaults are the ft5 bindings of FlanT5.Poplar.Interop.</summary>

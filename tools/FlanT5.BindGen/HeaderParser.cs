@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
+using FlanT5.Clang;
 
 namespace FlanT5.BindGen;
 
@@ -27,13 +27,11 @@ internal sealed unsafe class HeaderParser : IDisposable
         "bool", "byte", "short", "int", "long", "char", "sbyte", "ushort", "uint", "ulong", "float", "double",
     };
 
-    private readonly void* _index;
-    private readonly void* _unit;
+    private readonly TranslationUnit _unit;
     private readonly string[] _headerLines;
 
-    private HeaderParser(void* index, void* unit, string[] headerLines)
+    private HeaderParser(TranslationUnit unit, string[] headerLines)
     {
-        _index = index;
         _unit = unit;
         _headerLines = headerLines;
     }
@@ -48,72 +46,27 @@ internal sealed unsafe class HeaderParser : IDisposable
     private static HeaderParser Open(string headerPath, IReadOnlyList<string> clangArguments)
     {
         if (!File.Exists(headerPath)) throw new FileNotFoundException($"header '{headerPath}' does not exist", headerPath);
-        var index = LibClang.clang_createIndex(0, 0);
-        void* unit = null;
-        var arguments = clangArguments.Select(a => Marshal.StringToCoTaskMemUTF8(a)).ToArray();
-        var path = Marshal.StringToCoTaskMemUTF8(headerPath);
+        var unit = TranslationUnit.Parse(headerPath, clangArguments,
+            LibClang.TranslationUnitDetailedPreprocessingRecord | LibClang.TranslationUnitSkipFunctionBodies);
         try
         {
-            fixed (nint* argv = arguments)
+            var errors = unit.Errors();
+            if (errors.Count > 0)
             {
-                var error = LibClang.clang_parseTranslationUnit2(index, (byte*)path, (byte**)argv, arguments.Length,
-                    null, 0,
-                    LibClang.TranslationUnitDetailedPreprocessingRecord | LibClang.TranslationUnitSkipFunctionBodies,
-                    &unit);
-                if (error != 0 || unit == null)
-                {
-                    throw new InvalidOperationException($"libclang could not parse '{headerPath}' (CXErrorCode {error})");
-                }
+                throw new InvalidOperationException(
+                    $"'{headerPath}' has {errors.Count} error(s) (clang arguments: {string.Join(' ', clangArguments)}):\n" +
+                    string.Join('\n', errors.Select(e => e.Message)));
             }
-            var parser = new HeaderParser(index, unit, File.ReadAllLines(headerPath));
-            index = null;
-            unit = null;
-            parser.ThrowOnErrors(headerPath, clangArguments);
-            return parser;
+            return new HeaderParser(unit, File.ReadAllLines(headerPath));
         }
-        finally
+        catch
         {
-            if (unit != null) LibClang.clang_disposeTranslationUnit(unit);
-            if (index != null) LibClang.clang_disposeIndex(index);
-            Marshal.FreeCoTaskMem(path);
-            foreach (var a in arguments) Marshal.FreeCoTaskMem(a);
+            unit.Dispose();
+            throw;
         }
     }
 
-    public void Dispose()
-    {
-        LibClang.clang_disposeTranslationUnit(_unit);
-        LibClang.clang_disposeIndex(_index);
-    }
-
-    private void ThrowOnErrors(string headerPath, IReadOnlyList<string> clangArguments)
-    {
-        var errors = new List<string>();
-        var count = LibClang.clang_getNumDiagnostics(_unit);
-        for (uint i = 0; i < count; i++)
-        {
-            var diagnostic = LibClang.clang_getDiagnostic(_unit, i);
-            try
-            {
-                if (LibClang.clang_getDiagnosticSeverity(diagnostic) >= LibClang.DiagnosticError)
-                {
-                    errors.Add(LibClang.Take(LibClang.clang_formatDiagnostic(diagnostic,
-                        LibClang.clang_defaultDiagnosticDisplayOptions())));
-                }
-            }
-            finally
-            {
-                LibClang.clang_disposeDiagnostic(diagnostic);
-            }
-        }
-        if (errors.Count > 0)
-        {
-            Dispose();
-            throw new InvalidOperationException(
-                $"'{headerPath}' has {errors.Count} error(s) (clang arguments: {string.Join(' ', clangArguments)}):\n" +
-                string.Join('\n', errors));
-        }
-    }
+    public void Dispose() => _unit.Dispose();
 
     private HeaderModel Read()
     {
@@ -122,7 +75,7 @@ internal sealed unsafe class HeaderParser : IDisposable
         var structs = new List<StructDecl>();
         var functions = new List<FunctionDecl>();
         var seenStructs = new HashSet<string>(StringComparer.Ordinal);
-        var top = Children(LibClang.clang_getTranslationUnitCursor(_unit))
+        var top = Children(_unit.Cursor)
             .Where(c => LibClang.clang_Location_isFromMainFile(LibClang.clang_getCursorLocation(c)) != 0)
             .ToList();
         var typedefDocs = top.Where(c => c.Kind == CXCursorKind.TypedefDecl)
@@ -364,48 +317,9 @@ internal sealed unsafe class HeaderParser : IDisposable
         return null;
     }
 
-    private List<(CXTokenKind Kind, string Spelling)> Tokens(CXCursor cursor)
-    {
-        CXToken* tokens = null;
-        uint count = 0;
-        LibClang.clang_tokenize(_unit, LibClang.clang_getCursorExtent(cursor), &tokens, &count);
-        try
-        {
-            var result = new List<(CXTokenKind, string)>((int)count);
-            for (var i = 0; i < count; i++)
-            {
-                result.Add((LibClang.clang_getTokenKind(tokens[i]),
-                    LibClang.Take(LibClang.clang_getTokenSpelling(_unit, tokens[i]))));
-            }
-            return result;
-        }
-        finally
-        {
-            if (tokens != null) LibClang.clang_disposeTokens(_unit, tokens, count);
-        }
-    }
+    private IReadOnlyList<(CXTokenKind Kind, string Spelling)> Tokens(CXCursor cursor) => _unit.Tokens(cursor);
 
-    private static List<CXCursor> Children(CXCursor parent)
-    {
-        var children = new List<CXCursor>();
-        var handle = GCHandle.Alloc(children);
-        try
-        {
-            LibClang.clang_visitChildren(parent, &CollectChild, (void*)GCHandle.ToIntPtr(handle));
-        }
-        finally
-        {
-            handle.Free();
-        }
-        return children;
-    }
-
-    [UnmanagedCallersOnly]
-    private static int CollectChild(CXCursor cursor, CXCursor parent, void* clientData)
-    {
-        ((List<CXCursor>)GCHandle.FromIntPtr((nint)clientData).Target!).Add(cursor);
-        return 1; // CXChildVisit_Continue
-    }
+    private static List<CXCursor> Children(CXCursor parent) => Cursors.Children(parent);
 
     private NotSupportedException Unsupported(CXCursor cursor, string what)
     {

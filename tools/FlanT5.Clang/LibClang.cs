@@ -1,19 +1,19 @@
 using System.Runtime.InteropServices;
 
-namespace FlanT5.BindGen;
+namespace FlanT5.Clang;
 
-// The small part of libclang's C API (clang-c/Index.h) the generator needs. libclang.so comes from the
-// libclang.runtime.linux-x64 package; the host finds it through the deps.json native asset, or LibClangLoader.
+// The part of libclang's C API (clang-c/Index.h) the repository's tools need. libclang.so comes from the
+// libclang.runtime.linux-x64 package; the host finds it through the deps.json native asset.
 
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct CXString
+public unsafe struct CXString
 {
     public void* Data;
     public uint PrivateFlags;
 }
 
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct CXCursor
+public unsafe struct CXCursor
 {
     public CXCursorKind Kind;
     public int XData;
@@ -23,7 +23,7 @@ internal unsafe struct CXCursor
 }
 
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct CXType
+public unsafe struct CXType
 {
     public CXTypeKind Kind;
     public void* Data0;
@@ -31,7 +31,7 @@ internal unsafe struct CXType
 }
 
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct CXSourceLocation
+public unsafe struct CXSourceLocation
 {
     public void* Ptr0;
     public void* Ptr1;
@@ -39,7 +39,7 @@ internal unsafe struct CXSourceLocation
 }
 
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct CXSourceRange
+public unsafe struct CXSourceRange
 {
     public void* Ptr0;
     public void* Ptr1;
@@ -48,7 +48,7 @@ internal unsafe struct CXSourceRange
 }
 
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct CXToken
+public unsafe struct CXToken
 {
     public uint Int0;
     public uint Int1;
@@ -57,9 +57,11 @@ internal unsafe struct CXToken
     public void* PtrData;
 }
 
-internal enum CXCursorKind
+public enum CXCursorKind
 {
     StructDecl = 2,
+    UnionDecl = 3,
+    ClassDecl = 4,
     EnumDecl = 5,
     FieldDecl = 6,
     EnumConstantDecl = 7,
@@ -67,13 +69,57 @@ internal enum CXCursorKind
     VarDecl = 9,
     ParmDecl = 10,
     TypedefDecl = 20,
+    CXXMethod = 21,
+    Namespace = 22,
+    LinkageSpec = 23,
+    Constructor = 24,
+    Destructor = 25,
+    ConversionFunction = 26,
+    TemplateTypeParameter = 27,
+    NonTypeTemplateParameter = 28,
+    TemplateTemplateParameter = 29,
+    FunctionTemplate = 30,
+    ClassTemplate = 31,
+    ClassTemplatePartialSpecialization = 32,
+    NamespaceAlias = 33,
+    UsingDirective = 34,
+    UsingDeclaration = 35,
+    TypeAliasDecl = 36,
+    CXXAccessSpecifier = 39,
+    TypeRef = 43,
+    CXXBaseSpecifier = 44,
+    TemplateRef = 45,
+    NamespaceRef = 46,
+    MemberRef = 47,
+    OverloadedDeclRef = 49,
+    DeclRefExpr = 101,
+    MemberRefExpr = 102,
+    CallExpr = 103,
     TranslationUnit = 350,
     MacroDefinition = 501,
     MacroExpansion = 502,
     InclusionDirective = 503,
+    StaticAssert = 602,
+    FriendDecl = 603,
+    TypeAliasTemplateDecl = 601,
 }
 
-internal enum CXTypeKind
+public enum CX_CXXAccessSpecifier
+{
+    Invalid = 0,
+    Public = 1,
+    Protected = 2,
+    Private = 3,
+}
+
+public enum CXRefQualifierKind
+{
+    None = 0,
+    LValue = 1,
+    RValue = 2,
+}
+
+public enum CXTypeKind
 {
     Invalid = 0,
     Void = 2,
@@ -100,10 +146,12 @@ internal enum CXTypeKind
     FunctionProto = 111,
     ConstantArray = 112,
     IncompleteArray = 114,
+    LValueReference = 103,
+    RValueReference = 104,
     Elaborated = 119,
 }
 
-internal enum CXTokenKind
+public enum CXTokenKind
 {
     Punctuation = 0,
     Keyword = 1,
@@ -112,7 +160,7 @@ internal enum CXTokenKind
     Comment = 4,
 }
 
-internal static unsafe partial class LibClang
+public static unsafe partial class LibClang
 {
     private const string Library = "libclang";
 
@@ -177,6 +225,46 @@ internal static unsafe partial class LibClang
     [LibraryImport(Library)] public static partial CXCursor clang_Cursor_getArgument(CXCursor cursor, uint index);
     [LibraryImport(Library)] public static partial long clang_getEnumConstantDeclValue(CXCursor cursor);
     [LibraryImport(Library)] public static partial CXType clang_getEnumDeclIntegerType(CXCursor cursor);
+
+    [LibraryImport(Library)] public static partial CXCursor clang_getCursorSemanticParent(CXCursor cursor);
+    [LibraryImport(Library)] public static partial CXCursor clang_getCursorLexicalParent(CXCursor cursor);
+    [LibraryImport(Library)] public static partial CXCursor clang_getCanonicalCursor(CXCursor cursor);
+    [LibraryImport(Library)] public static partial CXCursor clang_getCursorReferenced(CXCursor cursor);
+    [LibraryImport(Library)] public static partial CXCursor clang_getSpecializedCursorTemplate(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_equalCursors(CXCursor a, CXCursor b);
+    [LibraryImport(Library)] public static partial CXString clang_getCursorUSR(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_isInvalidDeclaration(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_Cursor_isAnonymous(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_Cursor_isInlineNamespace(CXCursor cursor);
+    [LibraryImport(Library)] public static partial CX_CXXAccessSpecifier clang_getCXXAccessSpecifier(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_EnumDecl_isScoped(CXCursor cursor);
+    [LibraryImport(Library)] public static partial CXCursorKind clang_getTemplateCursorKind(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXMethod_isConst(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXMethod_isStatic(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXMethod_isDeleted(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXMethod_isDefaulted(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXMethod_isCopyAssignmentOperator(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXMethod_isMoveAssignmentOperator(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXConstructor_isCopyConstructor(CXCursor cursor);
+    [LibraryImport(Library)] public static partial uint clang_CXXConstructor_isMoveConstructor(CXCursor cursor);
+    [LibraryImport(Library)] public static partial CXRefQualifierKind clang_Type_getCXXRefQualifier(CXType type);
+    [LibraryImport(Library)] public static partial uint clang_isConstQualifiedType(CXType type);
+    [LibraryImport(Library)] public static partial void* clang_getCursorPrintingPolicy(CXCursor cursor);
+    [LibraryImport(Library)] public static partial void clang_PrintingPolicy_dispose(void* policy);
+    [LibraryImport(Library)] public static partial CXString clang_getFullyQualifiedName(CXType type, void* policy, uint withGlobalNamespacePrefix);
+    [LibraryImport(Library)] public static partial CXSourceLocation clang_getDiagnosticLocation(void* diagnostic);
+
+    [LibraryImport(Library)]
+    public static partial void clang_getFileLocation(CXSourceLocation location, void** file, uint* line, uint* column,
+        uint* offset);
+
+    [LibraryImport(Library)] public static partial CXString clang_getFileName(void* file);
+
+    [LibraryImport(Library)]
+    public static partial void clang_getExpansionLocation(CXSourceLocation location, void** file, uint* line, uint* column,
+        uint* offset);
+
+    [LibraryImport(Library)] public static partial CXString clang_getCursorPrettyPrinted(CXCursor cursor, void* policy);
 
     [LibraryImport(Library)]
     public static partial void clang_tokenize(void* translationUnit, CXSourceRange range, CXToken** tokens, uint* count);

@@ -1,10 +1,10 @@
-namespace FlanT5.BindGen;
+namespace FlanT5.Clang;
 
 /// <summary>
 /// Finds a directory with the compiler builtin headers (stddef.h, stdint.h). libclang from NuGet ships without its
 /// resource directory; without these headers size_t is unknown and clang would carry on with int.
 /// </summary>
-internal static class BuiltinIncludes
+public static class BuiltinIncludes
 {
     private static readonly string[] Roots =
     [
