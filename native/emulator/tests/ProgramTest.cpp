@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <poplar/Engine.hpp>
+#include <poplar/CSRFunctions.hpp>
 #include <poplar/Graph.hpp>
+#include <poputil/TileMapping.hpp>
 
 #include "TestSupport.hpp"
 
@@ -169,6 +171,41 @@ TEST(Programs, AbortOnConditionStopsTheRunOnlyWhenTrue) {
   } catch (const poplar::application_runtime_error &e) {
     EXPECT_NE(std::string(e.what()).find("check/nonFinite"), std::string::npos) << e.what();
   }
+}
+
+TEST(Programs, EveryReplicaRunsLargeKernelsOnItsOwnDataAndErrorsNameTheReplica) {
+  // 20000 elements is above the size at which replicas of one step run on threads.
+  poplar::Device device = smallDevice(4, 2);
+  poplar::Graph graph(device.getTarget(), poplar::replication_factor(4));
+  poplar::Tensor x = graph.addVariable(poplar::HALF, {20000}, "x");
+  poputil::mapTensorLinearly(graph, x);
+  graph.createHostRead("x", x);
+  poplar::program::Sequence prog;
+  poplar::setFloatingPointBehaviour(graph, prog, poplar::FloatingPointBehaviour(false, false, true, false, false));
+  poplar_emulator::Kernel k;
+  k.name = "perReplica";
+  k.outputs = {x};
+  k.body = [](poplar_emulator::KernelIo &io) {
+    // Replica 3 writes a value past the half range: only it overflows.
+    float v = io.replica() == 3 ? 1e6f : static_cast<float>(io.replica() + 1);
+    for (std::size_t i = 0; i < io.output(0).numElements; ++i) io.output(0).floats[i] = v * (i % 2 ? -1.0f : 1.0f);
+  };
+  poplar_emulator::addKernel(graph, prog, std::move(k));
+  poplar::Engine engine(graph, prog);
+  engine.load(device);
+  try {
+    engine.run(0);
+    FAIL();
+  } catch (const poplar::application_runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("replica 3"), std::string::npos) << e.what();
+  }
+  std::vector<std::uint16_t> all(4 * 20000);
+  engine.readTensor("x", all.data(), all.data() + all.size());
+  // Replicas 0-2 finished their writes: 1, 2, 3 (0x3c00, 0x4000, 0x4200), alternating sign.
+  const std::uint16_t expected[3] = {0x3c00, 0x4000, 0x4200};
+  for (unsigned r = 0; r < 3; ++r)
+    for (std::size_t i = 0; i < 20000; i += 4999)
+      EXPECT_EQ(all[r * 20000 + i], static_cast<std::uint16_t>(expected[r] | (i % 2 ? 0x8000 : 0))) << r << " " << i;
 }
 
 TEST(Programs, RunBeforeLoadAndUnknownProgramAreErrors) {

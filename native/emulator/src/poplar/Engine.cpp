@@ -57,6 +57,10 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
           if (static_cast<const TensorImpl *>(t)->graph != g.state)
             throw poplar::poplar_error("poplar::Engine: step '" + st.name() + "' uses a tensor of another graph");
       steps.push_back(&st);
+      // Below this much output a thread costs more than it saves.
+      std::size_t elements = 0;
+      for (const TensorLayout *t : a.writes) elements += t->numElements();
+      if (elements >= (std::size_t{1} << 14)) threaded_.insert(&st);
     }, seen);
   memory_ = analyseMemory(*state_, programs_);
   unsigned rf = state_->replicationFactor;
@@ -162,7 +166,7 @@ void EngineImpl::runStep(const StepNode &step, const std::vector<unsigned> &acti
     step.runAll(ctx);
     return;
   }
-  if (active.size() == 1 || std::thread::hardware_concurrency() < 2) {
+  if (active.size() == 1 || !threaded_.count(&step) || std::thread::hardware_concurrency() < 2) {
     for (unsigned r : active) step.run(*replicas_[r]);
     return;
   }
