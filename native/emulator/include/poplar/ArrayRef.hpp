@@ -43,6 +43,11 @@ private:
 } // namespace poplar
 
 namespace gccs {
-// SDK 3.3 spells some Engine parameters gccs::ArrayRef; it is the same view.
-template <class T> using ArrayRef = poplar::ArrayRef<T>;
+// The SDK's gccs::ArrayRef is a class template of its own (poplibs, built as C++17, deduces its argument:
+// gccs::ArrayRef(values)), a view the Engine writes host data through.
+template <class T> class ArrayRef : public poplar::ArrayRef<T> {
+public:
+  constexpr ArrayRef(T *p, std::size_t size) : poplar::ArrayRef<T>(p, size) {}
+  ArrayRef(std::vector<T> &v) : poplar::ArrayRef<T>(v.data(), v.size()) {}
+};
 } // namespace gccs
