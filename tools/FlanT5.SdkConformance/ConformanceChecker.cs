@@ -135,15 +135,83 @@ internal static class ConformanceChecker
 
     private sealed class Comparison(HeaderScan scan)
     {
-        /// <summary>Same parameter count and at least half the types in place, or the same types in another order.</summary>
+        /// <summary>
+        /// The same types in another order, or at least half the types in place where no other parameter is of
+        /// another kind (pointer, arithmetic, anything else): `const T *` for `std::size_t` is another overload, not
+        /// a misspelling. An operator's operands are what tell its overloads apart, so each of them must be the row's
+        /// type or a spelling of it (`StringRef` for `const StringRef &`); a shared `std::ostream &` is not enough.
+        /// </summary>
         public bool Resembles(Declaration d, SignatureRow row)
         {
             var rename = Rename(d, row);
             var n = Math.Max(d.Parameters.Count, row.Parameters.Count);
             if (n == 0) return true;
-            var inPlace = d.Parameters.Zip(row.Parameters)
-                .Count(p => SameType(p.Second.Type, p.First.Type, p.First.Canonical, rename));
-            return 2 * inPlace >= n || (d.Parameters.Count == row.Parameters.Count && SameMultiset(d.Parameters, row.Parameters, rename));
+            if (d.Parameters.Count == row.Parameters.Count && SameMultiset(d.Parameters, row.Parameters, rename)) return true;
+            var differing = d.Parameters.Zip(row.Parameters)
+                .Where(p => !SameType(p.Second.Type, p.First.Type, p.First.Canonical, rename))
+                .ToList();
+            if (differing.Any(p => !SameKind(p.Second.Type, p.First, rename))) return false;
+            if (IsOperator(d) && differing.Any(p => Named(p.Second.Type, null) != Named(p.First.Type, rename))) return false;
+            var inPlace = Math.Min(d.Parameters.Count, row.Parameters.Count) - differing.Count;
+            return 2 * inPlace >= n;
+        }
+
+        private enum TypeKind
+        {
+            TemplateParameter,
+            Pointer,
+            Arithmetic,
+            Other,
+        }
+
+        private static readonly HashSet<string> ArithmeticWords =
+            ["bool", "char", "wchar_t", "char16_t", "char32_t", "short", "int", "long", "signed", "unsigned", "float", "double"];
+
+        private static readonly HashSet<string> ArithmeticNames =
+        [
+            "size_t", "std::size_t", "ptrdiff_t", "std::ptrdiff_t",
+            "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t",
+            "std::int8_t", "std::int16_t", "std::int32_t", "std::int64_t",
+            "std::uint8_t", "std::uint16_t", "std::uint32_t", "std::uint64_t",
+        ];
+
+        private bool SameKind(string listType, HeaderParameter header, IReadOnlyDictionary<string, string> rename)
+        {
+            var theirs = KindOf(listType, scan.ProbedTypes.TryGetValue(listType, out var probed) ? probed : null, null);
+            var mine = KindOf(header.Type, header.Canonical, rename);
+            return theirs == TypeKind.TemplateParameter || mine == TypeKind.TemplateParameter || theirs == mine;
+        }
+
+        // A reference counts with class types: `const Tensor &` for `Tensor` is a spelling, not another overload.
+        private static TypeKind KindOf(string type, string? canonical, IReadOnlyDictionary<string, string>? rename)
+        {
+            var tokens = CppText.Tokens(CppText.NormaliseType(type, rename)).Where(t => t is not ("const" or "volatile")).ToList();
+            if (tokens.Count == 0) return TypeKind.Other;
+            if (tokens[^1] == "*") return TypeKind.Pointer;
+            if (tokens[^1] is "&" or "&&") return TypeKind.Other;
+            if (tokens.Count == 1 && (TemplateParameterNames.Contains(tokens[0]) || (rename?.Values.Contains(tokens[0]) ?? false)))
+            {
+                return TypeKind.TemplateParameter;
+            }
+            if (tokens.All(ArithmeticWords.Contains) || ArithmeticNames.Contains(CppText.Join(tokens))) return TypeKind.Arithmetic;
+            if (canonical is { Length: > 0 } && !canonical.Contains("type-parameter", StringComparison.Ordinal))
+            {
+                var resolved = CppText.Tokens(CppText.NormaliseType(canonical)).Where(t => t is not ("const" or "volatile")).ToList();
+                if (resolved.Count > 0 && resolved[^1] == "*") return TypeKind.Pointer;
+                if (resolved.Count > 0 && resolved.All(ArithmeticWords.Contains)) return TypeKind.Arithmetic;
+            }
+            return TypeKind.Other;
+        }
+
+        // The type an operand names, without const, volatile or the reference.
+        private static string Named(string type, IReadOnlyDictionary<string, string>? rename) =>
+            CppText.Join(CppText.Tokens(CppText.NormaliseType(type, rename)).Where(t => t is not ("const" or "volatile" or "&" or "&&")));
+
+        private static bool IsOperator(Declaration d)
+        {
+            var name = d.QualifiedName[(d.QualifiedName.LastIndexOf("::", StringComparison.Ordinal) + 2)..];
+            return name.StartsWith("operator", StringComparison.Ordinal) &&
+                   name.Length > "operator".Length && name["operator".Length] is not (' ' or '_') && !char.IsAsciiLetterOrDigit(name["operator".Length]);
         }
 
         public bool SameParameters(Declaration d, SignatureRow row)

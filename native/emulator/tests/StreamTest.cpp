@@ -81,6 +81,27 @@ TEST(Streams, ReplicatedStreamsGiveEachReplicaItsBlockOrBroadcastOne) {
   EXPECT_EQ(first, (std::vector<int>{1, 2}));
 }
 
+// The typed overloads take a gccs::ArrayRef, as SDK callers write them: the host data arrives in the caller's vector.
+TEST(Streams, TypedHostBuffersGoThroughAGccsArrayRef) {
+  poplar::Device device = smallDevice();
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor x = graph.addVariable(poplar::FLOAT, {3}, "x");
+  graph.setTileMapping(x, 0);
+  graph.createHostRead("x", x);
+  poplar::DataStream in = graph.addHostToDeviceFIFO("in", poplar::FLOAT, 3);
+  poplar::program::Sequence prog({poplar::program::Copy(in, x)});
+  poplar::Engine engine(graph, prog);
+  engine.load(device);
+  std::vector<float> host{1.5f, -2, 4};
+  engine.connectStream("in", gccs::ArrayRef(host));
+  engine.run(0);
+  std::vector<float> got(3);
+  engine.readTensor("x", gccs::ArrayRef(got));
+  EXPECT_EQ(got, host);
+  std::vector<float> two(2);
+  EXPECT_THROW(engine.readTensor("x", gccs::ArrayRef<float>(two.data(), two.size())), poplar::poplar_error);
+}
+
 TEST(RemoteBuffers, RoundTripWithAndWithoutOffsets) {
   poplar::Device device = smallDevice();
   poplar::Graph graph(device.getTarget());

@@ -279,6 +279,69 @@ public class HeaderConformanceTests
     }
 
     [Test]
+    public void AParameterOfAnotherKindMakesAnotherOverloadEvenAgainstACallsiteRow()
+    {
+        // (const T *, const T *) is not a misspelling of the listed (const T *, std::size_t): a pointer where the row
+        // has an integer is another overload, which a dump or callsite row must not turn into a warning.
+        using var sdk = new SyntheticSdk();
+        sdk.Header("poplar/ArrayRef.hpp", """
+            #pragma once
+            #include <cstddef>
+            namespace poplar {
+            template <class T> class ArrayRef {
+            public:
+              ArrayRef(const T *p, std::size_t size) : p_(p), n_(size) {}
+              ArrayRef(const T *begin, const T *end) : p_(begin), n_(static_cast<std::size_t>(end - begin)) {}
+            private:
+              const T *p_;
+              std::size_t n_;
+            };
+            }
+            """)
+            .Row("poplar/ArrayRef.hpp", "class", "poplar::ArrayRef", qualifiers: "template<class T>")
+            .Row("poplar/ArrayRef.hpp", "constructor", "poplar::ArrayRef::ArrayRef", "", "const T *, std::size_t", confidence: "callsite");
+        var finding = SingleFailure(sdk.Check());
+
+        Assert.That(finding.Declaration, Does.Contain("ArrayRef(const T *, const T *)"));
+        Assert.That(finding.Problem, Does.StartWith("is an overload the list does not have"));
+    }
+
+    [Test]
+    public void AnOperatorIsPairedOnlyWithARowForItsOwnOperands()
+    {
+        // Three operator<< share `std::ostream &`; the Tensor one has no row and must not be compared with (and
+        // blamed on) the StringRef row of another header. A by-value operand for the row's const & is still paired.
+        using var sdk = new SyntheticSdk();
+        sdk.Header("poplar/StringRef.hpp", """
+            #pragma once
+            #include <ostream>
+            namespace poplar {
+            class StringRef {};
+            std::ostream &operator<<(std::ostream &os, StringRef s);
+            }
+            """)
+            .Header("poplar/Tensor.hpp", """
+            #pragma once
+            #include <ostream>
+            namespace poplar {
+            class Tensor {};
+            std::ostream &operator<<(std::ostream &os, const Tensor &t);
+            }
+            """)
+            .Row("poplar/StringRef.hpp", "class", "poplar::StringRef")
+            .Row("poplar/Tensor.hpp", "class", "poplar::Tensor")
+            .Row("poplar/StringRef.hpp", "function", "poplar::operator<<", "std::ostream &", "std::ostream &, const poplar::StringRef &");
+        var report = sdk.Check();
+
+        Assert.That(report.Failures, Is.EqualTo(2), ReportText.Of(report.Findings));
+        var tensor = report.Findings.Single(f => f.Header == "poplar/Tensor.hpp");
+        Assert.That(tensor.Problem, Does.StartWith("is an overload the list does not have"));
+        Assert.That(tensor.Row, Is.Null, "no row is blamed for it");
+        var stringRef = report.Findings.Single(f => f.Header == "poplar/StringRef.hpp");
+        Assert.That(stringRef.Problem, Is.EqualTo("parameter 2 is `poplar::StringRef`, the row says `const poplar::StringRef &`"));
+    }
+
+    [Test]
     public void CopyAndMoveMembersAreComparedOnlyWithARowOfTheirOwn()
     {
         using var sdk = new SyntheticSdk();

@@ -8,6 +8,10 @@
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
 
+namespace poplar_emulator {
+struct CommGroupAccess;
+} // namespace poplar_emulator
+
 namespace gcl {
 
 // ALL: every replica. CONSECUTIVE(k): replicas [0,k), [k,2k), ... ORTHOGONAL(k): replicas with the
@@ -16,17 +20,20 @@ enum CommGroupType { ALL, CONSECUTIVE, ORTHOGONAL };
 
 struct CommGroup {
   CommGroup(const CommGroupType groupType, unsigned groupSize, unsigned groupStride = 1)
-      : type(groupType), replicaGroupSize(groupSize), replicaGroupStride(groupStride) {}
-  CommGroupType type;
-  unsigned replicaGroupSize;
-  unsigned replicaGroupStride;
+      : mReplicaGroupType(groupType), mReplicaGroupSize(groupSize), mReplicaGroupStride(groupStride) {}
+
+protected:
+  // Protected and named as in the SDK; the emulator's collectives read them as a friend.
+  friend struct poplar_emulator::CommGroupAccess;
+  CommGroupType mReplicaGroupType;
+  unsigned mReplicaGroupSize = 0;
+  unsigned mReplicaGroupStride = 1;
 };
 
 // LOCAL leaves each replica's value as it is; SQUARE_ADD sums the squares.
 enum CollectiveOperator { ADD, MEAN, MUL, MIN, MAX, LOGICAL_AND, LOGICAL_OR, SQUARE_ADD, LOCAL };
 
 struct Chunk {
-  Chunk() = default;
   Chunk(poplar::Tensor tensor, unsigned index, unsigned offset) : tensor(tensor), index(index), offset(offset) {}
   poplar::Tensor tensor;
   unsigned index = 0;  // the IPU holding the chunk

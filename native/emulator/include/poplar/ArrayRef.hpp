@@ -1,9 +1,7 @@
 #pragma once
 // A non-owning view of a contiguous array, as the SDK's poplar::ArrayRef.
-#include <array>
 #include <cstddef>
 #include <initializer_list>
-#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -11,13 +9,10 @@ namespace poplar {
 
 template <class T> class ArrayRef {
 public:
-  using value_type = T;
   using const_iterator = const T *;
-  using iterator = const T *;
 
   constexpr ArrayRef() : data_(nullptr), size_(0) {}
   constexpr ArrayRef(const T *p, std::size_t size) : data_(p), size_(size) {}
-  ArrayRef(const T *begin, const T *end) : data_(begin), size_(static_cast<std::size_t>(end - begin)) {}
   template <class U, class Alloc,
             typename = std::enable_if_t<std::is_same_v<std::remove_const_t<U>, std::remove_const_t<T>>>>
   ArrayRef(const std::vector<U, Alloc> &v) : data_(v.data()), size_(v.size()) {}
@@ -32,21 +27,13 @@ public:
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-  template <std::size_t N> constexpr ArrayRef(const std::array<T, N> &a) : data_(a.data()), size_(N) {}
 
   constexpr bool empty() const { return size_ == 0; }
   constexpr std::size_t size() const { return size_; }
   constexpr const T *data() const { return data_; }
   const_iterator begin() const { return data_; }
   const_iterator end() const { return data_ + size_; }
-  const T &front() const { return at(0); }
-  const T &back() const { return at(size_ - 1); }
   const T &operator[](std::size_t i) const { return data_[i]; }
-  const T &at(std::size_t i) const {
-    if (i >= size_) throw std::out_of_range("poplar::ArrayRef index out of range");
-    return data_[i];
-  }
-  std::vector<std::remove_const_t<T>> vec() const { return {begin(), end()}; }
 
 private:
   const T *data_;
@@ -56,6 +43,11 @@ private:
 } // namespace poplar
 
 namespace gccs {
-// SDK 3.3 spells some Engine parameters gccs::ArrayRef; it is the same view.
-template <class T> using ArrayRef = poplar::ArrayRef<T>;
+// The SDK's gccs::ArrayRef is a class template of its own (poplibs, built as C++17, deduces its argument:
+// gccs::ArrayRef(values)), a view the Engine writes host data through.
+template <class T> class ArrayRef : public poplar::ArrayRef<T> {
+public:
+  constexpr ArrayRef(T *p, std::size_t size) : poplar::ArrayRef<T>(p, size) {}
+  ArrayRef(std::vector<T> &v) : poplar::ArrayRef<T>(v.data(), v.size()) {}
+};
 } // namespace gccs

@@ -6,13 +6,13 @@
 
 namespace poplar {
 
-// inv: invalid operation raises; div0: divide by zero raises; oflo: overflow raises;
+// inv: invalid operation raises; div: divide by zero raises; oflo: overflow raises;
 // esr: stochastic rounding; nanoo: a half overflow gives NaN instead of saturating to +-65504.
 struct FloatingPointBehaviour {
-  FloatingPointBehaviour(bool inv, bool div0, bool oflo, bool esr, bool nanoo)
-      : inv(inv), div0(div0), oflo(oflo), esr(esr), nanoo(nanoo) {}
+  FloatingPointBehaviour(bool inv, bool div, bool oflo, bool esr, bool nanoo)
+      : inv(inv), div(div), oflo(oflo), esr(esr), nanoo(nanoo) {}
   bool inv;
-  bool div0;
+  bool div;
   bool oflo;
   bool esr;
   bool nanoo;

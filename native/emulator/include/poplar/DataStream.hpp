@@ -16,19 +16,18 @@ namespace poplar {
 
 class DataStream {
 public:
-  DataStream();
   std::string handle() const;
   std::size_t numElements() const;
   Type elementType() const;
 
 private:
   friend struct poplar_emulator::Access;
+  DataStream(); // streams come from Graph::addHostToDeviceFIFO and friends
   std::shared_ptr<const poplar_emulator::StreamInfo> info_;
 };
 
 class RemoteBuffer {
 public:
-  RemoteBuffer();
   std::string handle() const;
   size_t numElements() const;
   size_t getRepeats() const;
@@ -36,6 +35,7 @@ public:
 
 private:
   friend struct poplar_emulator::Access;
+  RemoteBuffer(); // buffers come from Graph::addRemoteBuffer
   std::shared_ptr<const poplar_emulator::RemoteBufferInfo> info_;
 };
 

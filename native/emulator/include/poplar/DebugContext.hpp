@@ -10,9 +10,10 @@ namespace poplar {
 
 typedef std::uint64_t DebugId;
 
+class DebugContext;
+
 class SourceLocation {
 public:
-  constexpr SourceLocation() = default;
   constexpr SourceLocation(const char *function, const char *file, unsigned line)
       : function_(function), file_(file), line_(line) {}
   static constexpr SourceLocation Current(const char *function = __builtin_FUNCTION(),
@@ -24,6 +25,8 @@ public:
   constexpr unsigned getLineNumber() const { return line_; }
 
 private:
+  friend class DebugContext; // its location before one is given
+  constexpr SourceLocation() = default;
   const char *function_ = "";
   const char *file_ = "";
   unsigned line_ = 0;
@@ -40,9 +43,10 @@ public:
   DebugNameAndId(const DebugNameAndId &debugNameAndId, StringRef name = "");
   DebugNameAndId &operator=(const DebugNameAndId &) = default;
   std::string getPathName() const;
-  DebugId getId() const { return id_; }
 
 private:
+  friend class DebugContext;
+  DebugId getId() const { return id_; }
   std::string path_;
   DebugId id_ = 0;
 };
@@ -58,8 +62,6 @@ public:
   DebugContext(const DebugInfo &debugInfo, StringRef name = "", SourceLocation loc = SourceLocation::Current());
   DebugContext &operator=(const DebugContext &) = default;
   std::string getPathName() const;
-  DebugId getId() const { return id_; }
-  const SourceLocation &getLocation() const { return location_; }
 
 private:
   std::string path_;

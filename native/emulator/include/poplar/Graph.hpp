@@ -32,6 +32,9 @@ namespace poplar {
 
 struct replication_factor {
   replication_factor(unsigned factor) : value(factor) {}
+
+private:
+  friend class Graph;
   unsigned value;
 };
 

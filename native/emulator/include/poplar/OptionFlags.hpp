@@ -15,7 +15,6 @@ namespace poplar {
 
 class OptionFlags {
 public:
-  using initializer_list_t = std::initializer_list<std::pair<std::string, std::string>>;
   OptionFlags() = default;
   OptionFlags(std::initializer_list<std::pair<std::string, std::string>> options) {
     for (const auto &kv : options) values_[kv.first] = kv.second;

@@ -5,29 +5,25 @@
 #include <ostream>
 #include <string>
 
+#include <poplar/ArrayRef.hpp>
+
 namespace poplar {
 
-class StringRef {
+// The SDK's StringRef is an ArrayRef<char>; data(), size() and empty() are ArrayRef's.
+class StringRef : public ArrayRef<char> {
 public:
-  StringRef() : data_(""), size_(0) {}
-  StringRef(const std::string &s) : data_(s.data()), size_(s.size()) {}
-  StringRef(const char *p, std::size_t size) : data_(p), size_(size) {}
-  StringRef(const char *p) : data_(p), size_(std::strlen(p)) {}
+  constexpr StringRef() : ArrayRef<char>("", 0) {}
+  StringRef(const std::string &s) : ArrayRef<char>(s.data(), s.size()) {}
+  StringRef(const char *p, std::size_t size) : ArrayRef<char>(p, size) {}
+  StringRef(const char *p) : ArrayRef<char>(p, std::strlen(p)) {}
 
-  std::string cloneAsString() const { return std::string(data_, size_); }
+  std::string cloneAsString() const { return std::string(data(), size()); }
   operator std::string() const { return cloneAsString(); }
-  const char *data() const { return data_; }
-  std::size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-
-private:
-  const char *data_;
-  std::size_t size_;
 };
 
 inline bool operator==(StringRef a, StringRef b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
 }
-inline std::ostream &operator<<(std::ostream &os, StringRef s) { return os.write(s.data(), static_cast<std::streamsize>(s.size())); }
+inline std::ostream &operator<<(std::ostream &os, const StringRef &s) { return os.write(s.data(), static_cast<std::streamsize>(s.size())); }
 
 } // namespace poplar

@@ -78,6 +78,5 @@ inline Tensor append(const Tensor &first, const Tensor &second) { return append(
 // Same elements of the same variables in the same order and shape.
 bool operator==(const Tensor &a, const Tensor &b);
 inline bool operator!=(const Tensor &a, const Tensor &b) { return !(a == b); }
-std::ostream &operator<<(std::ostream &os, const Tensor &t);
 
 } // namespace poplar

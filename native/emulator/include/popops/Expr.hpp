@@ -4,6 +4,7 @@
 #define POPOPS_EXPR_HPP
 
 #include <poplar/Type.hpp>
+#include <poplar/TypeTraits.hpp>
 #include <popops/ExprOp.hpp>
 
 #include <memory>
@@ -67,11 +68,10 @@ private:
   bool typeFixed_ = false;
 };
 
-// A constant of type HALF.
+// A constant of type HALF. Const::clone keeps the type, so it needs no clone of its own.
 class ConstHalf : public Const {
 public:
   ConstHalf(float x) : Const(static_cast<double>(x), poplar::HALF, true) {}
-  std::unique_ptr<Expr> clone() const override { return std::make_unique<ConstHalf>(*this); }
 };
 
 inline popops::expr::ConstHalf operator""_half(long double x) { return ConstHalf(static_cast<float>(x)); }
@@ -174,12 +174,16 @@ private:
 #define POPOPS_EMULATOR_BINARY_SYMBOL(Name, Op, Symbol)                                              \
   POPOPS_EMULATOR_BINARY(Name, Op)                                                                   \
   inline Name operator Symbol(const Expr &a, const Expr &b) { return Name(a, b); }                   \
-  template <typename T, typename = std::enable_if_t<std::is_arithmetic<T>::value>>                   \
-  inline Name operator Symbol(const T &a, const Expr &b) {                                           \
+  template <typename T>                                                                              \
+  inline typename std::enable_if<!std::is_base_of<Expr, T>::value && poplar::TypeTraits::isSimpleType<T>(), \
+                                 Name>::type                                                         \
+  operator Symbol(const T &a, const Expr &b) {                                                       \
     return Name(Const(a), b);                                                                        \
   }                                                                                                  \
-  template <typename T, typename = std::enable_if_t<std::is_arithmetic<T>::value>>                   \
-  inline Name operator Symbol(const Expr &a, const T &b) {                                           \
+  template <typename T>                                                                              \
+  inline typename std::enable_if<!std::is_base_of<Expr, T>::value && poplar::TypeTraits::isSimpleType<T>(), \
+                                 Name>::type                                                         \
+  operator Symbol(const Expr &a, const T &b) {                                                       \
     return Name(a, Const(b));                                                                        \
   }
 

@@ -13,6 +13,7 @@
 #include <poplar/Target.hpp>
 #include <poplar/Tensor.hpp>
 #include <poplar/Type.hpp>
+#include <poplar/TypeTraits.hpp>
 
 namespace poplar_emulator {
 
@@ -32,6 +33,10 @@ struct Access {
     return t;
   }
   static const TypeInfo *info(const poplar::Type &t) { return t.info_; }
+
+  static bool isIntegral(const poplar::TypeTraits &t) { return t.isIntegral; }
+  static bool isFloat(const poplar::TypeTraits &t) { return t.isFloat; }
+  static bool isSigned(const poplar::TypeTraits &t) { return t.isSigned; }
 
   static poplar::Tensor makeTensor(std::shared_ptr<const TensorImpl> impl) { return poplar::Tensor(std::move(impl)); }
   static const std::shared_ptr<const TensorImpl> &impl(const poplar::Tensor &t) { return t.impl_; }

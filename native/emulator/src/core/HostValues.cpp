@@ -6,6 +6,7 @@
 
 #include <poplar/exceptions.hpp>
 
+#include "core/Access.hpp"
 #include "core/Half.hpp"
 #include "core/TypeInfo.hpp"
 
@@ -20,11 +21,11 @@ template <class T> T loadRaw(const unsigned char *p) {
 template <class T> void storeRaw(unsigned char *p, T v) { std::memcpy(p, &v, sizeof v); }
 
 double loadHost(const unsigned char *p, const poplar::TypeTraits &t) {
-  if (t.isFloat) return t.size == 4 ? loadRaw<float>(p) : t.size == 8 ? loadRaw<double>(p) : static_cast<double>(loadRaw<long double>(p));
-  if (t.size == 1) return t.isSigned ? loadRaw<std::int8_t>(p) : loadRaw<std::uint8_t>(p);
-  if (t.size == 2) return t.isSigned ? loadRaw<std::int16_t>(p) : loadRaw<std::uint16_t>(p);
-  if (t.size == 4) return t.isSigned ? loadRaw<std::int32_t>(p) : loadRaw<std::uint32_t>(p);
-  if (t.size == 8) return t.isSigned ? static_cast<double>(loadRaw<std::int64_t>(p)) : static_cast<double>(loadRaw<std::uint64_t>(p));
+  if (Access::isFloat(t)) return t.size == 4 ? loadRaw<float>(p) : t.size == 8 ? loadRaw<double>(p) : static_cast<double>(loadRaw<long double>(p));
+  if (t.size == 1) return Access::isSigned(t) ? loadRaw<std::int8_t>(p) : loadRaw<std::uint8_t>(p);
+  if (t.size == 2) return Access::isSigned(t) ? loadRaw<std::int16_t>(p) : loadRaw<std::uint16_t>(p);
+  if (t.size == 4) return Access::isSigned(t) ? loadRaw<std::int32_t>(p) : loadRaw<std::uint32_t>(p);
+  if (t.size == 8) return Access::isSigned(t) ? static_cast<double>(loadRaw<std::int64_t>(p)) : static_cast<double>(loadRaw<std::uint64_t>(p));
   throw poplar::poplar_error("unsupported host element type for a constant");
 }
 
@@ -83,7 +84,7 @@ std::vector<unsigned char> toDeviceFormat(const void *src, const poplar::TypeTra
   for (std::size_t i = 0; i < n; ++i) {
     // 64-bit integers go through double only when they fit its 53-bit mantissa; copy them exactly.
     const unsigned char *hp = in + (i % count) * traits.size;
-    if (traits.isIntegral && traits.size == 8 && size == 8 && !type.isFloatingPoint()) {
+    if (Access::isIntegral(traits) && traits.size == 8 && size == 8 && !type.isFloatingPoint()) {
       std::memcpy(out.data() + i * size, hp, 8);
     } else {
       storeFromDouble(out.data() + i * size, type, loadHost(hp, traits));

@@ -12,6 +12,14 @@
 #include "core/Kernel.hpp"
 #include "core/TypeInfo.hpp"
 
+namespace poplar_emulator {
+struct CommGroupAccess {
+  static gcl::CommGroupType type(const gcl::CommGroup &g) { return g.mReplicaGroupType; }
+  static unsigned size(const gcl::CommGroup &g) { return g.mReplicaGroupSize; }
+  static unsigned stride(const gcl::CommGroup &g) { return g.mReplicaGroupStride; }
+};
+} // namespace poplar_emulator
+
 namespace gcl {
 namespace {
 
@@ -61,17 +69,20 @@ double combine(CollectiveOperator op, double acc, double v) {
 
 // Members of each replica's group, in order; validates the group against the replication factor.
 std::vector<std::vector<unsigned>> groups(const CommGroup &g, unsigned rf, const std::string &name) {
-  unsigned size = g.type == ALL || g.replicaGroupSize == 0 ? rf : g.replicaGroupSize;
+  using poplar_emulator::CommGroupAccess;
+  const CommGroupType type = CommGroupAccess::type(g);
+  const unsigned stride = CommGroupAccess::stride(g);
+  unsigned size = type == ALL || CommGroupAccess::size(g) == 0 ? rf : CommGroupAccess::size(g);
   if (size == 0 || rf % size != 0)
     throw poplar::poplar_error("gcl op '" + name + "': group size " + std::to_string(size) + " does not divide the replication factor " +
                                std::to_string(rf));
-  if (g.replicaGroupStride != 1)
-    throw poplar::poplar_error("gcl op '" + name + "': only replica group stride 1 is supported, not " + std::to_string(g.replicaGroupStride));
+  if (stride != 1)
+    throw poplar::poplar_error("gcl op '" + name + "': only replica group stride 1 is supported, not " + std::to_string(stride));
   std::vector<std::vector<unsigned>> out;
   unsigned count = rf / size;
   for (unsigned k = 0; k < count; ++k) {
     std::vector<unsigned> members;
-    for (unsigned p = 0; p < size; ++p) members.push_back(g.type == ORTHOGONAL ? k + p * count : k * size + p);
+    for (unsigned p = 0; p < size; ++p) members.push_back(type == ORTHOGONAL ? k + p * count : k * size + p);
     out.push_back(members);
   }
   return out;

@@ -34,7 +34,7 @@ namespace poplar {
 
 void setFloatingPointBehaviour(Graph &, program::Sequence &prog, const FloatingPointBehaviour &b,
                                const DebugContext &debugContext) {
-  poplar_emulator::FpState s{b.inv, b.div0, b.oflo, b.esr, b.nanoo};
+  poplar_emulator::FpState s{b.inv, b.div, b.oflo, b.esr, b.nanoo};
   poplar_emulator::appendStep(prog, std::make_shared<poplar_emulator::ControlRegisterStep>(debugContext.getPathName(), true, s));
 }
 

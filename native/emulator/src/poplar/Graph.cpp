@@ -118,7 +118,7 @@ const Target &Graph::getTarget() const { return Access::impl(*this).target; }
 
 Tensor Graph::addVariable(const Type &type, ArrayRef<std::size_t> shape, const DebugContext &debugContext) {
   GraphImpl &g = Access::impl(*this);
-  std::vector<std::size_t> s = shape.vec();
+  std::vector<std::size_t> s(shape.begin(), shape.end());
   std::uint32_t v = addVariableTo(*g.state, type, s, debugContext.getPathName());
   return variableTensor(g.state, v, type, s);
 }
@@ -141,16 +141,16 @@ Tensor Graph::addVariable(const Type &type, const Tensor &, ArrayRef<std::size_t
 }
 
 void Graph::checkConstantSize(ArrayRef<std::size_t> shape, std::size_t count, const DebugContext &debugContext) const {
-  std::size_t n = product(shape.vec());
+  std::size_t n = product({shape.begin(), shape.end()});
   if (n != count)
-    throw poplar_error("poplar::Graph::addConstant '" + debugContext.getPathName() + "': shape " + shapeString(shape.vec()) +
+    throw poplar_error("poplar::Graph::addConstant '" + debugContext.getPathName() + "': shape " + shapeString({shape.begin(), shape.end()}) +
                        " holds " + std::to_string(n) + " elements but " + std::to_string(count) + " values were given");
 }
 
 Tensor Graph::addConstant(const Type &type, ArrayRef<std::size_t> shape, const void *data, const TypeTraits &traits,
                           bool broadcast, const DebugContext &debugContext) {
   GraphImpl &g = Access::impl(*this);
-  std::vector<std::size_t> s = shape.vec();
+  std::vector<std::size_t> s(shape.begin(), shape.end());
   std::uint32_t v = addVariableTo(*g.state, type, s, debugContext.getPathName());
   VarInfo &var = g.state->vars[v];
   var.constant = true;
@@ -159,14 +159,14 @@ Tensor Graph::addConstant(const Type &type, ArrayRef<std::size_t> shape, const v
 }
 Tensor Graph::addConstantHalf(const Type &type, ArrayRef<std::size_t> shape, uint16_t val,
                               const DebugContext &debugContext) {
-  std::vector<uint16_t> values(product(shape.vec()), val);
+  std::vector<uint16_t> values(product({shape.begin(), shape.end()}), val);
   return addConstantHalf(type, shape, values.data(), debugContext);
 }
 Tensor Graph::addConstantHalf(const Type &type, ArrayRef<std::size_t> shape, const uint16_t *values,
                               const DebugContext &debugContext) {
   GraphImpl &g = Access::impl(*this);
   if (type != HALF) throw poplar_error("poplar::Graph::addConstantHalf '" + debugContext.getPathName() + "': the type must be HALF");
-  std::vector<std::size_t> s = shape.vec();
+  std::vector<std::size_t> s(shape.begin(), shape.end());
   std::uint32_t v = addVariableTo(*g.state, type, s, debugContext.getPathName());
   VarInfo &var = g.state->vars[v];
   var.constant = true;

@@ -218,7 +218,7 @@ Tensor Tensor::index(ArrayRef<std::size_t> indices) const {
 }
 Tensor Tensor::reshape(ArrayRef<std::size_t> shape) const {
   const TensorImpl &t = impl();
-  std::vector<std::size_t> s = shape.vec();
+  std::vector<std::size_t> s(shape.begin(), shape.end());
   if (product(s) != t.numElements())
     fail("reshape", t, "cannot reshape " + std::to_string(t.numElements()) + " elements to " + shapeString(s));
   return withShape(t, s);
@@ -239,7 +239,7 @@ Tensor Tensor::reshapePartial(unsigned beginIndex, unsigned endIndex, ArrayRef<s
   if (beginIndex > endIndex || endIndex > t.shape.size()) fail("reshapePartial", t, "dimensions out of range");
   std::size_t old = 1;
   for (unsigned d = beginIndex; d < endIndex; ++d) old *= t.shape[d];
-  std::vector<std::size_t> nd = newDims.vec();
+  std::vector<std::size_t> nd(newDims.begin(), newDims.end());
   if (product(nd) != old) fail("reshapePartial", t, "the new dimensions " + shapeString(nd) + " hold a different number of elements");
   std::vector<std::size_t> s(t.shape.begin(), t.shape.begin() + beginIndex);
   s.insert(s.end(), nd.begin(), nd.end());
@@ -248,7 +248,7 @@ Tensor Tensor::reshapePartial(unsigned beginIndex, unsigned endIndex, ArrayRef<s
 }
 Tensor Tensor::dimShuffle(ArrayRef<unsigned> permutation) const {
   const TensorImpl &t = impl();
-  std::vector<unsigned> p = permutation.vec();
+  std::vector<unsigned> p(permutation.begin(), permutation.end());
   std::vector<unsigned> sorted = p;
   std::sort(sorted.begin(), sorted.end());
   for (unsigned i = 0; i < sorted.size(); ++i)
@@ -301,7 +301,7 @@ Tensor Tensor::transpose() const {
 }
 Tensor Tensor::expand(ArrayRef<std::size_t> indices) const {
   const TensorImpl &t = impl();
-  std::vector<std::size_t> idx = indices.vec();
+  std::vector<std::size_t> idx(indices.begin(), indices.end());
   std::sort(idx.begin(), idx.end());
   std::vector<std::size_t> s = t.shape;
   for (std::size_t k = 0; k < idx.size(); ++k) {
@@ -454,11 +454,6 @@ bool operator==(const Tensor &a, const Tensor &b) {
   forEachElement(x.segments, [&](std::uint32_t v, std::size_t i) { ex.emplace_back(v, i); });
   forEachElement(y.segments, [&](std::uint32_t v, std::size_t i) { ey.emplace_back(v, i); });
   return ex == ey;
-}
-
-std::ostream &operator<<(std::ostream &os, const Tensor &t) {
-  if (!t.valid()) return os << "<invalid tensor>";
-  return os << t.elementType() << t.shapeToString();
 }
 
 } // namespace poplar

@@ -42,21 +42,22 @@ bool Type::isFloatingPoint() const {
                    info_->kind == poplar_emulator::TypeKind::Quarter);
 }
 
-const Type BOOL = Access::makeType(&poplar_emulator::kBool);
-const Type CHAR = Access::makeType(&poplar_emulator::kChar);
-const Type UNSIGNED_CHAR = Access::makeType(&poplar_emulator::kUnsignedChar);
-const Type SIGNED_CHAR = Access::makeType(&poplar_emulator::kSignedChar);
-const Type UNSIGNED_SHORT = Access::makeType(&poplar_emulator::kUnsignedShort);
-const Type SHORT = Access::makeType(&poplar_emulator::kShort);
-const Type UNSIGNED_INT = Access::makeType(&poplar_emulator::kUnsignedInt);
-const Type INT = Access::makeType(&poplar_emulator::kInt);
-const Type UNSIGNED_LONG = Access::makeType(&poplar_emulator::kUnsignedLong);
-const Type LONG = Access::makeType(&poplar_emulator::kLong);
-const Type UNSIGNED_LONGLONG = Access::makeType(&poplar_emulator::kUnsignedLongLong);
-const Type LONGLONG = Access::makeType(&poplar_emulator::kLongLong);
-const Type QUARTER = Access::makeType(&poplar_emulator::kQuarter);
-const Type QUARTER_METADATA = Access::makeType(&poplar_emulator::kQuarterMetadata);
-const Type HALF = Access::makeType(&poplar_emulator::kHalf);
-const Type FLOAT = Access::makeType(&poplar_emulator::kFloat);
+// Not const, as the SDK declares them; makeType is constexpr, so they are initialised before any dynamic initialiser runs.
+Type BOOL = Access::makeType(&poplar_emulator::kBool);
+Type CHAR = Access::makeType(&poplar_emulator::kChar);
+Type UNSIGNED_CHAR = Access::makeType(&poplar_emulator::kUnsignedChar);
+Type SIGNED_CHAR = Access::makeType(&poplar_emulator::kSignedChar);
+Type UNSIGNED_SHORT = Access::makeType(&poplar_emulator::kUnsignedShort);
+Type SHORT = Access::makeType(&poplar_emulator::kShort);
+Type UNSIGNED_INT = Access::makeType(&poplar_emulator::kUnsignedInt);
+Type INT = Access::makeType(&poplar_emulator::kInt);
+Type UNSIGNED_LONG = Access::makeType(&poplar_emulator::kUnsignedLong);
+Type LONG = Access::makeType(&poplar_emulator::kLong);
+Type UNSIGNED_LONGLONG = Access::makeType(&poplar_emulator::kUnsignedLongLong);
+Type LONGLONG = Access::makeType(&poplar_emulator::kLongLong);
+Type QUARTER = Access::makeType(&poplar_emulator::kQuarter);
+Type QUARTER_METADATA = Access::makeType(&poplar_emulator::kQuarterMetadata);
+Type HALF = Access::makeType(&poplar_emulator::kHalf);
+Type FLOAT = Access::makeType(&poplar_emulator::kFloat);
 
 } // namespace poplar
