@@ -52,6 +52,8 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
     programs_[kZeroGradients] = params_.zeroGradients();
     programs_[kForward] = step(false, true);
     programs_[kForwardBackward] = step(true, false);
+    adamw_ = std::make_unique<AdamW>(graph, params_);
+    programs_[kOptimizerStep] = adamw_->step();
 }
 
 poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs) {

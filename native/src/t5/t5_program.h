@@ -1,6 +1,6 @@
 // The T5 graph and its programs for one IPU, built once for a static batch shape: the parameters as variables,
 // the batch through host streams, and programs that zero the gradients, run the forward pass, and run the
-// forward and backward passes (adding every parameter's gradient).
+// forward and backward passes (adding every parameter's gradient), and the AdamW update.
 #pragma once
 
 #include <memory>
@@ -10,6 +10,7 @@
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
 
+#include "t5/adamw.h"
 #include "t5/lm_head.h"
 #include "t5/parameters.h"
 #include "t5/stack.h"
@@ -33,7 +34,7 @@ inline constexpr const char* kEncoderOutput = "encoder_output";
 class T5Program {
 public:
     // The programs, in the order programs() returns them (Engine::run's index).
-    enum Index : unsigned { kZeroGradients = 0, kForward = 1, kForwardBackward = 2, kProgramCount = 3 };
+    enum Index : unsigned { kZeroGradients = 0, kForward = 1, kForwardBackward = 2, kOptimizerStep = 3, kProgramCount = 4 };
 
     T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape);
 
@@ -53,6 +54,7 @@ private:
     const Parameter* decoder_embedding_ = nullptr;
     std::unique_ptr<Stack> encoder_, decoder_;
     std::unique_ptr<LmHead> lm_head_;
+    std::unique_ptr<AdamW> adamw_;
     poplar::DataStream input_ids_in_, mask_in_, decoder_ids_in_, labels_in_;
     poplar::DataStream loss_out_, logits_out_, encoder_out_;
     poplar::Tensor input_ids_, mask_, decoder_ids_, labels_;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,6 +55,8 @@ struct T5Graph {
     std::vector<int> input_ids, attention_mask, decoder_input_ids, labels;
     float loss = 0;
     std::vector<float> logits, encoder_output;
+    std::array<float, t5::AdamWStep::kCount> optimizer_settings{};
+    std::array<float, 2> optimizer_result{};  // gradient norm, skipped
 
     T5Graph(const t5::T5Config& config, const t5::BatchShape& shape)
         : device(make_device()), graph(device.getTarget()), program(graph, config, shape) {
@@ -72,6 +75,17 @@ struct T5Graph {
         engine->connectStream(t5::streams::kLoss, &loss, &loss + 1);
         connect(t5::streams::kLogits, logits);
         connect(t5::streams::kEncoderOutput, encoder_output);
+        engine->connectStream(t5::streams::kOptimizerSettings, optimizer_settings.data(),
+                              optimizer_settings.data() + optimizer_settings.size());
+        engine->connectStream(t5::streams::kOptimizerResult, optimizer_result.data(),
+                              optimizer_result.data() + optimizer_result.size());
+    }
+
+    // Runs the AdamW program with these settings; returns the gradient norm and whether the step was skipped.
+    std::array<float, 2> optimizer_step(const t5::AdamWStep& step) {
+        optimizer_settings = step.streamValues();
+        run(t5::T5Program::kOptimizerStep);
+        return optimizer_result;
     }
 
     void write_weight(const std::string& name, const std::vector<float>& w) {
