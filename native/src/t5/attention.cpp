@@ -10,22 +10,33 @@ namespace ft5::t5 {
 
 namespace {
 
-// [batch * len, heads * d_kv] -> [batch * heads, len, d_kv]
-poplar::Tensor splitHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len) {
-    return t.reshape({s.batch, len, s.heads, s.d_kv}).dimShuffle({0, 2, 1, 3}).reshape({s.batch * s.heads, len, s.d_kv});
-}
-
-// [batch * heads, len, d_kv] -> [batch * len, heads * d_kv]
-poplar::Tensor mergeHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len) {
-    return t.reshape({s.batch, s.heads, len, s.d_kv}).dimShuffle({0, 2, 1, 3}).reshape({s.batch * len, s.heads * s.d_kv});
-}
-
 poplar::Tensor grouped(poplar::Graph& graph, const poplar::Tensor& a, const poplar::Tensor& b,
                        poplar::program::Sequence& prog, const std::string& name) {
     return poplin::matMulGrouped(graph, a, b, prog, poplar::FLOAT, name);
 }
 
 }  // namespace
+
+poplar::Tensor splitHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len) {
+    return t.reshape({s.batch, len, s.heads, s.d_kv}).dimShuffle({0, 2, 1, 3}).reshape({s.batch * s.heads, len, s.d_kv});
+}
+
+poplar::Tensor mergeHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len) {
+    return t.reshape({s.batch, s.heads, len, s.d_kv}).dimShuffle({0, 2, 1, 3}).reshape({s.batch * len, s.heads * s.d_kv});
+}
+
+poplar::Tensor attend(poplar::Graph& graph, const AttentionShape& s, const poplar::Tensor& q, const poplar::Tensor& k,
+                      const poplar::Tensor& v, const poplar::Tensor& bias, poplar::program::Sequence& prog,
+                      const std::string& name, poplar::Tensor* probs_out) {
+    const poplar::Tensor scores = grouped(graph, q, poplin::transposeGroupedMatrix(k), prog, name + "/scores")
+                                      .reshape({s.batch, s.heads, s.q_len, s.k_len});
+    popops::addInPlace(graph, scores, bias, prog, name + "/bias");
+    const poplar::Tensor probs =
+        popnn::nonLinearity(graph, popnn::NonLinearityType::SOFTMAX_STABLE, scores, prog, name + "/softmax");
+    if (probs_out) *probs_out = probs;
+    return mergeHeads(grouped(graph, probs.reshape({s.batch * s.heads, s.q_len, s.k_len}), v, prog, name + "/context"),
+                      s, s.q_len);
+}
 
 poplar::Tensor attention(poplar::Graph& graph, const AttentionWeights& w, const AttentionShape& s,
                          const poplar::Tensor& x, const poplar::Tensor& kv, const poplar::Tensor& bias,
@@ -35,13 +46,7 @@ poplar::Tensor attention(poplar::Graph& graph, const AttentionWeights& w, const 
     saved.q = splitHeads(linear(graph, *w.q, x, prog, name + "/q"), s, s.q_len);
     saved.k = splitHeads(linear(graph, *w.k, kv, prog, name + "/k"), s, s.k_len);
     saved.v = splitHeads(linear(graph, *w.v, kv, prog, name + "/v"), s, s.k_len);
-    const poplar::Tensor scores =
-        grouped(graph, saved.q, poplin::transposeGroupedMatrix(saved.k), prog, name + "/scores")
-            .reshape({s.batch, s.heads, s.q_len, s.k_len});
-    popops::addInPlace(graph, scores, bias, prog, name + "/bias");
-    saved.probs = popnn::nonLinearity(graph, popnn::NonLinearityType::SOFTMAX_STABLE, scores, prog, name + "/softmax");
-    const poplar::Tensor probs = saved.probs.reshape({s.batch * s.heads, s.q_len, s.k_len});
-    saved.context = mergeHeads(grouped(graph, probs, saved.v, prog, name + "/context"), s, s.q_len);
+    saved.context = attend(graph, s, saved.q, saved.k, saved.v, bias, prog, name, &saved.probs);
     return linear(graph, *w.o, saved.context, prog, name + "/o");
 }
 

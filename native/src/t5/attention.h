@@ -40,6 +40,17 @@ struct AttentionGradients {
     poplar::Tensor scores;  // d(scores) [batch, heads, q_len, k_len], the bias's gradient before its sum over rows
 };
 
+// [batch * len, heads * d_kv] -> [batch * heads, len, d_kv], and back.
+poplar::Tensor splitHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len);
+poplar::Tensor mergeHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len);
+
+// softmax(q k^T + bias) v: q [batch * heads, q_len, d_kv], k and v [batch * heads, k_len, d_kv], bias broadcasting
+// to [batch, heads, q_len, k_len]. Returns the context [batch * q_len, heads * d_kv]; probs, when given, is set to
+// the softmax [batch, heads, q_len, k_len].
+poplar::Tensor attend(poplar::Graph& graph, const AttentionShape& s, const poplar::Tensor& q, const poplar::Tensor& k,
+                      const poplar::Tensor& v, const poplar::Tensor& bias, poplar::program::Sequence& prog,
+                      const std::string& name, poplar::Tensor* probs = nullptr);
+
 // bias broadcasts to [batch, heads, q_len, k_len]. kv is x for self-attention.
 poplar::Tensor attention(poplar::Graph& graph, const AttentionWeights& w, const AttentionShape& s,
                          const poplar::Tensor& x, const poplar::Tensor& kv, const poplar::Tensor& bias,

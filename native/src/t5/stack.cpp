@@ -9,18 +9,27 @@
 
 namespace ft5::t5 {
 
-Stack::Stack(poplar::Graph& graph, Parameters& params, const T5Config& config, bool decoder,
-             const Parameter& embedding, std::size_t batch, std::size_t len, std::size_t enc_len)
-    : graph_(graph), config_(config), decoder_(decoder), name_(decoder ? "decoder" : "encoder"),
-      embedding_(embedding), shape_{batch, len, enc_len} {
+StackWeights addStackParameters(Parameters& params, const T5Config& config, bool decoder, const Parameter& embedding) {
+    const std::string name = decoder ? "decoder" : "encoder";
+    StackWeights w;
+    w.decoder = decoder;
+    w.embedding = &embedding;
     const std::size_t layers = decoder ? config.decoder_layers : config.encoder_layers;
     for (std::size_t i = 0; i < layers; ++i)
-        blocks_.push_back(addBlockParameters(params, config, name_ + ".block." + std::to_string(i), decoder));
-    const Parameter& table = params.add(name_ + ".block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                                        {config.buckets, config.heads});
-    final_norm_ = &params.add(name_ + ".final_layer_norm.weight", {config.d_model});
-    position_bias_ = std::make_unique<PositionBias>(graph, table, len, len, 0, !decoder, config.buckets,
-                                                    config.max_distance, name_ + "/position_bias");
+        w.blocks.push_back(addBlockParameters(params, config, name + ".block." + std::to_string(i), decoder));
+    w.position_bias = &params.add(name + ".block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                                  {config.buckets, config.heads});
+    w.final_norm = &params.add(name + ".final_layer_norm.weight", {config.d_model});
+    return w;
+}
+
+Stack::Stack(poplar::Graph& graph, const T5Config& config, const StackWeights& weights, std::size_t batch,
+             std::size_t len, std::size_t enc_len)
+    : graph_(graph), config_(config), weights_(weights), decoder_(weights.decoder),
+      name_(weights.decoder ? "decoder" : "encoder"), embedding_(*weights.embedding), blocks_(weights.blocks),
+      final_norm_(weights.final_norm), shape_{batch, len, enc_len} {
+    position_bias_ = std::make_unique<PositionBias>(graph, *weights.position_bias, len, len, 0, !decoder_,
+                                                    config.buckets, config.max_distance, name_ + "/position_bias");
     one_ = graph.addConstant<float>(poplar::FLOAT, {}, 1.0f, name_ + "/one");
     graph.setTileMapping(one_, 0);
 }

@@ -18,11 +18,23 @@
 
 namespace ft5::t5 {
 
+// A stack's parameters under Hugging Face's names ("encoder.block.0...", "decoder.final_layer_norm.weight").
+struct StackWeights {
+    bool decoder = false;
+    const Parameter* embedding = nullptr;  // the token table this stack reads
+    std::vector<BlockWeights> blocks;
+    const Parameter* position_bias = nullptr;  // block 0's relative_attention_bias
+    const Parameter* final_norm = nullptr;
+};
+
+// decoder: a causal stack with cross-attention.
+StackWeights addStackParameters(Parameters& params, const T5Config& config, bool decoder, const Parameter& embedding);
+
 class Stack {
 public:
-    // decoder: a causal stack with cross-attention; embedding: the token table this stack reads.
-    Stack(poplar::Graph& graph, Parameters& params, const T5Config& config, bool decoder, const Parameter& embedding,
-          std::size_t batch, std::size_t len, std::size_t enc_len);
+    // The stack for one static shape: batch rows of len tokens (decoder: attending to enc_len encoder tokens).
+    Stack(poplar::Graph& graph, const T5Config& config, const StackWeights& weights, std::size_t batch,
+          std::size_t len, std::size_t enc_len);
 
     // ids: UNSIGNED_INT [batch * len, 1]. mask_bias: the encoder's additive mask [batch, 1, 1, enc_len].
     // encoder_output: [batch * enc_len, d_model] (decoder). Returns [batch * len, d_model].
@@ -36,10 +48,11 @@ public:
 private:
     poplar::Graph& graph_;
     const T5Config& config_;
+    const StackWeights& weights_;
     bool decoder_;
     std::string name_;
     const Parameter& embedding_;
-    std::vector<BlockWeights> blocks_;
+    const std::vector<BlockWeights>& blocks_;
     const Parameter* final_norm_ = nullptr;
     BlockShape shape_;
     std::unique_ptr<PositionBias> position_bias_;

@@ -12,7 +12,7 @@ namespace ft5::t5 {
 
 namespace pe = popops::expr;
 
-T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape)
+T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode)
     : graph_(graph), config_(config), shape_(shape), params_(graph) {
     config_.validate();
     shape_.validate();
@@ -28,10 +28,10 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
         encoder_embedding_ = &params_.add("encoder.embed_tokens.weight", {v, d});
         decoder_embedding_ = &params_.add("decoder.embed_tokens.weight", {v, d});
     }
-    encoder_ = std::make_unique<Stack>(graph, params_, config_, false, *encoder_embedding_, shape_.batch,
-                                       shape_.src_len, shape_.src_len);
-    decoder_ = std::make_unique<Stack>(graph, params_, config_, true, *decoder_embedding_, shape_.batch,
-                                       shape_.tgt_len, shape_.src_len);
+    encoder_weights_ = addStackParameters(params_, config_, false, *encoder_embedding_);
+    decoder_weights_ = addStackParameters(params_, config_, true, *decoder_embedding_);
+    encoder_ = std::make_unique<Stack>(graph, config_, encoder_weights_, shape_.batch, shape_.src_len, shape_.src_len);
+    decoder_ = std::make_unique<Stack>(graph, config_, decoder_weights_, shape_.batch, shape_.tgt_len, shape_.src_len);
     if (!lm_weight) lm_weight = &params_.add("lm_head.weight", {v, d});
     lm_head_ = std::make_unique<LmHead>(*lm_weight, config_.tied, d);
 
@@ -48,12 +48,18 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
     logits_out_ = graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * v);
     encoder_out_ = graph.addDeviceToHostFIFO(streams::kEncoderOutput, poplar::FLOAT, src * d);
 
-    programs_.resize(kProgramCount);
+    programs_.assign(kProgramCount, poplar::program::Sequence());
     programs_[kZeroGradients] = params_.zeroGradients();
     programs_[kForward] = step(false, true);
     programs_[kForwardBackward] = step(true, false);
     adamw_ = std::make_unique<AdamW>(graph, params_);
     programs_[kOptimizerStep] = adamw_->step();
+    if (decode.enabled()) {
+        decoding_ = std::make_unique<CachedDecoding>(graph, config_, encoder_weights_, decoder_weights_, *lm_weight,
+                                                     decode);
+        programs_[kDecodeBegin] = decoding_->begin();
+        programs_[kDecodeStep] = decoding_->step();
+    }
 }
 
 poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs) {

@@ -1,6 +1,7 @@
 // The T5 graph and its programs for one IPU, built once for a static batch shape: the parameters as variables,
 // the batch through host streams, and programs that zero the gradients, run the forward pass, and run the
-// forward and backward passes (adding every parameter's gradient), and the AdamW update.
+// forward and backward passes (adding every parameter's gradient), the AdamW update, and, for a decode shape,
+// cached decoding (begin, then one step per token).
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include <poplar/Tensor.hpp>
 
 #include "t5/adamw.h"
+#include "t5/cached_decoding.h"
 #include "t5/lm_head.h"
 #include "t5/parameters.h"
 #include "t5/stack.h"
@@ -34,9 +36,11 @@ inline constexpr const char* kEncoderOutput = "encoder_output";
 class T5Program {
 public:
     // The programs, in the order programs() returns them (Engine::run's index).
-    enum Index : unsigned { kZeroGradients = 0, kForward = 1, kForwardBackward = 2, kOptimizerStep = 3, kProgramCount = 4 };
+    enum Index : unsigned { kZeroGradients = 0, kForward = 1, kForwardBackward = 2, kOptimizerStep = 3, kDecodeBegin = 4, kDecodeStep = 5,
+                          kProgramCount = 6 };
 
-    T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape);
+    // Without a decode shape the decoding programs are empty.
+    T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode = {});
 
     const Parameters& parameters() const { return params_; }
     const std::vector<poplar::program::Program>& programs() const { return programs_; }
@@ -52,9 +56,11 @@ private:
     Parameters params_;
     const Parameter* encoder_embedding_ = nullptr;
     const Parameter* decoder_embedding_ = nullptr;
+    StackWeights encoder_weights_, decoder_weights_;
     std::unique_ptr<Stack> encoder_, decoder_;
     std::unique_ptr<LmHead> lm_head_;
     std::unique_ptr<AdamW> adamw_;
+    std::unique_ptr<CachedDecoding> decoding_;
     poplar::DataStream input_ids_in_, mask_in_, decoder_ids_in_, labels_in_;
     poplar::DataStream loss_out_, logits_out_, encoder_out_;
     poplar::Tensor input_ids_, mask_, decoder_ids_, labels_;

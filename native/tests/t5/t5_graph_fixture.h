@@ -57,9 +57,11 @@ struct T5Graph {
     std::vector<float> logits, encoder_output;
     std::array<float, t5::AdamWStep::kCount> optimizer_settings{};
     std::array<float, 2> optimizer_result{};  // gradient norm, skipped
+    std::vector<int> decode_input_ids, decode_attention_mask, decode_tokens;
+    std::vector<float> decode_logits;
 
-    T5Graph(const t5::T5Config& config, const t5::BatchShape& shape)
-        : device(make_device()), graph(device.getTarget()), program(graph, config, shape) {
+    T5Graph(const t5::T5Config& config, const t5::BatchShape& shape, const t5::DecodeShape& decode = {})
+        : device(make_device()), graph(device.getTarget()), program(graph, config, shape, decode) {
         engine = std::make_unique<poplar::Engine>(graph, program.programs());
         engine->load(device);
         input_ids.resize(shape.batch * shape.src_len);
@@ -79,6 +81,16 @@ struct T5Graph {
                               optimizer_settings.data() + optimizer_settings.size());
         engine->connectStream(t5::streams::kOptimizerResult, optimizer_result.data(),
                               optimizer_result.data() + optimizer_result.size());
+        if (decode.enabled()) {
+            decode_input_ids.resize(decode.batch * decode.src_len);
+            decode_attention_mask.resize(decode_input_ids.size());
+            decode_tokens.resize(decode.batch);
+            decode_logits.resize(decode.batch * config.vocab);
+            connect(t5::streams::kDecodeInputIds, decode_input_ids);
+            connect(t5::streams::kDecodeAttentionMask, decode_attention_mask);
+            connect(t5::streams::kDecodeTokens, decode_tokens);
+            connect(t5::streams::kDecodeLogits, decode_logits);
+        }
     }
 
     // Runs the AdamW program with these settings; returns the gradient norm and whether the step was skipped.
@@ -126,10 +138,11 @@ private:
 };
 
 // The graph of a fixture checkpoint with its weights written (every parameter the graph has must be in the file).
-inline std::unique_ptr<T5Graph> fixture_graph(const std::string& model, const t5::BatchShape& shape) {
+inline std::unique_ptr<T5Graph> fixture_graph(const std::string& model, const t5::BatchShape& shape,
+                                              const t5::DecodeShape& decode = {}) {
     const JsonValue config = parse_json(read_text(std::string(FT5_FIXTURES_DIR) + "/" + model + "/config.json"));
     const SafetensorsFile weights(std::string(FT5_FIXTURES_DIR) + "/" + model + "/model.safetensors");
-    auto g = std::make_unique<T5Graph>(t5_config_from(config, weights), shape);
+    auto g = std::make_unique<T5Graph>(t5_config_from(config, weights), shape, decode);
     for (const auto& p : g->program.parameters().all()) {
         EXPECT_TRUE(weights.has(p.name)) << model << " has no tensor " << p.name;
         if (weights.has(p.name)) g->write_weight(p.name, weights.at(p.name).f32());
