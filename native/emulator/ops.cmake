@@ -13,13 +13,25 @@ endfunction()
 emulator_private_library(poplar_emulator_kernels ${EMULATOR_SRC}/kernels/*.cpp)
 target_link_libraries(poplar_emulator_kernels PUBLIC ${BLAS_LIBRARIES})
 emulator_private_library(poplar_emulator_op_support ${EMULATOR_SRC}/ops/*.cpp)
-target_link_libraries(poplar_emulator_op_support PUBLIC poplar poplar_emulator_kernels)
+target_link_libraries(poplar_emulator_op_support PUBLIC poplar poputil poplar_emulator_kernels)
 
 foreach(lib poplin popops popnn poprand)
   target_link_libraries(${lib} PRIVATE poplar_emulator_op_support)
 endforeach()
 # popops::fill and zero are inline maps; cast and zero call popops::map.
 target_link_libraries(popops PUBLIC poplar)
+
+if(FT5_BUILD_BENCH)
+  add_executable(emulator_matmul_bench ${CMAKE_CURRENT_LIST_DIR}/bench/matmul_bench.cpp)
+  target_include_directories(emulator_matmul_bench PRIVATE ${OPENBLAS_CBLAS_INCLUDE})
+  target_link_libraries(emulator_matmul_bench PRIVATE poplar poplin ${BLAS_LIBRARIES})
+  set_target_properties(emulator_matmul_bench PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+  ft5_set_warnings(emulator_matmul_bench)
+  add_executable(emulator_map_bench ${CMAKE_CURRENT_LIST_DIR}/bench/map_bench.cpp)
+  target_link_libraries(emulator_map_bench PRIVATE poplar popops)
+  set_target_properties(emulator_map_bench PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+  ft5_set_warnings(emulator_map_bench)
+endif()
 
 if(FT5_BUILD_TESTS)
   find_package(GTest REQUIRED)
@@ -39,6 +51,19 @@ if(FT5_BUILD_TESTS)
   target_link_libraries(emulator_op_tests PRIVATE poplar poplin popops popnn poprand GTest::gtest GTest::gtest_main)
   set_target_properties(emulator_op_tests PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
   ft5_set_warnings(emulator_op_tests)
+
+  # A standalone program using the op libraries, built against the installed SDK with its link line.
+  set(dense_layer_libs poplar poplin popops popnn poprand poputil gcl)
+  string(REPLACE ";" "\\;" dense_layer_link "${dense_layer_libs}")
+  set(sanitize_flags "")
+  if(FT5_SANITIZE)
+    set(sanitize_flags "-fsanitize=address,undefined")
+  endif()
+  add_test(NAME emulator.ops.InstalledSdk.BuildsAndRunsADenseLayerProgram
+           COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR} -DSAMPLE=${CMAKE_CURRENT_LIST_DIR}/sample/dense_layer.cpp
+                   -DWORK=${CMAKE_CURRENT_BINARY_DIR}/installed_dense_layer -DCXX=${CMAKE_CXX_COMPILER}
+                   -DLIBS=${dense_layer_link} -DSANITIZE_FLAGS=${sanitize_flags}
+                   -P ${CMAKE_CURRENT_LIST_DIR}/sample/build_installed_sample.cmake)
 
   include(GoogleTest)
   gtest_discover_tests(emulator_kernel_tests TEST_PREFIX "emulator.ops." DISCOVERY_TIMEOUT 60)

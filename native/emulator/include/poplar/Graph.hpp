@@ -31,7 +31,7 @@ struct GraphImpl;
 namespace poplar {
 
 struct replication_factor {
-  explicit replication_factor(unsigned factor) : value(factor) {}
+  replication_factor(unsigned factor) : value(factor) {}
   unsigned value;
 };
 

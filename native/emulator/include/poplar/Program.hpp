@@ -99,5 +99,16 @@ public:
   Call(Function f, const DebugContext &debugContext = {});
 };
 
+// Stops the run with poplar::application_runtime_error (AbortOnCondition: when the scalar predicate is true).
+class Abort : public Program {
+public:
+  Abort(const DebugContext &debugContext = {});
+};
+
+class AbortOnCondition : public Program {
+public:
+  AbortOnCondition(Tensor predicate, const DebugContext &debugContext = {});
+};
+
 } // namespace program
 } // namespace poplar

@@ -2,6 +2,6 @@
 
 namespace poplar {
 
-enum class VariableMappingMethod { NONE, LINEAR };
+enum VariableMappingMethod { NONE, LINEAR };
 
 } // namespace poplar

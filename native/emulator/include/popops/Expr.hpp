@@ -42,6 +42,8 @@ private:
   std::unique_ptr<Expr> expr_;
 };
 
+class ConstHalf;
+
 class Const : public Expr {
 public:
   // A constant of the device type of T (FLOAT for floating-point T). Combined with a tensor of
@@ -50,11 +52,10 @@ public:
   Const(T x) : value_(static_cast<double>(x)), type_(deviceType<T>()) {}
   std::unique_ptr<Expr> clone() const override { return std::make_unique<Const>(*this); }
 
-protected:
-  Const(double value, const poplar::Type &type, bool typeFixed) : value_(value), type_(type), typeFixed_(typeFixed) {}
-
 private:
+  friend class ConstHalf;
   friend struct poplar_emulator::ExprAccess;
+  Const(double value, const poplar::Type &type, bool typeFixed) : value_(value), type_(type), typeFixed_(typeFixed) {}
   template <typename T> static poplar::Type deviceType() {
     if constexpr (std::is_floating_point<T>::value)
       return poplar::FLOAT;

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,7 @@ private:
   std::vector<NodePtr> programs_;
   std::vector<std::unique_ptr<ReplicaContext>> replicas_;
   std::map<const StepNode *, StepCycles> stepCycles_;
+  std::set<const StepNode *> threaded_; // steps worth a thread per replica
   std::map<std::pair<const StepNode *, unsigned>, std::mt19937> kernelRandom_;
   struct ConnectedStream {
     unsigned char *begin = nullptr;

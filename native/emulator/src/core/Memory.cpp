@@ -200,7 +200,8 @@ private:
         if (!alwaysLive_.test(v)) live += bytes_[v][i];
       });
       std::size_t temp = static_cast<std::size_t>(s.tempPerIpu[i]);
-      if (live + temp > peak_[i] + peakTemp_[i]) {
+      // Steps are recorded last to first: on a tie the earlier step is the one reported.
+      if (live + temp >= peak_[i] + peakTemp_[i]) {
         peak_[i] = live;
         peakTemp_[i] = temp;
         peakStep_[i] = st.name();

@@ -13,7 +13,7 @@
 namespace poplar_emulator {
 
 ReplicaContext::ReplicaContext(EngineImpl &engine, unsigned replica, std::uint64_t seed)
-    : engine_(engine), replica_(replica), rounding_(static_cast<std::mt19937::result_type>(seed)) {}
+    : engine_(engine), replica_(replica), rounding_(seed) {}
 
 unsigned ReplicaContext::replicationFactor() const { return engine_.replicationFactor(); }
 
@@ -98,7 +98,7 @@ void ReplicaContext::writeFloats(const TensorLayout &t, const float *src, const 
   forEachElement(t.segments, [&](std::uint32_t v, std::size_t index) {
     float x = src[i];
     if (fp.inv && std::isnan(x)) raise(t, op, "invalid operation: NaN", i, x);
-    std::uint16_t h = fp.esr ? floatToHalfStochastic(x, static_cast<std::uint32_t>(rounding_())) : floatToHalfRne(x);
+    std::uint16_t h = fp.esr ? floatToHalfStochastic(x, rounding_()) : floatToHalfRne(x);
     if ((h & 0x7fffu) == 0x7c00u) { // rounded to infinity
       if (fp.oflo) raise(t, op, std::isinf(x) ? "overflow" : "overflow: past the half range", i, x);
       if (std::isfinite(x)) h = static_cast<std::uint16_t>((h & 0x8000u) | (fp.nanoo ? 0x7e00u : 0x7bffu));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/SeedRng.hpp"
 #include "core/TensorImpl.hpp"
 
 namespace poplar_emulator {
@@ -43,7 +44,7 @@ public:
   void checkFloats(const TensorLayout &t, const float *values, const std::string &op) const;
 
   FpState fp;
-  std::mt19937 &roundingRandom() { return rounding_; }
+  SeedRng &roundingRandom() { return rounding_; }
 
 private:
   [[noreturn]] void raise(const TensorLayout &t, const std::string &op, const char *what, std::size_t element,
@@ -51,7 +52,7 @@ private:
   EngineImpl &engine_;
   unsigned replica_;
   std::vector<std::vector<unsigned char>> storage_; // per variable, host format
-  std::mt19937 rounding_;
+  SeedRng rounding_;
 };
 
 } // namespace poplar_emulator

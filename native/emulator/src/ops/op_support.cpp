@@ -1,10 +1,9 @@
 #include "ops/op_support.h"
 
-#include "core/Access.hpp"
-#include "core/GraphState.hpp"
 #include "core/TypeInfo.hpp"
 
 #include <poplar/exceptions.hpp>
+#include <poputil/TileMapping.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -61,7 +60,7 @@ std::string shapeString(const std::vector<std::size_t> &shape) {
 poplar::Tensor createResult(poplar::Graph &graph, const poplar::Type &type, const std::vector<std::size_t> &shape,
                             const poplar::DebugContext &debugContext, const std::string &name) {
   poplar::Tensor t = graph.addVariable(type, shape, {debugContext, name});
-  mapTensorLinearly(Access::impl(graph), t, 1, graph.getTarget().getVectorWidth(type));
+  poputil::mapTensorLinearly(graph, t);
   return t;
 }
 

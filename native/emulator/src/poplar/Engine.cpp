@@ -57,6 +57,10 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
           if (static_cast<const TensorImpl *>(t)->graph != g.state)
             throw poplar::poplar_error("poplar::Engine: step '" + st.name() + "' uses a tensor of another graph");
       steps.push_back(&st);
+      // Below this much output a thread costs more than it saves.
+      std::size_t elements = 0;
+      for (const TensorLayout *t : a.writes) elements += t->numElements();
+      if (elements >= (std::size_t{1} << 14)) threaded_.insert(&st);
     }, seen);
   memory_ = analyseMemory(*state_, programs_);
   unsigned rf = state_->replicationFactor;
@@ -95,7 +99,9 @@ void EngineImpl::load(const poplar::Device &device) {
   if (d.target.getNumIPUs() != needed)
     throw poplar::poplar_error("poplar::Engine::load: the graph needs " + std::to_string(needed) + " IPUs but the device has " +
                                std::to_string(d.target.getNumIPUs()));
-  if (!d.attached) throw poplar::poplar_error("poplar::Engine::load: the device is not attached (call Device::attach first)");
+  // As in the SDK, hardware devices must be attached; IPUModel and CPU devices need not be.
+  if (d.target.getTargetType() == poplar::TargetType::IPU && !d.attached)
+    throw poplar::poplar_error("poplar::Engine::load: the IPU device is not attached (call Device::attach first)");
   loaded_ = true;
 }
 
@@ -160,7 +166,7 @@ void EngineImpl::runStep(const StepNode &step, const std::vector<unsigned> &acti
     step.runAll(ctx);
     return;
   }
-  if (active.size() == 1 || std::thread::hardware_concurrency() < 2) {
+  if (active.size() == 1 || !threaded_.count(&step) || std::thread::hardware_concurrency() < 2) {
     for (unsigned r : active) step.run(*replicas_[r]);
     return;
   }

@@ -240,6 +240,30 @@ private:
   poplar::SyncType type_;
 };
 
+class AbortStep : public StepNode {
+public:
+  AbortStep(poplar::Tensor predicate, const std::string &name) : StepNode(name), predicate_(predicate) {
+    if (predicate_.valid() && predicate_.numElements() != 1)
+      throw poplar::poplar_error("poplar::program::AbortOnCondition '" + name + "': the predicate must have one element");
+  }
+  void access(StepAccess &a) const override {
+    if (predicate_.valid()) a.reads.push_back(Access::impl(predicate_).get());
+  }
+  StepWork work() const override { return StepWork(); }
+  void run(ReplicaContext &r) const override {
+    if (predicate_.valid()) {
+      const TensorLayout &p = *Access::impl(predicate_);
+      std::vector<unsigned char> raw(typeInfo(p.type).size);
+      r.readRaw(p, raw.data());
+      if (loadAsDouble(raw.data(), p.type) == 0) return;
+    }
+    throw poplar::application_runtime_error("program aborted by '" + name() + "' on replica " + std::to_string(r.replica()));
+  }
+
+private:
+  poplar::Tensor predicate_;
+};
+
 std::shared_ptr<SequenceNode> sequenceOf(const std::shared_ptr<ProgramNode> &node) {
   return std::dynamic_pointer_cast<SequenceNode>(node);
 }
@@ -362,6 +386,12 @@ Call::Call(Function f, const DebugContext &) {
   n->body = Access::body(f);
   if (!n->body) throw poplar_error("poplar::program::Call: the function is empty (default-constructed)");
   node_ = n;
+}
+
+Abort::Abort(const DebugContext &dc) { node_ = std::make_shared<AbortStep>(Tensor(), dc.getPathName()); }
+AbortOnCondition::AbortOnCondition(Tensor predicate, const DebugContext &dc) {
+  if (!predicate.valid()) throw poplar_error("poplar::program::AbortOnCondition '" + dc.getPathName() + "': the predicate is not valid");
+  node_ = std::make_shared<AbortStep>(predicate, dc.getPathName());
 }
 
 } // namespace program

@@ -36,6 +36,12 @@ public:
     poplar_emulator::mapTensorLinearly(poplar_emulator::Access::impl(graph), t, 1, 1);
   }
 
+  // A host write of a tensor the op made (already mapped).
+  void writeBack(const std::string &name, const poplar::Tensor &t) {
+    graph.createHostWrite(name, t);
+    types_[name] = t.elementType();
+  }
+
   void readBack(const std::string &name, const poplar::Tensor &t) {
     graph.createHostRead(name, t);
     types_[name] = t.elementType();

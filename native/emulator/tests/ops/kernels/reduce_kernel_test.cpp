@@ -101,8 +101,11 @@ TEST(ReduceKernel, MaxPropagatesNaNAndLogicalOpsSeeNonZeroAsTrue) {
   reduce(Operation::LOGICAL_AND, in.data(), {{2, 3}, {false, true}}, out, 1.0f, false);
   EXPECT_EQ(out[0], 1.0f);
   EXPECT_EQ(out[1], 0.0f);
-  reduce(Operation::LOGICAL_OR, in.data(), {{2, 3}, {true, false}}, out, 1.0f, false);
-  EXPECT_EQ(out[0], 1.0f);
+  float columns[3];
+  reduce(Operation::LOGICAL_OR, in.data(), {{2, 3}, {true, false}}, columns, 1.0f, false);
+  EXPECT_EQ(columns[0], 1.0f);  // 1 or 0
+  EXPECT_EQ(columns[1], 1.0f);  // NaN is non-zero
+  EXPECT_EQ(columns[2], 1.0f);  // 3 or 0
 }
 
 TEST(ReduceKernel, LogAddIsLogOfSumOfExponentials) {

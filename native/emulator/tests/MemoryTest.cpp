@@ -1,0 +1,193 @@
+// Memory as Poplar compiles it (liveness worked out by hand), engines that do not fit, and the cycle model.
+#include <gtest/gtest.h>
+
+#include <poplar/Engine.hpp>
+#include <poplar/Graph.hpp>
+#include <poputil/TileMapping.hpp>
+
+#include "TestSupport.hpp"
+#include "core/Report.hpp"
+
+namespace {
+
+using emulator_test::fillKernel;
+using emulator_test::smallDevice;
+
+// A kernel reading `ins` and writing `out` (every output element set to the sum of input element 0s).
+void combine(poplar::Graph &graph, poplar::program::Sequence &prog, std::vector<poplar::Tensor> ins, poplar::Tensor out,
+             const std::string &name, std::size_t tempBytes = 0) {
+  poplar_emulator::Kernel k;
+  k.name = name;
+  k.inputs = std::move(ins);
+  k.outputs = {out};
+  k.tempBytes = tempBytes;
+  k.body = [](poplar_emulator::KernelIo &io) {
+    float s = 0;
+    for (std::size_t i = 0; i < io.numInputs(); ++i) s += io.input(i).floats[0];
+    for (std::size_t i = 0; i < io.output(0).numElements; ++i) io.output(0).floats[i] = s;
+  };
+  poplar_emulator::addKernel(graph, prog, std::move(k));
+}
+
+TEST(Memory, PeakIsAlwaysLivePlusLargestLiveSetWorkedOutByHand) {
+  poplar::Device device = smallDevice(1, 4);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor c = graph.addConstant<float>(poplar::FLOAT, {100}, 1.0f, "c"); // 400 B, constant
+  poplar::Tensor h = graph.addVariable(poplar::FLOAT, {50}, "h");               // 200 B, host-visible
+  poplar::Tensor a = graph.addVariable(poplar::FLOAT, {1000}, "a");             // 4000 B
+  poplar::Tensor b = graph.addVariable(poplar::FLOAT, {500}, "b");              // 2000 B
+  poplar::Tensor t = graph.addVariable(poplar::FLOAT, {2000}, "t");             // 8000 B
+  poplar::Tensor u = graph.addVariable(poplar::FLOAT, {250}, "u");              // 1000 B
+  for (auto x : {c, h, a, b, t, u}) poputil::mapTensorLinearly(graph, x);
+  graph.createHostRead("h", h);
+  poplar::program::Sequence prog;
+  fillKernel(graph, prog, a, 1, "s1");                  // live {a}                 4000
+  combine(graph, prog, {a, c}, b, "s2");                // live {a, b}              6000
+  fillKernel(graph, prog, t, 2, "s3");                  // live {b, t}             10000
+  combine(graph, prog, {t, b}, h, "s4", 3000);          // live {b, t} + 3000 temp 13000: the peak
+  prog.add(poplar::program::WriteUndef(u));             // u dead until written
+  fillKernel(graph, prog, u.slice(0, 100), 3, "s6");    // live {u} (partial writes) 1000
+  fillKernel(graph, prog, u.slice(100, 250), 4, "s7");  // live {u}                  1000
+  combine(graph, prog, {u}, h, "s8");                   // live {u}                  1000
+  poplar::Engine engine(graph, prog);
+  const poplar_emulator::MemoryReport &m = poplar_emulator::memoryReport(engine);
+  ASSERT_EQ(m.ipus.size(), 1u);
+  EXPECT_EQ(m.ipus[0].alwaysLive, 600u); // c + h
+  EXPECT_EQ(m.ipus[0].peakNotAlwaysLive, 10000u);
+  EXPECT_EQ(m.ipus[0].peakTemporary, 3000u);
+  EXPECT_EQ(m.ipus[0].peakStep, "s4");
+  EXPECT_EQ(m.ipus[0].total(), 13600u);
+  EXPECT_EQ(m.ipus[0].capacity, 4u * 624 * 1024);
+  EXPECT_EQ(m.largestVariables.front(), (std::pair<std::string, std::size_t>{"t", 8000}));
+}
+
+TEST(Memory, OnlyAWholeWriteOrWriteUndefEndsALiveRange) {
+  // Without WriteUndef, u is written only in parts before it is read: its old value may be read, so it
+  // is live on entry to the program, i.e. always live.
+  poplar::Device device = smallDevice(1, 4);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor u = graph.addVariable(poplar::FLOAT, {250}, "u");
+  poplar::Tensor big = graph.addVariable(poplar::FLOAT, {1000}, "big");
+  poputil::mapTensorLinearly(graph, u);
+  poputil::mapTensorLinearly(graph, big);
+  poplar::program::Sequence prog;
+  fillKernel(graph, prog, big, 1, "fillBig");              // live {big}: 4000 (u is always live)
+  fillKernel(graph, prog, u.slice(0, 100), 3, "part1");
+  fillKernel(graph, prog, u.slice(100, 250), 4, "part2");
+  combine(graph, prog, {u, big}, big, "use");              // live {big}
+  poplar::Engine engine(graph, prog);
+  const auto &m = poplar_emulator::memoryReport(engine).ipus[0];
+  EXPECT_EQ(m.alwaysLive, 1000u);
+  EXPECT_EQ(m.peakNotAlwaysLive, 4000u);
+}
+
+TEST(Memory, AValueCarriedAroundALoopIsLiveThroughTheLoop) {
+  poplar::Device device = smallDevice(1, 4);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor x = graph.addVariable(poplar::FLOAT, {100}, "x");  // 400 B
+  poplar::Tensor y = graph.addVariable(poplar::FLOAT, {1000}, "y"); // 4000 B
+  poplar::Tensor z = graph.addVariable(poplar::FLOAT, {2000}, "z"); // 8000 B
+  for (auto v : {x, y, z}) poputil::mapTensorLinearly(graph, v);
+  poplar::program::Sequence body;
+  combine(graph, body, {x}, y, "body/y");  // live {x, y}
+  combine(graph, body, {y}, x, "body/x");  // live {x, y}; x is read again next iteration
+  poplar::program::Sequence prog;
+  fillKernel(graph, prog, x, 1, "init");
+  prog.add(poplar::program::Repeat(4, body));
+  fillKernel(graph, prog, z, 1, "after");  // live {z}: x and y are dead here
+  combine(graph, prog, {z}, z, "useZ");
+  poplar::Engine engine(graph, prog);
+  const auto &m = poplar_emulator::memoryReport(engine).ipus[0];
+  EXPECT_EQ(m.alwaysLive, 0u);
+  EXPECT_EQ(m.peakNotAlwaysLive, 8000u);
+  EXPECT_EQ(m.peakStep, "after");
+}
+
+TEST(Memory, AnEngineThatDoesNotFitNamesTheIpuBytesAndVariables) {
+  // 2 IPUs of 4 tiles x 1 KiB: 4096 bytes each. IPU 1 gets 5000 bytes of always-live weights.
+  poplar::Device device = smallDevice(2, 4, 1024);
+  poplar::Graph graph(device.getTarget());
+  poplar::Graph ipu1 = graph.createVirtualGraph(4, 8);
+  poplar::Tensor w = ipu1.addVariable(poplar::FLOAT, {1000}, "decoder/lm_head/weight");
+  poplar::Tensor s = ipu1.addVariable(poplar::FLOAT, {250}, "decoder/lm_head/bias");
+  poplar::Tensor small = graph.addVariable(poplar::FLOAT, {10}, "small");
+  poputil::mapTensorLinearly(ipu1, w);
+  poputil::mapTensorLinearly(ipu1, s);
+  graph.setTileMapping(small, 0);
+  graph.createHostWrite("w", w);
+  graph.createHostWrite("s", s);
+  try {
+    poplar::Engine engine(graph, poplar::program::Sequence());
+    FAIL() << "expected graph_memory_allocation_error";
+  } catch (const poplar::graph_memory_allocation_error &e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("IPU 1"), std::string::npos) << what;
+    EXPECT_NE(what.find("needs 5000 bytes"), std::string::npos) << what;
+    EXPECT_NE(what.find("4096 bytes free"), std::string::npos) << what;
+    EXPECT_NE(what.find("'decoder/lm_head/weight' 4000 bytes"), std::string::npos) << what;
+    EXPECT_EQ(what.find("small"), std::string::npos) << what; // IPU 0's variable is not listed
+  }
+  // The same graph with 2 KiB tiles fits.
+  poplar::Device bigger = smallDevice(2, 4, 2048);
+  poplar::Graph g2(bigger.getTarget());
+  poplar::Tensor w2 = g2.createVirtualGraph(4, 8).addVariable(poplar::FLOAT, {1000}, "w");
+  g2.setTileMapping(w2, 5);
+  EXPECT_NO_THROW(poplar::Engine(g2, poplar::program::Sequence()));
+}
+
+TEST(Memory, KernelTemporariesCanMakeAnEngineFail) {
+  poplar::Device device = smallDevice(1, 2, 1024); // 2048 bytes
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor x = graph.addVariable(poplar::FLOAT, {100}, "x"); // 400 B
+  graph.setTileMapping(x, 0);
+  poplar::program::Sequence fits, tooBig;
+  combine(graph, fits, {x}, x, "small", 1600);       // 400 + 1600 = 2000 <= 2048
+  combine(graph, tooBig, {x}, x, "matmul/partials", 1700); // 2100 > 2048
+  EXPECT_NO_THROW(poplar::Engine(graph, fits));
+  try {
+    poplar::Engine engine(graph, tooBig);
+    FAIL();
+  } catch (const poplar::graph_memory_allocation_error &e) {
+    EXPECT_NE(std::string(e.what()).find("matmul/partials"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Cycles, EstimateFollowsTheDocumentedModel) {
+  poplar::Device device = smallDevice(1, 4);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor out = graph.addVariable(poplar::HALF, {64}, "out");
+  graph.setTileMapping(out.slice(0, 32), 1);
+  graph.setTileMapping(out.slice(32, 64), 2); // outputs on 2 tiles
+  poplar::Tensor in = graph.addVariable(poplar::FLOAT, {16}, "in");
+  graph.setTileMapping(in, 0);
+  poplar::DataStream s = graph.addHostToDeviceFIFO("in", poplar::FLOAT, 16);
+  poplar::program::Sequence body;
+  poplar_emulator::Kernel k;
+  k.name = "mm";
+  k.outputs = {out};
+  k.cost.flops = 1e6;
+  k.cost.unit = poplar_emulator::ComputeUnit::Amp;
+  k.cost.half = true;
+  k.cost.exchangeBytes = 4096;
+  k.body = [](poplar_emulator::KernelIo &) {};
+  poplar_emulator::addKernel(graph, body, std::move(k));
+  poplar::program::Sequence prog;
+  prog.add(poplar::program::Copy(s, in));
+  prog.add(poplar::program::Repeat(3, body));
+  poplar::Engine engine(graph, prog);
+  engine.load(device);
+  std::vector<float> host(16);
+  engine.connectStream("in", host.data());
+  engine.run(0);
+  const poplar_emulator::CycleReport &c = poplar_emulator::lastRunCycles(engine);
+  // mm: 1e6 / (128 * 2) + 4096 / (4 * 2) + 150 per run, 3 runs.
+  double mm = 1e6 / (128.0 * 2) + 4096.0 / (4 * 2) + 150;
+  // Stream copy: 64 bytes at 16 GB/s with a 1.33 GHz clock (1 tile), external sync, no compute.
+  double copy = 64.0 / (16e9 / 1.33e9) + 1500;
+  EXPECT_EQ(c.stepsRun, 4u);
+  EXPECT_NEAR(c.total(), 3 * mm + copy, 1e-9 * (3 * mm + copy));
+  EXPECT_NEAR(c.cycles.compute, 3 * 1e6 / 256.0, 1e-6);
+  EXPECT_NEAR(c.cycles.sync, 3 * 150 + 1500, 1e-9);
+}
+
+} // namespace
