@@ -25,7 +25,7 @@ StackWeights addStackParameters(Parameters& params, const T5Config& config, bool
 
 Stack::Stack(poplar::Graph& graph, const T5Config& config, const StackWeights& weights, std::size_t batch,
              std::size_t len, std::size_t enc_len)
-    : graph_(graph), config_(config), weights_(weights), decoder_(weights.decoder),
+    : graph_(graph), config_(config), decoder_(weights.decoder),
       name_(weights.decoder ? "decoder" : "encoder"), embedding_(*weights.embedding), blocks_(weights.blocks),
       final_norm_(weights.final_norm), shape_{batch, len, enc_len} {
     position_bias_ = std::make_unique<PositionBias>(graph, *weights.position_bias, len, len, 0, !decoder_,

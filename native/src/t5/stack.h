@@ -48,7 +48,6 @@ public:
 private:
     poplar::Graph& graph_;
     const T5Config& config_;
-    const StackWeights& weights_;
     bool decoder_;
     std::string name_;
     const Parameter& embedding_;

@@ -44,6 +44,8 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
     input(streams::kAttentionMask, src, mask_in_, mask_);
     input(streams::kDecoderInputIds, tgt, decoder_ids_in_, decoder_ids_);
     input(streams::kLabels, tgt, labels_in_, labels_);
+    loss_scale_in_ = graph.addHostToDeviceFIFO(streams::kLossScale, poplar::FLOAT, 1);
+    loss_scale_ = graph.addVariable(poplar::FLOAT, {1}, poplar::VariableMappingMethod::LINEAR, streams::kLossScale);
     loss_out_ = graph.addDeviceToHostFIFO(streams::kLoss, poplar::FLOAT, 1);
     logits_out_ = graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * v);
     encoder_out_ = graph.addDeviceToHostFIFO(streams::kEncoderOutput, poplar::FLOAT, src * d);
@@ -91,6 +93,9 @@ poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs)
         prog.add(Copy(encoded, encoder_out_));
     }
     if (with_gradient) {
+        // the loss scale multiplies every gradient (fp16 training keeps small gradients representable)
+        prog.add(Copy(loss_scale_in_, loss_scale_));
+        popops::mulInPlace(graph_, loss.d_logits, loss_scale_.reshape({1, 1}), prog, "loss/scale");
         const poplar::Tensor d_encoded = decoder_->backward(lm_head_->backward(graph_, loss.d_logits, prog), prog);
         encoder_->backward(d_encoded, prog);
     }

@@ -28,6 +28,7 @@ inline constexpr const char* kInputIds = "input_ids";
 inline constexpr const char* kAttentionMask = "attention_mask";
 inline constexpr const char* kDecoderInputIds = "decoder_input_ids";
 inline constexpr const char* kLabels = "labels";
+inline constexpr const char* kLossScale = "loss_scale";  // FLOAT [1]: multiplies the gradients (forward_backward)
 inline constexpr const char* kLoss = "loss";
 inline constexpr const char* kLogits = "logits";
 inline constexpr const char* kEncoderOutput = "encoder_output";
@@ -61,9 +62,9 @@ private:
     std::unique_ptr<LmHead> lm_head_;
     std::unique_ptr<AdamW> adamw_;
     std::unique_ptr<CachedDecoding> decoding_;
-    poplar::DataStream input_ids_in_, mask_in_, decoder_ids_in_, labels_in_;
+    poplar::DataStream input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_;
     poplar::DataStream loss_out_, logits_out_, encoder_out_;
-    poplar::Tensor input_ids_, mask_, decoder_ids_, labels_;
+    poplar::Tensor input_ids_, mask_, decoder_ids_, labels_, loss_scale_;
     std::vector<poplar::program::Program> programs_;
 };
 

@@ -92,3 +92,26 @@ TEST_P(T5BuilderParity, GradientsAccumulateUntilZeroed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, T5BuilderParity, ::testing::Values("flan-t5-tiny", "hf-t5-tiny"), param_name);
+
+// The loss scale multiplies every gradient; a power of two does so exactly.
+TEST(T5BuilderLossScale, ScalesEveryGradientExactly) {
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const OwnedBatch b = reference_batch(ref);
+    auto g = fixture_graph("flan-t5-tiny", shape_of(b));
+    g->set_batch(b);
+    g->run(t5::T5Program::kZeroGradients);
+    g->run(t5::T5Program::kForwardBackward);
+    std::vector<std::vector<float>> unscaled;
+    for (const auto& p : g->program.parameters().all()) unscaled.push_back(g->gradient(p));
+    const float loss = g->loss;
+    g->loss_scale = 8.0f;
+    g->run(t5::T5Program::kZeroGradients);
+    g->run(t5::T5Program::kForwardBackward);
+    EXPECT_EQ(g->loss, loss) << "the loss itself is not scaled";
+    std::size_t i = 0;
+    for (const auto& p : g->program.parameters().all()) {
+        const std::vector<float> scaled = g->gradient(p);
+        const std::vector<float>& want = unscaled[i++];
+        for (std::size_t j = 0; j < scaled.size(); ++j) ASSERT_EQ(scaled[j], 8.0f * want[j]) << p.name << "[" << j << "]";
+    }
+}

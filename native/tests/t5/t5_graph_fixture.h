@@ -53,7 +53,7 @@ struct T5Graph {
 
     // Host buffers the streams read and write.
     std::vector<int> input_ids, attention_mask, decoder_input_ids, labels;
-    float loss = 0;
+    float loss = 0, loss_scale = 1.0f;
     std::vector<float> logits, encoder_output;
     std::array<float, t5::AdamWStep::kCount> optimizer_settings{};
     std::array<float, 2> optimizer_result{};  // gradient norm, skipped
@@ -75,6 +75,7 @@ struct T5Graph {
         connect(t5::streams::kDecoderInputIds, decoder_input_ids);
         connect(t5::streams::kLabels, labels);
         engine->connectStream(t5::streams::kLoss, &loss, &loss + 1);
+        engine->connectStream(t5::streams::kLossScale, &loss_scale, &loss_scale + 1);
         connect(t5::streams::kLogits, logits);
         connect(t5::streams::kEncoderOutput, encoder_output);
         engine->connectStream(t5::streams::kOptimizerSettings, optimizer_settings.data(),
