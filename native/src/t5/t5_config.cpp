@@ -7,8 +7,8 @@ namespace ft5::t5 {
 
 namespace {
 
-void require_positive(std::size_t value, const char* field) {
-    if (value == 0) throw std::invalid_argument(std::string("T5 config: ") + field + " must be positive, got 0");
+void require_positive(std::size_t value, const char* field, const char* what = "T5 config") {
+    if (value == 0) throw std::invalid_argument(std::string(what) + ": " + field + " must be positive, got 0");
 }
 
 }  // namespace
@@ -36,9 +36,9 @@ void T5Config::validate() const {
 }
 
 void BatchShape::validate() const {
-    require_positive(batch, "batch size");
-    require_positive(src_len, "source length");
-    require_positive(tgt_len, "target length");
+    require_positive(batch, "batch size", "T5 batch shape");
+    require_positive(src_len, "source length", "T5 batch shape");
+    require_positive(tgt_len, "target length", "T5 batch shape");
 }
 
 }  // namespace ft5::t5
