@@ -1,5 +1,7 @@
 #include "t5/attention.h"
 
+#include <limits>
+
 #include <popnn/NonLinearity.hpp>
 #include <popops/ElementWise.hpp>
 #include <poplin/MatMul.hpp>
@@ -16,6 +18,15 @@ poplar::Tensor grouped(poplar::Graph& graph, const poplar::Tensor& a, const popl
 }
 
 }  // namespace
+
+poplar::Tensor maskBias(poplar::Graph& graph, const poplar::Tensor& mask, std::size_t batch, std::size_t len,
+                        poplar::program::Sequence& prog, const std::string& name) {
+    namespace pe = popops::expr;
+    return popops::map(graph,
+                       (pe::Const(1.0f) - pe::Cast(pe::_1, poplar::FLOAT)) * pe::Const(std::numeric_limits<float>::lowest()),
+                       {mask}, prog, name)
+        .reshape({batch, 1, 1, len});
+}
 
 poplar::Tensor splitHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len) {
     return t.reshape({s.batch, len, s.heads, s.d_kv}).dimShuffle({0, 2, 1, 3}).reshape({s.batch * s.heads, len, s.d_kv});

@@ -64,11 +64,7 @@ poplar::program::Sequence CachedDecoding::begin() {
     poplar::program::Sequence prog;
     prog.add(Copy(ids_in_, ids_));
     prog.add(Copy(mask_in_, mask_));
-    const poplar::Tensor mask_bias =
-        popops::map(graph_, (pe::Const(1.0f) - pe::Cast(pe::_1, poplar::FLOAT)) *
-                                pe::Const(std::numeric_limits<float>::lowest()),
-                    {mask_}, prog, "decode/mask_bias")
-            .reshape({shape_.batch, 1, 1, shape_.src_len});
+    const poplar::Tensor mask_bias = maskBias(graph_, mask_, shape_.batch, shape_.src_len, prog, "decode/mask_bias");
     prog.add(Copy(mask_bias, cross_bias_));
     const poplar::Tensor ids = popops::cast(graph_, ids_, poplar::UNSIGNED_INT, prog, "decode/ids_u32").expand({1});
     const poplar::Tensor encoded = encoder_->forward(ids, mask_bias, poplar::Tensor(), prog);

@@ -1,16 +1,14 @@
 #include "t5/t5_program.h"
 
-#include <limits>
 #include <stdexcept>
 
 #include <popops/Cast.hpp>
 #include <popops/ElementWise.hpp>
 
+#include "t5/attention.h"
 #include "t5/cross_entropy.h"
 
 namespace ft5::t5 {
-
-namespace pe = popops::expr;
 
 T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode)
     : graph_(graph), config_(config), shape_(shape), params_(graph) {
@@ -76,12 +74,7 @@ poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs)
     auto row_ids = [&](const poplar::Tensor& ids, const char* name) {
         return popops::cast(graph_, ids, poplar::UNSIGNED_INT, prog, name).expand({1});
     };
-    // Hugging Face's extended mask: (1 - mask) * float32's lowest, added to the scores
-    const poplar::Tensor mask_bias =
-        popops::map(graph_, (pe::Const(1.0f) - pe::Cast(pe::_1, poplar::FLOAT)) *
-                                pe::Const(std::numeric_limits<float>::lowest()),
-                    {mask_}, prog, "mask_bias")
-            .reshape({b, 1, 1, shape_.src_len});
+    const poplar::Tensor mask_bias = maskBias(graph_, mask_, b, shape_.src_len, prog, "mask_bias");
     const poplar::Tensor encoded =
         encoder_->forward(row_ids(input_ids_, "input_ids_u32"), mask_bias, poplar::Tensor(), prog);
     const poplar::Tensor decoded = decoder_->forward(row_ids(decoder_ids_, "decoder_ids_u32"), mask_bias, encoded, prog);
