@@ -1,7 +1,8 @@
 // Emulated Poplar SDK: random numbers. With a seed tensor (2 UNSIGNED_INT values) the numbers are a
 // function of seed, seedModifier and element index only (Philox4x32-10), so a dropout mask can be
 // regenerated exactly; reference gives the output's shape. Without a seed (nullptr) they come from the
-// engine's per-replica generator, which advances from call to call and run to run.
+// replica's hardware generator (poplar::getHwSeeds/setHwSeeds), which each call advances; setSeed
+// sets it.
 #ifndef POPRAND_RANDOM_GEN_HPP
 #define POPRAND_RANDOM_GEN_HPP
 
@@ -30,6 +31,11 @@ poplar::Tensor dropout(poplar::Graph &graph, const poplar::Tensor *seed, const u
 poplar::Tensor uniform(poplar::Graph &graph, const poplar::Tensor *seed, uint32_t seedModifier,
                        const poplar::Tensor &reference, const poplar::Type &outType, double minVal, double maxVal,
                        poplar::program::Sequence &prog, const poplar::DebugContext &debugContext = {});
+
+// Sets the hardware generator that seedless calls draw from, from masterSeed (2 unsigned ints)
+// and seedModifier, when prog runs.
+void setSeed(poplar::Graph &graph, const poplar::Tensor &masterSeed, uint32_t seedModifier,
+             poplar::program::Sequence &prog, const poplar::DebugContext &debugContext = {});
 
 } // namespace poprand
 

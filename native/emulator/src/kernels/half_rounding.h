@@ -38,4 +38,16 @@ inline void roundToHalf(float *values, std::size_t count) {
     values[i] = roundToHalf(values[i]);
 }
 
+// As roundToHalf, but a value past the half range is left as it is, so that the engine's write-back
+// applies the floating-point behaviour (saturate, NaN, or an exception naming the op) to it.
+inline float roundToHalfWithinRange(float value) {
+  const float rounded = roundToHalf(value);
+  return std::isinf(rounded) && !std::isinf(value) ? value : rounded;
+}
+
+inline void roundToHalfWithinRange(float *values, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i)
+    values[i] = roundToHalfWithinRange(values[i]);
+}
+
 } // namespace poplar_emulator

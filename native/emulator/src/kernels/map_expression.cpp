@@ -516,9 +516,8 @@ void store(const MapOutput &output, ElementKind regKind, Registers &regs, std::s
     const float *v = regs.floats(reg);
     switch (output.kind) {
     case ElementKind::Float: std::memcpy(static_cast<float *>(output.data) + start, v, n * sizeof(float)); return;
-    case ElementKind::Half:
-      for (std::size_t i = 0; i < n; ++i)
-        static_cast<float *>(output.data)[start + i] = roundToHalf(v[i]);
+    case ElementKind::Half:  // rounded by the engine on write-back (nearest even or stochastic)
+      std::memcpy(static_cast<float *>(output.data) + start, v, n * sizeof(float));
       return;
     case ElementKind::Int:
       for (std::size_t i = 0; i < n; ++i)
@@ -538,7 +537,7 @@ void store(const MapOutput &output, ElementKind regKind, Registers &regs, std::s
   for (std::size_t i = 0; i < n; ++i) {
     switch (output.kind) {
     case ElementKind::Float: static_cast<float *>(output.data)[start + i] = static_cast<float>(v[i]); break;
-    case ElementKind::Half: static_cast<float *>(output.data)[start + i] = roundToHalf(static_cast<float>(v[i])); break;
+    case ElementKind::Half: static_cast<float *>(output.data)[start + i] = static_cast<float>(v[i]); break;
     case ElementKind::Int: static_cast<std::int32_t *>(output.data)[start + i] = static_cast<std::int32_t>(wrapInt(ElementKind::Int, static_cast<std::uint64_t>(v[i]))); break;
     case ElementKind::UnsignedInt: static_cast<std::uint32_t *>(output.data)[start + i] = static_cast<std::uint32_t>(v[i]); break;
     case ElementKind::Bool: static_cast<std::uint8_t *>(output.data)[start + i] = v[i] != 0; break;
@@ -578,6 +577,9 @@ MapProgram::MapProgram(const std::vector<MapNode> &nodes, const std::vector<std:
     rootRegisters_.push_back(reg);
     resultKinds_.push_back(registerKinds_[reg]);
   }
+  isRoot_.assign(registerKinds_.size(), false);
+  for (std::size_t reg : rootRegisters_)
+    isRoot_[reg] = true;
 }
 
 void MapProgram::run(const std::vector<MapInput> &inputs, const std::vector<std::size_t> &outShape,
@@ -614,8 +616,9 @@ void MapProgram::run(const std::vector<MapInput> &inputs, const std::vector<std:
         break;
       case MapNode::Kind::Constant:
         if (floatResult) {
-          const float value = ins.resultKind == ElementKind::Half ? roundToHalf(static_cast<float>(ins.constant))
-                                                                   : static_cast<float>(ins.constant);
+          const float value = ins.resultKind == ElementKind::Half
+                                  ? roundToHalfWithinRange(static_cast<float>(ins.constant))
+                                  : static_cast<float>(ins.constant);
           std::fill(fd, fd + n, value);
         } else {
           const double c = ins.constant;
@@ -686,9 +689,11 @@ void MapProgram::run(const std::vector<MapInput> &inputs, const std::vector<std:
         }
         break;
       }
-      // A HALF result is rounded after every operation, as the device computes in half.
-      if (ins.resultKind == ElementKind::Half && ins.kind != MapNode::Kind::Input)
-        roundToHalf(fd, n);
+      // A HALF result is rounded after every operation, as the device computes in half; a root's
+      // result is left to the engine's write-back, which rounds it (nearest even or stochastic)
+      // and applies the floating-point behaviour.
+      if (ins.resultKind == ElementKind::Half && ins.kind != MapNode::Kind::Input && !isRoot_[ins.dst])
+        roundToHalfWithinRange(fd, n);
     }
     for (std::size_t r = 0; r < rootRegisters_.size(); ++r)
       store(outputs[r], registerKinds_[rootRegisters_[r]], regs, rootRegisters_[r], start, n);

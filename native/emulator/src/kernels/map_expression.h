@@ -53,6 +53,9 @@ public:
   const std::vector<ElementKind> &resultKinds() const { return resultKinds_; }
 
   // Evaluates into outputs (contiguous, outShape, one per root, converted to each output's kind).
+  // HALF outputs are left in float for the engine's write-back to round; HALF intermediates are
+  // rounded after every operation, except values past the half range, left for the write-back's
+  // floating-point behaviour to see.
   void run(const std::vector<MapInput> &inputs, const std::vector<std::size_t> &outShape,
            const std::vector<MapOutput> &outputs) const;
 
@@ -66,6 +69,7 @@ private:
   std::vector<std::size_t> rootRegisters_;
   std::vector<ElementKind> resultKinds_;
   std::vector<ElementKind> registerKinds_;
+  std::vector<bool> isRoot_;  // per register: holds an expression's result
   std::size_t inputCount_ = 0;
 };
 

@@ -87,3 +87,23 @@ TEST(RandomOp, WithoutASeedEachRunDrawsAFreshMask) {
   EXPECT_THROW(poprand::dropout(h.graph, &badSeed, 0, x, x, 0.5, 2.0, h.prog, "d"), poplar::poplar_error);
   EXPECT_THROW(poprand::dropout(h.graph, nullptr, 0, x, x, 1.5, 2.0, h.prog, "d"), poplar::poplar_error);
 }
+
+TEST(RandomOp, SetSeedMakesSeedlessCallsReproducibleAndEachCallAdvancesTheGenerator) {
+  Harness h;
+  const std::size_t n = 2000;
+  poplar::Tensor x = h.input(poplar::FLOAT, {n}, "x");
+  poplar::Tensor master = h.input(poplar::UNSIGNED_INT, {2}, "master");
+  h.set("x", std::vector<float>(n, 1.0f));
+  h.setUnsigned("master", {9, 10});
+  poprand::setSeed(h.graph, master, 0, h.prog, "setSeed");
+  poplar::Tensor first = poprand::dropout(h.graph, nullptr, 0, x, x, 0.5, 2.0, h.prog, "first");
+  poplar::Tensor second = poprand::dropout(h.graph, nullptr, 0, x, x, 0.5, 2.0, h.prog, "second");
+  h.readBack("first", first);
+  h.readBack("second", second);
+  h.run();
+  const auto a = h.read("first", n), b = h.read("second", n);
+  EXPECT_NE(a, b);  // the first call advanced the generator
+  h.runAgain();     // setSeed runs again at the start of the program: the same draws
+  EXPECT_EQ(h.read("first", n), a);
+  EXPECT_EQ(h.read("second", n), b);
+}
