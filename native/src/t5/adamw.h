@@ -1,0 +1,70 @@
+// AdamW as a program, in torch.optim.AdamW's order of operations: the gradients are unscaled (loss scale) and
+// clipped to a global norm, decoupled weight decay per group (none for names with "norm" or "bias" unless every
+// parameter decays), then the bias-corrected moment update. A non-finite gradient norm skips the update.
+// The per-step numbers (learning rate, bias corrections, ...) come from the host through a stream, so one
+// program serves every step.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+
+#include <poplar/DataStream.hpp>
+#include <poplar/Graph.hpp>
+#include <poplar/Program.hpp>
+#include <poplar/Tensor.hpp>
+
+#include "t5/parameters.h"
+
+namespace ft5::t5 {
+
+namespace streams {
+inline constexpr const char* kOptimizerSettings = "optimizer_settings";  // FLOAT [AdamWStep::kCount], to the device
+inline constexpr const char* kOptimizerResult = "optimizer_result";      // FLOAT [2]: gradient norm, skipped (0/1)
+}  // namespace streams
+
+// One step's settings, as the host gives them.
+struct AdamWStep {
+    uint64_t step = 1;  // 1-based, for the bias corrections
+    double learning_rate = 1e-3;
+    double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    double weight_decay = 0.0;
+    bool decay_all_parameters = false;  // else names with "norm" or "bias" do not decay
+    double grad_scale = 1.0;            // the loss scale the gradients carry
+    double max_grad_norm = 0.0;         // 0: no clipping
+
+    // Throws std::invalid_argument naming the field out of range.
+    void validate() const;
+
+    // The stream's values for this step.
+    static constexpr std::size_t kCount = 10;
+    std::array<float, kCount> streamValues() const;
+};
+
+// Whether a parameter decays when decay_all_parameters is off (torch recipes exempt norms and biases).
+bool decaysByDefault(const std::string& parameter_name);
+
+class AdamW {
+public:
+    // Adds the two moments of every parameter (host handles "adam_m/<name>", "adam_v/<name>", zero at first).
+    AdamW(poplar::Graph& graph, const Parameters& params);
+
+    // Reads the step's settings, updates every weight and moment, sends the gradient norm and whether the step
+    // was skipped. Gradients are left as they were.
+    poplar::program::Sequence step() const;
+
+    static std::string firstMomentHandle(const std::string& name) { return "adam_m/" + name; }
+    static std::string secondMomentHandle(const std::string& name) { return "adam_v/" + name; }
+
+private:
+    struct Moments {
+        poplar::Tensor m, v;
+    };
+    poplar::Graph& graph_;
+    const Parameters& params_;
+    std::deque<Moments> moments_;
+    poplar::DataStream settings_in_, result_out_;
+    poplar::Tensor settings_;
+};
+
+}  // namespace ft5::t5

@@ -1,0 +1,92 @@
+#include "t5/attention.h"
+
+#include <limits>
+
+#include <popnn/NonLinearity.hpp>
+#include <popops/ElementWise.hpp>
+#include <poplin/MatMul.hpp>
+
+#include "t5/linear.h"
+
+namespace ft5::t5 {
+
+namespace {
+
+poplar::Tensor grouped(poplar::Graph& graph, const poplar::Tensor& a, const poplar::Tensor& b,
+                       poplar::program::Sequence& prog, const std::string& name) {
+    return poplin::matMulGrouped(graph, a, b, prog, poplar::FLOAT, name);
+}
+
+}  // namespace
+
+poplar::Tensor maskBias(poplar::Graph& graph, const poplar::Tensor& mask, std::size_t batch, std::size_t len,
+                        poplar::program::Sequence& prog, const std::string& name) {
+    namespace pe = popops::expr;
+    return popops::map(graph,
+                       (pe::Const(1.0f) - pe::Cast(pe::_1, poplar::FLOAT)) * pe::Const(std::numeric_limits<float>::lowest()),
+                       {mask}, prog, name)
+        .reshape({batch, 1, 1, len});
+}
+
+poplar::Tensor splitHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len) {
+    return t.reshape({s.batch, len, s.heads, s.d_kv}).dimShuffle({0, 2, 1, 3}).reshape({s.batch * s.heads, len, s.d_kv});
+}
+
+poplar::Tensor mergeHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len) {
+    return t.reshape({s.batch, s.heads, len, s.d_kv}).dimShuffle({0, 2, 1, 3}).reshape({s.batch * len, s.heads * s.d_kv});
+}
+
+poplar::Tensor attend(poplar::Graph& graph, const AttentionShape& s, const poplar::Tensor& q, const poplar::Tensor& k,
+                      const poplar::Tensor& v, const poplar::Tensor& bias, poplar::program::Sequence& prog,
+                      const std::string& name, poplar::Tensor* probs_out) {
+    const poplar::Tensor scores = grouped(graph, q, poplin::transposeGroupedMatrix(k), prog, name + "/scores")
+                                      .reshape({s.batch, s.heads, s.q_len, s.k_len});
+    popops::addInPlace(graph, scores, bias, prog, name + "/bias");
+    const poplar::Tensor probs =
+        popnn::nonLinearity(graph, popnn::NonLinearityType::SOFTMAX_STABLE, scores, prog, name + "/softmax");
+    if (probs_out) *probs_out = probs;
+    return mergeHeads(grouped(graph, probs.reshape({s.batch * s.heads, s.q_len, s.k_len}), v, prog, name + "/context"),
+                      s, s.q_len);
+}
+
+poplar::Tensor attention(poplar::Graph& graph, const AttentionWeights& w, const AttentionShape& s,
+                         const poplar::Tensor& x, const poplar::Tensor& kv, const poplar::Tensor& bias,
+                         poplar::program::Sequence& prog, const std::string& name, AttentionSaved& saved) {
+    saved.x = x;
+    saved.kv = kv;
+    saved.q = splitHeads(linear(graph, *w.q, x, prog, name + "/q"), s, s.q_len);
+    saved.k = splitHeads(linear(graph, *w.k, kv, prog, name + "/k"), s, s.k_len);
+    saved.v = splitHeads(linear(graph, *w.v, kv, prog, name + "/v"), s, s.k_len);
+    saved.context = attend(graph, s, saved.q, saved.k, saved.v, bias, prog, name, &saved.probs);
+    return linear(graph, *w.o, saved.context, prog, name + "/o");
+}
+
+AttentionGradients attentionBackward(poplar::Graph& graph, const AttentionWeights& w, const AttentionShape& s,
+                                     const AttentionSaved& saved, const poplar::Tensor& d_out, bool self_attention,
+                                     poplar::program::Sequence& prog, const std::string& name) {
+    const std::size_t groups = s.batch * s.heads;
+    const poplar::Tensor d_context =
+        splitHeads(linearBackward(graph, *w.o, saved.context, d_out, prog, name + "/o"), s, s.q_len);
+    const poplar::Tensor probs = saved.probs.reshape({groups, s.q_len, s.k_len});
+    const poplar::Tensor d_probs =
+        grouped(graph, d_context, poplin::transposeGroupedMatrix(saved.v), prog, name + "/d_probs");
+    const poplar::Tensor d_v = grouped(graph, poplin::transposeGroupedMatrix(probs), d_context, prog, name + "/d_v");
+    AttentionGradients out;
+    out.scores = popnn::nonLinearityInputGradient(graph, popnn::NonLinearityType::SOFTMAX_STABLE, saved.probs,
+                                                  d_probs.reshape({s.batch, s.heads, s.q_len, s.k_len}), prog,
+                                                  name + "/d_scores");
+    const poplar::Tensor d_scores = out.scores.reshape({groups, s.q_len, s.k_len});
+    const poplar::Tensor d_q = grouped(graph, d_scores, saved.k, prog, name + "/d_q");
+    const poplar::Tensor d_k = grouped(graph, poplin::transposeGroupedMatrix(d_scores), saved.q, prog, name + "/d_k");
+    out.x = linearBackward(graph, *w.q, saved.x, mergeHeads(d_q, s, s.q_len), prog, name + "/q");
+    if (self_attention) {
+        out.kv = out.x;
+        linearBackwardInto(graph, *w.k, saved.kv, mergeHeads(d_k, s, s.k_len), out.kv, prog, name + "/k");
+    } else {
+        out.kv = linearBackward(graph, *w.k, saved.kv, mergeHeads(d_k, s, s.k_len), prog, name + "/k");
+    }
+    linearBackwardInto(graph, *w.v, saved.kv, mergeHeads(d_v, s, s.k_len), out.kv, prog, name + "/v");
+    return out;
+}
+
+}  // namespace ft5::t5

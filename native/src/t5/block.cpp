@@ -1,0 +1,96 @@
+#include "t5/block.h"
+
+#include <popops/ElementWise.hpp>
+
+namespace ft5::t5 {
+
+namespace {
+
+AttentionWeights addAttention(Parameters& params, const T5Config& c, const std::string& prefix) {
+    const std::size_t d = c.d_model, inner = c.inner();
+    AttentionWeights w;
+    w.q = &params.add(prefix + ".q.weight", {inner, d});
+    w.k = &params.add(prefix + ".k.weight", {inner, d});
+    w.v = &params.add(prefix + ".v.weight", {inner, d});
+    w.o = &params.add(prefix + ".o.weight", {d, inner});
+    return w;
+}
+
+AttentionShape attentionShape(const T5Config& c, std::size_t batch, std::size_t q_len, std::size_t k_len) {
+    return AttentionShape{batch, q_len, k_len, c.heads, c.d_kv};
+}
+
+}  // namespace
+
+BlockWeights addBlockParameters(Parameters& params, const T5Config& c, const std::string& prefix, bool decoder) {
+    const std::size_t d = c.d_model;
+    BlockWeights w;
+    w.self = addAttention(params, c, prefix + ".layer.0.SelfAttention");
+    w.self_norm = &params.add(prefix + ".layer.0.layer_norm.weight", {d});
+    std::size_t ff_layer = 1;
+    if (decoder) {
+        w.cross = addAttention(params, c, prefix + ".layer.1.EncDecAttention");
+        w.cross_norm = &params.add(prefix + ".layer.1.layer_norm.weight", {d});
+        ff_layer = 2;
+    }
+    const std::string ff = prefix + ".layer." + std::to_string(ff_layer);
+    if (c.feed_forward == FeedForward::GatedGelu) {
+        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi_0.weight", {c.d_ff, d});
+        w.ff.wi_1 = &params.add(ff + ".DenseReluDense.wi_1.weight", {c.d_ff, d});
+    } else {
+        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi.weight", {c.d_ff, d});
+    }
+    w.ff.wo = &params.add(ff + ".DenseReluDense.wo.weight", {d, c.d_ff});
+    w.ff_norm = &params.add(ff + ".layer_norm.weight", {d});
+    return w;
+}
+
+poplar::Tensor block(poplar::Graph& graph, const T5Config& c, const BlockWeights& w, const BlockShape& s,
+                     const BlockContext& context, const poplar::Tensor& x, poplar::program::Sequence& prog,
+                     const std::string& name, BlockSaved& saved) {
+    const poplar::Tensor normed = layerNorm(graph, *w.self_norm, x, c.eps, prog, name + "/self_norm", saved.self_norm);
+    poplar::Tensor h = popops::add(graph, x,
+                                   attention(graph, w.self, attentionShape(c, s.batch, s.len, s.len), normed, normed,
+                                             context.self_bias, prog, name + "/self", saved.self),
+                                   prog, name + "/self_residual");
+    if (w.cross_norm) {
+        const poplar::Tensor q_in = layerNorm(graph, *w.cross_norm, h, c.eps, prog, name + "/cross_norm", saved.cross_norm);
+        h = popops::add(graph, h,
+                        attention(graph, w.cross, attentionShape(c, s.batch, s.len, s.enc_len), q_in,
+                                  context.encoder_output, context.cross_bias, prog, name + "/cross", saved.cross),
+                        prog, name + "/cross_residual");
+    }
+    const poplar::Tensor ff_in = layerNorm(graph, *w.ff_norm, h, c.eps, prog, name + "/ff_norm", saved.ff_norm);
+    return popops::add(graph, h, feedForward(graph, c.feed_forward, w.ff, ff_in, prog, name + "/ff", saved.ff), prog,
+                       name + "/ff_residual");
+}
+
+BlockGradients blockBackward(poplar::Graph& graph, const T5Config& c, const BlockWeights& w, const BlockShape& s,
+                             const BlockSaved& saved, const poplar::Tensor& d_out, poplar::program::Sequence& prog,
+                             const std::string& name) {
+    BlockGradients out;
+    // the residual passes d_out through; each layer adds its branch's gradient
+    poplar::Tensor d_h = popops::add(
+        graph, d_out,
+        layerNormBackward(graph, *w.ff_norm, saved.ff_norm,
+                          feedForwardBackward(graph, c.feed_forward, w.ff, saved.ff, d_out, prog, name + "/ff"), prog,
+                          name + "/ff_norm"),
+        prog, name + "/d_ff_residual");
+    if (w.cross_norm) {
+        const AttentionGradients g = attentionBackward(graph, w.cross, attentionShape(c, s.batch, s.len, s.enc_len),
+                                                       saved.cross, d_h, false, prog, name + "/cross");
+        out.encoder_output = g.kv;
+        popops::addInPlace(graph, d_h,
+                           layerNormBackward(graph, *w.cross_norm, saved.cross_norm, g.x, prog, name + "/cross_norm"),
+                           prog, name + "/d_cross_residual");
+    }
+    const AttentionGradients g = attentionBackward(graph, w.self, attentionShape(c, s.batch, s.len, s.len), saved.self,
+                                                   d_h, true, prog, name + "/self");
+    out.self_scores = g.scores;
+    popops::addInPlace(graph, d_h, layerNormBackward(graph, *w.self_norm, saved.self_norm, g.x, prog, name + "/self_norm"),
+                       prog, name + "/d_self_residual");
+    out.x = d_h;
+    return out;
+}
+
+}  // namespace ft5::t5

@@ -1,0 +1,63 @@
+// One T5 block (T5Block): self-attention, cross-attention in the decoder, feed-forward; each a pre-norm layer
+// with a residual connection.
+#pragma once
+
+#include <string>
+
+#include <poplar/Graph.hpp>
+#include <poplar/Program.hpp>
+#include <poplar/Tensor.hpp>
+
+#include "t5/attention.h"
+#include "t5/feed_forward.h"
+#include "t5/layer_norm.h"
+#include "t5/parameters.h"
+#include "t5/t5_config.h"
+
+namespace ft5::t5 {
+
+struct BlockWeights {
+    const Parameter* self_norm = nullptr;
+    AttentionWeights self;
+    const Parameter* cross_norm = nullptr;  // decoder only
+    AttentionWeights cross;                 // decoder only
+    const Parameter* ff_norm = nullptr;
+    FeedForwardWeights ff;
+};
+
+// Adds the block's parameters under Hugging Face's names, prefix "encoder.block.3" etc.
+BlockWeights addBlockParameters(Parameters& params, const T5Config& config, const std::string& prefix, bool decoder);
+
+struct BlockShape {
+    std::size_t batch = 0, len = 0, enc_len = 0;  // enc_len: the encoder's length (decoder blocks)
+};
+
+// What a block attends with: the self-attention bias (positions and masks) and, in the decoder, the encoder's
+// output and the cross-attention bias (its mask).
+struct BlockContext {
+    poplar::Tensor self_bias;
+    poplar::Tensor encoder_output;
+    poplar::Tensor cross_bias;
+};
+
+struct BlockSaved {
+    LayerNormSaved self_norm, cross_norm, ff_norm;
+    AttentionSaved self, cross;
+    FeedForwardSaved ff;
+};
+
+struct BlockGradients {
+    poplar::Tensor x;               // d(input)
+    poplar::Tensor encoder_output;  // decoder: d(encoder output) from cross-attention
+    poplar::Tensor self_scores;     // d(self-attention scores), for the position bias
+};
+
+poplar::Tensor block(poplar::Graph& graph, const T5Config& config, const BlockWeights& w, const BlockShape& s,
+                     const BlockContext& context, const poplar::Tensor& x, poplar::program::Sequence& prog,
+                     const std::string& name, BlockSaved& saved);
+
+BlockGradients blockBackward(poplar::Graph& graph, const T5Config& config, const BlockWeights& w,
+                             const BlockShape& s, const BlockSaved& saved, const poplar::Tensor& d_out,
+                             poplar::program::Sequence& prog, const std::string& name);
+
+}  // namespace ft5::t5

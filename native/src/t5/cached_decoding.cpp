@@ -1,0 +1,142 @@
+#include "t5/cached_decoding.h"
+
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include <popops/Cast.hpp>
+#include <popops/DynamicSlice.hpp>
+#include <popops/ElementWise.hpp>
+#include <popops/Zero.hpp>
+
+#include "t5/attention.h"
+#include "t5/feed_forward.h"
+#include "t5/layer_norm.h"
+#include "t5/linear.h"
+
+namespace ft5::t5 {
+
+namespace pe = popops::expr;
+
+void DecodeShape::validate() const {
+    if (batch == 0 || src_len == 0 || max_len == 0)
+        throw std::invalid_argument("decode shape: batch, source length and cache length must be positive, got " +
+                                    std::to_string(batch) + ", " + std::to_string(src_len) + ", " +
+                                    std::to_string(max_len));
+}
+
+CachedDecoding::CachedDecoding(poplar::Graph& graph, const T5Config& config, const StackWeights& encoder,
+                               const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape)
+    : graph_(graph), config_(config), decoder_(decoder), shape_(shape),
+      lm_head_(lm_weight, config.tied, config.d_model) {
+    shape_.validate();
+    encoder_ = std::make_unique<Stack>(graph, config, encoder, shape_.batch, shape_.src_len, shape_.src_len);
+    self_bias_ = std::make_unique<PositionBias>(graph, *decoder.position_bias, shape_.max_len, shape_.max_len, 0, false,
+                                                config.buckets, config.max_distance, "decode/position_bias");
+    const std::size_t groups = shape_.batch * config.heads;
+    auto variable = [&](poplar::Type type, std::vector<std::size_t> dims, const std::string& name) {
+        return graph.addVariable(type, dims, poplar::VariableMappingMethod::LINEAR, name);
+    };
+    for (std::size_t l = 0; l < decoder.blocks.size(); ++l) {
+        const std::string n = "decode/layer" + std::to_string(l);
+        LayerCache c;
+        c.self_k = variable(poplar::FLOAT, {groups, shape_.max_len, config.d_kv}, n + "/self_k");
+        c.self_v = variable(poplar::FLOAT, {groups, shape_.max_len, config.d_kv}, n + "/self_v");
+        c.cross_k = variable(poplar::FLOAT, {groups, shape_.src_len, config.d_kv}, n + "/cross_k");
+        c.cross_v = variable(poplar::FLOAT, {groups, shape_.src_len, config.d_kv}, n + "/cross_v");
+        cache_.push_back(c);
+    }
+    const std::size_t src = shape_.batch * shape_.src_len;
+    ids_ = variable(poplar::INT, {src}, "decode/input_ids");
+    mask_ = variable(poplar::INT, {src}, "decode/attention_mask");
+    tokens_ = variable(poplar::INT, {shape_.batch}, "decode/tokens");
+    cross_bias_ = variable(poplar::FLOAT, {shape_.batch, 1, 1, shape_.src_len}, "decode/cross_bias");
+    self_bias_table_ = variable(poplar::FLOAT, {config.heads, shape_.max_len, shape_.max_len}, "decode/self_bias");
+    position_ = variable(poplar::UNSIGNED_INT, {1}, "decode/position");
+    ids_in_ = graph.addHostToDeviceFIFO(streams::kDecodeInputIds, poplar::INT, src);
+    mask_in_ = graph.addHostToDeviceFIFO(streams::kDecodeAttentionMask, poplar::INT, src);
+    tokens_in_ = graph.addHostToDeviceFIFO(streams::kDecodeTokens, poplar::INT, shape_.batch);
+    logits_out_ = graph.addDeviceToHostFIFO(streams::kDecodeLogits, poplar::FLOAT, shape_.batch * config.vocab);
+}
+
+poplar::program::Sequence CachedDecoding::begin() {
+    using poplar::program::Copy;
+    poplar::program::Sequence prog;
+    prog.add(Copy(ids_in_, ids_));
+    prog.add(Copy(mask_in_, mask_));
+    const poplar::Tensor mask_bias = maskBias(graph_, mask_, shape_.batch, shape_.src_len, prog, "decode/mask_bias");
+    prog.add(Copy(mask_bias, cross_bias_));
+    const poplar::Tensor ids = popops::cast(graph_, ids_, poplar::UNSIGNED_INT, prog, "decode/ids_u32").expand({1});
+    const poplar::Tensor encoded = encoder_->forward(ids, mask_bias, poplar::Tensor(), prog);
+    const AttentionShape s{shape_.batch, 1, shape_.src_len, config_.heads, config_.d_kv};
+    for (std::size_t l = 0; l < cache_.size(); ++l) {
+        const AttentionWeights& w = decoder_.blocks[l].cross;
+        const std::string n = "decode/layer" + std::to_string(l);
+        prog.add(Copy(splitHeads(linear(graph_, *w.k, encoded, prog, n + "/cross_k"), s, shape_.src_len),
+                      cache_[l].cross_k));
+        prog.add(Copy(splitHeads(linear(graph_, *w.v, encoded, prog, n + "/cross_v"), s, shape_.src_len),
+                      cache_[l].cross_v));
+        // a stale entry is masked by the causal bias; zeros keep it finite
+        popops::zero(graph_, cache_[l].self_k, prog, n + "/self_k_zero");
+        popops::zero(graph_, cache_[l].self_v, prog, n + "/self_v_zero");
+    }
+    std::vector<float> causal(shape_.max_len * shape_.max_len, 0.0f);
+    for (std::size_t i = 0; i < shape_.max_len; ++i)
+        for (std::size_t j = i + 1; j < shape_.max_len; ++j)
+            causal[i * shape_.max_len + j] = std::numeric_limits<float>::lowest();
+    const poplar::Tensor mask = graph_.addConstant<float>(poplar::FLOAT, {1, shape_.max_len, shape_.max_len}, causal,
+                                                          "decode/causal_mask");
+    graph_.setTileMapping(mask, 0);
+    prog.add(Copy(popops::add(graph_, self_bias_->forward(prog), mask, prog, "decode/self_bias"), self_bias_table_));
+    popops::zero(graph_, position_, prog, "decode/position_zero");
+    return prog;
+}
+
+poplar::program::Sequence CachedDecoding::step() {
+    using poplar::program::Copy;
+    poplar::program::Sequence prog;
+    prog.add(Copy(tokens_in_, tokens_));
+    const std::size_t b = shape_.batch, d = config_.d_model;
+    const poplar::Tensor ids = popops::cast(graph_, tokens_, poplar::UNSIGNED_INT, prog, "decode/tokens_u32").expand({1});
+    poplar::Tensor x = popops::multiSlice(graph_, decoder_.embedding->weight, ids, {0}, {1}, prog, popops::SlicePlan(),
+                                          {}, "decode/embed")
+                           .reshape({b, d});
+    // the bias row of this position: [1, heads, 1, max_len]
+    const poplar::Tensor bias =
+        popops::dynamicSlice(graph_, self_bias_table_, position_, {1}, {1}, prog, "decode/self_bias_row").expand({0});
+    const AttentionShape one{b, 1, 1, config_.heads, config_.d_kv};
+    const AttentionShape self{b, 1, shape_.max_len, config_.heads, config_.d_kv};
+    const AttentionShape cross{b, 1, shape_.src_len, config_.heads, config_.d_kv};
+    for (std::size_t l = 0; l < cache_.size(); ++l) {
+        const BlockWeights& w = decoder_.blocks[l];
+        const LayerCache& c = cache_[l];
+        const std::string n = "decode/layer" + std::to_string(l);
+        LayerNormSaved unused;
+        const poplar::Tensor h = layerNorm(graph_, *w.self_norm, x, config_.eps, prog, n + "/self_norm", unused);
+        const poplar::Tensor q = splitHeads(linear(graph_, *w.self.q, h, prog, n + "/q"), one, 1);
+        popops::dynamicUpdate(graph_, c.self_k, splitHeads(linear(graph_, *w.self.k, h, prog, n + "/k"), one, 1),
+                              position_, {1}, {1}, prog, n + "/cache_k");
+        popops::dynamicUpdate(graph_, c.self_v, splitHeads(linear(graph_, *w.self.v, h, prog, n + "/v"), one, 1),
+                              position_, {1}, {1}, prog, n + "/cache_v");
+        const poplar::Tensor ctx = attend(graph_, self, q, c.self_k, c.self_v, bias, prog, n + "/self");
+        x = popops::add(graph_, x, linear(graph_, *w.self.o, ctx, prog, n + "/o"), prog, n + "/self_residual");
+
+        const poplar::Tensor hc = layerNorm(graph_, *w.cross_norm, x, config_.eps, prog, n + "/cross_norm", unused);
+        const poplar::Tensor qc = splitHeads(linear(graph_, *w.cross.q, hc, prog, n + "/cross_q"), one, 1);
+        const poplar::Tensor ctx_c = attend(graph_, cross, qc, c.cross_k, c.cross_v, cross_bias_, prog, n + "/cross");
+        x = popops::add(graph_, x, linear(graph_, *w.cross.o, ctx_c, prog, n + "/cross_o"), prog,
+                        n + "/cross_residual");
+
+        const poplar::Tensor hf = layerNorm(graph_, *w.ff_norm, x, config_.eps, prog, n + "/ff_norm", unused);
+        FeedForwardSaved ff_unused;
+        x = popops::add(graph_, x, feedForward(graph_, config_.feed_forward, w.ff, hf, prog, n + "/ff", ff_unused),
+                        prog, n + "/ff_residual");
+    }
+    LayerNormSaved unused;
+    const poplar::Tensor y = layerNorm(graph_, *decoder_.final_norm, x, config_.eps, prog, "decode/final_norm", unused);
+    prog.add(Copy(lm_head_.forward(graph_, y, prog), logits_out_));
+    popops::mapInPlace(graph_, pe::_1 + pe::Const(1u), {position_}, prog, "decode/next_position");
+    return prog;
+}
+
+}  // namespace ft5::t5

@@ -1,0 +1,69 @@
+// Incremental decoding with a key/value cache: a begin program runs the encoder once and keeps each decoder
+// layer's cross-attention keys and values; a step program embeds one token per row, writes its self-attention
+// key and value into the cache at the current position (dynamicUpdate), attends over the cache with the causal
+// position bias row of that position (dynamicSlice), and sends the next-token logits.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include <poplar/DataStream.hpp>
+#include <poplar/Graph.hpp>
+#include <poplar/Program.hpp>
+#include <poplar/Tensor.hpp>
+
+#include "t5/lm_head.h"
+#include "t5/stack.h"
+#include "t5/t5_config.h"
+
+namespace ft5::t5 {
+
+namespace streams {
+inline constexpr const char* kDecodeInputIds = "decode_input_ids";            // INT [batch, src_len]
+inline constexpr const char* kDecodeAttentionMask = "decode_attention_mask";  // INT [batch, src_len]
+inline constexpr const char* kDecodeTokens = "decode_tokens";                 // INT [batch]: each row's last token
+inline constexpr const char* kDecodeLogits = "decode_logits";                 // FLOAT [batch, vocab]
+}  // namespace streams
+
+struct DecodeShape {
+    std::size_t batch = 0;
+    std::size_t src_len = 0;
+    std::size_t max_len = 0;  // decoder positions the cache holds: the start token and the tokens fed after it
+
+    bool enabled() const { return batch != 0; }
+    void validate() const;
+};
+
+class CachedDecoding {
+public:
+    CachedDecoding(poplar::Graph& graph, const T5Config& config, const StackWeights& encoder,
+                   const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape);
+
+    // Reads the prompts, encodes them, fills the cross-attention cache, empties the self-attention cache.
+    poplar::program::Sequence begin();
+    // Reads one token per row, sends the logits of the next; max_len steps at most per begin.
+    poplar::program::Sequence step();
+
+private:
+    struct LayerCache {
+        poplar::Tensor self_k, self_v;    // [batch * heads, max_len, d_kv]
+        poplar::Tensor cross_k, cross_v;  // [batch * heads, src_len, d_kv]
+    };
+
+    poplar::Graph& graph_;
+    const T5Config& config_;
+    const StackWeights& decoder_;
+    DecodeShape shape_;
+    std::unique_ptr<Stack> encoder_;
+    std::unique_ptr<PositionBias> self_bias_;
+    LmHead lm_head_;
+    std::vector<LayerCache> cache_;
+    poplar::Tensor ids_, mask_, tokens_;
+    poplar::Tensor cross_bias_;  // [batch, 1, 1, src_len]
+    poplar::Tensor self_bias_table_;  // [heads, max_len, max_len]: position bias plus the causal mask
+    poplar::Tensor position_;    // UNSIGNED_INT [1]: the cache position the next step writes
+    poplar::DataStream ids_in_, mask_in_, tokens_in_, logits_out_;
+};
+
+}  // namespace ft5::t5

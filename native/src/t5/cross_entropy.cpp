@@ -1,0 +1,53 @@
+#include "t5/cross_entropy.h"
+
+#include <numeric>
+#include <vector>
+
+#include <popops/ElementWise.hpp>
+#include <popops/Reduce.hpp>
+
+namespace ft5::t5 {
+
+namespace pe = popops::expr;
+
+CrossEntropy crossEntropy(poplar::Graph& graph, const poplar::Tensor& logits, const poplar::Tensor& labels,
+                          bool with_gradient, poplar::program::Sequence& prog) {
+    const std::size_t vocab = logits.dim(1);
+    std::vector<int> ids(vocab);
+    std::iota(ids.begin(), ids.end(), 0);
+    const poplar::Tensor vocab_ids = graph.addConstant<int>(poplar::INT, {1, vocab}, ids, "loss/vocab_ids");
+    graph.setTileMapping(vocab_ids, 0);
+
+    const poplar::Tensor label = labels.expand({1});  // [rows, 1]
+    const poplar::Tensor max = popops::reduce(graph, logits, poplar::FLOAT, {1}, popops::Operation::MAX, prog,
+                                              "loss/max")
+                                   .expand({1});
+    const poplar::Tensor exp = popops::map(graph, pe::Exp(pe::_1 - pe::_2), {logits, max}, prog, "loss/exp");
+    const poplar::Tensor sum =
+        popops::reduce(graph, exp, poplar::FLOAT, {1}, popops::Operation::ADD, prog, "loss/sum_exp").expand({1});
+    const poplar::Tensor one_hot =
+        popops::map(graph, pe::Cast(pe::Equal(pe::_1, pe::_2), poplar::FLOAT), {label, vocab_ids}, prog, "loss/one_hot");
+    const poplar::Tensor target = popops::reduce(graph, popops::mul(graph, one_hot, logits, prog, "loss/pick"),
+                                                 poplar::FLOAT, {1}, popops::Operation::ADD, prog, "loss/target")
+                                      .expand({1});
+    const poplar::Tensor counted =
+        popops::map(graph, pe::Cast(pe::NotEqual(pe::_1, pe::Const(kIgnoreLabel)), poplar::FLOAT), {label}, prog,
+                    "loss/counted");  // [rows, 1]
+    const poplar::Tensor count =
+        popops::reduce(graph, counted, poplar::FLOAT, {0, 1}, popops::Operation::ADD, prog, "loss/count");
+    // per row: log(sum exp(l - max)) + max - l[label]
+    const poplar::Tensor row_loss = popops::map(graph, pe::_1 * (pe::Log(pe::_2) + pe::_3 - pe::_4),
+                                                {counted, sum, max, target}, prog, "loss/row");
+    const poplar::Tensor total =
+        popops::reduce(graph, row_loss, poplar::FLOAT, {0, 1}, popops::Operation::ADD, prog, "loss/total");
+    CrossEntropy out;
+    out.loss = popops::div(graph, total, count, prog, "loss/mean");
+    if (with_gradient) {
+        // (softmax - one_hot) / count on counted rows
+        out.d_logits = popops::map(graph, (pe::_1 / pe::_2 - pe::_3) * (pe::_4 / pe::_5),
+                                   {exp, sum, one_hot, counted, count.reshape({1, 1})}, prog, "loss/d_logits");
+    }
+    return out;
+}
+
+}  // namespace ft5::t5

@@ -1,0 +1,24 @@
+// The training loss: mean cross-entropy of the logits against the labels over the labels that are not -100
+// (Hugging Face's CrossEntropyLoss(ignore_index=-100)).
+#pragma once
+
+#include <string>
+
+#include <poplar/Graph.hpp>
+#include <poplar/Program.hpp>
+#include <poplar/Tensor.hpp>
+
+namespace ft5::t5 {
+
+constexpr int kIgnoreLabel = -100;
+
+struct CrossEntropy {
+    poplar::Tensor loss;      // FLOAT scalar
+    poplar::Tensor d_logits;  // d(loss)/d(logits) [rows, vocab]; empty unless asked for
+};
+
+// logits FLOAT [rows, vocab], labels INT [rows].
+CrossEntropy crossEntropy(poplar::Graph& graph, const poplar::Tensor& logits, const poplar::Tensor& labels,
+                          bool with_gradient, poplar::program::Sequence& prog);
+
+}  // namespace ft5::t5

@@ -1,0 +1,39 @@
+// T5's feed-forward layers: gated-gelu (T5DenseGatedActDense: wo(gelu_new(wi_0 x) * wi_1 x), gelu in its tanh
+// form) and relu (T5DenseActDense: wo(relu(wi x))).
+#pragma once
+
+#include <string>
+
+#include <poplar/Graph.hpp>
+#include <poplar/Program.hpp>
+#include <poplar/Tensor.hpp>
+
+#include "t5/parameters.h"
+#include "t5/t5_config.h"
+
+namespace ft5::t5 {
+
+struct FeedForwardWeights {
+    const Parameter* wi_0 = nullptr;  // gated: the gelu branch; relu: wi
+    const Parameter* wi_1 = nullptr;  // gated only: the linear branch
+    const Parameter* wo = nullptr;
+};
+
+struct FeedForwardSaved {
+    poplar::Tensor x;       // [rows, d_model]
+    poplar::Tensor pre;     // gated: wi_0 x (gelu's input); relu: relu(wi x)
+    poplar::Tensor linear;  // gated: wi_1 x
+    poplar::Tensor act;     // gated: gelu(wi_0 x); relu: unused
+    poplar::Tensor hidden;  // wo's input [rows, d_ff]
+};
+
+poplar::Tensor feedForward(poplar::Graph& graph, FeedForward kind, const FeedForwardWeights& w,
+                           const poplar::Tensor& x, poplar::program::Sequence& prog, const std::string& name,
+                           FeedForwardSaved& saved);
+
+// Adds the weights' gradients; returns dx.
+poplar::Tensor feedForwardBackward(poplar::Graph& graph, FeedForward kind, const FeedForwardWeights& w,
+                                   const FeedForwardSaved& saved, const poplar::Tensor& d_out,
+                                   poplar::program::Sequence& prog, const std::string& name);
+
+}  // namespace ft5::t5

@@ -1,0 +1,41 @@
+#include "t5/layer_norm.h"
+
+#include <popops/ElementWise.hpp>
+#include <popops/Reduce.hpp>
+
+namespace ft5::t5 {
+
+namespace pe = popops::expr;
+
+poplar::Tensor layerNorm(poplar::Graph& graph, const Parameter& w, const poplar::Tensor& x, float eps,
+                         poplar::program::Sequence& prog, const std::string& name, LayerNormSaved& saved) {
+    const float inv_d = 1.0f / float(x.dim(1));
+    const poplar::Tensor sum_sq =
+        popops::reduce(graph, x, poplar::FLOAT, {1}, popops::Operation::SQUARE_ADD, prog, name + "/sum_squares");
+    saved.x = x;
+    saved.inv_rms = popops::map(graph, pe::Rsqrt(pe::_1 * pe::Const(inv_d) + pe::Const(eps)), {sum_sq}, prog,
+                                name + "/inv_rms")
+                        .expand({1});
+    return popops::map(graph, (pe::_1 * pe::_2) * pe::_3, {x, saved.inv_rms, w.weight}, prog, name + "/scale");
+}
+
+poplar::Tensor layerNormBackward(poplar::Graph& graph, const Parameter& w, const LayerNormSaved& saved,
+                                 const poplar::Tensor& dy, poplar::program::Sequence& prog, const std::string& name) {
+    const poplar::Tensor& x = saved.x;
+    const poplar::Tensor& r = saved.inv_rms;
+    const float inv_d = 1.0f / float(x.dim(1));
+    // dw = sum over rows of dy * x * r
+    const poplar::Tensor dy_xhat = popops::map(graph, pe::_1 * (pe::_2 * pe::_3), {dy, x, r}, prog, name + "/dy_xhat");
+    popops::reduceWithOutput(graph, dy_xhat, w.gradient, {0}, {popops::Operation::ADD, true}, prog,
+                             name + "/weight_gradient");
+    // dx = r g - x r^3 mean(g x), with g = dy w
+    const poplar::Tensor g = popops::map(graph, pe::_1 * pe::_2, {dy, w.weight}, prog, name + "/dy_w");
+    const poplar::Tensor g_dot_x =
+        popops::reduce(graph, popops::map(graph, pe::_1 * pe::_2, {g, x}, prog, name + "/g_x"), poplar::FLOAT, {1},
+                       popops::Operation::ADD, prog, name + "/g_dot_x")
+            .expand({1});
+    return popops::map(graph, pe::_1 * pe::_2 - pe::_3 * (pe::_2 * pe::_2 * pe::_2 * pe::_4 * pe::Const(inv_d)),
+                       {g, r, x, g_dot_x}, prog, name + "/input_gradient");
+}
+
+}  // namespace ft5::t5

@@ -1,0 +1,32 @@
+// The LM head: logits = y W^T over the vocabulary. Tied to the shared embedding, the decoder's output is first
+// scaled by d_model^-0.5 (as Hugging Face does); an untied lm_head.weight is used as it is.
+#pragma once
+
+#include <string>
+
+#include <poplar/Graph.hpp>
+#include <poplar/Program.hpp>
+#include <poplar/Tensor.hpp>
+
+#include "t5/parameters.h"
+
+namespace ft5::t5 {
+
+class LmHead {
+public:
+    // weight: lm_head.weight, or shared.weight when tied.
+    LmHead(const Parameter& weight, bool tied, std::size_t d_model);
+
+    // y [rows, d_model] -> logits [rows, vocab]
+    poplar::Tensor forward(poplar::Graph& graph, const poplar::Tensor& y, poplar::program::Sequence& prog);
+
+    // Adds the weight's gradient; returns d(y).
+    poplar::Tensor backward(poplar::Graph& graph, const poplar::Tensor& d_logits, poplar::program::Sequence& prog);
+
+private:
+    const Parameter& weight_;
+    float scale_;  // d_model^-0.5 when tied, else 1
+    poplar::Tensor input_;  // the scaled y
+};
+
+}  // namespace ft5::t5

@@ -1,0 +1,36 @@
+#include "t5/parameters.h"
+
+#include <stdexcept>
+
+#include <popops/Zero.hpp>
+
+namespace ft5::t5 {
+
+const Parameter& Parameters::add(const std::string& name, const std::vector<std::size_t>& shape) {
+    if (index_.count(name)) throw std::logic_error("parameter " + name + " added twice");
+    Parameter p;
+    p.name = name;
+    p.weight = graph_.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name);
+    p.gradient = graph_.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name + "/gradient");
+    graph_.createHostWrite(weightHandle(name), p.weight);
+    graph_.createHostRead(weightHandle(name), p.weight);
+    graph_.createHostWrite(gradientHandle(name), p.gradient);
+    graph_.createHostRead(gradientHandle(name), p.gradient);
+    index_.emplace(name, params_.size());
+    params_.push_back(std::move(p));
+    return params_.back();
+}
+
+const Parameter& Parameters::at(const std::string& name) const {
+    const auto it = index_.find(name);
+    if (it == index_.end()) throw std::invalid_argument("the T5 graph has no parameter named " + name);
+    return params_[it->second];
+}
+
+poplar::program::Sequence Parameters::zeroGradients() const {
+    poplar::program::Sequence prog;
+    for (const auto& p : params_) popops::zero(graph_, p.gradient, prog, p.name + "/zero_gradient");
+    return prog;
+}
+
+}  // namespace ft5::t5

@@ -1,0 +1,93 @@
+#include "t5/stack.h"
+
+#include <limits>
+
+#include <popops/DynamicSlice.hpp>
+#include <popops/ElementWise.hpp>
+#include <popops/Reduce.hpp>
+#include <popops/Zero.hpp>
+
+namespace ft5::t5 {
+
+StackWeights addStackParameters(Parameters& params, const T5Config& config, bool decoder, const Parameter& embedding) {
+    const std::string name = decoder ? "decoder" : "encoder";
+    StackWeights w;
+    w.decoder = decoder;
+    w.embedding = &embedding;
+    const std::size_t layers = decoder ? config.decoder_layers : config.encoder_layers;
+    for (std::size_t i = 0; i < layers; ++i)
+        w.blocks.push_back(addBlockParameters(params, config, name + ".block." + std::to_string(i), decoder));
+    w.position_bias = &params.add(name + ".block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                                  {config.buckets, config.heads});
+    w.final_norm = &params.add(name + ".final_layer_norm.weight", {config.d_model});
+    return w;
+}
+
+Stack::Stack(poplar::Graph& graph, const T5Config& config, const StackWeights& weights, std::size_t batch,
+             std::size_t len, std::size_t enc_len)
+    : graph_(graph), config_(config), decoder_(weights.decoder),
+      name_(weights.decoder ? "decoder" : "encoder"), embedding_(*weights.embedding), blocks_(weights.blocks),
+      final_norm_(weights.final_norm), shape_{batch, len, enc_len} {
+    position_bias_ = std::make_unique<PositionBias>(graph, *weights.position_bias, len, len, 0, !decoder_,
+                                                    config.buckets, config.max_distance, name_ + "/position_bias");
+    one_ = graph.addConstant<float>(poplar::FLOAT, {}, 1.0f, name_ + "/one");
+    graph.setTileMapping(one_, 0);
+}
+
+poplar::Tensor Stack::forward(const poplar::Tensor& ids, const poplar::Tensor& mask_bias,
+                              const poplar::Tensor& encoder_output, poplar::program::Sequence& prog) {
+    namespace pe = popops::expr;
+    ids_ = ids;
+    const std::size_t rows = shape_.batch * shape_.len;
+    poplar::Tensor x = popops::multiSlice(graph_, embedding_.weight, ids, {0}, {1}, prog, popops::SlicePlan(), {},
+                                          name_ + "/embed")
+                           .reshape({rows, config_.d_model});
+    const poplar::Tensor bias = position_bias_->forward(prog).expand({0});  // [1, heads, len, len]
+    if (decoder_) {
+        // a key after its query is masked, as Hugging Face does: with float32's lowest value
+        std::vector<float> causal(shape_.len * shape_.len, 0.0f);
+        for (std::size_t i = 0; i < shape_.len; ++i)
+            for (std::size_t j = i + 1; j < shape_.len; ++j) causal[i * shape_.len + j] = std::numeric_limits<float>::lowest();
+        const poplar::Tensor mask =
+            graph_.addConstant<float>(poplar::FLOAT, {1, 1, shape_.len, shape_.len}, causal, name_ + "/causal_mask");
+        graph_.setTileMapping(mask, 0);
+        context_.self_bias = popops::add(graph_, bias, mask, prog, name_ + "/self_bias");
+        context_.encoder_output = encoder_output;
+        context_.cross_bias = mask_bias;
+    } else {
+        context_.self_bias = popops::add(graph_, bias, mask_bias, prog, name_ + "/self_bias");
+    }
+    saved_.assign(blocks_.size(), BlockSaved{});
+    for (std::size_t i = 0; i < blocks_.size(); ++i)
+        x = block(graph_, config_, blocks_[i], shape_, context_, x, prog, name_ + "/block" + std::to_string(i),
+                  saved_[i]);
+    return layerNorm(graph_, *final_norm_, x, config_.eps, prog, name_ + "/final_norm", final_saved_);
+}
+
+poplar::Tensor Stack::backward(const poplar::Tensor& d_out, poplar::program::Sequence& prog) {
+    poplar::Tensor d_x = layerNormBackward(graph_, *final_norm_, final_saved_, d_out, prog, name_ + "/final_norm");
+    // every block's scores carry the one position bias: their gradients sum over blocks and rows
+    const poplar::Tensor d_bias = graph_.addVariable(poplar::FLOAT, {config_.heads, shape_.len, shape_.len},
+                                                     poplar::VariableMappingMethod::LINEAR, name_ + "/d_position_bias");
+    popops::zero(graph_, d_bias, prog, name_ + "/d_position_bias_zero");
+    poplar::Tensor d_encoder;
+    for (std::size_t i = blocks_.size(); i-- > 0;) {
+        const BlockGradients g = blockBackward(graph_, config_, blocks_[i], shape_, saved_[i], d_x, prog,
+                                               name_ + "/block" + std::to_string(i));
+        popops::reduceWithOutput(graph_, g.self_scores, d_bias, {0}, {popops::Operation::ADD, true}, prog,
+                                 name_ + "/d_position_bias" + std::to_string(i));
+        if (decoder_) {
+            if (d_encoder.valid())
+                popops::addInPlace(graph_, d_encoder, g.encoder_output, prog, name_ + "/d_encoder_output");
+            else
+                d_encoder = g.encoder_output;
+        }
+        d_x = g.x;
+    }
+    position_bias_->backward(d_bias, prog);
+    popops::multiUpdateAdd(graph_, embedding_.gradient, d_x.reshape({d_x.dim(0), 1, config_.d_model}), ids_, one_,
+                           {0}, {1}, prog, popops::SlicePlan(), {}, name_ + "/embed_gradient");
+    return d_encoder;
+}
+
+}  // namespace ft5::t5

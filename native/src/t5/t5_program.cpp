@@ -1,0 +1,98 @@
+#include "t5/t5_program.h"
+
+#include <stdexcept>
+
+#include <popops/Cast.hpp>
+#include <popops/ElementWise.hpp>
+
+#include "t5/attention.h"
+#include "t5/cross_entropy.h"
+
+namespace ft5::t5 {
+
+T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode)
+    : graph_(graph), config_(config), shape_(shape), params_(graph) {
+    config_.validate();
+    shape_.validate();
+    if (config_.dropout != 0.0f)
+        throw std::invalid_argument("T5 graph: dropout_rate " + std::to_string(config_.dropout) +
+                                    " is not built yet; the graph runs with dropout 0");
+    const std::size_t v = config_.vocab, d = config_.d_model;
+    const Parameter* lm_weight = nullptr;
+    if (config_.embeddings == EmbeddingLayout::Shared) {
+        encoder_embedding_ = decoder_embedding_ = &params_.add("shared.weight", {v, d});
+        lm_weight = config_.tied ? encoder_embedding_ : nullptr;
+    } else {
+        encoder_embedding_ = &params_.add("encoder.embed_tokens.weight", {v, d});
+        decoder_embedding_ = &params_.add("decoder.embed_tokens.weight", {v, d});
+    }
+    encoder_weights_ = addStackParameters(params_, config_, false, *encoder_embedding_);
+    decoder_weights_ = addStackParameters(params_, config_, true, *decoder_embedding_);
+    encoder_ = std::make_unique<Stack>(graph, config_, encoder_weights_, shape_.batch, shape_.src_len, shape_.src_len);
+    decoder_ = std::make_unique<Stack>(graph, config_, decoder_weights_, shape_.batch, shape_.tgt_len, shape_.src_len);
+    if (!lm_weight) lm_weight = &params_.add("lm_head.weight", {v, d});
+    lm_head_ = std::make_unique<LmHead>(*lm_weight, config_.tied, d);
+
+    const std::size_t src = shape_.batch * shape_.src_len, tgt = shape_.batch * shape_.tgt_len;
+    auto input = [&](const char* handle, std::size_t n, poplar::DataStream& stream, poplar::Tensor& t) {
+        stream = graph.addHostToDeviceFIFO(handle, poplar::INT, n);
+        t = graph.addVariable(poplar::INT, {n}, poplar::VariableMappingMethod::LINEAR, handle);
+    };
+    input(streams::kInputIds, src, input_ids_in_, input_ids_);
+    input(streams::kAttentionMask, src, mask_in_, mask_);
+    input(streams::kDecoderInputIds, tgt, decoder_ids_in_, decoder_ids_);
+    input(streams::kLabels, tgt, labels_in_, labels_);
+    loss_scale_in_ = graph.addHostToDeviceFIFO(streams::kLossScale, poplar::FLOAT, 1);
+    loss_scale_ = graph.addVariable(poplar::FLOAT, {1}, poplar::VariableMappingMethod::LINEAR, streams::kLossScale);
+    loss_out_ = graph.addDeviceToHostFIFO(streams::kLoss, poplar::FLOAT, 1);
+    logits_out_ = graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * v);
+    encoder_out_ = graph.addDeviceToHostFIFO(streams::kEncoderOutput, poplar::FLOAT, src * d);
+
+    programs_.assign(kProgramCount, poplar::program::Sequence());
+    programs_[kZeroGradients] = params_.zeroGradients();
+    programs_[kForward] = step(false, true);
+    programs_[kForwardBackward] = step(true, false);
+    adamw_ = std::make_unique<AdamW>(graph, params_);
+    programs_[kOptimizerStep] = adamw_->step();
+    if (decode.enabled()) {
+        decoding_ = std::make_unique<CachedDecoding>(graph, config_, encoder_weights_, decoder_weights_, *lm_weight,
+                                                     decode);
+        programs_[kDecodeBegin] = decoding_->begin();
+        programs_[kDecodeStep] = decoding_->step();
+    }
+}
+
+poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs) {
+    using poplar::program::Copy;
+    poplar::program::Sequence prog;
+    prog.add(Copy(input_ids_in_, input_ids_));
+    prog.add(Copy(mask_in_, mask_));
+    prog.add(Copy(decoder_ids_in_, decoder_ids_));
+    prog.add(Copy(labels_in_, labels_));
+
+    const std::size_t b = shape_.batch;
+    auto row_ids = [&](const poplar::Tensor& ids, const char* name) {
+        return popops::cast(graph_, ids, poplar::UNSIGNED_INT, prog, name).expand({1});
+    };
+    const poplar::Tensor mask_bias = maskBias(graph_, mask_, b, shape_.src_len, prog, "mask_bias");
+    const poplar::Tensor encoded =
+        encoder_->forward(row_ids(input_ids_, "input_ids_u32"), mask_bias, poplar::Tensor(), prog);
+    const poplar::Tensor decoded = decoder_->forward(row_ids(decoder_ids_, "decoder_ids_u32"), mask_bias, encoded, prog);
+    const poplar::Tensor logits = lm_head_->forward(graph_, decoded, prog);
+    const CrossEntropy loss = crossEntropy(graph_, logits, labels_, with_gradient, prog);
+    prog.add(Copy(loss.loss.reshape({1}), loss_out_));
+    if (send_outputs) {
+        prog.add(Copy(logits, logits_out_));
+        prog.add(Copy(encoded, encoder_out_));
+    }
+    if (with_gradient) {
+        // the loss scale multiplies every gradient (fp16 training keeps small gradients representable)
+        prog.add(Copy(loss_scale_in_, loss_scale_));
+        popops::mulInPlace(graph_, loss.d_logits, loss_scale_.reshape({1, 1}), prog, "loss/scale");
+        const poplar::Tensor d_encoded = decoder_->backward(lm_head_->backward(graph_, loss.d_logits, prog), prog);
+        encoder_->backward(d_encoded, prog);
+    }
+    return prog;
+}
+
+}  // namespace ft5::t5

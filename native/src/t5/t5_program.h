@@ -1,0 +1,71 @@
+// The T5 graph and its programs for one IPU, built once for a static batch shape: the parameters as variables,
+// the batch through host streams, and programs that zero the gradients, run the forward pass, and run the
+// forward and backward passes (adding every parameter's gradient), the AdamW update, and, for a decode shape,
+// cached decoding (begin, then one step per token).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <poplar/Graph.hpp>
+#include <poplar/Program.hpp>
+#include <poplar/Tensor.hpp>
+
+#include "t5/adamw.h"
+#include "t5/cached_decoding.h"
+#include "t5/lm_head.h"
+#include "t5/parameters.h"
+#include "t5/stack.h"
+#include "t5/t5_config.h"
+
+namespace ft5::t5 {
+
+// Host streams. To the device, INT per token: input ids and attention mask [batch, src_len], decoder input
+// ids and labels [batch, tgt_len] (-100: not counted). From the device, FLOAT: the loss (scalar), logits
+// [batch, tgt_len, vocab] and the encoder's output [batch, src_len, d_model] (the forward program).
+namespace streams {
+inline constexpr const char* kInputIds = "input_ids";
+inline constexpr const char* kAttentionMask = "attention_mask";
+inline constexpr const char* kDecoderInputIds = "decoder_input_ids";
+inline constexpr const char* kLabels = "labels";
+inline constexpr const char* kLossScale = "loss_scale";  // FLOAT [1]: multiplies the gradients (forward_backward)
+inline constexpr const char* kLoss = "loss";
+inline constexpr const char* kLogits = "logits";
+inline constexpr const char* kEncoderOutput = "encoder_output";
+}  // namespace streams
+
+class T5Program {
+public:
+    // The programs, in the order programs() returns them (Engine::run's index).
+    enum Index : unsigned { kZeroGradients = 0, kForward = 1, kForwardBackward = 2, kOptimizerStep = 3, kDecodeBegin = 4, kDecodeStep = 5,
+                          kProgramCount = 6 };
+
+    // Without a decode shape the decoding programs are empty.
+    T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode = {});
+
+    const Parameters& parameters() const { return params_; }
+    const std::vector<poplar::program::Program>& programs() const { return programs_; }
+    const BatchShape& shape() const { return shape_; }
+
+private:
+    // Reads the batch, runs the model, sends the loss; with_gradient adds the backward pass.
+    poplar::program::Sequence step(bool with_gradient, bool send_outputs);
+
+    poplar::Graph& graph_;
+    T5Config config_;
+    BatchShape shape_;
+    Parameters params_;
+    const Parameter* encoder_embedding_ = nullptr;
+    const Parameter* decoder_embedding_ = nullptr;
+    StackWeights encoder_weights_, decoder_weights_;
+    std::unique_ptr<Stack> encoder_, decoder_;
+    std::unique_ptr<LmHead> lm_head_;
+    std::unique_ptr<AdamW> adamw_;
+    std::unique_ptr<CachedDecoding> decoding_;
+    poplar::DataStream input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_;
+    poplar::DataStream loss_out_, logits_out_, encoder_out_;
+    poplar::Tensor input_ids_, mask_, decoder_ids_, labels_, loss_scale_;
+    std::vector<poplar::program::Program> programs_;
+};
+
+}  // namespace ft5::t5
