@@ -85,8 +85,8 @@ AdamW::AdamW(poplar::Graph& graph, const Parameters& params) : graph_(graph), pa
         }
         moments_.push_back(mo);
     }
-    settings_in_ = graph.addHostToDeviceFIFO(streams::kOptimizerSettings, poplar::FLOAT, AdamWStep::kCount);
-    result_out_ = graph.addDeviceToHostFIFO(streams::kOptimizerResult, poplar::FLOAT, 2);
+    settings_in_.emplace(graph.addHostToDeviceFIFO(streams::kOptimizerSettings, poplar::FLOAT, AdamWStep::kCount));
+    result_out_.emplace(graph.addDeviceToHostFIFO(streams::kOptimizerResult, poplar::FLOAT, 2));
     settings_ = graph.addVariable(poplar::FLOAT, {AdamWStep::kCount}, poplar::VariableMappingMethod::LINEAR,
                                   "adamw/settings");
 }
@@ -94,7 +94,7 @@ AdamW::AdamW(poplar::Graph& graph, const Parameters& params) : graph_(graph), pa
 poplar::program::Sequence AdamW::step() const {
     using poplar::program::Copy;
     poplar::program::Sequence prog;
-    prog.add(Copy(settings_in_, settings_));
+    prog.add(Copy(*settings_in_, settings_));
     auto s = [&](Setting i) { return settings_[i]; };
 
     // the global norm of the unscaled gradients
@@ -135,7 +135,7 @@ poplar::program::Sequence AdamW::step() const {
     prog.add(poplar::program::If(finite, update, poplar::program::Sequence()));
     const poplar::Tensor skipped =
         popops::map(graph_, pe::Cast(pe::Not(pe::_1), poplar::FLOAT), {finite}, prog, "adamw/skipped");
-    prog.add(Copy(poplar::concat(norm.reshape({1}), skipped.reshape({1})), result_out_));
+    prog.add(Copy(poplar::concat(norm.reshape({1}), skipped.reshape({1})), *result_out_));
     return prog;
 }
 

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <deque>
 
+#include <optional>
+
 #include <poplar/DataStream.hpp>
 #include <poplar/Graph.hpp>
 #include <poplar/Program.hpp>
@@ -63,7 +65,8 @@ private:
     poplar::Graph& graph_;
     const Parameters& params_;
     std::deque<Moments> moments_;
-    poplar::DataStream settings_in_, result_out_;
+    // DataStream has no default constructor in the SDK: set while the graph is built.
+    std::optional<poplar::DataStream> settings_in_, result_out_;
     poplar::Tensor settings_;
 };
 

@@ -53,17 +53,17 @@ CachedDecoding::CachedDecoding(poplar::Graph& graph, const T5Config& config, con
     cross_bias_ = variable(poplar::FLOAT, {shape_.batch, 1, 1, shape_.src_len}, "decode/cross_bias");
     self_bias_table_ = variable(poplar::FLOAT, {config.heads, shape_.max_len, shape_.max_len}, "decode/self_bias");
     position_ = variable(poplar::UNSIGNED_INT, {1}, "decode/position");
-    ids_in_ = graph.addHostToDeviceFIFO(streams::kDecodeInputIds, poplar::INT, src);
-    mask_in_ = graph.addHostToDeviceFIFO(streams::kDecodeAttentionMask, poplar::INT, src);
-    tokens_in_ = graph.addHostToDeviceFIFO(streams::kDecodeTokens, poplar::INT, shape_.batch);
-    logits_out_ = graph.addDeviceToHostFIFO(streams::kDecodeLogits, poplar::FLOAT, shape_.batch * config.vocab);
+    ids_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeInputIds, poplar::INT, src));
+    mask_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeAttentionMask, poplar::INT, src));
+    tokens_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeTokens, poplar::INT, shape_.batch));
+    logits_out_.emplace(graph.addDeviceToHostFIFO(streams::kDecodeLogits, poplar::FLOAT, shape_.batch * config.vocab));
 }
 
 poplar::program::Sequence CachedDecoding::begin() {
     using poplar::program::Copy;
     poplar::program::Sequence prog;
-    prog.add(Copy(ids_in_, ids_));
-    prog.add(Copy(mask_in_, mask_));
+    prog.add(Copy(*ids_in_, ids_));
+    prog.add(Copy(*mask_in_, mask_));
     const poplar::Tensor mask_bias = maskBias(graph_, mask_, shape_.batch, shape_.src_len, prog, "decode/mask_bias");
     prog.add(Copy(mask_bias, cross_bias_));
     const poplar::Tensor ids = popops::cast(graph_, ids_, poplar::UNSIGNED_INT, prog, "decode/ids_u32").expand({1});
@@ -95,7 +95,7 @@ poplar::program::Sequence CachedDecoding::begin() {
 poplar::program::Sequence CachedDecoding::step() {
     using poplar::program::Copy;
     poplar::program::Sequence prog;
-    prog.add(Copy(tokens_in_, tokens_));
+    prog.add(Copy(*tokens_in_, tokens_));
     const std::size_t b = shape_.batch, d = config_.d_model;
     const poplar::Tensor ids = popops::cast(graph_, tokens_, poplar::UNSIGNED_INT, prog, "decode/tokens_u32").expand({1});
     poplar::Tensor x = popops::multiSlice(graph_, decoder_.embedding->weight, ids, {0}, {1}, prog, popops::SlicePlan(),
@@ -134,7 +134,7 @@ poplar::program::Sequence CachedDecoding::step() {
     }
     LayerNormSaved unused;
     const poplar::Tensor y = layerNorm(graph_, *decoder_.final_norm, x, config_.eps, prog, "decode/final_norm", unused);
-    prog.add(Copy(lm_head_.forward(graph_, y, prog), logits_out_));
+    prog.add(Copy(lm_head_.forward(graph_, y, prog), *logits_out_));
     popops::mapInPlace(graph_, pe::_1 + pe::Const(1u), {position_}, prog, "decode/next_position");
     return prog;
 }

@@ -8,6 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include <optional>
+
 #include <poplar/DataStream.hpp>
 #include <poplar/Graph.hpp>
 #include <poplar/Program.hpp>
@@ -63,7 +65,8 @@ private:
     poplar::Tensor cross_bias_;  // [batch, 1, 1, src_len]
     poplar::Tensor self_bias_table_;  // [heads, max_len, max_len]: position bias plus the causal mask
     poplar::Tensor position_;    // UNSIGNED_INT [1]: the cache position the next step writes
-    poplar::DataStream ids_in_, mask_in_, tokens_in_, logits_out_;
+    // DataStream has no default constructor in the SDK: set while the graph is built.
+    std::optional<poplar::DataStream> ids_in_, mask_in_, tokens_in_, logits_out_;
 };
 
 }  // namespace ft5::t5

@@ -34,19 +34,19 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
     lm_head_ = std::make_unique<LmHead>(*lm_weight, config_.tied, d);
 
     const std::size_t src = shape_.batch * shape_.src_len, tgt = shape_.batch * shape_.tgt_len;
-    auto input = [&](const char* handle, std::size_t n, poplar::DataStream& stream, poplar::Tensor& t) {
-        stream = graph.addHostToDeviceFIFO(handle, poplar::INT, n);
+    auto input = [&](const char* handle, std::size_t n, std::optional<poplar::DataStream>& stream, poplar::Tensor& t) {
+        stream.emplace(graph.addHostToDeviceFIFO(handle, poplar::INT, n));
         t = graph.addVariable(poplar::INT, {n}, poplar::VariableMappingMethod::LINEAR, handle);
     };
     input(streams::kInputIds, src, input_ids_in_, input_ids_);
     input(streams::kAttentionMask, src, mask_in_, mask_);
     input(streams::kDecoderInputIds, tgt, decoder_ids_in_, decoder_ids_);
     input(streams::kLabels, tgt, labels_in_, labels_);
-    loss_scale_in_ = graph.addHostToDeviceFIFO(streams::kLossScale, poplar::FLOAT, 1);
+    loss_scale_in_.emplace(graph.addHostToDeviceFIFO(streams::kLossScale, poplar::FLOAT, 1));
     loss_scale_ = graph.addVariable(poplar::FLOAT, {1}, poplar::VariableMappingMethod::LINEAR, streams::kLossScale);
-    loss_out_ = graph.addDeviceToHostFIFO(streams::kLoss, poplar::FLOAT, 1);
-    logits_out_ = graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * v);
-    encoder_out_ = graph.addDeviceToHostFIFO(streams::kEncoderOutput, poplar::FLOAT, src * d);
+    loss_out_.emplace(graph.addDeviceToHostFIFO(streams::kLoss, poplar::FLOAT, 1));
+    logits_out_.emplace(graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * v));
+    encoder_out_.emplace(graph.addDeviceToHostFIFO(streams::kEncoderOutput, poplar::FLOAT, src * d));
 
     programs_.assign(kProgramCount, poplar::program::Sequence());
     programs_[kZeroGradients] = params_.zeroGradients();
@@ -65,10 +65,10 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
 poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs) {
     using poplar::program::Copy;
     poplar::program::Sequence prog;
-    prog.add(Copy(input_ids_in_, input_ids_));
-    prog.add(Copy(mask_in_, mask_));
-    prog.add(Copy(decoder_ids_in_, decoder_ids_));
-    prog.add(Copy(labels_in_, labels_));
+    prog.add(Copy(*input_ids_in_, input_ids_));
+    prog.add(Copy(*mask_in_, mask_));
+    prog.add(Copy(*decoder_ids_in_, decoder_ids_));
+    prog.add(Copy(*labels_in_, labels_));
 
     const std::size_t b = shape_.batch;
     auto row_ids = [&](const poplar::Tensor& ids, const char* name) {
@@ -80,14 +80,14 @@ poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs)
     const poplar::Tensor decoded = decoder_->forward(row_ids(decoder_ids_, "decoder_ids_u32"), mask_bias, encoded, prog);
     const poplar::Tensor logits = lm_head_->forward(graph_, decoded, prog);
     const CrossEntropy loss = crossEntropy(graph_, logits, labels_, with_gradient, prog);
-    prog.add(Copy(loss.loss.reshape({1}), loss_out_));
+    prog.add(Copy(loss.loss.reshape({1}), *loss_out_));
     if (send_outputs) {
-        prog.add(Copy(logits, logits_out_));
-        prog.add(Copy(encoded, encoder_out_));
+        prog.add(Copy(logits, *logits_out_));
+        prog.add(Copy(encoded, *encoder_out_));
     }
     if (with_gradient) {
         // the loss scale multiplies every gradient (fp16 training keeps small gradients representable)
-        prog.add(Copy(loss_scale_in_, loss_scale_));
+        prog.add(Copy(*loss_scale_in_, loss_scale_));
         popops::mulInPlace(graph_, loss.d_logits, loss_scale_.reshape({1, 1}), prog, "loss/scale");
         const poplar::Tensor d_encoded = decoder_->backward(lm_head_->backward(graph_, loss.d_logits, prog), prog);
         encoder_->backward(d_encoded, prog);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <poplar/Graph.hpp>
@@ -62,8 +63,9 @@ private:
     std::unique_ptr<LmHead> lm_head_;
     std::unique_ptr<AdamW> adamw_;
     std::unique_ptr<CachedDecoding> decoding_;
-    poplar::DataStream input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_;
-    poplar::DataStream loss_out_, logits_out_, encoder_out_;
+    // DataStream has no default constructor in the SDK: set while the graph is built.
+    std::optional<poplar::DataStream> input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_;
+    std::optional<poplar::DataStream> loss_out_, logits_out_, encoder_out_;
     poplar::Tensor input_ids_, mask_, decoder_ids_, labels_, loss_scale_;
     std::vector<poplar::program::Program> programs_;
 };

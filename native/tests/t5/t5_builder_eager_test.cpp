@@ -4,7 +4,6 @@
 // checked against finite differences (SessionGradCheck).
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -137,31 +136,5 @@ INSTANTIATE_TEST_SUITE_P(
                       Geometry{"gated_separate_1x2", t5::FeedForward::GatedGelu, false, t5::EmbeddingLayout::Separate,
                                1, 2}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
-
-// One training step (forward and backward) of the fixture batch, timed on the graph and on the eager session.
-TEST(T5BuilderTiming, TrainingStepTimeAgainstTheEagerSession) {
-    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
-    const OwnedBatch b = reference_batch(ref);
-    auto g = fixture_graph("flan-t5-tiny", t5::BatchShape{b.batch, b.src_len, b.tgt_len});
-    g->set_batch(b);
-    SessionFixture fx("flan-t5-tiny");
-    const ft5_batch view = b.view(true);
-    using clock = std::chrono::steady_clock;
-    constexpr int kRuns = 5;
-    float eager_loss = 0;
-    g->run(t5::T5Program::kForwardBackward);  // warm-up of both
-    ASSERT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, &eager_loss), FT5_OK) << ft5_last_error();
-    auto t0 = clock::now();
-    for (int i = 0; i < kRuns; ++i) g->run(t5::T5Program::kForwardBackward);
-    auto t1 = clock::now();
-    for (int i = 0; i < kRuns; ++i) ASSERT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, &eager_loss), FT5_OK);
-    auto t2 = clock::now();
-    const double graph_ms = std::chrono::duration<double, std::milli>(t1 - t0).count() / kRuns;
-    const double eager_ms = std::chrono::duration<double, std::milli>(t2 - t1).count() / kRuns;
-    std::printf("[flan-t5-tiny, batch %u, %u -> %u tokens] training step: graph %.2f ms, eager %.2f ms (%.2fx)\n",
-                b.batch, b.src_len, b.tgt_len, graph_ms, eager_ms, graph_ms / eager_ms);
-    // the same batch, the same loss
-    EXPECT_LE(std::abs(g->loss - eager_loss) / std::abs(eager_loss), kLossAgreement);
-}
 
 }  // namespace

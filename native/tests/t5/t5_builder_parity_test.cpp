@@ -2,7 +2,6 @@
 // embedding matrices; flan-t5-tiny: one shared matrix), within the eager session's parity bounds.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdio>
 #include <set>
 

@@ -3,6 +3,7 @@
 // Round-to-nearest-even, and stochastic rounding: a value between two adjacent halves lo < |x| < hi
 // rounds away from zero with probability (|x| - lo) / (hi - lo), so the rounding error has mean 0.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -77,6 +78,48 @@ inline std::uint16_t floatToHalfStochastic(float f, std::uint32_t random) {
   double u = (static_cast<double>(random) + 0.5) / 4294967296.0;
   std::uint16_t out = u < p ? static_cast<std::uint16_t>(lo + 1) : lo;
   return static_cast<std::uint16_t>(sign | out);
+}
+
+// A float rounded to the nearest half (ties to even) but kept as float: how a kernel models an op whose
+// result is HALF. Works on the float's bits, so loops over arrays stay cheap; agrees with floatToHalfRne.
+inline float roundToHalf(float value) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  const std::uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude >= 0x7f800000u)  // infinity or NaN: unchanged
+    return value;
+  if (magnitude < 0x38800000u) {
+    // Below 2^-14 halves are subnormal, multiples of 2^-24: adding 0.5 (where floats are 2^-24
+    // apart) rounds the magnitude to one, ties to even.
+    const float rounded = (std::fabs(value) + 0.5f) - 0.5f;
+    return std::copysign(rounded, value);
+  }
+  // Keep 10 of the float's 23 fraction bits, rounding the 13 dropped ties to even; a carry moves
+  // into the exponent, as it should.
+  const std::uint32_t keptLsb = (bits >> 13) & 1u;
+  bits = (bits + 0x0fffu + keptLsb) & ~0x1fffu;
+  float rounded;
+  std::memcpy(&rounded, &bits, sizeof rounded);
+  if (std::fabs(rounded) > 65504.0f)  // past the largest half: infinity
+    return std::copysign(INFINITY, value);
+  return rounded;
+}
+
+inline void roundToHalf(float *values, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i)
+    values[i] = roundToHalf(values[i]);
+}
+
+// As roundToHalf, but a value past the half range is left as it is, so that the engine's write-back
+// applies the floating-point behaviour (saturate, NaN, or an exception naming the op) to it.
+inline float roundToHalfWithinRange(float value) {
+  const float rounded = roundToHalf(value);
+  return std::isinf(rounded) && !std::isinf(value) ? value : rounded;
+}
+
+inline void roundToHalfWithinRange(float *values, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i)
+    values[i] = roundToHalfWithinRange(values[i]);
 }
 
 } // namespace poplar_emulator

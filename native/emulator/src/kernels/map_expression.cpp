@@ -1,6 +1,6 @@
 #include "kernels/map_expression.h"
 
-#include "kernels/half_rounding.h"
+#include "core/Half.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 #include "kernels/matmul_kernel.h"
 
-#include "kernels/half_rounding.h"
+#include "core/Half.hpp"
 
 #include <cblas.h>
 

@@ -1,4 +1,4 @@
-#include "kernels/half_rounding.h"
+#include "core/Half.hpp"
 #include "op_reference.h"
 
 #include <cstring>
