@@ -187,6 +187,11 @@ public sealed class CostModel(double computeEfficiency = CostModel.DefaultComput
         return (plan.Replicas / perDomain, perDomain);
     }
 
+    /// <summary>Whether <see cref="LinkDomains"/> accepts the plan: its replicas fill whole IPU-Link domains evenly.</summary>
+    public static bool FitsLinkDomains(PlacementPlan plan, IpuTarget target) =>
+        target.IpusPerLinkDomain >= 1 && (plan.IpuCount <= target.IpusPerLinkDomain
+            || (target.IpusPerLinkDomain % plan.IpusPerReplica == 0 && plan.IpuCount % target.IpusPerLinkDomain == 0));
+
     /// <summary>Forward matmul FLOPs of one encoder layer on one tp rank for one micro-batch.</summary>
     public static double EncoderLayerFlops(T5ModelConfig model, int tensorParallel, TrainingShape shape)
     {

@@ -72,6 +72,17 @@ public class GwLinkReductionTests
         Assert.That(e.Message, Does.Contain(message));
     }
 
+    [Test]
+    public void SearchBeyondOneDomainKeepsOnlyReplicasThatFillWholeDomains()
+    {
+        var model = Poplar.Configuration.T5ModelConfig.FlanT5("small");
+        var target = IpuTarget.Mk2(128);
+        var found = new PlanSearch(new MemoryPlanner(), new CostModel()).FittingPlans(model, new TrainingShape(), target);
+        Assert.That(found, Is.Not.Empty);
+        Assert.That(found.All(c => 64 % c.Plan.IpusPerReplica == 0), found[0].Plan.Describe());
+        Assert.That(found.Where(c => c.Plan.Replicas > 1).All(c => c.Time.GwLinkSeconds > 0), "128 IPUs are two domains");
+    }
+
     private static (int Code, string Output, string Error) Plan(params string[] args)
     {
         var root = new System.CommandLine.RootCommand { FlanT5.Poplar.Cli.Commands.PlanCommand.Create() };
