@@ -1,8 +1,9 @@
 # System packages for the build and the tests, and the decision of how to install them.
 # Dot-sourced by build.ps1; the tests dot-source it too and check the exact commands for every case.
 
-# Debian packages: compiler, CMake, OpenBLAS, GoogleTest, sentencepiece's spm_encode.
-$BootstrapPackages = @('cmake', 'g++', 'make', 'libopenblas-dev', 'libgtest-dev', 'sentencepiece')
+# Debian packages: compiler, CMake, OpenBLAS, GoogleTest, sentencepiece's spm_encode, and Open MPI (mpirun and its
+# headers: several instances of one run are launched by mpirun, or by poprun, which starts mpirun underneath).
+$BootstrapPackages = @('cmake', 'g++', 'make', 'libopenblas-dev', 'libgtest-dev', 'sentencepiece', 'openmpi-bin', 'libopenmpi-dev')
 
 function Test-DebPackage([string]$Name) {
     $status = & dpkg-query -W -f '${Status}' $Name 2>$null

@@ -8,15 +8,15 @@ namespace FlanT5.Poplar.Cli.Commands;
 /// <summary><c>flant5 config show|validate</c>: the resolved run config, and whether it can run.</summary>
 internal static class ConfigCommand
 {
-    internal static Command Create()
+    internal static Command Create(Func<string, string?> environment)
     {
         var command = new Command("config", "Show or check a run configuration");
-        command.Subcommands.Add(CreateShow());
+        command.Subcommands.Add(CreateShow(environment));
         command.Subcommands.Add(CreateValidate());
         return command;
     }
 
-    private static Command CreateShow()
+    private static Command CreateShow(Func<string, string?> environment)
     {
         var options = new RunConfigOptions();
         var format = new Option<string>("--format")
@@ -45,6 +45,7 @@ internal static class ConfigCommand
                 output.WriteLine("# derived (computed from the values above; not settable):");
                 foreach (var (key, value) in RunConfigWriter.Derived(loaded.Config))
                     output.WriteLine($"#   {key}: {value?.ToJsonString()}");
+                output.WriteLine($"# launch: {DescribeLaunch(loaded.Config, environment)}");
             }
             if (parseResult.GetValue(origins))
             {
@@ -55,6 +56,19 @@ internal static class ConfigCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>This process's launch layout against the config, or what is wrong with it (show describes, it does not refuse).</summary>
+    private static string DescribeLaunch(RunConfig config, Func<string, string?> environment)
+    {
+        try
+        {
+            return RunConfigOptions.DetectLaunch(config, environment).Describe();
+        }
+        catch (InvalidLaunchException problem)
+        {
+            return $"error: {problem.Message}";
+        }
     }
 
     private static Command CreateValidate()

@@ -14,7 +14,7 @@ namespace FlanT5.Poplar.Cli.Commands;
 /// </summary>
 internal static class EvaluateCommand
 {
-    internal static Command Create()
+    internal static Command Create(Func<string, string?> environment)
     {
         var options = new RunConfigOptions();
         var model = new Option<string?>("--model", "-m")
@@ -48,7 +48,7 @@ internal static class EvaluateCommand
             var loaded = options.Load(parse);
             var config = loaded.Config;
             if (parse.GetValue(model) is { } modelDir) config = config with { Model = config.Model with { Checkpoint = Path.GetFullPath(modelDir) } };
-            RunConfigOptions.ThrowUnlessRunnable(loaded, config);
+            RunConfigOptions.ThrowUnlessRunnable(loaded, config, environment, "evaluate");
             var inference = config.Inference with
             {
                 NumBeams = parse.GetValue(beams) ?? config.Inference.NumBeams,

@@ -18,7 +18,7 @@ namespace FlanT5.Poplar.Cli.Commands;
 /// </summary>
 internal static class FinetuneCommand
 {
-    internal static Command Create(ShutdownSignal? shutdown = null)
+    internal static Command Create(Func<string, string?> environment, ShutdownSignal? shutdown = null)
     {
         var options = new RunConfigOptions();
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation of the validation splits after training" };
@@ -46,7 +46,7 @@ internal static class FinetuneCommand
         {
             var loaded = options.Load(parse);
             RunConfigLoader.ThrowIfAny(loaded, RunConfigPathChecker.Check(loaded.Config));
-            RunConfigOptions.ThrowUnlessRunnable(loaded, loaded.Config);
+            RunConfigOptions.ThrowUnlessRunnable(loaded, loaded.Config, environment, "finetune");
             if (parse.GetValue(resume) && parse.GetValue(overwrite))
                 throw new ArgumentException("--resume continues the run in output.run_dir and --overwrite replaces it: give one of them");
             if (parse.GetValue(forceResume) && !parse.GetValue(resume) && loaded.Config.Checkpoint.Load is null)

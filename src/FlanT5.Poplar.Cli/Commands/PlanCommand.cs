@@ -23,7 +23,8 @@ internal static class PlanCommand
         Option<int?> Replicas, Option<int?> MicroBatch, Option<int?> GlobalBatch, Option<int?> SeqLen,
         Option<int?> SrcLen, Option<int?> TgtLen, Option<string?> Precision, Option<bool> Recompute,
         Option<string?> Schedule, Option<string?> EncoderLayers, Option<string?> DecoderLayers, Option<string?> WeightsLocation, Option<string?> OptimizerLocation,
-        Option<string> Target, Option<string?> Preset, Option<bool> Auto, Option<bool> Json);
+        Option<string> Target, Option<string?> Preset, Option<bool> Auto, Option<bool> Json,
+        Option<int?> Instances, Option<int?> IpusPerLinkDomain);
 
     internal static Command Create()
     {
@@ -48,13 +49,15 @@ internal static class PlanCommand
             new Option<string>("--target") { Description = "mk2 (IPU Mk2 GC200) or bow", DefaultValueFactory = _ => "mk2" },
             new Option<string?>("--preset") { Description = $"Reference configuration: {string.Join(", ", ReferencePresets.All.Select(p => p.Name))}" },
             new Option<bool>("--auto") { Description = "Search for the fastest plan that fits on --ipus IPUs" },
-            new Option<bool>("--json") { Description = "Write the result as JSON" });
+            new Option<bool>("--json") { Description = "Write the result as JSON" },
+            new Option<int?>("--instances") { Description = "Host processes the run is launched as (poprun --num-instances); must divide the replicas (default: the preset's, else 1)" },
+            new Option<int?>("--ipus-per-link-domain") { Description = "IPUs joined by IPU-Links (default 64: an IPU-POD64); larger runs cross GW-Links between domains" });
 
         var command = new Command("plan", "Per-IPU memory plan and predicted step time of a placement")
         {
             o.Model, o.Ipus, o.TensorParallel, o.PipelineStages, o.Replicas, o.MicroBatch, o.GlobalBatch, o.SeqLen,
             o.SrcLen, o.TgtLen, o.Precision, o.Recompute, o.Schedule, o.EncoderLayers, o.DecoderLayers, o.WeightsLocation, o.OptimizerLocation,
-            o.Target, o.Preset, o.Auto, o.Json,
+            o.Target, o.Preset, o.Auto, o.Json, o.Instances, o.IpusPerLinkDomain,
         };
         command.SetAction(parse => Run(parse, o));
         return command;
@@ -160,10 +163,15 @@ internal static class PlanCommand
         var planTarget = preset is not null && preset.Ipus == plan.IpuCount && targetKind.Trim().ToLowerInvariant() == "mk2"
             ? preset.Target
             : IpuTarget.Parse(targetKind, plan.IpuCount);
+        if (parse.GetValue(o.IpusPerLinkDomain) is { } domainIpus) planTarget = planTarget with { IpusPerLinkDomain = domainIpus };
+        var instances = parse.GetValue(o.Instances) ?? (preset is not null && preset.Replicas == plan.Replicas ? preset.Instances : 1);
+        if (instances < 1 || plan.Replicas % instances != 0)
+            throw new ArgumentException($"--instances: {instances} does not divide the {plan.Replicas} replica(s); every instance drives the same number of whole replicas");
         var report = memory.Plan(model, plan, shape, planTarget);
         var time = cost.Estimate(model, plan, shape, planTarget);
-        if (json) output.WriteLine(JsonSerializer.Serialize(Describe(model, modelName, plan, shape, planTarget, report, time), JsonOptions));
-        else WriteText(output, model, modelName, plan, shape, planTarget, report, time);
+        var launch = new Launch(instances, CostModel.LinkDomains(plan, planTarget).Domains, planTarget.IpusPerLinkDomain);
+        if (json) output.WriteLine(JsonSerializer.Serialize(Describe(model, modelName, plan, shape, planTarget, report, time, launch), JsonOptions));
+        else WriteText(output, model, modelName, plan, shape, planTarget, report, time, launch);
         return report.Fits ? Fits : DoesNotFit;
     }
 
@@ -174,8 +182,15 @@ internal static class PlanCommand
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
+    /// <summary>How the run is launched: host instances, and the IPU-Link domains its IPUs span.</summary>
+    private sealed record Launch(int Instances, int LinkDomains, int IpusPerLinkDomain)
+    {
+        public static Launch Single(PlacementPlan plan, IpuTarget target) =>
+            new(1, CostModel.LinkDomains(plan, target).Domains, target.IpusPerLinkDomain);
+    }
+
     private static object Describe(T5ModelConfig model, string modelName, PlacementPlan plan, TrainingShape shape,
-        IpuTarget target, MemoryReport report, StepTimeEstimate time)
+        IpuTarget target, MemoryReport report, StepTimeEstimate time, Launch? launch = null)
     {
         var reference = ReferencePresets.Match(model, plan, shape);
         return new
@@ -206,6 +221,9 @@ internal static class PlanCommand
                 accumulatorPrecision = shape.AccumulatorPrecision.Name(),
             },
             gradientAccumulation = shape.GradientAccumulation(plan),
+            launch = (launch ?? Launch.Single(plan, target)) is var l
+                ? new { instances = l.Instances, replicasPerInstance = plan.Replicas / l.Instances, linkDomains = l.LinkDomains, ipusPerLinkDomain = l.IpusPerLinkDomain }
+                : null,
             target = target.Name,
             fits = report.Fits,
             overflow = report.OverflowMessage,
@@ -230,12 +248,17 @@ internal static class PlanCommand
     }
 
     private static void WriteText(TextWriter output, T5ModelConfig model, string modelName, PlacementPlan plan,
-        TrainingShape shape, IpuTarget target, MemoryReport report, StepTimeEstimate time)
+        TrainingShape shape, IpuTarget target, MemoryReport report, StepTimeEstimate time, Launch? launch = null)
     {
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine(string.Create(inv,
             $"Model   {modelName}: d_model {model.DModel}, {model.NumHeads} heads, d_ff {model.DFf}, {model.NumLayers}+{model.NumDecoderLayers} layers, {model.ParameterCount() / 1e9:0.00}B parameters"));
         output.WriteLine($"Plan    {plan.Describe()}");
+        launch ??= Launch.Single(plan, target);
+        output.WriteLine($"Launch  {launch.Instances} instance(s) x {plan.Replicas / launch.Instances} replica(s)" +
+                         (launch.Instances > 1 ? $" (poprun --num-instances {launch.Instances} --num-replicas {plan.Replicas} --ipus-per-replica {plan.IpusPerReplica})" : "") +
+                         $"; {launch.LinkDomains} IPU-Link domain(s) of up to {launch.IpusPerLinkDomain} IPUs" +
+                         (launch.LinkDomains > 1 ? ", joined by GW-Links" : ", so no gradient crosses a GW-Link"));
         output.WriteLine($"Target  {target.Name}: {plan.IpuCount} IPUs x {ByteSize.Format(target.OnChipBytesPerIpu)} on-chip, {ByteSize.Format(target.StreamingBytesPerIpu)} streaming memory each");
         output.WriteLine($"Step    global batch {shape.GlobalBatch} = {plan.Replicas} replica(s) x {shape.GradientAccumulation(plan)} micro-batches x {shape.MicroBatch}; " +
                          $"seq {shape.SourceLength}/{shape.TargetLength}; {shape.Precision.Name()} (Adam m,v {shape.OptimizerStatePrecision.Name()}, gradient accumulators {shape.AccumulatorPrecision.Name()})" +

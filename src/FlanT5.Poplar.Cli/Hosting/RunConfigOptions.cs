@@ -48,10 +48,27 @@ internal sealed class RunConfigOptions
 
     /// <summary>
     /// What a command that runs <paramref name="config"/> (loaded as <paramref name="loaded"/>, perhaps with options
-    /// applied) checks before it starts: the placement against the model, and no half precision, which is only planned.
+    /// applied) checks before it starts: the placement against the model, no half precision, which is only planned,
+    /// and a launch of one instance (<paramref name="environment"/> holds the launcher's variables), which is all the
+    /// engine runs so far.
     /// </summary>
-    public static void ThrowUnlessRunnable(LoadedRunConfig loaded, RunConfig config) =>
+    public static void ThrowUnlessRunnable(LoadedRunConfig loaded, RunConfig config, Func<string, string?> environment, string command)
+    {
         RunConfigLoader.ThrowIfAny(loaded, [.. RunConfigPlacementCheck.Check(config), .. HalfPrecision.RefusedForRunning(config)]);
+        var layout = DetectLaunch(config, environment);
+        if (layout.IsMultiInstance)
+        {
+            throw new ArgumentException(
+                $"launch: {layout.Describe()}: {command} runs as one instance only so far. Missing for several: sessions on the Poplar " +
+                "builder (whose emulated engine already runs an instance's own replicas and collectives over MPI), " +
+                "data sharded by instance, and checkpoints, metrics and evaluation coordinated across instances. " +
+                "Run one process (execution.instances: 1), which drives all execution.data_parallel replicas itself");
+        }
+    }
+
+    /// <summary>This process's place in the run's launch (<see cref="InstanceLayout.Detect"/> against the config's plan).</summary>
+    public static InstanceLayout DetectLaunch(RunConfig config, Func<string, string?> environment) =>
+        InstanceLayout.Detect(environment, config.Execution.DataParallel, config.IpusPerReplica, config.Execution.Instances);
 
     /// <summary>The config a command uses when given no config options (see <see cref="Load"/>).</summary>
     public static LoadedRunConfig LoadDefault()

@@ -28,6 +28,9 @@ public sealed record RunConfig
     /// <summary>All IPUs of the run: data_parallel × tensor_parallel × pipeline_stages.</summary>
     public int Ipus => Execution.DataParallel * IpusPerReplica;
 
+    /// <summary>Data-parallel replicas each instance drives: data_parallel / instances.</summary>
+    public int ReplicasPerInstance => Execution.DataParallel / Math.Max(1, Execution.Instances);
+
     /// <summary>Samples consumed by the whole run.</summary>
     public long TotalSamples => (long)Training.Steps * Training.GlobalBatchSize;
 

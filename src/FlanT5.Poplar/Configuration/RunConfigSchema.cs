@@ -81,6 +81,7 @@ public static class RunConfigSchema
         F<ExecutionSection, int>("tensor_parallel", s => s.TensorParallel, (s, v) => s with { TensorParallel = v }, K.Int),
         F<ExecutionSection, int>("pipeline_stages", s => s.PipelineStages, (s, v) => s with { PipelineStages = v }, K.Int),
         F<ExecutionSection, int>("data_parallel", s => s.DataParallel, (s, v) => s with { DataParallel = v }, K.Int),
+        F<ExecutionSection, int>("instances", s => s.Instances, (s, v) => s with { Instances = v }, K.Int),
         F<ExecutionSection, Placement.PipelineSchedule>("pipeline_schedule", s => s.PipelineSchedule, (s, v) => s with { PipelineSchedule = v }, PipelineScheduleKind),
         F<ExecutionSection, bool>("recompute", s => s.Recompute, (s, v) => s with { Recompute = v }, K.Bool),
         F<ExecutionSection, Placement.TensorLocation>("weights_location", s => s.WeightsLocation, (s, v) => s with { WeightsLocation = v }, LocationKind),

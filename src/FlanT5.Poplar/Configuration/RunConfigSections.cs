@@ -99,6 +99,11 @@ public sealed record ExecutionSection
     public int TensorParallel { get; init; } = 1;
     public int PipelineStages { get; init; } = 1;
     public int DataParallel { get; init; } = 1;
+    /// <summary>
+    /// Host processes the run is launched as (mpirun -np N, poprun --num-instances N); the data-parallel replicas
+    /// divide evenly among them. The launch must agree (<see cref="Placement.InstanceLayout"/>).
+    /// </summary>
+    public int Instances { get; init; } = 1;
     /// <summary>How a step's micro-batches go through the pipeline stages (pipeline_stages > 1, weights on chip).</summary>
     public Placement.PipelineSchedule PipelineSchedule { get; init; } = Placement.PipelineSchedule.GPipe;
     /// <summary>Recompute each layer's activations in the backward pass instead of keeping them.</summary>

@@ -57,7 +57,12 @@ public static partial class RunConfigValidator
         AtLeast(execution.TensorParallel, 1, "execution.tensor_parallel");
         AtLeast(execution.PipelineStages, 1, "execution.pipeline_stages");
         AtLeast(execution.DataParallel, 1, "execution.data_parallel");
+        AtLeast(execution.Instances, 1, "execution.instances");
         AtLeast(execution.DeviceIterations, 1, "execution.device_iterations");
+        Check(execution.Instances < 1 || execution.DataParallel < 1 || execution.DataParallel % execution.Instances == 0,
+            "execution.instances",
+            $"is {execution.Instances}, not a divisor of execution.data_parallel {execution.DataParallel}: every instance drives " +
+            "the same number of whole replicas", "execution.data_parallel");
         AtLeast(execution.Threads, 0, "execution.threads");
         if (execution.MicroBatchSize >= 1 && execution.DataParallel >= 1 && training.GlobalBatchSize >= 1)
         {

@@ -21,6 +21,7 @@ public static class RunConfigWriter
         ["gradient_accumulation"] = config.GradientAccumulation,
         ["ipus_per_replica"] = config.IpusPerReplica,
         ["ipus"] = config.Ipus,
+        ["replicas_per_instance"] = config.ReplicasPerInstance,
         ["total_samples"] = config.TotalSamples,
         ["checkpoint_dir"] = config.CheckpointDirectory,
     };

@@ -21,6 +21,12 @@ namespace FlanT5.Poplar.Placement;
 /// - Data parallel: ring all-reduce of the gradients, 2(d−1)/d × bytes / IPU-Link bandwidth (IPU-POD64's replicas
 ///   talk over the IPU-Link torus). With phased execution the streamed state is sharded across replicas: gradients
 ///   are reduce-scattered ((d−1)/d) and the weights all-gathered at each of the two loads.
+/// - Across IPU-Link domains (more than <see cref="IpuTarget.IpusPerLinkDomain"/> = 64 IPUs: IPU-POD128 and up), the
+///   reduction is hierarchical: the ring above runs inside each domain over its r = d / L replicas, then each IPU
+///   reduces its 1/r slice with the same IPU of the other L domains over GW-Links: 2(L−1)/L × G/r bytes
+///   (G = gradient bytes per IPU; phased: (L−1)/L × G/r + 2(L−1)/L × W/r) / <see cref="IpuTarget.GwLinkBytesPerSecond"/>.
+///   An IPU-POD64 is one domain, so however many host instances drive it (poprun --num-instances 4), its gradients
+///   never cross a GW-Link and this term is 0.
 /// - Streaming memory, phased execution: per step each IPU reads its weight shard 3 times (forward phase, backward
 ///   phase, optimizer phase) and writes it once, writes and reads its gradients once, reads and writes Adam m and v,
 ///   and stores and loads every micro-batch's layer inputs and their gradients (sharded across the tp group).
@@ -104,13 +110,10 @@ public sealed class CostModel(double computeEfficiency = CostModel.DefaultComput
         var perMicroBatch = stageCompute[slowest] + stageCollectives[slowest] + stageTransfer[slowest];
 
         double elements = Enumerable.Range(0, p).Max(parameters.ElementsOnStage);
-        double dataParallel = 0;
-        if (d > 1)
-        {
-            dataParallel = plan.PhasedExecution
-                ? ((double)(d - 1) / d * elements * ab + 2.0 * (d - 1) / d * elements * wb) / link
-                : 2.0 * (d - 1) / d * elements * ab / link;
-        }
+        var (domains, perDomain) = LinkDomains(plan, target);
+        var dataParallel = ReplicaReduction(perDomain, elements, ab, wb, plan.PhasedExecution) / link;
+        // Between domains each IPU reduces only its 1/perDomain slice, left by the reduction inside its domain.
+        var gwLink = ReplicaReduction(domains, elements / perDomain, ab, wb, plan.PhasedExecution) / target.GwLinkBytesPerSecond;
 
         double streamingBytes = 0;
         if (plan.PhasedExecution)
@@ -139,6 +142,7 @@ public sealed class CostModel(double computeEfficiency = CostModel.DefaultComput
             PipelineBubbleSeconds = (p - 1) * perMicroBatch,
             PipelineTransferSeconds = m * stageTransfer[slowest],
             DataParallelSeconds = dataParallel,
+            GwLinkSeconds = gwLink,
             StreamingSeconds = streamingBytes / target.StreamingBytesPerSecond,
             HostIoSeconds = hostBytes / target.PcieBytesPerSecond,
             SyncSeconds = syncs * target.SyncSeconds,
@@ -148,6 +152,45 @@ public sealed class CostModel(double computeEfficiency = CostModel.DefaultComput
             ComputeEfficiency = ComputeEfficiency,
         };
     }
+
+    /// <summary>
+    /// Bytes one IPU sends to reduce its gradients (<paramref name="elements"/> of them) over a ring of
+    /// <paramref name="ring"/> replicas: a ring all-reduce sends 2(n−1)/n of them (accumulator bytes); with phased
+    /// execution the state is sharded across replicas instead, so gradients are reduce-scattered ((n−1)/n) and the
+    /// weights all-gathered at each of the two loads (2 × (n−1)/n, weight bytes). 0 for a ring of one.
+    /// </summary>
+    public static double ReplicaReduction(int ring, double elements, double accumulatorBytes, double weightBytes, bool phased)
+    {
+        if (ring <= 1) return 0;
+        double share = (double)(ring - 1) / ring;
+        return phased ? share * elements * accumulatorBytes + 2 * share * elements * weightBytes : 2 * share * elements * accumulatorBytes;
+    }
+
+    /// <summary>
+    /// The IPU-Link domains the plan's replicas span and the replicas in each. The reduction across replicas is
+    /// hierarchical: inside each domain over IPU-Links, then between the domains over GW-Links. Throws
+    /// <see cref="InvalidPlanException"/> when a replica would straddle two domains or the domains would hold unequal
+    /// numbers of replicas.
+    /// </summary>
+    public static (int Domains, int ReplicasPerDomain) LinkDomains(PlacementPlan plan, IpuTarget target)
+    {
+        var domainIpus = target.IpusPerLinkDomain;
+        if (domainIpus < 1) throw new InvalidPlanException("ipus_per_link_domain", $"{domainIpus}; expected >= 1");
+        if (plan.IpuCount <= domainIpus) return (1, plan.Replicas);
+        if (domainIpus % plan.IpusPerReplica != 0)
+            throw new InvalidPlanException("ipus_per_link_domain",
+                $"{domainIpus} is not a multiple of the {plan.IpusPerReplica} IPUs of a replica; a replica's tensor-parallel and pipeline links stay inside one IPU-Link domain");
+        if (plan.IpuCount % domainIpus != 0)
+            throw new InvalidPlanException("ipus_per_link_domain",
+                $"{domainIpus} does not divide the plan's {plan.IpuCount} IPUs into whole IPU-Link domains");
+        var perDomain = domainIpus / plan.IpusPerReplica;
+        return (plan.Replicas / perDomain, perDomain);
+    }
+
+    /// <summary>Whether <see cref="LinkDomains"/> accepts the plan: its replicas fill whole IPU-Link domains evenly.</summary>
+    public static bool FitsLinkDomains(PlacementPlan plan, IpuTarget target) =>
+        target.IpusPerLinkDomain >= 1 && (plan.IpuCount <= target.IpusPerLinkDomain
+            || (target.IpusPerLinkDomain % plan.IpusPerReplica == 0 && plan.IpuCount % target.IpusPerLinkDomain == 0));
 
     /// <summary>Forward matmul FLOPs of one encoder layer on one tp rank for one micro-batch.</summary>
     public static double EncoderLayerFlops(T5ModelConfig model, int tensorParallel, TrainingShape shape)

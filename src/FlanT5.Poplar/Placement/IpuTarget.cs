@@ -42,6 +42,23 @@ public sealed record IpuTarget
     public long StreamingBytesPerIpu { get; init; } = 32L << 30;
 
     public int IpusPerMachine { get; init; } = 4;
+
+    /// <summary>
+    /// IPUs joined by IPU-Links into one domain: an IPU-POD64's 16 IPU-M2000s form one 2D IPU-Link torus (IPU-POD64
+    /// datasheet, "2D-torus IPU-Link topology"; poprun on a POD64 reports ipuLinkDomainSize 64). Larger systems
+    /// (IPU-POD128 = two POD64 racks, POD256 = four) join such domains with GW-Links (IPU-POD128 datasheet: "two
+    /// IPU-POD64 logical racks with optical GW-Link cables cross connected between them"). Lower it to model smaller
+    /// domains joined by GW-Links (what poprun's --num-ilds sets up).
+    /// </summary>
+    public int IpusPerLinkDomain { get; init; } = 64;
+
+    /// <summary>
+    /// GW-Link bandwidth per IPU, bytes/s, between IPU-Link domains: each IPU-M2000 has 2 × 100 Gbps GW-Links
+    /// (IPU-POD DA build guide glossary: "GW-Link: high speed (100 GbE) communication links that connect IPU-M2000s
+    /// horizontally across IPU-POD64 racks"; Bow-2000 datasheet: "GW-Link - 2x 100Gbps Gateway-Links for communication
+    /// between Bow Pods"), shared by its 4 IPUs: 2 × 100e9 / 8 / 4 = 6.25 GB/s. Against 320 GB/s of IPU-Links per IPU.
+    /// </summary>
+    public double GwLinkBytesPerSecond { get; init; } = 2 * 100e9 / 8 / 4;
     public double SyncSecondsPerHop { get; init; } = 15e-9;
 
     /// <summary>Tile memory of one IPU: 1472 × 638,976 = 940,572,672 bytes (the "900 MB").</summary>

@@ -9,14 +9,15 @@ public sealed record PlanCandidate(PlacementPlan Plan, MemoryReport Memory, Step
 /// Exhaustive search over plans for a fixed number of IPUs: every tensor-parallel degree t that divides the IPU
 /// count, num_heads and d_ff; every stage count p with t × p dividing the IPU count and p ≤ layers; replicas
 /// d = IPUs / (t × p) when the global batch splits evenly; recomputation on and off; weights and optimizer state
-/// on-chip or streaming (streamed weights only without pipelining); GPipe and 1F1B when p > 1. Keeps the plans that
-/// fit, fastest first.
+/// on-chip or streaming (streamed weights only without pipelining); GPipe and 1F1B when p > 1; beyond one IPU-Link
+/// domain, only replicas that fill whole domains. Keeps the plans that fit, fastest first.
 /// </summary>
 public sealed class PlanSearch(MemoryPlanner memory, CostModel cost)
 {
     public IReadOnlyList<PlanCandidate> FittingPlans(T5ModelConfig model, TrainingShape shape, IpuTarget target,
         EmbeddingLayout layout = EmbeddingLayout.Shared) =>
         Candidates(model, shape, target.IpuCount)
+            .Where(plan => CostModel.FitsLinkDomains(plan, target)) // a replica never straddles two IPU-Link domains
             .Select(plan => (plan, report: memory.Plan(model, plan, shape, target, layout)))
             .Where(x => x.report.Fits)
             .Select(x => new PlanCandidate(x.plan, x.report, cost.Estimate(model, x.plan, shape, target, layout)))

@@ -7,11 +7,11 @@ namespace FlanT5.Poplar.Placement;
 /// config/finetuning.yml): no pipeline, every layer across all tp IPUs as a phase, weights and optimizer state in
 /// streaming memory, recomputation of everything but the LM head, global batch 128, micro batch 1, 512/512 tokens,
 /// fp16. <see cref="PublishedStepSeconds"/> is the step time the reference's documentation reports, where it
-/// reports one.
+/// reports one; <see cref="Instances"/> the host processes it is launched as (poprun --num-instances).
 /// </summary>
 public sealed record ReferencePreset(
     string Name, string ModelSize, int TensorParallel, int Replicas, int GradientAccumulation,
-    double? PublishedStepSeconds)
+    double? PublishedStepSeconds, int Instances = 1)
 {
     public const int GlobalBatch = 128;
     public const int MicroBatch = 1;
@@ -48,7 +48,7 @@ public static class ReferencePresets
     public static IReadOnlyList<ReferencePreset> All { get; } =
     [
         new("xxl-pod16", "xxl", TensorParallel: 16, Replicas: 1, GradientAccumulation: 128, PublishedStepSeconds: 36),
-        new("xxl-pod64", "xxl", TensorParallel: 16, Replicas: 4, GradientAccumulation: 32, PublishedStepSeconds: null),
+        new("xxl-pod64", "xxl", TensorParallel: 16, Replicas: 4, GradientAccumulation: 32, PublishedStepSeconds: null, Instances: 4),
         new("xl-pod8", "xl", TensorParallel: 8, Replicas: 1, GradientAccumulation: 128, PublishedStepSeconds: 16),
         new("xl-pod16", "xl", TensorParallel: 8, Replicas: 2, GradientAccumulation: 64, PublishedStepSeconds: null),
     ];

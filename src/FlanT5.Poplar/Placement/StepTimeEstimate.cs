@@ -19,8 +19,18 @@ public sealed record StepTimeEstimate
     /// <summary>Activations and their gradients sent between pipeline stages.</summary>
     public required double PipelineTransferSeconds { get; init; }
 
-    /// <summary>Gradient reduction (and, with sharded streaming state, weight gathering) across replicas.</summary>
+    /// <summary>
+    /// Gradient reduction (and, with sharded streaming state, weight gathering) across the replicas of one IPU-Link
+    /// domain, over IPU-Links.
+    /// </summary>
     public required double DataParallelSeconds { get; init; }
+
+    /// <summary>
+    /// The same reduction's part between IPU-Link domains, over GW-Links: zero while every replica sits in one
+    /// domain (up to an IPU-POD64), whatever the number of host instances (instances change who drives a replica,
+    /// not the links its gradients take).
+    /// </summary>
+    public double GwLinkSeconds { get; init; }
 
     /// <summary>Weights, gradients, optimizer state and stored activations moved to and from streaming memory.</summary>
     public required double StreamingSeconds { get; init; }
@@ -41,7 +51,7 @@ public sealed record StepTimeEstimate
     public required double ComputeEfficiency { get; init; }
 
     public double TotalSeconds => ComputeSeconds + TensorParallelSeconds + PipelineBubbleSeconds + PipelineTransferSeconds
-                                  + DataParallelSeconds + StreamingSeconds + HostIoSeconds + SyncSeconds;
+                                  + DataParallelSeconds + GwLinkSeconds + StreamingSeconds + HostIoSeconds + SyncSeconds;
 
     /// <summary>The components in display order, with their names.</summary>
     public IReadOnlyList<(string Name, double Seconds)> Components =>
@@ -51,6 +61,7 @@ public sealed record StepTimeEstimate
         ("pipeline bubble", PipelineBubbleSeconds),
         ("pipeline transfers", PipelineTransferSeconds),
         ("data-parallel reduction", DataParallelSeconds),
+        ("GW-Link reduction", GwLinkSeconds),
         ("streaming memory", StreamingSeconds),
         ("host I/O", HostIoSeconds),
         ("sync", SyncSeconds),

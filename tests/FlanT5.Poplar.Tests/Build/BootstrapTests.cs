@@ -20,6 +20,7 @@ public class BootstrapTests
         ([], true, false), ([], false, true), ([], false, false),
         (["libopenblas-dev", "sentencepiece"], true, false), (["cmake"], true, true),
         (["libgtest-dev", "sentencepiece"], false, true), (["libopenblas-dev", "sentencepiece"], false, false),
+        (["openmpi-bin", "libopenmpi-dev"], true, false), (["openmpi-bin", "libopenmpi-dev"], false, true),
     ];
 
     private static readonly Lazy<Dictionary<string, List<string>>> s_decisions = new(() =>
@@ -92,6 +93,26 @@ public class BootstrapTests
     }
 
     [Test]
+    public void OpenMpiIsInstalledWithTheOtherPackages()
+    {
+        var packages = s_decisions.Value["packages"].Single().Split(' ');
+        Assert.That(packages, Is.EqualTo(new[]
+        {
+            "cmake", "g++", "make", "libopenblas-dev", "libgtest-dev", "sentencepiece", "openmpi-bin", "libopenmpi-dev",
+        }));
+        Assert.That(Commands(["openmpi-bin", "libopenmpi-dev"], isRoot: true, hasSudo: false), Is.EqualTo(new[]
+        {
+            "apt-get update -qq",
+            "apt-get install -y -qq --no-install-recommends openmpi-bin libopenmpi-dev",
+        }));
+        Assert.That(Commands(["openmpi-bin", "libopenmpi-dev"], isRoot: false, hasSudo: true), Is.EqualTo(new[]
+        {
+            "sudo apt-get update -qq",
+            "sudo apt-get install -y -qq --no-install-recommends openmpi-bin libopenmpi-dev",
+        }));
+    }
+
+    [Test]
     public void MissingPackagesKeepTheRequiredOrder()
     {
         Assert.That(s_decisions.Value["missing"], Is.EqualTo(new[] { "cmake,sentencepiece", "0" }));
@@ -128,12 +149,12 @@ public class BootstrapTests
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void DryRunWithPackagesMissingNamesThemAndTheUsersCommands(string uid, string sudo)
     {
-        // dpkg-query says sentencepiece and libopenblas-dev are not installed; id -u answers uid; sudo exists.
+        // dpkg-query says sentencepiece, libopenblas-dev and openmpi-bin are not installed; id -u answers uid; sudo exists.
         var bin = Path.Combine(Path.GetTempPath(), $"ft5-bootstrap-{Guid.NewGuid():N}");
         Directory.CreateDirectory(bin);
         try
         {
-            Fake(bin, "dpkg-query", "case \"$*\" in *sentencepiece*|*libopenblas-dev*) exit 1;; esac\nprintf 'install ok installed'");
+            Fake(bin, "dpkg-query", "case \"$*\" in *sentencepiece*|*libopenblas-dev*|*openmpi-bin*) exit 1;; esac\nprintf 'install ok installed'");
             Fake(bin, "id", $"echo {uid}");
             Fake(bin, "sudo", "exit 99");
             var path = bin + ":" + Environment.GetEnvironmentVariable("PATH");
@@ -143,9 +164,9 @@ public class BootstrapTests
             Assert.That(dryRun.ExitCode, Is.Zero, dryRun.Output + dryRun.Error);
             Assert.That(dryRun.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), Is.EqualTo(new[]
             {
-                "bootstrap: installing libopenblas-dev, sentencepiece",
+                "bootstrap: installing libopenblas-dev, sentencepiece, openmpi-bin",
                 $"would run: {sudo}apt-get update -qq",
-                $"would run: {sudo}apt-get install -y -qq --no-install-recommends libopenblas-dev sentencepiece",
+                $"would run: {sudo}apt-get install -y -qq --no-install-recommends libopenblas-dev sentencepiece openmpi-bin",
             }));
         }
         finally

@@ -146,6 +146,20 @@ public class RunConfigLoaderTests
     }
 
     [Test]
+    public void InstancesMustDivideTheReplicas()
+    {
+        var file = Write("run.yaml", "training:\n  global_batch_size: 128\nexecution:\n  micro_batch_size: 1\n  data_parallel: 4\n  instances: 3\n");
+
+        var e = Assert.Throws<InvalidDataException>(() => Load(file));
+
+        Assert.That(e!.Message, Does.StartWith($"{file}:6: execution.instances is 3, not a divisor of execution.data_parallel 4"));
+        Assert.That(e.Message, Does.Contain($"execution.data_parallel from {file}:5"));
+        Assert.That(Assert.Throws<InvalidDataException>(() => Load(null, "execution.instances=0"))!.Message,
+            Does.Contain("execution.instances is 0; expected >= 1"));
+        Assert.That(Load(file, "execution.instances=2").Config.ReplicasPerInstance, Is.EqualTo(2));
+    }
+
+    [Test]
     public void AllProblemsAreListedNotJustTheFirst()
     {
         var file = Write("run.yaml", "training:\n  steps: 0\ninference:\n  num_beams: 0\n");
