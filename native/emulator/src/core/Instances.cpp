@@ -3,7 +3,6 @@
 #include <poplar/exceptions.hpp>
 
 #ifdef POPLAR_EMULATOR_MPI
-#include <algorithm>
 #include <climits>
 #include <map>
 
@@ -158,11 +157,13 @@ public:
       throw poplar::poplar_error("poplar::Engine: a collective's input of " + std::to_string(blockBytes) +
                                  " bytes per replica is too large for one MPI message");
     check(MPI_Type_contiguous(static_cast<int>(blockBytes), MPI_BYTE, &block), "MPI_Type_contiguous");
-    MPI_Type_commit(&block);
-    all.resize(blockBytes * static_cast<std::size_t>(total));
-    int rc = MPI_Allgatherv(local.data(), mine, block, all.data(), counts.data(), offsets.data(), block, comm);
+    int rc = MPI_Type_commit(&block);
+    if (rc == MPI_SUCCESS) {
+      all.resize(blockBytes * static_cast<std::size_t>(total));
+      rc = MPI_Allgatherv(local.data(), mine, block, all.data(), counts.data(), offsets.data(), block, comm);
+    }
     MPI_Type_free(&block);
-    check(rc, "MPI_Allgatherv");
+    check(rc, "MPI_Type_commit / MPI_Allgatherv");
   }
 
 private:
