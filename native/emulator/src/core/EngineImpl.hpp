@@ -14,6 +14,7 @@
 #include <poplar/Program.hpp>
 
 #include "core/GraphState.hpp"
+#include "core/Instances.hpp"
 #include "core/ProgramNode.hpp"
 #include "core/ReplicaContext.hpp"
 #include "core/Report.hpp"
@@ -26,6 +27,12 @@ public:
              const poplar::OptionFlags &options);
   const GraphState &graph() const { return *state_; }
   unsigned replicationFactor() const { return state_->replicationFactor; }
+  // The replicas this instance runs: [firstLocalReplica, firstLocalReplica + numLocalReplicas).
+  unsigned firstLocalReplica() const { return firstLocal_; }
+  unsigned numLocalReplicas() const { return numLocal_; }
+  bool isLocal(unsigned replica) const { return replica >= firstLocal_ && replica - firstLocal_ < numLocal_; }
+  // The other instances, when this one runs only some replicas; else null.
+  const Instances *instances() const { return instances_.get(); }
 
   void load(const poplar::Device &device);
   void run(unsigned program);
@@ -54,7 +61,10 @@ private:
 
   std::shared_ptr<GraphState> state_;
   std::vector<NodePtr> programs_;
-  std::vector<std::unique_ptr<ReplicaContext>> replicas_;
+  unsigned firstLocal_ = 0;
+  unsigned numLocal_ = 0;
+  std::unique_ptr<Instances> instances_;
+  std::vector<std::unique_ptr<ReplicaContext>> replicas_; // by replica index; null for replicas of other instances
   std::map<const StepNode *, StepCycles> stepCycles_;
   std::set<const StepNode *> threaded_; // steps worth a thread per replica
   std::map<std::pair<const StepNode *, unsigned>, std::mt19937> kernelRandom_;

@@ -1,10 +1,15 @@
 #include "core/Kernel.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <deque>
+
 #include <poplar/exceptions.hpp>
 
 #include "core/Access.hpp"
 #include "core/EngineImpl.hpp"
 #include "core/GraphState.hpp"
+#include "core/Instances.hpp"
 #include "core/ReplicaContext.hpp"
 #include "core/TypeInfo.hpp"
 
@@ -135,19 +140,95 @@ public:
   }
   bool acrossReplicas() const override { return true; }
   void runAll(const std::vector<ReplicaContext *> &replicas) const override {
+    if (replicas.empty()) return;
+    EngineImpl &engine = replicas.front()->engine();
     std::vector<Gathered> g(replicas.size());
-    std::vector<KernelIo> ios;
-    ios.reserve(replicas.size());
+    std::vector<std::pair<unsigned, Gathered *>> members; // every replica the body sees, with its arrays
     for (std::size_t i = 0; i < replicas.size(); ++i) {
-      ReplicaContext &r = *replicas[i];
-      gatherAll(r, k_.inputs, k_.outputs, g[i]);
-      ios.emplace_back(g[i].inputs, g[i].outputs, r.replica(), r.replicationFactor(), r.engine().kernelRandom(this, r.replica()));
+      gatherAll(*replicas[i], k_.inputs, k_.outputs, g[i]);
+      members.emplace_back(replicas[i]->replica(), &g[i]);
     }
+    std::deque<Gathered> remote; // stable addresses for the members' arrays
+    if (const Instances *instances = engine.instances())
+      for (const auto &group : k_.groups)
+        if (instances->spans(group)) fetchRemoteMembers(*instances, group, replicas, g, remote, members);
+    std::sort(members.begin(), members.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+    std::vector<KernelIo> ios;
+    ios.reserve(members.size());
+    for (auto &[replica, arrays] : members)
+      ios.emplace_back(arrays->inputs, arrays->outputs, replica, engine.replicationFactor(), engine.kernelRandom(this, replica));
     k_.body(ios);
     for (std::size_t i = 0; i < replicas.size(); ++i) scatterAll(*replicas[i], k_.outputs, g[i], name());
   }
+  std::vector<std::vector<unsigned>> replicaGroups() const override { return k_.groups; }
 
 private:
+  static std::size_t arrayBytes(const poplar::Tensor &t) {
+    const TensorLayout &l = *Access::impl(t);
+    return l.numElements() * (isFloatKernelType(l.type) ? sizeof(float) : typeInfo(l.type).size);
+  }
+  static const unsigned char *arrayData(const KernelArray &a) {
+    return a.floats ? reinterpret_cast<const unsigned char *>(a.floats) : static_cast<const unsigned char *>(a.raw);
+  }
+  // An array shaped like t for a replica of another instance: inputs filled from `src`, outputs zero.
+  static KernelArray remoteArray(const poplar::Tensor &t, Gathered &into, const unsigned char *src) {
+    const TensorLayout &l = *Access::impl(t);
+    KernelArray a;
+    a.type = l.type;
+    a.shape = l.shape;
+    a.numElements = l.numElements();
+    a.elementBytes = typeInfo(l.type).size;
+    if (isFloatKernelType(l.type)) {
+      into.floatBuffers.emplace_back(a.numElements, 0.0f);
+      if (src) std::memcpy(into.floatBuffers.back().data(), src, a.numElements * sizeof(float));
+      a.floats = into.floatBuffers.back().data();
+    } else {
+      into.rawBuffers.emplace_back(a.numElements * a.elementBytes, 0);
+      if (src) std::memcpy(into.rawBuffers.back().data(), src, a.numElements * a.elementBytes);
+      a.raw = into.rawBuffers.back().data();
+    }
+    return a;
+  }
+
+  // Exchanges the inputs of a group spanning instances and adds arrays for each member on another
+  // instance. Members travel as their kernel arrays (FLOAT and HALF as the floats the body reads), so
+  // the body reduces exactly the values it would in one process.
+  void fetchRemoteMembers(const Instances &instances, const std::vector<unsigned> &group,
+                          const std::vector<ReplicaContext *> &replicas, std::vector<Gathered> &g, std::deque<Gathered> &remote,
+                          std::vector<std::pair<unsigned, Gathered *>> &members) const {
+    std::size_t blockBytes = 0;
+    for (const auto &t : k_.inputs) blockBytes += arrayBytes(t);
+    std::vector<unsigned> localMembers;
+    std::vector<unsigned char> local;
+    for (std::size_t i = 0; i < replicas.size(); ++i) {
+      unsigned r = replicas[i]->replica();
+      if (std::find(group.begin(), group.end(), r) == group.end()) continue;
+      localMembers.push_back(r);
+      for (std::size_t k = 0; k < k_.inputs.size(); ++k) {
+        const unsigned char *p = arrayData(g[i].inputs[k]);
+        local.insert(local.end(), p, p + arrayBytes(k_.inputs[k]));
+      }
+    }
+    if (localMembers.empty()) return;
+    std::vector<unsigned char> all;
+    std::vector<unsigned> allMembers;
+    instances.allGather(group, localMembers, local, blockBytes, all, allMembers);
+    for (std::size_t m = 0; m < allMembers.size(); ++m) {
+      unsigned r = allMembers[m];
+      if (std::find(localMembers.begin(), localMembers.end(), r) != localMembers.end()) continue;
+      Gathered &into = remote.emplace_back();
+      into.floatBuffers.reserve(k_.inputs.size() + k_.outputs.size());
+      into.rawBuffers.reserve(k_.inputs.size() + k_.outputs.size());
+      const unsigned char *src = all.data() + m * blockBytes;
+      for (const auto &t : k_.inputs) {
+        into.inputs.push_back(remoteArray(t, into, src));
+        src += arrayBytes(t);
+      }
+      for (const auto &t : k_.outputs) into.outputs.push_back(remoteArray(t, into, nullptr));
+      members.emplace_back(r, &into);
+    }
+  }
+
   CrossReplicaKernel k_;
 };
 

@@ -118,11 +118,16 @@ void addKernel(poplar::Graph &graph, poplar::program::Sequence &prog, Kernel ker
 
 // A kernel that sees every replica at once (collectives): body gets one KernelIo per replica, in
 // replica order. Cost is per replica; ipuLinkBytes of a collective is what one replica sends.
+// `groups` lists the members of each replica group (replica order). When an engine runs only some
+// replicas here (target.firstRuntimeReplica / numberRuntimeReplica), the inputs of a group's members on
+// other instances are fetched over MPI and the body also gets a KernelIo for each of them (outputs
+// discarded), so a body computes the same values whichever instance its replicas run on.
 struct CrossReplicaKernel {
   std::string name;
   std::vector<poplar::Tensor> inputs;
   std::vector<poplar::Tensor> outputs;
   std::function<void(std::vector<KernelIo> &)> body;
+  std::vector<std::vector<unsigned>> groups;
   KernelCost cost;
   std::size_t tempBytes = 0;
 };

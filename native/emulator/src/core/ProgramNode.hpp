@@ -85,6 +85,8 @@ public:
   virtual bool acrossReplicas() const { return false; }
   virtual void run(ReplicaContext &replica) const;
   virtual void runAll(const std::vector<ReplicaContext *> &replicas) const;
+  // The replica groups a collective step exchanges within (members in replica order); none for other steps.
+  virtual std::vector<std::vector<unsigned>> replicaGroups() const { return {}; }
 
 private:
   std::string name_;

@@ -133,6 +133,7 @@ void addAllReduce(poplar::Graph &graph, const poplar::Tensor &in, const poplar::
         for (std::size_t i = 0; i < n; ++i) store(io->output(0), i, op == LOCAL ? load(io->input(0), i) : acc[i]);
     }
   };
+  k.groups = gs;
   poplar_emulator::addCrossReplicaKernel(graph, prog, std::move(k));
 }
 
@@ -202,6 +203,7 @@ poplar::Tensor reduceScatterCrossReplica(poplar::Graph &graph, const poplar::Ten
       }
     }
   };
+  k.groups = gs;
   poplar_emulator::addCrossReplicaKernel(graph, prog, std::move(k));
   return out;
 }
@@ -234,6 +236,7 @@ poplar::Tensor allGatherCrossReplica(poplar::Graph &graph, const poplar::Tensor 
       }
     }
   };
+  k.groups = gs;
   poplar_emulator::addCrossReplicaKernel(graph, prog, std::move(k));
   return out;
 }

@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <sstream>
+#include <string>
 #include <thread>
 
 #include <poplar/Engine.hpp>
@@ -28,10 +30,37 @@ std::uint64_t mix(std::uint64_t x) {
 
 std::size_t bytesOfLayout(const TensorLayout &t) { return t.numElements() * typeInfo(t.type).size; }
 
+// The engine options that say which replicas of the global graph this host instance runs, as popart
+// sets them for distributed replicated graphs (graphcore/popart, willow/src/popx/devicex.cpp:
+// "target.firstRuntimeReplica" = globalReplicaOffset, "target.numberRuntimeReplica" = local replicas).
+unsigned replicaOption(const poplar::OptionFlags &options, const std::string &key, unsigned fallback) {
+  auto value = Access::option(options, key);
+  if (!value) return fallback;
+  try {
+    std::size_t used = 0;
+    unsigned long v = std::stoul(*value, &used);
+    if (used == value->size() && v <= 0xffffffffu) return static_cast<unsigned>(v);
+  } catch (const std::exception &) {
+  }
+  throw poplar::poplar_error("poplar::Engine: option '" + key + "' is '" + *value + "', not a replica count or index");
+}
+
+// FNV-1a over what every instance's engine must agree on: variables, programs' steps, streams.
+struct Fingerprint {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  void add(const std::string &s) {
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+    add(static_cast<std::uint64_t>(s.size()));
+  }
+  void add(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) h = (h ^ ((v >> (8 * i)) & 0xffu)) * 0x100000001b3ull;
+  }
+};
+
 } // namespace
 
 EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::program::Program> &programs,
-                       const poplar::OptionFlags &) {
+                       const poplar::OptionFlags &options) {
   const GraphImpl &g = Access::impl(graph);
   state_ = std::make_shared<GraphState>(*g.state);
   for (const auto &p : programs) {
@@ -64,13 +93,36 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
     }, seen);
   memory_ = analyseMemory(*state_, programs_);
   unsigned rf = state_->replicationFactor;
+  firstLocal_ = replicaOption(options, "target.firstRuntimeReplica", 0);
+  numLocal_ = replicaOption(options, "target.numberRuntimeReplica", rf - std::min(firstLocal_, rf));
+  if (numLocal_ == 0 || firstLocal_ >= rf || numLocal_ > rf - firstLocal_)
+    throw poplar::poplar_error("poplar::Engine: target.firstRuntimeReplica=" + std::to_string(firstLocal_) +
+                               " and target.numberRuntimeReplica=" + std::to_string(numLocal_) +
+                               " do not name a non-empty range of the graph's " + std::to_string(rf) + " replicas");
+  if (numLocal_ != rf) {
+    Fingerprint f;
+    f.add(programs_.size());
+    for (const VarInfo &v : state_->vars) {
+      f.add(v.name);
+      f.add(typeInfo(v.type).name);
+      f.add(v.numElements);
+    }
+    std::set<std::vector<unsigned>> groups;
+    for (const StepNode *st : steps) {
+      f.add(st->name());
+      for (auto &group : st->replicaGroups()) groups.insert(group);
+    }
+    for (const auto &kv : state_->streams) f.add(kv.first);
+    instances_ = Instances::connect(rf, firstLocal_, numLocal_, f.h, groups);
+  }
   for (std::size_t i = 0; i < steps.size(); ++i) {
     stepCycles_[steps[i]] = stepCycles(*steps[i], *state_);
     for (unsigned r = 0; r < rf; ++r)
       kernelRandom_.emplace(std::make_pair(steps[i], r),
                             std::mt19937(static_cast<std::mt19937::result_type>(mix((i << 16) ^ r))));
   }
-  for (unsigned r = 0; r < rf; ++r) {
+  replicas_.resize(rf);
+  for (unsigned r = firstLocal_; r < firstLocal_ + numLocal_; ++r) {
     auto ctx = std::make_unique<ReplicaContext>(*this, r, mix(0x5eed0000u + r));
     auto &storage = ctx->storage();
     for (const VarInfo &v : state_->vars) {
@@ -85,11 +137,14 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
         storage.emplace_back(bytes, 0);
       }
     }
-    replicas_.push_back(std::move(ctx));
+    replicas_[r] = std::move(ctx);
   }
   for (const auto &kv : state_->remoteBuffers) {
     const RemoteBufferInfo &b = *kv.second;
-    remote_[b.handle].assign(rf, std::vector<unsigned char>(b.numElements * b.repeats * typeInfo(b.type).size, 0));
+    auto &rows = remote_[b.handle];
+    rows.resize(rf);
+    for (unsigned r = firstLocal_; r < firstLocal_ + numLocal_; ++r)
+      rows[r].assign(b.numElements * b.repeats * typeInfo(b.type).size, 0);
   }
 }
 
@@ -111,9 +166,9 @@ void EngineImpl::run(unsigned program) {
     throw poplar::poplar_error("poplar::Engine::run: program " + std::to_string(program) + " does not exist (the engine has " +
                                std::to_string(programs_.size()) + ")");
   lastRun_ = CycleReport();
-  std::vector<unsigned> all(state_->replicationFactor);
-  for (unsigned r = 0; r < all.size(); ++r) all[r] = r;
-  execute(*programs_[program], all);
+  std::vector<unsigned> local(numLocal_);
+  for (unsigned i = 0; i < numLocal_; ++i) local[i] = firstLocal_ + i;
+  execute(*programs_[program], local);
 }
 
 bool EngineImpl::predicate(const poplar::Tensor &t, unsigned replica) {
@@ -208,34 +263,35 @@ std::size_t span(const void *b, const void *e) {
 void EngineImpl::readTensor(const std::string &h, void *buf, void *bufEnd) {
   const HostHandle &hh = handleOf(*state_, h, false);
   std::size_t bytes = bytesOfLayout(hh.layout), have = span(buf, bufEnd);
-  unsigned rf = state_->replicationFactor;
+  unsigned n = numLocal_;
   if (have == bytes) {
-    replicas_[0]->readRaw(hh.layout, static_cast<unsigned char *>(buf));
-  } else if (have == bytes * rf) {
-    for (unsigned r = 0; r < rf; ++r) replicas_[r]->readRaw(hh.layout, static_cast<unsigned char *>(buf) + r * bytes);
+    replicas_[firstLocal_]->readRaw(hh.layout, static_cast<unsigned char *>(buf));
+  } else if (have == bytes * n) {
+    for (unsigned i = 0; i < n; ++i)
+      replicas_[firstLocal_ + i]->readRaw(hh.layout, static_cast<unsigned char *>(buf) + i * bytes);
   } else {
     throw poplar::poplar_error("poplar::Engine::readTensor '" + h + "': the buffer has " + std::to_string(have) +
-                               " bytes; the tensor needs " + std::to_string(bytes) + " (or " + std::to_string(bytes * rf) +
-                               " for all replicas)");
+                               " bytes; the tensor needs " + std::to_string(bytes) + " (or " + std::to_string(bytes * n) +
+                               " for all " + std::to_string(n) + " replicas run here)");
   }
 }
 
 void EngineImpl::writeTensor(const std::string &h, const void *buf, const void *bufEnd) {
   const HostHandle &hh = handleOf(*state_, h, true);
   std::size_t bytes = bytesOfLayout(hh.layout), have = span(buf, bufEnd);
-  unsigned rf = state_->replicationFactor;
-  if (have != bytes && have != bytes * rf)
+  unsigned n = numLocal_;
+  if (have != bytes && have != bytes * n)
     throw poplar::poplar_error("poplar::Engine::writeTensor '" + h + "': the buffer has " + std::to_string(have) +
-                               " bytes; the tensor needs " + std::to_string(bytes) + " (or " + std::to_string(bytes * rf) +
-                               " for all replicas)");
-  for (unsigned r = 0; r < rf; ++r)
-    replicas_[r]->writeRaw(hh.layout, static_cast<const unsigned char *>(buf) + (have == bytes ? 0 : r * bytes));
+                               " bytes; the tensor needs " + std::to_string(bytes) + " (or " + std::to_string(bytes * n) +
+                               " for all " + std::to_string(n) + " replicas run here)");
+  for (unsigned i = 0; i < n; ++i)
+    replicas_[firstLocal_ + i]->writeRaw(hh.layout, static_cast<const unsigned char *>(buf) + (have == bytes ? 0 : i * bytes));
 }
 
 std::size_t EngineImpl::streamBlockBytes(const StreamInfo &s) const {
   std::size_t block = s.numElements * typeInfo(s.type).size;
   bool perReplica = !s.toDevice || s.mode == poplar::ReplicatedStreamMode::REPLICATE;
-  return perReplica ? block * state_->replicationFactor : block;
+  return perReplica ? block * numLocal_ : block;
 }
 
 void EngineImpl::connectStream(const std::string &h, void *p, void *pEnd) {
@@ -277,8 +333,13 @@ std::size_t EngineImpl::remoteBufferBytes(const std::string &h) const {
 }
 
 namespace {
-void checkRemote(const GraphState &s, const std::string &h, std::uint64_t repeat, unsigned replica, const char *op) {
+void checkRemote(const GraphState &s, const EngineImpl &e, const std::string &h, std::uint64_t repeat, unsigned replica,
+                 const char *op) {
   const RemoteBufferInfo &b = *s.remoteBuffers.at(h);
+  if (replica < s.replicationFactor && !e.isLocal(replica))
+    throw poplar::poplar_error(std::string("poplar::Engine::") + op + " '" + h + "': replica " + std::to_string(replica) +
+                               " runs on another instance (this one runs replicas " + std::to_string(e.firstLocalReplica()) +
+                               " to " + std::to_string(e.firstLocalReplica() + e.numLocalReplicas() - 1) + ")");
   if (repeat >= b.repeats || replica >= s.replicationFactor)
     throw poplar::poplar_error(std::string("poplar::Engine::") + op + " '" + h + "': row " + std::to_string(repeat) +
                                " of replica " + std::to_string(replica) + " does not exist (" + std::to_string(b.repeats) +
@@ -288,13 +349,13 @@ void checkRemote(const GraphState &s, const std::string &h, std::uint64_t repeat
 
 void EngineImpl::copyToRemoteBuffer(const void *buf, const std::string &h, std::uint64_t repeat, unsigned replica) {
   std::size_t row = remoteBufferBytes(h);
-  checkRemote(*state_, h, repeat, replica, "copyToRemoteBuffer");
+  checkRemote(*state_, *this, h, repeat, replica, "copyToRemoteBuffer");
   std::memcpy(remote_.at(h)[replica].data() + repeat * row, buf, row);
 }
 
 void EngineImpl::copyFromRemoteBuffer(const std::string &h, void *buf, std::uint64_t repeat, unsigned replica) {
   std::size_t row = remoteBufferBytes(h);
-  checkRemote(*state_, h, repeat, replica, "copyFromRemoteBuffer");
+  checkRemote(*state_, *this, h, repeat, replica, "copyFromRemoteBuffer");
   std::memcpy(buf, remote_.at(h)[replica].data() + repeat * row, row);
 }
 

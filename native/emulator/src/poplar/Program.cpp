@@ -86,7 +86,8 @@ public:
     std::size_t block = stream_->numElements * typeInfo(stream_->type).size;
     bool perReplica = !stream_->toDevice || stream_->mode == poplar::ReplicatedStreamMode::REPLICATE;
     for (ReplicaContext *r : replicas) {
-      unsigned char *p = entry + (perReplica ? r->replica() * block : 0);
+      // The host buffer holds the blocks of the replicas run here.
+      unsigned char *p = entry + (perReplica ? (r->replica() - engine.firstLocalReplica()) * block : 0);
       if (stream_->toDevice) r->writeRaw(*Access::impl(t_), p);
       else r->readRaw(*Access::impl(t_), p);
     }
@@ -196,6 +197,11 @@ public:
     for (ReplicaContext *r : replicas) byIndex[r->replica()] = r;
     std::map<unsigned, std::vector<unsigned char>> sent;
     for (auto [from, to] : map_) {
+      if (!replicas.empty() && replicas.front()->engine().instances() &&
+          (!replicas.front()->engine().isLocal(from) || !replicas.front()->engine().isLocal(to)))
+        throw poplar::poplar_error("poplar::program::CrossReplicaCopy '" + name() + "': replicas " + std::to_string(from) +
+                                   " and " + std::to_string(to) +
+                                   " run on different instances; a copy across instances is not emulated (use a gcl collective)");
       if (!byIndex.count(from) || !byIndex.count(to))
         throw poplar::poplar_error("poplar::program::CrossReplicaCopy '" + name() + "': replicas " + std::to_string(from) +
                                    " and " + std::to_string(to) + " did not both reach the copy");
