@@ -70,7 +70,7 @@ public class LaunchLayoutCommandTests
         var result = Run(Mpirun(0, 2), [command, .. TwoReplicas]);
         Assert.That(result.ExitCode, Is.EqualTo(2), result.Output + result.Error);
         Assert.That(result.Error, Does.StartWith($"error: launch: mpirun: instance 0 of 2, local replicas [0, 1): {command} runs as one instance only so far.")
-            .And.Contain("gcl collectives across instances over MPI"));
+            .And.Contain("sessions on the Poplar builder"));
     }
 
     [Test]
