@@ -14,9 +14,6 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
     : graph_(graph), config_(config), shape_(shape), params_(graph) {
     config_.validate();
     shape_.validate();
-    if (config_.dropout != 0.0f)
-        throw std::invalid_argument("T5 graph: dropout_rate " + std::to_string(config_.dropout) +
-                                    " is not built yet; the graph runs with dropout 0");
     const std::size_t v = config_.vocab, d = config_.d_model;
     const Parameter* lm_weight = nullptr;
     if (config_.embeddings == EmbeddingLayout::Shared) {
@@ -44,6 +41,12 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
     input(streams::kLabels, tgt, labels_in_, labels_);
     loss_scale_in_.emplace(graph.addHostToDeviceFIFO(streams::kLossScale, poplar::FLOAT, 1));
     loss_scale_ = graph.addVariable(poplar::FLOAT, {1}, poplar::VariableMappingMethod::LINEAR, streams::kLossScale);
+    if (config_.dropout > 0.0f) {
+        seed_in_.emplace(graph.addHostToDeviceFIFO(streams::kDropoutSeed, poplar::UNSIGNED_INT, 2));
+        dropout_seed_ = graph.addVariable(poplar::UNSIGNED_INT, {2}, poplar::VariableMappingMethod::LINEAR,
+                                          streams::kDropoutSeed);
+        dropout_ = std::make_unique<Dropout>(graph, config_.dropout, dropout_seed_);
+    }
     loss_out_.emplace(graph.addDeviceToHostFIFO(streams::kLoss, poplar::FLOAT, 1));
     logits_out_.emplace(graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * v));
     encoder_out_.emplace(graph.addDeviceToHostFIFO(streams::kEncoderOutput, poplar::FLOAT, src * d));
@@ -69,6 +72,8 @@ poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs)
     prog.add(Copy(*mask_in_, mask_));
     prog.add(Copy(*decoder_ids_in_, decoder_ids_));
     prog.add(Copy(*labels_in_, labels_));
+    Dropout* dropout = with_gradient ? dropout_.get() : nullptr;
+    if (dropout) prog.add(Copy(*seed_in_, dropout_seed_));
 
     const std::size_t b = shape_.batch;
     auto row_ids = [&](const poplar::Tensor& ids, const char* name) {
@@ -76,8 +81,9 @@ poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs)
     };
     const poplar::Tensor mask_bias = maskBias(graph_, mask_, b, shape_.src_len, prog, "mask_bias");
     const poplar::Tensor encoded =
-        encoder_->forward(row_ids(input_ids_, "input_ids_u32"), mask_bias, poplar::Tensor(), prog);
-    const poplar::Tensor decoded = decoder_->forward(row_ids(decoder_ids_, "decoder_ids_u32"), mask_bias, encoded, prog);
+        encoder_->forward(row_ids(input_ids_, "input_ids_u32"), mask_bias, poplar::Tensor(), prog, dropout);
+    const poplar::Tensor decoded =
+        decoder_->forward(row_ids(decoder_ids_, "decoder_ids_u32"), mask_bias, encoded, prog, dropout);
     const poplar::Tensor logits = lm_head_->forward(graph_, decoded, prog);
     const CrossEntropy loss = crossEntropy(graph_, logits, labels_, with_gradient, prog);
     prog.add(Copy(loss.loss.reshape({1}), *loss_out_));

@@ -1,7 +1,8 @@
 // The T5 graph and its programs for one IPU, built once for a static batch shape: the parameters as variables,
 // the batch through host streams, and programs that zero the gradients, run the forward pass, and run the
 // forward and backward passes (adding every parameter's gradient), the AdamW update, and, for a decode shape,
-// cached decoding (begin, then one step per token).
+// cached decoding (begin, then one step per token). Dropout acts in forward_backward only (training): the
+// forward program and decoding evaluate the model, as Hugging Face's eval mode does.
 #pragma once
 
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "t5/adamw.h"
 #include "t5/cached_decoding.h"
+#include "t5/dropout.h"
 #include "t5/lm_head.h"
 #include "t5/parameters.h"
 #include "t5/stack.h"
@@ -30,6 +32,9 @@ inline constexpr const char* kAttentionMask = "attention_mask";
 inline constexpr const char* kDecoderInputIds = "decoder_input_ids";
 inline constexpr const char* kLabels = "labels";
 inline constexpr const char* kLossScale = "loss_scale";  // FLOAT [1]: multiplies the gradients (forward_backward)
+// UNSIGNED_INT [2]: the dropout masks' seed, read by each forward_backward run; the stream exists only when
+// dropout_rate > 0.
+inline constexpr const char* kDropoutSeed = "dropout_seed";
 inline constexpr const char* kLoss = "loss";
 inline constexpr const char* kLogits = "logits";
 inline constexpr const char* kEncoderOutput = "encoder_output";
@@ -47,6 +52,8 @@ public:
     const Parameters& parameters() const { return params_; }
     const std::vector<poplar::program::Program>& programs() const { return programs_; }
     const BatchShape& shape() const { return shape_; }
+    // The training pass's dropout sites; null when dropout_rate is 0.
+    const Dropout* dropout() const { return dropout_.get(); }
 
 private:
     // Reads the batch, runs the model, sends the loss; with_gradient adds the backward pass.
@@ -63,10 +70,11 @@ private:
     std::unique_ptr<LmHead> lm_head_;
     std::unique_ptr<AdamW> adamw_;
     std::unique_ptr<CachedDecoding> decoding_;
+    std::unique_ptr<Dropout> dropout_;
     // DataStream has no default constructor in the SDK: set while the graph is built.
-    std::optional<poplar::DataStream> input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_;
+    std::optional<poplar::DataStream> input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_, seed_in_;
     std::optional<poplar::DataStream> loss_out_, logits_out_, encoder_out_;
-    poplar::Tensor input_ids_, mask_, decoder_ids_, labels_, loss_scale_;
+    poplar::Tensor input_ids_, mask_, decoder_ids_, labels_, loss_scale_, dropout_seed_;
     std::vector<poplar::program::Program> programs_;
 };
 

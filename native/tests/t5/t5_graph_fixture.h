@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,14 +55,18 @@ struct T5Graph {
     // Host buffers the streams read and write.
     std::vector<int> input_ids, attention_mask, decoder_input_ids, labels;
     float loss = 0, loss_scale = 1.0f;
+    std::array<unsigned, 2> dropout_seed{1, 2};
     std::vector<float> logits, encoder_output;
     std::array<float, t5::AdamWStep::kCount> optimizer_settings{};
     std::array<float, 2> optimizer_result{};  // gradient norm, skipped
     std::vector<int> decode_input_ids, decode_attention_mask, decode_tokens;
     std::vector<float> decode_logits;
 
-    T5Graph(const t5::T5Config& config, const t5::BatchShape& shape, const t5::DecodeShape& decode = {})
+    // before_engine: called once the program is built and before the engine compiles it (to add host reads).
+    T5Graph(const t5::T5Config& config, const t5::BatchShape& shape, const t5::DecodeShape& decode = {},
+            const std::function<void(poplar::Graph&, const t5::T5Program&)>& before_engine = {})
         : device(make_device()), graph(device.getTarget()), program(graph, config, shape, decode) {
+        if (before_engine) before_engine(graph, program);
         engine = std::make_unique<poplar::Engine>(graph, program.programs());
         engine->load(device);
         input_ids.resize(shape.batch * shape.src_len);
@@ -76,6 +81,9 @@ struct T5Graph {
         connect(t5::streams::kLabels, labels);
         engine->connectStream(t5::streams::kLoss, &loss, &loss + 1);
         engine->connectStream(t5::streams::kLossScale, &loss_scale, &loss_scale + 1);
+        if (program.dropout())
+            engine->connectStream(t5::streams::kDropoutSeed, dropout_seed.data(),
+                                  dropout_seed.data() + dropout_seed.size());
         connect(t5::streams::kLogits, logits);
         connect(t5::streams::kEncoderOutput, encoder_output);
         engine->connectStream(t5::streams::kOptimizerSettings, optimizer_settings.data(),
