@@ -132,17 +132,21 @@ TEST(T5BuilderDropout, EverySiteDropsItsRateWithinTheBinomialBound) {
     c.heads = 4;
     c.d_ff = 64;
     const t5::BatchShape shape{4, 16, 12};
+    // per stack: embedding, final output; per block: self-attention probabilities and output, cross-attention
+    // probabilities and output (decoder), feed-forward hidden and output
+    const std::size_t per_pass = (2 + 4) + (2 + 6);
     std::vector<std::string> handles;
     auto g = make_graph(c, shape, [&](poplar::Graph& graph, const t5::T5Program& program) {
-        for (const auto& site : program.dropout()->sites()) {
+        // forward_backward's sites come first; the training step draws the same ones again
+        ASSERT_EQ(program.dropout()->sites().size(), 2 * per_pass);
+        for (std::size_t i = 0; i < per_pass; ++i) {
+            const auto& site = program.dropout()->sites()[i];
             graph.createHostRead("in/" + site.name, site.input);
             graph.createHostRead("out/" + site.name, site.output);
             handles.push_back(site.name);
         }
     });
-    // per stack: embedding, final output; per block: self-attention probabilities and output, cross-attention
-    // probabilities and output (decoder), feed-forward hidden and output
-    ASSERT_EQ(handles.size(), (2 + 4) + (2 + 6));
+    ASSERT_EQ(handles.size(), per_pass);
     g->dropout_seed = {9, 3};
     training_loss(*g);
     const double p = c.dropout, scale = 1.0 / (1.0 - p);

@@ -56,6 +56,8 @@ struct T5Graph {
     std::vector<int> input_ids, attention_mask, decoder_input_ids, labels;
     float loss = 0, loss_scale = 1.0f;
     std::array<unsigned, 2> dropout_seed{1, 2};
+    std::vector<unsigned> micro_batch_seeds;    // set_micro_batches: one [2] entry per micro-batch
+    std::array<float, 2> training_result{};     // mean loss, non-finite
     std::vector<float> logits, encoder_output;
     std::array<float, t5::AdamWStep::kCount> optimizer_settings{};
     std::array<float, 2> optimizer_result{};  // gradient norm, skipped
@@ -84,6 +86,8 @@ struct T5Graph {
         if (program.dropout())
             engine->connectStream(t5::streams::kDropoutSeed, dropout_seed.data(),
                                   dropout_seed.data() + dropout_seed.size());
+        engine->connectStream(t5::streams::kTrainingResult, training_result.data(),
+                              training_result.data() + training_result.size());
         connect(t5::streams::kLogits, logits);
         connect(t5::streams::kEncoderOutput, encoder_output);
         engine->connectStream(t5::streams::kOptimizerSettings, optimizer_settings.data(),
@@ -124,6 +128,29 @@ struct T5Graph {
         return read(t5::Parameters::weightHandle(p.name), p.weight.numElements());
     }
     void run(t5::T5Program::Index program_index) { engine->run(program_index); }
+
+    // The training step's micro-batches, read in turn (each the program's batch shape), and their dropout seeds.
+    template <typename Batch>
+    void set_micro_batches(const std::vector<Batch>& batches, const std::vector<unsigned>& seeds = {}) {
+        input_ids.clear();
+        attention_mask.clear();
+        decoder_input_ids.clear();
+        labels.clear();
+        for (const Batch& b : batches) {
+            input_ids.insert(input_ids.end(), b.input_ids.begin(), b.input_ids.end());
+            attention_mask.insert(attention_mask.end(), b.attention_mask.begin(), b.attention_mask.end());
+            decoder_input_ids.insert(decoder_input_ids.end(), b.decoder_input_ids.begin(), b.decoder_input_ids.end());
+            labels.insert(labels.end(), b.labels.begin(), b.labels.end());
+        }
+        connect(t5::streams::kInputIds, input_ids);
+        connect(t5::streams::kAttentionMask, attention_mask);
+        connect(t5::streams::kDecoderInputIds, decoder_input_ids);
+        connect(t5::streams::kLabels, labels);
+        if (!seeds.empty()) {
+            micro_batch_seeds = seeds;
+            connect(t5::streams::kDropoutSeed, micro_batch_seeds);
+        }
+    }
 
     template <typename Batch>
     void set_batch(const Batch& b) {
