@@ -61,7 +61,7 @@ struct T5Graph {
     std::vector<float> logits, encoder_output;
     std::array<float, t5::AdamWStep::kCount> optimizer_settings{};
     std::array<float, 2> optimizer_result{};  // gradient norm, skipped
-    std::vector<int> decode_input_ids, decode_attention_mask, decode_tokens;
+    std::vector<int> decode_input_ids, decode_attention_mask, decode_tokens, decode_parents;  // parents: identity
     std::vector<float> decode_logits;
 
     // before_engine: called once the program is built and before the engine compiles it (to add host reads).
@@ -98,10 +98,12 @@ struct T5Graph {
             decode_input_ids.resize(decode.batch * decode.src_len);
             decode_attention_mask.resize(decode_input_ids.size());
             decode_tokens.resize(decode.batch);
+            for (std::size_t r = 0; r < decode.batch; ++r) decode_parents.push_back(int(r));
             decode_logits.resize(decode.batch * config.vocab);
             connect(t5::streams::kDecodeInputIds, decode_input_ids);
             connect(t5::streams::kDecodeAttentionMask, decode_attention_mask);
             connect(t5::streams::kDecodeTokens, decode_tokens);
+            connect(t5::streams::kDecodeParents, decode_parents);
             connect(t5::streams::kDecodeLogits, decode_logits);
         }
     }
