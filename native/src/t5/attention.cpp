@@ -38,43 +38,53 @@ poplar::Tensor mergeHeads(const poplar::Tensor& t, const AttentionShape& s, std:
 
 poplar::Tensor attend(poplar::Graph& graph, const AttentionShape& s, const poplar::Tensor& q, const poplar::Tensor& k,
                       const poplar::Tensor& v, const poplar::Tensor& bias, poplar::program::Sequence& prog,
-                      const std::string& name, poplar::Tensor* probs_out) {
+                      const std::string& name, AttentionSaved* saved, Dropout* dropout) {
     const poplar::Tensor scores = grouped(graph, q, poplin::transposeGroupedMatrix(k), prog, name + "/scores")
                                       .reshape({s.batch, s.heads, s.q_len, s.k_len});
     popops::addInPlace(graph, scores, bias, prog, name + "/bias");
     const poplar::Tensor probs =
         popnn::nonLinearity(graph, popnn::NonLinearityType::SOFTMAX_STABLE, scores, prog, name + "/softmax");
-    if (probs_out) *probs_out = probs;
-    return mergeHeads(grouped(graph, probs.reshape({s.batch * s.heads, s.q_len, s.k_len}), v, prog, name + "/context"),
+    DropoutSite site;
+    const poplar::Tensor applied = dropoutForward(dropout, probs, prog, name + "/probs_dropout", site);
+    if (saved) {
+        saved->probs = probs;
+        saved->applied_probs = applied;
+        saved->probs_dropout = site;
+    }
+    return mergeHeads(grouped(graph, applied.reshape({s.batch * s.heads, s.q_len, s.k_len}), v, prog, name + "/context"),
                       s, s.q_len);
 }
 
 poplar::Tensor attention(poplar::Graph& graph, const AttentionWeights& w, const AttentionShape& s,
                          const poplar::Tensor& x, const poplar::Tensor& kv, const poplar::Tensor& bias,
-                         poplar::program::Sequence& prog, const std::string& name, AttentionSaved& saved) {
+                         poplar::program::Sequence& prog, const std::string& name, AttentionSaved& saved,
+                         Dropout* dropout) {
     saved.x = x;
     saved.kv = kv;
     saved.q = splitHeads(linear(graph, *w.q, x, prog, name + "/q"), s, s.q_len);
     saved.k = splitHeads(linear(graph, *w.k, kv, prog, name + "/k"), s, s.k_len);
     saved.v = splitHeads(linear(graph, *w.v, kv, prog, name + "/v"), s, s.k_len);
-    saved.context = attend(graph, s, saved.q, saved.k, saved.v, bias, prog, name, &saved.probs);
+    saved.context = attend(graph, s, saved.q, saved.k, saved.v, bias, prog, name, &saved, dropout);
     return linear(graph, *w.o, saved.context, prog, name + "/o");
 }
 
 AttentionGradients attentionBackward(poplar::Graph& graph, const AttentionWeights& w, const AttentionShape& s,
                                      const AttentionSaved& saved, const poplar::Tensor& d_out, bool self_attention,
-                                     poplar::program::Sequence& prog, const std::string& name) {
+                                     poplar::program::Sequence& prog, const std::string& name,
+                                     const Dropout* dropout) {
     const std::size_t groups = s.batch * s.heads;
     const poplar::Tensor d_context =
         splitHeads(linearBackward(graph, *w.o, saved.context, d_out, prog, name + "/o"), s, s.q_len);
-    const poplar::Tensor probs = saved.probs.reshape({groups, s.q_len, s.k_len});
+    const poplar::Tensor applied = saved.applied_probs.reshape({groups, s.q_len, s.k_len});
+    const poplar::Tensor d_applied =
+        grouped(graph, d_context, poplin::transposeGroupedMatrix(saved.v), prog, name + "/d_probs")
+            .reshape({s.batch, s.heads, s.q_len, s.k_len});
     const poplar::Tensor d_probs =
-        grouped(graph, d_context, poplin::transposeGroupedMatrix(saved.v), prog, name + "/d_probs");
-    const poplar::Tensor d_v = grouped(graph, poplin::transposeGroupedMatrix(probs), d_context, prog, name + "/d_v");
+        dropoutBackward(dropout, d_applied, saved.probs_dropout, prog, name + "/d_probs_dropout");
+    const poplar::Tensor d_v = grouped(graph, poplin::transposeGroupedMatrix(applied), d_context, prog, name + "/d_v");
     AttentionGradients out;
-    out.scores = popnn::nonLinearityInputGradient(graph, popnn::NonLinearityType::SOFTMAX_STABLE, saved.probs,
-                                                  d_probs.reshape({s.batch, s.heads, s.q_len, s.k_len}), prog,
-                                                  name + "/d_scores");
+    out.scores = popnn::nonLinearityInputGradient(graph, popnn::NonLinearityType::SOFTMAX_STABLE, saved.probs, d_probs,
+                                                  prog, name + "/d_scores");
     const poplar::Tensor d_scores = out.scores.reshape({groups, s.q_len, s.k_len});
     const poplar::Tensor d_q = grouped(graph, d_scores, saved.k, prog, name + "/d_q");
     const poplar::Tensor d_k = grouped(graph, poplin::transposeGroupedMatrix(d_scores), saved.q, prog, name + "/d_k");

@@ -9,6 +9,7 @@
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
 
+#include "t5/dropout.h"
 #include "t5/parameters.h"
 
 namespace ft5::t5 {
@@ -30,7 +31,9 @@ struct AttentionSaved {
     poplar::Tensor q;      // [batch * heads, q_len, d_kv]
     poplar::Tensor k;      // [batch * heads, k_len, d_kv]
     poplar::Tensor v;      // [batch * heads, k_len, d_kv]
-    poplar::Tensor probs;  // [batch, heads, q_len, k_len]
+    poplar::Tensor probs;  // the softmax [batch, heads, q_len, k_len]
+    poplar::Tensor applied_probs;  // what multiplies v: probs after dropout (probs itself without)
+    DropoutSite probs_dropout;
     poplar::Tensor context;  // [batch * q_len, heads * d_kv]
 };
 
@@ -50,20 +53,25 @@ poplar::Tensor splitHeads(const poplar::Tensor& t, const AttentionShape& s, std:
 poplar::Tensor mergeHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len);
 
 // softmax(q k^T + bias) v: q [batch * heads, q_len, d_kv], k and v [batch * heads, k_len, d_kv], bias broadcasting
-// to [batch, heads, q_len, k_len]. Returns the context [batch * q_len, heads * d_kv]; probs, when given, is set to
-// the softmax [batch, heads, q_len, k_len].
+// to [batch, heads, q_len, k_len]. Returns the context [batch * q_len, heads * d_kv]; saved, when given, gets the
+// probabilities (and their dropout, when dropout is given).
 poplar::Tensor attend(poplar::Graph& graph, const AttentionShape& s, const poplar::Tensor& q, const poplar::Tensor& k,
                       const poplar::Tensor& v, const poplar::Tensor& bias, poplar::program::Sequence& prog,
-                      const std::string& name, poplar::Tensor* probs = nullptr);
+                      const std::string& name, AttentionSaved* saved = nullptr, Dropout* dropout = nullptr);
 
-// bias broadcasts to [batch, heads, q_len, k_len]. kv is x for self-attention.
+// bias broadcasts to [batch, heads, q_len, k_len]. kv is x for self-attention. dropout (training) drops
+// attention probabilities, as Hugging Face's T5Attention does.
 poplar::Tensor attention(poplar::Graph& graph, const AttentionWeights& w, const AttentionShape& s,
                          const poplar::Tensor& x, const poplar::Tensor& kv, const poplar::Tensor& bias,
-                         poplar::program::Sequence& prog, const std::string& name, AttentionSaved& saved);
+                         poplar::program::Sequence& prog, const std::string& name, AttentionSaved& saved,
+                         Dropout* dropout = nullptr);
+
+// dropout: the one the forward pass drew its masks from (null without dropout).
 
 // self_attention: x and kv are one tensor, and their gradients are summed into one.
 AttentionGradients attentionBackward(poplar::Graph& graph, const AttentionWeights& w, const AttentionShape& s,
                                      const AttentionSaved& saved, const poplar::Tensor& d_out, bool self_attention,
-                                     poplar::program::Sequence& prog, const std::string& name);
+                                     poplar::program::Sequence& prog, const std::string& name,
+                                     const Dropout* dropout = nullptr);
 
 }  // namespace ft5::t5

@@ -47,45 +47,54 @@ BlockWeights addBlockParameters(Parameters& params, const T5Config& c, const std
 
 poplar::Tensor block(poplar::Graph& graph, const T5Config& c, const BlockWeights& w, const BlockShape& s,
                      const BlockContext& context, const poplar::Tensor& x, poplar::program::Sequence& prog,
-                     const std::string& name, BlockSaved& saved) {
+                     const std::string& name, BlockSaved& saved, Dropout* dropout) {
     const poplar::Tensor normed = layerNorm(graph, *w.self_norm, x, c.eps, prog, name + "/self_norm", saved.self_norm);
-    poplar::Tensor h = popops::add(graph, x,
-                                   attention(graph, w.self, attentionShape(c, s.batch, s.len, s.len), normed, normed,
-                                             context.self_bias, prog, name + "/self", saved.self),
+    const poplar::Tensor self_out = attention(graph, w.self, attentionShape(c, s.batch, s.len, s.len), normed, normed,
+                                              context.self_bias, prog, name + "/self", saved.self, dropout);
+    poplar::Tensor h = popops::add(graph, x, dropoutForward(dropout, self_out, prog, name + "/self_dropout", saved.self_out),
                                    prog, name + "/self_residual");
     if (w.cross_norm) {
         const poplar::Tensor q_in = layerNorm(graph, *w.cross_norm, h, c.eps, prog, name + "/cross_norm", saved.cross_norm);
-        h = popops::add(graph, h,
-                        attention(graph, w.cross, attentionShape(c, s.batch, s.len, s.enc_len), q_in,
-                                  context.encoder_output, context.cross_bias, prog, name + "/cross", saved.cross),
+        const poplar::Tensor cross_out =
+            attention(graph, w.cross, attentionShape(c, s.batch, s.len, s.enc_len), q_in, context.encoder_output,
+                      context.cross_bias, prog, name + "/cross", saved.cross, dropout);
+        h = popops::add(graph, h, dropoutForward(dropout, cross_out, prog, name + "/cross_dropout", saved.cross_out),
                         prog, name + "/cross_residual");
     }
     const poplar::Tensor ff_in = layerNorm(graph, *w.ff_norm, h, c.eps, prog, name + "/ff_norm", saved.ff_norm);
-    return popops::add(graph, h, feedForward(graph, c.feed_forward, w.ff, ff_in, prog, name + "/ff", saved.ff), prog,
+    const poplar::Tensor ff_out = feedForward(graph, c.feed_forward, w.ff, ff_in, prog, name + "/ff", saved.ff, dropout);
+    return popops::add(graph, h, dropoutForward(dropout, ff_out, prog, name + "/ff_dropout", saved.ff_out), prog,
                        name + "/ff_residual");
 }
 
 BlockGradients blockBackward(poplar::Graph& graph, const T5Config& c, const BlockWeights& w, const BlockShape& s,
                              const BlockSaved& saved, const poplar::Tensor& d_out, poplar::program::Sequence& prog,
-                             const std::string& name) {
+                             const std::string& name, const Dropout* dropout) {
+    // each branch sees its output dropout's mask applied to the residual stream's gradient
+    auto branch = [&](const poplar::Tensor& d, const DropoutSite& site, const char* what) {
+        return dropoutBackward(dropout, d, site, prog, name + "/d_" + what + "_dropout");
+    };
     BlockGradients out;
     // the residual passes d_out through; each layer adds its branch's gradient
     poplar::Tensor d_h = popops::add(
         graph, d_out,
         layerNormBackward(graph, *w.ff_norm, saved.ff_norm,
-                          feedForwardBackward(graph, c.feed_forward, w.ff, saved.ff, d_out, prog, name + "/ff"), prog,
-                          name + "/ff_norm"),
+                          feedForwardBackward(graph, c.feed_forward, w.ff, saved.ff, branch(d_out, saved.ff_out, "ff"),
+                                              prog, name + "/ff", dropout),
+                          prog, name + "/ff_norm"),
         prog, name + "/d_ff_residual");
     if (w.cross_norm) {
         const AttentionGradients g = attentionBackward(graph, w.cross, attentionShape(c, s.batch, s.len, s.enc_len),
-                                                       saved.cross, d_h, false, prog, name + "/cross");
+                                                       saved.cross, branch(d_h, saved.cross_out, "cross"), false, prog,
+                                                       name + "/cross", dropout);
         out.encoder_output = g.kv;
         popops::addInPlace(graph, d_h,
                            layerNormBackward(graph, *w.cross_norm, saved.cross_norm, g.x, prog, name + "/cross_norm"),
                            prog, name + "/d_cross_residual");
     }
     const AttentionGradients g = attentionBackward(graph, w.self, attentionShape(c, s.batch, s.len, s.len), saved.self,
-                                                   d_h, true, prog, name + "/self");
+                                                   branch(d_h, saved.self_out, "self"), true, prog, name + "/self",
+                                                   dropout);
     out.self_scores = g.scores;
     popops::addInPlace(graph, d_h, layerNormBackward(graph, *w.self_norm, saved.self_norm, g.x, prog, name + "/self_norm"),
                        prog, name + "/d_self_residual");

@@ -44,6 +44,7 @@ struct BlockSaved {
     LayerNormSaved self_norm, cross_norm, ff_norm;
     AttentionSaved self, cross;
     FeedForwardSaved ff;
+    DropoutSite self_out, cross_out, ff_out;  // each layer's output dropout, before its residual add
 };
 
 struct BlockGradients {
@@ -52,12 +53,15 @@ struct BlockGradients {
     poplar::Tensor self_scores;     // d(self-attention scores), for the position bias
 };
 
+// dropout (training): Hugging Face's sites within a block: attention probabilities, the feed-forward's hidden
+// layer, and each layer's output before its residual add.
 poplar::Tensor block(poplar::Graph& graph, const T5Config& config, const BlockWeights& w, const BlockShape& s,
                      const BlockContext& context, const poplar::Tensor& x, poplar::program::Sequence& prog,
-                     const std::string& name, BlockSaved& saved);
+                     const std::string& name, BlockSaved& saved, Dropout* dropout = nullptr);
 
 BlockGradients blockBackward(poplar::Graph& graph, const T5Config& config, const BlockWeights& w,
                              const BlockShape& s, const BlockSaved& saved, const poplar::Tensor& d_out,
-                             poplar::program::Sequence& prog, const std::string& name);
+                             poplar::program::Sequence& prog, const std::string& name,
+                             const Dropout* dropout = nullptr);
 
 }  // namespace ft5::t5

@@ -50,12 +50,14 @@ CachedDecoding::CachedDecoding(poplar::Graph& graph, const T5Config& config, con
     ids_ = variable(poplar::INT, {src}, "decode/input_ids");
     mask_ = variable(poplar::INT, {src}, "decode/attention_mask");
     tokens_ = variable(poplar::INT, {shape_.batch}, "decode/tokens");
+    parents_ = variable(poplar::INT, {shape_.batch}, "decode/parents");
     cross_bias_ = variable(poplar::FLOAT, {shape_.batch, 1, 1, shape_.src_len}, "decode/cross_bias");
     self_bias_table_ = variable(poplar::FLOAT, {config.heads, shape_.max_len, shape_.max_len}, "decode/self_bias");
     position_ = variable(poplar::UNSIGNED_INT, {1}, "decode/position");
     ids_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeInputIds, poplar::INT, src));
     mask_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeAttentionMask, poplar::INT, src));
     tokens_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeTokens, poplar::INT, shape_.batch));
+    parents_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeParents, poplar::INT, shape_.batch));
     logits_out_.emplace(graph.addDeviceToHostFIFO(streams::kDecodeLogits, poplar::FLOAT, shape_.batch * config.vocab));
 }
 
@@ -96,7 +98,25 @@ poplar::program::Sequence CachedDecoding::step() {
     using poplar::program::Copy;
     poplar::program::Sequence prog;
     prog.add(Copy(*tokens_in_, tokens_));
+    prog.add(Copy(*parents_in_, parents_));
     const std::size_t b = shape_.batch, d = config_.d_model;
+    // every row-major [batch, ...] cache takes its parent row: gathered, then copied back over itself
+    const poplar::Tensor parents =
+        popops::cast(graph_, parents_, poplar::UNSIGNED_INT, prog, "decode/parents_u32").expand({1});
+    auto reorder = [&](const poplar::Tensor& t, const std::string& name) {
+        const poplar::Tensor rows = t.reshape({b, t.numElements() / b});
+        prog.add(Copy(popops::multiSlice(graph_, rows, parents, {0}, {1}, prog, popops::SlicePlan(), {}, name)
+                          .reshape(t.shape()),
+                      t));
+    };
+    for (std::size_t l = 0; l < cache_.size(); ++l) {
+        const std::string n = "decode/layer" + std::to_string(l) + "/reorder";
+        reorder(cache_[l].self_k, n + "_self_k");
+        reorder(cache_[l].self_v, n + "_self_v");
+        reorder(cache_[l].cross_k, n + "_cross_k");
+        reorder(cache_[l].cross_v, n + "_cross_v");
+    }
+    reorder(cross_bias_, "decode/reorder_cross_bias");
     const poplar::Tensor ids = popops::cast(graph_, tokens_, poplar::UNSIGNED_INT, prog, "decode/tokens_u32").expand({1});
     poplar::Tensor x = popops::multiSlice(graph_, decoder_.embedding->weight, ids, {0}, {1}, prog, popops::SlicePlan(),
                                           {}, "decode/embed")

@@ -1,7 +1,9 @@
 // Incremental decoding with a key/value cache: a begin program runs the encoder once and keeps each decoder
 // layer's cross-attention keys and values; a step program embeds one token per row, writes its self-attention
 // key and value into the cache at the current position (dynamicUpdate), attends over the cache with the causal
-// position bias row of that position (dynamicSlice), and sends the next-token logits.
+// position bias row of that position (dynamicSlice), and sends the next-token logits. For beam search the step
+// first reorders every row's cache (self and cross keys and values, the encoder mask) to its beam parent's
+// (multiSlice), so a beam continues the history of the beam it was chosen from.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +28,8 @@ inline constexpr const char* kDecodeInputIds = "decode_input_ids";            //
 inline constexpr const char* kDecodeAttentionMask = "decode_attention_mask";  // INT [batch, src_len]
 inline constexpr const char* kDecodeTokens = "decode_tokens";                 // INT [batch]: each row's last token
 inline constexpr const char* kDecodeLogits = "decode_logits";                 // FLOAT [batch, vocab]
+// INT [batch]: each row's parent row, whose cache it takes before the step (i for row i: no reorder)
+inline constexpr const char* kDecodeParents = "decode_parents";
 }  // namespace streams
 
 struct DecodeShape {
@@ -44,7 +48,8 @@ public:
 
     // Reads the prompts, encodes them, fills the cross-attention cache, empties the self-attention cache.
     poplar::program::Sequence begin();
-    // Reads one token per row, sends the logits of the next; max_len steps at most per begin.
+    // Reads each row's beam parent and one token per row, sends the logits of the next; max_len steps at most per
+    // begin.
     poplar::program::Sequence step();
 
 private:
@@ -61,12 +66,12 @@ private:
     std::unique_ptr<PositionBias> self_bias_;
     LmHead lm_head_;
     std::vector<LayerCache> cache_;
-    poplar::Tensor ids_, mask_, tokens_;
+    poplar::Tensor ids_, mask_, tokens_, parents_;
     poplar::Tensor cross_bias_;  // [batch, 1, 1, src_len]
     poplar::Tensor self_bias_table_;  // [heads, max_len, max_len]: position bias plus the causal mask
     poplar::Tensor position_;    // UNSIGNED_INT [1]: the cache position the next step writes
     // DataStream has no default constructor in the SDK: set while the graph is built.
-    std::optional<poplar::DataStream> ids_in_, mask_in_, tokens_in_, logits_out_;
+    std::optional<poplar::DataStream> ids_in_, mask_in_, tokens_in_, parents_in_, logits_out_;
 };
 
 }  // namespace ft5::t5

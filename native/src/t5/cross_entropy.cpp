@@ -11,7 +11,7 @@ namespace ft5::t5 {
 namespace pe = popops::expr;
 
 CrossEntropy crossEntropy(poplar::Graph& graph, const poplar::Tensor& logits, const poplar::Tensor& labels,
-                          bool with_gradient, poplar::program::Sequence& prog) {
+                          bool with_gradient, poplar::program::Sequence& prog, bool mean_gradient) {
     const std::size_t vocab = logits.dim(1);
     std::vector<int> ids(vocab);
     std::iota(ids.begin(), ids.end(), 0);
@@ -42,7 +42,13 @@ CrossEntropy crossEntropy(poplar::Graph& graph, const poplar::Tensor& logits, co
         popops::reduce(graph, row_loss, poplar::FLOAT, {0, 1}, popops::Operation::ADD, prog, "loss/total");
     CrossEntropy out;
     out.loss = popops::div(graph, total, count, prog, "loss/mean");
-    if (with_gradient) {
+    out.total = total;
+    out.count = count;
+    if (with_gradient && !mean_gradient) {
+        // (softmax - one_hot) on counted rows
+        out.d_logits = popops::map(graph, (pe::_1 / pe::_2 - pe::_3) * pe::_4, {exp, sum, one_hot, counted}, prog,
+                                   "loss/d_logits");
+    } else if (with_gradient) {
         // (softmax - one_hot) / count on counted rows
         out.d_logits = popops::map(graph, (pe::_1 / pe::_2 - pe::_3) * (pe::_4 / pe::_5),
                                    {exp, sum, one_hot, counted, count.reshape({1, 1})}, prog, "loss/d_logits");

@@ -8,6 +8,7 @@
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
 
+#include "t5/dropout.h"
 #include "t5/parameters.h"
 #include "t5/t5_config.h"
 
@@ -24,16 +25,19 @@ struct FeedForwardSaved {
     poplar::Tensor pre;     // gated: wi_0 x (gelu's input); relu: relu(wi x)
     poplar::Tensor linear;  // gated: wi_1 x
     poplar::Tensor act;     // gated: gelu(wi_0 x); relu: unused
-    poplar::Tensor hidden;  // wo's input [rows, d_ff]
+    poplar::Tensor hidden;  // wo's input [rows, d_ff], after dropout
+    DropoutSite dropout;
 };
 
+// dropout (training) drops wo's input, as Hugging Face does after the activation (and gate).
 poplar::Tensor feedForward(poplar::Graph& graph, FeedForward kind, const FeedForwardWeights& w,
                            const poplar::Tensor& x, poplar::program::Sequence& prog, const std::string& name,
-                           FeedForwardSaved& saved);
+                           FeedForwardSaved& saved, Dropout* dropout = nullptr);
 
-// Adds the weights' gradients; returns dx.
+// Adds the weights' gradients; returns dx. dropout: the one the forward pass drew from (null without dropout).
 poplar::Tensor feedForwardBackward(poplar::Graph& graph, FeedForward kind, const FeedForwardWeights& w,
                                    const FeedForwardSaved& saved, const poplar::Tensor& d_out,
-                                   poplar::program::Sequence& prog, const std::string& name);
+                                   poplar::program::Sequence& prog, const std::string& name,
+                                   const Dropout* dropout = nullptr);
 
 }  // namespace ft5::t5

@@ -35,13 +35,15 @@ Stack::Stack(poplar::Graph& graph, const T5Config& config, const StackWeights& w
 }
 
 poplar::Tensor Stack::forward(const poplar::Tensor& ids, const poplar::Tensor& mask_bias,
-                              const poplar::Tensor& encoder_output, poplar::program::Sequence& prog) {
-    namespace pe = popops::expr;
+                              const poplar::Tensor& encoder_output, poplar::program::Sequence& prog,
+                              Dropout* dropout) {
     ids_ = ids;
+    dropout_ = dropout;
     const std::size_t rows = shape_.batch * shape_.len;
     poplar::Tensor x = popops::multiSlice(graph_, embedding_.weight, ids, {0}, {1}, prog, popops::SlicePlan(), {},
                                           name_ + "/embed")
                            .reshape({rows, config_.d_model});
+    x = dropoutForward(dropout, x, prog, name_ + "/embed_dropout", embed_dropout_);
     const poplar::Tensor bias = position_bias_->forward(prog).expand({0});  // [1, heads, len, len]
     if (decoder_) {
         // a key after its query is masked, as Hugging Face does: with float32's lowest value
@@ -60,12 +62,16 @@ poplar::Tensor Stack::forward(const poplar::Tensor& ids, const poplar::Tensor& m
     saved_.assign(blocks_.size(), BlockSaved{});
     for (std::size_t i = 0; i < blocks_.size(); ++i)
         x = block(graph_, config_, blocks_[i], shape_, context_, x, prog, name_ + "/block" + std::to_string(i),
-                  saved_[i]);
-    return layerNorm(graph_, *final_norm_, x, config_.eps, prog, name_ + "/final_norm", final_saved_);
+                  saved_[i], dropout);
+    return dropoutForward(dropout,
+                          layerNorm(graph_, *final_norm_, x, config_.eps, prog, name_ + "/final_norm", final_saved_),
+                          prog, name_ + "/final_dropout", final_dropout_);
 }
 
 poplar::Tensor Stack::backward(const poplar::Tensor& d_out, poplar::program::Sequence& prog) {
-    poplar::Tensor d_x = layerNormBackward(graph_, *final_norm_, final_saved_, d_out, prog, name_ + "/final_norm");
+    poplar::Tensor d_x = layerNormBackward(
+        graph_, *final_norm_, final_saved_,
+        dropoutBackward(dropout_, d_out, final_dropout_, prog, name_ + "/d_final_dropout"), prog, name_ + "/final_norm");
     // every block's scores carry the one position bias: their gradients sum over blocks and rows
     const poplar::Tensor d_bias = graph_.addVariable(poplar::FLOAT, {config_.heads, shape_.len, shape_.len},
                                                      poplar::VariableMappingMethod::LINEAR, name_ + "/d_position_bias");
@@ -73,7 +79,7 @@ poplar::Tensor Stack::backward(const poplar::Tensor& d_out, poplar::program::Seq
     poplar::Tensor d_encoder;
     for (std::size_t i = blocks_.size(); i-- > 0;) {
         const BlockGradients g = blockBackward(graph_, config_, blocks_[i], shape_, saved_[i], d_x, prog,
-                                               name_ + "/block" + std::to_string(i));
+                                               name_ + "/block" + std::to_string(i), dropout_);
         popops::reduceWithOutput(graph_, g.self_scores, d_bias, {0}, {popops::Operation::ADD, true}, prog,
                                  name_ + "/d_position_bias" + std::to_string(i));
         if (decoder_) {
@@ -85,6 +91,7 @@ poplar::Tensor Stack::backward(const poplar::Tensor& d_out, poplar::program::Seq
         d_x = g.x;
     }
     position_bias_->backward(d_bias, prog);
+    d_x = dropoutBackward(dropout_, d_x, embed_dropout_, prog, name_ + "/d_embed_dropout");
     popops::multiUpdateAdd(graph_, embedding_.gradient, d_x.reshape({d_x.dim(0), 1, config_.d_model}), ids_, one_,
                            {0}, {1}, prog, popops::SlicePlan(), {}, name_ + "/embed_gradient");
     return d_encoder;

@@ -11,6 +11,7 @@
 #include <poplar/Tensor.hpp>
 
 #include "t5/block.h"
+#include "t5/dropout.h"
 #include "t5/layer_norm.h"
 #include "t5/parameters.h"
 #include "t5/position_bias.h"
@@ -37,12 +38,14 @@ public:
           std::size_t len, std::size_t enc_len);
 
     // ids: UNSIGNED_INT [batch * len, 1]. mask_bias: the encoder's additive mask [batch, 1, 1, enc_len].
-    // encoder_output: [batch * enc_len, d_model] (decoder). Returns [batch * len, d_model].
+    // encoder_output: [batch * enc_len, d_model] (decoder). Returns [batch * len, d_model]. dropout (training)
+    // drops the embedding's output and the final layer norm's, besides the blocks' sites.
     poplar::Tensor forward(const poplar::Tensor& ids, const poplar::Tensor& mask_bias,
-                           const poplar::Tensor& encoder_output, poplar::program::Sequence& prog);
+                           const poplar::Tensor& encoder_output, poplar::program::Sequence& prog,
+                           Dropout* dropout = nullptr);
 
-    // Adds every gradient of the stack's parameters (the embedding's too); returns d(encoder output) for the
-    // decoder, an empty tensor for the encoder.
+    // Adds every gradient of the stack's parameters (the embedding's too) for the last forward built; returns
+    // d(encoder output) for the decoder, an empty tensor for the encoder.
     poplar::Tensor backward(const poplar::Tensor& d_out, poplar::program::Sequence& prog);
 
 private:
@@ -62,6 +65,8 @@ private:
     BlockContext context_;
     std::vector<BlockSaved> saved_;
     LayerNormSaved final_saved_;
+    Dropout* dropout_ = nullptr;
+    DropoutSite embed_dropout_, final_dropout_;
 };
 
 }  // namespace ft5::t5

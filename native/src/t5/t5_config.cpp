@@ -39,6 +39,7 @@ void BatchShape::validate() const {
     require_positive(batch, "batch size", "T5 batch shape");
     require_positive(src_len, "source length", "T5 batch shape");
     require_positive(tgt_len, "target length", "T5 batch shape");
+    require_positive(micro_batches, "micro-batch count", "T5 batch shape");
 }
 
 }  // namespace ft5::t5

@@ -39,6 +39,7 @@ struct BatchShape {
     std::size_t batch = 0;
     std::size_t src_len = 0;
     std::size_t tgt_len = 0;
+    std::size_t micro_batches = 1;  // the training step's micro-batches of `batch` rows, accumulated
 
     void validate() const;
 };

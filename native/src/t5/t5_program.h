@@ -1,7 +1,8 @@
 // The T5 graph and its programs for one IPU, built once for a static batch shape: the parameters as variables,
 // the batch through host streams, and programs that zero the gradients, run the forward pass, and run the
 // forward and backward passes (adding every parameter's gradient), the AdamW update, and, for a decode shape,
-// cached decoding (begin, then one step per token).
+// cached decoding (begin, then one step per token). Dropout acts in forward_backward only (training): the
+// forward program and decoding evaluate the model, as Hugging Face's eval mode does.
 #pragma once
 
 #include <memory>
@@ -14,6 +15,8 @@
 
 #include "t5/adamw.h"
 #include "t5/cached_decoding.h"
+#include "t5/cross_entropy.h"
+#include "t5/dropout.h"
 #include "t5/lm_head.h"
 #include "t5/parameters.h"
 #include "t5/stack.h"
@@ -30,16 +33,32 @@ inline constexpr const char* kAttentionMask = "attention_mask";
 inline constexpr const char* kDecoderInputIds = "decoder_input_ids";
 inline constexpr const char* kLabels = "labels";
 inline constexpr const char* kLossScale = "loss_scale";  // FLOAT [1]: multiplies the gradients (forward_backward)
+// UNSIGNED_INT [2]: the dropout masks' seed, read by each forward_backward run and by each micro-batch of the
+// training step (give one per micro-batch); the stream exists only when dropout_rate > 0.
+inline constexpr const char* kDropoutSeed = "dropout_seed";
 inline constexpr const char* kLoss = "loss";
 inline constexpr const char* kLogits = "logits";
 inline constexpr const char* kEncoderOutput = "encoder_output";
+// FLOAT [2], from the training step: the step's mean loss over every counted label, and 1 when that loss or any
+// gradient is not finite (else 0).
+inline constexpr const char* kTrainingResult = "training_result";
 }  // namespace streams
 
 class T5Program {
 public:
     // The programs, in the order programs() returns them (Engine::run's index).
-    enum Index : unsigned { kZeroGradients = 0, kForward = 1, kForwardBackward = 2, kOptimizerStep = 3, kDecodeBegin = 4, kDecodeStep = 5,
-                          kProgramCount = 6 };
+    // kTrainingStep: sets the gradients to those of the mean loss over shape.micro_batches micro-batches read in
+    // turn from the streams (every counted label of the step weighs the same), and sends the training result.
+    enum Index : unsigned {
+        kZeroGradients = 0,
+        kForward = 1,
+        kForwardBackward = 2,
+        kOptimizerStep = 3,
+        kDecodeBegin = 4,
+        kDecodeStep = 5,
+        kTrainingStep = 6,
+        kProgramCount = 7
+    };
 
     // Without a decode shape the decoding programs are empty.
     T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode = {});
@@ -47,10 +66,16 @@ public:
     const Parameters& parameters() const { return params_; }
     const std::vector<poplar::program::Program>& programs() const { return programs_; }
     const BatchShape& shape() const { return shape_; }
+    // The training passes' dropout: forward_backward's sites, then the training step's; null when dropout_rate is 0.
+    const Dropout* dropout() const { return dropout_.get(); }
 
 private:
     // Reads the batch, runs the model, sends the loss; with_gradient adds the backward pass.
     poplar::program::Sequence step(bool with_gradient, bool send_outputs);
+    // One micro-batch read from the streams into prog: the model, its loss and, with_gradient, the backward pass
+    // adding the gradients of the mean loss (mean_gradient) or of the total.
+    CrossEntropy microBatch(poplar::program::Sequence& prog, bool with_gradient, bool mean_gradient, bool send_outputs);
+    poplar::program::Sequence trainingStep();
 
     poplar::Graph& graph_;
     T5Config config_;
@@ -63,10 +88,11 @@ private:
     std::unique_ptr<LmHead> lm_head_;
     std::unique_ptr<AdamW> adamw_;
     std::unique_ptr<CachedDecoding> decoding_;
+    std::unique_ptr<Dropout> dropout_;
     // DataStream has no default constructor in the SDK: set while the graph is built.
-    std::optional<poplar::DataStream> input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_;
-    std::optional<poplar::DataStream> loss_out_, logits_out_, encoder_out_;
-    poplar::Tensor input_ids_, mask_, decoder_ids_, labels_, loss_scale_;
+    std::optional<poplar::DataStream> input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_, seed_in_;
+    std::optional<poplar::DataStream> loss_out_, logits_out_, encoder_out_, training_result_out_;
+    poplar::Tensor input_ids_, mask_, decoder_ids_, labels_, loss_scale_, dropout_seed_;
     std::vector<poplar::program::Program> programs_;
 };
 

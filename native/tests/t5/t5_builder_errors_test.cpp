@@ -63,9 +63,14 @@ TEST(T5BuilderErrors, ConfigAndShapeErrorsNameTheField) {
     EXPECT_NE(build_error(tiny(), shape, t5::DecodeShape{2, 5, 0}).find("cache length"), std::string::npos);
 }
 
-// Dropout is not in the graph yet: a config that asks for it is refused rather than trained without it.
-TEST(T5BuilderErrors, DropoutIsRefused) {
+// A dropout rate is a probability below 1 (1 would drop everything and scale by infinity).
+TEST(T5BuilderErrors, DropoutRateOutOfRangeIsRefused) {
     t5::T5Config c = tiny();
     c.dropout = 0.1f;
-    EXPECT_NE(build_error(c, t5::BatchShape{2, 5, 4}).find("dropout_rate 0.1"), std::string::npos);
+    EXPECT_EQ(build_error(c, t5::BatchShape{2, 5, 4}), "");
+    c.dropout = 1.0f;
+    EXPECT_NE(build_error(c, t5::BatchShape{2, 5, 4}).find("dropout_rate must be in [0, 1), got 1"), std::string::npos);
+    c.dropout = -0.1f;
+    EXPECT_NE(build_error(c, t5::BatchShape{2, 5, 4}).find("dropout_rate must be in [0, 1), got -0.1"),
+              std::string::npos);
 }

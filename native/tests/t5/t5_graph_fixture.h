@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,14 +55,20 @@ struct T5Graph {
     // Host buffers the streams read and write.
     std::vector<int> input_ids, attention_mask, decoder_input_ids, labels;
     float loss = 0, loss_scale = 1.0f;
+    std::array<unsigned, 2> dropout_seed{1, 2};
+    std::vector<unsigned> micro_batch_seeds;    // set_micro_batches: one [2] entry per micro-batch
+    std::array<float, 2> training_result{};     // mean loss, non-finite
     std::vector<float> logits, encoder_output;
     std::array<float, t5::AdamWStep::kCount> optimizer_settings{};
     std::array<float, 2> optimizer_result{};  // gradient norm, skipped
-    std::vector<int> decode_input_ids, decode_attention_mask, decode_tokens;
+    std::vector<int> decode_input_ids, decode_attention_mask, decode_tokens, decode_parents;  // parents: identity
     std::vector<float> decode_logits;
 
-    T5Graph(const t5::T5Config& config, const t5::BatchShape& shape, const t5::DecodeShape& decode = {})
+    // before_engine: called once the program is built and before the engine compiles it (to add host reads).
+    T5Graph(const t5::T5Config& config, const t5::BatchShape& shape, const t5::DecodeShape& decode = {},
+            const std::function<void(poplar::Graph&, const t5::T5Program&)>& before_engine = {})
         : device(make_device()), graph(device.getTarget()), program(graph, config, shape, decode) {
+        if (before_engine) before_engine(graph, program);
         engine = std::make_unique<poplar::Engine>(graph, program.programs());
         engine->load(device);
         input_ids.resize(shape.batch * shape.src_len);
@@ -76,6 +83,11 @@ struct T5Graph {
         connect(t5::streams::kLabels, labels);
         engine->connectStream(t5::streams::kLoss, &loss, &loss + 1);
         engine->connectStream(t5::streams::kLossScale, &loss_scale, &loss_scale + 1);
+        if (program.dropout())
+            engine->connectStream(t5::streams::kDropoutSeed, dropout_seed.data(),
+                                  dropout_seed.data() + dropout_seed.size());
+        engine->connectStream(t5::streams::kTrainingResult, training_result.data(),
+                              training_result.data() + training_result.size());
         connect(t5::streams::kLogits, logits);
         connect(t5::streams::kEncoderOutput, encoder_output);
         engine->connectStream(t5::streams::kOptimizerSettings, optimizer_settings.data(),
@@ -86,10 +98,12 @@ struct T5Graph {
             decode_input_ids.resize(decode.batch * decode.src_len);
             decode_attention_mask.resize(decode_input_ids.size());
             decode_tokens.resize(decode.batch);
+            for (std::size_t r = 0; r < decode.batch; ++r) decode_parents.push_back(int(r));
             decode_logits.resize(decode.batch * config.vocab);
             connect(t5::streams::kDecodeInputIds, decode_input_ids);
             connect(t5::streams::kDecodeAttentionMask, decode_attention_mask);
             connect(t5::streams::kDecodeTokens, decode_tokens);
+            connect(t5::streams::kDecodeParents, decode_parents);
             connect(t5::streams::kDecodeLogits, decode_logits);
         }
     }
@@ -116,6 +130,29 @@ struct T5Graph {
         return read(t5::Parameters::weightHandle(p.name), p.weight.numElements());
     }
     void run(t5::T5Program::Index program_index) { engine->run(program_index); }
+
+    // The training step's micro-batches, read in turn (each the program's batch shape), and their dropout seeds.
+    template <typename Batch>
+    void set_micro_batches(const std::vector<Batch>& batches, const std::vector<unsigned>& seeds = {}) {
+        input_ids.clear();
+        attention_mask.clear();
+        decoder_input_ids.clear();
+        labels.clear();
+        for (const Batch& b : batches) {
+            input_ids.insert(input_ids.end(), b.input_ids.begin(), b.input_ids.end());
+            attention_mask.insert(attention_mask.end(), b.attention_mask.begin(), b.attention_mask.end());
+            decoder_input_ids.insert(decoder_input_ids.end(), b.decoder_input_ids.begin(), b.decoder_input_ids.end());
+            labels.insert(labels.end(), b.labels.begin(), b.labels.end());
+        }
+        connect(t5::streams::kInputIds, input_ids);
+        connect(t5::streams::kAttentionMask, attention_mask);
+        connect(t5::streams::kDecoderInputIds, decoder_input_ids);
+        connect(t5::streams::kLabels, labels);
+        if (!seeds.empty()) {
+            micro_batch_seeds = seeds;
+            connect(t5::streams::kDropoutSeed, micro_batch_seeds);
+        }
+    }
 
     template <typename Batch>
     void set_batch(const Batch& b) {

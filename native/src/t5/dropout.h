@@ -1,0 +1,55 @@
+// Training dropout as Hugging Face's T5 applies it (nn.Dropout: zero with probability p, scale the rest by
+// 1/(1-p)), drawn by poprand from a seed tensor and a seed modifier of its own per site. The mask is a function of
+// seed, modifier and element index only, so the backward pass regenerates it instead of storing it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <poplar/Graph.hpp>
+#include <poplar/Program.hpp>
+#include <poplar/Tensor.hpp>
+
+namespace ft5::t5 {
+
+// Where one forward dropout was drawn: what the backward pass needs to regenerate its mask.
+struct DropoutSite {
+    bool active = false;
+    std::uint32_t modifier = 0;
+};
+
+class Dropout {
+public:
+    // rate in (0, 1); seed: UNSIGNED_INT [2], set by the step before the forward pass runs.
+    Dropout(poplar::Graph& graph, float rate, const poplar::Tensor& seed);
+
+    // x with a fresh mask (each call is a new site, with the next modifier); site records it for backward.
+    poplar::Tensor forward(const poplar::Tensor& x, poplar::program::Sequence& prog, const std::string& name,
+                           DropoutSite& site);
+
+    // d(output) -> d(input): the same mask and scale applied to the gradient.
+    poplar::Tensor backward(const poplar::Tensor& d_out, const DropoutSite& site, poplar::program::Sequence& prog,
+                            const std::string& name) const;
+
+    // Every forward site in the order drawn (its input and output), for tests and reports.
+    struct Drawn {
+        std::string name;
+        poplar::Tensor input, output;
+    };
+    const std::vector<Drawn>& sites() const { return drawn_; }
+
+private:
+    poplar::Graph& graph_;
+    double keep_;
+    poplar::Tensor seed_;
+    std::vector<Drawn> drawn_;
+};
+
+// A layer's dropout: identity where dropout is null (evaluation, decoding, or rate 0).
+poplar::Tensor dropoutForward(Dropout* dropout, const poplar::Tensor& x, poplar::program::Sequence& prog,
+                              const std::string& name, DropoutSite& site);
+poplar::Tensor dropoutBackward(const Dropout* dropout, const poplar::Tensor& d_out, const DropoutSite& site,
+                               poplar::program::Sequence& prog, const std::string& name);
+
+}  // namespace ft5::t5
