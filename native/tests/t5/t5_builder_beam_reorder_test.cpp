@@ -14,24 +14,10 @@ namespace t5 = ft5::t5;
 
 namespace {
 
-t5::T5Config tiny() {
-    t5::T5Config c;
-    c.vocab = 40;
-    c.d_model = 12;
-    c.d_kv = 5;
-    c.heads = 3;
-    c.d_ff = 20;
-    c.encoder_layers = 1;
-    c.decoder_layers = 2;
-    c.buckets = 8;
-    c.max_distance = 16;
-    return c;
-}
-
 constexpr std::size_t kRows = 2, kSrc = 5, kMaxLen = 6;
 
 std::unique_ptr<T5Graph> decoding_graph() {
-    auto g = std::make_unique<T5Graph>(tiny(), t5::BatchShape{kRows, kSrc, 4}, t5::DecodeShape{kRows, kSrc, kMaxLen});
+    auto g = std::make_unique<T5Graph>(tiny_config(2), t5::BatchShape{kRows, kSrc, 4}, t5::DecodeShape{kRows, kSrc, kMaxLen});
     std::mt19937 rng(17);
     for (const auto& p : g->program.parameters().all()) {
         const bool norm = p.name.find("norm") != std::string::npos;

@@ -16,21 +16,6 @@ namespace t5 = ft5::t5;
 
 namespace {
 
-t5::T5Config tiny(float dropout) {
-    t5::T5Config c;
-    c.vocab = 40;
-    c.d_model = 12;
-    c.d_kv = 5;
-    c.heads = 3;
-    c.d_ff = 20;
-    c.encoder_layers = 1;
-    c.decoder_layers = 1;
-    c.buckets = 8;
-    c.max_distance = 16;
-    c.dropout = dropout;
-    return c;
-}
-
 struct Batch {
     std::vector<int> input_ids, attention_mask, decoder_input_ids, labels;
 };
@@ -90,14 +75,14 @@ const t5::BatchShape kTinyShape{2, 5, 4};
 // Rate 0 adds no dropout at all (no sites, no seed stream): training and evaluation compute the same loss, bit for
 // bit. A rate above 0 leaves the evaluation program untouched: its logits are bit for bit those of rate 0.
 TEST(T5BuilderDropout, RateZeroIsAbsentAndEvaluationIgnoresTheRate) {
-    auto off = make_graph(tiny(0.0f), kTinyShape);
+    auto off = make_graph(tiny_config(1, 0.0f), kTinyShape);
     EXPECT_EQ(off->program.dropout(), nullptr);
     off->run(t5::T5Program::kForward);
     const float eval_loss = off->loss;
     const std::vector<float> eval_logits = off->logits;
     EXPECT_EQ(training_loss(*off), eval_loss);
 
-    auto on = make_graph(tiny(0.3f), kTinyShape);
+    auto on = make_graph(tiny_config(1, 0.3f), kTinyShape);
     ASSERT_NE(on->program.dropout(), nullptr);
     on->run(t5::T5Program::kForward);
     EXPECT_EQ(on->loss, eval_loss);
@@ -107,7 +92,7 @@ TEST(T5BuilderDropout, RateZeroIsAbsentAndEvaluationIgnoresTheRate) {
 
 // One seed gives the same loss and gradients on every run; another seed gives another loss.
 TEST(T5BuilderDropout, TrainingIsReproducibleUnderOneSeedAndChangesWithAnother) {
-    auto g = make_graph(tiny(0.3f), kTinyShape);
+    auto g = make_graph(tiny_config(1, 0.3f), kTinyShape);
     g->dropout_seed = {42, 7};
     const float first = training_loss(*g);
     const auto first_gradients = all_gradients(*g);
@@ -126,7 +111,7 @@ TEST(T5BuilderDropout, TrainingIsReproducibleUnderOneSeedAndChangesWithAnother) 
 // fixed, so the test is deterministic). Two sites of one shape have independent masks: both drop an element with
 // probability p^2, within 5 of its standard deviations.
 TEST(T5BuilderDropout, EverySiteDropsItsRateWithinTheBinomialBound) {
-    t5::T5Config c = tiny(0.25f);
+    t5::T5Config c = tiny_config(1, 0.25f);
     c.d_model = 32;
     c.d_kv = 8;
     c.heads = 4;
@@ -190,7 +175,7 @@ TEST(T5BuilderDropout, EverySiteDropsItsRateWithinTheBinomialBound) {
 // over 2h) reaches 2.6x. The gradient of another seed's masks misses the bound on 81 of 87: the check sees a wrong
 // mask.
 TEST(T5BuilderDropout, GradientMatchesFiniteDifferencesOfTheSameSeedForward) {
-    auto g = make_graph(tiny(0.25f), kTinyShape);
+    auto g = make_graph(tiny_config(1, 0.25f), kTinyShape);
     g->dropout_seed = {1234, 99};
     training_loss(*g);
     const auto analytic = all_gradients(*g);

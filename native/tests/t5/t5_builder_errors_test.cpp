@@ -7,25 +7,12 @@
 #include <poplar/Graph.hpp>
 #include <poplar/IPUModel.hpp>
 
+#include "t5/t5_graph_fixture.h"
 #include "t5/t5_program.h"
 
 namespace t5 = ft5::t5;
 
 namespace {
-
-t5::T5Config tiny() {
-    t5::T5Config c;
-    c.vocab = 40;
-    c.d_model = 12;
-    c.d_kv = 5;
-    c.heads = 3;
-    c.d_ff = 20;
-    c.encoder_layers = 1;
-    c.decoder_layers = 1;
-    c.buckets = 8;
-    c.max_distance = 16;
-    return c;
-}
 
 // The message of what building the program throws, or "" when it builds.
 std::string build_error(const t5::T5Config& c, const t5::BatchShape& s, const t5::DecodeShape& d = {}) {
@@ -45,27 +32,27 @@ std::string build_error(const t5::T5Config& c, const t5::BatchShape& s, const t5
 
 TEST(T5BuilderErrors, ConfigAndShapeErrorsNameTheField) {
     const t5::BatchShape shape{2, 5, 4};
-    EXPECT_EQ(build_error(tiny(), shape), "");
-    t5::T5Config c = tiny();
+    EXPECT_EQ(build_error(ft5::test::tiny_config(1), shape), "");
+    t5::T5Config c = ft5::test::tiny_config(1);
     c.vocab = 0;
     EXPECT_NE(build_error(c, shape).find("vocab_size"), std::string::npos);
-    c = tiny();
+    c = ft5::test::tiny_config(1);
     c.buckets = 7;
     EXPECT_NE(build_error(c, shape).find("relative_attention_num_buckets must be even"), std::string::npos);
-    c = tiny();
+    c = ft5::test::tiny_config(1);
     c.eps = 0.0f;
     EXPECT_NE(build_error(c, shape).find("layer_norm_epsilon"), std::string::npos);
-    c = tiny();
+    c = ft5::test::tiny_config(1);
     c.tied = true;
     c.embeddings = t5::EmbeddingLayout::Separate;
     EXPECT_NE(build_error(c, shape).find("tie_word_embeddings"), std::string::npos);
-    EXPECT_NE(build_error(tiny(), t5::BatchShape{2, 0, 4}).find("source length"), std::string::npos);
-    EXPECT_NE(build_error(tiny(), shape, t5::DecodeShape{2, 5, 0}).find("cache length"), std::string::npos);
+    EXPECT_NE(build_error(ft5::test::tiny_config(1), t5::BatchShape{2, 0, 4}).find("source length"), std::string::npos);
+    EXPECT_NE(build_error(ft5::test::tiny_config(1), shape, t5::DecodeShape{2, 5, 0}).find("cache length"), std::string::npos);
 }
 
 // A dropout rate is a probability below 1 (1 would drop everything and scale by infinity).
 TEST(T5BuilderErrors, DropoutRateOutOfRangeIsRefused) {
-    t5::T5Config c = tiny();
+    t5::T5Config c = ft5::test::tiny_config(1);
     c.dropout = 0.1f;
     EXPECT_EQ(build_error(c, t5::BatchShape{2, 5, 4}), "");
     c.dropout = 1.0f;

@@ -18,20 +18,6 @@ namespace t5 = ft5::t5;
 
 namespace {
 
-t5::T5Config tiny() {
-    t5::T5Config c;
-    c.vocab = 40;
-    c.d_model = 12;
-    c.d_kv = 5;
-    c.heads = 3;
-    c.d_ff = 20;
-    c.encoder_layers = 1;
-    c.decoder_layers = 2;
-    c.buckets = 8;
-    c.max_distance = 16;
-    return c;
-}
-
 struct Batch {
     std::vector<int> input_ids, attention_mask, decoder_input_ids, labels;
 };
@@ -90,7 +76,7 @@ std::vector<Batch> micro_batches() {
 // instead of in d_logits): measured worst gradient error 6.4e-7 (norm-wise, a layer norm weight), loss 9.3e-8
 // (1 ulp); the bound 2e-6 (~17 float ulps) leaves 3x over the worst.
 TEST(T5BuilderTrainingStep, MicroBatchesEqualOneRunOnTheConcatenatedBatch) {
-    const t5::T5Config c = tiny();
+    const t5::T5Config c = tiny_config(2);
     const std::vector<Batch> parts = micro_batches();
     T5Graph whole(c, t5::BatchShape{kRows * kMicroBatches, kSrc, kTgt});
     write_random_weights(whole, 3);
@@ -131,7 +117,7 @@ TEST(T5BuilderTrainingStep, MicroBatchesEqualOneRunOnTheConcatenatedBatch) {
 // A NaN or an infinity in one weight makes the loss or a gradient non-finite, and the step says so; clean
 // weights clear the flag again.
 TEST(T5BuilderTrainingStep, ANonFiniteWeightRaisesTheFlag) {
-    T5Graph step(tiny(), t5::BatchShape{kRows, kSrc, kTgt, kMicroBatches});
+    T5Graph step(tiny_config(2), t5::BatchShape{kRows, kSrc, kTgt, kMicroBatches});
     write_random_weights(step, 3);
     step.set_micro_batches(micro_batches());
     step.run(t5::T5Program::kTrainingStep);
@@ -153,7 +139,7 @@ TEST(T5BuilderTrainingStep, ANonFiniteWeightRaisesTheFlag) {
 // With dropout each micro-batch reads its own seed: the same seeds give the same step, another seed for one
 // micro-batch another loss.
 TEST(T5BuilderTrainingStep, EachMicroBatchReadsItsDropoutSeed) {
-    t5::T5Config c = tiny();
+    t5::T5Config c = tiny_config(2);
     c.dropout = 0.2f;
     T5Graph step(c, t5::BatchShape{kRows, kSrc, kTgt, kMicroBatches});
     write_random_weights(step, 3);

@@ -21,6 +21,22 @@
 
 namespace ft5::test {
 
+// A tiny geometry for tests with random weights: d_kv x heads (15) differs from d_model (12), few buckets.
+inline t5::T5Config tiny_config(std::size_t decoder_layers, float dropout = 0.0f) {
+    t5::T5Config c;
+    c.vocab = 40;
+    c.d_model = 12;
+    c.d_kv = 5;
+    c.heads = 3;
+    c.d_ff = 20;
+    c.encoder_layers = 1;
+    c.decoder_layers = decoder_layers;
+    c.buckets = 8;
+    c.max_distance = 16;
+    c.dropout = dropout;
+    return c;
+}
+
 // The config of a fixture checkpoint (config.json) with its embedding layout read from the weights file.
 inline t5::T5Config t5_config_from(const JsonValue& config, const SafetensorsFile& weights) {
     t5::T5Config c;
