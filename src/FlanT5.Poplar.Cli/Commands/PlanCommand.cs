@@ -9,7 +9,8 @@ namespace FlanT5.Poplar.Cli.Commands;
 
 /// <summary>
 /// <c>flant5 plan</c>: the per-IPU memory plan and predicted step time of a placement, next to the published
-/// reference time when the run matches a reference preset; <c>--auto</c> searches for the fastest plan that fits.
+/// reference time when the run matches a reference preset; <c>--auto</c> searches for the fastest plan that fits;
+/// <c>--inference</c> plans a weights-only serving session instead (<see cref="ServingPlan"/>).
 /// Exit codes: 0 the plan fits, 1 it does not (the table and the overflowing IPU are printed), 2 bad arguments.
 /// </summary>
 internal static class PlanCommand
@@ -24,7 +25,8 @@ internal static class PlanCommand
         Option<int?> SrcLen, Option<int?> TgtLen, Option<string?> Precision, Option<bool> Recompute,
         Option<string?> Schedule, Option<string?> EncoderLayers, Option<string?> DecoderLayers, Option<string?> WeightsLocation, Option<string?> OptimizerLocation,
         Option<string> Target, Option<string?> Preset, Option<bool> Auto, Option<bool> Json,
-        Option<int?> Instances, Option<int?> IpusPerLinkDomain);
+        Option<int?> Instances, Option<int?> IpusPerLinkDomain,
+        Option<bool> Inference, Option<int?> Batch, Option<int?> MaxSourceLength, Option<int?> MaxTargetLength, Option<string?> Config);
 
     internal static Command Create()
     {
@@ -51,13 +53,19 @@ internal static class PlanCommand
             new Option<bool>("--auto") { Description = "Search for the fastest plan that fits on --ipus IPUs" },
             new Option<bool>("--json") { Description = "Write the result as JSON" },
             new Option<int?>("--instances") { Description = "Host processes the run is launched as (poprun --num-instances); must divide the replicas (default: the preset's, else 1)" },
-            new Option<int?>("--ipus-per-link-domain") { Description = "IPUs joined by IPU-Links (default 64: an IPU-POD64); larger runs cross GW-Links between domains" });
+            new Option<int?>("--ipus-per-link-domain") { Description = "IPUs joined by IPU-Links (default 64: an IPU-POD64); larger runs cross GW-Links between domains" },
+            new Option<bool>("--inference") { Description = "Plan a weights-only serving session: weights, KV cache and decode step per IPU, predicted tokens/s" },
+            new Option<int?>("--batch") { Description = "With --inference: rows decoded together, prompts × beams (default 1)" },
+            new Option<int?>("--max-source-length") { Description = "With --inference: longest prompt in tokens (default 512)" },
+            new Option<int?>("--max-target-length") { Description = "With --inference: most tokens a row generates, the KV cache's length (default 20)" },
+            new Option<string?>("--config", "-c") { Description = "With --inference: a run config whose model, placement, precision, model.source_length and inference section give the defaults" });
 
         var command = new Command("plan", "Per-IPU memory plan and predicted step time of a placement")
         {
             o.Model, o.Ipus, o.TensorParallel, o.PipelineStages, o.Replicas, o.MicroBatch, o.GlobalBatch, o.SeqLen,
             o.SrcLen, o.TgtLen, o.Precision, o.Recompute, o.Schedule, o.EncoderLayers, o.DecoderLayers, o.WeightsLocation, o.OptimizerLocation,
             o.Target, o.Preset, o.Auto, o.Json, o.Instances, o.IpusPerLinkDomain,
+            o.Inference, o.Batch, o.MaxSourceLength, o.MaxTargetLength, o.Config,
         };
         command.SetAction(parse => Run(parse, o));
         return command;
@@ -80,6 +88,12 @@ internal static class PlanCommand
 
     private static int Execute(ParseResult parse, Options o, TextWriter output)
     {
+        if (parse.GetValue(o.Inference)) return ExecuteInference(parse, o, output);
+        foreach (var servingOnly in new Option[] { o.Batch, o.MaxSourceLength, o.MaxTargetLength, o.Config })
+        {
+            if (parse.GetResult(servingOnly) is { Implicit: false })
+                throw new ArgumentException($"{servingOnly.Name}: only used to plan a serving session; add --inference");
+        }
         var preset = parse.GetValue(o.Preset) is { } presetName ? ReferencePresets.Find(presetName) : null;
         var (model, modelName) = parse.GetValue(o.Model) is { } modelArg
             ? LoadModel(modelArg)
@@ -173,6 +187,66 @@ internal static class PlanCommand
         if (json) output.WriteLine(JsonSerializer.Serialize(Describe(model, modelName, plan, shape, planTarget, report, time, launch), JsonOptions));
         else WriteText(output, model, modelName, plan, shape, planTarget, report, time, launch);
         return report.Fits ? Fits : DoesNotFit;
+    }
+
+    /// <summary><c>plan --inference</c>: the weights-only serving plan of <see cref="ServingPlan"/>.</summary>
+    private static int ExecuteInference(ParseResult parse, Options o, TextWriter output)
+    {
+        foreach (var trainingOnly in new Option[] { o.MicroBatch, o.GlobalBatch, o.SeqLen, o.SrcLen, o.TgtLen, o.Recompute, o.Schedule, o.OptimizerLocation, o.Auto, o.Instances })
+        {
+            if (parse.GetResult(trainingOnly) is { Implicit: false })
+                throw new ArgumentException($"{trainingOnly.Name}: plans training; a serving plan (--inference) takes --batch, --max-source-length and --max-target-length");
+        }
+        var preset = parse.GetValue(o.Preset) is { } presetName ? ReferencePresets.Find(presetName) : null;
+        var config = parse.GetValue(o.Config) is { } configFile
+            ? RunConfigLoader.Load(configFile, null, [], Environment.CurrentDirectory).Config
+            : null;
+        if (config is not null && preset is not null) throw new ArgumentException("--config: give either --config FILE or --preset NAME, not both");
+        var configModel = config is not null
+            ? RunConfigPlacementCheck.ModelOf(config)
+              ?? throw new ArgumentException($"--config: {parse.GetValue(o.Config)} names no model to plan (model.architecture, or model.checkpoint with a config.json)")
+            : ((T5ModelConfig, string)?)null;
+        var (model, modelName) = parse.GetValue(o.Model) is { } modelArg
+            ? LoadModel(modelArg)
+            : configModel is { } fromConfig
+                ? fromConfig
+                : preset is not null
+                    ? (preset.Model, $"flan-t5-{preset.ModelSize}")
+                    : throw new ArgumentException("--model: required (flan-t5-small|base|large|xl|xxl or a directory with config.json) unless --preset or --config is given");
+        var shape = new ServingShape
+        {
+            Batch = parse.GetValue(o.Batch) ?? (config is not null ? config.Inference.BatchSize * config.Inference.NumBeams : 1),
+            SourceLength = parse.GetValue(o.MaxSourceLength) ?? config?.Model.SourceLength ?? 512,
+            TargetLength = parse.GetValue(o.MaxTargetLength) ?? config?.Inference.MaxNewTokens ?? 20,
+            Precision = parse.GetValue(o.Precision) is { } p ? NumericPrecisionExtensions.Parse(p, "--precision")
+                : config?.Model.Precision == Precision.Fp32 ? NumericPrecision.Fp32 : NumericPrecision.Fp16,
+        };
+        var tp = parse.GetValue(o.TensorParallel) ?? config?.Execution.TensorParallel ?? preset?.TensorParallel ?? 1;
+        var stages = parse.GetValue(o.PipelineStages) ?? config?.Execution.PipelineStages ?? 1;
+        int replicas;
+        if (parse.GetValue(o.Replicas) is { } r) replicas = r;
+        else if (parse.GetValue(o.Ipus) is { } total)
+        {
+            if (tp < 1 || stages < 1 || total % (tp * stages) != 0)
+                throw new ArgumentException($"--ipus: {total} is not a multiple of tensor-parallel {tp} × pipeline-stages {stages}");
+            replicas = total / (tp * stages);
+        }
+        else replicas = config?.Execution.DataParallel ?? 1;
+        var weights = parse.GetValue(o.WeightsLocation) is { } w ? PlacementPlan.ParseLocation(w, "--weights-location")
+            : config?.Execution.WeightsLocation ?? TensorLocation.OnChip;
+        var plan = PlacementPlan.Create(model, tp, stages, replicas, weights: weights, optimizer: weights);
+        if (parse.GetValue(o.EncoderLayers) is { } encoderLayers)
+            plan = plan with { EncoderLayersPerStage = ParseCounts(encoderLayers, "--encoder-layers-per-stage") };
+        if (parse.GetValue(o.DecoderLayers) is { } decoderLayers)
+            plan = plan with { DecoderLayersPerStage = ParseCounts(decoderLayers, "--decoder-layers-per-stage") };
+        plan.Validate(model);
+        if (parse.GetValue(o.Ipus) is { } ipuCount && ipuCount != plan.IpuCount)
+            throw new ArgumentException($"--ipus: {ipuCount} differs from tensor-parallel {tp} × pipeline-stages {stages} × replicas {replicas} = {plan.IpuCount}");
+        var target = IpuTarget.Parse(parse.GetValue(o.Target)!, plan.IpuCount);
+        var serving = ServingPlan.Make(model, plan, shape, target);
+        if (parse.GetValue(o.Json)) output.WriteLine(JsonSerializer.Serialize(serving.Describe(modelName), JsonOptions));
+        else serving.WriteText(output, modelName);
+        return serving.Memory.Fits ? Fits : DoesNotFit;
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new()

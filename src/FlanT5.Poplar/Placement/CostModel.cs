@@ -212,7 +212,7 @@ public sealed class CostModel(double computeEfficiency = CostModel.DefaultComput
         return self + cross + FeedForwardFlops(model, b * tgt, d, ff);
     }
 
-    private static double FeedForwardFlops(T5ModelConfig model, double tokens, double d, double ff) =>
+    internal static double FeedForwardFlops(T5ModelConfig model, double tokens, double d, double ff) =>
         2 * tokens * d * ff * (model.FeedForward == FeedForwardKind.GatedGelu ? 3 : 2);
 
     /// <summary>

@@ -9,6 +9,8 @@ namespace FlanT5.Poplar.Placement;
 /// - Poplar Target::getBytesPerTile() on GC200: 638,976 bytes (624 KiB) per tile.
 /// - Clock: 250e12 / (1472 tiles × 128 fp16 FLOP per tile-cycle) ≈ 1.33 GHz.
 /// - Bow IPU / Bow-2000 datasheet: same tiles and memory, 1.85 GHz, 350 TFLOPS fp16, 87.5 TFLOPS fp32.
+/// - In-Processor-Memory bandwidth: 47.5 TB/s per GC200 (IPU-M2000 datasheet), 65 TB/s per Bow IPU (Bow-2000
+///   datasheet: 260 TB/s for its 4 IPUs).
 /// - Sync: the model used in poplibs tests, 15 ns per hop, hops = 1 + IPUs / 4.
 /// The same defaults as native/src/ipu/ipu_arch.h (streaming: 128 GiB per IPU-M2000 → 32 GiB per IPU).
 /// </summary>
@@ -25,6 +27,9 @@ public sealed record IpuTarget
 
     /// <summary>Peak dense matmul rate per IPU, FLOP/s (fp32).</summary>
     public double Fp32FlopsPerSecond { get; init; } = 62.5e12;
+
+    /// <summary>Tile memory read bandwidth of one IPU (all tiles together), bytes/s.</summary>
+    public double TileMemoryBytesPerSecond { get; init; } = 47.5e12;
 
     /// <summary>IPU-Link bandwidth of one chip (all 10 links together), bytes/s.</summary>
     public double IpuLinkBytesPerSecond { get; init; } = 320e9;
@@ -73,7 +78,7 @@ public sealed record IpuTarget
     /// <summary>IPU Mk2 GC200 (IPU-M2000 / IPU-POD systems).</summary>
     public static IpuTarget Mk2(int ipus) => new() { IpuCount = Positive(ipus) };
 
-    /// <summary>Bow IPU (Bow-2000 / Bow Pod systems): 1.85 GHz, 350 TFLOPS fp16, 87.5 TFLOPS fp32.</summary>
+    /// <summary>Bow IPU (Bow-2000 / Bow Pod systems): 1.85 GHz, 350 TFLOPS fp16, 87.5 TFLOPS fp32, 65 TB/s tile memory.</summary>
     public static IpuTarget Bow(int ipus) => new()
     {
         Name = "Bow IPU",
@@ -81,6 +86,7 @@ public sealed record IpuTarget
         ClockHz = 1.85e9,
         Fp16FlopsPerSecond = 350e12,
         Fp32FlopsPerSecond = 87.5e12,
+        TileMemoryBytesPerSecond = 65e12,
     };
 
     /// <summary>IPU-POD16: 4 × IPU-M2000.</summary>

@@ -36,7 +36,8 @@ public static class RunConfigPlacementCheck
         }
     }
 
-    private static (T5ModelConfig Model, string Name)? ModelOf(RunConfig config)
+    /// <summary>The model a run config plans for, with a name for messages, or null when it names none that exists.</summary>
+    public static (T5ModelConfig Model, string Name)? ModelOf(RunConfig config)
     {
         if (config.Model.Checkpoint is { } checkpoint && File.Exists(Path.Combine(checkpoint, "config.json")))
             return (T5ModelConfig.Load(Path.Combine(checkpoint, "config.json")), $"the model in {checkpoint}");

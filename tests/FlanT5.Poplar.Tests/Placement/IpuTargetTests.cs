@@ -14,6 +14,7 @@ public class IpuTargetTests
         Assert.That(pod16.PeakFlopsPerSecond(NumericPrecision.Fp16), Is.EqualTo(250e12));
         Assert.That(pod16.PeakFlopsPerSecond(NumericPrecision.Fp32), Is.EqualTo(62.5e12));
         Assert.That(pod16.IpuLinkBytesPerSecond, Is.EqualTo(320e9));
+        Assert.That(pod16.TileMemoryBytesPerSecond, Is.EqualTo(47.5e12));
         Assert.That(pod16.PcieBytesPerSecond, Is.EqualTo(64e9));
         Assert.That(pod16.StreamingBytesPerIpu * pod16.IpusPerMachine, Is.EqualTo(128L << 30));
         // 15 ns per hop, 1 + 16 / 4 hops.
@@ -26,6 +27,7 @@ public class IpuTargetTests
         var bow = IpuTarget.Parse("bow", 16);
         Assert.That(bow.ClockHz, Is.EqualTo(1.85e9));
         Assert.That(bow.Fp16FlopsPerSecond, Is.EqualTo(350e12));
+        Assert.That(bow.TileMemoryBytesPerSecond, Is.EqualTo(65e12));
         Assert.That(bow.OnChipBytesPerIpu, Is.EqualTo(IpuTarget.Mk2(16).OnChipBytesPerIpu));
     }
 

@@ -100,4 +100,73 @@ public class PlanCommandTests
         Assert.That(code, Is.EqualTo(2));
         Assert.That(error, Does.Contain("encoder_layers_per_stage: adds up to 13 layers; the model has num_layers 12"));
     }
+
+    [Test]
+    public void InferenceXlOnFourIpusWithStreamedWeightsFits()
+    {
+        var (code, output, error) = Run("--inference", "--model", "flan-t5-xl", "--tensor-parallel", "4", "--batch", "4",
+            "--max-source-length", "512", "--max-target-length", "20", "--weights-location", "streaming");
+        Assert.That(code, Is.Zero, error);
+        Assert.That(output, Does.Contain("Serving  weights only (no gradients, no optimizer state): TP4 x PP1 x DP1 (4 IPUs), weights streaming"));
+        Assert.That(output, Does.Contain("IPU  stage  weights  KV cache  encoder out  working"));
+        Assert.That(output, Does.Contain("0-3 "));
+        Assert.That(output, Does.Contain("Fits: yes"));
+        Assert.That(output, Does.Match(@"Predicted decoding: [0-9.]+ ms per step \(one token for each of 4 rows\), [0-9]+ tokens/s while decoding"));
+        Assert.That(output, Does.Contain("Assumptions:"));
+        Assert.That(output, Does.Contain("Not executed yet: there is no `generate --precision fp16`"));
+    }
+
+    [Test]
+    public void InferenceWithWeightsOnChipIsRefusedWithWhatToChange()
+    {
+        var (code, output, _) = Run("--inference", "--model", "xl", "--tensor-parallel", "4", "--batch", "4");
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(output, Does.Contain("Fits: NO; IPU 0 (replica 0, stage 0, tp rank 0) needs 1.77 GB on-chip"));
+        Assert.That(output, Does.Contain("To fit, change one of:"));
+        Assert.That(output, Does.Match(@"--tensor-parallel 16 +16 IPUs, peak"));
+        Assert.That(output, Does.Match(@"--weights-location streaming +4 IPUs, peak"));
+    }
+
+    [Test]
+    public void InferenceJsonHasOneEntryPerIpu()
+    {
+        var (code, output, error) = Run("--inference", "--model", "xxl", "--tensor-parallel", "16", "--batch", "3", "--weights-location", "streaming", "--json");
+        Assert.That(code, Is.Zero, error);
+        var json = JsonNode.Parse(output)!;
+        Assert.That(json["fits"]!.GetValue<bool>(), Is.True);
+        Assert.That(json["ipus"]!.AsArray(), Has.Count.EqualTo(16));
+        Assert.That(json["ipus"]![0]!["kvCache"]!.GetValue<long>(), Is.GreaterThan(0));
+        Assert.That(json["decode"]!["decodeTokensPerSecond"]!.GetValue<double>(), Is.GreaterThan(0));
+        Assert.That(json["assumptions"]!.AsArray(), Has.Count.GreaterThan(3));
+    }
+
+    [Test]
+    public void ServingAndTrainingOptionsDoNotMix()
+    {
+        var (code, _, error) = Run("--model", "xl", "--batch", "4");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("--batch: only used to plan a serving session; add --inference"));
+        (code, _, error) = Run("--inference", "--model", "xl", "--global-batch", "8");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("--global-batch: plans training"));
+        (code, _, error) = Run("--inference", "--model", "xl", "--batch", "0");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("batch: 0; expected >= 1"));
+    }
+
+    [Test]
+    public void InferenceTakesItsDefaultsFromARunConfig()
+    {
+        // xxl-pod16: flan-t5-xxl, tensor_parallel 16, fp16, source_length 512, inference batch 20 × 1 beam, 5 new tokens.
+        var config = FlanT5.Poplar.Tests.Configuration.RepositoryRoot.Combine("configs", "xxl-pod16.yaml");
+        var (code, output, error) = Run("--inference", "--config", config, "--weights-location", "streaming", "--batch", "8", "--json");
+        Assert.That(code, Is.Zero, error);
+        var json = JsonNode.Parse(output)!;
+        Assert.That(json["model"]!.GetValue<string>(), Is.EqualTo("flan-t5-xxl"));
+        Assert.That(json["serving"]!["tensorParallel"]!.GetValue<int>(), Is.EqualTo(16));
+        Assert.That(json["shape"]!["batch"]!.GetValue<int>(), Is.EqualTo(8));
+        Assert.That(json["shape"]!["maxSourceLength"]!.GetValue<int>(), Is.EqualTo(512));
+        Assert.That(json["shape"]!["maxTargetLength"]!.GetValue<int>(), Is.EqualTo(5));
+        Assert.That(json["shape"]!["precision"]!.GetValue<string>(), Is.EqualTo("fp16"));
+    }
 }
