@@ -30,13 +30,19 @@ public sealed class ServingFootprint(T5ModelConfig model, int tensorParallel, Se
     private TensorFootprint Act(string name, params long[] dims) =>
         new($"{name} [{string.Join(",", dims)}] {_dtype}", dims.Aggregate(1L, (x, y) => x * y) * _a);
 
-    /// <summary>Self-attention K and V of one decoder layer, for every position a row may generate.</summary>
-    public TensorFootprint SelfAttentionCache(int layer) =>
-        Act($"decoder.block.{layer}.layer.0.SelfAttention K+V cache", 2, _b, _tgt, _inner);
+    /// <summary>Self-attention K and V of <paramref name="layers"/> decoder layers, for every position a row may generate.</summary>
+    public TensorFootprint SelfAttentionCache(int layers) =>
+        Cache("decoder.block.*.layer.0.SelfAttention K+V cache", layers, _tgt);
 
-    /// <summary>Cross-attention K and V of one decoder layer, for every source token.</summary>
-    public TensorFootprint CrossAttentionCache(int layer) =>
-        Act($"decoder.block.{layer}.layer.1.EncDecAttention K+V cache", 2, _b, _src, _inner);
+    /// <summary>Cross-attention K and V of <paramref name="layers"/> decoder layers, for every source token.</summary>
+    public TensorFootprint CrossAttentionCache(int layers) =>
+        Cache("decoder.block.*.layer.1.EncDecAttention K+V cache", layers, _src);
+
+    private TensorFootprint Cache(string name, int layers, long positions)
+    {
+        var one = Act(name, 2, _b, positions, _inner);
+        return new TensorFootprint($"{one.Name} × {layers} layers", one.Bytes * layers);
+    }
 
     public TensorFootprint EncoderOutput => Act("encoder output", _b, _src, _d);
 

@@ -108,9 +108,9 @@ public sealed class ServingPlanner(double overheadFraction = MemoryPlanner.Defau
         var encoderLayers = MemoryPlanner.LayerRange(plan.EncoderLayersPerStage, stage);
         var decoderLayers = MemoryPlanner.LayerRange(plan.DecoderLayersPerStage, stage);
         var last = stage == plan.PipelineStages - 1;
-        var selfCache = decoderLayers.Select(act.SelfAttentionCache).ToArray();
-        var crossCache = decoderLayers.Select(act.CrossAttentionCache).ToArray();
-        long kv = selfCache.Sum(t => t.Bytes) + crossCache.Sum(t => t.Bytes);
+        var selfCache = act.SelfAttentionCache(decoderLayers.Length);
+        var crossCache = act.CrossAttentionCache(decoderLayers.Length);
+        long kv = selfCache.Bytes + crossCache.Bytes;
         long encoderOutput = decoderLayers.Length > 0 ? act.EncoderOutput.Bytes : 0;
         IReadOnlyList<TensorFootprint> encoderPass = encoderLayers.Length > 0 ? act.EncoderPass : [];
         IReadOnlyList<TensorFootprint> decodeStep = decoderLayers.Length > 0 || last ? act.DecodeStep(last, parameters.PaddedVocab) : [];
@@ -124,8 +124,8 @@ public sealed class ServingPlanner(double overheadFraction = MemoryPlanner.Defau
                 $"{p.Name} shard [{string.Join(",", p.ShardShape)}] {shape.Precision.Name()}", p.ShardElements * wb)));
         if (decoderLayers.Length > 0)
         {
-            largest.Add(selfCache[0] with { Name = $"{selfCache[0].Name} per layer × {decoderLayers.Length}", Bytes = selfCache.Sum(t => t.Bytes) });
-            largest.Add(crossCache[0] with { Name = $"{crossCache[0].Name} per layer × {decoderLayers.Length}", Bytes = crossCache.Sum(t => t.Bytes) });
+            largest.Add(selfCache);
+            largest.Add(crossCache);
             largest.Add(act.EncoderOutput);
         }
         largest.AddRange(encoderPass.Sum(t => t.Bytes) >= decodeStep.Sum(t => t.Bytes) ? encoderPass : decodeStep);

@@ -195,6 +195,32 @@ public class ServingPlannerTests
     }
 
     [Test]
+    public void PipelineStagesSplitTheCacheWithTheDecoderLayers()
+    {
+        var plan = PlacementPlan.Create(Xl, tensorParallel: 4, pipelineStages: 2);
+        var staged = new ServingPlanner().Plan(Xl, plan, Notebook, IpuTarget.Mk2(8));
+        var single = Plan(Xl, 4, Notebook);
+        // The even split puts the 24 encoder layers on stage 0 and the 24 decoder layers on stage 1.
+        Assert.That(staged.Ipus[0].KvCache, Is.Zero);
+        Assert.That(staged.Ipus[0].EncoderOutput, Is.Zero);
+        Assert.That(staged.Ipus[4].KvCache, Is.EqualTo(single.Ipus[0].KvCache));
+        Assert.That(staged.Ipus[4].EncoderOutput, Is.EqualTo(single.Ipus[0].EncoderOutput));
+        Assert.That(staged.Ipus[0].Weights + staged.Ipus[4].Weights, Is.EqualTo(single.Ipus[0].Weights));
+        var time = new DecodeCostModel().Estimate(Xl, plan, Notebook, IpuTarget.Mk2(8));
+        Assert.That(time.PipelineTransferSeconds, Is.GreaterThan(0));
+    }
+
+    [Test]
+    public void ReplicasMultiplyTokensPerSecond()
+    {
+        // On the same 32-IPU target (a global sync spans all of it): replicas decode their batches side by side.
+        var one = new DecodeCostModel().Estimate(Xl, Serving(Xl, 16), Notebook, IpuTarget.Mk2(32));
+        var two = new DecodeCostModel().Estimate(Xl, PlacementPlan.Create(Xl, tensorParallel: 16, replicas: 2), Notebook, IpuTarget.Mk2(32));
+        Assert.That(two.DecodeTokensPerSecond, Is.EqualTo(2 * one.DecodeTokensPerSecond).Within(1e-9).Percent);
+        Assert.That(two.TokensPerSecond, Is.EqualTo(2 * one.TokensPerSecond).Within(1e-9).Percent);
+    }
+
+    [Test]
     public void BadShapesAndTooFewIpusAreRefused()
     {
         var e = Assert.Throws<InvalidPlanException>(() => Plan(Xl, 4, Notebook with { Batch = 0 }))!;
