@@ -81,7 +81,7 @@ internal sealed record ServingPlan(
                 : "To fit, change one of:");
             foreach (var (alternative, time) in WaysToFit)
                 output.WriteLine(string.Create(inv,
-                    $"  {Flag(alternative.Change),-30} {alternative.Plan.IpuCount} IPUs, peak {ByteSize.Format(alternative.Memory.PeakOnChip)} per IPU, predicted {time.DecodeTokensPerSecond:0} tokens/s decoding"));
+                    $"  {Flag(alternative.Change),-30} {alternative.Plan.IpuCount} IPU{(alternative.Plan.IpuCount == 1 ? "" : "s")}, peak {ByteSize.Format(alternative.Memory.PeakOnChip)} per IPU, predicted {time.DecodeTokensPerSecond:0} tokens/s decoding"));
         }
         output.WriteLine();
         output.WriteLine(string.Create(inv,
