@@ -65,13 +65,16 @@ internal static class EvaluateCommand
             if (timeout <= 0 || timeout > MaxInstanceTimeoutSeconds)
                 throw new ArgumentException($"--instance-timeout {timeout}: expected seconds in (0, {MaxInstanceTimeoutSeconds}]");
             if (!layout.IsMultiInstance) return Run(parse, config, new OneInstance());
-            using var instances = HostInstances.Join(TimeSpan.FromSeconds(timeout));
+            var instances = HostInstances.Join(TimeSpan.FromSeconds(timeout));
+            // MPI's world is not the launch the variables describe (set by hand?): no instance of it waits for this
+            // one, so it stops alone, without leaving a world it does not belong to.
+            if (instances.Index != layout.InstanceIndex || instances.Count != layout.InstanceCount)
+                throw new InvalidLaunchException(InstanceLayout.MpiSize, layout.InstanceCount.ToString(CultureInfo.InvariantCulture),
+                    $"MPI says this is instance {instances.Index} of {instances.Count}, the launcher's variables say " +
+                    $"{layout.InstanceIndex} of {layout.InstanceCount}: start the run with mpirun or poprun");
+            using var joined = instances;
             try
             {
-                if (instances.Index != layout.InstanceIndex || instances.Count != layout.InstanceCount)
-                    throw new InvalidLaunchException(InstanceLayout.MpiRank, layout.InstanceIndex.ToString(CultureInfo.InvariantCulture),
-                        $"MPI says this is instance {instances.Index} of {instances.Count}, the launcher's variables say " +
-                        $"{layout.InstanceIndex} of {layout.InstanceCount}");
                 // Each instance drives only its own replicas.
                 var local = config with { Execution = config.Execution with { DataParallel = layout.LocalReplicas, Instances = 1 } };
                 return Run(parse, local, instances);
