@@ -102,8 +102,10 @@ internal static class EvaluateCommand
             };
             var writes = instances.Index == 0;
             var console = writes ? parse.InvocationConfiguration.Output : TextWriter.Null;
-            // The report file is started now, so an unwritable destination fails before the evaluation, not after it.
-            using var report = writes && parse.GetValue(output) is { } reportPath ? AtomicFile.Create(reportPath) : null;
+            var reportPath = writes ? parse.GetValue(output) : null;
+            // An unwritable destination fails before the evaluation, not after it; the file itself is written at the
+            // end, so a run stopped on the way (by a signal, or by another instance's failure) leaves nothing behind.
+            if (reportPath is not null) AtomicFile.Create(reportPath).Dispose();
             using var inputs = RunInputs.Load(config, readTrain: false);
             using var trainer = new T5Trainer(config, inputs.Pretrained, [], null, inference, inputs.Tokenizer, LabelSet.Mnli);
             if (parse.GetValue(trainingCheckpoint) is { } ckpt)
@@ -123,11 +125,7 @@ internal static class EvaluateCommand
             }
             if (results.Count == 0)
                 throw new ArgumentException($"no evaluation data for '{wanted}': set data.eval.{wanted} in the config");
-            if (report is not null)
-            {
-                report.Stream.Write(System.Text.Encoding.UTF8.GetBytes("[" + string.Join(",\n", results.Select(r => r.ToJson())) + "]\n"));
-                report.Commit();
-            }
+            if (reportPath is not null) AtomicFile.WriteAllText(reportPath, "[" + string.Join(",\n", results.Select(r => r.ToJson())) + "]\n");
             return ExitCodes.Success;
         }
     }
