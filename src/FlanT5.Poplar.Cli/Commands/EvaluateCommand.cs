@@ -66,8 +66,8 @@ internal static class EvaluateCommand
                 throw new ArgumentException($"--instance-timeout {timeout}: expected seconds in (0, {MaxInstanceTimeoutSeconds}]");
             if (!layout.IsMultiInstance) return Run(parse, config, new OneInstance());
             var instances = HostInstances.Join(TimeSpan.FromSeconds(timeout));
-            // MPI's world is not the launch the variables describe (set by hand?): no instance of it waits for this
-            // one, so it stops alone, without leaving a world it does not belong to.
+            // MPI's world is not the launch the variables describe (variables set by hand, say): this instance stops
+            // without the collective leave, and any other instance of that world meets the same mismatch.
             if (instances.Index != layout.InstanceIndex || instances.Count != layout.InstanceCount)
                 throw new InvalidLaunchException(InstanceLayout.MpiSize, layout.InstanceCount.ToString(CultureInfo.InvariantCulture),
                     $"MPI says this is instance {instances.Index} of {instances.Count}, the launcher's variables say " +
