@@ -29,7 +29,7 @@ extern "C" {
 
 /** ABI version: major in the high 16 bits, minor in the low 16 bits. */
 #define FT5_ABI_VERSION_MAJOR 1
-#define FT5_ABI_VERSION_MINOR 1
+#define FT5_ABI_VERSION_MINOR 2
 
 /** Result of every fallible call. */
 typedef enum ft5_status {
@@ -484,6 +484,31 @@ FT5_API FT5_NODISCARD ft5_status ft5_session_decode_end(ft5_session* session);
  *  vocab_size. Since ABI 1.1. */
 FT5_API FT5_NODISCARD ft5_status ft5_session_decode_step_v2(ft5_session* session, const int32_t* tokens,
                                                             size_t token_count, float* logits, size_t logits_count);
+
+/* ------------------------------------------------------------------------------------------------
+ * Host instances: the processes of one run under mpirun or poprun, coordinated over MPI
+ * ---------------------------------------------------------------------------------------------- */
+
+/** Joins the run's other instances: initialises MPI unless the program already did, and gives this instance's
+ *  index and the number of instances (MPI_COMM_WORLD). FT5_ERR_NOT_SUPPORTED when libft5 was built without MPI.
+ *  Since ABI 1.2. */
+FT5_API FT5_NODISCARD ft5_status ft5_instances_join(int32_t* out_index, int32_t* out_count);
+
+/** Every instance gives block_bytes bytes, the same number on every instance; out receives all the blocks in
+ *  instance order (out_bytes = instances x block_bytes) and *out_completed is 1. When not every instance reached the
+ *  gather within timeout_ms (0 = no limit), *out_completed is 0 and the gather stays pending: further gathers fail,
+ *  ft5_instances_abort ends the run. Since ABI 1.2. */
+FT5_API FT5_NODISCARD ft5_status ft5_instances_all_gather(const void* block, size_t block_bytes, void* out,
+                                                          size_t out_bytes, uint32_t timeout_ms,
+                                                          int32_t* out_completed);
+
+/** Ends every instance of the run with exit_code (MPI_Abort) and does not return; does nothing before
+ *  ft5_instances_join. Since ABI 1.2. */
+FT5_API void ft5_instances_abort(int32_t exit_code);
+
+/** Leaves the run: completes a pending gather, then finalises MPI when ft5_instances_join initialised it. Collective:
+ *  every instance calls it. Since ABI 1.2. */
+FT5_API FT5_NODISCARD ft5_status ft5_instances_leave(void);
 
 #ifdef __cplusplus
 } /* extern "C" */

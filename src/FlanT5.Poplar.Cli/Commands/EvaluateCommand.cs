@@ -1,16 +1,21 @@
 using System.CommandLine;
+using System.Globalization;
 using FlanT5.Poplar.Checkpoints;
 using FlanT5.Poplar.Cli.Hosting;
 using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Evaluation;
 using FlanT5.Poplar.Files;
+using FlanT5.Poplar.Interop;
+using FlanT5.Poplar.Placement;
 using FlanT5.Poplar.Training;
 
 namespace FlanT5.Poplar.Cli.Commands;
 
 /// <summary>
 /// <c>flant5 evaluate</c>: generation-based accuracy of a model on the validation splits: a Hugging Face checkpoint
-/// (model.checkpoint or --model) or a training checkpoint (--training-checkpoint), greedy or beam search.
+/// (model.checkpoint or --model) or a training checkpoint (--training-checkpoint), greedy or beam search. Under
+/// mpirun or poprun the instances share the examples (<see cref="EvaluationShards"/>) and gather the answers over MPI;
+/// instance 0 alone prints and writes the results, and a failing instance stops them all.
 /// </summary>
 internal static class EvaluateCommand
 {
@@ -34,6 +39,12 @@ internal static class EvaluateCommand
         var beams = new Option<int?>("--num-beams") { Description = "Beam width (1 = greedy; default: inference.num_beams)" };
         var maxTokens = new Option<int?>("--max-new-tokens") { Description = "Longest answer in tokens (default: inference.max_new_tokens)" };
         var output = new Option<string?>("--output", "-o") { Description = "Write the results (one JSON object per split) to this file" };
+        var instanceTimeout = new Option<int>("--instance-timeout")
+        {
+            Description = "Under mpirun/poprun: seconds an instance waits for the others to finish their share of a split " +
+                "before it stops every instance with an error",
+            DefaultValueFactory = _ => 600,
+        };
         var command = new Command("evaluate",
             "Accuracy by generation on MNLI validation splits: per-class counts and confusion matrix (unknown answers count as wrong)");
         options.AddTo(command);
@@ -43,20 +54,58 @@ internal static class EvaluateCommand
         command.Options.Add(beams);
         command.Options.Add(maxTokens);
         command.Options.Add(output);
+        command.Options.Add(instanceTimeout);
         command.SetAction(parse =>
         {
             var loaded = options.Load(parse);
             var config = loaded.Config;
             if (parse.GetValue(model) is { } modelDir) config = config with { Model = config.Model with { Checkpoint = Path.GetFullPath(modelDir) } };
-            RunConfigOptions.ThrowUnlessRunnable(loaded, config, environment, "evaluate");
+            var layout = RunConfigOptions.ThrowUnlessRunnable(loaded, config, environment, "evaluate", runsAcrossInstances: true);
+            var timeout = parse.GetValue(instanceTimeout);
+            if (timeout <= 0 || timeout > MaxInstanceTimeoutSeconds)
+                throw new ArgumentException($"--instance-timeout {timeout}: expected seconds in (0, {MaxInstanceTimeoutSeconds}]");
+            if (!layout.IsMultiInstance) return Run(parse, config, new OneInstance());
+            var instances = HostInstances.Join(TimeSpan.FromSeconds(timeout));
+            // MPI's world is not the launch the variables describe (variables set by hand, say): this instance stops
+            // without the collective leave, and any other instance of that world meets the same mismatch.
+            if (instances.Index != layout.InstanceIndex || instances.Count != layout.InstanceCount)
+                throw new InvalidLaunchException(InstanceLayout.MpiSize, layout.InstanceCount.ToString(CultureInfo.InvariantCulture),
+                    $"MPI says this is instance {instances.Index} of {instances.Count}, the launcher's variables say " +
+                    $"{layout.InstanceIndex} of {layout.InstanceCount}: start the run with mpirun or poprun");
+            using var joined = instances;
+            try
+            {
+                // Each instance drives only its own replicas.
+                var local = config with { Execution = config.Execution with { DataParallel = layout.LocalReplicas, Instances = 1 } };
+                return Run(parse, local, instances);
+            }
+            catch (Exception e)
+            {
+                // The others may wait for this one in a gather it will never reach: end them all, with this error.
+                var error = parse.InvocationConfiguration.Error;
+                error.WriteLine($"instance {instances.Index} of {instances.Count} failed; stopping every instance");
+                var code = CliErrorHandler.Report(e, error, parse.GetValue<bool>(CliApplication.VerboseOptionName));
+                error.Flush();
+                instances.Abort(code);
+                throw;
+            }
+        });
+        return command;
+
+        // Every instance generates its share of each split; instance 0 alone prints and writes the results.
+        int Run(ParseResult parse, RunConfig config, IInstanceGroup instances)
+        {
             var inference = config.Inference with
             {
                 NumBeams = parse.GetValue(beams) ?? config.Inference.NumBeams,
                 MaxNewTokens = parse.GetValue(maxTokens) ?? config.Inference.MaxNewTokens,
             };
-            var console = parse.InvocationConfiguration.Output;
-            // The report file is started now, so an unwritable destination fails before the evaluation, not after it.
-            using var report = parse.GetValue(output) is { } reportPath ? AtomicFile.Create(reportPath) : null;
+            var writes = instances.Index == 0;
+            var console = writes ? parse.InvocationConfiguration.Output : TextWriter.Null;
+            var reportPath = writes ? parse.GetValue(output) : null;
+            // An unwritable destination fails before the evaluation, not after it; the file itself is written at the
+            // end, so a run stopped on the way (by a signal, or by another instance's failure) leaves nothing behind.
+            if (reportPath is not null) AtomicFile.Create(reportPath).Dispose();
             using var inputs = RunInputs.Load(config, readTrain: false);
             using var trainer = new T5Trainer(config, inputs.Pretrained, [], null, inference, inputs.Tokenizer, LabelSet.Mnli);
             if (parse.GetValue(trainingCheckpoint) is { } ckpt)
@@ -70,19 +119,17 @@ internal static class EvaluateCommand
             foreach (var (name, examples) in inputs.Eval)
             {
                 if (wanted != "all" && wanted != name) continue;
-                var result = trainer.Evaluate(name, examples);
+                var result = trainer.Evaluate(name, examples, instances);
                 results.Add(result);
                 console.WriteLine(result.ToText());
             }
             if (results.Count == 0)
                 throw new ArgumentException($"no evaluation data for '{wanted}': set data.eval.{wanted} in the config");
-            if (report is not null)
-            {
-                report.Stream.Write(System.Text.Encoding.UTF8.GetBytes("[" + string.Join(",\n", results.Select(r => r.ToJson())) + "]\n"));
-                report.Commit();
-            }
+            if (reportPath is not null) AtomicFile.WriteAllText(reportPath, "[" + string.Join(",\n", results.Select(r => r.ToJson())) + "]\n");
             return ExitCodes.Success;
-        });
-        return command;
+        }
     }
+
+    /// <summary>The longest --instance-timeout: what the native gather's millisecond count holds, rounded down.</summary>
+    private const int MaxInstanceTimeoutSeconds = 4_000_000;
 }

@@ -11,6 +11,8 @@ internal static class CliErrorHandler
     /// </summary>
     public static bool IsUserError(Exception e) => e is InvalidDataException or ArgumentException or IOException
         or UnauthorizedAccessException or FormatException or TrainingDivergedException
+        // An instance of a run that did not keep up with the others (HostInstances' gather timeout).
+        or TimeoutException
         // What the device refuses for the user's request: bad shapes or ids, a model that does not fit, a plan or
         // backend this build cannot run. Invalid handles and internal errors stay bugs.
         or Interop.Ft5InvalidArgumentException or Interop.Ft5OutOfMemoryException or Interop.Ft5BackendUnavailableException

@@ -49,21 +49,24 @@ internal sealed class RunConfigOptions
     /// <summary>
     /// What a command that runs <paramref name="config"/> (loaded as <paramref name="loaded"/>, perhaps with options
     /// applied) checks before it starts: the placement against the model, no half precision, which is only planned,
-    /// and a launch of one instance (<paramref name="environment"/> holds the launcher's variables), which is all the
-    /// engine runs so far.
+    /// and the launch (<paramref name="environment"/> holds the launcher's variables), which must be of one instance
+    /// unless the command <paramref name="runsAcrossInstances"/>. Returns this process's place in the launch.
     /// </summary>
-    public static void ThrowUnlessRunnable(LoadedRunConfig loaded, RunConfig config, Func<string, string?> environment, string command)
+    public static InstanceLayout ThrowUnlessRunnable(LoadedRunConfig loaded, RunConfig config, Func<string, string?> environment,
+        string command, bool runsAcrossInstances = false)
     {
         RunConfigLoader.ThrowIfAny(loaded, [.. RunConfigPlacementCheck.Check(config), .. HalfPrecision.RefusedForRunning(config)]);
         var layout = DetectLaunch(config, environment);
-        if (layout.IsMultiInstance)
+        if (layout.IsMultiInstance && !runsAcrossInstances)
         {
             throw new ArgumentException(
                 $"launch: {layout.Describe()}: {command} runs as one instance only so far. Missing for several: sessions on the Poplar " +
                 "builder (whose emulated engine already runs an instance's own replicas and collectives over MPI), " +
-                "data sharded by instance, and checkpoints, metrics and evaluation coordinated across instances. " +
+                "training data sharded by instance, and checkpoints and metrics coordinated across instances " +
+                "(evaluate already runs across instances). " +
                 "Run one process (execution.instances: 1), which drives all execution.data_parallel replicas itself");
         }
+        return layout;
     }
 
     /// <summary>This process's place in the run's launch (<see cref="InstanceLayout.Detect"/> against the config's plan).</summary>

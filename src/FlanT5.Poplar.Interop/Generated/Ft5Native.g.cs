@@ -16,8 +16,8 @@ internal static unsafe partial class Ft5Native
     [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 1")]
     public const int FT5_ABI_VERSION_MAJOR = 1;
 
-    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 1")]
-    public const int FT5_ABI_VERSION_MINOR = 1;
+    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 2")]
+    public const int FT5_ABI_VERSION_MINOR = 2;
 
     [NativeTypeName("#define FT5_MAX_RANK 8")]
     public const int FT5_MAX_RANK = 8;
@@ -285,6 +285,41 @@ internal static unsafe partial class Ft5Native
     public static partial ft5_status ft5_session_decode_step_v2(ft5_session* session, [NativeTypeName("const int32_t *")] int* tokens, [NativeTypeName("size_t")] nuint token_count, float* logits, [NativeTypeName("size_t")] nuint logits_count);
 
     /// <summary>
+    /// Joins the run's other instances: initialises MPI unless the program already did, and gives this instance's
+    /// index and the number of instances (MPI_COMM_WORLD). FT5_ERR_NOT_SUPPORTED when libft5 was built without MPI.
+    /// Since ABI 1.2.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_instances_join([NativeTypeName("int32_t *")] int* out_index, [NativeTypeName("int32_t *")] int* out_count);
+
+    /// <summary>
+    /// Every instance gives block_bytes bytes, the same number on every instance; out receives all the blocks in
+    /// instance order (out_bytes = instances x block_bytes) and *out_completed is 1. When not every instance reached the
+    /// gather within timeout_ms (0 = no limit), *out_completed is 0 and the gather stays pending: further gathers fail,
+    /// ft5_instances_abort ends the run. Since ABI 1.2.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_instances_all_gather([NativeTypeName("const void *")] void* block, [NativeTypeName("size_t")] nuint block_bytes, void* @out, [NativeTypeName("size_t")] nuint out_bytes, [NativeTypeName("uint32_t")] uint timeout_ms, [NativeTypeName("int32_t *")] int* out_completed);
+
+    /// <summary>
+    /// Ends every instance of the run with exit_code (MPI_Abort) and does not return; does nothing before
+    /// ft5_instances_join. Since ABI 1.2.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial void ft5_instances_abort([NativeTypeName("int32_t")] int exit_code);
+
+    /// <summary>
+    /// Leaves the run: completes a pending gather, then finalises MPI when ft5_instances_join initialised it. Collective:
+    /// every instance calls it. Since ABI 1.2.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_instances_leave();
+
+    /// <summary>
     /// Throwing wrappers of every function that returns ft5_status: each passes the status to
     /// Ft5Status.Check, which reads the native message at once and throws the matching exception.
     /// </summary>
@@ -409,6 +444,18 @@ internal static unsafe partial class Ft5Native
         /// <inheritdoc cref="Ft5Native.ft5_session_decode_step_v2"/>
         public static void ft5_session_decode_step_v2(ft5_session* session, int* tokens, nuint token_count, float* logits, nuint logits_count)
             => Ft5Status.Check(Ft5Native.ft5_session_decode_step_v2(session, tokens, token_count, logits, logits_count), "ft5_session_decode_step_v2");
+
+        /// <inheritdoc cref="Ft5Native.ft5_instances_join"/>
+        public static void ft5_instances_join(int* out_index, int* out_count)
+            => Ft5Status.Check(Ft5Native.ft5_instances_join(out_index, out_count), "ft5_instances_join");
+
+        /// <inheritdoc cref="Ft5Native.ft5_instances_all_gather"/>
+        public static void ft5_instances_all_gather(void* block, nuint block_bytes, void* @out, nuint out_bytes, uint timeout_ms, int* out_completed)
+            => Ft5Status.Check(Ft5Native.ft5_instances_all_gather(block, block_bytes, @out, out_bytes, timeout_ms, out_completed), "ft5_instances_all_gather");
+
+        /// <inheritdoc cref="Ft5Native.ft5_instances_leave"/>
+        public static void ft5_instances_leave()
+            => Ft5Status.Check(Ft5Native.ft5_instances_leave(), "ft5_instances_leave");
     }
 }
 

@@ -5,6 +5,7 @@ public sealed class EvaluationAccumulator(string split, LabelSet labels, int max
 {
     private readonly int[,] _confusion = new int[labels.Count, labels.Count + 1];
     private readonly List<string> _unknownExamples = [];
+    private readonly List<string> _predictions = [];
 
     public string Split { get; } = split;
     public LabelSet Labels { get; } = labels;
@@ -28,6 +29,7 @@ public sealed class EvaluationAccumulator(string split, LabelSet labels, int max
             throw new ArgumentOutOfRangeException(nameof(predictedId), predictedId, $"predicted id must be -1 or in [0, {Labels.Count})");
         var column = predictedId == LabelSet.UnknownId ? Labels.Count : predictedId;
         _confusion[goldId, column]++;
+        _predictions.Add(Labels.NameOf(predictedId));
         Total++;
     }
 
@@ -52,6 +54,7 @@ public sealed class EvaluationAccumulator(string split, LabelSet labels, int max
             var predicted = Enumerable.Range(0, n).Sum(g => _confusion[g, label]);
             perClass.Add(new ClassCounts(Labels.Names[label], goldCount, predicted, _confusion[label, label]));
         }
-        return new EvaluationResult(Split, Total, correct, unknown, Labels.Names.ToList(), perClass, matrix, _unknownExamples.ToList());
+        return new EvaluationResult(Split, Total, correct, unknown, Labels.Names.ToList(), perClass, matrix, _unknownExamples.ToList(),
+            _predictions.ToList());
     }
 }

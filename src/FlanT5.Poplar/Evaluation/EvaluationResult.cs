@@ -17,7 +17,8 @@ public sealed record ClassCounts(string Label, int Gold, int Predicted, int Corr
 
 /// <summary>
 /// Accuracy of one evaluation split. <see cref="ConfusionMatrix"/>[gold][predicted] has one row per label and one
-/// column per label plus a last "unknown" column for generations that matched no label.
+/// column per label plus a last "unknown" column for generations that matched no label. <see cref="Predictions"/> holds
+/// each example's predicted label word (or "unknown"), in the order of the examples.
 /// </summary>
 public sealed record EvaluationResult(
     string Split,
@@ -27,7 +28,8 @@ public sealed record EvaluationResult(
     IReadOnlyList<string> Labels,
     IReadOnlyList<ClassCounts> PerClass,
     IReadOnlyList<IReadOnlyList<int>> ConfusionMatrix,
-    IReadOnlyList<string> UnknownExamples)
+    IReadOnlyList<string> UnknownExamples,
+    IReadOnlyList<string> Predictions)
 {
     public double Accuracy => Total == 0 ? 0 : (double)Correct / Total;
 

@@ -222,19 +222,27 @@ public sealed class T5Trainer : IDisposable
     /// <summary>Evaluates on the trainer's evaluation dataset.</summary>
     public EvaluationResult Evaluate(string split = "validation") => Evaluate(split, EvalDataset);
 
-    /// <summary>Greedy (or beam) generation on every prompt, post-processing, accuracy and confusion matrix.</summary>
-    public EvaluationResult Evaluate(string split, IReadOnlyList<Seq2SeqExample> examples)
+    /// <summary>
+    /// Greedy (or beam) generation on every prompt, post-processing, accuracy and confusion matrix. Across several
+    /// <paramref name="instances"/> each generates its <see cref="EvaluationShards.Of"/> range and every instance
+    /// gets the result of all examples, the same as one process's.
+    /// </summary>
+    public EvaluationResult Evaluate(string split, IReadOnlyList<Seq2SeqExample> examples, IInstanceGroup? instances = null)
     {
         ArgumentNullException.ThrowIfNull(examples);
+        instances ??= new OneInstance();
         var accumulator = new EvaluationAccumulator(split, _metric);
         var pipeline = Pipeline();
         var options = GenerationOptionsFor(_evalConfig);
-        var prompts = examples.Select(e => e.Source).ToList();
-        var generated = pipeline.Generate(prompts, options);
+        var shard = EvaluationShards.Of(examples.Count, options.BatchSize, instances.Index, instances.Count);
+        var (start, count) = shard.GetOffsetAndLength(examples.Count);
+        var prompts = Enumerable.Range(start, count).Select(i => examples[i].Source).ToList();
+        var mine = pipeline.Generate(prompts, options).Select(_postprocess).ToList();
+        var generated = EvaluationShards.Gather(mine, examples.Count, instances);
         for (int i = 0; i < examples.Count; i++)
         {
             int gold = _metric.IdOf(examples[i].Target);
-            accumulator.Add(gold, _postprocess(generated[i]));
+            accumulator.Add(gold, generated[i]);
         }
         return accumulator.Result();
     }

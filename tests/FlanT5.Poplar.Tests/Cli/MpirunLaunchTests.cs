@@ -4,28 +4,16 @@ namespace FlanT5.Poplar.Tests.Cli;
 
 /// <summary>
 /// The built flant5 under a real Open MPI <c>mpirun -np 2</c> (installed by <c>build.ps1 bootstrap</c>): each process
-/// finds its own rank in what mpirun really sets, and finetune stops both with the error that says what is missing.
+/// finds its own rank in what mpirun really sets, and finetune stops both with the error that says what is missing
+/// (evaluate across instances: <see cref="MpirunEvaluateTests"/>).
 /// </summary>
 public class MpirunLaunchTests
 {
     private static readonly string[] TwoInstances =
         ["--set", "execution.data_parallel=2", "--set", "execution.micro_batch_size=16", "--set", "execution.instances=2"];
 
-    // As root Open MPI refuses to start without both variables; for other users they change nothing.
-    private static readonly Dictionary<string, string> AllowRoot = new()
-    {
-        ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1",
-    };
-
-    private static ChildProcess.Result Mpirun(params string[] flant5Args)
-    {
-        var mpirun = Environment.GetEnvironmentVariable("PATH")!.Split(':')
-            .Select(dir => Path.Combine(dir, "mpirun")).FirstOrDefault(File.Exists);
-        if (mpirun is null) Assert.Fail("mpirun not found on PATH: run `build.ps1 bootstrap` (it installs openmpi-bin)");
-        // --oversubscribe: two processes may share fewer cores; the time limit keeps a stuck launch from hanging CI.
-        return ChildProcess.Run(mpirun!, ["--oversubscribe", "-np", "2", ChildProcess.Dotnet, ChildCli.CliDll, .. flant5Args],
-            TestContext.CurrentContext.TestDirectory, AllowRoot, TimeSpan.FromSeconds(120));
-    }
+    private static ChildProcess.Result Mpirun(params string[] flant5Args) =>
+        Cli.Mpirun.Run(["-np", "2", .. Cli.Mpirun.Flant5(flant5Args)], TimeSpan.FromSeconds(120));
 
     [Test]
     public void EachProcessPrintsItsOwnInstanceAndReplicas()

@@ -43,6 +43,11 @@ public class EvaluationAccumulatorTests
             Assert.That(result.PerClass[0].Recall, Is.EqualTo(0.5));
             Assert.That(result.PerClass[0].Precision, Is.EqualTo(2.0 / 3));
             Assert.That(result.UnknownExamples, Is.EqualTo(new[] { "maybe", "<pad>" }));
+            Assert.That(result.Predictions, Is.EqualTo(new[]
+            {
+                "entailment", "entailment", "neutral", "unknown", "neutral", "contradiction",
+                "contradiction", "contradiction", "unknown", "entailment",
+            }));
         });
     }
 
@@ -57,6 +62,7 @@ public class EvaluationAccumulatorTests
         Assert.That(back.Total, Is.EqualTo(10));
         Assert.That(back.ConfusionMatrix.Select(r => r.ToArray()), Is.EqualTo(result.ConfusionMatrix.Select(r => r.ToArray())));
         Assert.That(back.PerClass, Is.EqualTo(result.PerClass));
+        Assert.That(back.Predictions, Is.EqualTo(result.Predictions));
     }
 
     [Test]
