@@ -9,8 +9,9 @@ namespace FlanT5.Poplar.Placement;
 /// - Poplar Target::getBytesPerTile() on GC200: 638,976 bytes (624 KiB) per tile.
 /// - Clock: 250e12 / (1472 tiles × 128 fp16 FLOP per tile-cycle) ≈ 1.33 GHz.
 /// - Bow IPU / Bow-2000 datasheet: same tiles and memory, 1.85 GHz, 350 TFLOPS fp16, 87.5 TFLOPS fp32.
-/// - In-Processor-Memory bandwidth: 47.5 TB/s per GC200 (IPU-M2000 datasheet), 65 TB/s per Bow IPU (Bow-2000
-///   datasheet: 260 TB/s for its 4 IPUs).
+/// - In-Processor-Memory bandwidth: 47.5 TB/s per GC200 (IPU-M2000 datasheet). Bow: 65 TB/s, the figure quoted for
+///   the Bow-2000 (260 TB/s over 4 IPUs) but not found in the stored datasheet pages; it agrees with 47.5 TB/s scaled
+///   by the clock (1.85 / 1.33 GHz ≈ 66 TB/s), as SRAM bandwidth per tile-cycle is unchanged.
 /// - Sync: the model used in poplibs tests, 15 ns per hop, hops = 1 + IPUs / 4.
 /// The same defaults as native/src/ipu/ipu_arch.h (streaming: 128 GiB per IPU-M2000 → 32 GiB per IPU).
 /// </summary>
