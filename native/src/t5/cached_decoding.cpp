@@ -26,24 +26,26 @@ void DecodeShape::validate() const {
 }
 
 CachedDecoding::CachedDecoding(poplar::Graph& graph, const T5Config& config, const StackWeights& encoder,
-                               const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape)
+                               const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape,
+                               const ReplicaGroups& groups)
     : graph_(graph), config_(config), decoder_(decoder), shape_(shape),
-      lm_head_(lm_weight, config.tied, config.d_model) {
+      lm_head_(lm_weight, config.tied, config.d_model, groups) {
     shape_.validate();
-    encoder_ = std::make_unique<Stack>(graph, config, encoder, shape_.batch, shape_.src_len, shape_.src_len);
+    encoder_ = std::make_unique<Stack>(graph, config, encoder, shape_.batch, shape_.src_len, shape_.src_len,
+                                       groups);
     self_bias_ = std::make_unique<PositionBias>(graph, *decoder.position_bias, shape_.max_len, shape_.max_len, 0, false,
                                                 config.buckets, config.max_distance, "decode/position_bias");
-    const std::size_t groups = shape_.batch * config.heads;
+    const std::size_t head_groups = shape_.batch * config.heads;
     auto variable = [&](poplar::Type type, std::vector<std::size_t> dims, const std::string& name) {
         return graph.addVariable(type, dims, poplar::VariableMappingMethod::LINEAR, name);
     };
     for (std::size_t l = 0; l < decoder.blocks.size(); ++l) {
         const std::string n = "decode/layer" + std::to_string(l);
         LayerCache c;
-        c.self_k = variable(poplar::FLOAT, {groups, shape_.max_len, config.d_kv}, n + "/self_k");
-        c.self_v = variable(poplar::FLOAT, {groups, shape_.max_len, config.d_kv}, n + "/self_v");
-        c.cross_k = variable(poplar::FLOAT, {groups, shape_.src_len, config.d_kv}, n + "/cross_k");
-        c.cross_v = variable(poplar::FLOAT, {groups, shape_.src_len, config.d_kv}, n + "/cross_v");
+        c.self_k = variable(poplar::FLOAT, {head_groups, shape_.max_len, config.d_kv}, n + "/self_k");
+        c.self_v = variable(poplar::FLOAT, {head_groups, shape_.max_len, config.d_kv}, n + "/self_v");
+        c.cross_k = variable(poplar::FLOAT, {head_groups, shape_.src_len, config.d_kv}, n + "/cross_k");
+        c.cross_v = variable(poplar::FLOAT, {head_groups, shape_.src_len, config.d_kv}, n + "/cross_v");
         cache_.push_back(c);
     }
     const std::size_t src = shape_.batch * shape_.src_len;

@@ -44,7 +44,8 @@ struct DecodeShape {
 class CachedDecoding {
 public:
     CachedDecoding(poplar::Graph& graph, const T5Config& config, const StackWeights& encoder,
-                   const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape);
+                   const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape,
+                   const ReplicaGroups& groups);
 
     // Reads the prompts, encodes them, fills the cross-attention cache, empties the self-attention cache.
     poplar::program::Sequence begin();
