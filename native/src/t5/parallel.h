@@ -5,7 +5,11 @@
 // multiple of tp) and the relative position bias's heads are split across a CONSECUTIVE group of tp replicas; the
 // layer norms are whole on every rank. Each split sum meets its other shards in an all-reduce over that group.
 // The data-parallel replicas of one shard form an ORTHOGONAL group (stride tp): the loss's label count and the
-// gradients are summed over it.
+// gradients are summed over it. With pp pipeline stages per replica, replica r's stage s sits on IPU r * pp + s
+// (Poplar gives each replica consecutive IPUs).
+// Dropout: the replicas of one tensor-parallel group must read the same seed, so the sites on whole activations
+// drop alike on every rank; a split site (attention probabilities, the feed-forward's hidden layer) then draws the
+// same pattern over each shard's own elements.
 #pragma once
 
 #include <cstddef>
@@ -29,10 +33,8 @@ struct ParallelPlan {
     // The vocabulary rounded up to a multiple of tp (each rank holds paddedVocab / tp rows).
     std::size_t paddedVocab(std::size_t vocab) const { return (vocab + tp - 1) / tp * tp; }
 
-    // The one placement rule: replica r = dp_index * tp + tp_rank, and its pipeline stage s of pp sits on IPU
-    // r * pp + s.
+    // The one replica numbering: r = dp_index * tp + tp_rank (tensor-parallel groups are CONSECUTIVE replicas).
     std::size_t replica(std::size_t dp_index, std::size_t tp_rank) const { return dp_index * tp + tp_rank; }
-    static std::size_t ipu(std::size_t replica, std::size_t stage, std::size_t pp) { return replica * pp + stage; }
     std::size_t tpRank(std::size_t replica) const { return replica % tp; }
     std::size_t dpIndex(std::size_t replica) const { return replica / tp; }
 };

@@ -2,6 +2,7 @@
 // Hugging Face's state dict. The host writes weights through the handle "weight/<name>" and reads gradients
 // through "gradient/<name>" (Engine::writeTensor / readTensor). Under tensor parallelism a parameter may be split
 // along one dimension: each replica's variable is its shard (shard_layout.h maps shards to the logical tensor).
+// Under data parallelism a replica's gradients hold its own rows' part until the optimizer step sums them.
 #pragma once
 
 #include <deque>

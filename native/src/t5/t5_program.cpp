@@ -26,9 +26,6 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
                      const ParallelPlan& plan)
     : graph_(graph), config_(config), shape_(shape), groups_(graph, checked(plan, config)), params_(graph, plan.tp) {
     shape_.validate();
-    if (decode.enabled() && plan.tp > 1)
-        throw std::invalid_argument("parallel plan: decoding is built for tp 1 only, got tp " +
-                                    std::to_string(plan.tp));
     const std::size_t v = config_.vocab, d = config_.d_model;
     const Parameter* lm_weight = nullptr;
     // the vocabulary rows split across the tensor-parallel ranks

@@ -29,6 +29,8 @@ struct ReplicatedT5Graph {
     // Per-replica stream buffers (one block per replica, micro-batches in turn).
     std::vector<int> input_ids, attention_mask, decoder_input_ids, labels;
     std::vector<float> loss, loss_scale, training_result, logits, encoder_output, optimizer_settings, optimizer_result;
+    std::vector<int> decode_input_ids, decode_attention_mask, decode_tokens, decode_parents;
+    std::vector<float> decode_logits;
 
     // shape: one replica's rows.
     ReplicatedT5Graph(const t5::T5Config& config, const t5::BatchShape& shape, const t5::ParallelPlan& p,
@@ -54,6 +56,29 @@ struct ReplicatedT5Graph {
         connect(t5::streams::kEncoderOutput, encoder_output);
         connect(t5::streams::kOptimizerSettings, optimizer_settings);
         connect(t5::streams::kOptimizerResult, optimizer_result);
+        if (decode.enabled()) {
+            decode_logits.assign(r * decode.batch * shard, 0.0f);
+            connect(t5::streams::kDecodeLogits, decode_logits);
+        }
+    }
+
+    // Decoding: the whole batch's prompts (dp x decode rows), then each row's last token (and beam parent, a row of
+    // its own data-parallel group's block) for every step.
+    void set_prompts(const std::vector<int>& ids, const std::vector<int>& mask, std::size_t rows, std::size_t src_len) {
+        decode_input_ids = t5::replicaRows(plan, ids, rows, src_len);
+        decode_attention_mask = t5::replicaRows(plan, mask, rows, src_len);
+        connect(t5::streams::kDecodeInputIds, decode_input_ids);
+        connect(t5::streams::kDecodeAttentionMask, decode_attention_mask);
+    }
+    void set_tokens(const std::vector<int>& tokens, const std::vector<int>& parents, std::size_t rows) {
+        decode_tokens = t5::replicaRows(plan, tokens, rows, 1);
+        decode_parents = t5::replicaRows(plan, parents, rows, 1);
+        connect(t5::streams::kDecodeTokens, decode_tokens);
+        connect(t5::streams::kDecodeParents, decode_parents);
+    }
+    // The step's logits as [dp x rows, vocab].
+    std::vector<float> gathered_decode_logits(std::size_t rows, std::size_t vocab) const {
+        return gather_shards(decode_logits, rows, vocab);
     }
 
     // The whole batch's rows (dp x one replica's rows each, micro-batches one after another) to every replica.
@@ -103,11 +128,16 @@ struct ReplicatedT5Graph {
     // The logits as [dp x rows x tgt_len, vocab]: each data-parallel group's rows, the shards side by side.
     std::vector<float> gathered_logits(std::size_t vocab) const {
         const t5::BatchShape& s = program.shape();
-        const std::size_t rows = s.batch * s.tgt_len, shard = plan.paddedVocab(vocab) / plan.tp;
+        return gather_shards(logits, s.batch * s.tgt_len, vocab);
+    }
+
+    // Per-replica blocks of [rows, shard] as [dp x rows, vocab].
+    std::vector<float> gather_shards(const std::vector<float>& blocks, std::size_t rows, std::size_t vocab) const {
+        const std::size_t shard = plan.paddedVocab(vocab) / plan.tp;
         std::vector<float> out(plan.dp * rows * vocab);
         for (std::size_t g = 0; g < plan.dp; ++g)
             for (std::size_t k = 0; k < plan.tp; ++k) {
-                const float* block = logits.data() + plan.replica(g, k) * rows * shard;
+                const float* block = blocks.data() + plan.replica(g, k) * rows * shard;
                 for (std::size_t i = 0; i < rows; ++i)
                     for (std::size_t j = 0; j < shard && k * shard + j < vocab; ++j)
                         out[(g * rows + i) * vocab + k * shard + j] = block[i * shard + j];
