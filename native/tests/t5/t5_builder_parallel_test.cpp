@@ -318,6 +318,39 @@ TEST(T5BuilderParallelDecode, StepsMatchOneIpu) {
     }
 }
 
+// The host's view of shards: a weight written as Hugging Face's tensor reads back as it was; each replica holds its
+// rank's rows of the padded vocabulary (the padding row zero), and the replicas of one rank hold the same shard.
+TEST(T5BuilderParallelShards, ReplicasHoldTheirRanksShardOfTheLogicalTensor) {
+    const Case k{"", 2, 2, t5::FeedForward::Relu, false, t5::EmbeddingLayout::Shared, 41};
+    const t5::T5Config c = config_of(k);
+    ReplicatedT5Graph many(c, t5::BatchShape{kRows, kSrc, kTgt}, t5::ParallelPlan{2, 2});
+    const t5::Parameter& shared = many.program.parameters().at("shared.weight");
+    ASSERT_EQ(shared.split_dim, 0);
+    ASSERT_EQ(shared.shard_extent, 21u);  // 41 ids in shards of 21: rank 1 holds ids 21..40 and one padding row
+    std::vector<float> logical(c.vocab * c.d_model);
+    for (std::size_t i = 0; i < logical.size(); ++i) logical[i] = float(i) + 1.0f;
+    many.write_weight(shared, logical);
+    EXPECT_EQ(many.weight(shared), logical);
+    const std::vector<float> blocks = many.replica_buffer(t5::Parameters::weightHandle(shared.name), shared);
+    const std::size_t n = t5::shardElements(shared);
+    ASSERT_EQ(n, 21 * c.d_model);
+    for (std::size_t r = 0; r < 4; ++r) {
+        const std::size_t rank = r % 2;
+        for (std::size_t row = 0; row < 21; ++row) {
+            const std::size_t id = rank * 21 + row;
+            const float want = id < c.vocab ? logical[id * c.d_model] : 0.0f;
+            EXPECT_EQ(blocks[r * n + row * c.d_model], want) << "replica " << r << " row " << row;
+        }
+    }
+    // a whole parameter: every replica holds all of it
+    const t5::Parameter& norm = many.program.parameters().at("encoder.final_layer_norm.weight");
+    EXPECT_FALSE(norm.split());
+    const std::vector<float> ones(c.d_model, 1.5f);
+    many.write_weight(norm, ones);
+    EXPECT_EQ(many.replica_buffer(t5::Parameters::weightHandle(norm.name), norm),
+              std::vector<float>(4 * c.d_model, 1.5f));
+}
+
 namespace {
 
 std::string plan_error(const t5::T5Config& c, const t5::ParallelPlan& plan, std::size_t replication_factor,
