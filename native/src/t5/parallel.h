@@ -8,8 +8,8 @@
 // gradients are summed over it. With pp pipeline stages per replica, replica r's stage s sits on IPU r * pp + s
 // (Poplar gives each replica consecutive IPUs).
 // Dropout: the replicas of one tensor-parallel group must read the same seed, so the sites on whole activations
-// drop alike on every rank; a split site (attention probabilities, the feed-forward's hidden layer) then draws the
-// same pattern over each shard's own elements.
+// drop alike on every rank; a split site (attention probabilities, the feed-forward's hidden layer) adds the rank
+// to the seed, so the shards drop independently.
 #pragma once
 
 #include <cstddef>

@@ -61,7 +61,7 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
         seed_in_.emplace(graph.addHostToDeviceFIFO(streams::kDropoutSeed, poplar::UNSIGNED_INT, 2));
         dropout_seed_ = graph.addVariable(poplar::UNSIGNED_INT, {2}, poplar::VariableMappingMethod::LINEAR,
                                           streams::kDropoutSeed);
-        dropout_ = std::make_unique<Dropout>(graph, config_.dropout, dropout_seed_);
+        dropout_ = std::make_unique<Dropout>(graph, config_.dropout, dropout_seed_, groups_);
     }
     loss_out_.emplace(graph.addDeviceToHostFIFO(streams::kLoss, poplar::FLOAT, 1));
     logits_out_.emplace(graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * shard));

@@ -351,6 +351,60 @@ TEST(T5BuilderParallelShards, ReplicasHoldTheirRanksShardOfTheLogicalTensor) {
               std::vector<float>(4 * c.d_model, 1.5f));
 }
 
+// Dropout under tp 2 with one seed for both ranks: a site on a whole activation (the embedding's output) drops the
+// same elements on both ranks, as the ranks' copies must stay equal; a split site (attention probabilities, the
+// feed-forward's hidden layer: each rank's own heads or d_ff) drops independently on each rank.
+TEST(T5BuilderParallelDropout, WholeSitesDropAlikeAndSplitSitesIndependently) {
+    const Case k{"", 2, 1, t5::FeedForward::Relu, false, t5::EmbeddingLayout::Shared, 40};
+    t5::T5Config c = config_of(k);
+    c.dropout = 0.5f;
+    std::vector<std::string> sites;
+    ReplicatedT5Graph many(c, t5::BatchShape{kRows, kSrc, kTgt}, t5::ParallelPlan{2, 1}, {},
+                           [&](poplar::Graph& graph, const t5::T5Program& program) {
+                               // forward_backward's sites come first (the training step's follow, named alike)
+                               for (const auto& d : program.dropout()->sites()) {
+                                   const std::string handle = "out/" + std::to_string(sites.size()) + "/" + d.name;
+                                   graph.createHostRead(handle, d.output);
+                                   graph.createHostRead("in/" + handle, d.input);
+                                   sites.push_back(handle);
+                               }
+                           });
+    const auto& params = many.program.parameters().all();
+    const auto weights = random_weights(many.program.parameters(), 4);
+    for (std::size_t i = 0; i < params.size(); ++i) many.write_weight(params[i], weights[i]);
+    many.set_batch(random_batch(kRows, c.vocab, 6));
+    many.run(t5::T5Program::kZeroGradients);
+    many.run(t5::T5Program::kForwardBackward);
+    std::size_t whole = 0, split = 0;
+    for (std::size_t s = 0; s < sites.size() / 2; ++s) {
+        const auto& d = many.program.dropout()->sites()[s];
+        std::vector<float> out(2 * d.output.numElements());
+        std::vector<float> in(out.size());
+        many.engine->readTensor(sites[s], out.data(), out.data() + out.size());
+        many.engine->readTensor("in/" + sites[s], in.data(), in.data() + in.size());
+        // dropped: zero out of a non-zero in (a masked key's probability is 0 either way)
+        std::size_t differ = 0, n = 0;
+        const std::size_t count = d.output.numElements();
+        for (std::size_t i = 0; i < count; ++i) {
+            if (in[i] == 0.0f || in[count + i] == 0.0f) continue;
+            ++n;
+            differ += (out[i] == 0.0f) != (out[count + i] == 0.0f) ? 1 : 0;
+        }
+        const bool is_split = d.name.find("probs_dropout") != std::string::npos ||
+                              (d.name.find("/ff/dropout") != std::string::npos);
+        if (is_split) {
+            ++split;
+            // independent masks at rate 0.5 disagree on about half the elements
+            EXPECT_GT(differ, n / 4) << d.name;
+        } else {
+            ++whole;
+            EXPECT_EQ(differ, 0u) << d.name;
+        }
+    }
+    EXPECT_GT(whole, 0u);
+    EXPECT_GT(split, 0u);
+}
+
 namespace {
 
 std::string plan_error(const t5::T5Config& c, const t5::ParallelPlan& plan, std::size_t replication_factor,

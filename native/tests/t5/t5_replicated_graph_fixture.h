@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,13 +32,17 @@ struct ReplicatedT5Graph {
     std::vector<float> loss, loss_scale, training_result, logits, encoder_output, optimizer_settings, optimizer_result;
     std::vector<int> decode_input_ids, decode_attention_mask, decode_tokens, decode_parents;
     std::vector<float> decode_logits;
+    std::vector<unsigned> dropout_seeds;  // [2] per replica
 
     // shape: one replica's rows.
+    // before_engine: called once the program is built and before the engine compiles it (to add host reads).
     ReplicatedT5Graph(const t5::T5Config& config, const t5::BatchShape& shape, const t5::ParallelPlan& p,
-                      const t5::DecodeShape& decode = {})
+                      const t5::DecodeShape& decode = {},
+                      const std::function<void(poplar::Graph&, const t5::T5Program&)>& before_engine = {})
         : plan(p), device(make_device(p.replicas())),
           graph(device.getTarget(), poplar::replication_factor(unsigned(p.replicas()))),
           program(graph, config, shape, decode, p) {
+        if (before_engine) before_engine(graph, program);
         engine = std::make_unique<poplar::Engine>(graph, program.programs());
         engine->load(device);
         const std::size_t r = p.replicas();
@@ -56,6 +61,10 @@ struct ReplicatedT5Graph {
         connect(t5::streams::kEncoderOutput, encoder_output);
         connect(t5::streams::kOptimizerSettings, optimizer_settings);
         connect(t5::streams::kOptimizerResult, optimizer_result);
+        if (program.dropout()) {
+            dropout_seeds.assign(2 * r, 7u);  // every replica the same seed
+            connect(t5::streams::kDropoutSeed, dropout_seeds);
+        }
         if (decode.enabled()) {
             decode_logits.assign(r * decode.batch * shard, 0.0f);
             connect(t5::streams::kDecodeLogits, decode_logits);
