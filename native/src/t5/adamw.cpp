@@ -70,7 +70,8 @@ bool decaysByDefault(const std::string& name) {
     return name.find("norm") == std::string::npos && name.find("bias") == std::string::npos;
 }
 
-AdamW::AdamW(poplar::Graph& graph, const Parameters& params) : graph_(graph), params_(params) {
+AdamW::AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups)
+    : graph_(graph), params_(params), groups_(groups) {
     for (const auto& p : params.all()) {
         Moments mo;
         mo.m = graph.addVariable(poplar::FLOAT, p.weight.shape(), poplar::VariableMappingMethod::LINEAR,
@@ -97,13 +98,25 @@ poplar::program::Sequence AdamW::step() const {
     prog.add(Copy(*settings_in_, settings_));
     auto s = [&](Setting i) { return settings_[i]; };
 
-    // the global norm of the unscaled gradients
-    const poplar::Tensor sum_sq = graph_.addVariable(poplar::FLOAT, {}, poplar::VariableMappingMethod::LINEAR,
-                                                     "adamw/sum_squares");
-    popops::zero(graph_, sum_sq, prog, "adamw/sum_squares_zero");
+    // the whole batch's gradients: every data-parallel replica's rows
+    for (const auto& p : params_.all()) groups_.sumOverData(p.gradient, prog, "adamw/" + p.name + "/sum_data");
+
+    // the global norm of the unscaled gradients: split parameters' squares summed over their shards
+    auto scalar = [&](const char* name) {
+        const poplar::Tensor t = graph_.addVariable(poplar::FLOAT, {}, poplar::VariableMappingMethod::LINEAR, name);
+        popops::zero(graph_, t, prog, std::string(name) + "_zero");
+        return t;
+    };
+    const poplar::Tensor sum_sq = scalar("adamw/sum_squares");
+    const bool split = groups_.tp() > 1;
+    const poplar::Tensor split_sum_sq = split ? scalar("adamw/split_sum_squares") : sum_sq;
     for (const auto& p : params_.all())
-        popops::reduceWithOutput(graph_, p.gradient.flatten(), sum_sq, {0}, {popops::Operation::SQUARE_ADD, true},
-                                 prog, "adamw/" + p.name + "/sum_squares");
+        popops::reduceWithOutput(graph_, p.gradient.flatten(), p.split() ? split_sum_sq : sum_sq, {0},
+                                 {popops::Operation::SQUARE_ADD, true}, prog, "adamw/" + p.name + "/sum_squares");
+    if (split) {
+        groups_.sumOverShards(split_sum_sq, prog, "adamw/split_sum_squares_shards");
+        popops::addInPlace(graph_, sum_sq, split_sum_sq, prog, "adamw/sum_squares_all");
+    }
     const poplar::Tensor norm =
         popops::map(graph_, pe::Sqrt(pe::_1) * pe::_2, {sum_sq, s(kInverseScale)}, prog, "adamw/norm");
     // torch.nn.utils.clip_grad_norm_: max / (norm + 1e-6) when that is below 1

@@ -2,7 +2,9 @@
 // clipped to a global norm, decoupled weight decay per group (none for names with "norm" or "bias" unless every
 // parameter decays), then the bias-corrected moment update. A non-finite gradient norm skips the update.
 // The per-step numbers (learning rate, bias corrections, ...) come from the host through a stream, so one
-// program serves every step.
+// program serves every step. Replicated, the step first sums every gradient over the data-parallel group (each
+// replica's gradients hold its own rows' part until then), and the global norm counts each split parameter's
+// shards once and each whole one once.
 #pragma once
 
 #include <array>
@@ -16,6 +18,7 @@
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
 
+#include "t5/parallel.h"
 #include "t5/parameters.h"
 
 namespace ft5::t5 {
@@ -49,10 +52,10 @@ bool decaysByDefault(const std::string& parameter_name);
 class AdamW {
 public:
     // Adds the two moments of every parameter (host handles "adam_m/<name>", "adam_v/<name>", zero at first).
-    AdamW(poplar::Graph& graph, const Parameters& params);
+    AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups);
 
     // Reads the step's settings, updates every weight and moment, sends the gradient norm and whether the step
-    // was skipped. Gradients are left as they were.
+    // was skipped. Gradients are left as they were (with data parallelism: summed over the group, in place).
     poplar::program::Sequence step() const;
 
     static std::string firstMomentHandle(const std::string& name) { return "adam_m/" + name; }
@@ -64,6 +67,7 @@ private:
     };
     poplar::Graph& graph_;
     const Parameters& params_;
+    const ReplicaGroups& groups_;
     std::deque<Moments> moments_;
     // DataStream has no default constructor in the SDK: set while the graph is built.
     std::optional<poplar::DataStream> settings_in_, result_out_;

@@ -45,7 +45,7 @@ poplar::Tensor attend(poplar::Graph& graph, const AttentionShape& s, const popla
     const poplar::Tensor probs =
         popnn::nonLinearity(graph, popnn::NonLinearityType::SOFTMAX_STABLE, scores, prog, name + "/softmax");
     DropoutSite site;
-    const poplar::Tensor applied = dropoutForward(dropout, probs, prog, name + "/probs_dropout", site);
+    const poplar::Tensor applied = dropoutForward(dropout, probs, prog, name + "/probs_dropout", site, true);
     if (saved) {
         saved->probs = probs;
         saved->applied_probs = applied;

@@ -9,15 +9,17 @@ namespace {
 AttentionWeights addAttention(Parameters& params, const T5Config& c, const std::string& prefix) {
     const std::size_t d = c.d_model, inner = c.inner();
     AttentionWeights w;
-    w.q = &params.add(prefix + ".q.weight", {inner, d});
-    w.k = &params.add(prefix + ".k.weight", {inner, d});
-    w.v = &params.add(prefix + ".v.weight", {inner, d});
-    w.o = &params.add(prefix + ".o.weight", {d, inner});
+    // Megatron: each rank projects to its own heads and sums its part of o's output with the others'
+    w.q = &params.add(prefix + ".q.weight", {inner, d}, 0);
+    w.k = &params.add(prefix + ".k.weight", {inner, d}, 0);
+    w.v = &params.add(prefix + ".v.weight", {inner, d}, 0);
+    w.o = &params.add(prefix + ".o.weight", {d, inner}, 1);
     return w;
 }
 
-AttentionShape attentionShape(const T5Config& c, std::size_t batch, std::size_t q_len, std::size_t k_len) {
-    return AttentionShape{batch, q_len, k_len, c.heads, c.d_kv};
+// The heads of this replica's shard.
+AttentionShape attentionShape(const T5Config& c, const BlockShape& s, std::size_t q_len, std::size_t k_len) {
+    return AttentionShape{s.batch, q_len, k_len, c.heads / s.groups->tp(), c.d_kv};
 }
 
 }  // namespace
@@ -35,12 +37,12 @@ BlockWeights addBlockParameters(Parameters& params, const T5Config& c, const std
     }
     const std::string ff = prefix + ".layer." + std::to_string(ff_layer);
     if (c.feed_forward == FeedForward::GatedGelu) {
-        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi_0.weight", {c.d_ff, d});
-        w.ff.wi_1 = &params.add(ff + ".DenseReluDense.wi_1.weight", {c.d_ff, d});
+        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi_0.weight", {c.d_ff, d}, 0);
+        w.ff.wi_1 = &params.add(ff + ".DenseReluDense.wi_1.weight", {c.d_ff, d}, 0);
     } else {
-        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi.weight", {c.d_ff, d});
+        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi.weight", {c.d_ff, d}, 0);
     }
-    w.ff.wo = &params.add(ff + ".DenseReluDense.wo.weight", {d, c.d_ff});
+    w.ff.wo = &params.add(ff + ".DenseReluDense.wo.weight", {d, c.d_ff}, 1);
     w.ff_norm = &params.add(ff + ".layer_norm.weight", {d});
     return w;
 }
@@ -49,20 +51,24 @@ poplar::Tensor block(poplar::Graph& graph, const T5Config& c, const BlockWeights
                      const BlockContext& context, const poplar::Tensor& x, poplar::program::Sequence& prog,
                      const std::string& name, BlockSaved& saved, Dropout* dropout) {
     const poplar::Tensor normed = layerNorm(graph, *w.self_norm, x, c.eps, prog, name + "/self_norm", saved.self_norm);
-    const poplar::Tensor self_out = attention(graph, w.self, attentionShape(c, s.batch, s.len, s.len), normed, normed,
+    const ReplicaGroups& groups = *s.groups;
+    const poplar::Tensor self_out = attention(graph, w.self, attentionShape(c, s, s.len, s.len), normed, normed,
                                               context.self_bias, prog, name + "/self", saved.self, dropout);
+    groups.sumOverShards(self_out, prog, name + "/self/sum_shards");
     poplar::Tensor h = popops::add(graph, x, dropoutForward(dropout, self_out, prog, name + "/self_dropout", saved.self_out),
                                    prog, name + "/self_residual");
     if (w.cross_norm) {
         const poplar::Tensor q_in = layerNorm(graph, *w.cross_norm, h, c.eps, prog, name + "/cross_norm", saved.cross_norm);
         const poplar::Tensor cross_out =
-            attention(graph, w.cross, attentionShape(c, s.batch, s.len, s.enc_len), q_in, context.encoder_output,
+            attention(graph, w.cross, attentionShape(c, s, s.len, s.enc_len), q_in, context.encoder_output,
                       context.cross_bias, prog, name + "/cross", saved.cross, dropout);
+        groups.sumOverShards(cross_out, prog, name + "/cross/sum_shards");
         h = popops::add(graph, h, dropoutForward(dropout, cross_out, prog, name + "/cross_dropout", saved.cross_out),
                         prog, name + "/cross_residual");
     }
     const poplar::Tensor ff_in = layerNorm(graph, *w.ff_norm, h, c.eps, prog, name + "/ff_norm", saved.ff_norm);
     const poplar::Tensor ff_out = feedForward(graph, c.feed_forward, w.ff, ff_in, prog, name + "/ff", saved.ff, dropout);
+    groups.sumOverShards(ff_out, prog, name + "/ff/sum_shards");
     return popops::add(graph, h, dropoutForward(dropout, ff_out, prog, name + "/ff_dropout", saved.ff_out), prog,
                        name + "/ff_residual");
 }
@@ -74,27 +80,30 @@ BlockGradients blockBackward(poplar::Graph& graph, const T5Config& c, const Bloc
     auto branch = [&](const poplar::Tensor& d, const DropoutSite& site, const char* what) {
         return dropoutBackward(dropout, d, site, prog, name + "/d_" + what + "_dropout");
     };
+    const ReplicaGroups& groups = *s.groups;
     BlockGradients out;
-    // the residual passes d_out through; each layer adds its branch's gradient
+    // the residual passes d_out through; each layer adds its branch's gradient (each shard's part summed first)
+    const poplar::Tensor d_ff_in = feedForwardBackward(graph, c.feed_forward, w.ff, saved.ff,
+                                                       branch(d_out, saved.ff_out, "ff"), prog, name + "/ff", dropout);
+    groups.sumOverShards(d_ff_in, prog, name + "/ff/d_sum_shards");
     poplar::Tensor d_h = popops::add(
-        graph, d_out,
-        layerNormBackward(graph, *w.ff_norm, saved.ff_norm,
-                          feedForwardBackward(graph, c.feed_forward, w.ff, saved.ff, branch(d_out, saved.ff_out, "ff"),
-                                              prog, name + "/ff", dropout),
-                          prog, name + "/ff_norm"),
-        prog, name + "/d_ff_residual");
+        graph, d_out, layerNormBackward(graph, *w.ff_norm, saved.ff_norm, d_ff_in, prog, name + "/ff_norm"), prog,
+        name + "/d_ff_residual");
     if (w.cross_norm) {
-        const AttentionGradients g = attentionBackward(graph, w.cross, attentionShape(c, s.batch, s.len, s.enc_len),
+        const AttentionGradients g = attentionBackward(graph, w.cross, attentionShape(c, s, s.len, s.enc_len),
                                                        saved.cross, branch(d_h, saved.cross_out, "cross"), false, prog,
                                                        name + "/cross", dropout);
+        groups.sumOverShards(g.x, prog, name + "/cross/d_sum_shards");
+        groups.sumOverShards(g.kv, prog, name + "/cross/d_encoder_sum_shards");
         out.encoder_output = g.kv;
         popops::addInPlace(graph, d_h,
                            layerNormBackward(graph, *w.cross_norm, saved.cross_norm, g.x, prog, name + "/cross_norm"),
                            prog, name + "/d_cross_residual");
     }
-    const AttentionGradients g = attentionBackward(graph, w.self, attentionShape(c, s.batch, s.len, s.len), saved.self,
+    const AttentionGradients g = attentionBackward(graph, w.self, attentionShape(c, s, s.len, s.len), saved.self,
                                                    branch(d_h, saved.self_out, "self"), true, prog, name + "/self",
                                                    dropout);
+    groups.sumOverShards(g.x, prog, name + "/self/d_sum_shards");
     out.self_scores = g.scores;
     popops::addInPlace(graph, d_h, layerNormBackward(graph, *w.self_norm, saved.self_norm, g.x, prog, name + "/self_norm"),
                        prog, name + "/d_self_residual");

@@ -11,6 +11,7 @@
 #include "t5/attention.h"
 #include "t5/feed_forward.h"
 #include "t5/layer_norm.h"
+#include "t5/parallel.h"
 #include "t5/parameters.h"
 #include "t5/t5_config.h"
 
@@ -25,11 +26,13 @@ struct BlockWeights {
     FeedForwardWeights ff;
 };
 
-// Adds the block's parameters under Hugging Face's names, prefix "encoder.block.3" etc.
+// Adds the block's parameters under Hugging Face's names, prefix "encoder.block.3" etc.; the attention and
+// feed-forward matrices split across the tensor-parallel ranks.
 BlockWeights addBlockParameters(Parameters& params, const T5Config& config, const std::string& prefix, bool decoder);
 
 struct BlockShape {
     std::size_t batch = 0, len = 0, enc_len = 0;  // enc_len: the encoder's length (decoder blocks)
+    const ReplicaGroups* groups = nullptr;        // the shards' all-reduces (heads and d_ff are this rank's)
 };
 
 // What a block attends with: the self-attention bias (positions and masks) and, in the decoder, the encoder's

@@ -26,24 +26,26 @@ void DecodeShape::validate() const {
 }
 
 CachedDecoding::CachedDecoding(poplar::Graph& graph, const T5Config& config, const StackWeights& encoder,
-                               const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape)
+                               const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape,
+                               const ReplicaGroups& groups)
     : graph_(graph), config_(config), decoder_(decoder), shape_(shape),
-      lm_head_(lm_weight, config.tied, config.d_model) {
+      groups_(groups), heads_(config.heads / groups.tp()), lm_head_(lm_weight, config.tied, config.d_model, groups) {
     shape_.validate();
-    encoder_ = std::make_unique<Stack>(graph, config, encoder, shape_.batch, shape_.src_len, shape_.src_len);
+    encoder_ = std::make_unique<Stack>(graph, config, encoder, shape_.batch, shape_.src_len, shape_.src_len,
+                                       groups);
     self_bias_ = std::make_unique<PositionBias>(graph, *decoder.position_bias, shape_.max_len, shape_.max_len, 0, false,
                                                 config.buckets, config.max_distance, "decode/position_bias");
-    const std::size_t groups = shape_.batch * config.heads;
+    const std::size_t head_groups = shape_.batch * heads_;
     auto variable = [&](poplar::Type type, std::vector<std::size_t> dims, const std::string& name) {
         return graph.addVariable(type, dims, poplar::VariableMappingMethod::LINEAR, name);
     };
     for (std::size_t l = 0; l < decoder.blocks.size(); ++l) {
         const std::string n = "decode/layer" + std::to_string(l);
         LayerCache c;
-        c.self_k = variable(poplar::FLOAT, {groups, shape_.max_len, config.d_kv}, n + "/self_k");
-        c.self_v = variable(poplar::FLOAT, {groups, shape_.max_len, config.d_kv}, n + "/self_v");
-        c.cross_k = variable(poplar::FLOAT, {groups, shape_.src_len, config.d_kv}, n + "/cross_k");
-        c.cross_v = variable(poplar::FLOAT, {groups, shape_.src_len, config.d_kv}, n + "/cross_v");
+        c.self_k = variable(poplar::FLOAT, {head_groups, shape_.max_len, config.d_kv}, n + "/self_k");
+        c.self_v = variable(poplar::FLOAT, {head_groups, shape_.max_len, config.d_kv}, n + "/self_v");
+        c.cross_k = variable(poplar::FLOAT, {head_groups, shape_.src_len, config.d_kv}, n + "/cross_k");
+        c.cross_v = variable(poplar::FLOAT, {head_groups, shape_.src_len, config.d_kv}, n + "/cross_v");
         cache_.push_back(c);
     }
     const std::size_t src = shape_.batch * shape_.src_len;
@@ -52,13 +54,14 @@ CachedDecoding::CachedDecoding(poplar::Graph& graph, const T5Config& config, con
     tokens_ = variable(poplar::INT, {shape_.batch}, "decode/tokens");
     parents_ = variable(poplar::INT, {shape_.batch}, "decode/parents");
     cross_bias_ = variable(poplar::FLOAT, {shape_.batch, 1, 1, shape_.src_len}, "decode/cross_bias");
-    self_bias_table_ = variable(poplar::FLOAT, {config.heads, shape_.max_len, shape_.max_len}, "decode/self_bias");
+    self_bias_table_ = variable(poplar::FLOAT, {heads_, shape_.max_len, shape_.max_len}, "decode/self_bias");
     position_ = variable(poplar::UNSIGNED_INT, {1}, "decode/position");
     ids_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeInputIds, poplar::INT, src));
     mask_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeAttentionMask, poplar::INT, src));
     tokens_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeTokens, poplar::INT, shape_.batch));
     parents_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeParents, poplar::INT, shape_.batch));
-    logits_out_.emplace(graph.addDeviceToHostFIFO(streams::kDecodeLogits, poplar::FLOAT, shape_.batch * config.vocab));
+    logits_out_.emplace(
+        graph.addDeviceToHostFIFO(streams::kDecodeLogits, poplar::FLOAT, shape_.batch * lm_weight.weight.dim(0)));
 }
 
 poplar::program::Sequence CachedDecoding::begin() {
@@ -70,7 +73,7 @@ poplar::program::Sequence CachedDecoding::begin() {
     prog.add(Copy(mask_bias, cross_bias_));
     const poplar::Tensor ids = popops::cast(graph_, ids_, poplar::UNSIGNED_INT, prog, "decode/ids_u32").expand({1});
     const poplar::Tensor encoded = encoder_->forward(ids, mask_bias, poplar::Tensor(), prog);
-    const AttentionShape s{shape_.batch, 1, shape_.src_len, config_.heads, config_.d_kv};
+    const AttentionShape s{shape_.batch, 1, shape_.src_len, heads_, config_.d_kv};
     for (std::size_t l = 0; l < cache_.size(); ++l) {
         const AttentionWeights& w = decoder_.blocks[l].cross;
         const std::string n = "decode/layer" + std::to_string(l);
@@ -118,15 +121,32 @@ poplar::program::Sequence CachedDecoding::step() {
     }
     reorder(cross_bias_, "decode/reorder_cross_bias");
     const poplar::Tensor ids = popops::cast(graph_, tokens_, poplar::UNSIGNED_INT, prog, "decode/tokens_u32").expand({1});
-    poplar::Tensor x = popops::multiSlice(graph_, decoder_.embedding->weight, ids, {0}, {1}, prog, popops::SlicePlan(),
-                                          {}, "decode/embed")
-                           .reshape({b, d});
+    poplar::Tensor x;
+    if (groups_.tp() == 1) {
+        x = popops::multiSlice(graph_, decoder_.embedding->weight, ids, {0}, {1}, prog, popops::SlicePlan(), {},
+                               "decode/embed")
+                .reshape({b, d});
+    } else {
+        // vocabulary-parallel, as the stack's embedding
+        const ShardRows shard =
+            shardRows(graph_, groups_, ids, decoder_.embedding->weight.dim(0), prog, "decode/embed_rows");
+        x = popops::multiSlice(graph_, decoder_.embedding->weight, shard.rows, {0}, {1}, prog, popops::SlicePlan(),
+                               {}, "decode/embed")
+                .reshape({b, d});
+        popops::mulInPlace(graph_, x, shard.owned, prog, "decode/embed_owned");
+        groups_.sumOverShards(x, prog, "decode/embed_sum_shards");
+    }
     // the bias row of this position: [1, heads, 1, max_len]
     const poplar::Tensor bias =
         popops::dynamicSlice(graph_, self_bias_table_, position_, {1}, {1}, prog, "decode/self_bias_row").expand({0});
-    const AttentionShape one{b, 1, 1, config_.heads, config_.d_kv};
-    const AttentionShape self{b, 1, shape_.max_len, config_.heads, config_.d_kv};
-    const AttentionShape cross{b, 1, shape_.src_len, config_.heads, config_.d_kv};
+    const AttentionShape one{b, 1, 1, heads_, config_.d_kv};
+    const AttentionShape self{b, 1, shape_.max_len, heads_, config_.d_kv};
+    const AttentionShape cross{b, 1, shape_.src_len, heads_, config_.d_kv};
+    // each layer's output: this rank's heads (or d_ff) part, summed over the shards
+    auto summed = [&](const poplar::Tensor& t, const std::string& name) {
+        groups_.sumOverShards(t, prog, name);
+        return t;
+    };
     for (std::size_t l = 0; l < cache_.size(); ++l) {
         const BlockWeights& w = decoder_.blocks[l];
         const LayerCache& c = cache_[l];
@@ -139,17 +159,21 @@ poplar::program::Sequence CachedDecoding::step() {
         popops::dynamicUpdate(graph_, c.self_v, splitHeads(linear(graph_, *w.self.v, h, prog, n + "/v"), one, 1),
                               position_, {1}, {1}, prog, n + "/cache_v");
         const poplar::Tensor ctx = attend(graph_, self, q, c.self_k, c.self_v, bias, prog, n + "/self");
-        x = popops::add(graph_, x, linear(graph_, *w.self.o, ctx, prog, n + "/o"), prog, n + "/self_residual");
+        x = popops::add(graph_, x, summed(linear(graph_, *w.self.o, ctx, prog, n + "/o"), n + "/o_sum_shards"), prog,
+                        n + "/self_residual");
 
         const poplar::Tensor hc = layerNorm(graph_, *w.cross_norm, x, config_.eps, prog, n + "/cross_norm", unused);
         const poplar::Tensor qc = splitHeads(linear(graph_, *w.cross.q, hc, prog, n + "/cross_q"), one, 1);
         const poplar::Tensor ctx_c = attend(graph_, cross, qc, c.cross_k, c.cross_v, cross_bias_, prog, n + "/cross");
-        x = popops::add(graph_, x, linear(graph_, *w.cross.o, ctx_c, prog, n + "/cross_o"), prog,
-                        n + "/cross_residual");
+        x = popops::add(graph_, x,
+                        summed(linear(graph_, *w.cross.o, ctx_c, prog, n + "/cross_o"), n + "/cross_o_sum_shards"),
+                        prog, n + "/cross_residual");
 
         const poplar::Tensor hf = layerNorm(graph_, *w.ff_norm, x, config_.eps, prog, n + "/ff_norm", unused);
         FeedForwardSaved ff_unused;
-        x = popops::add(graph_, x, feedForward(graph_, config_.feed_forward, w.ff, hf, prog, n + "/ff", ff_unused),
+        x = popops::add(graph_, x,
+                        summed(feedForward(graph_, config_.feed_forward, w.ff, hf, prog, n + "/ff", ff_unused),
+                               n + "/ff_sum_shards"),
                         prog, n + "/ff_residual");
     }
     LayerNormSaved unused;

@@ -3,7 +3,8 @@
 // key and value into the cache at the current position (dynamicUpdate), attends over the cache with the causal
 // position bias row of that position (dynamicSlice), and sends the next-token logits. For beam search the step
 // first reorders every row's cache (self and cross keys and values, the encoder mask) to its beam parent's
-// (multiSlice), so a beam continues the history of the beam it was chosen from.
+// (multiSlice), so a beam continues the history of the beam it was chosen from. Under tensor parallelism each
+// replica caches its own heads and sends its vocabulary shard's logits.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +28,8 @@ namespace streams {
 inline constexpr const char* kDecodeInputIds = "decode_input_ids";            // INT [batch, src_len]
 inline constexpr const char* kDecodeAttentionMask = "decode_attention_mask";  // INT [batch, src_len]
 inline constexpr const char* kDecodeTokens = "decode_tokens";                 // INT [batch]: each row's last token
-inline constexpr const char* kDecodeLogits = "decode_logits";                 // FLOAT [batch, vocab]
+// FLOAT [batch, vocab]; under tensor parallelism each replica's vocabulary shard [batch, padded vocab / tp]
+inline constexpr const char* kDecodeLogits = "decode_logits";
 // INT [batch]: each row's parent row, whose cache it takes before the step (i for row i: no reorder)
 inline constexpr const char* kDecodeParents = "decode_parents";
 }  // namespace streams
@@ -44,7 +46,8 @@ struct DecodeShape {
 class CachedDecoding {
 public:
     CachedDecoding(poplar::Graph& graph, const T5Config& config, const StackWeights& encoder,
-                   const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape);
+                   const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape,
+                   const ReplicaGroups& groups);
 
     // Reads the prompts, encodes them, fills the cross-attention cache, empties the self-attention cache.
     poplar::program::Sequence begin();
@@ -62,6 +65,8 @@ private:
     const T5Config& config_;
     const StackWeights& decoder_;
     DecodeShape shape_;
+    const ReplicaGroups& groups_;
+    std::size_t heads_;  // this rank's heads
     std::unique_ptr<Stack> encoder_;
     std::unique_ptr<PositionBias> self_bias_;
     LmHead lm_head_;

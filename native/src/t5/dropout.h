@@ -4,12 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <poplar/Graph.hpp>
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
+
+#include "t5/parallel.h"
 
 namespace ft5::t5 {
 
@@ -21,12 +24,15 @@ struct DropoutSite {
 
 class Dropout {
 public:
-    // rate in (0, 1); seed: UNSIGNED_INT [2], set by the step before the forward pass runs.
-    Dropout(poplar::Graph& graph, float rate, const poplar::Tensor& seed);
+    // rate in (0, 1); seed: UNSIGNED_INT [2], set by the step before the forward pass runs (the same on every
+    // replica of a tensor-parallel group).
+    Dropout(poplar::Graph& graph, float rate, const poplar::Tensor& seed, const ReplicaGroups& groups);
 
-    // x with a fresh mask (each call is a new site, with the next modifier); site records it for backward.
+    // x with a fresh mask (each call is a new site, with the next modifier); site records it for backward. split:
+    // x is this rank's shard of the activation (heads, d_ff), whose mask draws from the seed plus the rank in its
+    // second word, so shards drop independently; a whole activation drops alike on every rank.
     poplar::Tensor forward(const poplar::Tensor& x, poplar::program::Sequence& prog, const std::string& name,
-                           DropoutSite& site);
+                           DropoutSite& site, bool split = false);
 
     // d(output) -> d(input): the same mask and scale applied to the gradient.
     poplar::Tensor backward(const poplar::Tensor& d_out, const DropoutSite& site, poplar::program::Sequence& prog,
@@ -40,15 +46,19 @@ public:
     const std::vector<Drawn>& sites() const { return drawn_; }
 
 private:
+    const poplar::Tensor* seedOf(const DropoutSite& site) const;
+
     poplar::Graph& graph_;
     double keep_;
     poplar::Tensor seed_;
+    const ReplicaGroups& groups_;
+    std::map<std::uint32_t, poplar::Tensor> shard_seeds_;  // by modifier: split sites' seeds under tensor parallelism
     std::vector<Drawn> drawn_;
 };
 
 // A layer's dropout: identity where dropout is null (evaluation, decoding, or rate 0).
 poplar::Tensor dropoutForward(Dropout* dropout, const poplar::Tensor& x, poplar::program::Sequence& prog,
-                              const std::string& name, DropoutSite& site);
+                              const std::string& name, DropoutSite& site, bool split = false);
 poplar::Tensor dropoutBackward(const Dropout* dropout, const poplar::Tensor& d_out, const DropoutSite& site,
                                poplar::program::Sequence& prog, const std::string& name);
 

@@ -22,7 +22,7 @@ poplar::Tensor feedForward(poplar::Graph& graph, FeedForward kind, const FeedFor
                                         linear(graph, *w.wi_0, x, prog, name + "/wi"), prog, name + "/relu");
         hidden = saved.pre;
     }
-    saved.hidden = dropoutForward(dropout, hidden, prog, name + "/dropout", saved.dropout);
+    saved.hidden = dropoutForward(dropout, hidden, prog, name + "/dropout", saved.dropout, true);
     return linear(graph, *w.wo, saved.hidden, prog, name + "/wo");
 }
 

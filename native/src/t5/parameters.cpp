@@ -6,10 +6,18 @@
 
 namespace ft5::t5 {
 
-const Parameter& Parameters::add(const std::string& name, const std::vector<std::size_t>& shape) {
+const Parameter& Parameters::add(const std::string& name, const std::vector<std::size_t>& logical_shape,
+                                 int split_dim) {
     if (index_.count(name)) throw std::logic_error("parameter " + name + " added twice");
     Parameter p;
     p.name = name;
+    p.logical_shape = logical_shape;
+    std::vector<std::size_t> shape = logical_shape;
+    if (tp_ > 1 && split_dim >= 0) {
+        p.split_dim = split_dim;
+        p.shard_extent = (shape.at(std::size_t(split_dim)) + tp_ - 1) / tp_;
+        shape[std::size_t(split_dim)] = p.shard_extent;
+    }
     p.weight = graph_.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name);
     p.gradient = graph_.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name + "/gradient");
     graph_.createHostWrite(weightHandle(name), p.weight);

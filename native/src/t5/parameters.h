@@ -1,6 +1,8 @@
 // The model's parameters as graph variables: each has a weight and a gradient of the same shape, named as in
 // Hugging Face's state dict. The host writes weights through the handle "weight/<name>" and reads gradients
-// through "gradient/<name>" (Engine::writeTensor / readTensor).
+// through "gradient/<name>" (Engine::writeTensor / readTensor). Under tensor parallelism a parameter may be split
+// along one dimension: each replica's variable is its shard (shard_layout.h maps shards to the logical tensor).
+// Under data parallelism a replica's gradients hold its own rows' part until the optimizer step sums them.
 #pragma once
 
 #include <deque>
@@ -16,16 +18,23 @@ namespace ft5::t5 {
 
 struct Parameter {
     std::string name;
-    poplar::Tensor weight;
+    poplar::Tensor weight;    // this replica's shard (the whole tensor when not split)
     poplar::Tensor gradient;
+    std::vector<std::size_t> logical_shape;  // Hugging Face's shape
+    int split_dim = -1;       // the dimension split across the tensor-parallel ranks; -1: whole on every rank
+    std::size_t shard_extent = 0;  // the split dimension's extent in each shard (the last may hold zero padding)
+
+    bool split() const { return split_dim >= 0; }
 };
 
 class Parameters {
 public:
-    explicit Parameters(poplar::Graph& graph) : graph_(graph) {}
+    // tp: the tensor-parallel ranks a split parameter is divided among.
+    explicit Parameters(poplar::Graph& graph, std::size_t tp = 1) : graph_(graph), tp_(tp) {}
 
-    // A FLOAT weight and its gradient, spread over the tiles.
-    const Parameter& add(const std::string& name, const std::vector<std::size_t>& shape);
+    // A FLOAT weight and its gradient, spread over the tiles. split_dim >= 0 splits that dimension into tp
+    // shards of ceil(extent / tp) (with one rank, nothing is split).
+    const Parameter& add(const std::string& name, const std::vector<std::size_t>& shape, int split_dim = -1);
     const Parameter& at(const std::string& name) const;
     const std::deque<Parameter>& all() const { return params_; }
 
@@ -37,6 +46,7 @@ public:
 
 private:
     poplar::Graph& graph_;
+    std::size_t tp_;
     std::deque<Parameter> params_;  // a deque: references stay valid as parameters are added
     std::map<std::string, std::size_t> index_;
 };

@@ -18,16 +18,16 @@ StackWeights addStackParameters(Parameters& params, const T5Config& config, bool
     for (std::size_t i = 0; i < layers; ++i)
         w.blocks.push_back(addBlockParameters(params, config, name + ".block." + std::to_string(i), decoder));
     w.position_bias = &params.add(name + ".block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                                  {config.buckets, config.heads});
+                                  {config.buckets, config.heads}, 1);
     w.final_norm = &params.add(name + ".final_layer_norm.weight", {config.d_model});
     return w;
 }
 
 Stack::Stack(poplar::Graph& graph, const T5Config& config, const StackWeights& weights, std::size_t batch,
-             std::size_t len, std::size_t enc_len)
+             std::size_t len, std::size_t enc_len, const ReplicaGroups& groups)
     : graph_(graph), config_(config), decoder_(weights.decoder),
       name_(weights.decoder ? "decoder" : "encoder"), embedding_(*weights.embedding), blocks_(weights.blocks),
-      final_norm_(weights.final_norm), shape_{batch, len, enc_len} {
+      final_norm_(weights.final_norm), shape_{batch, len, enc_len, &groups} {
     position_bias_ = std::make_unique<PositionBias>(graph, *weights.position_bias, len, len, 0, !decoder_,
                                                     config.buckets, config.max_distance, name_ + "/position_bias");
     one_ = graph.addConstant<float>(poplar::FLOAT, {}, 1.0f, name_ + "/one");
@@ -37,12 +37,26 @@ Stack::Stack(poplar::Graph& graph, const T5Config& config, const StackWeights& w
 poplar::Tensor Stack::forward(const poplar::Tensor& ids, const poplar::Tensor& mask_bias,
                               const poplar::Tensor& encoder_output, poplar::program::Sequence& prog,
                               Dropout* dropout) {
-    ids_ = ids;
     dropout_ = dropout;
     const std::size_t rows = shape_.batch * shape_.len;
-    poplar::Tensor x = popops::multiSlice(graph_, embedding_.weight, ids, {0}, {1}, prog, popops::SlicePlan(), {},
-                                          name_ + "/embed")
-                           .reshape({rows, config_.d_model});
+    const ReplicaGroups& groups = *shape_.groups;
+    poplar::Tensor x;
+    if (groups.tp() == 1) {
+        ids_ = ids;
+        x = popops::multiSlice(graph_, embedding_.weight, ids, {0}, {1}, prog, popops::SlicePlan(), {},
+                               name_ + "/embed")
+                .reshape({rows, config_.d_model});
+    } else {
+        // vocabulary-parallel: each rank looks up the ids it holds, zero for the others', and the ranks sum
+        const ShardRows shard = shardRows(graph_, groups, ids, embedding_.weight.dim(0), prog, name_ + "/embed_rows");
+        ids_ = shard.rows;
+        owned_ = shard.owned;
+        x = popops::multiSlice(graph_, embedding_.weight, ids_, {0}, {1}, prog, popops::SlicePlan(), {},
+                               name_ + "/embed")
+                .reshape({rows, config_.d_model});
+        popops::mulInPlace(graph_, x, owned_, prog, name_ + "/embed_owned");
+        groups.sumOverShards(x, prog, name_ + "/embed_sum_shards");
+    }
     x = dropoutForward(dropout, x, prog, name_ + "/embed_dropout", embed_dropout_);
     const poplar::Tensor bias = position_bias_->forward(prog).expand({0});  // [1, heads, len, len]
     if (decoder_) {
@@ -73,7 +87,8 @@ poplar::Tensor Stack::backward(const poplar::Tensor& d_out, poplar::program::Seq
         graph_, *final_norm_, final_saved_,
         dropoutBackward(dropout_, d_out, final_dropout_, prog, name_ + "/d_final_dropout"), prog, name_ + "/final_norm");
     // every block's scores carry the one position bias: their gradients sum over blocks and rows
-    const poplar::Tensor d_bias = graph_.addVariable(poplar::FLOAT, {config_.heads, shape_.len, shape_.len},
+    const std::size_t heads = config_.heads / shape_.groups->tp();  // this rank's
+    const poplar::Tensor d_bias = graph_.addVariable(poplar::FLOAT, {heads, shape_.len, shape_.len},
                                                      poplar::VariableMappingMethod::LINEAR, name_ + "/d_position_bias");
     popops::zero(graph_, d_bias, prog, name_ + "/d_position_bias_zero");
     poplar::Tensor d_encoder;
@@ -92,6 +107,8 @@ poplar::Tensor Stack::backward(const poplar::Tensor& d_out, poplar::program::Seq
     }
     position_bias_->backward(d_bias, prog);
     d_x = dropoutBackward(dropout_, d_x, embed_dropout_, prog, name_ + "/d_embed_dropout");
+    // an id another rank holds adds nothing to this rank's rows
+    if (owned_.valid()) popops::mulInPlace(graph_, d_x, owned_, prog, name_ + "/d_embed_owned");
     popops::multiUpdateAdd(graph_, embedding_.gradient, d_x.reshape({d_x.dim(0), 1, config_.d_model}), ids_, one_,
                            {0}, {1}, prog, popops::SlicePlan(), {}, name_ + "/embed_gradient");
     return d_encoder;

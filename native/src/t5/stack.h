@@ -13,6 +13,7 @@
 #include "t5/block.h"
 #include "t5/dropout.h"
 #include "t5/layer_norm.h"
+#include "t5/parallel.h"
 #include "t5/parameters.h"
 #include "t5/position_bias.h"
 #include "t5/t5_config.h"
@@ -33,9 +34,10 @@ StackWeights addStackParameters(Parameters& params, const T5Config& config, bool
 
 class Stack {
 public:
-    // The stack for one static shape: batch rows of len tokens (decoder: attending to enc_len encoder tokens).
+    // The stack for one static shape: batch rows of len tokens (decoder: attending to enc_len encoder tokens), of
+    // this replica's shard (groups: its tensor-parallel ranks).
     Stack(poplar::Graph& graph, const T5Config& config, const StackWeights& weights, std::size_t batch,
-          std::size_t len, std::size_t enc_len);
+          std::size_t len, std::size_t enc_len, const ReplicaGroups& groups);
 
     // ids: UNSIGNED_INT [batch * len, 1]. mask_bias: the encoder's additive mask [batch, 1, 1, enc_len].
     // encoder_output: [batch * enc_len, d_model] (decoder). Returns [batch * len, d_model]. dropout (training)
@@ -61,7 +63,8 @@ private:
     poplar::Tensor one_;  // FLOAT scalar 1, the embedding update's scale
 
     // forward state
-    poplar::Tensor ids_;
+    poplar::Tensor ids_;    // the embedding rows looked up (of this rank's shard)
+    poplar::Tensor owned_;  // tensor-parallel: FLOAT [rows, 1], 1 where this rank holds the token
     BlockContext context_;
     std::vector<BlockSaved> saved_;
     LayerNormSaved final_saved_;

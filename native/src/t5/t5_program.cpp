@@ -11,25 +11,40 @@
 
 namespace ft5::t5 {
 
-T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode)
-    : graph_(graph), config_(config), shape_(shape), params_(graph) {
-    config_.validate();
+namespace {
+
+// The config and plan checked before the graph gets any of their variables.
+const ParallelPlan& checked(const ParallelPlan& plan, const T5Config& config) {
+    config.validate();
+    plan.validate(config);
+    return plan;
+}
+
+}  // namespace
+
+T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode,
+                     const ParallelPlan& plan)
+    : graph_(graph), config_(config), shape_(shape), groups_(graph, checked(plan, config)), params_(graph, plan.tp) {
     shape_.validate();
     const std::size_t v = config_.vocab, d = config_.d_model;
     const Parameter* lm_weight = nullptr;
+    // the vocabulary rows split across the tensor-parallel ranks
     if (config_.embeddings == EmbeddingLayout::Shared) {
-        encoder_embedding_ = decoder_embedding_ = &params_.add("shared.weight", {v, d});
+        encoder_embedding_ = decoder_embedding_ = &params_.add("shared.weight", {v, d}, 0);
         lm_weight = config_.tied ? encoder_embedding_ : nullptr;
     } else {
-        encoder_embedding_ = &params_.add("encoder.embed_tokens.weight", {v, d});
-        decoder_embedding_ = &params_.add("decoder.embed_tokens.weight", {v, d});
+        encoder_embedding_ = &params_.add("encoder.embed_tokens.weight", {v, d}, 0);
+        decoder_embedding_ = &params_.add("decoder.embed_tokens.weight", {v, d}, 0);
     }
     encoder_weights_ = addStackParameters(params_, config_, false, *encoder_embedding_);
     decoder_weights_ = addStackParameters(params_, config_, true, *decoder_embedding_);
-    encoder_ = std::make_unique<Stack>(graph, config_, encoder_weights_, shape_.batch, shape_.src_len, shape_.src_len);
-    decoder_ = std::make_unique<Stack>(graph, config_, decoder_weights_, shape_.batch, shape_.tgt_len, shape_.src_len);
-    if (!lm_weight) lm_weight = &params_.add("lm_head.weight", {v, d});
-    lm_head_ = std::make_unique<LmHead>(*lm_weight, config_.tied, d);
+    encoder_ = std::make_unique<Stack>(graph, config_, encoder_weights_, shape_.batch, shape_.src_len, shape_.src_len,
+                                       groups_);
+    decoder_ = std::make_unique<Stack>(graph, config_, decoder_weights_, shape_.batch, shape_.tgt_len, shape_.src_len,
+                                       groups_);
+    if (!lm_weight) lm_weight = &params_.add("lm_head.weight", {v, d}, 0);
+    lm_head_ = std::make_unique<LmHead>(*lm_weight, config_.tied, d, groups_);
+    const std::size_t shard = lm_weight->weight.dim(0);  // this replica's vocabulary rows
 
     const std::size_t src = shape_.batch * shape_.src_len, tgt = shape_.batch * shape_.tgt_len;
     auto input = [&](const char* handle, std::size_t n, std::optional<poplar::DataStream>& stream, poplar::Tensor& t) {
@@ -46,10 +61,10 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
         seed_in_.emplace(graph.addHostToDeviceFIFO(streams::kDropoutSeed, poplar::UNSIGNED_INT, 2));
         dropout_seed_ = graph.addVariable(poplar::UNSIGNED_INT, {2}, poplar::VariableMappingMethod::LINEAR,
                                           streams::kDropoutSeed);
-        dropout_ = std::make_unique<Dropout>(graph, config_.dropout, dropout_seed_);
+        dropout_ = std::make_unique<Dropout>(graph, config_.dropout, dropout_seed_, groups_);
     }
     loss_out_.emplace(graph.addDeviceToHostFIFO(streams::kLoss, poplar::FLOAT, 1));
-    logits_out_.emplace(graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * v));
+    logits_out_.emplace(graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * shard));
     encoder_out_.emplace(graph.addDeviceToHostFIFO(streams::kEncoderOutput, poplar::FLOAT, src * d));
     training_result_out_.emplace(graph.addDeviceToHostFIFO(streams::kTrainingResult, poplar::FLOAT, 2));
 
@@ -57,12 +72,12 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
     programs_[kZeroGradients] = params_.zeroGradients();
     programs_[kForward] = step(false, true);
     programs_[kForwardBackward] = step(true, false);
-    adamw_ = std::make_unique<AdamW>(graph, params_);
+    adamw_ = std::make_unique<AdamW>(graph, params_, groups_);
     programs_[kOptimizerStep] = adamw_->step();
     programs_[kTrainingStep] = trainingStep();
     if (decode.enabled()) {
         decoding_ = std::make_unique<CachedDecoding>(graph, config_, encoder_weights_, decoder_weights_, *lm_weight,
-                                                     decode);
+                                                     decode, groups_);
         programs_[kDecodeBegin] = decoding_->begin();
         programs_[kDecodeStep] = decoding_->step();
     }
@@ -134,7 +149,8 @@ CrossEntropy T5Program::microBatch(poplar::program::Sequence& prog, bool with_gr
     const poplar::Tensor decoded =
         decoder_->forward(row_ids(decoder_ids_, "decoder_ids_u32"), mask_bias, encoded, prog, dropout);
     const poplar::Tensor logits = lm_head_->forward(graph_, decoded, prog);
-    const CrossEntropy loss = crossEntropy(graph_, logits, labels_, with_gradient, prog, mean_gradient);
+    const CrossEntropy loss =
+        crossEntropy(graph_, logits, labels_, with_gradient, prog, mean_gradient, groups_, config_.vocab);
     if (send_outputs) {
         prog.add(Copy(logits, *logits_out_));
         prog.add(Copy(encoded, *encoder_out_));

@@ -3,6 +3,8 @@
 // forward and backward passes (adding every parameter's gradient), the AdamW update, and, for a decode shape,
 // cached decoding (begin, then one step per token). Dropout acts in forward_backward only (training): the
 // forward program and decoding evaluate the model, as Hugging Face's eval mode does.
+// Under a parallel plan (parallel.h) the graph is replicated tp x dp times; every stream and host handle is then
+// per replica (shard_layout.h maps shards and rows to the logical tensors and batch).
 #pragma once
 
 #include <memory>
@@ -18,6 +20,7 @@
 #include "t5/cross_entropy.h"
 #include "t5/dropout.h"
 #include "t5/lm_head.h"
+#include "t5/parallel.h"
 #include "t5/parameters.h"
 #include "t5/stack.h"
 #include "t5/t5_config.h"
@@ -26,7 +29,9 @@ namespace ft5::t5 {
 
 // Host streams. To the device, INT per token: input ids and attention mask [batch, src_len], decoder input
 // ids and labels [batch, tgt_len] (-100: not counted). From the device, FLOAT: the loss (scalar), logits
-// [batch, tgt_len, vocab] and the encoder's output [batch, src_len, d_model] (the forward program).
+// [batch, tgt_len, vocab] and the encoder's output [batch, src_len, d_model] (the forward program). Replicated,
+// each replica reads and sends its own block: batch is the rows of one replica (replicas of one tensor-parallel
+// group read the same rows), and its logits are those of its vocabulary shard ([batch, tgt_len, padded vocab / tp]).
 namespace streams {
 inline constexpr const char* kInputIds = "input_ids";
 inline constexpr const char* kAttentionMask = "attention_mask";
@@ -60,10 +65,13 @@ public:
         kProgramCount = 7
     };
 
-    // Without a decode shape the decoding programs are empty.
-    T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode = {});
+    // Without a decode shape the decoding programs are empty. The graph's replication factor must be
+    // plan.replicas(); a plan that does not fit the config throws std::invalid_argument naming the field.
+    T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode = {},
+              const ParallelPlan& plan = {});
 
     const Parameters& parameters() const { return params_; }
+    const ParallelPlan& plan() const { return groups_.plan(); }
     const std::vector<poplar::program::Program>& programs() const { return programs_; }
     const BatchShape& shape() const { return shape_; }
     // The training passes' dropout: forward_backward's sites, then the training step's; null when dropout_rate is 0.
@@ -80,6 +88,7 @@ private:
     poplar::Graph& graph_;
     T5Config config_;
     BatchShape shape_;
+    ReplicaGroups groups_;
     Parameters params_;
     const Parameter* encoder_embedding_ = nullptr;
     const Parameter* decoder_embedding_ = nullptr;
