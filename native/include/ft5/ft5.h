@@ -29,7 +29,7 @@ extern "C" {
 
 /** ABI version: major in the high 16 bits, minor in the low 16 bits. */
 #define FT5_ABI_VERSION_MAJOR 1
-#define FT5_ABI_VERSION_MINOR 1
+#define FT5_ABI_VERSION_MINOR 2
 
 /** Result of every fallible call. */
 typedef enum ft5_status {
@@ -484,6 +484,11 @@ FT5_API FT5_NODISCARD ft5_status ft5_session_decode_end(ft5_session* session);
  *  vocab_size. Since ABI 1.1. */
 FT5_API FT5_NODISCARD ft5_status ft5_session_decode_step_v2(ft5_session* session, const int32_t* tokens,
                                                             size_t token_count, float* logits, size_t logits_count);
+
+/** The device programs the session has compiled so far: a session on one IPU runs the T5 graph compiled for each
+ *  batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
+ *  program (other plans, today). Since ABI 1.2. */
+FT5_API FT5_NODISCARD ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -46,7 +46,10 @@ void BuilderDecode::restart() {
             p.decode_attention_mask[r * S] = 1;  // a padding row sees its first position (no 0/0 softmax)
         }
     }
-    p.run(t5::T5Program::kDecodeBegin);
+    {
+        const auto held = session_.activations(p);
+        p.run(t5::T5Program::kDecodeBegin);
+    }
     parents_.resize(bucket_rows_);
     std::iota(parents_.begin(), parents_.end(), 0);
     const std::size_t fed = rows_.empty() ? 0 : rows_[0].tokens.size();
@@ -62,6 +65,7 @@ void BuilderDecode::run_step(const std::vector<int>& tokens, float* logits) {
     std::fill(p.decode_tokens.begin(), p.decode_tokens.end(), 0);
     std::copy(tokens.begin(), tokens.end(), p.decode_tokens.begin());
     std::copy(parents_.begin(), parents_.end(), p.decode_parents.begin());
+    const auto held = session_.activations(p);
     p.run(t5::T5Program::kDecodeStep);
     std::iota(parents_.begin(), parents_.end(), 0);
     if (logits)

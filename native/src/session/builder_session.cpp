@@ -1,5 +1,6 @@
 #include "session/builder_session.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -49,8 +50,9 @@ std::string slot_handle(ft5_param_slot slot, const std::string& name) {
 
 }  // namespace
 
-BuilderSession::BuilderSession(const model::ModelConfig& config, bool weights_only)
-    : config_(config), t5_config_(builder_config(config)), weights_only_(weights_only), rng_key_(mix(config.seed)) {
+BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config,
+                               bool weights_only)
+    : device_(std::move(device)), config_(config), t5_config_(builder_config(config)), weights_only_(weights_only), rng_key_(mix(config.seed)) {
     try {
         t5_config_.validate();
     } catch (const std::invalid_argument& e) {
@@ -63,8 +65,27 @@ BuilderSession::BuilderSession(const model::ModelConfig& config, bool weights_on
         info.name = p.name;
         for (std::size_t d : p.logical_shape) info.shape.push_back(int64_t(d));
         info.count = int64_t(p.weight.numElements());
+        info.split_dim = p.parallel_dim;
         info.no_weight_decay = !t5::decaysByDefault(p.name);
         params_.push_back(std::move(info));
+    }
+    for (const ParamInfo& p : params_)
+        for (const std::string& handle : state_handles(p.name))
+            state_.emplace_back(device_, 0, FT5_MEMORY_ON_CHIP, uint64_t(p.count) * sizeof(float), handle);
+    // The eager session's order (index-based callers compare the two): each stack's relative position bias right
+    // after its first self-attention.
+    auto position = [&](const std::string& name) {
+        return std::find_if(params_.begin(), params_.end(), [&](const ParamInfo& p) { return p.name == name; });
+    };
+    auto move_after = [&](const std::string& name, std::vector<ParamInfo>::iterator after) {
+        const auto from = position(name);
+        if (from == params_.end()) return;
+        if (from > after) std::rotate(after + 1, from, from + 1);
+        else std::rotate(from, from + 1, after + 1);
+    };
+    for (const std::string stack : {"encoder", "decoder"}) {
+        const std::string attention = stack + ".block.0.layer.0.SelfAttention.";
+        move_after(attention + "relative_attention_bias.weight", position(attention + "o.weight"));
     }
 }
 
@@ -132,8 +153,13 @@ void BuilderSession::read(std::size_t index, ft5_param_slot slot, float* data) {
     current_->program->engine().readTensor(slot_handle(slot, p.name), data, data + p.count);
 }
 
+ipu::ArenaReservation BuilderSession::activations(const CompiledProgram& program) const {
+    return ipu::ArenaReservation(device_, 0, FT5_MEMORY_ON_CHIP, program.activation_bytes(), "activations");
+}
+
 double BuilderSession::forward(const model::BatchView& b, float* logits, float* encoder_hidden) {
     CompiledProgram& p = program_for(bucket_of(b), false);
+    const auto held = activations(p);
     const t5::BatchShape& s = p.shape();
     pad_into(b, s, p.input_ids, p.attention_mask, p.decoder_input_ids, p.labels);
     p.run(t5::T5Program::kForward);
@@ -149,6 +175,7 @@ double BuilderSession::forward(const model::BatchView& b, float* logits, float* 
 double BuilderSession::forward_backward(const model::BatchView& b, float loss_weight) {
     program_for(bucket_of(b), b.training);
     CompiledProgram& p = mutate();
+    const auto held = activations(p);
     const t5::BatchShape& s = p.shape();
     pad_into(b, s, p.input_ids, p.attention_mask, p.decoder_input_ids, p.labels);
     p.loss_scale = loss_weight;

@@ -2,7 +2,9 @@
 // (t5::T5Program) compiled for every batch shape bucket asked for so far (shape_bucket.h). Each compiled program
 // has its own copy of the parameters and AdamW moments; the session state (weights, gradients, moments) lives in
 // the program that ran last and moves to another program before that one runs, only when it changed since.
-// Arguments are checked by the ABI layer (session_api.cpp) before they reach this class.
+// The device's memory report shows what the IPU would hold: the state (weights, and unless weights-only their
+// gradients and two moments) for the session's life, and each run's activations (the compiled program's peak)
+// for the call. Arguments are checked by the ABI layer (session_api.cpp) before they reach this class.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,8 @@
 #include <vector>
 
 #include "ft5/ft5.h"
+#include "ipu/arena_reservation.h"
+#include "ipu/device.h"
 #include "model/micro_batch_pass.h"
 #include "model/model_config.h"
 #include "session/builder_decode.h"
@@ -25,12 +29,14 @@ struct ParamInfo {
     std::string name;
     std::vector<int64_t> shape;
     int64_t count = 0;
+    int split_dim = -1;  // the dimension tensor parallelism splits (-1: none)
     bool no_weight_decay = false;
 };
 
 class BuilderSession {
 public:
-    BuilderSession(const model::ModelConfig& config, bool weights_only);
+    // Throws FT5_ERR_OUT_OF_MEMORY when the state does not fit IPU 0 of the device.
+    BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config, bool weights_only);
     ~BuilderSession();
 
     const model::ModelConfig& config() const noexcept { return config_; }
@@ -57,6 +63,9 @@ public:
     // Graph compilations (one per program built) so far.
     uint32_t programs_built() const noexcept { return uint32_t(programs_.size()); }
 
+    // Holds the program's activations in the device's arena for one run.
+    ipu::ArenaReservation activations(const CompiledProgram& program) const;
+
     // The program for a shape, built when first asked for, holding the current state when returned.
     CompiledProgram& program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode = {});
 
@@ -71,10 +80,12 @@ private:
     void move_state(CompiledProgram& from, CompiledProgram& to);
     std::vector<std::string> state_handles(const std::string& name) const;
 
+    std::shared_ptr<ipu::Device> device_;
     model::ModelConfig config_;
     t5::T5Config t5_config_;
     bool weights_only_;
     std::vector<ParamInfo> params_;
+    std::vector<ipu::ArenaReservation> state_;  // one per parameter and slot
     std::map<Key, Entry> programs_;
     Entry* current_ = nullptr;
     uint64_t state_version_ = 1;

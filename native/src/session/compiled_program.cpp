@@ -2,6 +2,8 @@
 
 #include <poplar/IPUModel.hpp>
 
+#include "core/Report.hpp"
+
 namespace ft5::session {
 
 namespace {
@@ -31,6 +33,8 @@ CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::BatchShap
       program_(std::make_unique<t5::T5Program>(*graph_, config, shape, decode)) {
     engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs());
     engine_->load(device_);
+    const auto& memory = poplar_emulator::memoryReport(*engine_).ipus.at(0);
+    activation_bytes_ = memory.peakNotAlwaysLive + memory.peakTemporary;
     const std::size_t src = shape.batch * shape.src_len * shape.micro_batches;
     const std::size_t tgt = shape.batch * shape.tgt_len * shape.micro_batches;
     input_ids.resize(src);

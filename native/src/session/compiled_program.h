@@ -22,6 +22,9 @@ public:
     const t5::T5Program& program() const { return *program_; }
     const t5::BatchShape& shape() const { return program_->shape(); }
     poplar::Engine& engine() { return *engine_; }
+    // The most bytes its runs hold beyond the variables always live (activations and kernel scratch), as the
+    // engine compiled them.
+    std::size_t activation_bytes() const { return activation_bytes_; }
     void run(t5::T5Program::Index index) { engine_->run(index); }
 
     // The stream buffers, sized for the shape (micro_batches blocks for the training step's inputs).
@@ -40,6 +43,7 @@ private:
     std::unique_ptr<poplar::Graph> graph_;
     std::unique_ptr<t5::T5Program> program_;
     std::unique_ptr<poplar::Engine> engine_;
+    std::size_t activation_bytes_ = 0;
 };
 
 }  // namespace ft5::session

@@ -1,5 +1,6 @@
 // The session on the builder (session::BuilderSession) against the eager session through the ABI, on random
-// weights of a tiny geometry: forward outputs and loss on a padded bucket, gradients added across two batch shapes
+// weights of a tiny geometry (the eager session through a plan that stays on it: recompute, which changes no
+// number): forward outputs and loss on a padded bucket, gradients added across two batch shapes
 // (the state moving between programs), the AdamW step, greedy and beam decoding (reorders within a bucket and
 // across buckets), and the dropout stream's resume.
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include "ft5/ft5.h"
 #include "model/model_config.h"
 #include "abi/error.h"
+#include "abi/handles.h"
 #include "parity_bounds.h"
 #include "session/builder_session.h"
 #include "t5_session_fixture.h"
@@ -82,6 +84,7 @@ ft5::model::BatchView view_of(const OwnedBatch& b, bool training = false) {
 struct Pair {
     ft5_device* device = nullptr;
     ft5_session* eager = nullptr;
+    uint32_t eager_programs = 1;
     std::unique_ptr<ft5::session::BuilderSession> builder;
 
     explicit Pair(const ft5_model_desc& m) {
@@ -91,11 +94,20 @@ struct Pair {
         EXPECT_EQ(ft5_device_create(&dd, &device), FT5_OK);
         ft5_plan_desc plan;
         ft5_plan_desc_init(&plan);
+        plan.recompute = 1;
         EXPECT_EQ(ft5_session_create(device, &m, &plan, &eager), FT5_OK) << ft5_last_error();
-        builder = std::make_unique<ft5::session::BuilderSession>(ft5::model::ModelConfig::from_desc(m), false);
+        EXPECT_EQ(ft5_session_programs_built(eager, &eager_programs), FT5_OK);
+        builder = std::make_unique<ft5::session::BuilderSession>(device->device, ft5::model::ModelConfig::from_desc(m),
+                                                                 false);
         uint32_t count = 0;
         EXPECT_EQ(ft5_session_param_count(eager, &count), FT5_OK);
         EXPECT_EQ(count, builder->params().size());
+        for (uint32_t i = 0; i < count; ++i) {
+            ft5_param_info info;
+            info.struct_size = sizeof(info);
+            EXPECT_EQ(ft5_session_param_info(eager, i, &info), FT5_OK);
+            EXPECT_EQ(builder->params()[i].name, info.name) << "index " << i;
+        }
         std::mt19937 rng(7);
         for (std::size_t i = 0; i < builder->params().size(); ++i) {
             const auto& p = builder->params()[i];
@@ -132,6 +144,7 @@ struct Pair {
 
 TEST(BuilderSession, ForwardOutputsAndLossMatchTheEagerSessionOnAPaddedBucket) {
     Pair s(tiny_desc());
+    EXPECT_EQ(s.eager_programs, 0u) << "the eager session compiles nothing";
     const OwnedBatch b = batch_2x5x4();  // runs on the 2 x 8 x 4 program
     const ft5_batch v = b.view();
     std::vector<float> eager_logits(std::size_t(b.batch * b.tgt_len) * 40), logits(eager_logits.size());
@@ -211,7 +224,11 @@ TEST(BuilderSession, GreedyAndBeamDecodingMatchTheEagerSession) {
 }
 
 TEST(BuilderSession, DropoutResumesBitIdenticallyFromTheRngState) {
-    ft5::session::BuilderSession s(ft5::model::ModelConfig::from_desc(tiny_desc(0.3f)), false);
+    ft5_device_desc dd;
+    ft5_device_desc_init(&dd);
+    ft5_device* device = nullptr;
+    ASSERT_EQ(ft5_device_create(&dd, &device), FT5_OK);
+    ft5::session::BuilderSession s(device->device, ft5::model::ModelConfig::from_desc(tiny_desc(0.3f)), false);
     std::mt19937 rng(3);
     std::normal_distribution<float> dist(0.0f, 0.4f);
     for (std::size_t i = 0; i < s.params().size(); ++i) {
@@ -242,6 +259,7 @@ TEST(BuilderSession, DropoutResumesBitIdenticallyFromTheRngState) {
     s.zero_gradients();
     s.forward_backward(view_of(b, false), 1.0f);
     EXPECT_EQ(s.rng_state(), before);
+    ft5_device_destroy(device);
 }
 
 }  // namespace
