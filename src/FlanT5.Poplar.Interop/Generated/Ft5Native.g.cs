@@ -16,8 +16,8 @@ internal static unsafe partial class Ft5Native
     [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 1")]
     public const int FT5_ABI_VERSION_MAJOR = 1;
 
-    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 1")]
-    public const int FT5_ABI_VERSION_MINOR = 1;
+    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 2")]
+    public const int FT5_ABI_VERSION_MINOR = 2;
 
     [NativeTypeName("#define FT5_MAX_RANK 8")]
     public const int FT5_MAX_RANK = 8;
@@ -285,6 +285,15 @@ internal static unsafe partial class Ft5Native
     public static partial ft5_status ft5_session_decode_step_v2(ft5_session* session, [NativeTypeName("const int32_t *")] int* tokens, [NativeTypeName("size_t")] nuint token_count, float* logits, [NativeTypeName("size_t")] nuint logits_count);
 
     /// <summary>
+    /// The device programs the session has compiled so far: a session on one IPU runs the T5 graph compiled for each
+    /// batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
+    /// program (other plans, today). Since ABI 1.2.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_session_programs_built([NativeTypeName("const ft5_session *")] ft5_session* session, [NativeTypeName("uint32_t *")] uint* out_count);
+
+    /// <summary>
     /// Throwing wrappers of every function that returns ft5_status: each passes the status to
     /// Ft5Status.Check, which reads the native message at once and throws the matching exception.
     /// </summary>
@@ -409,6 +418,10 @@ internal static unsafe partial class Ft5Native
         /// <inheritdoc cref="Ft5Native.ft5_session_decode_step_v2"/>
         public static void ft5_session_decode_step_v2(ft5_session* session, int* tokens, nuint token_count, float* logits, nuint logits_count)
             => Ft5Status.Check(Ft5Native.ft5_session_decode_step_v2(session, tokens, token_count, logits, logits_count), "ft5_session_decode_step_v2");
+
+        /// <inheritdoc cref="Ft5Native.ft5_session_programs_built"/>
+        public static void ft5_session_programs_built(ft5_session* session, uint* out_count)
+            => Ft5Status.Check(Ft5Native.ft5_session_programs_built(session, out_count), "ft5_session_programs_built");
     }
 }
 
