@@ -224,6 +224,21 @@ public sealed unsafe class T5Session : IDisposable
         return new StepResult(result.grad_norm, result.skipped_nonfinite != 0);
     }
 
+    /// <summary>
+    /// Device programs compiled so far (one per batch shape bucket on the T5 graph; a compilation each on hardware);
+    /// 0 for a session that runs none.
+    /// </summary>
+    public int ProgramsBuilt
+    {
+        get
+        {
+            uint count;
+            using var session = Acquire();
+            Ft5Native.Checked.ft5_session_programs_built(session.Pointer, &count);
+            return (int)count;
+        }
+    }
+
     /// <summary>State of the dropout random stream, for training checkpoints.</summary>
     public ulong RngState
     {

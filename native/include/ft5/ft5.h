@@ -510,6 +510,11 @@ FT5_API void ft5_instances_abort(int32_t exit_code);
  *  every instance calls it. Since ABI 1.2. */
 FT5_API FT5_NODISCARD ft5_status ft5_instances_leave(void);
 
+/** The device programs the session has compiled so far: a session on one IPU runs the T5 graph compiled for each
+ *  batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
+ *  program (other plans, today). Since ABI 1.2. */
+FT5_API FT5_NODISCARD ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

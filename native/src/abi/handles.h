@@ -13,6 +13,9 @@
 namespace ft5::model {
 class Session;
 }
+namespace ft5::session {
+class BuilderSession;
+}
 
 struct ft5_device {
     std::shared_ptr<ft5::ipu::Device> device;
@@ -25,8 +28,10 @@ struct ft5_tensor {
     ft5::ipu::DeviceBuffer buffer;
 };
 
+// Exactly one of the two: the builder's programs for plans on one IPU, the eager model for the others.
 struct ft5_session {
     std::shared_ptr<ft5::ipu::Device> device;
     std::unique_ptr<ft5::model::Session> session;
-    ~ft5_session();  // defined where model::Session is complete
+    std::unique_ptr<ft5::session::BuilderSession> builder;
+    ~ft5_session();  // defined where both sessions are complete
 };

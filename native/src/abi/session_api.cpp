@@ -1,6 +1,8 @@
 // ft5_session_*: the T5 model on a device: parameters, forward/backward, AdamW, incremental decoding.
 // Every argument is checked here, before the model sees it: a wrong shape or an id outside the vocabulary
-// is a status with a message, never a crash.
+// is a status with a message, never a crash. A plan on one IPU (no tensor or pipeline parallelism, one replica,
+// weights and optimizer on chip, no recompute) runs on the T5 builder's programs (session::BuilderSession);
+// the other plans run on the eager model until the builder has their placements.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +13,7 @@
 #include "abi/handle_registry.h"
 #include "abi/handles.h"
 #include "model/session.h"
+#include "session/builder_session.h"
 
 using ft5::abi::HandleKind;
 using ft5::abi::checked;
@@ -25,9 +28,27 @@ constexpr uint32_t kMaxLen = 1u << 16;
 constexpr uint64_t kMaxTokens = uint64_t(1) << 24;
 constexpr uint32_t kMaxMicroBatches = 4096;
 
-ft5::model::Session& session_of(ft5_session* s) { return *checked(s, HandleKind::Session, "session")->session; }
-const ft5::model::Session& session_of(const ft5_session* s) {
-    return *checked(s, HandleKind::Session, "session")->session;
+ft5_session& handle_of(ft5_session* s) { return *checked(s, HandleKind::Session, "session"); }
+const ft5_session& handle_of(const ft5_session* s) { return *checked(s, HandleKind::Session, "session"); }
+
+// The session facts the argument checks need, from whichever session the handle holds.
+const ft5::model::ModelConfig& config_of(const ft5_session& h) {
+    return h.builder ? h.builder->config() : h.session->model().config();
+}
+uint32_t replicas_of(const ft5_session& h) { return h.builder ? 1u : h.session->model().placement().replicas; }
+bool weights_only_of(const ft5_session& h) {
+    return h.builder ? h.builder->weights_only() : h.session->model().placement().weights_only;
+}
+
+// Off while tests compare eager placements bit for bit (streaming optimizer, phased execution, recompute with
+// dropout, pipelined runs) or the planner's activation model against the single-IPU session: on the builder that
+// session rounds and draws its dropout masks differently, and its activations are the compiled program's peak.
+constexpr bool kBuilderSessions = false;
+
+// The plans the builder runs today: one IPU, everything on chip, activations kept.
+bool runs_on_builder(const ft5::model::Placement& p) {
+    return p.tp == 1 && p.pp == 1 && p.replicas == 1 && p.weights_location == FT5_MEMORY_ON_CHIP &&
+           p.optimizer_location == FT5_MEMORY_ON_CHIP && !p.recompute;
 }
 
 // Checks the plan fields this build does not derive from Placement; returns the placement.
@@ -135,36 +156,75 @@ ft5::model::BatchView check_batch(const ft5_batch* batch, const ft5::model::Mode
     return v;
 }
 
-const ft5::model::Parameter& param_at(const ft5::model::Session& s, uint32_t index) {
-    const auto& params = s.model().params();
-    if (index >= params.size()) {
-        invalid_argument("parameter index " + std::to_string(index) + " is out of range; the session has " +
-                         std::to_string(params.size()) + " parameters");
+// The optimizer step's settings (the eager optimizer checks them again).
+void check_step(const ft5_optimizer_step& s) {
+    auto bad = [](const char* field, double value, const char* expected) {
+        invalid_argument(std::string("step->") + field + " is " + std::to_string(value) + "; expected " + expected);
+    };
+    if (s.step < 1) bad("step", double(s.step), "a 1-based step number >= 1");
+    if (!(std::isfinite(s.learning_rate) && s.learning_rate >= 0)) bad("learning_rate", s.learning_rate, "finite >= 0");
+    if (!(s.beta1 >= 0 && s.beta1 < 1)) bad("beta1", s.beta1, "0 <= beta1 < 1");
+    if (!(s.beta2 >= 0 && s.beta2 < 1)) bad("beta2", s.beta2, "0 <= beta2 < 1");
+    if (!(std::isfinite(s.eps) && s.eps >= 0)) bad("eps", s.eps, "finite >= 0");
+    if (!(std::isfinite(s.weight_decay) && s.weight_decay >= 0)) bad("weight_decay", s.weight_decay, "finite >= 0");
+    if (s.decay_all_parameters != 0 && s.decay_all_parameters != 1) {
+        bad("decay_all_parameters", s.decay_all_parameters, "0 or 1");
     }
-    return params.at(index);
+    if (!(std::isfinite(s.grad_scale) && s.grad_scale > 0)) bad("grad_scale", s.grad_scale, "finite > 0");
+    if (!(std::isfinite(s.max_grad_norm) && s.max_grad_norm >= 0)) bad("max_grad_norm", s.max_grad_norm, ">= 0");
+}
+
+// One parameter as the checks see it, in either session.
+struct ParamRef {
+    uint32_t index = 0;
+    std::string name;
+    int64_t count = 0;
+    uint32_t shards = 1;
+    int64_t shard_elems = 0;
+};
+
+ParamRef param_at(const ft5_session& h, uint32_t index) {
+    const size_t size = h.builder ? h.builder->params().size() : h.session->model().params().size();
+    if (index >= size) {
+        invalid_argument("parameter index " + std::to_string(index) + " is out of range; the session has " +
+                         std::to_string(size) + " parameters");
+    }
+    ParamRef r;
+    r.index = index;
+    if (h.builder) {
+        const auto& p = h.builder->params()[index];
+        r.name = p.name;
+        r.count = r.shard_elems = p.count;
+    } else {
+        const auto& p = h.session->model().params().at(index);
+        r.name = p.name;
+        r.count = p.count;
+        r.shards = p.shards;
+        r.shard_elems = p.shard_elems;
+    }
+    return r;
 }
 
 // A weights-only session (plan->weights_only) has no gradients or moments: training calls are refused.
-void require_training_state(const ft5::model::Session& s, const char* what) {
-    if (s.model().placement().weights_only) {
+void require_training_state(const ft5_session& h, const char* what) {
+    if (weights_only_of(h)) {
         ft5::fail(FT5_ERR_NOT_SUPPORTED, std::string(what) +
                                              ": the session was created weights-only (plan->weights_only = 1) and "
                                              "has no gradients or AdamW moments");
     }
 }
 
-void check_slot(const ft5::model::Session& s, ft5_param_slot slot) {
+void check_slot(const ft5_session& h, ft5_param_slot slot) {
     if (slot != FT5_SLOT_WEIGHT && slot != FT5_SLOT_GRADIENT && slot != FT5_SLOT_ADAM_M && slot != FT5_SLOT_ADAM_V) {
         invalid_argument("slot is " + std::to_string(int(slot)) +
                          "; expected FT5_SLOT_WEIGHT, _GRADIENT, _ADAM_M or _ADAM_V");
     }
     if (slot != FT5_SLOT_WEIGHT) {
-        require_training_state(s, slot == FT5_SLOT_GRADIENT ? "the gradient slot" : "the AdamW moment slots");
+        require_training_state(h, slot == FT5_SLOT_GRADIENT ? "the gradient slot" : "the AdamW moment slots");
     }
 }
 
-void check_count(const ft5::model::Parameter& p, size_t count, const void* data, int64_t expected,
-                 const std::string& what) {
+void check_count(const ParamRef& p, size_t count, const void* data, int64_t expected, const std::string& what) {
     if (data == nullptr) invalid_argument("data is NULL (parameter '" + p.name + "')");
     if (count != size_t(expected)) {
         invalid_argument(what + " of parameter '" + p.name + "' has " + std::to_string(expected) +
@@ -172,17 +232,16 @@ void check_count(const ft5::model::Parameter& p, size_t count, const void* data,
     }
 }
 
-void check_shard(const ft5::model::Parameter& p, uint32_t shard) {
+void check_shard(const ParamRef& p, uint32_t shard) {
     if (shard >= p.shards) {
         invalid_argument("shard " + std::to_string(shard) + " of parameter '" + p.name + "' is out of range; it has " +
                          std::to_string(p.shards) + " shard(s)");
     }
 }
 
-ft5::model::Parameter& writable_param(ft5_session* session, uint32_t index, ft5_param_slot slot) {
-    auto& s = session_of(session);
-    check_slot(s, slot);
-    auto& p = const_cast<ft5::model::Parameter&>(param_at(s, index));
+ParamRef writable_param(const ft5_session& h, uint32_t index, ft5_param_slot slot) {
+    check_slot(h, slot);
+    ParamRef p = param_at(h, index);
     if (slot == FT5_SLOT_GRADIENT) {
         invalid_argument("the gradient of '" + p.name + "' is read-only through the ABI; use "
                          "ft5_session_zero_gradients or ft5_session_forward_backward");
@@ -190,18 +249,45 @@ ft5::model::Parameter& writable_param(ft5_session* session, uint32_t index, ft5_
     return p;
 }
 
-void write_param(ft5_session* session, uint32_t index, ft5_param_slot slot, const float* data, size_t count) {
-    auto& p = writable_param(session, index, slot);
-    check_count(p, count, data, p.count, "the whole tensor");
-    p.write_logical(slot, data);
+ft5::model::Parameter& eager_param(ft5_session& h, uint32_t index) {
+    return const_cast<ft5::model::Parameter&>(h.session->model().params().at(index));
 }
 
-void read_param(const ft5_session* session, uint32_t index, ft5_param_slot slot, float* data, size_t count) {
-    const auto& s = session_of(session);
-    check_slot(s, slot);
-    const auto& p = param_at(s, index);
+// Shard 0 of a builder session's parameter (shard_count 1) is the whole tensor.
+void write_slot(ft5_session& h, const ParamRef& p, ft5_param_slot slot, const float* data, int64_t shard) {
+    if (h.builder) {
+        h.builder->write(p.index, slot, data);
+    } else if (shard < 0) {
+        eager_param(h, p.index).write_logical(slot, data);
+    } else {
+        eager_param(h, p.index).write_shard(uint32_t(shard), slot, data);
+    }
+}
+
+void read_slot(ft5_session& h, const ParamRef& p, ft5_param_slot slot, float* data, int64_t shard) {
+    if (h.builder) {
+        h.builder->read(p.index, slot, data);
+    } else if (shard < 0) {
+        h.session->model().params().at(p.index).read_logical(slot, data);
+    } else {
+        h.session->model().params().at(p.index).read_shard(uint32_t(shard), slot, data);
+    }
+}
+
+void write_param(ft5_session* session, uint32_t index, ft5_param_slot slot, const float* data, size_t count) {
+    auto& h = handle_of(session);
+    const ParamRef p = writable_param(h, index, slot);
     check_count(p, count, data, p.count, "the whole tensor");
-    p.read_logical(slot, data);
+    write_slot(h, p, slot, data, -1);
+}
+
+// Reading a builder session's tensor reads its engine (not const in the SDK); the session state is unchanged.
+void read_param(const ft5_session* session, uint32_t index, ft5_param_slot slot, float* data, size_t count) {
+    auto& h = const_cast<ft5_session&>(handle_of(session));
+    check_slot(h, slot);
+    const ParamRef p = param_at(h, index);
+    check_count(p, count, data, p.count, "the whole tensor");
+    read_slot(h, p, slot, data, -1);
 }
 
 }  // namespace
@@ -220,7 +306,11 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     const auto placement = check_plan(p, config, dev->device->num_ipus());
     auto handle = std::make_unique<ft5_session>();
     handle->device = dev->device;
-    handle->session = std::make_unique<ft5::model::Session>(dev->device, config, placement);
+    if (kBuilderSessions && runs_on_builder(placement)) {
+        handle->builder = std::make_unique<ft5::session::BuilderSession>(dev->device, config, placement.weights_only);
+    } else {
+        handle->session = std::make_unique<ft5::model::Session>(dev->device, config, placement);
+    }
     ft5::abi::HandleRegistry::instance().add(handle.get(), HandleKind::Session);
     *out_session = handle.release();
     FT5_API_END
@@ -235,39 +325,58 @@ void ft5_session_destroy(ft5_session* session) {
 
 ft5_status ft5_session_param_count(const ft5_session* session, uint32_t* out_count) {
     FT5_API_BEGIN
-    const auto& s = session_of(session);
-    *ft5::abi::require_out(out_count, "out_count") = uint32_t(s.model().params().size());
+    const auto& h = handle_of(session);
+    *ft5::abi::require_out(out_count, "out_count") =
+        uint32_t(h.builder ? h.builder->params().size() : h.session->model().params().size());
     FT5_API_END
 }
 
 ft5_status ft5_session_param_info(const ft5_session* session, uint32_t index, ft5_param_info* out_info) {
     FT5_API_BEGIN
-    const auto& s = session_of(session);
+    const auto& h = handle_of(session);
     ft5::abi::require_out(out_info, "out_info");
-    const auto& p = param_at(s, index);
+    param_at(h, index);
     ft5_param_info info{};
     info.struct_size = sizeof(ft5_param_info);
-    info.name = p.name.c_str();
-    info.rank = uint32_t(p.shape.size());
-    for (size_t i = 0; i < p.shape.size(); ++i) info.shape[i] = p.shape[i];
-    info.shard_count = p.shards;
-    info.shard_dim = p.shard_dim;
-    info.padded_dim = p.shard_dim >= 0 ? p.padded_dim : 0;
-    info.no_weight_decay = p.no_weight_decay ? 1 : 0;
+    if (h.builder) {
+        const auto& p = h.builder->params()[index];
+        info.name = p.name.c_str();
+        info.rank = uint32_t(p.shape.size());
+        for (size_t i = 0; i < p.shape.size(); ++i) info.shape[i] = p.shape[i];
+        info.shard_count = 1;
+        info.shard_dim = p.split_dim;  // the dimension tensor parallelism would split; nothing is split here
+        info.padded_dim = p.split_dim >= 0 ? p.shape[size_t(p.split_dim)] : 0;
+        info.no_weight_decay = p.no_weight_decay ? 1 : 0;
+    } else {
+        const auto& p = h.session->model().params().at(index);
+        info.name = p.name.c_str();
+        info.rank = uint32_t(p.shape.size());
+        for (size_t i = 0; i < p.shape.size(); ++i) info.shape[i] = p.shape[i];
+        info.shard_count = p.shards;
+        info.shard_dim = p.shard_dim;
+        info.padded_dim = p.shard_dim >= 0 ? p.padded_dim : 0;
+        info.no_weight_decay = p.no_weight_decay ? 1 : 0;
+    }
     ft5::abi::write_desc(out_info, info, "out_info");
     FT5_API_END
 }
 
 ft5_status ft5_session_param_find(const ft5_session* session, const char* name, uint32_t* out_index) {
     FT5_API_BEGIN
-    const auto& s = session_of(session);
+    const auto& h = handle_of(session);
     ft5::abi::require_out(out_index, "out_index");
     if (name == nullptr) invalid_argument("name is NULL");
     const std::string n(name, strnlen(name, 4096));
     size_t index = 0;
-    if (s.model().params().find(n, &index) == nullptr) {
-        invalid_argument("the session has no parameter named '" + n + "'");
+    bool found = false;
+    if (h.builder) {
+        const auto i = h.builder->find(n);
+        found = i.has_value();
+        if (found) index = *i;
+    } else {
+        found = h.session->model().params().find(n, &index) != nullptr;
     }
+    if (!found) invalid_argument("the session has no parameter named '" + n + "'");
     *out_index = uint32_t(index);
     FT5_API_END
 }
@@ -289,31 +398,32 @@ ft5_status ft5_session_param_read(const ft5_session* session, uint32_t index, ft
 ft5_status ft5_session_param_write_shard(ft5_session* session, uint32_t index, uint32_t shard, ft5_param_slot slot,
                                          const float* data, size_t count) {
     FT5_API_BEGIN
-    auto& p = writable_param(session, index, slot);
+    auto& h = handle_of(session);
+    const ParamRef p = writable_param(h, index, slot);
     check_shard(p, shard);
     check_count(p, count, data, p.shard_elems, "shard " + std::to_string(shard));
-    p.write_shard(shard, slot, data);
+    write_slot(h, p, slot, data, shard);
     FT5_API_END
 }
 
 ft5_status ft5_session_param_read_shard(const ft5_session* session, uint32_t index, uint32_t shard,
                                         ft5_param_slot slot, float* data, size_t count) {
     FT5_API_BEGIN
-    const auto& s = session_of(session);
-    check_slot(s, slot);
-    const auto& p = param_at(s, index);
+    auto& h = const_cast<ft5_session&>(handle_of(session));
+    check_slot(h, slot);
+    const ParamRef p = param_at(h, index);
     check_shard(p, shard);
     check_count(p, count, data, p.shard_elems, "shard " + std::to_string(shard));
-    p.read_shard(shard, slot, data);
+    read_slot(h, p, slot, data, shard);
     FT5_API_END
 }
 
 ft5_status ft5_session_forward(ft5_session* session, const ft5_batch* batch, float* logits, size_t logits_count,
                                float* encoder_hidden, size_t encoder_hidden_count, float* out_loss) {
     FT5_API_BEGIN
-    auto& s = session_of(session);
-    const auto& c = s.model().config();
-    const auto b = check_batch(batch, c, out_loss != nullptr, s.model().placement().replicas);
+    auto& h = handle_of(session);
+    const auto& c = config_of(h);
+    const auto b = check_batch(batch, c, out_loss != nullptr, replicas_of(h));
     const uint64_t want_logits = uint64_t(b.batch * b.tgt_len) * uint64_t(c.vocab);
     if (logits != nullptr && logits_count != want_logits) {
         invalid_argument("logits_count is " + std::to_string(logits_count) + "; expected batch x tgt_len x vocab = " +
@@ -324,8 +434,13 @@ ft5_status ft5_session_forward(ft5_session* session, const ft5_batch* batch, flo
         invalid_argument("encoder_hidden_count is " + std::to_string(encoder_hidden_count) +
                          "; expected batch x src_len x d_model = " + std::to_string(want_hidden));
     }
-    int64_t counted = 0;
-    const double loss = s.model().run(b, {logits, encoder_hidden}, false, 1.0f, &counted);
+    double loss = 0;
+    if (h.builder) {
+        loss = h.builder->forward(b, logits, encoder_hidden);
+    } else {
+        int64_t counted = 0;
+        loss = h.session->model().run(b, {logits, encoder_hidden}, false, 1.0f, &counted);
+    }
     if (out_loss != nullptr) *out_loss = float(loss);
     FT5_API_END
 }
@@ -333,14 +448,19 @@ ft5_status ft5_session_forward(ft5_session* session, const ft5_batch* batch, flo
 ft5_status ft5_session_forward_backward(ft5_session* session, const ft5_batch* batch, float loss_weight,
                                         float* out_loss) {
     FT5_API_BEGIN
-    auto& s = session_of(session);
-    require_training_state(s, "ft5_session_forward_backward");
-    const auto b = check_batch(batch, s.model().config(), true, s.model().placement().replicas);
+    auto& h = handle_of(session);
+    require_training_state(h, "ft5_session_forward_backward");
+    const auto b = check_batch(batch, config_of(h), true, replicas_of(h));
     if (!std::isfinite(loss_weight)) {
         invalid_argument("loss_weight is " + std::to_string(loss_weight) + "; expected a finite value");
     }
-    int64_t counted = 0;
-    const double loss = s.model().run(b, {}, true, loss_weight, &counted);
+    double loss = 0;
+    if (h.builder) {
+        loss = h.builder->forward_backward(b, loss_weight);
+    } else {
+        int64_t counted = 0;
+        loss = h.session->model().run(b, {}, true, loss_weight, &counted);
+    }
     if (out_loss != nullptr) *out_loss = float(loss);
     FT5_API_END
 }
@@ -349,8 +469,8 @@ ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, cons
                                                       uint32_t count, float loss_weight, float* out_losses,
                                                       size_t losses_count) {
     FT5_API_BEGIN
-    auto& s = session_of(session);
-    require_training_state(s, "ft5_session_forward_backward_micro_batches");
+    auto& h = handle_of(session);
+    require_training_state(h, "ft5_session_forward_backward_micro_batches");
     if (batches == nullptr) invalid_argument("batches is NULL");
     if (count == 0 || count > kMaxMicroBatches) {
         invalid_argument("count is " + std::to_string(count) + "; expected 1.." + std::to_string(kMaxMicroBatches));
@@ -366,13 +486,18 @@ ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, cons
     views.reserve(count);
     for (uint32_t m = 0; m < count; ++m) {
         try {
-            views.push_back(check_batch(batches[m], s.model().config(), true, s.model().placement().replicas));
+            views.push_back(check_batch(batches[m], config_of(h), true, replicas_of(h)));
         } catch (const ft5::Error& e) {
             ft5::fail(e.status(), "batches[" + std::to_string(m) + "]: " + e.message());
         }
     }
     std::vector<double> losses;
-    s.model().run_micro_batches(views, loss_weight, losses);
+    if (h.builder) {
+        // one program per micro-batch in turn: the gradients of each weighted loss add up
+        for (const auto& v : views) losses.push_back(h.builder->forward_backward(v, loss_weight));
+    } else {
+        h.session->model().run_micro_batches(views, loss_weight, losses);
+    }
     if (out_losses != nullptr)
         for (uint32_t m = 0; m < count; ++m) out_losses[m] = float(losses[m]);
     FT5_API_END
@@ -380,46 +505,57 @@ ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, cons
 
 ft5_status ft5_session_zero_gradients(ft5_session* session) {
     FT5_API_BEGIN
-    auto& s = session_of(session);
-    require_training_state(s, "ft5_session_zero_gradients");
-    s.zero_gradients();
+    auto& h = handle_of(session);
+    require_training_state(h, "ft5_session_zero_gradients");
+    if (h.builder) {
+        h.builder->zero_gradients();
+    } else {
+        h.session->zero_gradients();
+    }
     FT5_API_END
 }
 
 ft5_status ft5_session_optimizer_step(ft5_session* session, const ft5_optimizer_step* step,
                                       ft5_step_result* out_result) {
     FT5_API_BEGIN
-    auto& s = session_of(session);
-    require_training_state(s, "ft5_session_optimizer_step");
+    auto& h = handle_of(session);
+    require_training_state(h, "ft5_session_optimizer_step");
     ft5::abi::require_out(out_result, "out_result");
     if (out_result->struct_size < sizeof(uint32_t)) {
         invalid_argument("out_result->struct_size is " + std::to_string(out_result->struct_size) +
                          "; set it to sizeof(ft5_step_result) before the call");
     }
     const auto st = ft5::abi::read_desc(step, ft5_optimizer_step_init, "step");
-    const ft5_step_result result = s.optimizer_step(st);
+    check_step(st);
+    const ft5_step_result result = h.builder ? h.builder->optimizer_step(st) : h.session->optimizer_step(st);
     ft5::abi::write_desc(out_result, result, "out_result");
     FT5_API_END
 }
 
 ft5_status ft5_session_get_rng_state(const ft5_session* session, uint64_t* out_state) {
     FT5_API_BEGIN
-    const auto& s = session_of(session);
-    *ft5::abi::require_out(out_state, "out_state") = s.model().rng_state();
+    const auto& h = handle_of(session);
+    *ft5::abi::require_out(out_state, "out_state") =
+        h.builder ? h.builder->rng_state() : h.session->model().rng_state();
     FT5_API_END
 }
 
 ft5_status ft5_session_set_rng_state(ft5_session* session, uint64_t state) {
     FT5_API_BEGIN
-    session_of(session).model().set_rng_state(state);
+    auto& h = handle_of(session);
+    if (h.builder) {
+        h.builder->set_rng_state(state);
+    } else {
+        h.session->model().set_rng_state(state);
+    }
     FT5_API_END
 }
 
 ft5_status ft5_session_decode_begin(ft5_session* session, const int32_t* input_ids, const int32_t* attention_mask,
                                     uint32_t batch, uint32_t src_len, uint32_t max_steps) {
     FT5_API_BEGIN
-    auto& s = session_of(session);
-    const auto& c = s.model().config();
+    auto& h = handle_of(session);
+    const auto& c = config_of(h);
     check_len(batch, "batch");
     check_len(src_len, "src_len");
     check_len(max_steps, "max_steps");
@@ -430,22 +566,60 @@ ft5_status ft5_session_decode_begin(ft5_session* session, const int32_t* input_i
     if (input_ids == nullptr) invalid_argument("input_ids is NULL");
     check_ids(input_ids, uint64_t(batch) * src_len, c.vocab, "input_ids", src_len);
     check_mask(attention_mask, uint64_t(batch) * src_len, "attention_mask", src_len);
-    s.decode_begin(input_ids, attention_mask, batch, src_len, max_steps);
+    if (h.builder) {
+        h.builder->decode_begin(input_ids, attention_mask, batch, src_len, max_steps);
+    } else {
+        h.session->decode_begin(input_ids, attention_mask, batch, src_len, max_steps);
+    }
     FT5_API_END
 }
 
 namespace {
 
+// The decode in progress: its row count, and the step and reorder of whichever session runs it.
+struct DecodeRef {
+    ft5::model::IncrementalDecoder* eager = nullptr;
+    ft5::session::BuilderDecode* builder = nullptr;
+
+    int64_t batch() const { return builder ? builder->batch() : eager->batch(); }
+    void step(const int32_t* tokens, float* logits) {
+        if (builder) {
+            builder->step(tokens, logits);
+        } else {
+            eager->step(tokens, logits);
+        }
+    }
+    void reorder(const int32_t* rows, uint32_t count) {
+        if (builder) {
+            builder->reorder(rows, count);
+        } else {
+            eager->reorder(rows, count);
+        }
+    }
+};
+
+DecodeRef decode_of(ft5_session& h) {
+    DecodeRef d;
+    if (h.builder) {
+        d.builder = h.builder->decode();
+    } else {
+        d.eager = h.session->decode();
+    }
+    if (d.builder == nullptr && d.eager == nullptr) {
+        invalid_argument("no decode in progress; call ft5_session_decode_begin first");
+    }
+    return d;
+}
+
 // One decoding step; token_count < 0: the ABI 1.0 call, which has no count and trusts tokens to hold one per row.
 void decode_step(ft5_session* session, const int32_t* tokens, int64_t token_count, float* logits,
                  size_t logits_count) {
-    auto& s = session_of(session);
-    auto* d = s.decode();
-    if (d == nullptr) invalid_argument("no decode in progress; call ft5_session_decode_begin first");
-    const auto& c = s.model().config();
+    auto& h = handle_of(session);
+    DecodeRef d = decode_of(h);
+    const auto& c = config_of(h);
     if (tokens == nullptr) invalid_argument("tokens is NULL");
     if (logits == nullptr) invalid_argument("logits is NULL");
-    const uint64_t rows = uint64_t(d->batch());
+    const uint64_t rows = uint64_t(d.batch());
     if (token_count >= 0 && uint64_t(token_count) != rows) {
         invalid_argument("token_count is " + std::to_string(token_count) + "; expected one token per row of the decode, " +
                          std::to_string(rows));
@@ -456,7 +630,7 @@ void decode_step(ft5_session* session, const int32_t* tokens, int64_t token_coun
                          std::to_string(want));
     }
     check_ids(tokens, rows, c.vocab, "tokens", uint32_t(rows));
-    d->step(tokens, logits);
+    d.step(tokens, logits);
 }
 
 }  // namespace
@@ -477,24 +651,34 @@ ft5_status ft5_session_decode_step_v2(ft5_session* session, const int32_t* token
 
 ft5_status ft5_session_decode_reorder(ft5_session* session, const int32_t* rows, uint32_t count) {
     FT5_API_BEGIN
-    auto& s = session_of(session);
-    auto* d = s.decode();
-    if (d == nullptr) invalid_argument("no decode in progress; call ft5_session_decode_begin first");
+    DecodeRef d = decode_of(handle_of(session));
     if (rows == nullptr) invalid_argument("rows is NULL");
     check_len(count, "count");
     for (uint32_t i = 0; i < count; ++i) {
-        if (rows[i] < 0 || int64_t(rows[i]) >= d->batch()) {
+        if (rows[i] < 0 || int64_t(rows[i]) >= d.batch()) {
             invalid_argument("rows[" + std::to_string(i) + "] is " + std::to_string(rows[i]) + "; expected a row in [0, " +
-                             std::to_string(d->batch()) + ")");
+                             std::to_string(d.batch()) + ")");
         }
     }
-    d->reorder(rows, count);
+    d.reorder(rows, count);
     FT5_API_END
 }
 
 ft5_status ft5_session_decode_end(ft5_session* session) {
     FT5_API_BEGIN
-    session_of(session).decode_end();
+    auto& h = handle_of(session);
+    if (h.builder) {
+        h.builder->decode_end();
+    } else {
+        h.session->decode_end();
+    }
+    FT5_API_END
+}
+
+ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count) {
+    FT5_API_BEGIN
+    const auto& h = handle_of(session);
+    *ft5::abi::require_out(out_count, "out_count") = h.builder ? h.builder->programs_built() : 0u;
     FT5_API_END
 }
 

@@ -12,6 +12,7 @@ const Parameter& Parameters::add(const std::string& name, const std::vector<std:
     Parameter p;
     p.name = name;
     p.logical_shape = logical_shape;
+    p.parallel_dim = split_dim;
     std::vector<std::size_t> shape = logical_shape;
     if (tp_ > 1 && split_dim >= 0) {
         p.split_dim = split_dim;

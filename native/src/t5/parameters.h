@@ -23,6 +23,7 @@ struct Parameter {
     std::vector<std::size_t> logical_shape;  // Hugging Face's shape
     int split_dim = -1;       // the dimension split across the tensor-parallel ranks; -1: whole on every rank
     std::size_t shard_extent = 0;  // the split dimension's extent in each shard (the last may hold zero padding)
+    int parallel_dim = -1;    // the dimension tensor parallelism splits, with any number of ranks (split_dim: this one)
 
     bool split() const { return split_dim >= 0; }
 };

@@ -142,6 +142,7 @@ internal static class FinetuneCommand
             outputs["hf_checkpoint"] = paths.HfCheckpoint;
         }
 
+        var programsBuilt = trainer.Model.Session.ProgramsBuilt;
         var summary = new RunSummary
         {
             RunDir = Path.GetFullPath(paths.RunDir),
@@ -153,6 +154,7 @@ internal static class FinetuneCommand
             TrainSeconds = outcome.TrainSeconds,
             SamplesPerSecond = outcome.SamplesPerSecond,
             FinalLoss = outcome.FinalLoss,
+            ProgramsBuilt = programsBuilt,
             Interrupted = outcome.Interrupted,
             TruncatedSources = outcome.Truncation.Sources,
             TruncatedTargets = outcome.Truncation.Targets,
@@ -163,7 +165,8 @@ internal static class FinetuneCommand
 
         output.WriteLine();
         output.WriteLine($"steps {outcome.StepsCompleted}/{outcome.StepsPlanned}, final loss {outcome.FinalLoss:F4}, " +
-                         $"{outcome.SamplesPerSecond:F1} samples/s over {outcome.TrainSeconds:F1} s");
+                         $"{outcome.SamplesPerSecond:F1} samples/s over {outcome.TrainSeconds:F1} s, " +
+                         $"{programsBuilt} device program(s) compiled");
         foreach (var (split, a) in accuracy)
             output.WriteLine($"accuracy {split}: {a.Accuracy:P1} ({a.Correct}/{a.Total}, {a.Unknown} unknown)");
         output.WriteLine($"outputs in {summary.RunDir}:");

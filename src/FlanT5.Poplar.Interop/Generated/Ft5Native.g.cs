@@ -320,6 +320,15 @@ internal static unsafe partial class Ft5Native
     public static partial ft5_status ft5_instances_leave();
 
     /// <summary>
+    /// The device programs the session has compiled so far: a session on one IPU runs the T5 graph compiled for each
+    /// batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
+    /// program (other plans, today). Since ABI 1.2.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_session_programs_built([NativeTypeName("const ft5_session *")] ft5_session* session, [NativeTypeName("uint32_t *")] uint* out_count);
+
+    /// <summary>
     /// Throwing wrappers of every function that returns ft5_status: each passes the status to
     /// Ft5Status.Check, which reads the native message at once and throws the matching exception.
     /// </summary>
@@ -456,6 +465,10 @@ internal static unsafe partial class Ft5Native
         /// <inheritdoc cref="Ft5Native.ft5_instances_leave"/>
         public static void ft5_instances_leave()
             => Ft5Status.Check(Ft5Native.ft5_instances_leave(), "ft5_instances_leave");
+
+        /// <inheritdoc cref="Ft5Native.ft5_session_programs_built"/>
+        public static void ft5_session_programs_built(ft5_session* session, uint* out_count)
+            => Ft5Status.Check(Ft5Native.ft5_session_programs_built(session, out_count), "ft5_session_programs_built");
     }
 }
 

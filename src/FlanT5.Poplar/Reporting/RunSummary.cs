@@ -25,6 +25,8 @@ public sealed record RunSummary
     /// <summary>Samples / train seconds over the whole run.</summary>
     public double SamplesPerSecond { get; init; }
     public double? FinalLoss { get; init; }
+    /// <summary>Device programs the session compiled (batch shape buckets on the T5 graph); 0 on the eager model.</summary>
+    public int ProgramsBuilt { get; init; }
     /// <summary>True when the run stopped early (Ctrl-C) after saving a checkpoint.</summary>
     public bool Interrupted { get; init; }
     /// <summary>Training prompts fed cut to model.source_length (an example counts each time it is fed).</summary>

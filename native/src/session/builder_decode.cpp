@@ -1,0 +1,102 @@
+#include "session/builder_decode.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <string>
+
+#include "abi/error.h"
+#include "session/builder_session.h"
+#include "session/shape_bucket.h"
+
+namespace ft5::session {
+
+BuilderDecode::BuilderDecode(BuilderSession& session, const int32_t* ids, const int32_t* mask, uint32_t rows,
+                             uint32_t src_len, uint32_t max_steps)
+    : session_(session), src_len_(src_len), max_steps_(max_steps), rows_(rows) {
+    for (uint32_t r = 0; r < rows; ++r) {
+        rows_[r].ids.assign(ids + std::size_t(r) * src_len, ids + std::size_t(r + 1) * src_len);
+        if (mask)
+            rows_[r].mask.assign(mask + std::size_t(r) * src_len, mask + std::size_t(r + 1) * src_len);
+        else
+            rows_[r].mask.assign(src_len, 1);
+    }
+    restart();
+}
+
+CompiledProgram& BuilderDecode::program() {
+    t5::DecodeShape d;
+    d.batch = bucket_rows_;
+    d.src_len = bucket_of(src_len_);
+    d.max_len = bucket_of(max_steps_);
+    return session_.program_for(t5::BatchShape{1, 1, 1, 1}, false, d);
+}
+
+void BuilderDecode::restart() {
+    bucket_rows_ = bucket_of(rows_.size());
+    CompiledProgram& p = program();
+    const std::size_t S = bucket_of(src_len_);
+    std::fill(p.decode_input_ids.begin(), p.decode_input_ids.end(), 0);
+    std::fill(p.decode_attention_mask.begin(), p.decode_attention_mask.end(), 0);
+    for (std::size_t r = 0; r < bucket_rows_; ++r) {
+        if (r < rows_.size()) {
+            std::copy(rows_[r].ids.begin(), rows_[r].ids.end(), p.decode_input_ids.begin() + r * S);
+            std::copy(rows_[r].mask.begin(), rows_[r].mask.end(), p.decode_attention_mask.begin() + r * S);
+        } else {
+            p.decode_attention_mask[r * S] = 1;  // a padding row sees its first position (no 0/0 softmax)
+        }
+    }
+    {
+        const auto held = session_.activations(p);
+        p.run(t5::T5Program::kDecodeBegin);
+    }
+    parents_.resize(bucket_rows_);
+    std::iota(parents_.begin(), parents_.end(), 0);
+    const std::size_t fed = rows_.empty() ? 0 : rows_[0].tokens.size();
+    std::vector<int> column(rows_.size());
+    for (std::size_t t = 0; t < fed; ++t) {
+        for (std::size_t r = 0; r < rows_.size(); ++r) column[r] = rows_[r].tokens[t];
+        run_step(column, nullptr);
+    }
+}
+
+void BuilderDecode::run_step(const std::vector<int>& tokens, float* logits) {
+    CompiledProgram& p = program();
+    std::fill(p.decode_tokens.begin(), p.decode_tokens.end(), 0);
+    std::copy(tokens.begin(), tokens.end(), p.decode_tokens.begin());
+    std::copy(parents_.begin(), parents_.end(), p.decode_parents.begin());
+    const auto held = session_.activations(p);
+    p.run(t5::T5Program::kDecodeStep);
+    std::iota(parents_.begin(), parents_.end(), 0);
+    if (logits)
+        std::memcpy(logits, p.decode_logits.data(), rows_.size() * session_.config().vocab * sizeof(float));
+}
+
+void BuilderDecode::step(const int32_t* tokens, float* logits) {
+    const std::size_t fed = rows_.empty() ? 0 : rows_[0].tokens.size();
+    if (fed >= max_steps_) {
+        invalid_argument("decode_step: the cache holds max_steps = " + std::to_string(max_steps_) +
+                         " tokens and all are used; begin the decode with a larger max_steps");
+    }
+    const std::vector<int> column(tokens, tokens + rows_.size());
+    run_step(column, logits);
+    for (std::size_t r = 0; r < rows_.size(); ++r) rows_[r].tokens.push_back(column[r]);
+}
+
+void BuilderDecode::reorder(const int32_t* rows, uint32_t count) {
+    std::vector<Row> next(count);
+    std::vector<int> parents(bucket_rows_);
+    std::iota(parents.begin(), parents.end(), 0);
+    for (uint32_t i = 0; i < count; ++i) {
+        next[i] = rows_[std::size_t(rows[i])];
+        if (i < bucket_rows_) parents[i] = parents_[std::size_t(rows[i])];
+    }
+    rows_ = std::move(next);
+    if (bucket_of(count) == bucket_rows_) {
+        parents_ = std::move(parents);
+    } else {
+        restart();
+    }
+}
+
+}  // namespace ft5::session

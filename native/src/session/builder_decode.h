@@ -1,0 +1,44 @@
+// A decode in progress on the builder's cached decoding programs, for any row count: the rows run on the decode
+// program of their bucket (shape_bucket.h, padding rows ignored). A beam reorder within the bucket is the step's
+// decode_parents stream (each row takes its parent's caches); one that changes the bucket begins again on the new
+// bucket's program with the rows' prompts and feeds each row's history again: the same caches, recomputed.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "session/compiled_program.h"
+
+namespace ft5::session {
+
+class BuilderSession;
+
+class BuilderDecode {
+public:
+    BuilderDecode(BuilderSession& session, const int32_t* ids, const int32_t* mask, uint32_t rows, uint32_t src_len,
+                  uint32_t max_steps);
+
+    int64_t batch() const noexcept { return int64_t(rows_.size()); }
+    // tokens[rows] -> logits[rows, vocab]. Throws when max_steps tokens were fed.
+    void step(const int32_t* tokens, float* logits);
+    // New row i = old row rows[i]; count may differ from the current row count.
+    void reorder(const int32_t* rows, uint32_t count);
+
+private:
+    struct Row {
+        std::vector<int> ids, mask;  // the prompt [src_len]
+        std::vector<int> tokens;     // fed so far
+    };
+    CompiledProgram& program();
+    // Begins the decode program of the rows' bucket on their prompts and feeds their histories again.
+    void restart();
+    void run_step(const std::vector<int>& tokens, float* logits);
+
+    BuilderSession& session_;
+    uint32_t src_len_, max_steps_;
+    std::vector<Row> rows_;
+    std::size_t bucket_rows_ = 0;
+    std::vector<int> parents_;  // the device row each row's cache is taken from at the next step
+};
+
+}  // namespace ft5::session

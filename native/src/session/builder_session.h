@@ -1,0 +1,97 @@
+// session::BuilderSession: what an ft5_session handle owns when its plan fits one IPU: the T5 builder's programs
+// (t5::T5Program) compiled for every batch shape bucket asked for so far (shape_bucket.h). Each compiled program
+// has its own copy of the parameters and AdamW moments; the session state (weights, gradients, moments) lives in
+// the program that ran last and moves to another program before that one runs, only when it changed since.
+// The device's memory report shows what the IPU would hold: the state (weights, and unless weights-only their
+// gradients and two moments) for the session's life, and each run's activations (the compiled program's peak)
+// for the call. Arguments are checked by the ABI layer (session_api.cpp) before they reach this class.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "ft5/ft5.h"
+#include "ipu/arena_reservation.h"
+#include "ipu/device.h"
+#include "model/micro_batch_pass.h"
+#include "model/model_config.h"
+#include "session/builder_decode.h"
+#include "session/compiled_program.h"
+
+namespace ft5::session {
+
+struct ParamInfo {
+    std::string name;
+    std::vector<int64_t> shape;
+    int64_t count = 0;
+    int split_dim = -1;  // the dimension tensor parallelism splits (-1: none)
+    bool no_weight_decay = false;
+};
+
+class BuilderSession {
+public:
+    // Throws FT5_ERR_OUT_OF_MEMORY when the state does not fit IPU 0 of the device.
+    BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config, bool weights_only);
+    ~BuilderSession();
+
+    const model::ModelConfig& config() const noexcept { return config_; }
+    bool weights_only() const noexcept { return weights_only_; }
+    const std::vector<ParamInfo>& params() const noexcept { return params_; }
+    std::optional<std::size_t> find(const std::string& name) const;
+    void write(std::size_t index, ft5_param_slot slot, const float* data);
+    void read(std::size_t index, ft5_param_slot slot, float* data);
+
+    // Returns the mean loss over the labels (NaN without labels).
+    double forward(const model::BatchView& batch, float* logits, float* encoder_hidden);
+    double forward_backward(const model::BatchView& batch, float loss_weight);
+    void zero_gradients();
+    ft5_step_result optimizer_step(const ft5_optimizer_step& step);
+
+    // The dropout stream's position: training passes so far; each draws its seed from (config seed, position).
+    uint64_t rng_state() const noexcept { return rng_counter_; }
+    void set_rng_state(uint64_t state) noexcept { rng_counter_ = state; }
+
+    void decode_begin(const int32_t* ids, const int32_t* mask, uint32_t rows, uint32_t src_len, uint32_t max_steps);
+    BuilderDecode* decode() noexcept { return decode_ ? decode_.get() : nullptr; }
+    void decode_end() noexcept { decode_.reset(); }
+
+    // Graph compilations (one per program built) so far.
+    uint32_t programs_built() const noexcept { return uint32_t(programs_.size()); }
+
+    // Holds the program's activations in the device's arena for one run.
+    ipu::ArenaReservation activations(const CompiledProgram& program) const;
+
+    // The program for a shape, built when first asked for, holding the current state when returned.
+    CompiledProgram& program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode = {});
+
+private:
+    using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, std::size_t, std::size_t, std::size_t>;
+    struct Entry {
+        std::unique_ptr<CompiledProgram> program;
+        uint64_t state_version = 0;  // the session state this program holds
+    };
+    // The state changes in the current program (a write, gradients added or zeroed, an optimizer step).
+    CompiledProgram& mutate();
+    void move_state(CompiledProgram& from, CompiledProgram& to);
+    std::vector<std::string> state_handles(const std::string& name) const;
+
+    std::shared_ptr<ipu::Device> device_;
+    model::ModelConfig config_;
+    t5::T5Config t5_config_;
+    bool weights_only_;
+    std::vector<ParamInfo> params_;
+    std::vector<ipu::ArenaReservation> state_;  // one per parameter and slot
+    std::map<Key, Entry> programs_;
+    Entry* current_ = nullptr;
+    uint64_t state_version_ = 1;
+    uint64_t rng_counter_ = 0;
+    uint64_t rng_key_ = 0;
+    std::unique_ptr<BuilderDecode> decode_;
+};
+
+}  // namespace ft5::session
