@@ -156,7 +156,7 @@ ft5::model::BatchView check_batch(const ft5_batch* batch, const ft5::model::Mode
     return v;
 }
 
-// The optimizer step's settings (the eager optimizer checks them again).
+// The optimizer step's settings, checked here for both sessions.
 void check_step(const ft5_optimizer_step& s) {
     auto bad = [](const char* field, double value, const char* expected) {
         invalid_argument(std::string("step->") + field + " is " + std::to_string(value) + "; expected " + expected);

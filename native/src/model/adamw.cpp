@@ -10,29 +10,9 @@
 #include "model/weight_phase.h"
 
 namespace ft5::model {
-namespace {
-
-void check_settings(const ft5_optimizer_step& s) {
-    auto bad = [](const char* field, double value, const char* expected) {
-        invalid_argument(std::string("step->") + field + " is " + std::to_string(value) + "; expected " + expected);
-    };
-    if (s.step < 1) bad("step", double(s.step), "a 1-based step number >= 1");
-    if (!(std::isfinite(s.learning_rate) && s.learning_rate >= 0)) bad("learning_rate", s.learning_rate, "finite >= 0");
-    if (!(s.beta1 >= 0 && s.beta1 < 1)) bad("beta1", s.beta1, "0 <= beta1 < 1");
-    if (!(s.beta2 >= 0 && s.beta2 < 1)) bad("beta2", s.beta2, "0 <= beta2 < 1");
-    if (!(std::isfinite(s.eps) && s.eps >= 0)) bad("eps", s.eps, "finite >= 0");
-    if (!(std::isfinite(s.weight_decay) && s.weight_decay >= 0)) bad("weight_decay", s.weight_decay, "finite >= 0");
-    if (s.decay_all_parameters != 0 && s.decay_all_parameters != 1) {
-        bad("decay_all_parameters", s.decay_all_parameters, "0 or 1");
-    }
-    if (!(std::isfinite(s.grad_scale) && s.grad_scale > 0)) bad("grad_scale", s.grad_scale, "finite > 0");
-    if (!(std::isfinite(s.max_grad_norm) && s.max_grad_norm >= 0)) bad("max_grad_norm", s.max_grad_norm, ">= 0");
-}
-
-}  // namespace
 
 ft5_step_result adamw_step(ThreadPool& pool, ParameterTable& params, const ft5_optimizer_step& s) {
-    check_settings(s);
+    // The settings were checked at the ABI (session_api.cpp), in front of either session.
     ft5_step_result result{};
     result.struct_size = sizeof(ft5_step_result);
 

@@ -108,6 +108,26 @@ public sealed record PlacementPlan
         return (ipu / IpusPerReplica, ipu % IpusPerReplica / TensorParallel, ipu % TensorParallel);
     }
 
+    /// <summary>Throws when <paramref name="target"/> has fewer IPUs than the plan places.</summary>
+    public void RequireIpus(IpuTarget target)
+    {
+        if (target.IpuCount < IpuCount)
+            throw new InvalidPlanException("replicas",
+                $"the plan needs {IpuCount} IPUs (tp {TensorParallel} × stages {PipelineStages} × replicas {Replicas}) but the target has {target.IpuCount}");
+    }
+
+    /// <summary>One entry per IPU in IPU order; <paramref name="place"/> gets the IPU, its replica, stage and tensor-parallel rank.</summary>
+    public List<T> PerIpu<T>(Func<int, int, int, int, T> place)
+    {
+        var ipus = new List<T>(IpuCount);
+        for (var ipu = 0; ipu < IpuCount; ipu++)
+        {
+            var (replica, stage, rank) = Locate(ipu);
+            ipus.Add(place(ipu, replica, stage, rank));
+        }
+        return ipus;
+    }
+
     /// <summary>Stage holding encoder layer <paramref name="layer"/> (or decoder layer when <paramref name="decoder"/>).</summary>
     public int StageOfLayer(int layer, bool decoder)
     {

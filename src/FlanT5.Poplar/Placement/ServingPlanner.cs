@@ -29,20 +29,13 @@ public sealed class ServingPlanner(double overheadFraction = MemoryPlanner.Defau
     {
         plan.Validate(model);
         shape.Validate();
-        if (target.IpuCount < plan.IpuCount)
-            throw new InvalidPlanException("replicas",
-                $"the plan needs {plan.IpuCount} IPUs (tp {plan.TensorParallel} × stages {plan.PipelineStages} × replicas {plan.Replicas}) but the target has {target.IpuCount}");
+        plan.RequireIpus(target);
         var parameters = TensorParallelPlan.Build(model, plan, layout);
         var stages = Enumerable.Range(0, plan.PipelineStages)
             .Select(s => PlanStage(model, plan, shape, target, parameters, s))
             .ToArray();
-        var ipus = new List<ServingIpuMemory>(plan.IpuCount);
-        for (var ipu = 0; ipu < plan.IpuCount; ipu++)
-        {
-            var (replica, stage, rank) = plan.Locate(ipu);
-            ipus.Add(stages[stage] with { Ipu = ipu, Replica = replica, Stage = stage, TpRank = rank });
-        }
-        return new ServingMemoryReport(ipus);
+        return new ServingMemoryReport(plan.PerIpu((ipu, replica, stage, rank) =>
+            stages[stage] with { Ipu = ipu, Replica = replica, Stage = stage, TpRank = rank }));
     }
 
     /// <summary>
