@@ -3,7 +3,12 @@ using FlanT5.Poplar.Configuration;
 namespace FlanT5.Poplar.Placement;
 
 /// <summary>A tensor the memory plan counts: a readable name with its shard shape, and its size in bytes.</summary>
-public sealed record TensorFootprint(string Name, long Bytes);
+public sealed record TensorFootprint(string Name, long Bytes)
+{
+    /// <summary>A tensor of <paramref name="dims"/> elements of <paramref name="bytesPerElement"/> bytes, named with its shape and type.</summary>
+    public static TensorFootprint Of(string name, string dtype, int bytesPerElement, params long[] dims) =>
+        new($"{name} [{string.Join(",", dims)}] {dtype}", dims.Aggregate(1L, (x, y) => x * y) * bytesPerElement);
+}
 
 /// <summary>
 /// The activations one micro-batch leaves on one tensor-parallel rank for the backward pass, layer by layer.
@@ -26,8 +31,8 @@ public sealed class ActivationFootprint(T5ModelConfig model, int tensorParallel,
     private readonly int _a = shape.Precision.Bytes();
     private readonly string _dtype = shape.Precision.Name();
 
-    private TensorFootprint Tensor(string name, long[] dims, int bytes, string dtype) =>
-        new($"{name} [{string.Join(",", dims)}] {dtype}", dims.Aggregate(1L, (x, y) => x * y) * bytes);
+    private static TensorFootprint Tensor(string name, long[] dims, int bytes, string dtype) =>
+        TensorFootprint.Of(name, dtype, bytes, dims);
 
     private TensorFootprint Act(string name, params long[] dims) => Tensor(name, dims, _a, _dtype);
 

@@ -27,8 +27,7 @@ public sealed class ServingFootprint(T5ModelConfig model, int tensorParallel, Se
     private readonly int _a = shape.Precision.Bytes();
     private readonly string _dtype = shape.Precision.Name();
 
-    private TensorFootprint Act(string name, params long[] dims) =>
-        new($"{name} [{string.Join(",", dims)}] {_dtype}", dims.Aggregate(1L, (x, y) => x * y) * _a);
+    private TensorFootprint Act(string name, params long[] dims) => TensorFootprint.Of(name, _dtype, _a, dims);
 
     /// <summary>Self-attention K and V of <paramref name="layers"/> decoder layers, for every position a row may generate.</summary>
     public TensorFootprint SelfAttentionCache(int layers) =>
