@@ -34,7 +34,9 @@ class SessionStreamingOptimizer : public ::testing::TestWithParam<uint32_t> {};
 
 TEST_P(SessionStreamingOptimizer, TrajectoryIsBitIdenticalToOnChipWithMomentsInStreamingMemory) {
     const uint32_t tp = GetParam();
-    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp);
+    // The eager model on both sides: it alone streams the moments today.
+    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp, 1, 1, FT5_MEMORY_ON_CHIP, 0, FT5_MEMORY_ON_CHIP,
+                           FT5_SCHEDULE_GPIPE, 0, FT5_EXECUTOR_EAGER);
     SessionFixture streamed("flan-t5-tiny", -1.0f, 2, tp, 1, 1, FT5_MEMORY_STREAMING);
     ASSERT_NE(streamed.session, nullptr);
 
@@ -96,7 +98,9 @@ class SessionPhasedExecution : public ::testing::TestWithParam<std::tuple<uint32
 TEST_P(SessionPhasedExecution, TrajectoryIsBitIdenticalToOnChipWithEverythingInStreamingMemory) {
     const auto [tp, pp, dp] = GetParam();
     const uint32_t ipus = tp * pp * dp;
-    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp, pp, dp);
+    // The eager model on both sides: it alone runs phased execution today.
+    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp, pp, dp, FT5_MEMORY_ON_CHIP, 0, FT5_MEMORY_ON_CHIP,
+                           FT5_SCHEDULE_GPIPE, 0, FT5_EXECUTOR_EAGER);
     SessionFixture phased("flan-t5-tiny", -1.0f, 2, tp, pp, dp, FT5_MEMORY_STREAMING, 0, FT5_MEMORY_STREAMING);
     ASSERT_NE(phased.session, nullptr);
     for (uint32_t ipu = 0; ipu < ipus; ++ipu) {

@@ -18,6 +18,7 @@ public sealed record PlanDescription
         WeightsLocation = (MemoryLocation)d.weights_location;
         OptimizerLocation = (MemoryLocation)d.optimizer_location;
         WeightsOnly = d.weights_only != 0;
+        Executor = (SessionExecutor)d.executor;
     }
 
     public int TensorParallel { get; init; }
@@ -42,6 +43,9 @@ public sealed record PlanDescription
     /// (conversion, serving); training calls then throw <see cref="Ft5NotSupportedException"/>.</summary>
     public bool WeightsOnly { get; init; }
 
+    /// <summary>Which implementation runs the session (transitional, until the eager model retires).</summary>
+    public SessionExecutor Executor { get; init; }
+
     /// <summary>The descriptor without the per-stage arrays; the caller pins those (see <see cref="StageArray"/>).</summary>
     internal unsafe ft5_plan_desc ToNative()
     {
@@ -55,6 +59,7 @@ public sealed record PlanDescription
         d.weights_location = (ft5_memory_location)WeightsLocation;
         d.optimizer_location = (ft5_memory_location)OptimizerLocation;
         d.weights_only = WeightsOnly ? 1 : 0;
+        d.executor = (ft5_executor)Executor;
         return d;
     }
 

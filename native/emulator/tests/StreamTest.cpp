@@ -3,6 +3,11 @@
 
 #include <poplar/Engine.hpp>
 #include <poplar/Graph.hpp>
+#include <poplar/StreamCallback.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "TestSupport.hpp"
 
@@ -35,6 +40,118 @@ TEST(Streams, HostToDeviceAndBackThroughAKernelUsingACircularBuffer) {
   engine.run(0);
   EXPECT_EQ(result, (std::vector<float>{1, 4, 9}));
   EXPECT_THROW(engine.connectStream("in", host.data(), host.data() + 4), poplar::poplar_error);
+}
+
+// A StreamCallback that counts its calls: it serves `value + call` to the device, or records what the device sent.
+class CountingCallback : public poplar::StreamCallback {
+public:
+  CountingCallback(int value, std::vector<int> *received, int *completes, bool prefetches)
+      : value_(value), received_(received), completes_(completes), prefetches_(prefetches) {}
+  Result prefetch(void *p) override {
+    if (!prefetches_) return Result::NotAvailable;
+    fill(p);
+    return Result::Success;
+  }
+  void fetch(void *p) override {
+    if (received_) received_->assign(static_cast<int *>(p), static_cast<int *>(p) + 2);
+    else fill(p);
+  }
+  void complete() override { ++*completes_; }
+
+private:
+  void fill(void *p) {
+    int *q = static_cast<int *>(p);
+    q[0] = value_ + calls_;
+    q[1] = -(value_ + calls_);
+    ++calls_;
+  }
+  int value_;
+  std::vector<int> *received_;
+  int *completes_;
+  bool prefetches_;
+  int calls_ = 0;
+};
+
+TEST(Streams, CallbacksServeEachReplicaItsOwnBlock) {
+  poplar::Device device = smallDevice(2, 2);
+  poplar::Graph graph(device.getTarget(), poplar::replication_factor(2));
+  poplar::Tensor a = graph.addVariable(poplar::INT, {2}, "a");
+  graph.setTileMapping(a, 0);
+  auto in = graph.addHostToDeviceFIFO("in", poplar::INT, 2, poplar::ReplicatedStreamMode::REPLICATE);
+  auto out = graph.addDeviceToHostFIFO("out", poplar::INT, 2);
+  poplar::Engine engine(graph, poplar::program::Sequence({poplar::program::Copy(in, a), poplar::program::Copy(a, out)}));
+  engine.load(device);
+  int completes0 = 0, completes1 = 0, outCompletes = 0;
+  std::vector<int> sent0, sent1;
+  // Replica 0 prefetches, replica 1 is fetched; a lambda takes replica 0's output, a callback replica 1's.
+  engine.connectStreamToCallback("in", 0, std::make_unique<CountingCallback>(10, nullptr, &completes0, true));
+  engine.connectStreamToCallback("in", 1u, std::make_unique<CountingCallback>(20, nullptr, &completes1, false));
+  engine.connectStreamToCallback("out", 0, [&sent0](void *p) {
+    sent0.assign(static_cast<int *>(p), static_cast<int *>(p) + 2);
+  });
+  engine.connectStreamToCallback("out", 1u, std::make_unique<CountingCallback>(0, &sent1, &outCompletes, false));
+  engine.run(0);
+  EXPECT_EQ(sent0, (std::vector<int>{10, -10}));
+  EXPECT_EQ(sent1, (std::vector<int>{20, -20}));
+  engine.run(0);
+  EXPECT_EQ(sent0, (std::vector<int>{11, -11}));
+  EXPECT_EQ(sent1, (std::vector<int>{21, -21}));
+  EXPECT_EQ(completes0, 2);
+  EXPECT_EQ(completes1, 2);
+  EXPECT_EQ(outCompletes, 2);
+}
+
+TEST(Streams, ACallbackForEveryReplicaAndABufferMixAndTheLatestConnectionWins) {
+  poplar::Device device = smallDevice(2, 2);
+  poplar::Graph graph(device.getTarget(), poplar::replication_factor(2));
+  poplar::Tensor a = graph.addVariable(poplar::INT, {2}, "a");
+  graph.setTileMapping(a, 0);
+  graph.createHostRead("a", a);
+  auto in = graph.addHostToDeviceFIFO("in", poplar::INT, 2, poplar::ReplicatedStreamMode::REPLICATE);
+  poplar::Engine engine(graph, poplar::program::Copy(in, a));
+  engine.load(device);
+  std::vector<int> buffer{1, 2, 3, 4}, got(4);
+  engine.connectStream("in", buffer.data());
+  int calls = 0;
+  engine.connectStreamToCallback("in", 1u, [&calls](void *p) {
+    static_cast<int *>(p)[0] = 70 + calls++;
+    static_cast<int *>(p)[1] = 71;
+  });
+  engine.run(0);  // replica 0 from the buffer, replica 1 from its callback
+  engine.readTensor("a", got.data(), got.data() + 4);
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 70, 71}));
+  engine.connectStreamToCallback("in", [&calls](void *p) {  // every replica, one call each
+    static_cast<int *>(p)[0] = 100 + calls++;
+    static_cast<int *>(p)[1] = 0;
+  });
+  engine.run(0);
+  engine.readTensor("a", got.data(), got.data() + 4);
+  EXPECT_EQ(got, (std::vector<int>{101, 0, 102, 0}));
+  engine.connectStream("in", buffer.data());  // the buffer again, for every replica
+  engine.run(0);
+  engine.readTensor("a", got.data(), got.data() + 4);
+  EXPECT_EQ(got, buffer);
+}
+
+TEST(Streams, ACallbackForAnUnknownStreamOrReplicaIsRefusedNamingIt) {
+  poplar::Device device = smallDevice(2, 2);
+  poplar::Graph graph(device.getTarget(), poplar::replication_factor(2));
+  poplar::Tensor a = graph.addVariable(poplar::INT, {2}, "a");
+  graph.setTileMapping(a, 0);
+  auto in = graph.addHostToDeviceFIFO("in", poplar::INT, 2);
+  poplar::Engine engine(graph, poplar::program::Copy(in, a));
+  engine.load(device);
+  auto expectError = [](auto &&connect, const std::string &needle) {
+    try {
+      connect();
+      ADD_FAILURE() << "no error";
+    } catch (const poplar::poplar_error &e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expectError([&] { engine.connectStreamToCallback("tokens", [](void *) {}); }, "'tokens'");
+  expectError([&] { engine.connectStreamToCallback("in", 2u, [](void *) {}); }, "replica 2");
+  expectError([&] { engine.connectStreamToCallback("in", std::unique_ptr<poplar::StreamCallback>()); }, "null");
 }
 
 TEST(Streams, UnconnectedStreamFailsTheRunNamingIt) {

@@ -29,7 +29,7 @@ extern "C" {
 
 /** ABI version: major in the high 16 bits, minor in the low 16 bits. */
 #define FT5_ABI_VERSION_MAJOR 1
-#define FT5_ABI_VERSION_MINOR 2
+#define FT5_ABI_VERSION_MINOR 3
 
 /** Result of every fallible call. */
 typedef enum ft5_status {
@@ -274,6 +274,17 @@ typedef enum ft5_pipeline_schedule {
     FT5_SCHEDULE_1F1B = 1
 } ft5_pipeline_schedule;
 
+/** Which implementation runs a session. Transitional: the eager host model retires once the T5 builder (a Poplar
+ *  graph and programs, run here on the emulated engine) runs every plan; then this field is ignored. */
+typedef enum ft5_executor {
+    /** The builder when it runs the plan, else the eager model. */
+    FT5_EXECUTOR_AUTO = 0,
+    /** The eager host model, whatever the plan. */
+    FT5_EXECUTOR_EAGER = 1,
+    /** The builder; FT5_ERR_NOT_SUPPORTED naming the plan fields it does not run yet. */
+    FT5_EXECUTOR_BUILDER = 2
+} ft5_executor;
+
 /** How the model is placed on the device's IPUs. ipu = replica * (tp * pp) + stage * tp + tp_rank. */
 typedef struct ft5_plan_desc {
     uint32_t struct_size;
@@ -294,10 +305,12 @@ typedef struct ft5_plan_desc {
      *  and decoding (checkpoint conversion, serving). Training calls and gradient or moment slots are refused
      *  with FT5_ERR_NOT_SUPPORTED. */
     int32_t weights_only;
+    /** Which implementation runs the session (ABI 1.3; callers built against 1.2 get AUTO). */
+    ft5_executor executor;
 } ft5_plan_desc;
 
 /** Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
- *  (gradients and AdamW moments allocated). */
+ *  (gradients and AdamW moments allocated), executor AUTO. */
 FT5_API void ft5_plan_desc_init(ft5_plan_desc* desc);
 
 /* ------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 // ft5_session_*: the T5 model on a device: parameters, forward/backward, AdamW, incremental decoding.
 // Every argument is checked here, before the model sees it: a wrong shape or an id outside the vocabulary
-// is a status with a message, never a crash. A plan on one IPU (no tensor or pipeline parallelism, one replica,
-// weights and optimizer on chip, no recompute) runs on the T5 builder's programs (session::BuilderSession);
-// the other plans run on the eager model until the builder has their placements.
+// is a status with a message, never a crash. The plan's executor chooses the implementation: by default a plan on
+// one IPU (no tensor or pipeline parallelism, one replica, weights and optimizer on chip, no recompute) runs on the
+// T5 builder's programs (session::BuilderSession), and the other plans on the eager model until the builder has
+// their placements.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -40,15 +41,34 @@ bool weights_only_of(const ft5_session& h) {
     return h.builder ? h.builder->weights_only() : h.session->model().placement().weights_only;
 }
 
-// Off while tests compare eager placements bit for bit (streaming optimizer, phased execution, recompute with
-// dropout, pipelined runs) or the planner's activation model against the single-IPU session: on the builder that
-// session rounds and draws its dropout masks differently, and its activations are the compiled program's peak.
-constexpr bool kBuilderSessions = false;
+// The plans the builder runs today: one IPU, everything on chip, activations kept. Returns what keeps the plan
+// off it ("" when it runs there).
+std::string off_builder(const ft5::model::Placement& p) {
+    std::string why;
+    auto add = [&why](const std::string& what) { why += (why.empty() ? "" : ", ") + what; };
+    if (p.tp != 1) add("tensor_parallel " + std::to_string(p.tp));
+    if (p.pp != 1) add("pipeline_stages " + std::to_string(p.pp));
+    if (p.replicas != 1) add("replicas " + std::to_string(p.replicas));
+    if (p.weights_location != FT5_MEMORY_ON_CHIP) add("weights_location streaming");
+    if (p.optimizer_location != FT5_MEMORY_ON_CHIP) add("optimizer_location streaming");
+    if (p.recompute) add("recompute 1");
+    return why;
+}
 
-// The plans the builder runs today: one IPU, everything on chip, activations kept.
-bool runs_on_builder(const ft5::model::Placement& p) {
-    return p.tp == 1 && p.pp == 1 && p.replicas == 1 && p.weights_location == FT5_MEMORY_ON_CHIP &&
-           p.optimizer_location == FT5_MEMORY_ON_CHIP && !p.recompute;
+// Whether the session runs on the builder (session::BuilderSession) or the eager model.
+bool on_builder(ft5_executor executor, const ft5::model::Placement& p) {
+    switch (executor) {
+        case FT5_EXECUTOR_AUTO: return off_builder(p).empty();
+        case FT5_EXECUTOR_EAGER: return false;
+        case FT5_EXECUTOR_BUILDER:
+            if (const auto why = off_builder(p); !why.empty()) {
+                ft5::fail(FT5_ERR_NOT_SUPPORTED, "plan->executor is FT5_EXECUTOR_BUILDER, but the builder does not "
+                                                 "run " + why + " yet (use FT5_EXECUTOR_AUTO or FT5_EXECUTOR_EAGER)");
+            }
+            return true;
+    }
+    invalid_argument("plan->executor is " + std::to_string(int(executor)) +
+                     "; expected FT5_EXECUTOR_AUTO, FT5_EXECUTOR_EAGER or FT5_EXECUTOR_BUILDER");
 }
 
 // Checks the plan fields this build does not derive from Placement; returns the placement.
@@ -306,7 +326,7 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     const auto placement = check_plan(p, config, dev->device->num_ipus());
     auto handle = std::make_unique<ft5_session>();
     handle->device = dev->device;
-    if (kBuilderSessions && runs_on_builder(placement)) {
+    if (on_builder(p.executor, placement)) {
         handle->builder = std::make_unique<ft5::session::BuilderSession>(dev->device, config, placement.weights_only);
     } else {
         handle->session = std::make_unique<ft5::model::Session>(dev->device, config, placement);

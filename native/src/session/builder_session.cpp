@@ -122,7 +122,7 @@ CompiledProgram& BuilderSession::program_for(const t5::BatchShape& shape, bool d
         t5::T5Config c = t5_config_;
         if (!drops) c.dropout = 0.0f;  // evaluation passes (training = 0) build without the dropout sites
         Entry e;
-        e.program = std::make_unique<CompiledProgram>(c, shape, decode);
+        e.program = std::make_unique<CompiledProgram>(c, device_->traffic(), shape, decode);
         it = programs_.emplace(key, std::move(e)).first;
     }
     Entry& entry = it->second;

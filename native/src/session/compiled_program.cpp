@@ -1,5 +1,8 @@
 #include "session/compiled_program.h"
 
+#include <cmath>
+#include <cstdint>
+
 #include <poplar/IPUModel.hpp>
 
 #include "core/Report.hpp"
@@ -27,9 +30,9 @@ void connect(poplar::Engine& engine, const char* handle, std::array<T, N>& buffe
 
 }  // namespace
 
-CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::BatchShape& shape,
-                                 const t5::DecodeShape& decode)
-    : device_(attached_device()), graph_(std::make_unique<poplar::Graph>(device_.getTarget())),
+CompiledProgram::CompiledProgram(const t5::T5Config& config, ipu::TrafficCounters& traffic,
+                                 const t5::BatchShape& shape, const t5::DecodeShape& decode)
+    : traffic_(traffic), device_(attached_device()), graph_(std::make_unique<poplar::Graph>(device_.getTarget())),
       program_(std::make_unique<t5::T5Program>(*graph_, config, shape, decode)) {
     engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs());
     engine_->load(device_);
@@ -68,6 +71,11 @@ CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::BatchShap
         connect(e, t5::streams::kDecodeParents, decode_parents);
         connect(e, t5::streams::kDecodeLogits, decode_logits);
     }
+}
+
+void CompiledProgram::run(t5::T5Program::Index index) {
+    engine_->run(index);
+    traffic_.estimated_cycles += uint64_t(std::llround(poplar_emulator::lastRunCycles(*engine_).total()));
 }
 
 }  // namespace ft5::session

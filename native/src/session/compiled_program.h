@@ -10,6 +10,7 @@
 #include <poplar/Engine.hpp>
 #include <poplar/Graph.hpp>
 
+#include "ipu/device.h"
 #include "t5/t5_program.h"
 
 namespace ft5::session {
@@ -17,7 +18,9 @@ namespace ft5::session {
 class CompiledProgram {
 public:
     // Builds the graph for shape (and decode, when enabled), compiles it and loads it on its own emulated IPU.
-    CompiledProgram(const t5::T5Config& config, const t5::BatchShape& shape, const t5::DecodeShape& decode = {});
+    // Each run adds the engine's cycle estimate to traffic (which must outlive the program).
+    CompiledProgram(const t5::T5Config& config, ipu::TrafficCounters& traffic, const t5::BatchShape& shape,
+                    const t5::DecodeShape& decode = {});
 
     const t5::T5Program& program() const { return *program_; }
     const t5::BatchShape& shape() const { return program_->shape(); }
@@ -25,7 +28,7 @@ public:
     // The most bytes its runs hold beyond the variables always live (activations and kernel scratch), as the
     // engine compiled them.
     std::size_t activation_bytes() const { return activation_bytes_; }
-    void run(t5::T5Program::Index index) { engine_->run(index); }
+    void run(t5::T5Program::Index index);
 
     // The stream buffers, sized for the shape (micro_batches blocks for the training step's inputs).
     std::vector<int> input_ids, attention_mask, decoder_input_ids, labels;
@@ -39,6 +42,7 @@ public:
     std::vector<float> decode_logits;
 
 private:
+    ipu::TrafficCounters& traffic_;
     poplar::Device device_;
     std::unique_ptr<poplar::Graph> graph_;
     std::unique_ptr<t5::T5Program> program_;

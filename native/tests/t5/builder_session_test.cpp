@@ -1,8 +1,7 @@
 // The session on the builder (session::BuilderSession) against the eager session through the ABI, on random
-// weights of a tiny geometry (the eager session through a plan that stays on it: recompute, which changes no
-// number): forward outputs and loss on a padded bucket, gradients added across two batch shapes
-// (the state moving between programs), the AdamW step, greedy and beam decoding (reorders within a bucket and
-// across buckets), and the dropout stream's resume.
+// weights of a tiny geometry (the eager session through plan->executor EAGER): forward outputs and loss on a
+// padded bucket, gradients added across two batch shapes (the state moving between programs), the AdamW step,
+// greedy and beam decoding (reorders within a bucket and across buckets), and the dropout stream's resume.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -94,7 +93,7 @@ struct Pair {
         EXPECT_EQ(ft5_device_create(&dd, &device), FT5_OK);
         ft5_plan_desc plan;
         ft5_plan_desc_init(&plan);
-        plan.recompute = 1;
+        plan.executor = FT5_EXECUTOR_EAGER;
         EXPECT_EQ(ft5_session_create(device, &m, &plan, &eager), FT5_OK) << ft5_last_error();
         EXPECT_EQ(ft5_session_programs_built(eager, &eager_programs), FT5_OK);
         builder = std::make_unique<ft5::session::BuilderSession>(device->device, ft5::model::ModelConfig::from_desc(m),

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using FlanT5.Poplar.Checkpoints;
 using FlanT5.Poplar.Cli.Hosting;
 using FlanT5.Poplar.Cli.Parity;
+using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Training;
 
 namespace FlanT5.Poplar.Cli.Commands;
@@ -37,11 +38,16 @@ internal static class ParityCommand
         var tensorParallel = new Option<int>("--tensor-parallel") { Description = "Tensor-parallel degree", DefaultValueFactory = _ => 1 };
         var pipelineStages = new Option<int>("--pipeline-stages") { Description = "Pipeline stages", DefaultValueFactory = _ => 1 };
         var replicas = new Option<int>("--replicas") { Description = "Data-parallel replicas", DefaultValueFactory = _ => 1 };
+        var executor = new Option<string>("--executor")
+        {
+            Description = "What runs the session: auto (the Poplar builder where it runs the plan, else eager), eager or builder",
+            DefaultValueFactory = _ => "auto",
+        };
         var threads = new Option<int>("--threads") { Description = "Emulator threads (0 = all cores)", DefaultValueFactory = _ => 0 };
         var command = new Command("parity",
             "Compare a checkpoint on the device with Hugging Face reference data; exit 0 only when every error is within its bound")
         {
-            model, reference, trajectory, tensorParallel, pipelineStages, replicas, threads,
+            model, reference, trajectory, tensorParallel, pipelineStages, replicas, threads, executor,
         };
         command.SetAction(parse =>
         {
@@ -52,6 +58,7 @@ internal static class ParityCommand
                 Replicas = parse.GetValue(replicas),
                 Threads = parse.GetValue(threads),
                 DropoutRate = 0,
+                Executor = SessionExecutorNames.Parse(parse.GetValue(executor), executor.Name),
             };
             return Run(parse.GetValue(model)!, parse.GetValue(reference), parse.GetValue(trajectory), options,
                 parse.InvocationConfiguration.Output);

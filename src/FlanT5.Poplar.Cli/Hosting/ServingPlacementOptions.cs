@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Interop;
 using FlanT5.Poplar.Training;
 
@@ -36,7 +37,13 @@ internal sealed class ServingPlacementOptions
         DefaultValueFactory = _ => 0,
     };
 
-    public IEnumerable<Option> All => [_tensorParallel, _pipelineStages, _weightsLocation, _threads];
+    private readonly Option<string> _executor = new("--executor")
+    {
+        Description = "What runs the session: auto (the Poplar builder where it runs the plan, else eager), eager or builder",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    public IEnumerable<Option> All => [_tensorParallel, _pipelineStages, _weightsLocation, _threads, _executor];
 
     public DeviceModelOptions Read(ParseResult parse)
     {
@@ -57,6 +64,7 @@ internal sealed class ServingPlacementOptions
             OptimizerLocation = location, // nothing to place, but phased execution wants both streamed
             WeightsOnly = true,
             DropoutRate = 0,
+            Executor = SessionExecutorNames.Parse(parse.GetValue(_executor), _executor.Name),
         };
     }
 

@@ -16,8 +16,8 @@ internal static unsafe partial class Ft5Native
     [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 1")]
     public const int FT5_ABI_VERSION_MAJOR = 1;
 
-    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 2")]
-    public const int FT5_ABI_VERSION_MINOR = 2;
+    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 3")]
+    public const int FT5_ABI_VERSION_MINOR = 3;
 
     [NativeTypeName("#define FT5_MAX_RANK 8")]
     public const int FT5_MAX_RANK = 8;
@@ -130,7 +130,7 @@ internal static unsafe partial class Ft5Native
 
     /// <summary>
     /// Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
-    /// (gradients and AdamW moments allocated).
+    /// (gradients and AdamW moments allocated), executor AUTO.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
@@ -572,6 +572,23 @@ internal enum ft5_pipeline_schedule : uint
     FT5_SCHEDULE_1F1B = 1,
 }
 
+/// <summary>
+/// Which implementation runs a session. Transitional: the eager host model retires once the T5 builder (a Poplar
+/// graph and programs, run here on the emulated engine) runs every plan; then this field is ignored.
+/// </summary>
+[NativeTypeName("unsigned int")]
+internal enum ft5_executor : uint
+{
+    /// <summary>The builder when it runs the plan, else the eager model.</summary>
+    FT5_EXECUTOR_AUTO = 0,
+
+    /// <summary>The eager host model, whatever the plan.</summary>
+    FT5_EXECUTOR_EAGER = 1,
+
+    /// <summary>The builder; FT5_ERR_NOT_SUPPORTED naming the plan fields it does not run yet.</summary>
+    FT5_EXECUTOR_BUILDER = 2,
+}
+
 /// <summary>Which per-parameter buffer a read or write addresses.</summary>
 [NativeTypeName("unsigned int")]
 internal enum ft5_param_slot : uint
@@ -816,6 +833,9 @@ internal unsafe partial struct ft5_plan_desc
     /// </summary>
     [NativeTypeName("int32_t")]
     public int weights_only;
+
+    /// <summary>Which implementation runs the session (ABI 1.3; callers built against 1.2 get AUTO).</summary>
+    public ft5_executor executor;
 }
 
 internal partial struct ft5_session

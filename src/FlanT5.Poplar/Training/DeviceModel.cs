@@ -23,6 +23,8 @@ public sealed record DeviceModelOptions
     /// <summary>Dropout probability for training calls; null = the model config's dropout_rate.</summary>
     public double? DropoutRate { get; init; }
     public ulong Seed { get; init; }
+    /// <summary>What runs the session (transitional, until the eager model retires).</summary>
+    public SessionExecutor Executor { get; init; } = SessionExecutor.Auto;
 
     public static DeviceModelOptions From(RunConfig config) => new()
     {
@@ -37,6 +39,7 @@ public sealed record DeviceModelOptions
         OptimizerLocation = (MemoryLocation)config.Execution.OptimizerLocation,
         DropoutRate = config.Training.Dropout,
         Seed = (ulong)config.Training.Seed,
+        Executor = config.Execution.Executor,
     };
 }
 
@@ -88,6 +91,7 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 WeightsLocation = options.WeightsLocation,
                 OptimizerLocation = options.OptimizerLocation,
                 WeightsOnly = options.WeightsOnly,
+                Executor = options.Executor,
             };
             var session = T5Session.Create(device, description, plan);
             return new DeviceModel(device, session, config, layout);

@@ -10,6 +10,7 @@
 #include <poplar/Graph.hpp>
 #include <poplar/OptionFlags.hpp>
 #include <poplar/Program.hpp>
+#include <poplar/StreamCallback.hpp>
 #include <poplar/StringRef.hpp>
 #include <poplar/exceptions.hpp>
 
@@ -55,6 +56,12 @@ public:
     T *p = const_cast<T *>(buf.data());
     connectStream(handle, p, p + buf.size());
   }
+
+  // A callback serves the stream instead of a buffer: for one replica (replicaIndex), or without it for every
+  // replica this engine runs, called once per replica and transfer with that replica's block. The latest
+  // connection of a replica wins; connectStream connects every replica to its buffer again.
+  void connectStreamToCallback(StringRef handle, StreamCallbackHandle f);
+  void connectStreamToCallback(StringRef handle, unsigned replicaIndex, StreamCallbackHandle f);
 
   void copyToRemoteBuffer(void *buf, StringRef handle, uint64_t repeatIndex, unsigned replicationIndex = 0);
   template <typename T>

@@ -35,6 +35,9 @@ struct Access {
   static const TypeInfo *info(const poplar::Type &t) { return t.info_; }
 
   static bool isIntegral(const poplar::TypeTraits &t) { return t.isIntegral; }
+  static std::unique_ptr<poplar::StreamCallback> release(poplar::StreamCallbackHandle &&h) {
+    return std::move(h.callback_);
+  }
   static bool isFloat(const poplar::TypeTraits &t) { return t.isFloat; }
   static bool isSigned(const poplar::TypeTraits &t) { return t.isSigned; }
 

@@ -12,6 +12,7 @@
 #include <poplar/Graph.hpp>
 #include <poplar/OptionFlags.hpp>
 #include <poplar/Program.hpp>
+#include <poplar/StreamCallback.hpp>
 
 #include "core/GraphState.hpp"
 #include "core/Instances.hpp"
@@ -40,11 +41,16 @@ public:
   void writeTensor(const std::string &handle, const void *buf, const void *bufEnd);
   void connectStream(const std::string &handle, void *p, void *pEnd);
   void connectStream(const std::string &handle, void *p);
+  // replica: one replica, or every replica run here when kAllReplicas.
+  static constexpr unsigned kAllReplicas = ~0u;
+  void connectStreamToCallback(const std::string &handle, unsigned replica, poplar::StreamCallbackHandle f);
   void copyToRemoteBuffer(const void *buf, const std::string &handle, std::uint64_t repeat, unsigned replica);
   void copyFromRemoteBuffer(const std::string &handle, void *buf, std::uint64_t repeat, unsigned replica);
   std::size_t remoteBufferBytes(const std::string &handle) const;
 
-  // For steps: the current host entry of a connected stream, and moving to the next one.
+  // For steps: the callback serving a replica's block of the stream (null when a buffer serves it), the current
+  // host entry of a connected buffer, and moving to the next one.
+  poplar::StreamCallback *streamCallback(const StreamInfo &stream, unsigned replica);
   unsigned char *streamEntry(const StreamInfo &stream);
   void advanceStream(const StreamInfo &stream);
   std::size_t streamBlockBytes(const StreamInfo &stream) const;
@@ -74,6 +80,8 @@ private:
     std::size_t next = 0;
   };
   std::map<std::string, ConnectedStream> streams_;
+  // By handle, then replica (kAllReplicas: every replica without one of its own).
+  std::map<std::string, std::map<unsigned, std::shared_ptr<poplar::StreamCallback>>> callbacks_;
   std::map<std::string, std::vector<std::vector<unsigned char>>> remote_;
   MemoryReport memory_;
   CycleReport lastRun_;

@@ -302,12 +302,36 @@ void EngineImpl::connectStream(const std::string &h, void *p, void *pEnd) {
     throw poplar::poplar_error("poplar::Engine::connectStream '" + h + "': the buffer has " + std::to_string(have) +
                                " bytes, not a positive multiple of one entry (" + std::to_string(entry) + " bytes)");
   streams_[h] = ConnectedStream{static_cast<unsigned char *>(p), have / entry, 0};
+  callbacks_.erase(h);
 }
 
 void EngineImpl::connectStream(const std::string &h, void *p) {
   auto it = state_->streams.find(h);
   if (it == state_->streams.end()) throw poplar::poplar_error("poplar::Engine::connectStream: no stream has handle '" + h + "'");
   connectStream(h, p, static_cast<unsigned char *>(p) + streamBlockBytes(*it->second));
+}
+
+void EngineImpl::connectStreamToCallback(const std::string &h, unsigned replica, poplar::StreamCallbackHandle f) {
+  if (state_->streams.find(h) == state_->streams.end())
+    throw poplar::poplar_error("poplar::Engine::connectStreamToCallback: no stream has handle '" + h + "'");
+  if (replica != kAllReplicas && replica >= state_->replicationFactor)
+    throw poplar::poplar_error("poplar::Engine::connectStreamToCallback '" + h + "': replica " + std::to_string(replica) +
+                               " does not exist (the graph has " + std::to_string(state_->replicationFactor) +
+                               " replicas)");
+  std::unique_ptr<poplar::StreamCallback> callback = Access::release(std::move(f));
+  if (!callback) throw poplar::poplar_error("poplar::Engine::connectStreamToCallback '" + h + "': the callback is null");
+  auto &byReplica = callbacks_[h];
+  if (replica == kAllReplicas) byReplica.clear();
+  byReplica[replica] = std::move(callback);
+}
+
+poplar::StreamCallback *EngineImpl::streamCallback(const StreamInfo &s, unsigned replica) {
+  auto it = callbacks_.find(s.handle);
+  if (it == callbacks_.end()) return nullptr;
+  auto own = it->second.find(replica);
+  if (own != it->second.end()) return own->second.get();
+  auto all = it->second.find(kAllReplicas);
+  return all != it->second.end() ? all->second.get() : nullptr;
 }
 
 unsigned char *EngineImpl::streamEntry(const StreamInfo &s) {
@@ -387,6 +411,12 @@ void Engine::readTensor(StringRef handle, void *buf, void *bufEnd) { impl_->read
 void Engine::writeTensor(StringRef handle, const void *buf, const void *bufEnd) { impl_->writeTensor(handle, buf, bufEnd); }
 void Engine::connectStream(StringRef handle, void *p, void *pEnd) { impl_->connectStream(handle, p, pEnd); }
 void Engine::connectStream(StringRef handle, void *p) { impl_->connectStream(handle, p); }
+void Engine::connectStreamToCallback(StringRef handle, StreamCallbackHandle f) {
+  impl_->connectStreamToCallback(handle, poplar_emulator::EngineImpl::kAllReplicas, std::move(f));
+}
+void Engine::connectStreamToCallback(StringRef handle, unsigned replicaIndex, StreamCallbackHandle f) {
+  impl_->connectStreamToCallback(handle, replicaIndex, std::move(f));
+}
 void Engine::copyToRemoteBuffer(void *buf, StringRef handle, uint64_t repeatIndex, unsigned replicationIndex) {
   impl_->copyToRemoteBuffer(buf, handle, repeatIndex, replicationIndex);
 }

@@ -1,4 +1,5 @@
 #include <cstring>
+#include <vector>
 
 #include <poplar/Program.hpp>
 #include <poplar/exceptions.hpp>
@@ -82,16 +83,34 @@ public:
   void runAll(const std::vector<ReplicaContext *> &replicas) const override {
     if (replicas.empty()) return;
     EngineImpl &engine = replicas.front()->engine();
-    unsigned char *entry = engine.streamEntry(*stream_);
+    const TensorImpl &t = *Access::impl(t_);
     std::size_t block = stream_->numElements * typeInfo(stream_->type).size;
     bool perReplica = !stream_->toDevice || stream_->mode == poplar::ReplicatedStreamMode::REPLICATE;
+    bool buffered = false;
+    std::vector<unsigned char> scratch;
     for (ReplicaContext *r : replicas) {
+      if (poplar::StreamCallback *callback = engine.streamCallback(*stream_, r->replica())) {
+        // The callback sees this replica's block only for the length of the call.
+        scratch.assign(block, 0);
+        if (stream_->toDevice) {
+          if (callback->prefetch(scratch.data()) != poplar::StreamCallback::Result::Success)
+            callback->fetch(scratch.data());
+          r->writeRaw(t, scratch.data());
+        } else {
+          r->readRaw(t, scratch.data());
+          callback->fetch(scratch.data());
+        }
+        callback->complete();
+        continue;
+      }
       // The host buffer holds the blocks of the replicas run here.
-      unsigned char *p = entry + (perReplica ? (r->replica() - engine.firstLocalReplica()) * block : 0);
-      if (stream_->toDevice) r->writeRaw(*Access::impl(t_), p);
-      else r->readRaw(*Access::impl(t_), p);
+      unsigned char *p = engine.streamEntry(*stream_) +
+                         (perReplica ? (r->replica() - engine.firstLocalReplica()) * block : 0);
+      if (stream_->toDevice) r->writeRaw(t, p);
+      else r->readRaw(t, p);
+      buffered = true;
     }
-    engine.advanceStream(*stream_);
+    if (buffered) engine.advanceStream(*stream_);
   }
 
 private:

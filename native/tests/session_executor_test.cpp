@@ -1,0 +1,137 @@
+// plan->executor: which implementation runs a session. AUTO puts a one-IPU, on-chip plan on the T5 builder
+// (a Poplar program per batch shape, so programs are compiled) and the other plans on the eager model; EAGER and
+// BUILDER force one, and BUILDER names the plan fields the builder does not run yet.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ft5/ft5.h"
+
+namespace {
+
+ft5_model_desc small_model() {
+    ft5_model_desc m;
+    ft5_model_desc_init(&m);
+    m.vocab_size = 32;
+    m.d_model = 8;
+    m.d_kv = 4;
+    m.d_ff = 16;
+    m.num_heads = 2;
+    m.num_layers = 1;
+    m.num_decoder_layers = 1;
+    m.feed_forward_proj = FT5_FFN_RELU;
+    return m;
+}
+
+struct Created {
+    ft5_device* device = nullptr;
+    ft5_session* session = nullptr;
+    ft5_status status = FT5_OK;
+    std::string error;
+
+    Created(ft5_executor executor, uint32_t tp) {
+        ft5_device_desc dd;
+        ft5_device_desc_init(&dd);
+        dd.num_threads = 1;
+        dd.num_ipus = tp;
+        EXPECT_EQ(ft5_device_create(&dd, &device), FT5_OK) << ft5_last_error();
+        const ft5_model_desc m = small_model();
+        ft5_plan_desc plan;
+        ft5_plan_desc_init(&plan);
+        plan.tensor_parallel = tp;
+        plan.executor = executor;
+        status = ft5_session_create(device, &m, &plan, &session);
+        if (status != FT5_OK) error = ft5_last_error();
+    }
+    ~Created() {
+        ft5_session_destroy(session);
+        ft5_device_destroy(device);
+    }
+    Created(const Created&) = delete;
+    Created& operator=(const Created&) = delete;
+
+    // The device's estimated cycles for one forward pass of rows x 3 -> 2 tokens.
+    uint64_t cycles_of_a_forward(uint32_t rows) {
+        EXPECT_EQ(ft5_device_reset_traffic(device), FT5_OK);
+        std::vector<int32_t> ids(rows * 3, 4), dec(rows * 2, 0);
+        ft5_batch b;
+        ft5_batch_init(&b);
+        b.batch = rows;
+        b.src_len = 3;
+        b.tgt_len = 2;
+        b.input_ids = ids.data();
+        b.decoder_input_ids = dec.data();
+        EXPECT_EQ(ft5_session_forward(session, &b, nullptr, 0, nullptr, 0, nullptr), FT5_OK) << ft5_last_error();
+        ft5_traffic_report r;
+        r.struct_size = sizeof(r);
+        EXPECT_EQ(ft5_device_traffic_report(device, &r), FT5_OK);
+        return r.estimated_cycles;
+    }
+
+    // Programs compiled after one forward pass: the builder compiles the one that holds the state at creation and
+    // one for the batch's shape; the eager model compiles none.
+    uint32_t programs_after_a_forward() {
+        std::vector<int32_t> ids(2 * 3, 4), dec(2 * 2, 0);
+        ft5_batch b;
+        ft5_batch_init(&b);
+        b.batch = 2;
+        b.src_len = 3;
+        b.tgt_len = 2;
+        b.input_ids = ids.data();
+        b.decoder_input_ids = dec.data();
+        EXPECT_EQ(ft5_session_forward(session, &b, nullptr, 0, nullptr, 0, nullptr), FT5_OK) << ft5_last_error();
+        uint32_t n = 99;
+        EXPECT_EQ(ft5_session_programs_built(session, &n), FT5_OK);
+        return n;
+    }
+};
+
+TEST(SessionExecutor, TheDefaultIsAutoAndRunsAOneIpuPlanOnTheBuilder) {
+    ft5_plan_desc plan;
+    ft5_plan_desc_init(&plan);
+    EXPECT_EQ(plan.executor, FT5_EXECUTOR_AUTO);
+    Created s(FT5_EXECUTOR_AUTO, 1);
+    ASSERT_EQ(s.status, FT5_OK) << s.error;
+    EXPECT_EQ(s.programs_after_a_forward(), 2u);
+}
+
+TEST(SessionExecutor, AutoRunsATensorParallelPlanOnTheEagerModel) {
+    Created s(FT5_EXECUTOR_AUTO, 2);
+    ASSERT_EQ(s.status, FT5_OK) << s.error;
+    EXPECT_EQ(s.programs_after_a_forward(), 0u);
+}
+
+TEST(SessionExecutor, EagerAndBuilderAreForced) {
+    Created eager(FT5_EXECUTOR_EAGER, 1);
+    ASSERT_EQ(eager.status, FT5_OK) << eager.error;
+    EXPECT_EQ(eager.programs_after_a_forward(), 0u);
+    Created builder(FT5_EXECUTOR_BUILDER, 1);
+    ASSERT_EQ(builder.status, FT5_OK) << builder.error;
+    EXPECT_EQ(builder.programs_after_a_forward(), 2u);
+}
+
+TEST(SessionExecutor, TheBuilderReportsTheEnginesCycleEstimateAndEagerNone) {
+    Created builder(FT5_EXECUTOR_BUILDER, 1);
+    ASSERT_EQ(builder.status, FT5_OK) << builder.error;
+    const uint64_t two_rows = builder.cycles_of_a_forward(2);
+    EXPECT_GT(two_rows, 0u);
+    EXPECT_EQ(builder.cycles_of_a_forward(2), two_rows);  // the same program: the same estimate
+    EXPECT_GT(builder.cycles_of_a_forward(16), two_rows);
+    Created eager(FT5_EXECUTOR_EAGER, 1);
+    ASSERT_EQ(eager.status, FT5_OK) << eager.error;
+    EXPECT_EQ(eager.cycles_of_a_forward(2), 0u);
+}
+
+TEST(SessionExecutor, TheBuilderNamesWhatItDoesNotRunAndABadValueIsRefused) {
+    Created tp2(FT5_EXECUTOR_BUILDER, 2);
+    EXPECT_EQ(tp2.status, FT5_ERR_NOT_SUPPORTED);
+    EXPECT_EQ(tp2.session, nullptr);
+    EXPECT_NE(tp2.error.find("tensor_parallel 2"), std::string::npos) << tp2.error;
+    Created bad(ft5_executor(7), 1);
+    EXPECT_EQ(bad.status, FT5_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(bad.error.find("plan->executor is 7"), std::string::npos) << bad.error;
+}
+
+}  // namespace
