@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ struct Created {
     ft5_status status = FT5_OK;
     std::string error;
 
-    Created(ft5_executor executor, uint32_t tp) {
+    // executor: the raw value written to plan->executor (a C caller may pass any integer there).
+    Created(int32_t executor, uint32_t tp) {
         ft5_device_desc dd;
         ft5_device_desc_init(&dd);
         dd.num_threads = 1;
@@ -41,7 +43,7 @@ struct Created {
         ft5_plan_desc plan;
         ft5_plan_desc_init(&plan);
         plan.tensor_parallel = tp;
-        plan.executor = executor;
+        std::memcpy(&plan.executor, &executor, sizeof executor);
         status = ft5_session_create(device, &m, &plan, &session);
         if (status != FT5_OK) error = ft5_last_error();
     }
@@ -129,7 +131,7 @@ TEST(SessionExecutor, TheBuilderNamesWhatItDoesNotRunAndABadValueIsRefused) {
     EXPECT_EQ(tp2.status, FT5_ERR_NOT_SUPPORTED);
     EXPECT_EQ(tp2.session, nullptr);
     EXPECT_NE(tp2.error.find("tensor_parallel 2"), std::string::npos) << tp2.error;
-    Created bad(ft5_executor(7), 1);
+    Created bad(7, 1);
     EXPECT_EQ(bad.status, FT5_ERR_INVALID_ARGUMENT);
     EXPECT_NE(bad.error.find("plan->executor is 7"), std::string::npos) << bad.error;
 }

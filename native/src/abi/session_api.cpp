@@ -10,6 +10,7 @@
 #include <string>
 
 #include "abi/descriptor.h"
+#include "abi/enum_value.h"
 #include "abi/error.h"
 #include "abi/handle_registry.h"
 #include "abi/handles.h"
@@ -56,19 +57,19 @@ std::string off_builder(const ft5::model::Placement& p) {
 }
 
 // Whether the session runs on the builder (session::BuilderSession) or the eager model.
-bool on_builder(ft5_executor executor, const ft5::model::Placement& p) {
-    switch (executor) {
-        case FT5_EXECUTOR_AUTO: return off_builder(p).empty();
-        case FT5_EXECUTOR_EAGER: return false;
-        case FT5_EXECUTOR_BUILDER:
-            if (const auto why = off_builder(p); !why.empty()) {
-                ft5::fail(FT5_ERR_NOT_SUPPORTED, "plan->executor is FT5_EXECUTOR_BUILDER, but the builder does not "
-                                                 "run " + why + " yet (use FT5_EXECUTOR_AUTO or FT5_EXECUTOR_EAGER)");
-            }
-            return true;
+bool on_builder(const ft5_executor& field, const ft5::model::Placement& p) {
+    const int32_t executor = ft5::abi::enum_value(field);
+    if (executor == FT5_EXECUTOR_AUTO) return off_builder(p).empty();
+    if (executor == FT5_EXECUTOR_EAGER) return false;
+    if (executor != FT5_EXECUTOR_BUILDER) {
+        invalid_argument("plan->executor is " + std::to_string(executor) +
+                         "; expected FT5_EXECUTOR_AUTO, FT5_EXECUTOR_EAGER or FT5_EXECUTOR_BUILDER");
     }
-    invalid_argument("plan->executor is " + std::to_string(int(executor)) +
-                     "; expected FT5_EXECUTOR_AUTO, FT5_EXECUTOR_EAGER or FT5_EXECUTOR_BUILDER");
+    if (const auto why = off_builder(p); !why.empty()) {
+        ft5::fail(FT5_ERR_NOT_SUPPORTED, "plan->executor is FT5_EXECUTOR_BUILDER, but the builder does not run " +
+                                             why + " yet (use FT5_EXECUTOR_AUTO or FT5_EXECUTOR_EAGER)");
+    }
+    return true;
 }
 
 // Checks the plan fields this build does not derive from Placement; returns the placement.
