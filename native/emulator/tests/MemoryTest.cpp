@@ -190,4 +190,29 @@ TEST(Cycles, EstimateFollowsTheDocumentedModel) {
   EXPECT_NEAR(c.cycles.sync, 3 * 150 + 1500, 1e-9);
 }
 
+TEST(Cycles, AReductionSpreadsItsWorkOverTheTilesOfItsInput) {
+  poplar::Device device = smallDevice(1, 4);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor in = graph.addVariable(poplar::FLOAT, {64}, "in");
+  for (unsigned t = 0; t < 4; ++t) graph.setTileMapping(in.slice(16 * t, 16 * (t + 1)), t);
+  poplar::Tensor sum = graph.addVariable(poplar::FLOAT, {}, "sum");
+  graph.setTileMapping(sum, 0); // the result on one tile, the work on the four that hold the input
+  poplar::program::Sequence prog;
+  poplar_emulator::Kernel k;
+  k.name = "reduce";
+  k.inputs = {in};
+  k.outputs = {sum};
+  k.cost.flops = 64;
+  k.cost.unit = poplar_emulator::ComputeUnit::Vector;
+  k.cost.exchangeBytes = 4 * 4; // one partial per tile
+  k.body = [](poplar_emulator::KernelIo &) {};
+  poplar_emulator::addKernel(graph, prog, std::move(k));
+  poplar::Engine engine(graph, prog);
+  engine.load(device);
+  engine.run(0);
+  const poplar_emulator::CycleReport &c = poplar_emulator::lastRunCycles(engine);
+  EXPECT_NEAR(c.cycles.compute, 64.0 / (2 * 4), 1e-9);
+  EXPECT_NEAR(c.cycles.exchange, 16.0 / (4 * 4), 1e-9);
+}
+
 } // namespace

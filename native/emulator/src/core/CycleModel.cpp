@@ -11,13 +11,11 @@ StepCycles stepCycles(const StepNode &step, const GraphState &state) {
   StepAccess a;
   step.access(a);
   StepWork w = step.work();
+  // A step works where its data lies: an element-wise op on its outputs' tiles, a reduction on its inputs' tiles
+  // (partial sums there, then a small exchange to the output), so the work is spread over every tile it touches.
   std::set<unsigned> tiles;
-  for (const TensorLayout *t : a.writes) {
-    std::set<unsigned> s = tilesOf(state, *t);
-    tiles.insert(s.begin(), s.end());
-  }
-  if (tiles.empty())
-    for (const TensorLayout *t : a.reads) {
+  for (const auto *list : {&a.writes, &a.reads})
+    for (const TensorLayout *t : *list) {
       std::set<unsigned> s = tilesOf(state, *t);
       tiles.insert(s.begin(), s.end());
     }

@@ -28,7 +28,7 @@ struct MemoryReport {
 
 // Cycle model, per step (one replica; replicas run in parallel):
 //   compute  = flops / (rate * tiles), rate per tile per cycle: AMP 128 (half) / 32 (float),
-//              vector 4 (half) / 2 (float); tiles = tiles holding the step's outputs
+//              vector 4 (half) / 2 (float); tiles = tiles holding the step's inputs or outputs
 //   exchange = exchangeBytes / (exchangeBytesPerCycle * tiles)
 //   ipuLink  = ipuLinkBytes / (320 GB/s / clock)
 //   host     = hostBytes / (16 GB/s / clock)
