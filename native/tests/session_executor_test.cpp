@@ -54,9 +54,8 @@ struct Created {
     Created(const Created&) = delete;
     Created& operator=(const Created&) = delete;
 
-    // The device's estimated cycles for one forward pass of rows x 3 -> 2 tokens.
-    uint64_t cycles_of_a_forward(uint32_t rows) {
-        EXPECT_EQ(ft5_device_reset_traffic(device), FT5_OK);
+    // One forward pass of rows x 3 -> 2 tokens.
+    void forward(uint32_t rows) {
         std::vector<int32_t> ids(rows * 3, 4), dec(rows * 2, 0);
         ft5_batch b;
         ft5_batch_init(&b);
@@ -66,6 +65,12 @@ struct Created {
         b.input_ids = ids.data();
         b.decoder_input_ids = dec.data();
         EXPECT_EQ(ft5_session_forward(session, &b, nullptr, 0, nullptr, 0, nullptr), FT5_OK) << ft5_last_error();
+    }
+
+    // The device's estimated cycles for one forward pass of rows x 3 -> 2 tokens.
+    uint64_t cycles_of_a_forward(uint32_t rows) {
+        EXPECT_EQ(ft5_device_reset_traffic(device), FT5_OK);
+        forward(rows);
         ft5_traffic_report r;
         r.struct_size = sizeof(r);
         EXPECT_EQ(ft5_device_traffic_report(device, &r), FT5_OK);
@@ -75,15 +80,7 @@ struct Created {
     // Programs compiled after one forward pass: the builder compiles the one that holds the state at creation and
     // one for the batch's shape; the eager model compiles none.
     uint32_t programs_after_a_forward() {
-        std::vector<int32_t> ids(2 * 3, 4), dec(2 * 2, 0);
-        ft5_batch b;
-        ft5_batch_init(&b);
-        b.batch = 2;
-        b.src_len = 3;
-        b.tgt_len = 2;
-        b.input_ids = ids.data();
-        b.decoder_input_ids = dec.data();
-        EXPECT_EQ(ft5_session_forward(session, &b, nullptr, 0, nullptr, 0, nullptr), FT5_OK) << ft5_last_error();
+        forward(2);
         uint32_t n = 99;
         EXPECT_EQ(ft5_session_programs_built(session, &n), FT5_OK);
         return n;

@@ -37,16 +37,8 @@ public sealed class CostModelAgainstEngineTests
     {
         using var model = DeviceModel.Create(Model, FlanT5.Poplar.Checkpoints.EmbeddingLayout.Shared,
             new DeviceModelOptions { Threads = 1, Executor = SessionExecutor.Builder });
-        var rng = new Random(1);
-        int batch = shape.MicroBatch, src = shape.SourceLength, tgt = shape.TargetLength;
-        var step = new List<TokenBatch>();
-        for (int m = 0; m < shape.GlobalBatch / batch; m++)
-        {
-            var input = Enumerable.Range(0, batch * src).Select(_ => rng.Next(2, 500)).ToArray();
-            var labels = Enumerable.Range(0, batch * tgt).Select(_ => rng.Next(2, 500)).ToArray();
-            var decoderInput = FlanT5.Poplar.Cli.Parity.ReferenceParity.ShiftRight(labels, batch, tgt, 0, 0);
-            step.Add(new TokenBatch(batch, src, tgt, inputIds: input, decoderInputIds: decoderInput, labels: labels, training: true));
-        }
+        var step = RandomTrainingStep.Of(shape.MicroBatch, shape.SourceLength, shape.TargetLength,
+            shape.GlobalBatch / shape.MicroBatch, idLimit: 500);
         model.Device.ResetTraffic();
         model.Session.ForwardBackward(step, 1f);
         model.Session.OptimizerStep(new OptimizerStepSettings { Step = 1 });

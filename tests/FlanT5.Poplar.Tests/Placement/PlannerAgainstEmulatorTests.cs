@@ -46,15 +46,7 @@ public sealed class PlannerAgainstEmulatorTests
                 Schedule = (FlanT5.Poplar.Interop.PipelineSchedule)schedule, Recompute = recompute,
                 Executor = FlanT5.Poplar.Interop.SessionExecutor.Eager,
             });
-        var rng = new Random(1);
-        var step = new List<TokenBatch>();
-        for (int m = 0; m < microBatches; m++)
-        {
-            var input = Enumerable.Range(0, batch * src).Select(_ => rng.Next(2, 2000)).ToArray();
-            var labels = Enumerable.Range(0, batch * tgt).Select(_ => rng.Next(2, 2000)).ToArray();
-            var decoderInput = FlanT5.Poplar.Cli.Parity.ReferenceParity.ShiftRight(labels, batch, tgt, 0, 0);
-            step.Add(new TokenBatch(batch, src, tgt, inputIds: input, decoderInputIds: decoderInput, labels: labels, training: true));
-        }
+        var step = RandomTrainingStep.Of(batch, src, tgt, microBatches, idLimit: 2000);
         model.Device.ResetPeaks();
         model.Session.ForwardBackward(step, 1f);
         model.Session.OptimizerStep(new OptimizerStepSettings { Step = 1 });
