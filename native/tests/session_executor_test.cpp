@@ -1,6 +1,7 @@
-// plan->executor: which implementation runs a session. AUTO puts a one-IPU, on-chip plan on the T5 builder
-// (a Poplar program per batch shape, so programs are compiled) and the other plans on the eager model; EAGER and
-// BUILDER force one, and BUILDER names the plan fields the builder does not run yet.
+// plan->executor: which implementation runs a session. AUTO puts a plan of one pipeline stage with everything on
+// chip (any tensor parallelism and replicas) on the T5 builder (a Poplar program per batch shape, so programs are
+// compiled) and the other plans on the eager model; EAGER and BUILDER force one, and BUILDER names the plan fields
+// the builder does not run yet.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -33,16 +34,17 @@ struct Created {
     std::string error;
 
     // executor: the raw value written to plan->executor (a C caller may pass any integer there).
-    Created(int32_t executor, uint32_t tp) {
+    Created(int32_t executor, uint32_t tp, uint32_t pp = 1) {
         ft5_device_desc dd;
         ft5_device_desc_init(&dd);
         dd.num_threads = 1;
-        dd.num_ipus = tp;
+        dd.num_ipus = tp * pp;
         EXPECT_EQ(ft5_device_create(&dd, &device), FT5_OK) << ft5_last_error();
         const ft5_model_desc m = small_model();
         ft5_plan_desc plan;
         ft5_plan_desc_init(&plan);
         plan.tensor_parallel = tp;
+        plan.pipeline_stages = pp;
         std::memcpy(&plan.executor, &executor, sizeof executor);
         status = ft5_session_create(device, &m, &plan, &session);
         if (status != FT5_OK) error = ft5_last_error();
@@ -96,10 +98,13 @@ TEST(SessionExecutor, TheDefaultIsAutoAndRunsAOneIpuPlanOnTheBuilder) {
     EXPECT_EQ(s.programs_after_a_forward(), 2u);
 }
 
-TEST(SessionExecutor, AutoRunsATensorParallelPlanOnTheEagerModel) {
-    Created s(FT5_EXECUTOR_AUTO, 2);
-    ASSERT_EQ(s.status, FT5_OK) << s.error;
-    EXPECT_EQ(s.programs_after_a_forward(), 0u);
+TEST(SessionExecutor, AutoRunsATensorParallelPlanOnTheBuilderAndAPipelineOnTheEagerModel) {
+    Created tp2(FT5_EXECUTOR_AUTO, 2);
+    ASSERT_EQ(tp2.status, FT5_OK) << tp2.error;
+    EXPECT_EQ(tp2.programs_after_a_forward(), 2u);
+    Created pp2(FT5_EXECUTOR_AUTO, 1, 2);
+    ASSERT_EQ(pp2.status, FT5_OK) << pp2.error;
+    EXPECT_EQ(pp2.programs_after_a_forward(), 0u);
 }
 
 TEST(SessionExecutor, EagerAndBuilderAreForced) {
@@ -124,10 +129,10 @@ TEST(SessionExecutor, TheBuilderReportsTheEnginesCycleEstimateAndEagerNone) {
 }
 
 TEST(SessionExecutor, TheBuilderNamesWhatItDoesNotRunAndABadValueIsRefused) {
-    Created tp2(FT5_EXECUTOR_BUILDER, 2);
-    EXPECT_EQ(tp2.status, FT5_ERR_NOT_SUPPORTED);
-    EXPECT_EQ(tp2.session, nullptr);
-    EXPECT_NE(tp2.error.find("tensor_parallel 2"), std::string::npos) << tp2.error;
+    Created pp2(FT5_EXECUTOR_BUILDER, 1, 2);
+    EXPECT_EQ(pp2.status, FT5_ERR_NOT_SUPPORTED);
+    EXPECT_EQ(pp2.session, nullptr);
+    EXPECT_NE(pp2.error.find("pipeline_stages 2"), std::string::npos) << pp2.error;
     Created bad(7, 1);
     EXPECT_EQ(bad.status, FT5_ERR_INVALID_ARGUMENT);
     EXPECT_NE(bad.error.find("plan->executor is 7"), std::string::npos) << bad.error;

@@ -207,7 +207,8 @@ struct SmallSession {
     ft5_device* device = nullptr;
     ft5_session* session = nullptr;
     SmallSession(const ft5_model_desc& m, uint32_t tp, uint32_t replicas = 1, uint32_t tiles = 0, uint32_t pp = 1,
-                 const uint32_t* enc_per_stage = nullptr, const uint32_t* dec_per_stage = nullptr) {
+                 const uint32_t* enc_per_stage = nullptr, const uint32_t* dec_per_stage = nullptr,
+                 ft5_executor executor = FT5_EXECUTOR_AUTO) {
         ft5_device_desc dd;
         ft5_device_desc_init(&dd);
         dd.num_threads = 1;
@@ -221,6 +222,7 @@ struct SmallSession {
         plan.pipeline_stages = pp;
         plan.encoder_layers_per_stage = enc_per_stage;
         plan.decoder_layers_per_stage = dec_per_stage;
+        plan.executor = executor;
         status = ft5_session_create(device, &m, &plan, &session);
     }
     ~SmallSession() {
@@ -296,6 +298,46 @@ TEST(SessionPlacementShards, TiedReluModelWithExplicitStagesMatchesOneIpu) {
     SmallSession wrong(m, 1, 1, 0, 2, enc, bad);
     EXPECT_EQ(wrong.status, FT5_ERR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(ft5_last_error()).find("decoder_layers_per_stage"), std::string::npos) << ft5_last_error();
+}
+
+// The builder and the eager model under one tensor- and data-parallel plan: the same shards through the ABI, the
+// same AdamW step, and gradients that go on adding after the step (which sums the data-parallel replicas' parts).
+// Both sum the same float32 terms in other orders: the bounds are those of the single-IPU comparison above.
+TEST(SessionPlacementShards, TheBuilderAndTheEagerModelAgreeOnShardsAndOnGradientsAfterAStep) {
+    const ft5_model_desc m = padded_vocab_model();
+    SmallSession eager(m, 2, 2, 0, 1, nullptr, nullptr, FT5_EXECUTOR_EAGER);
+    SmallSession builder(m, 2, 2, 0, 1, nullptr, nullptr, FT5_EXECUTOR_BUILDER);
+    ASSERT_EQ(eager.status, FT5_OK) << ft5_last_error();
+    ASSERT_EQ(builder.status, FT5_OK) << ft5_last_error();
+    expect_same_training_pass(eager.session, builder.session);
+    const ft5_optimizer_step step = adamw(1, 1e-2f, 0.1f);
+    ft5_step_result r_eager = step_result(), r_builder = step_result();
+    ASSERT_EQ(ft5_session_optimizer_step(eager.session, &step, &r_eager), FT5_OK) << ft5_last_error();
+    ASSERT_EQ(ft5_session_optimizer_step(builder.session, &step, &r_builder), FT5_OK) << ft5_last_error();
+    EXPECT_NEAR(r_builder.grad_norm, r_eager.grad_norm, 1e-5 * r_eager.grad_norm);
+    expect_same_training_pass(eager.session, builder.session);  // adds to the stepped gradients: no zeroing
+    uint32_t n = 0;
+    ASSERT_EQ(ft5_session_param_count(builder.session, &n), FT5_OK);
+    for (uint32_t i = 0; i < n; ++i) {
+        const ft5_param_info a = info_of(eager.session, i), b = info_of(builder.session, i);
+        ASSERT_EQ(std::string(b.name), std::string(a.name));
+        ASSERT_EQ(b.shard_count, a.shard_count) << a.name;
+        EXPECT_EQ(b.shard_dim, a.shard_dim) << a.name;
+        if (a.shard_count > 1) {
+            EXPECT_EQ(b.padded_dim, a.padded_dim) << a.name;
+        }
+        for (uint32_t k = 0; k < a.shard_count; ++k)
+            for (const ft5_param_slot slot : {FT5_SLOT_GRADIENT, FT5_SLOT_ADAM_M}) {
+                size_t elems = numel(a);
+                if (a.shard_count > 1) elems = elems / size_t(a.shape[a.shard_dim]) * size_t(a.padded_dim / a.shard_count);
+                std::vector<float> x(elems), y(elems);
+                ASSERT_EQ(ft5_session_param_read_shard(eager.session, i, k, slot, x.data(), x.size()), FT5_OK)
+                    << ft5_last_error();
+                ASSERT_EQ(ft5_session_param_read_shard(builder.session, i, k, slot, y.data(), y.size()), FT5_OK)
+                    << ft5_last_error();
+                EXPECT_LE(rel_err(y, x), 1e-5) << a.name << " shard " << k << " slot " << int(slot);
+            }
+    }
 }
 
 TEST(SessionPlacementShards, PaddedVocabularyShardsRoundTripAndTheLossIgnoresPadding) {

@@ -177,7 +177,9 @@ INSTANTIATE_TEST_SUITE_P(Degrees, SessionPhasedExecution,
 
 // Phased execution with recomputation and dropout: the recomputed block runs inside its backward phase.
 TEST(SessionPhasedExecutionRecompute, TrainingIsBitIdenticalToOnChip) {
-    SessionFixture on_chip("flan-t5-tiny", 0.1f, 2, 2);
+    // both eager: the builder draws other dropout masks
+    SessionFixture on_chip("flan-t5-tiny", 0.1f, 2, 2, 1, 1, FT5_MEMORY_ON_CHIP, 0, FT5_MEMORY_ON_CHIP,
+                           FT5_SCHEDULE_GPIPE, 0, FT5_EXECUTOR_EAGER);
     SessionFixture phased("flan-t5-tiny", 0.1f, 2, 2, 1, 1, FT5_MEMORY_STREAMING, 1, FT5_MEMORY_STREAMING);
     ASSERT_NE(phased.session, nullptr);
     const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_adamw_trajectory.safetensors"));

@@ -1,7 +1,7 @@
 namespace FlanT5.Poplar.Interop;
 
 /// <summary>
-/// How the model is placed on the device's IPUs (ft5_plan_desc); ipu = replica * (tp * pp) + stage * tp + tp_rank.
+/// How the model is placed on the device's IPUs (ft5_plan_desc); ipu = (replica * tp + tp_rank) * pp + stage.
 /// A new instance holds the library's defaults (ft5_plan_desc_init: one IPU, GPipe, everything on chip).
 /// </summary>
 public sealed record PlanDescription

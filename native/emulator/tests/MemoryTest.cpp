@@ -1,8 +1,10 @@
 // Memory as Poplar compiles it (liveness worked out by hand), engines that do not fit, and the cycle model.
 #include <gtest/gtest.h>
 
+#include <gcl/Collectives.hpp>
 #include <poplar/Engine.hpp>
 #include <poplar/Graph.hpp>
+#include <popops/ScaledAdd.hpp>
 #include <poputil/TileMapping.hpp>
 
 #include "TestSupport.hpp"
@@ -213,6 +215,27 @@ TEST(Cycles, AReductionSpreadsItsWorkOverTheTilesOfItsInput) {
   const poplar_emulator::CycleReport &c = poplar_emulator::lastRunCycles(engine);
   EXPECT_NEAR(c.cycles.compute, 64.0 / (2 * 4), 1e-9);
   EXPECT_NEAR(c.cycles.exchange, 16.0 / (4 * 4), 1e-9);
+}
+
+TEST(Cycles, ARunReportsTheBytesItsCollectivesMovedOverTheLinks) {
+  poplar::Device device = smallDevice(4, 2);
+  poplar::Graph graph(device.getTarget(), poplar::replication_factor(4));
+  poplar::Tensor x = graph.addVariable(poplar::FLOAT, {6}, "x");
+  graph.setTileMapping(x, 0);
+  graph.createHostWrite("x", x);
+  poplar::program::Sequence reduce, local;
+  gcl::allReduceInPlaceCrossReplica(graph, x, gcl::ADD, reduce, gcl::CommGroup(gcl::ALL, 4), "sum");
+  popops::scaledAddTo(graph, x, x, 2.0f, local, "local");
+  poplar::Engine engine(graph, {reduce, local});
+  engine.load(device);
+  engine.run(0);
+  const poplar_emulator::CycleReport &c = poplar_emulator::lastRunCycles(engine);
+  // a ring all-reduce sends 2 (n - 1) / n of the tensor from each replica
+  EXPECT_NEAR(c.ipuLinkBytes, 24.0 * 2 * 3 / 4, 1e-9);
+  EXPECT_EQ(c.linkSteps, 1u);
+  engine.run(1);
+  EXPECT_EQ(poplar_emulator::lastRunCycles(engine).ipuLinkBytes, 0.0);
+  EXPECT_EQ(poplar_emulator::lastRunCycles(engine).linkSteps, 0u);
 }
 
 } // namespace

@@ -285,7 +285,8 @@ typedef enum ft5_executor {
     FT5_EXECUTOR_BUILDER = 2
 } ft5_executor;
 
-/** How the model is placed on the device's IPUs. ipu = replica * (tp * pp) + stage * tp + tp_rank. */
+/** How the model is placed on the device's IPUs. ipu = (replica * tp + tp_rank) * pp + stage: Poplar's replicas
+ * (replica * tp + tp_rank, tensor-parallel groups consecutive) of pp consecutive IPUs, one per pipeline stage. */
 typedef struct ft5_plan_desc {
     uint32_t struct_size;
     uint32_t tensor_parallel;
@@ -523,9 +524,9 @@ FT5_API void ft5_instances_abort(int32_t exit_code);
  *  every instance calls it. Since ABI 1.2. */
 FT5_API FT5_NODISCARD ft5_status ft5_instances_leave(void);
 
-/** The device programs the session has compiled so far: a session on one IPU runs the T5 graph compiled for each
- *  batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
- *  program (other plans, today). Since ABI 1.2. */
+/** The device programs the session has compiled so far: a session on the T5 builder runs the T5 graph compiled for
+ *  each batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
+ *  program (the eager model's plans: pipeline stages, streaming memory, recomputation, today). Since ABI 1.2. */
 FT5_API FT5_NODISCARD ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count);
 
 #ifdef __cplusplus

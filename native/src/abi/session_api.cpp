@@ -1,7 +1,7 @@
 // ft5_session_*: the T5 model on a device: parameters, forward/backward, AdamW, incremental decoding.
 // Every argument is checked here, before the model sees it: a wrong shape or an id outside the vocabulary
-// is a status with a message, never a crash. The plan's executor chooses the implementation: by default a plan on
-// one IPU (no tensor or pipeline parallelism, one replica, weights and optimizer on chip, no recompute) runs on the
+// is a status with a message, never a crash. The plan's executor chooses the implementation: by default a plan of
+// one pipeline stage (any tensor parallelism and replicas, weights and optimizer on chip, no recompute) runs on the
 // T5 builder's programs (session::BuilderSession), and the other plans on the eager model until the builder has
 // their placements.
 #include <cmath>
@@ -37,19 +37,19 @@ const ft5_session& handle_of(const ft5_session* s) { return *checked(s, HandleKi
 const ft5::model::ModelConfig& config_of(const ft5_session& h) {
     return h.builder ? h.builder->config() : h.session->model().config();
 }
-uint32_t replicas_of(const ft5_session& h) { return h.builder ? 1u : h.session->model().placement().replicas; }
+uint32_t replicas_of(const ft5_session& h) {
+    return h.builder ? uint32_t(h.builder->plan().dp) : h.session->model().placement().replicas;
+}
 bool weights_only_of(const ft5_session& h) {
     return h.builder ? h.builder->weights_only() : h.session->model().placement().weights_only;
 }
 
-// The plans the builder runs today: one IPU, everything on chip, activations kept. Returns what keeps the plan
-// off it ("" when it runs there).
+// The plans the builder runs today: tensor and data parallelism by replication, one stage, everything on chip,
+// activations kept. Returns what keeps the plan off it ("" when it runs there).
 std::string off_builder(const ft5::model::Placement& p) {
     std::string why;
     auto add = [&why](const std::string& what) { why += (why.empty() ? "" : ", ") + what; };
-    if (p.tp != 1) add("tensor_parallel " + std::to_string(p.tp));
     if (p.pp != 1) add("pipeline_stages " + std::to_string(p.pp));
-    if (p.replicas != 1) add("replicas " + std::to_string(p.replicas));
     if (p.weights_location != FT5_MEMORY_ON_CHIP) add("weights_location streaming");
     if (p.optimizer_location != FT5_MEMORY_ON_CHIP) add("optimizer_location streaming");
     if (p.recompute) add("recompute 1");
@@ -215,7 +215,9 @@ ParamRef param_at(const ft5_session& h, uint32_t index) {
     if (h.builder) {
         const auto& p = h.builder->params()[index];
         r.name = p.name;
-        r.count = r.shard_elems = p.count;
+        r.count = p.count;
+        r.shards = p.shards;
+        r.shard_elems = p.shard_elems;
     } else {
         const auto& p = h.session->model().params().at(index);
         r.name = p.name;
@@ -274,10 +276,9 @@ ft5::model::Parameter& eager_param(ft5_session& h, uint32_t index) {
     return const_cast<ft5::model::Parameter&>(h.session->model().params().at(index));
 }
 
-// Shard 0 of a builder session's parameter (shard_count 1) is the whole tensor.
 void write_slot(ft5_session& h, const ParamRef& p, ft5_param_slot slot, const float* data, int64_t shard) {
     if (h.builder) {
-        h.builder->write(p.index, slot, data);
+        h.builder->write(p.index, slot, data, shard);
     } else if (shard < 0) {
         eager_param(h, p.index).write_logical(slot, data);
     } else {
@@ -287,7 +288,7 @@ void write_slot(ft5_session& h, const ParamRef& p, ft5_param_slot slot, const fl
 
 void read_slot(ft5_session& h, const ParamRef& p, ft5_param_slot slot, float* data, int64_t shard) {
     if (h.builder) {
-        h.builder->read(p.index, slot, data);
+        h.builder->read(p.index, slot, data, shard);
     } else if (shard < 0) {
         h.session->model().params().at(p.index).read_logical(slot, data);
     } else {
@@ -328,7 +329,9 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     auto handle = std::make_unique<ft5_session>();
     handle->device = dev->device;
     if (on_builder(p.executor, placement)) {
-        handle->builder = std::make_unique<ft5::session::BuilderSession>(dev->device, config, placement.weights_only);
+        const ft5::t5::ParallelPlan parallel{placement.tp, placement.replicas};
+        handle->builder =
+            std::make_unique<ft5::session::BuilderSession>(dev->device, config, parallel, placement.weights_only);
     } else {
         handle->session = std::make_unique<ft5::model::Session>(dev->device, config, placement);
     }
@@ -364,9 +367,9 @@ ft5_status ft5_session_param_info(const ft5_session* session, uint32_t index, ft
         info.name = p.name.c_str();
         info.rank = uint32_t(p.shape.size());
         for (size_t i = 0; i < p.shape.size(); ++i) info.shape[i] = p.shape[i];
-        info.shard_count = 1;
-        info.shard_dim = p.split_dim;  // the dimension tensor parallelism would split; nothing is split here
-        info.padded_dim = p.split_dim >= 0 ? p.shape[size_t(p.split_dim)] : 0;
+        info.shard_count = p.shards;
+        info.shard_dim = p.split_dim;
+        info.padded_dim = p.shards > 1 ? p.padded_dim : p.split_dim >= 0 ? p.shape[size_t(p.split_dim)] : 0;
         info.no_weight_decay = p.no_weight_decay ? 1 : 0;
     } else {
         const auto& p = h.session->model().params().at(index);

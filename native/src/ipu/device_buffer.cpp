@@ -43,10 +43,10 @@ DeviceBuffer::DeviceBuffer(std::shared_ptr<Device> device, uint32_t ipu, ft5_mem
     data_.reset(static_cast<std::byte*>(p));
 }
 
-void DeviceBuffer::mirror_on_next(uint32_t ipus) {
+void DeviceBuffer::mirror_on(uint32_t ipus, uint32_t stride) {
     mirrors_.reserve(mirrors_.size() + ipus);
     for (uint32_t i = 1; i <= ipus; ++i)
-        mirrors_.emplace_back(reservation_.device(), ipu() + i, location(), bytes(), name_);
+        mirrors_.emplace_back(reservation_.device(), ipu() + i * stride, location(), bytes(), name_);
 }
 
 }  // namespace ft5::ipu

@@ -33,9 +33,9 @@ public:
     const std::string& name() const noexcept { return name_; }
     std::byte* data() noexcept { return data_.get(); }
     const std::byte* data() const noexcept { return data_.get(); }
-    // Also reserves the same bytes on `ipus` more IPUs (ipu + 1 ...): the other tensor-parallel ranks' copies
-    // of a replicated tensor, held for as long as this buffer.
-    void mirror_on_next(uint32_t ipus);
+    // Also reserves the same bytes on `ipus` more IPUs (ipu + stride, ipu + 2 stride, ...): the other
+    // tensor-parallel ranks' copies of a replicated tensor, held for as long as this buffer.
+    void mirror_on(uint32_t ipus, uint32_t stride);
 
     template <typename T>
     std::span<T> as() noexcept { return {reinterpret_cast<T*>(data_.get()), size_t(bytes() / sizeof(T))}; }

@@ -16,16 +16,17 @@ namespace ft5::model {
 // Allocates named fp32 activation buffers on one IPU.
 class Workspace {
 public:
-    // tp: the tensor-parallel group size (ranks are consecutive IPUs, rank 0 first).
-    Workspace(std::shared_ptr<ipu::Device> device, uint32_t ipu, uint32_t tp)
-        : device_(std::move(device)), ipu_(ipu), tp_(tp) {}
+    // tp: the tensor-parallel group size; rank k of a group sits rank_stride IPUs after rank 0 (the pipeline
+    // stages of a Poplar replica lie between them).
+    Workspace(std::shared_ptr<ipu::Device> device, uint32_t ipu, uint32_t tp, uint32_t rank_stride)
+        : device_(std::move(device)), ipu_(ipu), tp_(tp), rank_stride_(rank_stride) {}
     // A tensor every tp rank holds (residual stream, norm outputs, ...): computed once on the current IPU (the
     // stage and replica being executed, tp rank 0), with the same bytes reserved on the other ranks of its group.
     ipu::DeviceBuffer alloc(const char* name, int64_t count) const { return alloc_group(ipu_, name, count); }
     // The same for the tp group whose rank 0 is `ipu` (another stage's IPUs).
     ipu::DeviceBuffer alloc_group(uint32_t ipu, const char* name, int64_t count) const {
         ipu::DeviceBuffer b = alloc_on(ipu, name, count);
-        if (tp_ > 1) b.mirror_on_next(tp_ - 1);
+        if (tp_ > 1) b.mirror_on(tp_ - 1, rank_stride_);
         return b;
     }
     // One IPU's own tensor (a rank's shard or partial result).
@@ -39,6 +40,7 @@ private:
     std::shared_ptr<ipu::Device> device_;
     uint32_t ipu_;
     uint32_t tp_;
+    uint32_t rank_stride_;
 };
 
 inline float* f32(ipu::DeviceBuffer& b) noexcept { return b.as<float>().data(); }

@@ -1,5 +1,5 @@
 // Where every part of the model runs: tensor-parallel ranks, pipeline stages and replicas, numbered as in
-// ft5_plan_desc (ipu = replica * (tp * pp) + stage * tp + tp_rank), and the stage of every layer.
+// ft5_plan_desc (ipu = (replica * tp + tp_rank) * pp + stage), and the stage of every layer.
 #pragma once
 
 #include <cstdint>
@@ -32,8 +32,10 @@ struct Placement {
     // Validates the plan against the model and the device (throws FT5_ERR_INVALID_ARGUMENT naming the field).
     static Placement from_plan(const ft5_plan_desc& plan, const ModelConfig& config, uint32_t num_ipus);
 
+    // Poplar's numbering: Poplar replica replica * tp + rank (tensor-parallel groups consecutive) holds pp
+    // consecutive IPUs, one per stage.
     uint32_t ipu(uint32_t replica, uint32_t stage, uint32_t rank) const noexcept {
-        return replica * (tp * pp) + stage * tp + rank;
+        return (replica * tp + rank) * pp + stage;
     }
     uint32_t last_stage() const noexcept { return pp - 1; }
     uint32_t ipus_needed() const noexcept { return tp * pp * replicas; }

@@ -59,7 +59,7 @@ T5Model::T5Model(const ModelConfig& config, std::shared_ptr<ipu::Device> device,
       placement_(placement),
       collectives_(device),
       params_(device, placement),
-      workspace_(device, 0, placement.tp),
+      workspace_(device, 0, placement.tp, placement.pp),  // Placement::ipu: ranks are pp IPUs apart
       pool_(threads),
       rng_key_(mix_seed(config.seed)) {
     build_parameters();

@@ -1,7 +1,6 @@
 #include "session/builder_decode.h"
 
 #include <algorithm>
-#include <cstring>
 #include <numeric>
 #include <string>
 
@@ -36,16 +35,16 @@ void BuilderDecode::restart() {
     bucket_rows_ = bucket_of(rows_.size());
     CompiledProgram& p = program();
     const std::size_t S = bucket_of(src_len_);
-    std::fill(p.decode_input_ids.begin(), p.decode_input_ids.end(), 0);
-    std::fill(p.decode_attention_mask.begin(), p.decode_attention_mask.end(), 0);
+    std::vector<int> ids(bucket_rows_ * S, 0), mask(bucket_rows_ * S, 0);
     for (std::size_t r = 0; r < bucket_rows_; ++r) {
         if (r < rows_.size()) {
-            std::copy(rows_[r].ids.begin(), rows_[r].ids.end(), p.decode_input_ids.begin() + r * S);
-            std::copy(rows_[r].mask.begin(), rows_[r].mask.end(), p.decode_attention_mask.begin() + r * S);
+            std::copy(rows_[r].ids.begin(), rows_[r].ids.end(), ids.begin() + std::ptrdiff_t(r * S));
+            std::copy(rows_[r].mask.begin(), rows_[r].mask.end(), mask.begin() + std::ptrdiff_t(r * S));
         } else {
-            p.decode_attention_mask[r * S] = 1;  // a padding row sees its first position (no 0/0 softmax)
+            mask[r * S] = 1;  // a padding row sees its first position (no 0/0 softmax)
         }
     }
+    p.set_decode_prompts(ids, mask);
     {
         const auto held = session_.activations(p);
         p.run(t5::T5Program::kDecodeBegin);
@@ -62,14 +61,13 @@ void BuilderDecode::restart() {
 
 void BuilderDecode::run_step(const std::vector<int>& tokens, float* logits) {
     CompiledProgram& p = program();
-    std::fill(p.decode_tokens.begin(), p.decode_tokens.end(), 0);
-    std::copy(tokens.begin(), tokens.end(), p.decode_tokens.begin());
-    std::copy(parents_.begin(), parents_.end(), p.decode_parents.begin());
+    std::vector<int> padded(bucket_rows_, 0);
+    std::copy(tokens.begin(), tokens.end(), padded.begin());
+    p.set_decode_tokens(padded, parents_);
     const auto held = session_.activations(p);
     p.run(t5::T5Program::kDecodeStep);
     std::iota(parents_.begin(), parents_.end(), 0);
-    if (logits)
-        std::memcpy(logits, p.decode_logits.data(), rows_.size() * session_.config().vocab * sizeof(float));
+    if (logits) p.decode_logits_of(rows_.size(), logits);
 }
 
 void BuilderDecode::step(const int32_t* tokens, float* logits) {

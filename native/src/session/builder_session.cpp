@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 
 #include "abi/error.h"
@@ -51,27 +52,44 @@ std::string slot_handle(ft5_param_slot slot, const std::string& name) {
 }  // namespace
 
 BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config,
-                               bool weights_only)
-    : device_(std::move(device)), config_(config), t5_config_(builder_config(config)), weights_only_(weights_only), rng_key_(mix(config.seed)) {
+                               const t5::ParallelPlan& plan, bool weights_only)
+    : device_(std::move(device)), config_(config), t5_config_(builder_config(config)), plan_(plan),
+      weights_only_(weights_only), rng_key_(mix(config.seed)) {
     try {
         t5_config_.validate();
     } catch (const std::invalid_argument& e) {
         invalid_argument(std::string("model: ") + e.what());
     }
+    try {
+        plan_.validate(t5_config_);
+    } catch (const std::invalid_argument& e) {
+        invalid_argument(std::string("plan: ") + e.what());
+    }
     // The smallest program gives the parameter list (and holds the session state until another runs).
     CompiledProgram& first = program_for(t5::BatchShape{1, 1, 1, 1}, false);
-    for (const auto& p : first.program().parameters().all()) {
+    const auto& all = first.program().parameters().all();
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const t5::Parameter& p = all[i];
         ParamInfo info;
         info.name = p.name;
-        for (std::size_t d : p.logical_shape) info.shape.push_back(int64_t(d));
-        info.count = int64_t(p.weight.numElements());
+        info.count = 1;
+        for (std::size_t d : p.logical_shape) {
+            info.shape.push_back(int64_t(d));
+            info.count *= int64_t(d);
+        }
         info.split_dim = p.parallel_dim;
+        info.shards = p.split() ? uint32_t(plan_.tp) : 1u;
+        info.padded_dim = p.split() ? int64_t(p.shard_extent * plan_.tp) : 0;
+        info.shard_elems = int64_t(t5::shardElements(p));
         info.no_weight_decay = !t5::decaysByDefault(p.name);
+        info.builder_index = i;
         params_.push_back(std::move(info));
     }
-    for (const ParamInfo& p : params_)
-        for (const std::string& handle : state_handles(p.name))
-            state_.emplace_back(device_, 0, FT5_MEMORY_ON_CHIP, uint64_t(p.count) * sizeof(float), handle);
+    for (std::size_t r = 0; r < plan_.replicas(); ++r)
+        for (const ParamInfo& p : params_)
+            for (const std::string& handle : state_handles(p.name))
+                state_.emplace_back(device_, uint32_t(r), FT5_MEMORY_ON_CHIP, uint64_t(p.shard_elems) * sizeof(float),
+                                    handle);
     // The eager session's order (index-based callers compare the two): each stack's relative position bias right
     // after its first self-attention.
     auto position = [&](const std::string& name) {
@@ -103,14 +121,58 @@ std::vector<std::string> BuilderSession::state_handles(const std::string& name) 
             t5::AdamW::firstMomentHandle(name), t5::AdamW::secondMomentHandle(name)};
 }
 
+const t5::Parameter& BuilderSession::builder_param(const ParamInfo& p) const {
+    return current_->program->program().parameters().all()[p.builder_index];
+}
+
 void BuilderSession::move_state(CompiledProgram& from, CompiledProgram& to) {
-    std::vector<float> buffer;
     for (const ParamInfo& p : params_) {
-        buffer.resize(std::size_t(p.count));
-        for (const std::string& handle : state_handles(p.name)) {
-            from.engine().readTensor(handle, buffer.data(), buffer.data() + buffer.size());
-            to.engine().writeTensor(handle, buffer.data(), buffer.data() + buffer.size());
-        }
+        const t5::Parameter& param = from.program().parameters().all()[p.builder_index];
+        for (const std::string& handle : state_handles(p.name)) to.write_replicas(handle, from.read_replicas(param, handle));
+    }
+}
+
+void BuilderSession::check_state_fits(const t5::Parameters& params) const {
+    const uint64_t copies = weights_only_ ? 1 : 4;  // weight; gradient and two moments
+    uint64_t need = 0;
+    std::vector<std::pair<uint64_t, std::string>> tensors;
+    for (const t5::Parameter& p : params.all()) {
+        const uint64_t bytes = uint64_t(t5::shardElements(p)) * sizeof(float);
+        need += copies * bytes;
+        tensors.emplace_back(bytes, p.name);
+    }
+    std::stable_sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (uint32_t ipu = 0; ipu < uint32_t(plan_.replicas()); ++ipu) {
+        const auto& arena = device_->arena(ipu, FT5_MEMORY_ON_CHIP);
+        const uint64_t available = arena.capacity() - std::min(arena.capacity(), arena.used());
+        if (need <= available) continue;
+        std::string largest;
+        for (std::size_t i = 0; i < tensors.size() && i < 3; ++i)
+            largest += (i ? ", " : "") + tensors[i].second + " (" + std::to_string(tensors[i].first) + " bytes x " +
+                       std::to_string(copies) + ")";
+        std::string msg = "IPU " + std::to_string(ipu) + " cannot hold its part of the model: weights";
+        if (!weights_only_) msg += ", gradients and AdamW moments";
+        msg += " need " + std::to_string(need) + " bytes, " + std::to_string(available) +
+               " bytes are available; largest tensors: " + largest +
+               ". Split the model over more IPUs (tensor_parallel, pipeline_stages)";
+        msg += weights_only_ ? " or stream the weights (weights_location: streaming memory)"
+                             : ", or move the AdamW moments (optimizer_location) or all parameter state "
+                               "(weights_location) to streaming memory";
+        fail(FT5_ERR_OUT_OF_MEMORY, msg);
+    }
+}
+
+void BuilderSession::keep_summed_gradients_in_first_group() {
+    if (!gradients_summed_) return;
+    gradients_summed_ = false;
+    CompiledProgram& prog = *current_->program;
+    for (const ParamInfo& p : params_) {
+        const std::string handle = t5::Parameters::gradientHandle(p.name);
+        std::vector<float> blocks = prog.read_replicas(builder_param(p), handle);
+        const std::size_t n = std::size_t(p.shard_elems);
+        for (std::size_t r = 0; r < plan_.replicas(); ++r)
+            if (plan_.dpIndex(r) != 0) std::fill_n(blocks.begin() + std::ptrdiff_t(r * n), n, 0.0f);
+        prog.write_replicas(handle, blocks);
     }
 }
 
@@ -122,7 +184,9 @@ CompiledProgram& BuilderSession::program_for(const t5::BatchShape& shape, bool d
         t5::T5Config c = t5_config_;
         if (!drops) c.dropout = 0.0f;  // evaluation passes (training = 0) build without the dropout sites
         Entry e;
-        e.program = std::make_unique<CompiledProgram>(c, device_->traffic(), shape, decode);
+        std::function<void(const t5::T5Program&)> before_compile;
+        if (params_.empty()) before_compile = [this](const t5::T5Program& p) { check_state_fits(p.parameters()); };
+        e.program = std::make_unique<CompiledProgram>(c, plan_, device_->traffic(), shape, decode, before_compile);
         it = programs_.emplace(key, std::move(e)).first;
     }
     Entry& entry = it->second;
@@ -142,52 +206,62 @@ CompiledProgram& BuilderSession::mutate() {
     return *current_->program;
 }
 
-void BuilderSession::write(std::size_t index, ft5_param_slot slot, const float* data) {
+void BuilderSession::write(std::size_t index, ft5_param_slot slot, const float* data, int64_t shard) {
     const ParamInfo& p = params_.at(index);
     CompiledProgram& prog = mutate();
-    prog.engine().writeTensor(slot_handle(slot, p.name), data, data + p.count);
+    const std::string handle = slot_handle(slot, p.name);
+    if (shard < 0) {
+        prog.write_logical(builder_param(p), handle, std::vector<float>(data, data + p.count));
+    } else {
+        prog.write_shard(builder_param(p), handle, std::size_t(shard),
+                         std::vector<float>(data, data + p.shard_elems));
+    }
 }
 
-void BuilderSession::read(std::size_t index, ft5_param_slot slot, float* data) {
+void BuilderSession::read(std::size_t index, ft5_param_slot slot, float* data, int64_t shard) {
     const ParamInfo& p = params_.at(index);
-    current_->program->engine().readTensor(slot_handle(slot, p.name), data, data + p.count);
+    CompiledProgram& prog = *current_->program;
+    // before an optimizer step each data-parallel group holds its own rows' part of the gradient
+    const bool sum_data = slot == FT5_SLOT_GRADIENT && !gradients_summed_;
+    const std::string handle = slot_handle(slot, p.name);
+    const std::vector<float> values = shard < 0 ? prog.read_logical(builder_param(p), handle, sum_data)
+                                                : prog.read_shard(builder_param(p), handle, std::size_t(shard), sum_data);
+    std::copy(values.begin(), values.end(), data);
 }
 
-ipu::ArenaReservation BuilderSession::activations(const CompiledProgram& program) const {
-    return ipu::ArenaReservation(device_, 0, FT5_MEMORY_ON_CHIP, program.activation_bytes(), "activations");
+std::vector<ipu::ArenaReservation> BuilderSession::activations(const CompiledProgram& program) const {
+    std::vector<ipu::ArenaReservation> held;
+    for (std::size_t r = 0; r < plan_.replicas(); ++r)
+        held.emplace_back(device_, uint32_t(r), FT5_MEMORY_ON_CHIP, program.activation_bytes(), "activations");
+    return held;
 }
 
 double BuilderSession::forward(const model::BatchView& b, float* logits, float* encoder_hidden) {
     CompiledProgram& p = program_for(bucket_of(b), false);
     const auto held = activations(p);
-    const t5::BatchShape& s = p.shape();
-    pad_into(b, s, p.input_ids, p.attention_mask, p.decoder_input_ids, p.labels);
+    p.set_batch(b);
     p.run(t5::T5Program::kForward);
-    if (logits)
-        unpad(p.logits.data(), s.tgt_len, std::size_t(b.batch), std::size_t(b.tgt_len), std::size_t(config_.vocab),
-              logits);
-    if (encoder_hidden)
-        unpad(p.encoder_output.data(), s.src_len, std::size_t(b.batch), std::size_t(b.src_len),
-              std::size_t(config_.d_model), encoder_hidden);
-    return b.labels ? double(p.loss) : std::nan("");
+    if (logits) p.logits_of(b, logits);
+    if (encoder_hidden) p.encoder_output_of(b, encoder_hidden);
+    return b.labels ? double(p.loss()) : std::nan("");
 }
 
 double BuilderSession::forward_backward(const model::BatchView& b, float loss_weight) {
     program_for(bucket_of(b), b.training);
     CompiledProgram& p = mutate();
+    keep_summed_gradients_in_first_group();
     const auto held = activations(p);
-    const t5::BatchShape& s = p.shape();
-    pad_into(b, s, p.input_ids, p.attention_mask, p.decoder_input_ids, p.labels);
-    p.loss_scale = loss_weight;
-    if (p.program().dropout()) {
-        const uint64_t seed = mix(rng_key_ + rng_counter_++);
-        p.dropout_seed = {unsigned(seed), unsigned(seed >> 32)};
-    }
+    p.set_batch(b);
+    p.set_loss_scale(loss_weight);
+    if (p.program().dropout()) p.set_dropout_seed(mix(rng_key_ + rng_counter_++));
     p.run(t5::T5Program::kForwardBackward);
-    return double(p.loss);
+    return double(p.loss());
 }
 
-void BuilderSession::zero_gradients() { mutate().run(t5::T5Program::kZeroGradients); }
+void BuilderSession::zero_gradients() {
+    mutate().run(t5::T5Program::kZeroGradients);
+    gradients_summed_ = false;
+}
 
 ft5_step_result BuilderSession::optimizer_step(const ft5_optimizer_step& s) {
     t5::AdamWStep step;
@@ -201,12 +275,14 @@ ft5_step_result BuilderSession::optimizer_step(const ft5_optimizer_step& s) {
     step.grad_scale = s.grad_scale;
     step.max_grad_norm = s.max_grad_norm;
     CompiledProgram& p = mutate();
-    p.optimizer_settings = step.streamValues();
+    p.set_optimizer_settings(step.streamValues());
     p.run(t5::T5Program::kOptimizerStep);
+    gradients_summed_ = plan_.dp > 1;
+    const auto result = p.optimizer_result();
     ft5_step_result r{};
     r.struct_size = sizeof(ft5_step_result);
-    r.grad_norm = double(p.optimizer_result[0]);
-    r.skipped_nonfinite = p.optimizer_result[1] != 0.0f ? 1 : 0;
+    r.grad_norm = double(result[0]);
+    r.skipped_nonfinite = result[1] != 0.0f ? 1 : 0;
     return r;
 }
 

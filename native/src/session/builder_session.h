@@ -1,10 +1,12 @@
-// session::BuilderSession: what an ft5_session handle owns when its plan fits one IPU: the T5 builder's programs
+// session::BuilderSession: what an ft5_session handle owns when the T5 builder runs its plan: the builder's programs
 // (t5::T5Program) compiled for every batch shape bucket asked for so far (shape_bucket.h). Each compiled program
 // has its own copy of the parameters and AdamW moments; the session state (weights, gradients, moments) lives in
 // the program that ran last and moves to another program before that one runs, only when it changed since.
-// The device's memory report shows what the IPU would hold: the state (weights, and unless weights-only their
-// gradients and two moments) for the session's life, and each run's activations (the compiled program's peak)
-// for the call. Arguments are checked by the ABI layer (session_api.cpp) before they reach this class.
+// Tensor and data parallelism replicate the graph tp x dp times (t5/parallel.h): replica r runs on IPU r, and the
+// session's tensors and batches stay logical (whole tensors, whole batches) on its side of the ABI.
+// The device's memory report shows what each IPU would hold: the state (weights, and unless weights-only their
+// gradients and two moments; a split parameter's shard) for the session's life, and each run's activations (the
+// compiled program's peak) for the call. Arguments are checked by the ABI layer (session_api.cpp) first.
 #pragma once
 
 #include <cstdint>
@@ -28,23 +30,30 @@ namespace ft5::session {
 struct ParamInfo {
     std::string name;
     std::vector<int64_t> shape;
-    int64_t count = 0;
-    int split_dim = -1;  // the dimension tensor parallelism splits (-1: none)
+    int64_t count = 0;        // elements of the logical tensor
+    int split_dim = -1;       // the dimension tensor parallelism splits (-1: none)
+    uint32_t shards = 1;      // tp for a split parameter, else 1
+    int64_t padded_dim = 0;   // the split dimension padded to a multiple of the shards (0: not split)
+    int64_t shard_elems = 0;  // elements of one shard (the whole tensor when not split)
     bool no_weight_decay = false;
+    std::size_t builder_index = 0;  // its place in t5::Parameters::all()
 };
 
 class BuilderSession {
 public:
-    // Throws FT5_ERR_OUT_OF_MEMORY when the state does not fit IPU 0 of the device.
-    BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config, bool weights_only);
+    // Throws FT5_ERR_OUT_OF_MEMORY when the state does not fit the IPUs of the plan's replicas.
+    BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config,
+                   const t5::ParallelPlan& plan, bool weights_only);
     ~BuilderSession();
 
     const model::ModelConfig& config() const noexcept { return config_; }
     bool weights_only() const noexcept { return weights_only_; }
+    const t5::ParallelPlan& plan() const noexcept { return plan_; }
     const std::vector<ParamInfo>& params() const noexcept { return params_; }
     std::optional<std::size_t> find(const std::string& name) const;
-    void write(std::size_t index, ft5_param_slot slot, const float* data);
-    void read(std::size_t index, ft5_param_slot slot, float* data);
+    // The logical tensor, or (shard >= 0) tensor-parallel rank `shard`'s shard of it.
+    void write(std::size_t index, ft5_param_slot slot, const float* data, int64_t shard = -1);
+    void read(std::size_t index, ft5_param_slot slot, float* data, int64_t shard = -1);
 
     // Returns the mean loss over the labels (NaN without labels).
     double forward(const model::BatchView& batch, float* logits, float* encoder_hidden);
@@ -63,8 +72,8 @@ public:
     // Graph compilations (one per program built) so far.
     uint32_t programs_built() const noexcept { return uint32_t(programs_.size()); }
 
-    // Holds the program's activations in the device's arena for one run.
-    ipu::ArenaReservation activations(const CompiledProgram& program) const;
+    // Holds the program's activations in the arena of every replica's IPU for one run.
+    std::vector<ipu::ArenaReservation> activations(const CompiledProgram& program) const;
 
     // The program for a shape, built when first asked for, holding the current state when returned.
     CompiledProgram& program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode = {});
@@ -78,12 +87,21 @@ private:
     // The state changes in the current program (a write, gradients added or zeroed, an optimizer step).
     CompiledProgram& mutate();
     void move_state(CompiledProgram& from, CompiledProgram& to);
+    const t5::Parameter& builder_param(const ParamInfo& p) const;
+    // Throws FT5_ERR_OUT_OF_MEMORY, naming the IPU, the bytes and the largest tensors, when the state of params does
+    // not fit the free on-chip memory of every replica's IPU (before anything is compiled or allocated).
+    void check_state_fits(const t5::Parameters& params) const;
+    // After an optimizer step every data-parallel group holds the summed gradients; the next pass that adds to
+    // them must find them in group 0 only.
+    void keep_summed_gradients_in_first_group();
     std::vector<std::string> state_handles(const std::string& name) const;
 
     std::shared_ptr<ipu::Device> device_;
     model::ModelConfig config_;
     t5::T5Config t5_config_;
+    t5::ParallelPlan plan_;
     bool weights_only_;
+    bool gradients_summed_ = false;  // since the last optimizer step (data parallelism only)
     std::vector<ParamInfo> params_;
     std::vector<ipu::ArenaReservation> state_;  // one per parameter and slot
     std::map<Key, Entry> programs_;

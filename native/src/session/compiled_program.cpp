@@ -1,18 +1,21 @@
 #include "session/compiled_program.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstdint>
+#include <cstring>
 
 #include <poplar/IPUModel.hpp>
 
 #include "core/Report.hpp"
+#include "session/shape_bucket.h"
 
 namespace ft5::session {
 
 namespace {
 
-poplar::Device attached_device() {
+poplar::Device attached_device(std::size_t ipus) {
     poplar::IPUModel model;
+    model.numIPUs = unsigned(ipus);
     poplar::Device d = model.createDevice();
     d.attach();
     return d;
@@ -23,59 +26,201 @@ void connect(poplar::Engine& engine, const char* handle, std::vector<T>& buffer)
     engine.connectStream(handle, buffer.data(), buffer.data() + buffer.size());
 }
 
-template <typename T, std::size_t N>
-void connect(poplar::Engine& engine, const char* handle, std::array<T, N>& buffer) {
-    engine.connectStream(handle, buffer.data(), buffer.data() + N);
-}
-
 }  // namespace
 
-CompiledProgram::CompiledProgram(const t5::T5Config& config, ipu::TrafficCounters& traffic,
-                                 const t5::BatchShape& shape, const t5::DecodeShape& decode)
-    : traffic_(traffic), device_(attached_device()), graph_(std::make_unique<poplar::Graph>(device_.getTarget())),
-      program_(std::make_unique<t5::T5Program>(*graph_, config, shape, decode)) {
+CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::ParallelPlan& plan,
+                                 ipu::TrafficCounters& traffic, const t5::BatchShape& shape,
+                                 const t5::DecodeShape& decode,
+                                 const std::function<void(const t5::T5Program&)>& before_compile)
+    : plan_(plan), vocab_(config.vocab), d_model_(config.d_model), traffic_(traffic),
+      device_(attached_device(plan.replicas())),
+      graph_(std::make_unique<poplar::Graph>(device_.getTarget(),
+                                             poplar::replication_factor(unsigned(plan.replicas())))),
+      program_(std::make_unique<t5::T5Program>(*graph_, config, shape, decode, plan)) {
+    if (before_compile) before_compile(*program_);
     engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs());
     engine_->load(device_);
     const auto& memory = poplar_emulator::memoryReport(*engine_).ipus.at(0);
     activation_bytes_ = memory.peakNotAlwaysLive + memory.peakTemporary;
+    const std::size_t r = plan.replicas();
+    const std::size_t shard = plan.paddedVocab(config.vocab) / plan.tp;
     const std::size_t src = shape.batch * shape.src_len * shape.micro_batches;
     const std::size_t tgt = shape.batch * shape.tgt_len * shape.micro_batches;
-    input_ids.resize(src);
-    attention_mask.resize(src);
-    decoder_input_ids.resize(tgt);
-    labels.resize(tgt);
-    logits.resize(shape.batch * shape.tgt_len * config.vocab);
-    encoder_output.resize(shape.batch * shape.src_len * config.d_model);
+    input_ids_.resize(r * src);
+    attention_mask_.resize(r * src);
+    decoder_input_ids_.resize(r * tgt);
+    labels_.resize(r * tgt);
+    logits_.resize(r * shape.batch * shape.tgt_len * shard);
+    encoder_output_.resize(r * shape.batch * shape.src_len * config.d_model);
+    loss_.resize(r);
+    loss_scale_.assign(r, 1.0f);
+    training_result_.resize(2 * r);
+    dropout_seed_.resize(2 * r);
+    optimizer_settings_.resize(r * t5::AdamWStep::kCount);
+    optimizer_result_.resize(2 * r);
     auto& e = *engine_;
-    connect(e, t5::streams::kInputIds, input_ids);
-    connect(e, t5::streams::kAttentionMask, attention_mask);
-    connect(e, t5::streams::kDecoderInputIds, decoder_input_ids);
-    connect(e, t5::streams::kLabels, labels);
-    e.connectStream(t5::streams::kLoss, &loss, &loss + 1);
-    e.connectStream(t5::streams::kLossScale, &loss_scale, &loss_scale + 1);
-    if (program_->dropout()) connect(e, t5::streams::kDropoutSeed, dropout_seed);
-    connect(e, t5::streams::kTrainingResult, training_result);
-    connect(e, t5::streams::kLogits, logits);
-    connect(e, t5::streams::kEncoderOutput, encoder_output);
-    connect(e, t5::streams::kOptimizerSettings, optimizer_settings);
-    connect(e, t5::streams::kOptimizerResult, optimizer_result);
+    connect(e, t5::streams::kInputIds, input_ids_);
+    connect(e, t5::streams::kAttentionMask, attention_mask_);
+    connect(e, t5::streams::kDecoderInputIds, decoder_input_ids_);
+    connect(e, t5::streams::kLabels, labels_);
+    connect(e, t5::streams::kLoss, loss_);
+    connect(e, t5::streams::kLossScale, loss_scale_);
+    if (program_->dropout()) connect(e, t5::streams::kDropoutSeed, dropout_seed_);
+    connect(e, t5::streams::kTrainingResult, training_result_);
+    connect(e, t5::streams::kLogits, logits_);
+    connect(e, t5::streams::kEncoderOutput, encoder_output_);
+    connect(e, t5::streams::kOptimizerSettings, optimizer_settings_);
+    connect(e, t5::streams::kOptimizerResult, optimizer_result_);
     if (decode.enabled()) {
-        decode_input_ids.resize(decode.batch * decode.src_len);
-        decode_attention_mask.resize(decode_input_ids.size());
-        decode_tokens.resize(decode.batch);
-        decode_parents.resize(decode.batch);
-        decode_logits.resize(decode.batch * config.vocab);
-        connect(e, t5::streams::kDecodeInputIds, decode_input_ids);
-        connect(e, t5::streams::kDecodeAttentionMask, decode_attention_mask);
-        connect(e, t5::streams::kDecodeTokens, decode_tokens);
-        connect(e, t5::streams::kDecodeParents, decode_parents);
-        connect(e, t5::streams::kDecodeLogits, decode_logits);
+        decode_input_ids_.resize(r * decode.batch * decode.src_len);
+        decode_attention_mask_.resize(decode_input_ids_.size());
+        decode_tokens_.resize(r * decode.batch);
+        decode_parents_.resize(r * decode.batch);
+        decode_logits_.resize(r * decode.batch * shard);
+        connect(e, t5::streams::kDecodeInputIds, decode_input_ids_);
+        connect(e, t5::streams::kDecodeAttentionMask, decode_attention_mask_);
+        connect(e, t5::streams::kDecodeTokens, decode_tokens_);
+        connect(e, t5::streams::kDecodeParents, decode_parents_);
+        connect(e, t5::streams::kDecodeLogits, decode_logits_);
     }
 }
 
 void CompiledProgram::run(t5::T5Program::Index index) {
     engine_->run(index);
-    traffic_.estimated_cycles += uint64_t(std::llround(poplar_emulator::lastRunCycles(*engine_).total()));
+    const poplar_emulator::CycleReport& run = poplar_emulator::lastRunCycles(*engine_);
+    traffic_.estimated_cycles += uint64_t(std::llround(run.total()));
+    traffic_.inter_ipu_bytes += uint64_t(std::llround(run.ipuLinkBytes * double(plan_.replicas())));
+    traffic_.collectives += run.linkSteps;
+}
+
+std::vector<float> CompiledProgram::read_replicas(const t5::Parameter& p, const std::string& handle) {
+    std::vector<float> blocks(plan_.replicas() * t5::shardElements(p));
+    engine_->readTensor(handle, blocks.data(), blocks.data() + blocks.size());
+    return blocks;
+}
+
+void CompiledProgram::write_replicas(const std::string& handle, const std::vector<float>& blocks) {
+    engine_->writeTensor(handle, blocks.data(), blocks.data() + blocks.size());
+}
+
+std::vector<float> CompiledProgram::read_logical(const t5::Parameter& p, const std::string& handle, bool sum_data) {
+    if (plan_.replicas() == 1) return read_replicas(p, handle);
+    return t5::logicalTensor(p, plan_, read_replicas(p, handle), sum_data);
+}
+
+void CompiledProgram::write_logical(const t5::Parameter& p, const std::string& handle,
+                                    const std::vector<float>& logical) {
+    write_replicas(handle, plan_.replicas() == 1 ? logical : t5::replicaBuffer(p, plan_, logical));
+}
+
+std::vector<float> CompiledProgram::read_shard(const t5::Parameter& p, const std::string& handle, std::size_t rank,
+                                               bool sum_data) {
+    const std::size_t n = t5::shardElements(p);
+    const std::vector<float> blocks = read_replicas(p, handle);
+    std::vector<float> shard(n, 0.0f);
+    for (std::size_t g = 0; g < (sum_data ? plan_.dp : 1); ++g) {
+        const float* block = blocks.data() + plan_.replica(g, rank) * n;
+        for (std::size_t i = 0; i < n; ++i) shard[i] += block[i];
+    }
+    return shard;
+}
+
+void CompiledProgram::write_shard(const t5::Parameter& p, const std::string& handle, std::size_t rank,
+                                  const std::vector<float>& shard) {
+    const std::size_t n = t5::shardElements(p);
+    std::vector<float> blocks = read_replicas(p, handle);
+    // A parameter every rank holds whole has one shard: all its blocks take it.
+    for (std::size_t r = 0; r < plan_.replicas(); ++r)
+        if (!p.split() || plan_.tpRank(r) == rank) std::copy(shard.begin(), shard.end(), blocks.begin() + r * n);
+    write_replicas(handle, blocks);
+}
+
+template <typename T>
+void CompiledProgram::replicate(const std::vector<T>& block, std::vector<T>& to) const {
+    for (std::size_t r = 0; r < plan_.replicas(); ++r)
+        std::copy(block.begin(), block.end(), to.begin() + std::ptrdiff_t(r * block.size()));
+}
+
+void CompiledProgram::set_batch(const model::BatchView& b) {
+    const t5::BatchShape& s = shape();
+    const std::size_t src = s.batch * s.src_len, tgt = s.batch * s.tgt_len;
+    const int64_t rows = b.batch / int64_t(plan_.dp);
+    std::vector<int> ids(src), mask(src), decoder_ids(tgt), labels(tgt);
+    for (std::size_t g = 0; g < plan_.dp; ++g) {
+        model::BatchView part = b;
+        part.batch = rows;
+        const int64_t first = int64_t(g) * rows;
+        part.input_ids += first * b.src_len;
+        if (part.attention_mask) part.attention_mask += first * b.src_len;
+        part.decoder_input_ids += first * b.tgt_len;
+        if (part.labels) part.labels += first * b.tgt_len;
+        pad_into(part, s, ids, mask, decoder_ids, labels);
+        for (std::size_t k = 0; k < plan_.tp; ++k) {
+            const std::size_t r = plan_.replica(g, k);
+            std::copy(ids.begin(), ids.end(), input_ids_.begin() + std::ptrdiff_t(r * src));
+            std::copy(mask.begin(), mask.end(), attention_mask_.begin() + std::ptrdiff_t(r * src));
+            std::copy(decoder_ids.begin(), decoder_ids.end(), decoder_input_ids_.begin() + std::ptrdiff_t(r * tgt));
+            std::copy(labels.begin(), labels.end(), labels_.begin() + std::ptrdiff_t(r * tgt));
+        }
+    }
+}
+
+void CompiledProgram::gather_vocab(const std::vector<float>& blocks, std::size_t group, std::size_t block_rows,
+                                   std::size_t rows, float* out) const {
+    const std::size_t shard = plan_.paddedVocab(vocab_) / plan_.tp;
+    for (std::size_t k = 0; k < plan_.tp; ++k) {
+        const float* block = blocks.data() + plan_.replica(group, k) * block_rows * shard;
+        const std::size_t width = std::min(shard, vocab_ - std::min(vocab_, k * shard));  // the padding dropped
+        for (std::size_t i = 0; i < rows; ++i)
+            std::memcpy(out + i * vocab_ + k * shard, block + i * shard, width * sizeof(float));
+    }
+}
+
+void CompiledProgram::logits_of(const model::BatchView& b, float* out) const {
+    const t5::BatchShape& s = shape();
+    const std::size_t rows = std::size_t(b.batch) / plan_.dp;
+    std::vector<float> group(s.batch * s.tgt_len * vocab_);
+    for (std::size_t g = 0; g < plan_.dp; ++g) {
+        gather_vocab(logits_, g, s.batch * s.tgt_len, s.batch * s.tgt_len, group.data());
+        unpad(group.data(), s.tgt_len, rows, std::size_t(b.tgt_len), vocab_,
+              out + g * rows * std::size_t(b.tgt_len) * vocab_);
+    }
+}
+
+void CompiledProgram::encoder_output_of(const model::BatchView& b, float* out) const {
+    const t5::BatchShape& s = shape();
+    const std::size_t rows = std::size_t(b.batch) / plan_.dp, block = s.batch * s.src_len * d_model_;
+    for (std::size_t g = 0; g < plan_.dp; ++g)
+        unpad(encoder_output_.data() + plan_.replica(g, 0) * block, s.src_len, rows, std::size_t(b.src_len), d_model_,
+              out + g * rows * std::size_t(b.src_len) * d_model_);
+}
+
+void CompiledProgram::set_loss_scale(float scale) { std::fill(loss_scale_.begin(), loss_scale_.end(), scale); }
+
+void CompiledProgram::set_dropout_seed(uint64_t seed) {
+    for (std::size_t r = 0; r < plan_.replicas(); ++r) {
+        const uint64_t s = seed + plan_.dpIndex(r);
+        dropout_seed_[2 * r] = unsigned(s);
+        dropout_seed_[2 * r + 1] = unsigned(s >> 32);
+    }
+}
+
+void CompiledProgram::set_optimizer_settings(const std::array<float, t5::AdamWStep::kCount>& values) {
+    replicate(std::vector<float>(values.begin(), values.end()), optimizer_settings_);
+}
+
+void CompiledProgram::set_decode_prompts(const std::vector<int>& ids, const std::vector<int>& mask) {
+    replicate(ids, decode_input_ids_);
+    replicate(mask, decode_attention_mask_);
+}
+
+void CompiledProgram::set_decode_tokens(const std::vector<int>& tokens, const std::vector<int>& parents) {
+    replicate(tokens, decode_tokens_);
+    replicate(parents, decode_parents_);
+}
+
+void CompiledProgram::decode_logits_of(std::size_t rows, float* out) const {
+    gather_vocab(decode_logits_, 0, decode_tokens_.size() / plan_.replicas(), rows, out);
 }
 
 }  // namespace ft5::session

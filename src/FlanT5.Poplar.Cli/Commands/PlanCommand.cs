@@ -358,26 +358,22 @@ internal static class PlanCommand
         }
     }
 
-    /// <summary>One row per run of consecutive IPUs with identical numbers ("0-15").</summary>
+    /// <summary>One row per set of IPUs with identical numbers (<see cref="IpuGroups"/>).</summary>
     private static void WriteMemoryTable(TextWriter output, MemoryReport report)
     {
         string[] header = ["IPU", "stage", "weights", "grads", "optimizer", "activations", "working", "overhead", "total", "capacity", "streaming", "fits"];
         var rows = new List<string[]>();
-        var ipus = report.Ipus;
-        for (var i = 0; i < ipus.Count;)
+        foreach (var group in IpuGroups.Of(report.Ipus, SameNumbers))
         {
-            var j = i;
-            while (j + 1 < ipus.Count && SameNumbers(ipus[i], ipus[j + 1])) j++;
-            var m = ipus[i];
+            var m = report.Ipus[group[0]];
             rows.Add(
             [
-                i == j ? $"{i}" : $"{i}-{j}", $"{m.Stage}", ByteSize.Format(m.Weights), ByteSize.Format(m.Gradients),
+                IpuGroups.Format(group), $"{m.Stage}", ByteSize.Format(m.Weights), ByteSize.Format(m.Gradients),
                 ByteSize.Format(m.OptimizerState), $"{ByteSize.Format(m.Activations)} (x{m.InFlightMicroBatches})",
                 ByteSize.Format(m.WorkingSet), ByteSize.Format(m.Overhead), ByteSize.Format(m.Total), ByteSize.Format(m.Capacity),
                 m.StreamingUsed > 0 ? ByteSize.Format(m.StreamingUsed) : "-",
                 m.Fits ? "yes" : m.FitsOnChip ? "NO (streaming)" : "NO",
             ]);
-            i = j + 1;
         }
         var widths = header.Select((h, c) => Math.Max(h.Length, rows.Max(r => r[c].Length))).ToArray();
         string Line(string[] cells) => string.Join("  ", cells.Select((cell, c) => c < 2 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd();

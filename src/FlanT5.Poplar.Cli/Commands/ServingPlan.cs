@@ -151,20 +151,16 @@ internal sealed record ServingPlan(
     {
         string[] header = ["IPU", "stage", "weights", "KV cache", "encoder out", "working", "overhead", "total", "capacity", "streaming", "fits"];
         var rows = new List<string[]>();
-        var ipus = Memory.Ipus;
-        for (var i = 0; i < ipus.Count;)
+        foreach (var group in IpuGroups.Of(Memory.Ipus, (a, b) => b with { Ipu = a.Ipu, Replica = a.Replica, TpRank = a.TpRank } == a))
         {
-            var j = i;
-            while (j + 1 < ipus.Count && ipus[j + 1] with { Ipu = ipus[i].Ipu, Replica = ipus[i].Replica, TpRank = ipus[i].TpRank } == ipus[i]) j++;
-            var m = ipus[i];
+            var m = Memory.Ipus[group[0]];
             rows.Add(
             [
-                i == j ? $"{i}" : $"{i}-{j}", $"{m.Stage}", ByteSize.Format(m.Weights), ByteSize.Format(m.KvCache),
+                IpuGroups.Format(group), $"{m.Stage}", ByteSize.Format(m.Weights), ByteSize.Format(m.KvCache),
                 ByteSize.Format(m.EncoderOutput), ByteSize.Format(m.WorkingSet), ByteSize.Format(m.Overhead),
                 ByteSize.Format(m.Total), ByteSize.Format(m.Capacity), m.StreamingUsed > 0 ? ByteSize.Format(m.StreamingUsed) : "-",
                 m.Fits ? "yes" : m.FitsOnChip ? "NO (streaming)" : "NO",
             ]);
-            i = j + 1;
         }
         var widths = header.Select((h, c) => Math.Max(h.Length, rows.Max(r => r[c].Length))).ToArray();
         string Line(string[] cells) => string.Join("  ", cells.Select((cell, c) => c < 2 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd();

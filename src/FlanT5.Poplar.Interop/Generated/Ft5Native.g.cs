@@ -320,9 +320,9 @@ internal static unsafe partial class Ft5Native
     public static partial ft5_status ft5_instances_leave();
 
     /// <summary>
-    /// The device programs the session has compiled so far: a session on one IPU runs the T5 graph compiled for each
-    /// batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
-    /// program (other plans, today). Since ABI 1.2.
+    /// The device programs the session has compiled so far: a session on the T5 builder runs the T5 graph compiled for
+    /// each batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
+    /// program (the eager model's plans: pipeline stages, streaming memory, recomputation, today). Since ABI 1.2.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
@@ -792,7 +792,10 @@ internal partial struct ft5_model_desc
     public ulong seed;
 }
 
-/// <summary>How the model is placed on the device's IPUs. ipu = replica * (tp * pp) + stage * tp + tp_rank.</summary>
+/// <summary>
+/// How the model is placed on the device's IPUs. ipu = (replica * tp + tp_rank) * pp + stage: Poplar's replicas
+/// (replica * tp + tp_rank, tensor-parallel groups consecutive) of pp consecutive IPUs, one per pipeline stage.
+/// </summary>
 internal unsafe partial struct ft5_plan_desc
 {
     [NativeTypeName("uint32_t")]

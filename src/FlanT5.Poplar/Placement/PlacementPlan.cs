@@ -6,7 +6,9 @@ namespace FlanT5.Poplar.Placement;
 /// How the model is spread over IPUs: tensor parallel (t) × pipeline stages (p) × data-parallel replicas (d),
 /// the contiguous layers of each stage, the micro-batch schedule, recomputation and where weights and optimizer
 /// state live. Mirrors ft5_plan_desc field for field, so the native session can take it unchanged.
-/// IPU numbering: ipu = replica × (t × p) + stage × t + tp_rank.
+/// IPU numbering follows Poplar's replicas: the graph is replicated t × d times (replica = data-parallel index × t
+/// + tp_rank, tensor-parallel groups consecutive), each replica holds p consecutive IPUs, one per stage:
+/// ipu = (replica × t + tp_rank) × p + stage.
 /// </summary>
 public sealed record PlacementPlan
 {
@@ -97,7 +99,7 @@ public sealed record PlacementPlan
             throw new ArgumentOutOfRangeException(nameof(stage), stage, $"expected a stage in [0, {PipelineStages})");
         if (tpRank < 0 || tpRank >= TensorParallel)
             throw new ArgumentOutOfRangeException(nameof(tpRank), tpRank, $"expected a tensor-parallel rank in [0, {TensorParallel})");
-        return replica * IpusPerReplica + stage * TensorParallel + tpRank;
+        return (replica * TensorParallel + tpRank) * PipelineStages + stage;
     }
 
     /// <summary>Inverse of <see cref="IpuIndex"/>.</summary>
@@ -105,7 +107,8 @@ public sealed record PlacementPlan
     {
         if (ipu < 0 || ipu >= IpuCount)
             throw new ArgumentOutOfRangeException(nameof(ipu), ipu, $"expected an IPU in [0, {IpuCount})");
-        return (ipu / IpusPerReplica, ipu % IpusPerReplica / TensorParallel, ipu % TensorParallel);
+        var poplarReplica = ipu / PipelineStages;
+        return (poplarReplica / TensorParallel, ipu % PipelineStages, poplarReplica % TensorParallel);
     }
 
     /// <summary>Throws when <paramref name="target"/> has fewer IPUs than the plan places.</summary>

@@ -42,6 +42,6 @@ public partial class NativePlanContractTests
         foreach (var field in new[] { "tensor_parallel", "pipeline_stages", "replicas", "encoder_layers_per_stage",
                      "decoder_layers_per_stage", "schedule", "recompute", "weights_location", "optimizer_location" })
             Assert.That(desc, Does.Contain($" {field};"), field);
-        Assert.That(header, Does.Contain("ipu = replica * (tp * pp) + stage * tp + tp_rank"));
+        Assert.That(header, Does.Contain("ipu = (replica * tp + tp_rank) * pp + stage"));
     }
 }

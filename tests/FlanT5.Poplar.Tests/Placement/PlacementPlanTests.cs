@@ -114,22 +114,23 @@ public class PlacementPlanTests
     }
 
     [Test]
-    public void IpuIndexIsReplicaMajorThenStageThenTpRank()
+    public void IpuIndexFollowsPoplarReplicasOfConsecutiveStages()
     {
+        // Poplar replica (data-parallel index × 4 + tp_rank) holds IPUs [2 × replica, 2 × replica + 2), one per stage
         var plan = PlacementPlan.Create(Xxl, tensorParallel: 4, pipelineStages: 2, replicas: 3);
         Assert.That(plan.IpuCount, Is.EqualTo(24));
         Assert.That(plan.IpuIndex(0, 0, 0), Is.EqualTo(0));
-        Assert.That(plan.IpuIndex(0, 0, 3), Is.EqualTo(3));
-        Assert.That(plan.IpuIndex(0, 1, 0), Is.EqualTo(4));
+        Assert.That(plan.IpuIndex(0, 1, 0), Is.EqualTo(1));
+        Assert.That(plan.IpuIndex(0, 0, 3), Is.EqualTo(6));
         Assert.That(plan.IpuIndex(1, 0, 0), Is.EqualTo(8));
-        Assert.That(plan.IpuIndex(2, 1, 3), Is.EqualTo(2 * 8 + 1 * 4 + 3));
+        Assert.That(plan.IpuIndex(2, 1, 3), Is.EqualTo((2 * 4 + 3) * 2 + 1));
         var seen = new HashSet<int>();
         for (var r = 0; r < 3; r++)
         for (var s = 0; s < 2; s++)
         for (var k = 0; k < 4; k++)
         {
             var ipu = plan.IpuIndex(r, s, k);
-            Assert.That(ipu, Is.EqualTo(r * (4 * 2) + s * 4 + k));
+            Assert.That(ipu, Is.EqualTo((r * 4 + k) * 2 + s));
             Assert.That(plan.Locate(ipu), Is.EqualTo((r, s, k)));
             seen.Add(ipu);
         }

@@ -201,11 +201,13 @@ public class ServingPlannerTests
         var staged = new ServingPlanner().Plan(Xl, plan, Notebook, IpuTarget.Mk2(8));
         var single = Plan(Xl, 4, Notebook);
         // The even split puts the 24 encoder layers on stage 0 and the 24 decoder layers on stage 1.
+        var stage1 = plan.IpuIndex(0, 1, 0);
+        Assert.That(staged.Ipus[stage1].Stage, Is.EqualTo(1));
         Assert.That(staged.Ipus[0].KvCache, Is.Zero);
         Assert.That(staged.Ipus[0].EncoderOutput, Is.Zero);
-        Assert.That(staged.Ipus[4].KvCache, Is.EqualTo(single.Ipus[0].KvCache));
-        Assert.That(staged.Ipus[4].EncoderOutput, Is.EqualTo(single.Ipus[0].EncoderOutput));
-        Assert.That(staged.Ipus[0].Weights + staged.Ipus[4].Weights, Is.EqualTo(single.Ipus[0].Weights));
+        Assert.That(staged.Ipus[stage1].KvCache, Is.EqualTo(single.Ipus[0].KvCache));
+        Assert.That(staged.Ipus[stage1].EncoderOutput, Is.EqualTo(single.Ipus[0].EncoderOutput));
+        Assert.That(staged.Ipus[0].Weights + staged.Ipus[stage1].Weights, Is.EqualTo(single.Ipus[0].Weights));
         var time = new DecodeCostModel().Estimate(Xl, plan, Notebook, IpuTarget.Mk2(8));
         Assert.That(time.PipelineTransferSeconds, Is.GreaterThan(0));
     }

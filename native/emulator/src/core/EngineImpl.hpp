@@ -71,7 +71,11 @@ private:
   unsigned numLocal_ = 0;
   std::unique_ptr<Instances> instances_;
   std::vector<std::unique_ptr<ReplicaContext>> replicas_; // by replica index; null for replicas of other instances
-  std::map<const StepNode *, StepCycles> stepCycles_;
+  struct StepCost {
+    StepCycles cycles;
+    double ipuLinkBytes = 0;
+  };
+  std::map<const StepNode *, StepCost> stepCosts_;
   std::set<const StepNode *> threaded_; // steps worth a thread per replica
   std::map<std::pair<const StepNode *, unsigned>, std::mt19937> kernelRandom_;
   struct ConnectedStream {

@@ -41,6 +41,8 @@ struct StepCycles {
 struct CycleReport {
   StepCycles cycles;       // summed over the steps run
   std::size_t stepsRun = 0;
+  double ipuLinkBytes = 0;     // one replica's bytes over the IPU links (collectives, cross-replica copies)
+  std::size_t linkSteps = 0;   // the steps run that moved bytes over the links
   double total() const { return cycles.total(); }
 };
 

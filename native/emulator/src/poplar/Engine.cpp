@@ -116,7 +116,7 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
     instances_ = Instances::connect(rf, firstLocal_, numLocal_, f.h, groups);
   }
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    stepCycles_[steps[i]] = stepCycles(*steps[i], *state_);
+    stepCosts_[steps[i]] = {stepCycles(*steps[i], *state_), steps[i]->work().ipuLinkBytes};
     for (unsigned r = 0; r < rf; ++r)
       kernelRandom_.emplace(std::make_pair(steps[i], r),
                             std::mt19937(static_cast<std::mt19937::result_type>(mix((i << 16) ^ r))));
@@ -208,13 +208,16 @@ void EngineImpl::execute(const ProgramNode &node, const std::vector<unsigned> &a
 }
 
 void EngineImpl::runStep(const StepNode &step, const std::vector<unsigned> &active) {
-  const StepCycles &c = stepCycles_.at(&step);
+  const StepCost &cost = stepCosts_.at(&step);
+  const StepCycles &c = cost.cycles;
   lastRun_.cycles.compute += c.compute;
   lastRun_.cycles.exchange += c.exchange;
   lastRun_.cycles.ipuLink += c.ipuLink;
   lastRun_.cycles.host += c.host;
   lastRun_.cycles.sync += c.sync;
   ++lastRun_.stepsRun;
+  lastRun_.ipuLinkBytes += cost.ipuLinkBytes;
+  if (cost.ipuLinkBytes > 0) ++lastRun_.linkSteps;
   if (step.acrossReplicas()) {
     std::vector<ReplicaContext *> ctx;
     for (unsigned r : active) ctx.push_back(replicas_[r].get());
