@@ -71,6 +71,7 @@ internal static class ParityCommand
         if (referencePath is null && trajectoryPath is null)
             throw new ArgumentException("give --reference FILE, --trajectory FILE, or both");
         var rows = new List<ParityRow>();
+        var programsBuilt = 0;  // by the sessions on the Poplar builder; 0: every session ran on the eager model
         using var checkpoint = HfCheckpointLoader.Open(modelDir);
         if (referencePath is not null)
         {
@@ -78,6 +79,7 @@ internal static class ParityCommand
             using var model = DeviceModel.Load(checkpoint, options);
             if (reference.Has("input_ids")) rows.AddRange(ReferenceParity.ForwardBackward(model, reference));
             rows.AddRange(ReferenceParity.Generation(model, reference));
+            programsBuilt += model.Session.ProgramsBuilt;
         }
         if (trajectoryPath is not null)
         {
@@ -92,6 +94,7 @@ internal static class ParityCommand
             using var float64 = new ReferenceTensors(twin);
             using var model = DeviceModel.Load(checkpoint, options);
             rows.AddRange(ReferenceParity.Trajectory(model, batches, json, float64));
+            programsBuilt += model.Session.ProgramsBuilt;
         }
         if (rows.Count == 0) throw new InvalidDataException("the reference files held nothing to compare");
 
@@ -104,7 +107,8 @@ internal static class ParityCommand
         }
         int failed = rows.Count(r => !r.Passed);
         output.WriteLine($"{rows.Count - failed} of {rows.Count} within bounds ({modelDir}, tp {options.TensorParallel}, " +
-                         $"pp {options.PipelineStages}, replicas {options.Replicas})");
+                         $"pp {options.PipelineStages}, replicas {options.Replicas}, " +
+                         (programsBuilt > 0 ? $"on the Poplar builder: {programsBuilt} programs compiled)" : "on the eager model)"));
         return failed == 0 ? ExitCodes.Success : ExitCodes.InternalError;
     }
 

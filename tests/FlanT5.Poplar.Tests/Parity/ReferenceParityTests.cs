@@ -15,11 +15,12 @@ public sealed class ReferenceParityTests
 {
     private static string Fixture(string relative) => Path.Combine(TestContext.CurrentContext.TestDirectory, "fixtures", relative);
 
-    private static (int Code, string Output) Parity(string model, string? reference, string? trajectory)
+    private static (int Code, string Output) Parity(string model, string? reference, string? trajectory,
+        DeviceModelOptions? options = null)
     {
         var output = new StringWriter();
         int code = ParityCommand.Run(Fixture(model), reference is null ? null : Fixture(reference),
-            trajectory is null ? null : Fixture(trajectory), new DeviceModelOptions { DropoutRate = 0 }, output);
+            trajectory is null ? null : Fixture(trajectory), options ?? new DeviceModelOptions { DropoutRate = 0 }, output);
         return (code, output.ToString());
     }
 
@@ -31,6 +32,21 @@ public sealed class ReferenceParityTests
         Assert.That(output, Does.Contain($"{expectedRows} of {expectedRows} within bounds"), output);
         Assert.That(output, Does.Contain("greedy_ids (16 rows)").And.Contain("beam3_ids (16 rows)").And.Contain("trajectory losses")
             .And.Contain("trajectory gradient norms"));
+        Assert.That(code, Is.EqualTo(0), output);
+    }
+
+    /// <summary>The same checks, with the same bounds, on the Poplar builder's graph replicated over tensor-parallel
+    /// pairs of two data-parallel groups (4 emulated IPUs).</summary>
+    [Test]
+    public void TheBuilderWithTensorAndDataParallelismPassesTheSameChecks()
+    {
+        var options = new DeviceModelOptions
+        {
+            DropoutRate = 0, TensorParallel = 2, Replicas = 2, Executor = FlanT5.Poplar.Interop.SessionExecutor.Builder,
+        };
+        var (code, output) = Parity("flan-t5-tiny", "flan-t5-tiny/reference_forward_backward.safetensors",
+            "flan-t5-tiny/reference_adamw_trajectory.json", options);
+        Assert.That(output, Does.Contain("61 of 61 within bounds").And.Contain("tp 2, pp 1, replicas 2, on the Poplar builder"), output);
         Assert.That(code, Is.EqualTo(0), output);
     }
 

@@ -46,7 +46,12 @@ void ReplicaContext::writeRaw(const TensorLayout &t, const unsigned char *src) {
 }
 
 void ReplicaContext::readFloats(const TensorLayout &t, float *dst) const {
-  bool half = typeInfo(t.type).kind == TypeKind::Half;
+  TypeKind kind = typeInfo(t.type).kind;
+  if (kind == TypeKind::Float) { // the storage is the value: whole runs of elements at a time
+    readRaw(t, reinterpret_cast<unsigned char *>(dst));
+    return;
+  }
+  bool half = kind == TypeKind::Half;
   std::size_t i = 0;
   forEachElement(t.segments, [&](std::uint32_t v, std::size_t index) {
     const unsigned char *p = storage_[v].data();
@@ -88,10 +93,7 @@ void ReplicaContext::checkFloats(const TensorLayout &t, const float *values, con
 void ReplicaContext::writeFloats(const TensorLayout &t, const float *src, const std::string &op) {
   if (typeInfo(t.type).kind == TypeKind::Float) {
     checkFloats(t, src, op);
-    std::size_t i = 0;
-    forEachElement(t.segments, [&](std::uint32_t v, std::size_t index) {
-      std::memcpy(storage_[v].data() + index * 4, &src[i++], 4);
-    });
+    writeRaw(t, reinterpret_cast<const unsigned char *>(src));
     return;
   }
   std::size_t i = 0;
