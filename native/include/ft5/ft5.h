@@ -29,7 +29,7 @@ extern "C" {
 
 /** ABI version: major in the high 16 bits, minor in the low 16 bits. */
 #define FT5_ABI_VERSION_MAJOR 1
-#define FT5_ABI_VERSION_MINOR 3
+#define FT5_ABI_VERSION_MINOR 4
 
 /** Result of every fallible call. */
 typedef enum ft5_status {
@@ -308,10 +308,19 @@ typedef struct ft5_plan_desc {
     int32_t weights_only;
     /** Which implementation runs the session (ABI 1.3; callers built against 1.2 get AUTO). */
     ft5_executor executor;
+    /** The data-parallel replicas this process runs when the run's host instances share them (ABI 1.4): replicas
+     *  [first_local_replica, first_local_replica + local_replicas) of `replicas`; local_replicas 0 = all of them
+     *  (one process). Every instance creates the same session for its own replicas, after ft5_instances_join;
+     *  the collectives between replicas of different instances go over MPI, so the instances make the same calls
+     *  in the same order. Batches then hold the local replicas' rows only; the loss is the whole run's; a gradient
+     *  read before the optimizer step gives the local replicas' part. The T5 builder only (FT5_ERR_NOT_SUPPORTED
+     *  on the eager model). */
+    uint32_t first_local_replica;
+    uint32_t local_replicas;
 } ft5_plan_desc;
 
 /** Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
- *  (gradients and AdamW moments allocated), executor AUTO. */
+ *  (gradients and AdamW moments allocated), executor AUTO, every replica in this process. */
 FT5_API void ft5_plan_desc_init(ft5_plan_desc* desc);
 
 /* ------------------------------------------------------------------------------------------------

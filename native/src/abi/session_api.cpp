@@ -37,8 +37,9 @@ const ft5_session& handle_of(const ft5_session* s) { return *checked(s, HandleKi
 const ft5::model::ModelConfig& config_of(const ft5_session& h) {
     return h.builder ? h.builder->config() : h.session->model().config();
 }
+// The data-parallel replicas whose rows a batch holds: this process's.
 uint32_t replicas_of(const ft5_session& h) {
-    return h.builder ? uint32_t(h.builder->plan().dp) : h.session->model().placement().replicas;
+    return h.builder ? uint32_t(h.builder->local().count) : h.session->model().placement().replicas;
 }
 bool weights_only_of(const ft5_session& h) {
     return h.builder ? h.builder->weights_only() : h.session->model().placement().weights_only;
@@ -70,6 +71,23 @@ bool on_builder(const ft5_executor& field, const ft5::model::Placement& p) {
                                              why + " yet (use FT5_EXECUTOR_AUTO or FT5_EXECUTOR_EAGER)");
     }
     return true;
+}
+
+// The data-parallel replicas this process runs (plan->first_local_replica, local_replicas; 0: all of them).
+ft5::session::LocalReplicas check_local_replicas(const ft5_plan_desc& p, const ft5::model::Placement& placement) {
+    if (p.local_replicas == 0) {
+        if (p.first_local_replica != 0) {
+            invalid_argument("plan->first_local_replica is " + std::to_string(p.first_local_replica) +
+                             "; with local_replicas 0 (every replica in this process) it must be 0");
+        }
+        return {0, placement.replicas};
+    }
+    if (uint64_t(p.first_local_replica) + p.local_replicas > placement.replicas) {
+        invalid_argument("plan->first_local_replica " + std::to_string(p.first_local_replica) + " + local_replicas " +
+                         std::to_string(p.local_replicas) + " exceeds plan->replicas (" +
+                         std::to_string(placement.replicas) + ")");
+    }
+    return {p.first_local_replica, p.local_replicas};
 }
 
 // Checks the plan fields this build does not derive from Placement; returns the placement.
@@ -328,10 +346,19 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     const auto placement = check_plan(p, config, dev->device->num_ipus());
     auto handle = std::make_unique<ft5_session>();
     handle->device = dev->device;
+    const auto local = check_local_replicas(p, placement);
     if (on_builder(p.executor, placement)) {
         const ft5::t5::ParallelPlan parallel{placement.tp, placement.replicas};
-        handle->builder =
-            std::make_unique<ft5::session::BuilderSession>(dev->device, config, parallel, placement.weights_only);
+        handle->builder = std::make_unique<ft5::session::BuilderSession>(dev->device, config, parallel, local,
+                                                                         placement.weights_only);
+    } else if (local.count != placement.replicas) {
+        const std::string why = off_builder(placement);
+        ft5::fail(FT5_ERR_NOT_SUPPORTED,
+                  "plan->local_replicas is " + std::to_string(local.count) + " of " +
+                      std::to_string(placement.replicas) +
+                      " replicas: only the T5 builder runs part of a plan's replicas in one process" +
+                      (why.empty() ? std::string(" (plan->executor is FT5_EXECUTOR_EAGER)")
+                                   : ", and it does not run " + why + " yet"));
     } else {
         handle->session = std::make_unique<ft5::model::Session>(dev->device, config, placement);
     }

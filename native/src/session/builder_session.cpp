@@ -52,8 +52,9 @@ std::string slot_handle(ft5_param_slot slot, const std::string& name) {
 }  // namespace
 
 BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config,
-                               const t5::ParallelPlan& plan, bool weights_only)
+                               const t5::ParallelPlan& plan, const LocalReplicas& local, bool weights_only)
     : device_(std::move(device)), config_(config), t5_config_(builder_config(config)), plan_(plan),
+      local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local),
       weights_only_(weights_only), rng_key_(mix(config.seed)) {
     try {
         t5_config_.validate();
@@ -85,10 +86,10 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const model:
         info.builder_index = i;
         params_.push_back(std::move(info));
     }
-    for (std::size_t r = 0; r < plan_.replicas(); ++r)
+    for (const uint32_t ipu : local_ipus())
         for (const ParamInfo& p : params_)
             for (const std::string& handle : state_handles(p.name))
-                state_.emplace_back(device_, uint32_t(r), FT5_MEMORY_ON_CHIP, uint64_t(p.shard_elems) * sizeof(float),
+                state_.emplace_back(device_, ipu, FT5_MEMORY_ON_CHIP, uint64_t(p.shard_elems) * sizeof(float),
                                     handle);
     // The eager session's order (index-based callers compare the two): each stack's relative position bias right
     // after its first self-attention.
@@ -121,6 +122,13 @@ std::vector<std::string> BuilderSession::state_handles(const std::string& name) 
             t5::AdamW::firstMomentHandle(name), t5::AdamW::secondMomentHandle(name)};
 }
 
+std::vector<uint32_t> BuilderSession::local_ipus() const {
+    std::vector<uint32_t> ipus;
+    for (std::size_t r = local_.first * plan_.tp; r < (local_.first + local_.count) * plan_.tp; ++r)
+        ipus.push_back(uint32_t(r));  // one pipeline stage: Poplar replica r is IPU r
+    return ipus;
+}
+
 const t5::Parameter& BuilderSession::builder_param(const ParamInfo& p) const {
     return current_->program->program().parameters().all()[p.builder_index];
 }
@@ -142,7 +150,7 @@ void BuilderSession::check_state_fits(const t5::Parameters& params) const {
         tensors.emplace_back(bytes, p.name);
     }
     std::stable_sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (uint32_t ipu = 0; ipu < uint32_t(plan_.replicas()); ++ipu) {
+    for (const uint32_t ipu : local_ipus()) {
         const auto& arena = device_->arena(ipu, FT5_MEMORY_ON_CHIP);
         const uint64_t available = arena.capacity() - std::min(arena.capacity(), arena.used());
         if (need <= available) continue;
@@ -170,8 +178,8 @@ void BuilderSession::keep_summed_gradients_in_first_group() {
         const std::string handle = t5::Parameters::gradientHandle(p.name);
         std::vector<float> blocks = prog.read_replicas(builder_param(p), handle);
         const std::size_t n = std::size_t(p.shard_elems);
-        for (std::size_t r = 0; r < plan_.replicas(); ++r)
-            if (plan_.dpIndex(r) != 0) std::fill_n(blocks.begin() + std::ptrdiff_t(r * n), n, 0.0f);
+        for (std::size_t r = 0; r < local_.count * plan_.tp; ++r)  // local replica r: run-wide group first + r / tp
+            if (local_.first + r / plan_.tp != 0) std::fill_n(blocks.begin() + std::ptrdiff_t(r * n), n, 0.0f);
         prog.write_replicas(handle, blocks);
     }
 }
@@ -186,7 +194,8 @@ CompiledProgram& BuilderSession::program_for(const t5::BatchShape& shape, bool d
         Entry e;
         std::function<void(const t5::T5Program&)> before_compile;
         if (params_.empty()) before_compile = [this](const t5::T5Program& p) { check_state_fits(p.parameters()); };
-        e.program = std::make_unique<CompiledProgram>(c, plan_, device_->traffic(), shape, decode, before_compile);
+        e.program =
+            std::make_unique<CompiledProgram>(c, plan_, device_->traffic(), shape, decode, local_, before_compile);
         it = programs_.emplace(key, std::move(e)).first;
     }
     Entry& entry = it->second;
@@ -231,8 +240,8 @@ void BuilderSession::read(std::size_t index, ft5_param_slot slot, float* data, i
 
 std::vector<ipu::ArenaReservation> BuilderSession::activations(const CompiledProgram& program) const {
     std::vector<ipu::ArenaReservation> held;
-    for (std::size_t r = 0; r < plan_.replicas(); ++r)
-        held.emplace_back(device_, uint32_t(r), FT5_MEMORY_ON_CHIP, program.activation_bytes(), "activations");
+    for (const uint32_t ipu : local_ipus())
+        held.emplace_back(device_, ipu, FT5_MEMORY_ON_CHIP, program.activation_bytes(), "activations");
     return held;
 }
 

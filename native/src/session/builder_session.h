@@ -41,14 +41,16 @@ struct ParamInfo {
 
 class BuilderSession {
 public:
-    // Throws FT5_ERR_OUT_OF_MEMORY when the state does not fit the IPUs of the plan's replicas.
+    // Runs the local data-parallel replicas of plan (the run's other host instances the rest). Throws
+    // FT5_ERR_OUT_OF_MEMORY when the state does not fit the IPUs of the local replicas.
     BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config,
-                   const t5::ParallelPlan& plan, bool weights_only);
+                   const t5::ParallelPlan& plan, const LocalReplicas& local, bool weights_only);
     ~BuilderSession();
 
     const model::ModelConfig& config() const noexcept { return config_; }
     bool weights_only() const noexcept { return weights_only_; }
     const t5::ParallelPlan& plan() const noexcept { return plan_; }
+    const LocalReplicas& local() const noexcept { return local_; }
     const std::vector<ParamInfo>& params() const noexcept { return params_; }
     std::optional<std::size_t> find(const std::string& name) const;
     // The logical tensor, or (shard >= 0) tensor-parallel rank `shard`'s shard of it.
@@ -87,6 +89,8 @@ private:
     // The state changes in the current program (a write, gradients added or zeroed, an optimizer step).
     CompiledProgram& mutate();
     void move_state(CompiledProgram& from, CompiledProgram& to);
+    // The IPUs of the local replicas.
+    std::vector<uint32_t> local_ipus() const;
     const t5::Parameter& builder_param(const ParamInfo& p) const;
     // Throws FT5_ERR_OUT_OF_MEMORY, naming the IPU, the bytes and the largest tensors, when the state of params does
     // not fit the free on-chip memory of every replica's IPU (before anything is compiled or allocated).
@@ -100,6 +104,7 @@ private:
     model::ModelConfig config_;
     t5::T5Config t5_config_;
     t5::ParallelPlan plan_;
+    LocalReplicas local_;
     bool weights_only_;
     bool gradients_summed_ = false;  // since the last optimizer step (data parallelism only)
     std::vector<ParamInfo> params_;

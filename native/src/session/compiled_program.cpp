@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include <poplar/IPUModel.hpp>
+#include <poplar/OptionFlags.hpp>
 
 #include "core/Report.hpp"
 #include "session/shape_bucket.h"
@@ -30,19 +32,26 @@ void connect(poplar::Engine& engine, const char* handle, std::vector<T>& buffer)
 
 CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::ParallelPlan& plan,
                                  ipu::TrafficCounters& traffic, const t5::BatchShape& shape,
-                                 const t5::DecodeShape& decode,
+                                 const t5::DecodeShape& decode, const LocalReplicas& local,
                                  const std::function<void(const t5::T5Program&)>& before_compile)
-    : plan_(plan), vocab_(config.vocab), d_model_(config.d_model), traffic_(traffic),
+    : plan_(plan), local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local), host_{plan.tp, local_.count},
+      vocab_(config.vocab), d_model_(config.d_model), traffic_(traffic),
       device_(attached_device(plan.replicas())),
       graph_(std::make_unique<poplar::Graph>(device_.getTarget(),
                                              poplar::replication_factor(unsigned(plan.replicas())))),
       program_(std::make_unique<t5::T5Program>(*graph_, config, shape, decode, plan)) {
     if (before_compile) before_compile(*program_);
-    engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs());
+    // The SDK's runtime replicas: this process runs its own, the run's other instances the rest.
+    poplar::OptionFlags options;
+    if (local_.count != plan.dp) {
+        options.set("target.firstRuntimeReplica", std::to_string(local_.first * plan.tp));
+        options.set("target.numberRuntimeReplica", std::to_string(local_.count * plan.tp));
+    }
+    engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs(), options);
     engine_->load(device_);
     const auto& memory = poplar_emulator::memoryReport(*engine_).ipus.at(0);
     activation_bytes_ = memory.peakNotAlwaysLive + memory.peakTemporary;
-    const std::size_t r = plan.replicas();
+    const std::size_t r = host_.replicas();
     const std::size_t shard = plan.paddedVocab(config.vocab) / plan.tp;
     const std::size_t src = shape.batch * shape.src_len * shape.micro_batches;
     const std::size_t tgt = shape.batch * shape.tgt_len * shape.micro_batches;
@@ -89,12 +98,12 @@ void CompiledProgram::run(t5::T5Program::Index index) {
     engine_->run(index);
     const poplar_emulator::CycleReport& run = poplar_emulator::lastRunCycles(*engine_);
     traffic_.estimated_cycles += uint64_t(std::llround(run.total()));
-    traffic_.inter_ipu_bytes += uint64_t(std::llround(run.ipuLinkBytes * double(plan_.replicas())));
+    traffic_.inter_ipu_bytes += uint64_t(std::llround(run.ipuLinkBytes * double(host_.replicas())));
     traffic_.collectives += run.linkSteps;
 }
 
 std::vector<float> CompiledProgram::read_replicas(const t5::Parameter& p, const std::string& handle) {
-    std::vector<float> blocks(plan_.replicas() * t5::shardElements(p));
+    std::vector<float> blocks(host_.replicas() * t5::shardElements(p));
     engine_->readTensor(handle, blocks.data(), blocks.data() + blocks.size());
     return blocks;
 }
@@ -104,13 +113,13 @@ void CompiledProgram::write_replicas(const std::string& handle, const std::vecto
 }
 
 std::vector<float> CompiledProgram::read_logical(const t5::Parameter& p, const std::string& handle, bool sum_data) {
-    if (plan_.replicas() == 1) return read_replicas(p, handle);
-    return t5::logicalTensor(p, plan_, read_replicas(p, handle), sum_data);
+    if (host_.replicas() == 1) return read_replicas(p, handle);
+    return t5::logicalTensor(p, host_, read_replicas(p, handle), sum_data);
 }
 
 void CompiledProgram::write_logical(const t5::Parameter& p, const std::string& handle,
                                     const std::vector<float>& logical) {
-    write_replicas(handle, plan_.replicas() == 1 ? logical : t5::replicaBuffer(p, plan_, logical));
+    write_replicas(handle, host_.replicas() == 1 ? logical : t5::replicaBuffer(p, host_, logical));
 }
 
 std::vector<float> CompiledProgram::read_shard(const t5::Parameter& p, const std::string& handle, std::size_t rank,
@@ -118,8 +127,8 @@ std::vector<float> CompiledProgram::read_shard(const t5::Parameter& p, const std
     const std::size_t n = t5::shardElements(p);
     const std::vector<float> blocks = read_replicas(p, handle);
     std::vector<float> shard(n, 0.0f);
-    for (std::size_t g = 0; g < (sum_data ? plan_.dp : 1); ++g) {
-        const float* block = blocks.data() + plan_.replica(g, rank) * n;
+    for (std::size_t g = 0; g < (sum_data ? host_.dp : 1); ++g) {
+        const float* block = blocks.data() + host_.replica(g, rank) * n;
         for (std::size_t i = 0; i < n; ++i) shard[i] += block[i];
     }
     return shard;
@@ -130,23 +139,23 @@ void CompiledProgram::write_shard(const t5::Parameter& p, const std::string& han
     const std::size_t n = t5::shardElements(p);
     std::vector<float> blocks = read_replicas(p, handle);
     // A parameter every rank holds whole has one shard: all its blocks take it.
-    for (std::size_t r = 0; r < plan_.replicas(); ++r)
-        if (!p.split() || plan_.tpRank(r) == rank) std::copy(shard.begin(), shard.end(), blocks.begin() + r * n);
+    for (std::size_t r = 0; r < host_.replicas(); ++r)
+        if (!p.split() || host_.tpRank(r) == rank) std::copy(shard.begin(), shard.end(), blocks.begin() + r * n);
     write_replicas(handle, blocks);
 }
 
 template <typename T>
 void CompiledProgram::replicate(const std::vector<T>& block, std::vector<T>& to) const {
-    for (std::size_t r = 0; r < plan_.replicas(); ++r)
+    for (std::size_t r = 0; r < host_.replicas(); ++r)
         std::copy(block.begin(), block.end(), to.begin() + std::ptrdiff_t(r * block.size()));
 }
 
 void CompiledProgram::set_batch(const model::BatchView& b) {
     const t5::BatchShape& s = shape();
     const std::size_t src = s.batch * s.src_len, tgt = s.batch * s.tgt_len;
-    const int64_t rows = b.batch / int64_t(plan_.dp);
+    const int64_t rows = b.batch / int64_t(host_.dp);
     std::vector<int> ids(src), mask(src), decoder_ids(tgt), labels(tgt);
-    for (std::size_t g = 0; g < plan_.dp; ++g) {
+    for (std::size_t g = 0; g < host_.dp; ++g) {
         model::BatchView part = b;
         part.batch = rows;
         const int64_t first = int64_t(g) * rows;
@@ -155,8 +164,8 @@ void CompiledProgram::set_batch(const model::BatchView& b) {
         part.decoder_input_ids += first * b.tgt_len;
         if (part.labels) part.labels += first * b.tgt_len;
         pad_into(part, s, ids, mask, decoder_ids, labels);
-        for (std::size_t k = 0; k < plan_.tp; ++k) {
-            const std::size_t r = plan_.replica(g, k);
+        for (std::size_t k = 0; k < host_.tp; ++k) {
+            const std::size_t r = host_.replica(g, k);
             std::copy(ids.begin(), ids.end(), input_ids_.begin() + std::ptrdiff_t(r * src));
             std::copy(mask.begin(), mask.end(), attention_mask_.begin() + std::ptrdiff_t(r * src));
             std::copy(decoder_ids.begin(), decoder_ids.end(), decoder_input_ids_.begin() + std::ptrdiff_t(r * tgt));
@@ -167,9 +176,9 @@ void CompiledProgram::set_batch(const model::BatchView& b) {
 
 void CompiledProgram::gather_vocab(const std::vector<float>& blocks, std::size_t group, std::size_t block_rows,
                                    std::size_t rows, float* out) const {
-    const std::size_t shard = plan_.paddedVocab(vocab_) / plan_.tp;
-    for (std::size_t k = 0; k < plan_.tp; ++k) {
-        const float* block = blocks.data() + plan_.replica(group, k) * block_rows * shard;
+    const std::size_t shard = host_.paddedVocab(vocab_) / host_.tp;
+    for (std::size_t k = 0; k < host_.tp; ++k) {
+        const float* block = blocks.data() + host_.replica(group, k) * block_rows * shard;
         const std::size_t width = std::min(shard, vocab_ - std::min(vocab_, k * shard));  // the padding dropped
         for (std::size_t i = 0; i < rows; ++i)
             std::memcpy(out + i * vocab_ + k * shard, block + i * shard, width * sizeof(float));
@@ -178,9 +187,9 @@ void CompiledProgram::gather_vocab(const std::vector<float>& blocks, std::size_t
 
 void CompiledProgram::logits_of(const model::BatchView& b, float* out) const {
     const t5::BatchShape& s = shape();
-    const std::size_t rows = std::size_t(b.batch) / plan_.dp;
+    const std::size_t rows = std::size_t(b.batch) / host_.dp;
     std::vector<float> group(s.batch * s.tgt_len * vocab_);
-    for (std::size_t g = 0; g < plan_.dp; ++g) {
+    for (std::size_t g = 0; g < host_.dp; ++g) {
         gather_vocab(logits_, g, s.batch * s.tgt_len, s.batch * s.tgt_len, group.data());
         unpad(group.data(), s.tgt_len, rows, std::size_t(b.tgt_len), vocab_,
               out + g * rows * std::size_t(b.tgt_len) * vocab_);
@@ -189,17 +198,17 @@ void CompiledProgram::logits_of(const model::BatchView& b, float* out) const {
 
 void CompiledProgram::encoder_output_of(const model::BatchView& b, float* out) const {
     const t5::BatchShape& s = shape();
-    const std::size_t rows = std::size_t(b.batch) / plan_.dp, block = s.batch * s.src_len * d_model_;
-    for (std::size_t g = 0; g < plan_.dp; ++g)
-        unpad(encoder_output_.data() + plan_.replica(g, 0) * block, s.src_len, rows, std::size_t(b.src_len), d_model_,
+    const std::size_t rows = std::size_t(b.batch) / host_.dp, block = s.batch * s.src_len * d_model_;
+    for (std::size_t g = 0; g < host_.dp; ++g)
+        unpad(encoder_output_.data() + host_.replica(g, 0) * block, s.src_len, rows, std::size_t(b.src_len), d_model_,
               out + g * rows * std::size_t(b.src_len) * d_model_);
 }
 
 void CompiledProgram::set_loss_scale(float scale) { std::fill(loss_scale_.begin(), loss_scale_.end(), scale); }
 
 void CompiledProgram::set_dropout_seed(uint64_t seed) {
-    for (std::size_t r = 0; r < plan_.replicas(); ++r) {
-        const uint64_t s = seed + plan_.dpIndex(r);
+    for (std::size_t r = 0; r < host_.replicas(); ++r) {
+        const uint64_t s = seed + local_.first + host_.dpIndex(r);  // the run-wide data-parallel index
         dropout_seed_[2 * r] = unsigned(s);
         dropout_seed_[2 * r + 1] = unsigned(s >> 32);
     }
@@ -220,7 +229,7 @@ void CompiledProgram::set_decode_tokens(const std::vector<int>& tokens, const st
 }
 
 void CompiledProgram::decode_logits_of(std::size_t rows, float* out) const {
-    gather_vocab(decode_logits_, 0, decode_tokens_.size() / plan_.replicas(), rows, out);
+    gather_vocab(decode_logits_, 0, decode_tokens_.size() / host_.replicas(), rows, out);
 }
 
 }  // namespace ft5::session

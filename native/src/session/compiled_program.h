@@ -1,7 +1,8 @@
 // One T5Program compiled into an engine for one static shape, with the host buffers its streams read and write.
 // On hardware each of these is a graph compilation; the session counts them.
 // Under a parallel plan the graph is replicated tp x dp times (replica r on IPU r): every stream buffer holds one
-// block per replica, and the host side here speaks in whole batches and logical tensors (shard_layout.h).
+// block per local replica, and the host side here speaks in the local replicas' batches and logical tensors
+// (shard_layout.h).
 #pragma once
 
 #include <array>
@@ -22,18 +23,27 @@
 
 namespace ft5::session {
 
+// The data-parallel replicas this process runs, [first, first + count) of the plan's dp; count 0: all of them. The
+// run's other host instances run the others (the SDK's runtime replicas; collectives between them go over MPI).
+struct LocalReplicas {
+    std::size_t first = 0;
+    std::size_t count = 0;
+};
+
 class CompiledProgram {
 public:
     // Builds the graph for shape (one data-parallel group's rows; and decode, when enabled), calls before_compile
-    // (when given) with the program built, compiles it and loads it on its own emulated IPUs, one per replica. Each
-    // run adds the engine's cycle estimate and link traffic to traffic (which must outlive the program).
+    // (when given) with the program built, compiles it and loads it on its own emulated IPUs, one per replica, to
+    // run the local replicas. Each run adds the engine's cycle estimate and link traffic to traffic (which must
+    // outlive the program).
     CompiledProgram(const t5::T5Config& config, const t5::ParallelPlan& plan, ipu::TrafficCounters& traffic,
-                    const t5::BatchShape& shape, const t5::DecodeShape& decode = {},
+                    const t5::BatchShape& shape, const t5::DecodeShape& decode = {}, const LocalReplicas& local = {},
                     const std::function<void(const t5::T5Program&)>& before_compile = {});
 
     const t5::T5Program& program() const { return *program_; }
     const t5::BatchShape& shape() const { return program_->shape(); }
     const t5::ParallelPlan& plan() const { return plan_; }
+    const LocalReplicas& local() const { return local_; }
     poplar::Engine& engine() { return *engine_; }
     // The most bytes one IPU's runs hold beyond the variables always live (activations and kernel scratch), as
     // the engine compiled them. Every replica's IPU holds the same.
@@ -81,7 +91,9 @@ private:
     void gather_vocab(const std::vector<float>& blocks, std::size_t group, std::size_t block_rows, std::size_t rows,
                       float* out) const;
 
-    t5::ParallelPlan plan_;
+    t5::ParallelPlan plan_;   // the graph's, every instance's replicas
+    LocalReplicas local_;
+    t5::ParallelPlan host_;   // the host buffers' layout: the local replicas (tp x local data-parallel groups)
     std::size_t vocab_, d_model_;
     ipu::TrafficCounters& traffic_;
     poplar::Device device_;

@@ -97,7 +97,7 @@ struct Pair {
         EXPECT_EQ(ft5_session_create(device, &m, &plan, &eager), FT5_OK) << ft5_last_error();
         EXPECT_EQ(ft5_session_programs_built(eager, &eager_programs), FT5_OK);
         builder = std::make_unique<ft5::session::BuilderSession>(device->device, ft5::model::ModelConfig::from_desc(m),
-                                                                 ft5::t5::ParallelPlan{}, false);
+                                                                 ft5::t5::ParallelPlan{}, ft5::session::LocalReplicas{}, false);
         uint32_t count = 0;
         EXPECT_EQ(ft5_session_param_count(eager, &count), FT5_OK);
         EXPECT_EQ(count, builder->params().size());
@@ -228,7 +228,7 @@ TEST(BuilderSession, DropoutResumesBitIdenticallyFromTheRngState) {
     ft5_device* device = nullptr;
     ASSERT_EQ(ft5_device_create(&dd, &device), FT5_OK);
     ft5::session::BuilderSession s(device->device, ft5::model::ModelConfig::from_desc(tiny_desc(0.3f)),
-                                   ft5::t5::ParallelPlan{}, false);
+                                   ft5::t5::ParallelPlan{}, ft5::session::LocalReplicas{}, false);
     std::mt19937 rng(3);
     std::normal_distribution<float> dist(0.0f, 0.4f);
     for (std::size_t i = 0; i < s.params().size(); ++i) {
