@@ -46,6 +46,16 @@ public sealed record PlanDescription
     /// <summary>Which implementation runs the session (transitional, until the eager model retires).</summary>
     public SessionExecutor Executor { get; init; }
 
+    /// <summary>
+    /// The data-parallel replicas this process runs when the run's host instances share them: replicas
+    /// [FirstLocalReplica, FirstLocalReplica + LocalReplicas) of <see cref="Replicas"/>; LocalReplicas 0 = all of them
+    /// (one process). Every instance creates the same session after joining the run; its batches then hold the
+    /// local replicas' rows only. The Poplar builder only.
+    /// </summary>
+    public int FirstLocalReplica { get; init; }
+
+    public int LocalReplicas { get; init; }
+
     /// <summary>The descriptor without the per-stage arrays; the caller pins those (see <see cref="StageArray"/>).</summary>
     internal unsafe ft5_plan_desc ToNative()
     {
@@ -60,6 +70,8 @@ public sealed record PlanDescription
         d.optimizer_location = (ft5_memory_location)OptimizerLocation;
         d.weights_only = WeightsOnly ? 1 : 0;
         d.executor = (ft5_executor)Executor;
+        d.first_local_replica = Count(FirstLocalReplica, nameof(FirstLocalReplica));
+        d.local_replicas = Count(LocalReplicas, nameof(LocalReplicas));
         return d;
     }
 

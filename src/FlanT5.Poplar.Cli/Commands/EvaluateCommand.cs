@@ -39,12 +39,7 @@ internal static class EvaluateCommand
         var beams = new Option<int?>("--num-beams") { Description = "Beam width (1 = greedy; default: inference.num_beams)" };
         var maxTokens = new Option<int?>("--max-new-tokens") { Description = "Longest answer in tokens (default: inference.max_new_tokens)" };
         var output = new Option<string?>("--output", "-o") { Description = "Write the results (one JSON object per split) to this file" };
-        var instanceTimeout = new Option<int>("--instance-timeout")
-        {
-            Description = "Under mpirun/poprun: seconds an instance waits for the others to finish their share of a split " +
-                "before it stops every instance with an error",
-            DefaultValueFactory = _ => 600,
-        };
+        var instanceTimeout = InstanceRun.TimeoutOption("to finish their share of a split");
         var command = new Command("evaluate",
             "Accuracy by generation on MNLI validation splits: per-class counts and confusion matrix (unknown answers count as wrong)");
         options.AddTo(command);
@@ -62,33 +57,13 @@ internal static class EvaluateCommand
             if (parse.GetValue(model) is { } modelDir) config = config with { Model = config.Model with { Checkpoint = Path.GetFullPath(modelDir) } };
             var layout = RunConfigOptions.ThrowUnlessRunnable(loaded, config, environment, "evaluate", runsAcrossInstances: true);
             var timeout = parse.GetValue(instanceTimeout);
-            if (timeout <= 0 || timeout > MaxInstanceTimeoutSeconds)
-                throw new ArgumentException($"--instance-timeout {timeout}: expected seconds in (0, {MaxInstanceTimeoutSeconds}]");
+            InstanceRun.CheckTimeout(timeout);
             if (!layout.IsMultiInstance) return Run(parse, config, new OneInstance());
-            var instances = HostInstances.Join(TimeSpan.FromSeconds(timeout));
-            // MPI's world is not the launch the variables describe (variables set by hand, say): this instance stops
-            // without the collective leave, and any other instance of that world meets the same mismatch.
-            if (instances.Index != layout.InstanceIndex || instances.Count != layout.InstanceCount)
-                throw new InvalidLaunchException(InstanceLayout.MpiSize, layout.InstanceCount.ToString(CultureInfo.InvariantCulture),
-                    $"MPI says this is instance {instances.Index} of {instances.Count}, the launcher's variables say " +
-                    $"{layout.InstanceIndex} of {layout.InstanceCount}: start the run with mpirun or poprun");
-            using var joined = instances;
-            try
-            {
-                // Each instance drives only its own replicas.
-                var local = config with { Execution = config.Execution with { DataParallel = layout.LocalReplicas, Instances = 1 } };
-                return Run(parse, local, instances);
-            }
-            catch (Exception e)
-            {
-                // The others may wait for this one in a gather it will never reach: end them all, with this error.
-                var error = parse.InvocationConfiguration.Error;
-                error.WriteLine($"instance {instances.Index} of {instances.Count} failed; stopping every instance");
-                var code = CliErrorHandler.Report(e, error, parse.GetValue<bool>(CliApplication.VerboseOptionName));
-                error.Flush();
-                instances.Abort(code);
-                throw;
-            }
+            using var instances = InstanceRun.Join(layout, timeout);
+            // Each instance drives only its own replicas.
+            var local = config with { Execution = config.Execution with { DataParallel = layout.LocalReplicas, Instances = 1 } };
+            return InstanceRun.RunOrAbortAsync(instances, parse, () => Task.FromResult(Run(parse, local, instances)))
+                .GetAwaiter().GetResult();
         });
         return command;
 
@@ -129,7 +104,4 @@ internal static class EvaluateCommand
             return ExitCodes.Success;
         }
     }
-
-    /// <summary>The longest --instance-timeout: what the native gather's millisecond count holds, rounded down.</summary>
-    private const int MaxInstanceTimeoutSeconds = 4_000_000;
 }

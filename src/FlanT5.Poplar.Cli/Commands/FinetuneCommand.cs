@@ -1,10 +1,13 @@
 using System.CommandLine;
+using System.Text;
 using FlanT5.Poplar.Checkpoints;
 using FlanT5.Poplar.Cli.Hosting;
 using FlanT5.Poplar.Cli.Reporting;
 using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Evaluation;
 using FlanT5.Poplar.Files;
+using FlanT5.Poplar.Interop;
+using FlanT5.Poplar.Placement;
 using FlanT5.Poplar.Reporting;
 using FlanT5.Poplar.Training;
 
@@ -34,6 +37,7 @@ internal static class FinetuneCommand
         {
             Description = "Start a new run in output.run_dir even though it holds an earlier run, whose outputs are removed",
         };
+        var instanceTimeout = InstanceRun.TimeoutOption("at the end of training and of each split's evaluation");
         var command = new Command("finetune",
             "Fine-tune Flan-T5 on MNLI as text-to-text, evaluate by generation, export a Hugging Face checkpoint. " +
             "With no options: the bundled tiny model and synthetic data on the IPU emulator (configs/tiny-emulator.yaml).");
@@ -42,33 +46,56 @@ internal static class FinetuneCommand
         command.Options.Add(resume);
         command.Options.Add(forceResume);
         command.Options.Add(overwrite);
+        command.Options.Add(instanceTimeout);
         command.SetAction(async (parse, cancellation) =>
         {
             var loaded = options.Load(parse);
             RunConfigLoader.ThrowIfAny(loaded, RunConfigPathChecker.Check(loaded.Config));
-            RunConfigOptions.ThrowUnlessRunnable(loaded, loaded.Config, environment, "finetune");
+            var layout = RunConfigOptions.ThrowUnlessRunnable(loaded, loaded.Config, environment, "finetune", runsAcrossInstances: true);
             if (parse.GetValue(resume) && parse.GetValue(overwrite))
                 throw new ArgumentException("--resume continues the run in output.run_dir and --overwrite replaces it: give one of them");
             if (parse.GetValue(forceResume) && !parse.GetValue(resume) && loaded.Config.Checkpoint.Load is null)
                 throw new ArgumentException("--force-resume goes with --resume (or checkpoint.load)");
             var start = parse.GetValue(resume) ? RunStart.Resume : parse.GetValue(overwrite) ? RunStart.Overwrite : RunStart.Fresh;
-            return await RunAsync(loaded, !parse.GetValue(noEval), start, parse.GetValue(forceResume),
-                parse.InvocationConfiguration.Output, shutdown, cancellation);
+            InstanceRun.CheckTimeout(parse.GetValue(instanceTimeout));
+            if (!layout.IsMultiInstance)
+            {
+                return await RunAsync(loaded, !parse.GetValue(noEval), start, parse.GetValue(forceResume),
+                    parse.InvocationConfiguration.Output, shutdown, cancellation);
+            }
+            if (start == RunStart.Resume || loaded.Config.Checkpoint.Load is not null)
+                throw new ArgumentException($"launch: {layout.Describe()}: resuming a run of several instances is not supported yet; " +
+                    "resume it as one process (execution.instances: 1), which drives every replica itself");
+            using var instances = InstanceRun.Join(layout, parse.GetValue(instanceTimeout));
+            return await InstanceRun.RunOrAbortAsync(instances, parse, () => RunAsync(loaded, !parse.GetValue(noEval), start,
+                parse.GetValue(forceResume), parse.InvocationConfiguration.Output, shutdown, cancellation, layout, instances));
         });
         return command;
     }
 
+    /// <summary>
+    /// The job. Across several host instances (<paramref name="launch"/>, <paramref name="instances"/>) every instance
+    /// trains its own data-parallel replicas on its rows of each batch and generates its share of each split; instance 0
+    /// alone prints and writes (the run directory, metrics, checkpoints, evaluation, export, summary): every replica
+    /// holds the whole training state, so one writer has all of it and nothing needs merging.
+    /// </summary>
     internal static async Task<int> RunAsync(LoadedRunConfig loaded, bool evaluate, RunStart start, bool forceResume,
-        TextWriter output, ShutdownSignal? shutdown, CancellationToken cancellation)
+        TextWriter output, ShutdownSignal? shutdown, CancellationToken cancellation, InstanceLayout? launch = null,
+        IInstanceGroup? instances = null)
     {
-        using var runDirectory = RunDirectory.Open(loaded.Config, start, DateTime.UtcNow);
-        var config = runDirectory.Config;
-        var paths = runDirectory.Paths;
+        instances ??= new OneInstance();
+        bool writes = instances.Index == 0;
+        if (!writes) output = TextWriter.Null;
+        using var runDirectory = writes ? RunDirectory.Open(loaded.Config, start, DateTime.UtcNow) : null;
+        // The other instances take instance 0's run directory (its {timestamp} resolved there).
+        var config = ShareRunDirectory(runDirectory?.Config ?? loaded.Config, instances);
+        var paths = new RunOutputPaths(config.Output.RunDir);
         output.WriteLine($"flant5 finetune: {loaded.Source}");
         output.WriteLine($"  run directory: {paths.RunDir}");
-        if (runDirectory.Note is { } note) output.WriteLine($"  note: {note}");
+        if (runDirectory?.Note is { } note) output.WriteLine($"  note: {note}");
+        if (launch is { IsMultiInstance: true }) output.WriteLine($"  launch: {launch.Describe()} (instance 0 writes every output)");
 
-        using var checkpoint = CheckpointToResume(config, start, paths, forceResume, output);
+        using var checkpoint = writes ? CheckpointToResume(config, start, paths, forceResume, output) : null;
         using var inputs = RunInputs.Load(config);
         foreach (var line in inputs.Notes) output.WriteLine($"  data: {line}");
         output.WriteLine($"  model: {config.Model.Checkpoint} ({inputs.Pretrained.Config.ParameterCount():N0} parameters, " +
@@ -78,17 +105,18 @@ internal static class FinetuneCommand
                          $"{config.Ipus} IPU(s) on the {config.Execution.Backend.ToString().ToLowerInvariant()}");
 
         using var trainer = new T5Trainer(config, inputs.Pretrained, inputs.Train, null, config.Inference, inputs.Tokenizer,
-            LabelSet.Mnli);
+            LabelSet.Mnli, launch: launch);
         if (checkpoint is not null)
         {
             trainer.Resume(checkpoint);
             output.WriteLine($"  resumed at step {trainer.Step} from {checkpoint.Directory}");
         }
-        AtomicFile.WriteAllText(paths.ResolvedConfig, RunConfigWriter.ToYaml(config, includeDerived: false));
+        if (writes) AtomicFile.WriteAllText(paths.ResolvedConfig, RunConfigWriter.ToYaml(config, includeDerived: false));
 
         TrainingOutcome outcome;
-        using (var metrics = new MetricsWriter(paths, checkpoint is null ? null : trainer.Step))
+        if (writes)
         {
+            using var metrics = new MetricsWriter(paths, checkpoint is null ? null : trainer.Step);
             if (metrics.DroppedRecords > 0)
                 output.WriteLine($"  metrics: dropped {metrics.DroppedRecords} record(s) the earlier run wrote after step {trainer.Step}");
             var display = TrainingProgressDisplay.ForConsole(output);
@@ -97,6 +125,10 @@ internal static class FinetuneCommand
                 outcome = await display.RunAsync("fine-tuning", config.Training.Steps,
                     observer => trainer.TrainAsync(new ObserverPair(metrics, observer), cancellation));
             }
+        }
+        else
+        {
+            outcome = await trainer.TrainAsync(null, cancellation);
         }
         if (outcome.SkippedSteps > 0)
             output.WriteLine($"  {outcome.SkippedSteps} step(s) skipped for non-finite loss or gradients (see metrics.jsonl)");
@@ -112,11 +144,14 @@ internal static class FinetuneCommand
         };
         if (outcome.LastCheckpoint is not null) outputs["training_checkpoint"] = outcome.LastCheckpoint;
 
-        var stepMetrics = MetricsWriter.ReadJsonl(paths.MetricsJsonl, config.Training.Steps);
-        if (LossCurvePlot.Save(stepMetrics, paths.LossPlot, $"Fine-tuning loss ({Path.GetFileName(config.Model.Checkpoint)})"))
-            outputs["loss_plot"] = paths.LossPlot;
-        else
-            output.WriteLine("  note: no step had a finite loss, so there is no loss plot");
+        if (writes)
+        {
+            var stepMetrics = MetricsWriter.ReadJsonl(paths.MetricsJsonl, config.Training.Steps);
+            if (LossCurvePlot.Save(stepMetrics, paths.LossPlot, $"Fine-tuning loss ({Path.GetFileName(config.Model.Checkpoint)})"))
+                outputs["loss_plot"] = paths.LossPlot;
+            else
+                output.WriteLine("  note: no step had a finite loss, so there is no loss plot");
+        }
 
         var accuracy = new Dictionary<string, SplitAccuracy>(StringComparer.Ordinal);
         if (outcome.Interrupted)
@@ -130,17 +165,20 @@ internal static class FinetuneCommand
             {
                 foreach (var (split, examples) in inputs.Eval)
                 {
-                    var result = trainer.Evaluate(split, examples);
+                    var result = trainer.Evaluate(split, examples, instances);
                     var path = paths.Evaluation(split);
-                    AtomicFile.WriteAllText(path, result.ToJson());
+                    if (writes) AtomicFile.WriteAllText(path, result.ToJson());
                     outputs[$"eval_{split}"] = path;
                     accuracy[split] = SplitAccuracy.From(result);
                     output.WriteLine(result.ToText());
                 }
             }
-            trainer.SaveHfCheckpoint(paths.HfCheckpoint);
+            if (writes) trainer.SaveHfCheckpoint(paths.HfCheckpoint);
             outputs["hf_checkpoint"] = paths.HfCheckpoint;
         }
+        // Every instance has finished with the run's outputs before any leaves.
+        instances.AllGather([]);
+        if (!writes) return outcome.Interrupted ? shutdown?.ExitCode ?? ExitCodes.Interrupted : ExitCodes.Success;
 
         var programsBuilt = trainer.Model.Session.ProgramsBuilt;
         var summary = new RunSummary
@@ -158,6 +196,7 @@ internal static class FinetuneCommand
             Interrupted = outcome.Interrupted,
             TruncatedSources = outcome.Truncation.Sources,
             TruncatedTargets = outcome.Truncation.Targets,
+            Launch = RunLaunch.Of(launch ?? InstanceLayout.Single(config.Execution.DataParallel)),
             Accuracy = accuracy,
             Outputs = outputs,
         };
@@ -173,6 +212,14 @@ internal static class FinetuneCommand
         foreach (var (name, path) in outputs) output.WriteLine($"  {name,-20} {path}");
         output.WriteLine($"  {"summary",-20} {paths.Summary}");
         return outcome.Interrupted ? shutdown?.ExitCode ?? ExitCodes.Interrupted : ExitCodes.Success;
+    }
+
+    /// <summary>The config with instance 0's run directory (every instance learns it; one process keeps its own).</summary>
+    private static RunConfig ShareRunDirectory(RunConfig config, IInstanceGroup instances)
+    {
+        if (instances.Count == 1) return config;
+        var runDir = Encoding.UTF8.GetString(instances.AllGather(Encoding.UTF8.GetBytes(config.Output.RunDir))[0]);
+        return config with { Output = config.Output with { RunDir = runDir } };
     }
 
     /// <summary>

@@ -16,8 +16,8 @@ internal static unsafe partial class Ft5Native
     [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 1")]
     public const int FT5_ABI_VERSION_MAJOR = 1;
 
-    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 3")]
-    public const int FT5_ABI_VERSION_MINOR = 3;
+    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 4")]
+    public const int FT5_ABI_VERSION_MINOR = 4;
 
     [NativeTypeName("#define FT5_MAX_RANK 8")]
     public const int FT5_MAX_RANK = 8;
@@ -130,7 +130,7 @@ internal static unsafe partial class Ft5Native
 
     /// <summary>
     /// Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
-    /// (gradients and AdamW moments allocated), executor AUTO.
+    /// (gradients and AdamW moments allocated), executor AUTO, every replica in this process.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
@@ -839,6 +839,21 @@ internal unsafe partial struct ft5_plan_desc
 
     /// <summary>Which implementation runs the session (ABI 1.3; callers built against 1.2 get AUTO).</summary>
     public ft5_executor executor;
+
+    /// <summary>
+    /// The data-parallel replicas this process runs when the run's host instances share them (ABI 1.4): replicas
+    /// [first_local_replica, first_local_replica + local_replicas) of `replicas`; local_replicas 0 = all of them
+    /// (one process). Every instance creates the same session for its own replicas, after ft5_instances_join;
+    /// the collectives between replicas of different instances go over MPI, so the instances make the same calls
+    /// in the same order. Batches then hold the local replicas' rows only; the loss is the whole run's; a gradient
+    /// read before the optimizer step gives the local replicas' part. The T5 builder only (FT5_ERR_NOT_SUPPORTED
+    /// on the eager model).
+    /// </summary>
+    [NativeTypeName("uint32_t")]
+    public uint first_local_replica;
+
+    [NativeTypeName("uint32_t")]
+    public uint local_replicas;
 }
 
 internal partial struct ft5_session

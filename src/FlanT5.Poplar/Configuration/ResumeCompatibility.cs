@@ -5,14 +5,16 @@ namespace FlanT5.Poplar.Configuration;
 /// <summary>
 /// Whether a training checkpoint belongs to the run about to continue from it: the keys that decide what is trained
 /// on what — the model, the data, the batch, the optimizer and schedule, the placement — must be the same. Keys that
-/// may change between an interrupted run and its continuation (where outputs and checkpoints go, threads, inference
-/// settings, the evaluation files, and the number of steps unless the schedule depends on it) are not compared.
+/// may change between an interrupted run and its continuation (where outputs and checkpoints go, threads, the host
+/// instances the replicas are shared by, inference settings, the evaluation files, and the number of steps unless the
+/// schedule depends on it) are not compared.
 /// </summary>
 public static class ResumeCompatibility
 {
     private static readonly string[] FreeKeys =
     [
         "output.run_dir", "checkpoint.dir", "checkpoint.every", "checkpoint.keep", "checkpoint.load", "execution.threads",
+        "execution.instances",
     ];
 
     private static readonly string[] FreePrefixes = ["inference.", "data.eval."];

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using FlanT5.Poplar.Evaluation;
 using FlanT5.Poplar.Files;
+using FlanT5.Poplar.Placement;
 
 namespace FlanT5.Poplar.Reporting;
 
@@ -9,6 +10,13 @@ namespace FlanT5.Poplar.Reporting;
 public sealed record SplitAccuracy(double Accuracy, int Correct, int Total, int Unknown)
 {
     public static SplitAccuracy From(EvaluationResult result) => new(result.Accuracy, result.Correct, result.Total, result.Unknown);
+}
+
+/// <summary>How the run was launched, as summary.json records it: one process, or several host instances.</summary>
+public sealed record RunLaunch(string Launcher, int Instances, int ReplicasPerInstance)
+{
+    public static RunLaunch Of(InstanceLayout layout) =>
+        new(InstanceLayout.LauncherName(layout.Launcher), layout.InstanceCount, layout.LocalReplicas);
 }
 
 /// <summary>summary.json: what a run did and where its outputs are.</summary>
@@ -27,6 +35,8 @@ public sealed record RunSummary
     public double? FinalLoss { get; init; }
     /// <summary>Device programs the session compiled (batch shape buckets on the T5 graph); 0 on the eager model.</summary>
     public int ProgramsBuilt { get; init; }
+    /// <summary>The launch: a reader tells a run of two instances from one process by it.</summary>
+    public RunLaunch? Launch { get; init; }
     /// <summary>True when the run stopped early (Ctrl-C) after saving a checkpoint.</summary>
     public bool Interrupted { get; init; }
     /// <summary>Training prompts fed cut to model.source_length (an example counts each time it is fed).</summary>

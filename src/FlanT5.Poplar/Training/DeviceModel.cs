@@ -25,6 +25,10 @@ public sealed record DeviceModelOptions
     public ulong Seed { get; init; }
     /// <summary>What runs the session (transitional, until the eager model retires).</summary>
     public SessionExecutor Executor { get; init; } = SessionExecutor.Auto;
+    /// <summary>The data-parallel replicas this process runs when the run's host instances share them
+    /// (<see cref="PlanDescription.FirstLocalReplica"/>); LocalReplicas 0 = all of them.</summary>
+    public int FirstLocalReplica { get; init; }
+    public int LocalReplicas { get; init; }
 
     public static DeviceModelOptions From(RunConfig config) => new()
     {
@@ -92,6 +96,8 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 OptimizerLocation = options.OptimizerLocation,
                 WeightsOnly = options.WeightsOnly,
                 Executor = options.Executor,
+                FirstLocalReplica = options.FirstLocalReplica,
+                LocalReplicas = options.LocalReplicas,
             };
             var session = T5Session.Create(device, description, plan);
             return new DeviceModel(device, session, config, layout);

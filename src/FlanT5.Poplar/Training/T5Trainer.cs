@@ -6,6 +6,7 @@ using FlanT5.Poplar.Data;
 using FlanT5.Poplar.Evaluation;
 using FlanT5.Poplar.Generation;
 using FlanT5.Poplar.Interop;
+using FlanT5.Poplar.Placement;
 using FlanT5.Poplar.Tokenization;
 
 namespace FlanT5.Poplar.Training;
@@ -47,6 +48,7 @@ public sealed class T5Trainer : IDisposable
     private readonly NonFiniteGuard _guard = new();
     private readonly DataLoader? _loader;
     private DataCursor _cursor;
+    private readonly InstanceLayout _launch;
     private int _step;
     private long _optimizerStep;
 
@@ -58,9 +60,11 @@ public sealed class T5Trainer : IDisposable
     /// <param name="tokenizer">The model's tokenizer.</param>
     /// <param name="metric">The label words; generated text is classified against them (anything else is wrong).</param>
     /// <param name="postprocess">Applied to each generated text before classification (the reference's process_answers_func).</param>
+    /// <param name="launch">This process's place in a run of several host instances: its session runs its own
+    /// data-parallel replicas and it feeds them their rows of every micro-batch (null: one process, every replica).</param>
     public T5Trainer(RunConfig config, IModelTensorSource pretrained, IReadOnlyList<Seq2SeqExample> dataset,
         IReadOnlyList<Seq2SeqExample>? evalDataset, InferenceSection evalConfig, T5Tokenizer tokenizer, LabelSet metric,
-        Func<string, string>? postprocess = null)
+        Func<string, string>? postprocess = null, InstanceLayout? launch = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(pretrained);
@@ -78,7 +82,11 @@ public sealed class T5Trainer : IDisposable
         _postprocess = postprocess ?? (s => s);
         _schedule = LearningRateSchedule.FromConfig(config.Training);
         _lossScaler = new DynamicLossScaler(config.Execution.LossScaling);
-        Model = DeviceModel.Load(pretrained, DeviceModelOptions.From(config));
+        _launch = launch ?? InstanceLayout.Single(config.Execution.DataParallel);
+        var modelOptions = DeviceModelOptions.From(config);
+        if (_launch.IsMultiInstance)
+            modelOptions = modelOptions with { FirstLocalReplica = _launch.FirstReplica, LocalReplicas = _launch.LocalReplicas };
+        Model = DeviceModel.Load(pretrained, modelOptions);
         if (tokenizer.VocabSize > Model.Config.VocabSize)
         {
             Model.Dispose();
@@ -89,7 +97,8 @@ public sealed class T5Trainer : IDisposable
         {
             var options = new DataLoaderOptions
             {
-                BatchSize = config.Execution.MicroBatchSize,
+                // one micro-batch of every data-parallel replica: the run's, whichever instances run the replicas
+                BatchSize = config.Execution.MicroBatchSize * config.Execution.DataParallel,
                 Seed = config.Data.ShuffleSeed,
                 Shuffle = true,
                 DropLast = config.Data.DropLast,
@@ -127,6 +136,26 @@ public sealed class T5Trainer : IDisposable
         new(new SessionDecoder(Model.Session), _tokenizer, options ?? GenerationOptionsFor(_evalConfig));
 
     /// <summary>
+    /// The trained weights in a weights-only session of this process alone: a session that runs some of the run's
+    /// replicas needs the other instances for each of its runs, and the instances evaluate different prompts.
+    /// </summary>
+    private DeviceModel LocalWeightsCopy()
+    {
+        var options = DeviceModelOptions.From(_config) with { Replicas = 1, WeightsOnly = true, DropoutRate = 0 };
+        var copy = DeviceModel.Create(Model.Config, Model.Layout, options);
+        try
+        {
+            copy.LoadWeights(Model.Slot(ParameterSlot.Weight));
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Trains up to the configured number of steps. Cancelling the token finishes the step in flight, saves a training
     /// checkpoint and returns with <see cref="TrainingOutcome.Interrupted"/> set; a NaN or infinite gradient skips the
     /// step (and lowers a dynamic loss scale) instead of corrupting the weights.
@@ -143,6 +172,8 @@ public sealed class T5Trainer : IDisposable
         string? lastCheckpoint = null;
         bool interrupted = false;
         var truncation = TruncationCount.None;
+        // Every data-parallel replica holds the whole training state, so instance 0 alone writes it all.
+        bool writesCheckpoints = _launch.InstanceIndex == 0;
 
         await using var batches = _loader.ReadAsync(_cursor, maxBatches: (long)(steps - _step) * accumulation, CancellationToken.None)
             .GetAsyncEnumerator(CancellationToken.None);
@@ -163,7 +194,7 @@ public sealed class T5Trainer : IDisposable
                 if (!await batches.MoveNextAsync())
                     throw new InvalidOperationException($"the data loader ended before step {_step + 1} of {steps}");
                 var batch = batches.Current;
-                microBatches.Add(ToTokenBatch(batch, training: true));
+                microBatches.Add(LocalRows(batch));
                 _cursor = batch.Next ?? _cursor;
                 samples += batch.Rows;
                 truncation = truncation.Add(batch);
@@ -193,10 +224,10 @@ public sealed class T5Trainer : IDisposable
             if (finite) lastLoss = loss;
             observer?.OnStep(new StepMetrics(_step, steps, loss, lr, result.GradNorm, scale,
                 samples / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed.TotalSeconds, !finite));
-            if (every > 0 && _step % every == 0 && _step < steps) lastCheckpoint = SaveTrainingCheckpoint();
+            if (every > 0 && _step % every == 0 && _step < steps && writesCheckpoints) lastCheckpoint = SaveTrainingCheckpoint();
         }
         clock.Stop();
-        if (interrupted || _step == steps) lastCheckpoint = SaveTrainingCheckpoint();
+        if ((interrupted || _step == steps) && writesCheckpoints) lastCheckpoint = SaveTrainingCheckpoint();
         return new TrainingOutcome(_step, steps, samples, clock.Elapsed.TotalSeconds, lastLoss, _guard.SkippedCount,
             interrupted, lastCheckpoint) { Truncation = truncation };
     }
@@ -232,8 +263,9 @@ public sealed class T5Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(examples);
         instances ??= new OneInstance();
         var accumulator = new EvaluationAccumulator(split, _metric);
-        var pipeline = Pipeline();
         var options = GenerationOptionsFor(_evalConfig);
+        using var copy = _launch.IsMultiInstance ? LocalWeightsCopy() : null;
+        var pipeline = new Text2TextPipeline(new SessionDecoder((copy ?? Model).Session), _tokenizer, options);
         var shard = EvaluationShards.Of(examples.Count, options.BatchSize, instances.Index, instances.Count);
         var (start, count) = shard.GetOffsetAndLength(examples.Count);
         var prompts = Enumerable.Range(start, count).Select(i => examples[i].Source).ToList();
@@ -275,7 +307,8 @@ public sealed class T5Trainer : IDisposable
             LossScale = _lossScaler.Scale,
             DataCursor = Encoding.UTF8.GetBytes(_cursor.ToString()),
             RngState = rng,
-            Plan = $"tp={_config.Execution.TensorParallel} pp={_config.Execution.PipelineStages} dp={_config.Execution.DataParallel}",
+            Plan = $"tp={_config.Execution.TensorParallel} pp={_config.Execution.PipelineStages} dp={_config.Execution.DataParallel}" +
+                   (_launch.IsMultiInstance ? $" instances={_launch.InstanceCount}" : ""),
             RunConfig = RunConfigWriter.ToJson(_config, includeDerived: false),
         };
         return Checkpoints.Save(state);
@@ -314,7 +347,21 @@ public sealed class T5Trainer : IDisposable
         BatchSize = inference.BatchSize,
     };
 
-    private static TokenBatch ToTokenBatch(Seq2SeqBatch batch, bool training) =>
-        new(batch.Rows, batch.SourceLength, batch.TargetLength, inputIds: batch.InputIds, decoderInputIds: batch.DecoderInputIds,
-            attentionMask: batch.AttentionMask, labels: batch.Labels, training: training);
+    /// <summary>This process's rows of a micro-batch of every replica: its local replicas' (all rows in one
+    /// process). Replica r reads rows [r n, (r + 1) n), n = rows / data-parallel replicas.</summary>
+    private TokenBatch LocalRows(Seq2SeqBatch batch)
+    {
+        int first = 0, rows = batch.Rows;
+        if (_launch.IsMultiInstance)
+        {
+            int perReplica = batch.Rows / _config.Execution.DataParallel;
+            first = _launch.FirstReplica * perReplica;
+            rows = _launch.LocalReplicas * perReplica;
+        }
+        ReadOnlyMemory<int> Rows(int[] values, int length) => values.AsMemory(first * length, rows * length);
+        return new TokenBatch(rows, batch.SourceLength, batch.TargetLength,
+            inputIds: Rows(batch.InputIds, batch.SourceLength), decoderInputIds: Rows(batch.DecoderInputIds, batch.TargetLength),
+            attentionMask: Rows(batch.AttentionMask, batch.SourceLength), labels: Rows(batch.Labels, batch.TargetLength),
+            training: true);
+    }
 }

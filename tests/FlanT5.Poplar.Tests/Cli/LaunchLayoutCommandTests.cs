@@ -5,8 +5,9 @@ namespace FlanT5.Poplar.Tests.Cli;
 
 /// <summary>
 /// What the commands make of the launcher's variables (given to the commands in place of the process's environment):
-/// config show prints the layout, finetune refuses several instances, which the engine cannot train across yet.
-/// (evaluate runs across instances, over MPI: <see cref="MpirunEvaluateTests"/> runs it under a real mpirun.)
+/// config show prints the layout, and finetune refuses to resume a run of several instances, which is not supported
+/// yet. (evaluate and finetune run across instances, over MPI: <see cref="MpirunEvaluateTests"/> and
+/// <see cref="MpirunFinetuneTests"/> run them under a real mpirun.)
 /// </summary>
 public class LaunchLayoutCommandTests
 {
@@ -65,12 +66,12 @@ public class LaunchLayoutCommandTests
     }
 
     [Test]
-    public void FinetuneRefusesSeveralInstancesAndSaysWhatIsMissing()
+    public void FinetuneRefusesToResumeSeveralInstancesBeforeJoiningThem()
     {
-        var result = Run(Mpirun(0, 2), ["finetune", .. TwoReplicas]);
+        var result = Run(Mpirun(0, 2), ["finetune", "--resume", .. TwoReplicas]);
         Assert.That(result.ExitCode, Is.EqualTo(2), result.Output + result.Error);
-        Assert.That(result.Error, Does.StartWith("error: launch: mpirun: instance 0 of 2, local replicas [0, 1): finetune runs as one instance only so far.")
-            .And.Contain("sessions on the Poplar builder").And.Contain("evaluate already runs across instances"));
+        Assert.That(result.Error, Does.StartWith("error: launch: mpirun: instance 0 of 2, local replicas [0, 1): resuming a run of " +
+            "several instances is not supported yet").And.Contain("execution.instances: 1"));
     }
 
     [Test]

@@ -4,8 +4,8 @@ namespace FlanT5.Poplar.Tests.Cli;
 
 /// <summary>
 /// The built flant5 under a real Open MPI <c>mpirun -np 2</c> (installed by <c>build.ps1 bootstrap</c>): each process
-/// finds its own rank in what mpirun really sets, and finetune stops both with the error that says what is missing
-/// (evaluate across instances: <see cref="MpirunEvaluateTests"/>).
+/// finds its own rank in what mpirun really sets (evaluate and finetune across instances: <see cref="MpirunEvaluateTests"/>,
+/// <see cref="MpirunFinetuneTests"/>).
 /// </summary>
 public class MpirunLaunchTests
 {
@@ -28,12 +28,4 @@ public class MpirunLaunchTests
         }));
     }
 
-    [Test]
-    public void FinetuneStopsEveryInstanceWithWhatIsMissing()
-    {
-        var result = Mpirun(["finetune", .. TwoInstances]);
-        Assert.That(result.ExitCode, Is.Not.Zero, result.Describe("mpirun flant5 finetune"));
-        Assert.That(result.Error, Does.Contain("error: launch: mpirun: instance 0 of 2, local replicas [0, 1): finetune runs as one instance only so far.")
-            .Or.Contain("error: launch: mpirun: instance 1 of 2, local replicas [1, 2): finetune runs as one instance only so far."));
-    }
 }
