@@ -123,12 +123,13 @@ internal static class FinetuneCommand
             using (shutdown?.FinishStepOnStop())
             {
                 outcome = await display.RunAsync("fine-tuning", config.Training.Steps,
-                    observer => trainer.TrainAsync(new ObserverPair(metrics, observer), cancellation));
+                    observer => trainer.TrainAsync(new ObserverPair(metrics, observer), cancellation, instances));
             }
         }
         else
         {
-            outcome = await trainer.TrainAsync(null, cancellation);
+            using (shutdown?.FinishStepOnStop())
+                outcome = await trainer.TrainAsync(null, cancellation, instances);
         }
         if (outcome.SkippedSteps > 0)
             output.WriteLine($"  {outcome.SkippedSteps} step(s) skipped for non-finite loss or gradients (see metrics.jsonl)");

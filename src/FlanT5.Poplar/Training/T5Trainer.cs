@@ -160,7 +160,11 @@ public sealed class T5Trainer : IDisposable
     /// checkpoint and returns with <see cref="TrainingOutcome.Interrupted"/> set; a NaN or infinite gradient skips the
     /// step (and lowers a dynamic loss scale) instead of corrupting the weights.
     /// </summary>
-    public async Task<TrainingOutcome> TrainAsync(IStepObserver? observer = null, CancellationToken cancellation = default)
+    /// <param name="observer">Told of every step.</param>
+    /// <param name="cancellation">Asks the run to stop after the step in flight.</param>
+    /// <param name="instances">The run's host instances (with a launch of several): they agree on stopping.</param>
+    public async Task<TrainingOutcome> TrainAsync(IStepObserver? observer = null, CancellationToken cancellation = default,
+        IInstanceGroup? instances = null)
     {
         if (_loader is null) throw new InvalidOperationException("no training dataset was given to the trainer");
         int steps = _config.Training.Steps;
@@ -179,7 +183,7 @@ public sealed class T5Trainer : IDisposable
             .GetAsyncEnumerator(CancellationToken.None);
         while (_step < steps)
         {
-            if (cancellation.IsCancellationRequested)
+            if (StopRequested(cancellation, instances))
             {
                 interrupted = true;
                 break;
@@ -230,6 +234,18 @@ public sealed class T5Trainer : IDisposable
         if ((interrupted || _step == steps) && writesCheckpoints) lastCheckpoint = SaveTrainingCheckpoint();
         return new TrainingOutcome(_step, steps, samples, clock.Elapsed.TotalSeconds, lastLoss, _guard.SkippedCount,
             interrupted, lastCheckpoint) { Truncation = truncation };
+    }
+
+    /// <summary>
+    /// Whether to stop before the next step. Across instances the stop is agreed at each step boundary: a signal
+    /// reaches the instances at different moments, and one that stopped alone would leave the others waiting in the
+    /// step's collectives; so every instance stops after the same step, and instance 0 saves it.
+    /// </summary>
+    private static bool StopRequested(CancellationToken cancellation, IInstanceGroup? instances)
+    {
+        bool mine = cancellation.IsCancellationRequested;
+        if (instances is null || instances.Count == 1) return mine;
+        return instances.AllGather([(byte)(mine ? 1 : 0)]).Any(b => b[0] != 0);
     }
 
     /// <summary>

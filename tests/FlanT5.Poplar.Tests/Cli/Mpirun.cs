@@ -18,11 +18,26 @@ internal static class Mpirun
     /// <c>mpirun --oversubscribe ARGS</c> (two processes may share fewer cores); past <paramref name="limit"/> the
     /// whole process tree is killed and the test fails, so a stuck launch cannot hang CI.
     /// </summary>
-    public static ChildProcess.Result Run(IEnumerable<string> args, TimeSpan limit)
+    public static ChildProcess.Result Run(IEnumerable<string> args, TimeSpan limit) =>
+        ChildProcess.Run(Path(), ["--oversubscribe", .. args], TestContext.CurrentContext.TestDirectory, AllowRoot, limit);
+
+    /// <summary>
+    /// The same, with <paramref name="signal"/> (INT, TERM) sent to mpirun <paramref name="after"/> its start, as a
+    /// user's Ctrl-C reaches it: mpirun passes it on to every instance.
+    /// </summary>
+    public static ChildProcess.Result RunAndSignal(IEnumerable<string> args, string signal, TimeSpan after, TimeSpan limit)
+    {
+        static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        var command = string.Join(" ", new[] { Path(), "--oversubscribe" }.Concat(args).Select(Quote));
+        var script = $"{command} & pid=$!; sleep {after.TotalSeconds:0}; kill -{signal} $pid; wait $pid";
+        return ChildProcess.Run("/bin/sh", ["-c", script], TestContext.CurrentContext.TestDirectory, AllowRoot, limit);
+    }
+
+    private static string Path()
     {
         var mpirun = Environment.GetEnvironmentVariable("PATH")!.Split(':')
-            .Select(dir => Path.Combine(dir, "mpirun")).FirstOrDefault(File.Exists);
+            .Select(dir => System.IO.Path.Combine(dir, "mpirun")).FirstOrDefault(File.Exists);
         if (mpirun is null) Assert.Fail("mpirun not found on PATH: run `build.ps1 bootstrap` (it installs openmpi-bin)");
-        return ChildProcess.Run(mpirun!, ["--oversubscribe", .. args], TestContext.CurrentContext.TestDirectory, AllowRoot, limit);
+        return mpirun!;
     }
 }

@@ -104,6 +104,31 @@ public class MpirunFinetuneTests
         Assert.That(Steps(runDir), Has.Count.EqualTo(saved + 2));
     }
 
+    [Test]
+    public void CtrlCStopsEveryInstanceAfterTheSameStepAndSavesItOnce()
+    {
+        using var dir = new TempDirectory();
+        var runDir = Path.Combine(dir.Path, "run");
+        string[] run =
+        [
+            "finetune", "--no-eval", "--set", "training.steps=5000", "--set", "checkpoint.every=0", "--set", "execution.data_parallel=2",
+            "--set", "execution.micro_batch_size=16", "--set", "execution.threads=1", "--set", "execution.instances=2",
+            "--set", $"output.run_dir={runDir}",
+        ];
+        // mpirun passes the Ctrl-C on to both instances (as SIGTERM); 12 s is some steps into training here.
+        var result = Mpirun.RunAndSignal(["-np", "2", .. Mpirun.Flant5(run)], "INT", TimeSpan.FromSeconds(12), Limit);
+        Assert.That(result.ExitCode, Is.Not.Zero, result.Describe("mpirun, interrupted"));
+        Assert.That(result.Elapsed, Is.LessThan(TimeSpan.FromSeconds(60)), result.Describe("mpirun"));
+        var saved = Directory.GetDirectories(Path.Combine(runDir, "checkpoints")).Select(Path.GetFileName).ToList();
+        var steps = Steps(runDir).Count;
+        Assert.Multiple(() =>
+        {
+            Assert.That(saved, Is.EqualTo(new[] { $"checkpoint-{steps:D8}" }), "one checkpoint, of the last step run: " + result.Describe("mpirun"));
+            Assert.That(Occurrences(result.Output, $"interrupted at step {steps}"), Is.EqualTo(1), result.Describe("mpirun"));
+            Assert.That(steps, Is.GreaterThan(0).And.LessThan(5000));
+        });
+    }
+
     private sealed record Step(double Loss, double GradNorm);
 
     private static List<Step> Steps(string runDir) =>
