@@ -63,9 +63,6 @@ internal static class FinetuneCommand
                 return await RunAsync(loaded, !parse.GetValue(noEval), start, parse.GetValue(forceResume),
                     parse.InvocationConfiguration.Output, shutdown, cancellation);
             }
-            if (start == RunStart.Resume || loaded.Config.Checkpoint.Load is not null)
-                throw new ArgumentException($"launch: {layout.Describe()}: resuming a run of several instances is not supported yet; " +
-                    "resume it as one process (execution.instances: 1), which drives every replica itself");
             using var instances = InstanceRun.Join(layout, parse.GetValue(instanceTimeout));
             return await InstanceRun.RunOrAbortAsync(instances, parse, () => RunAsync(loaded, !parse.GetValue(noEval), start,
                 parse.GetValue(forceResume), parse.InvocationConfiguration.Output, shutdown, cancellation, layout, instances));
@@ -95,7 +92,10 @@ internal static class FinetuneCommand
         if (runDirectory?.Note is { } note) output.WriteLine($"  note: {note}");
         if (launch is { IsMultiInstance: true }) output.WriteLine($"  launch: {launch.Describe()} (instance 0 writes every output)");
 
-        using var checkpoint = writes ? CheckpointToResume(config, start, paths, forceResume, output) : null;
+        // Instance 0 finds and checks the checkpoint to continue from; every instance loads it into its own replicas.
+        var found = writes ? CheckpointToResume(config, start, paths, forceResume, output) : null;
+        var sharedCheckpoint = ShareCheckpoint(found?.Directory, instances);
+        using var checkpoint = found ?? (sharedCheckpoint is null ? null : TrainingCheckpoint.Open(sharedCheckpoint));
         using var inputs = RunInputs.Load(config);
         foreach (var line in inputs.Notes) output.WriteLine($"  data: {line}");
         output.WriteLine($"  model: {config.Model.Checkpoint} ({inputs.Pretrained.Config.ParameterCount():N0} parameters, " +
@@ -213,6 +213,14 @@ internal static class FinetuneCommand
         foreach (var (name, path) in outputs) output.WriteLine($"  {name,-20} {path}");
         output.WriteLine($"  {"summary",-20} {paths.Summary}");
         return outcome.Interrupted ? shutdown?.ExitCode ?? ExitCodes.Interrupted : ExitCodes.Success;
+    }
+
+    /// <summary>Instance 0's checkpoint directory (null: none) for every instance; one process keeps its own.</summary>
+    private static string? ShareCheckpoint(string? directory, IInstanceGroup instances)
+    {
+        if (instances.Count == 1) return directory;
+        var theirs = instances.AllGather(Encoding.UTF8.GetBytes(directory ?? ""))[0];
+        return theirs.Length == 0 ? null : Encoding.UTF8.GetString(theirs);
     }
 
     /// <summary>The config with instance 0's run directory (every instance learns it; one process keeps its own).</summary>

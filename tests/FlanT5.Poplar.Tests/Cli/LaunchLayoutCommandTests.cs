@@ -5,9 +5,9 @@ namespace FlanT5.Poplar.Tests.Cli;
 
 /// <summary>
 /// What the commands make of the launcher's variables (given to the commands in place of the process's environment):
-/// config show prints the layout, and finetune refuses to resume a run of several instances, which is not supported
-/// yet. (evaluate and finetune run across instances, over MPI: <see cref="MpirunEvaluateTests"/> and
-/// <see cref="MpirunFinetuneTests"/> run them under a real mpirun.)
+/// config show prints the layout, and the commands that run refuse a launch that contradicts the config. (evaluate and
+/// finetune run across instances, over MPI: <see cref="MpirunEvaluateTests"/> and <see cref="MpirunFinetuneTests"/> run
+/// them under a real mpirun.)
 /// </summary>
 public class LaunchLayoutCommandTests
 {
@@ -63,15 +63,6 @@ public class LaunchLayoutCommandTests
         Assert.That(result.ExitCode, Is.Zero, "show describes; the commands that run refuse");
         Assert.That(result.Output, Does.Contain(
             "\n# launch: error: launch: OMPI_COMM_WORLD_SIZE=2: expected a divisor of the plan's 1 replica(s) (execution.data_parallel)"));
-    }
-
-    [Test]
-    public void FinetuneRefusesToResumeSeveralInstancesBeforeJoiningThem()
-    {
-        var result = Run(Mpirun(0, 2), ["finetune", "--resume", .. TwoReplicas]);
-        Assert.That(result.ExitCode, Is.EqualTo(2), result.Output + result.Error);
-        Assert.That(result.Error, Does.StartWith("error: launch: mpirun: instance 0 of 2, local replicas [0, 1): resuming a run of " +
-            "several instances is not supported yet").And.Contain("execution.instances: 1"));
     }
 
     [Test]

@@ -105,7 +105,7 @@ public class MpirunFinetuneTests
     }
 
     [Test]
-    public void CtrlCStopsEveryInstanceAfterTheSameStepAndSavesItOnce()
+    public void CtrlCStopsEveryInstanceAfterTheSameStepSavesItOnceAndBothResume()
     {
         using var dir = new TempDirectory();
         var runDir = Path.Combine(dir.Path, "run");
@@ -127,6 +127,11 @@ public class MpirunFinetuneTests
             Assert.That(Occurrences(result.Output, $"interrupted at step {steps}"), Is.EqualTo(1), result.Describe("mpirun"));
             Assert.That(steps, Is.GreaterThan(0).And.LessThan(5000));
         });
+        // Both instances continue from that checkpoint.
+        var resumed = Mpirun.Run(["-np", "2", .. Mpirun.Flant5([.. run, "--resume", "--set", $"training.steps={steps + 2}"])], Limit);
+        Assert.That(resumed.ExitCode, Is.Zero, resumed.Describe("mpirun -np 2 flant5 finetune --resume"));
+        Assert.That(Occurrences(resumed.Output, $"resumed at step {steps} from"), Is.EqualTo(1), resumed.Describe("mpirun --resume"));
+        Assert.That(Steps(runDir), Has.Count.EqualTo(steps + 2));
     }
 
     private sealed record Step(double Loss, double GradNorm);
