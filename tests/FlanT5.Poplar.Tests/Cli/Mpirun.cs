@@ -22,16 +22,21 @@ internal static class Mpirun
         ChildProcess.Run(Path(), ["--oversubscribe", .. args], TestContext.CurrentContext.TestDirectory, AllowRoot, limit);
 
     /// <summary>
-    /// The same, with <paramref name="signal"/> (INT, TERM) sent to mpirun <paramref name="after"/> its start, as a
-    /// user's Ctrl-C reaches it: mpirun passes it on to every instance.
+    /// The same in the background of a shell: once the shell test <paramref name="ready"/> holds (polled every 0.2 s,
+    /// for at most a minute), the shell runs <paramref name="then"/> (where <c>$mpirun</c> is mpirun's pid: a user's
+    /// Ctrl-C is <c>kill -INT $mpirun</c>) and waits for mpirun. Waiting for the run's own progress, not for a fixed
+    /// time, keeps the test right on a slow or busy machine.
     /// </summary>
-    public static ChildProcess.Result RunAndSignal(IEnumerable<string> args, string signal, TimeSpan after, TimeSpan limit)
+    public static ChildProcess.Result RunUntil(IEnumerable<string> args, string ready, string then, TimeSpan limit)
     {
-        static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
         var command = string.Join(" ", new[] { Path(), "--oversubscribe" }.Concat(args).Select(Quote));
-        var script = $"{command} & pid=$!; sleep {after.TotalSeconds:0}; kill -{signal} $pid; wait $pid";
+        var script = $"{command} & mpirun=$!; i=0; until {ready}; do sleep 0.2; i=$((i + 1)); [ $i -gt 300 ] && break; done; " +
+                     $"{then}; wait $mpirun";
         return ChildProcess.Run("/bin/sh", ["-c", script], TestContext.CurrentContext.TestDirectory, AllowRoot, limit);
     }
+
+    /// <summary>One word for the shell.</summary>
+    public static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     private static string Path()
     {
