@@ -302,7 +302,11 @@ TEST(SessionPlacementShards, TiedReluModelWithExplicitStagesMatchesOneIpu) {
 
 // The builder and the eager model under one tensor- and data-parallel plan: the same shards through the ABI, the
 // same AdamW step, and gradients that go on adding after the step (which sums the data-parallel replicas' parts).
-// Both sum the same float32 terms in other orders: the bounds are those of the single-IPU comparison above.
+// Both sum the same float32 terms in other orders. Loss and the training pass: the bounds of the single-IPU
+// comparison above. The shards after a step and a second pass (gradients, first moments) were measured at most
+// 2.2e-5 apart (decoder self-attention q and k under OPENBLAS_CORETYPE=Sandybridge; under 1e-5 with SkylakeX and the
+// host default): bound 1e-4. A shard left out of the step's sums, or a second pass that adds onto every data-parallel
+// group's summed gradient, is an O(1) error.
 TEST(SessionPlacementShards, TheBuilderAndTheEagerModelAgreeOnShardsAndOnGradientsAfterAStep) {
     const ft5_model_desc m = padded_vocab_model();
     SmallSession eager(m, 2, 2, 0, 1, nullptr, nullptr, FT5_EXECUTOR_EAGER);
@@ -335,7 +339,7 @@ TEST(SessionPlacementShards, TheBuilderAndTheEagerModelAgreeOnShardsAndOnGradien
                     << ft5_last_error();
                 ASSERT_EQ(ft5_session_param_read_shard(builder.session, i, k, slot, y.data(), y.size()), FT5_OK)
                     << ft5_last_error();
-                EXPECT_LE(rel_err(y, x), 1e-5) << a.name << " shard " << k << " slot " << int(slot);
+                EXPECT_LE(rel_err(y, x), 1e-4) << a.name << " shard " << k << " slot " << int(slot);
             }
     }
 }
