@@ -1,13 +1,16 @@
 // The order of a step's pipeline tasks: dependencies kept, GPipe's flush, 1F1B's bound on micro-batches in flight.
-#include "model/pipeline_schedule.h"
+#include "t5/pipeline_schedule.h"
+#include "model/placement.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <vector>
 
-namespace ft5::model {
+namespace ft5::t5 {
 namespace {
+
+using model::pipeline_order;
 
 struct Replay {
     std::vector<uint32_t> peak_in_flight;  // per stage
@@ -101,4 +104,4 @@ TEST(PipelineSchedule, OnlyMultiStageOnChipPlansPipeline) {
 }
 
 }  // namespace
-}  // namespace ft5::model
+}  // namespace ft5::t5

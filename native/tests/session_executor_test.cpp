@@ -34,7 +34,8 @@ struct Created {
     std::string error;
 
     // executor: the raw value written to plan->executor (a C caller may pass any integer there).
-    Created(int32_t executor, uint32_t tp, uint32_t pp = 1) {
+    Created(int32_t executor, uint32_t tp, uint32_t pp = 1, uint32_t recompute = 0,
+            ft5_memory_location weights_location = FT5_MEMORY_ON_CHIP) {
         ft5_device_desc dd;
         ft5_device_desc_init(&dd);
         dd.num_threads = 1;
@@ -45,6 +46,9 @@ struct Created {
         ft5_plan_desc_init(&plan);
         plan.tensor_parallel = tp;
         plan.pipeline_stages = pp;
+        plan.recompute = recompute;
+        plan.weights_location = weights_location;
+        plan.optimizer_location = weights_location;  // phased execution streams the optimizer state as well
         std::memcpy(&plan.executor, &executor, sizeof executor);
         status = ft5_session_create(device, &m, &plan, &session);
         if (status != FT5_OK) error = ft5_last_error();
@@ -98,13 +102,16 @@ TEST(SessionExecutor, TheDefaultIsAutoAndRunsAOneIpuPlanOnTheBuilder) {
     EXPECT_EQ(s.programs_after_a_forward(), 2u);
 }
 
-TEST(SessionExecutor, AutoRunsATensorParallelPlanOnTheBuilderAndAPipelineOnTheEagerModel) {
+TEST(SessionExecutor, AutoRunsPlacedPlansOnTheBuilderAndPhasedExecutionOnTheEagerModel) {
     Created tp2(FT5_EXECUTOR_AUTO, 2);
     ASSERT_EQ(tp2.status, FT5_OK) << tp2.error;
     EXPECT_EQ(tp2.programs_after_a_forward(), 2u);
-    Created pp2(FT5_EXECUTOR_AUTO, 1, 2);
+    Created pp2(FT5_EXECUTOR_AUTO, 1, 2, 1);  // two pipeline stages, recomputation
     ASSERT_EQ(pp2.status, FT5_OK) << pp2.error;
-    EXPECT_EQ(pp2.programs_after_a_forward(), 0u);
+    EXPECT_EQ(pp2.programs_after_a_forward(), 2u);
+    Created phased(FT5_EXECUTOR_AUTO, 1, 1, 0, FT5_MEMORY_STREAMING);
+    ASSERT_EQ(phased.status, FT5_OK) << phased.error;
+    EXPECT_EQ(phased.programs_after_a_forward(), 0u);
 }
 
 TEST(SessionExecutor, EagerAndBuilderAreForced) {
@@ -129,10 +136,10 @@ TEST(SessionExecutor, TheBuilderReportsTheEnginesCycleEstimateAndEagerNone) {
 }
 
 TEST(SessionExecutor, TheBuilderNamesWhatItDoesNotRunAndABadValueIsRefused) {
-    Created pp2(FT5_EXECUTOR_BUILDER, 1, 2);
-    EXPECT_EQ(pp2.status, FT5_ERR_NOT_SUPPORTED);
-    EXPECT_EQ(pp2.session, nullptr);
-    EXPECT_NE(pp2.error.find("pipeline_stages 2"), std::string::npos) << pp2.error;
+    Created phased(FT5_EXECUTOR_BUILDER, 1, 1, 0, FT5_MEMORY_STREAMING);
+    EXPECT_EQ(phased.status, FT5_ERR_NOT_SUPPORTED);
+    EXPECT_EQ(phased.session, nullptr);
+    EXPECT_NE(phased.error.find("weights_location streaming"), std::string::npos) << phased.error;
     Created bad(7, 1);
     EXPECT_EQ(bad.status, FT5_ERR_INVALID_ARGUMENT);
     EXPECT_NE(bad.error.find("plan->executor is 7"), std::string::npos) << bad.error;

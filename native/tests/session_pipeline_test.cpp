@@ -151,7 +151,10 @@ TEST(SessionPipelineMemory, EachStageHoldsTheMicroBatchesItsScheduleKeepsInFligh
                         "working + 4 kept; 1F1B(4) %.0f B = %.3f of working + %.0f kept\n",
                         pp, s, kept, working, g4[s], g4[s] / (working + 4 * kept), o4[s],
                         o4[s] / (working + in_flight_1f1b * kept), in_flight_1f1b);
-            EXPECT_GT(kept, 0.5 * g1[s]) << "stage " << s << ": most of a stage's peak is kept activations";
+            // The fits below mean something only where the kept activations are a good part of a stage's peak.
+            // Least on the last stage (kept / peak 0.21 at pp 4), whose working set holds the LM head's logits
+            // and their gradient.
+            EXPECT_GT(kept, 0.15 * g1[s]) << "stage " << s << ": the kept activations are a part of the peak";
             EXPECT_NEAR(g4[s] / (working + 4 * kept), 1.0, 0.02) << "stage " << s;
             // 1F1B: a micro-batch's outputs can also wait on a stage until the next stage admits it (pp 4, stage
             // 0: 3.7 % more).

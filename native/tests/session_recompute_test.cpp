@@ -32,9 +32,7 @@ class SessionRecompute : public ::testing::TestWithParam<std::pair<uint32_t, uin
 TEST_P(SessionRecompute, TrainingWithDropoutIsBitIdenticalWithALowerPeak) {
     const auto [tp, pp] = GetParam();
     // Dropout on: the recomputed blocks must draw the same masks as the forward pass did.
-    // The eager model on both sides: it alone recomputes (and draws these dropout masks) today.
-    SessionFixture kept("flan-t5-tiny", 0.1f, 2, tp, pp, 1, FT5_MEMORY_ON_CHIP, 0, FT5_MEMORY_ON_CHIP,
-                        FT5_SCHEDULE_GPIPE, 0, FT5_EXECUTOR_EAGER);
+    SessionFixture kept("flan-t5-tiny", 0.1f, 2, tp, pp, 1);
     SessionFixture recomputed("flan-t5-tiny", 0.1f, 2, tp, pp, 1, FT5_MEMORY_ON_CHIP, 1);
     ASSERT_NE(recomputed.session, nullptr);
     ASSERT_EQ(ft5_device_reset_peaks(kept.device), FT5_OK);

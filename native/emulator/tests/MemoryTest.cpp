@@ -238,4 +238,32 @@ TEST(Cycles, ARunReportsTheBytesItsCollectivesMovedOverTheLinks) {
   EXPECT_EQ(poplar_emulator::lastRunCycles(engine).linkSteps, 0u);
 }
 
+TEST(Cycles, ACopyBetweenTheIpusOfOneReplicaGoesOverTheLinks) {
+  poplar::Device device = smallDevice(2, 2);  // one replica of 2 IPUs: two pipeline stages
+  poplar::Graph graph(device.getTarget());
+  const unsigned tiles = graph.getTarget().getTilesPerIPU();
+  poplar::Graph first = graph.createVirtualGraph(0, tiles), second = graph.createVirtualGraph(tiles, 2 * tiles);
+  poplar::Tensor a = first.addVariable(poplar::FLOAT, {6}, poplar::VariableMappingMethod::LINEAR, "a");
+  poplar::Tensor near = first.addVariable(poplar::FLOAT, {6}, poplar::VariableMappingMethod::LINEAR, "near");
+  poplar::Tensor far = second.addVariable(poplar::FLOAT, {6}, poplar::VariableMappingMethod::LINEAR, "far");
+  graph.createHostWrite("a", a);
+  graph.createHostRead("near", near);
+  graph.createHostRead("far", far);
+  poplar::program::Sequence across, within, half;
+  across.add(poplar::program::Copy(a, far));
+  within.add(poplar::program::Copy(a, near));
+  // half of it crosses: the first half of `a` into the first half of `far`, the second into `near`
+  half.add(poplar::program::Copy(poplar::concat(a.slice(0, 3), a.slice(3, 6)),
+                                 poplar::concat(far.slice(0, 3), near.slice(3, 6))));
+  poplar::Engine engine(graph, {across, within, half});
+  engine.load(device);
+  engine.run(0);
+  EXPECT_EQ(poplar_emulator::lastRunCycles(engine).ipuLinkBytes, 24.0);
+  EXPECT_EQ(poplar_emulator::lastRunCycles(engine).linkSteps, 1u);
+  engine.run(1);
+  EXPECT_EQ(poplar_emulator::lastRunCycles(engine).ipuLinkBytes, 0.0);
+  engine.run(2);
+  EXPECT_EQ(poplar_emulator::lastRunCycles(engine).ipuLinkBytes, 12.0);
+}
+
 } // namespace

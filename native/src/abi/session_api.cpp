@@ -45,15 +45,13 @@ bool weights_only_of(const ft5_session& h) {
     return h.builder ? h.builder->weights_only() : h.session->model().placement().weights_only;
 }
 
-// The plans the builder runs today: tensor and data parallelism by replication, one stage, everything on chip,
-// activations kept. Returns what keeps the plan off it ("" when it runs there).
+// The plans the builder runs today: tensor and data parallelism by replication, pipeline stages as IPUs of a
+// replica, recomputation, everything on chip. Returns what keeps the plan off it ("" when it runs there).
 std::string off_builder(const ft5::model::Placement& p) {
     std::string why;
     auto add = [&why](const std::string& what) { why += (why.empty() ? "" : ", ") + what; };
-    if (p.pp != 1) add("pipeline_stages " + std::to_string(p.pp));
     if (p.weights_location != FT5_MEMORY_ON_CHIP) add("weights_location streaming");
     if (p.optimizer_location != FT5_MEMORY_ON_CHIP) add("optimizer_location streaming");
-    if (p.recompute) add("recompute 1");
     return why;
 }
 
@@ -348,7 +346,16 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     handle->device = dev->device;
     const auto local = check_local_replicas(p, placement);
     if (on_builder(p.executor, placement)) {
-        const ft5::t5::ParallelPlan parallel{placement.tp, placement.replicas};
+        ft5::t5::ParallelPlan parallel;
+        parallel.tp = placement.tp;
+        parallel.dp = placement.replicas;
+        parallel.pp = placement.pp;
+        if (placement.pp > 1) {
+            parallel.encoder_stage.assign(placement.encoder_stage.begin(), placement.encoder_stage.end());
+            parallel.decoder_stage.assign(placement.decoder_stage.begin(), placement.decoder_stage.end());
+        }
+        parallel.order = ft5::model::pipeline_order(placement.schedule, placement.pp, false);
+        parallel.recompute = placement.recompute;
         handle->builder = std::make_unique<ft5::session::BuilderSession>(dev->device, config, parallel, local,
                                                                          placement.weights_only);
     } else if (local.count != placement.replicas) {
@@ -544,8 +551,7 @@ ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, cons
     }
     std::vector<double> losses;
     if (h.builder) {
-        // one program per micro-batch in turn: the gradients of each weighted loss add up
-        for (const auto& v : views) losses.push_back(h.builder->forward_backward(v, loss_weight));
+        losses = h.builder->forward_backward_micro_batches(views, loss_weight);
     } else {
         h.session->model().run_micro_batches(views, loss_weight, losses);
     }

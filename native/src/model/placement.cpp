@@ -80,4 +80,9 @@ Placement Placement::from_plan(const ft5_plan_desc& p, const ModelConfig& c, uin
     return pl;
 }
 
+t5::PipelineOrder pipeline_order(ft5_pipeline_schedule schedule, uint32_t stages, bool phased) noexcept {
+    if (stages == 1 || phased) return t5::PipelineOrder::kSequential;
+    return schedule == FT5_SCHEDULE_1F1B ? t5::PipelineOrder::kOneFOneB : t5::PipelineOrder::kGPipe;
+}
+
 }  // namespace ft5::model

@@ -7,6 +7,7 @@
 
 #include "ft5/ft5.h"
 #include "model/model_config.h"
+#include "t5/pipeline_schedule.h"
 
 namespace ft5::model {
 
@@ -40,5 +41,8 @@ struct Placement {
     uint32_t last_stage() const noexcept { return pp - 1; }
     uint32_t ipus_needed() const noexcept { return tp * pp * replicas; }
 };
+
+// The order a plan runs a step's micro-batches in: pipelined only with several stages and weights on chip.
+t5::PipelineOrder pipeline_order(ft5_pipeline_schedule schedule, uint32_t stages, bool phased) noexcept;
 
 }  // namespace ft5::model

@@ -638,9 +638,9 @@ void T5Model::run_passes(const std::vector<BatchView>& batches, const ForwardOut
             std::vector<uint32_t> fwd_stages, bwd_stages;
             for (const PassSegment& seg : forward_segments_) fwd_stages.push_back(seg.stage);
             for (const PassSegment& seg : backward_segments_) bwd_stages.push_back(seg.stage);
-            const PipelineOrder order = pipeline_order(placement_.schedule, placement_.pp,
+            const t5::PipelineOrder order = pipeline_order(placement_.schedule, placement_.pp,
                                                        placement_.weights_location == FT5_MEMORY_STREAMING);
-            for (const PipelineTask& task : pipeline_tasks(order, fwd_stages, bwd_stages, placement_.pp, n)) {
+            for (const t5::PipelineTask& task : t5::pipeline_tasks(order, fwd_stages, bwd_stages, placement_.pp, n)) {
                 MicroBatchPass& pass = *passes[task.micro_batch];
                 if (!task.backward) {
                     run_segment(pass, forward_segments_[task.segment], false);

@@ -17,7 +17,7 @@
 #include "model/micro_batch_pass.h"
 #include "model/model_config.h"
 #include "model/parameter_table.h"
-#include "model/pipeline_schedule.h"
+#include "t5/pipeline_schedule.h"
 #include "model/placement.h"
 #include "model/thread_pool.h"
 

@@ -84,10 +84,11 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const model:
         info.shard_elems = int64_t(t5::shardElements(p));
         info.no_weight_decay = !t5::decaysByDefault(p.name);
         info.builder_index = i;
+        info.stage = p.stage;
         params_.push_back(std::move(info));
     }
-    for (const uint32_t ipu : local_ipus())
-        for (const ParamInfo& p : params_)
+    for (const ParamInfo& p : params_)
+        for (const uint32_t ipu : local_ipus(p.stage))
             for (const std::string& handle : state_handles(p.name))
                 state_.emplace_back(device_, ipu, FT5_MEMORY_ON_CHIP, uint64_t(p.shard_elems) * sizeof(float),
                                     handle);
@@ -122,10 +123,10 @@ std::vector<std::string> BuilderSession::state_handles(const std::string& name) 
             t5::AdamW::firstMomentHandle(name), t5::AdamW::secondMomentHandle(name)};
 }
 
-std::vector<uint32_t> BuilderSession::local_ipus() const {
+std::vector<uint32_t> BuilderSession::local_ipus(std::size_t stage) const {
     std::vector<uint32_t> ipus;
     for (std::size_t r = local_.first * plan_.tp; r < (local_.first + local_.count) * plan_.tp; ++r)
-        ipus.push_back(uint32_t(r));  // one pipeline stage: Poplar replica r is IPU r
+        ipus.push_back(uint32_t(r * plan_.pp + stage));  // Poplar replica r holds pp consecutive IPUs
     return ipus;
 }
 
@@ -142,15 +143,17 @@ void BuilderSession::move_state(CompiledProgram& from, CompiledProgram& to) {
 
 void BuilderSession::check_state_fits(const t5::Parameters& params) const {
     const uint64_t copies = weights_only_ ? 1 : 4;  // weight; gradient and two moments
+    for (std::size_t stage = 0; stage < plan_.pp; ++stage) {
     uint64_t need = 0;
     std::vector<std::pair<uint64_t, std::string>> tensors;
     for (const t5::Parameter& p : params.all()) {
+        if (p.stage != stage) continue;
         const uint64_t bytes = uint64_t(t5::shardElements(p)) * sizeof(float);
         need += copies * bytes;
         tensors.emplace_back(bytes, p.name);
     }
     std::stable_sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (const uint32_t ipu : local_ipus()) {
+    for (const uint32_t ipu : local_ipus(stage)) {
         const auto& arena = device_->arena(ipu, FT5_MEMORY_ON_CHIP);
         const uint64_t available = arena.capacity() - std::min(arena.capacity(), arena.used());
         if (need <= available) continue;
@@ -167,6 +170,7 @@ void BuilderSession::check_state_fits(const t5::Parameters& params) const {
                              : ", or move the AdamW moments (optimizer_location) or all parameter state "
                                "(weights_location) to streaming memory";
         fail(FT5_ERR_OUT_OF_MEMORY, msg);
+    }
     }
 }
 
@@ -186,7 +190,8 @@ void BuilderSession::keep_summed_gradients_in_first_group() {
 
 CompiledProgram& BuilderSession::program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode) {
     const bool drops = dropout && t5_config_.dropout > 0.0f;
-    const Key key{shape.batch, shape.src_len, shape.tgt_len, drops, decode.batch, decode.src_len, decode.max_len};
+    const Key key{shape.batch,  shape.src_len, shape.tgt_len,  shape.micro_batches,
+                  drops,        decode.batch,  decode.src_len, decode.max_len};
     auto it = programs_.find(key);
     if (it == programs_.end()) {
         t5::T5Config c = t5_config_;
@@ -240,13 +245,20 @@ void BuilderSession::read(std::size_t index, ft5_param_slot slot, float* data, i
 
 std::vector<ipu::ArenaReservation> BuilderSession::activations(const CompiledProgram& program) const {
     std::vector<ipu::ArenaReservation> held;
-    for (const uint32_t ipu : local_ipus())
-        held.emplace_back(device_, ipu, FT5_MEMORY_ON_CHIP, program.activation_bytes(), "activations");
+    for (std::size_t stage = 0; stage < plan_.pp; ++stage)
+        for (const uint32_t ipu : local_ipus(stage))
+            held.emplace_back(device_, ipu, FT5_MEMORY_ON_CHIP, program.activation_bytes(stage), "activations");
     return held;
 }
 
+t5::BatchShape BuilderSession::replica_shape(const model::BatchView& b) const {
+    model::BatchView rows = b;
+    rows.batch = b.batch / int64_t(local_.count);  // each data-parallel replica runs its own share of the rows
+    return bucket_of(rows);
+}
+
 double BuilderSession::forward(const model::BatchView& b, float* logits, float* encoder_hidden) {
-    CompiledProgram& p = program_for(bucket_of(b), false);
+    CompiledProgram& p = program_for(replica_shape(b), false);
     const auto held = activations(p);
     p.set_batch(b);
     p.run(t5::T5Program::kForward);
@@ -256,7 +268,7 @@ double BuilderSession::forward(const model::BatchView& b, float* logits, float* 
 }
 
 double BuilderSession::forward_backward(const model::BatchView& b, float loss_weight) {
-    program_for(bucket_of(b), b.training);
+    program_for(replica_shape(b), b.training);
     CompiledProgram& p = mutate();
     keep_summed_gradients_in_first_group();
     const auto held = activations(p);
@@ -265,6 +277,36 @@ double BuilderSession::forward_backward(const model::BatchView& b, float loss_we
     if (p.program().dropout()) p.set_dropout_seed(mix(rng_key_ + rng_counter_++));
     p.run(t5::T5Program::kForwardBackward);
     return double(p.loss());
+}
+
+std::vector<double> BuilderSession::forward_backward_micro_batches(const std::vector<model::BatchView>& batches,
+                                                                  float loss_weight) {
+    std::vector<double> losses;
+    if (plan_.pp == 1 || batches.size() == 1) {
+        for (const auto& b : batches) losses.push_back(forward_backward(b, loss_weight));
+        return losses;
+    }
+    t5::BatchShape shape{0, 0, 0, batches.size()};
+    bool training = false;
+    for (const auto& b : batches) {
+        const t5::BatchShape s = replica_shape(b);
+        shape.batch = std::max(shape.batch, s.batch);
+        shape.src_len = std::max(shape.src_len, s.src_len);
+        shape.tgt_len = std::max(shape.tgt_len, s.tgt_len);
+        training = training || b.training;
+    }
+    program_for(shape, training);
+    CompiledProgram& p = mutate();
+    keep_summed_gradients_in_first_group();
+    const auto held = activations(p);
+    p.set_loss_scale(loss_weight);
+    for (std::size_t k = 0; k < batches.size(); ++k) {
+        p.set_micro_batch(k, batches[k]);
+        if (p.program().dropout()) p.set_dropout_seed(mix(rng_key_ + rng_counter_++), k);
+    }
+    p.run(t5::T5Program::kScheduledMicroBatches);
+    for (std::size_t k = 0; k < batches.size(); ++k) losses.push_back(double(p.loss_of(k)));
+    return losses;
 }
 
 void BuilderSession::zero_gradients() {

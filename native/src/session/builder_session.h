@@ -2,8 +2,10 @@
 // (t5::T5Program) compiled for every batch shape bucket asked for so far (shape_bucket.h). Each compiled program
 // has its own copy of the parameters and AdamW moments; the session state (weights, gradients, moments) lives in
 // the program that ran last and moves to another program before that one runs, only when it changed since.
-// Tensor and data parallelism replicate the graph tp x dp times (t5/parallel.h): replica r runs on IPU r, and the
-// session's tensors and batches stay logical (whole tensors, whole batches) on its side of the ABI.
+// Tensor and data parallelism replicate the graph tp x dp times (t5/parallel.h): replica r runs on IPUs
+// [r pp, (r + 1) pp), one per pipeline stage, and the session's tensors and batches stay logical (whole tensors,
+// whole batches) on its side of the ABI. A step's micro-batches go through the stages in the plan's pipeline
+// order on a program built for that many micro-batches.
 // The device's memory report shows what each IPU would hold: the state (weights, and unless weights-only their
 // gradients and two moments; a split parameter's shard) for the session's life, and each run's activations (the
 // compiled program's peak) for the call. Arguments are checked by the ABI layer (session_api.cpp) first.
@@ -37,6 +39,7 @@ struct ParamInfo {
     int64_t shard_elems = 0;  // elements of one shard (the whole tensor when not split)
     bool no_weight_decay = false;
     std::size_t builder_index = 0;  // its place in t5::Parameters::all()
+    std::size_t stage = 0;          // the pipeline stage holding it
 };
 
 class BuilderSession {
@@ -60,6 +63,11 @@ public:
     // Returns the mean loss over the labels (NaN without labels).
     double forward(const model::BatchView& batch, float* logits, float* encoder_hidden);
     double forward_backward(const model::BatchView& batch, float loss_weight);
+    // Each micro-batch's forward and backward, the gradients of every loss * loss_weight added up; with several
+    // pipeline stages in the plan's schedule (one program for the micro-batches, padded to one shape), else one
+    // micro-batch after another. Returns each micro-batch's mean loss.
+    std::vector<double> forward_backward_micro_batches(const std::vector<model::BatchView>& batches,
+                                                       float loss_weight);
     void zero_gradients();
     ft5_step_result optimizer_step(const ft5_optimizer_step& step);
 
@@ -74,14 +82,17 @@ public:
     // Graph compilations (one per program built) so far.
     uint32_t programs_built() const noexcept { return uint32_t(programs_.size()); }
 
-    // Holds the program's activations in the arena of every replica's IPU for one run.
+    // Holds the program's activations in the arena of every local IPU for one run.
     std::vector<ipu::ArenaReservation> activations(const CompiledProgram& program) const;
 
     // The program for a shape, built when first asked for, holding the current state when returned.
     CompiledProgram& program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode = {});
+    // The program shape one replica runs for batch b: its rows, bucketed.
+    t5::BatchShape replica_shape(const model::BatchView& b) const;
 
 private:
-    using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, std::size_t, std::size_t, std::size_t>;
+    using Key = std::tuple<std::size_t, std::size_t, std::size_t, std::size_t, bool, std::size_t, std::size_t,
+                           std::size_t>;
     struct Entry {
         std::unique_ptr<CompiledProgram> program;
         uint64_t state_version = 0;  // the session state this program holds
@@ -89,11 +100,11 @@ private:
     // The state changes in the current program (a write, gradients added or zeroed, an optimizer step).
     CompiledProgram& mutate();
     void move_state(CompiledProgram& from, CompiledProgram& to);
-    // The IPUs of the local replicas.
-    std::vector<uint32_t> local_ipus() const;
+    // The local replicas' IPUs of one pipeline stage.
+    std::vector<uint32_t> local_ipus(std::size_t stage) const;
     const t5::Parameter& builder_param(const ParamInfo& p) const;
     // Throws FT5_ERR_OUT_OF_MEMORY, naming the IPU, the bytes and the largest tensors, when the state of params does
-    // not fit the free on-chip memory of every replica's IPU (before anything is compiled or allocated).
+    // not fit the free on-chip memory of every local IPU (before anything is compiled or allocated).
     void check_state_fits(const t5::Parameters& params) const;
     // After an optimizer step every data-parallel group holds the summed gradients; the next pass that adds to
     // them must find them in group 0 only.

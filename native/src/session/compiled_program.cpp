@@ -36,7 +36,7 @@ CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::ParallelP
                                  const std::function<void(const t5::T5Program&)>& before_compile)
     : plan_(plan), local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local), host_{plan.tp, local_.count},
       vocab_(config.vocab), d_model_(config.d_model), traffic_(traffic),
-      device_(attached_device(plan.replicas())),
+      device_(attached_device(plan.replicas() * plan.pp)),
       graph_(std::make_unique<poplar::Graph>(device_.getTarget(),
                                              poplar::replication_factor(unsigned(plan.replicas())))),
       program_(std::make_unique<t5::T5Program>(*graph_, config, shape, decode, plan)) {
@@ -49,9 +49,10 @@ CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::ParallelP
     }
     engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs(), options);
     engine_->load(device_);
-    const auto& memory = poplar_emulator::memoryReport(*engine_).ipus.at(0);
-    activation_bytes_ = memory.peakNotAlwaysLive + memory.peakTemporary;
-    const std::size_t r = host_.replicas();
+    const auto& report = poplar_emulator::memoryReport(*engine_);
+    for (std::size_t s = 0; s < plan.pp; ++s)
+        activation_bytes_.push_back(report.ipus.at(s).peakNotAlwaysLive + report.ipus.at(s).peakTemporary);
+    const std::size_t r = host_.replicas(), m = shape.micro_batches;
     const std::size_t shard = plan.paddedVocab(config.vocab) / plan.tp;
     const std::size_t src = shape.batch * shape.src_len * shape.micro_batches;
     const std::size_t tgt = shape.batch * shape.tgt_len * shape.micro_batches;
@@ -61,10 +62,10 @@ CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::ParallelP
     labels_.resize(r * tgt);
     logits_.resize(r * shape.batch * shape.tgt_len * shard);
     encoder_output_.resize(r * shape.batch * shape.src_len * config.d_model);
-    loss_.resize(r);
-    loss_scale_.assign(r, 1.0f);
+    loss_.resize(r * m);
+    loss_scale_.assign(r * m, 1.0f);
     training_result_.resize(2 * r);
-    dropout_seed_.resize(2 * r);
+    dropout_seed_.resize(2 * r * m);
     optimizer_settings_.resize(r * t5::AdamWStep::kCount);
     optimizer_result_.resize(2 * r);
     auto& e = *engine_;
@@ -150,9 +151,10 @@ void CompiledProgram::replicate(const std::vector<T>& block, std::vector<T>& to)
         std::copy(block.begin(), block.end(), to.begin() + std::ptrdiff_t(r * block.size()));
 }
 
-void CompiledProgram::set_batch(const model::BatchView& b) {
+void CompiledProgram::set_micro_batch(std::size_t entry, const model::BatchView& b) {
     const t5::BatchShape& s = shape();
     const std::size_t src = s.batch * s.src_len, tgt = s.batch * s.tgt_len;
+    const std::size_t first_src = entry * host_.replicas() * src, first_tgt = entry * host_.replicas() * tgt;
     const int64_t rows = b.batch / int64_t(host_.dp);
     std::vector<int> ids(src), mask(src), decoder_ids(tgt), labels(tgt);
     for (std::size_t g = 0; g < host_.dp; ++g) {
@@ -166,10 +168,11 @@ void CompiledProgram::set_batch(const model::BatchView& b) {
         pad_into(part, s, ids, mask, decoder_ids, labels);
         for (std::size_t k = 0; k < host_.tp; ++k) {
             const std::size_t r = host_.replica(g, k);
-            std::copy(ids.begin(), ids.end(), input_ids_.begin() + std::ptrdiff_t(r * src));
-            std::copy(mask.begin(), mask.end(), attention_mask_.begin() + std::ptrdiff_t(r * src));
-            std::copy(decoder_ids.begin(), decoder_ids.end(), decoder_input_ids_.begin() + std::ptrdiff_t(r * tgt));
-            std::copy(labels.begin(), labels.end(), labels_.begin() + std::ptrdiff_t(r * tgt));
+            const auto at_src = std::ptrdiff_t(first_src + r * src), at_tgt = std::ptrdiff_t(first_tgt + r * tgt);
+            std::copy(ids.begin(), ids.end(), input_ids_.begin() + at_src);
+            std::copy(mask.begin(), mask.end(), attention_mask_.begin() + at_src);
+            std::copy(decoder_ids.begin(), decoder_ids.end(), decoder_input_ids_.begin() + at_tgt);
+            std::copy(labels.begin(), labels.end(), labels_.begin() + at_tgt);
         }
     }
 }
@@ -206,11 +209,12 @@ void CompiledProgram::encoder_output_of(const model::BatchView& b, float* out) c
 
 void CompiledProgram::set_loss_scale(float scale) { std::fill(loss_scale_.begin(), loss_scale_.end(), scale); }
 
-void CompiledProgram::set_dropout_seed(uint64_t seed) {
+void CompiledProgram::set_dropout_seed(uint64_t seed, std::size_t entry) {
+    unsigned* block = dropout_seed_.data() + 2 * host_.replicas() * entry;
     for (std::size_t r = 0; r < host_.replicas(); ++r) {
         const uint64_t s = seed + local_.first + host_.dpIndex(r);  // the run-wide data-parallel index
-        dropout_seed_[2 * r] = unsigned(s);
-        dropout_seed_[2 * r + 1] = unsigned(s >> 32);
+        block[2 * r] = unsigned(s);
+        block[2 * r + 1] = unsigned(s >> 32);
     }
 }
 

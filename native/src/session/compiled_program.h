@@ -1,8 +1,9 @@
 // One T5Program compiled into an engine for one static shape, with the host buffers its streams read and write.
 // On hardware each of these is a graph compilation; the session counts them.
-// Under a parallel plan the graph is replicated tp x dp times (replica r on IPU r): every stream buffer holds one
-// block per local replica, and the host side here speaks in the local replicas' batches and logical tensors
-// (shard_layout.h).
+// Under a parallel plan the graph is replicated tp x dp times, replica r on IPUs [r pp, (r + 1) pp), one per
+// pipeline stage: every stream entry holds one block per local replica, and the host side here speaks in the local
+// replicas' batches and logical tensors (shard_layout.h). A program of m micro-batches reads m entries per stream
+// in a run (the scheduled micro-batches program); every other program reads one.
 #pragma once
 
 #include <array>
@@ -33,7 +34,7 @@ struct LocalReplicas {
 class CompiledProgram {
 public:
     // Builds the graph for shape (one data-parallel group's rows; and decode, when enabled), calls before_compile
-    // (when given) with the program built, compiles it and loads it on its own emulated IPUs, one per replica, to
+    // (when given) with the program built, compiles it and loads it on its own emulated IPUs, pp per replica, to
     // run the local replicas. Each run adds the engine's cycle estimate and link traffic to traffic (which must
     // outlive the program).
     CompiledProgram(const t5::T5Config& config, const t5::ParallelPlan& plan, ipu::TrafficCounters& traffic,
@@ -46,8 +47,8 @@ public:
     const LocalReplicas& local() const { return local_; }
     poplar::Engine& engine() { return *engine_; }
     // The most bytes one IPU's runs hold beyond the variables always live (activations and kernel scratch), as
-    // the engine compiled them. Every replica's IPU holds the same.
-    std::size_t activation_bytes() const { return activation_bytes_; }
+    // the engine compiled them, for the IPU of each pipeline stage. Every replica holds the same.
+    std::size_t activation_bytes(std::size_t stage) const { return activation_bytes_.at(stage); }
     void run(t5::T5Program::Index index);
 
     // A state tensor (weight, gradient or moment handle of p) in Hugging Face's shape. The gradient read sums the
@@ -63,15 +64,20 @@ public:
     void write_replicas(const std::string& handle, const std::vector<float>& blocks);
 
     // The batch: data-parallel group g takes rows [g n, (g + 1) n) of it (n = b.batch / dp), padded to the shape.
-    void set_batch(const model::BatchView& b);
+    void set_batch(const model::BatchView& b) { set_micro_batch(0, b); }
+    // Micro-batch k of a program of shape().micro_batches (its stream entry k).
+    void set_micro_batch(std::size_t k, const model::BatchView& b);
     // The last run's outputs for b's rows: logits [b.batch, b.tgt_len, vocab], encoder output [b.batch, b.src_len,
     // d_model], the mean loss over every counted label of the whole batch.
     void logits_of(const model::BatchView& b, float* out) const;
     void encoder_output_of(const model::BatchView& b, float* out) const;
     float loss() const { return loss_.at(0); }
+    // Micro-batch k's mean loss (the scheduled micro-batches program).
+    float loss_of(std::size_t k) const { return loss_.at(k * host_.replicas()); }
     void set_loss_scale(float scale);
-    // The dropout masks' seed; data-parallel group g draws from seed + g (its tensor-parallel ranks alike).
-    void set_dropout_seed(uint64_t seed);
+    // The dropout masks' seed of micro-batch k; data-parallel group g draws from seed + g (its tensor-parallel ranks
+    // alike).
+    void set_dropout_seed(uint64_t seed, std::size_t k = 0);
     void set_optimizer_settings(const std::array<float, t5::AdamWStep::kCount>& values);
     // The gradient norm and whether the step was skipped (the same on every replica).
     std::array<float, 2> optimizer_result() const { return {optimizer_result_.at(0), optimizer_result_.at(1)}; }
@@ -100,7 +106,7 @@ private:
     std::unique_ptr<poplar::Graph> graph_;
     std::unique_ptr<t5::T5Program> program_;
     std::unique_ptr<poplar::Engine> engine_;
-    std::size_t activation_bytes_ = 0;
+    std::vector<std::size_t> activation_bytes_;  // by stage
 
     // The stream buffers: one block per replica, in replica order.
     std::vector<int> input_ids_, attention_mask_, decoder_input_ids_, labels_;

@@ -44,7 +44,7 @@ poplar::Tensor attend(poplar::Graph& graph, const AttentionShape& s, const popla
     popops::addInPlace(graph, scores, bias, prog, name + "/bias");
     const poplar::Tensor probs =
         popnn::nonLinearity(graph, popnn::NonLinearityType::SOFTMAX_STABLE, scores, prog, name + "/softmax");
-    DropoutSite site;
+    DropoutSite site = saved ? saved->probs_dropout : DropoutSite{};  // a recomputation replays its mask
     const poplar::Tensor applied = dropoutForward(dropout, probs, prog, name + "/probs_dropout", site, true);
     if (saved) {
         saved->probs = probs;

@@ -6,14 +6,14 @@ namespace ft5::t5 {
 
 namespace {
 
-AttentionWeights addAttention(Parameters& params, const T5Config& c, const std::string& prefix) {
+AttentionWeights addAttention(Parameters& params, const T5Config& c, const std::string& prefix, std::size_t stage) {
     const std::size_t d = c.d_model, inner = c.inner();
     AttentionWeights w;
     // Megatron: each rank projects to its own heads and sums its part of o's output with the others'
-    w.q = &params.add(prefix + ".q.weight", {inner, d}, 0);
-    w.k = &params.add(prefix + ".k.weight", {inner, d}, 0);
-    w.v = &params.add(prefix + ".v.weight", {inner, d}, 0);
-    w.o = &params.add(prefix + ".o.weight", {d, inner}, 1);
+    w.q = &params.add(prefix + ".q.weight", {inner, d}, 0, stage);
+    w.k = &params.add(prefix + ".k.weight", {inner, d}, 0, stage);
+    w.v = &params.add(prefix + ".v.weight", {inner, d}, 0, stage);
+    w.o = &params.add(prefix + ".o.weight", {d, inner}, 1, stage);
     return w;
 }
 
@@ -24,27 +24,36 @@ AttentionShape attentionShape(const T5Config& c, const BlockShape& s, std::size_
 
 }  // namespace
 
-BlockWeights addBlockParameters(Parameters& params, const T5Config& c, const std::string& prefix, bool decoder) {
+BlockWeights addBlockParameters(Parameters& params, const T5Config& c, const std::string& prefix, bool decoder,
+                               std::size_t stage) {
     const std::size_t d = c.d_model;
     BlockWeights w;
-    w.self = addAttention(params, c, prefix + ".layer.0.SelfAttention");
-    w.self_norm = &params.add(prefix + ".layer.0.layer_norm.weight", {d});
+    w.self = addAttention(params, c, prefix + ".layer.0.SelfAttention", stage);
+    w.self_norm = &params.add(prefix + ".layer.0.layer_norm.weight", {d}, -1, stage);
     std::size_t ff_layer = 1;
     if (decoder) {
-        w.cross = addAttention(params, c, prefix + ".layer.1.EncDecAttention");
-        w.cross_norm = &params.add(prefix + ".layer.1.layer_norm.weight", {d});
+        w.cross = addAttention(params, c, prefix + ".layer.1.EncDecAttention", stage);
+        w.cross_norm = &params.add(prefix + ".layer.1.layer_norm.weight", {d}, -1, stage);
         ff_layer = 2;
     }
     const std::string ff = prefix + ".layer." + std::to_string(ff_layer);
     if (c.feed_forward == FeedForward::GatedGelu) {
-        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi_0.weight", {c.d_ff, d}, 0);
-        w.ff.wi_1 = &params.add(ff + ".DenseReluDense.wi_1.weight", {c.d_ff, d}, 0);
+        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi_0.weight", {c.d_ff, d}, 0, stage);
+        w.ff.wi_1 = &params.add(ff + ".DenseReluDense.wi_1.weight", {c.d_ff, d}, 0, stage);
     } else {
-        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi.weight", {c.d_ff, d}, 0);
+        w.ff.wi_0 = &params.add(ff + ".DenseReluDense.wi.weight", {c.d_ff, d}, 0, stage);
     }
-    w.ff.wo = &params.add(ff + ".DenseReluDense.wo.weight", {d, c.d_ff}, 1);
-    w.ff_norm = &params.add(ff + ".layer_norm.weight", {d});
+    w.ff.wo = &params.add(ff + ".DenseReluDense.wo.weight", {d, c.d_ff}, 1, stage);
+    w.ff_norm = &params.add(ff + ".layer_norm.weight", {d}, -1, stage);
     return w;
+}
+
+BlockSaved replayOf(const BlockSaved& saved) {
+    BlockSaved again = saved;
+    for (DropoutSite* site : {&again.self_out, &again.cross_out, &again.ff_out, &again.self.probs_dropout,
+                              &again.cross.probs_dropout, &again.ff.dropout})
+        site->replay = true;
+    return again;
 }
 
 poplar::Tensor block(poplar::Graph& graph, const T5Config& c, const BlockWeights& w, const BlockShape& s,

@@ -27,8 +27,9 @@ struct BlockWeights {
 };
 
 // Adds the block's parameters under Hugging Face's names, prefix "encoder.block.3" etc.; the attention and
-// feed-forward matrices split across the tensor-parallel ranks.
-BlockWeights addBlockParameters(Parameters& params, const T5Config& config, const std::string& prefix, bool decoder);
+// feed-forward matrices split across the tensor-parallel ranks; all on pipeline stage `stage`.
+BlockWeights addBlockParameters(Parameters& params, const T5Config& config, const std::string& prefix, bool decoder,
+                               std::size_t stage);
 
 struct BlockShape {
     std::size_t batch = 0, len = 0, enc_len = 0;  // enc_len: the encoder's length (decoder blocks)
@@ -49,6 +50,9 @@ struct BlockSaved {
     FeedForwardSaved ff;
     DropoutSite self_out, cross_out, ff_out;  // each layer's output dropout, before its residual add
 };
+
+// The saved state of a forward pass to recompute: its dropout sites marked to replay their masks.
+BlockSaved replayOf(const BlockSaved& saved);
 
 struct BlockGradients {
     poplar::Tensor x;               // d(input)

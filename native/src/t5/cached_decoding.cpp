@@ -25,13 +25,13 @@ void DecodeShape::validate() const {
                                     std::to_string(max_len));
 }
 
-CachedDecoding::CachedDecoding(poplar::Graph& graph, const T5Config& config, const StackWeights& encoder,
+CachedDecoding::CachedDecoding(poplar::Graph& graph, Stages& stages, const T5Config& config, const StackWeights& encoder,
                                const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape,
                                const ReplicaGroups& groups)
     : graph_(graph), config_(config), decoder_(decoder), shape_(shape),
       groups_(groups), heads_(config.heads / groups.tp()), lm_head_(lm_weight, config.tied, config.d_model, groups) {
     shape_.validate();
-    encoder_ = std::make_unique<Stack>(graph, config, encoder, shape_.batch, shape_.src_len, shape_.src_len,
+    encoder_ = std::make_unique<Stack>(stages, config, encoder, shape_.batch, shape_.src_len, shape_.src_len,
                                        groups);
     self_bias_ = std::make_unique<PositionBias>(graph, *decoder.position_bias, shape_.max_len, shape_.max_len, 0, false,
                                                 config.buckets, config.max_distance, "decode/position_bias");
@@ -72,7 +72,10 @@ poplar::program::Sequence CachedDecoding::begin() {
     const poplar::Tensor mask_bias = maskBias(graph_, mask_, shape_.batch, shape_.src_len, prog, "decode/mask_bias");
     prog.add(Copy(mask_bias, cross_bias_));
     const poplar::Tensor ids = popops::cast(graph_, ids_, poplar::UNSIGNED_INT, prog, "decode/ids_u32").expand({1});
-    const poplar::Tensor encoded = encoder_->forward(ids, mask_bias, poplar::Tensor(), prog);
+    SegmentChain encoder_pass;
+    const Staged embedded = encoder_->embed(ids, encoder_pass);
+    const poplar::Tensor encoded = encoder_->forward(embedded, Staged{mask_bias, 0}, Staged{}, encoder_pass).tensor;
+    prog.add(encoder_pass.all());
     const AttentionShape s{shape_.batch, 1, shape_.src_len, heads_, config_.d_kv};
     for (std::size_t l = 0; l < cache_.size(); ++l) {
         const AttentionWeights& w = decoder_.blocks[l].cross;

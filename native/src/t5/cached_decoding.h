@@ -20,6 +20,7 @@
 
 #include "t5/lm_head.h"
 #include "t5/stack.h"
+#include "t5/stages.h"
 #include "t5/t5_config.h"
 
 namespace ft5::t5 {
@@ -45,7 +46,9 @@ struct DecodeShape {
 
 class CachedDecoding {
 public:
-    CachedDecoding(poplar::Graph& graph, const T5Config& config, const StackWeights& encoder,
+    // stages: where the encoder's blocks run (the decoding steps run on the replica's graph, reading each
+    // parameter on its stage).
+    CachedDecoding(poplar::Graph& graph, Stages& stages, const T5Config& config, const StackWeights& encoder,
                    const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape,
                    const ReplicaGroups& groups);
 

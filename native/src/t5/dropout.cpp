@@ -44,6 +44,7 @@ const poplar::Tensor* Dropout::seedOf(const DropoutSite& site) const {
 
 poplar::Tensor dropoutForward(Dropout* dropout, const poplar::Tensor& x, poplar::program::Sequence& prog,
                               const std::string& name, DropoutSite& site, bool split) {
+    if (site.replay) return site.active ? dropout->backward(x, site, prog, name) : x;
     site = DropoutSite{};
     return dropout ? dropout->forward(x, prog, name, site, split) : x;
 }

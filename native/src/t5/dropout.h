@@ -20,6 +20,7 @@ namespace ft5::t5 {
 struct DropoutSite {
     bool active = false;
     std::uint32_t modifier = 0;
+    bool replay = false;  // a forward pass recomputed: dropoutForward applies this site's mask again
 };
 
 class Dropout {
@@ -56,7 +57,8 @@ private:
     std::vector<Drawn> drawn_;
 };
 
-// A layer's dropout: identity where dropout is null (evaluation, decoding, or rate 0).
+// A layer's dropout: identity where dropout is null (evaluation, decoding, or rate 0). A site marked replay keeps
+// its mask (recomputation), any other draws a fresh one.
 poplar::Tensor dropoutForward(Dropout* dropout, const poplar::Tensor& x, poplar::program::Sequence& prog,
                               const std::string& name, DropoutSite& site, bool split = false);
 poplar::Tensor dropoutBackward(const Dropout* dropout, const poplar::Tensor& d_out, const DropoutSite& site,

@@ -19,6 +19,22 @@ void ParallelPlan::validate(const T5Config& config) const {
     };
     divides(config.heads, "num_heads");
     divides(config.d_ff, "d_ff");
+    if (pp == 0) throw std::invalid_argument("parallel plan: pp (pipeline stages) must be positive, got 0");
+    if (pp == 1) return;
+    auto stages = [&](const std::vector<std::size_t>& stage, std::size_t layers, const char* field) {
+        if (stage.size() != layers)
+            throw std::invalid_argument("parallel plan: " + std::string(field) + " has " +
+                                        std::to_string(stage.size()) + " entries; the T5 config has " +
+                                        std::to_string(layers) + " blocks");
+        for (std::size_t i = 0; i < layers; ++i)
+            if (stage[i] >= pp || (i > 0 && stage[i] < stage[i - 1]))
+                throw std::invalid_argument("parallel plan: " + std::string(field) + "[" + std::to_string(i) +
+                                            "] is " + std::to_string(stage[i]) +
+                                            "; expected a stage below pp = " + std::to_string(pp) +
+                                            ", no earlier than the block before it");
+    };
+    stages(encoder_stage, config.encoder_layers, "encoder_stage");
+    stages(decoder_stage, config.decoder_layers, "decoder_stage");
 }
 
 ReplicaGroups::ReplicaGroups(poplar::Graph& graph, const ParallelPlan& plan) : graph_(graph), plan_(plan) {

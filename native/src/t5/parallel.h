@@ -14,18 +14,33 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include <poplar/Graph.hpp>
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
 
+#include "t5/pipeline_schedule.h"
 #include "t5/t5_config.h"
 
 namespace ft5::t5 {
 
 struct ParallelPlan {
+    ParallelPlan() = default;
+    // One pipeline stage.
+    ParallelPlan(std::size_t tensor_parallel, std::size_t data_parallel) : tp(tensor_parallel), dp(data_parallel) {}
+
     std::size_t tp = 1;  // tensor-parallel ranks (replicas holding one model together)
     std::size_t dp = 1;  // data-parallel groups (each reads its own rows of the batch)
+    std::size_t pp = 1;  // pipeline stages: the IPUs of one replica
+    // The stage of each encoder and decoder block (empty with one stage). The embeddings sit on stage 0, a stack's
+    // relative position bias with its block 0 and its final layer norm with its last block, an untied LM head on
+    // the last stage (a tied one is the shared embedding, on stage 0).
+    std::vector<std::size_t> encoder_stage, decoder_stage;
+    // The order of a step's micro-batches through the stages (the scheduled micro-batches program).
+    PipelineOrder order = PipelineOrder::kSequential;
+    // Keep only each block's input in the forward pass and recompute the block before its backward pass.
+    bool recompute = false;
 
     std::size_t replicas() const { return tp * dp; }
     // Throws std::invalid_argument naming the plan field or the config field that does not fit.
@@ -37,6 +52,10 @@ struct ParallelPlan {
     std::size_t replica(std::size_t dp_index, std::size_t tp_rank) const { return dp_index * tp + tp_rank; }
     std::size_t tpRank(std::size_t replica) const { return replica % tp; }
     std::size_t dpIndex(std::size_t replica) const { return replica / tp; }
+
+    std::size_t encoderStage(std::size_t block) const { return pp == 1 ? 0 : encoder_stage.at(block); }
+    std::size_t decoderStage(std::size_t block) const { return pp == 1 ? 0 : decoder_stage.at(block); }
+    std::size_t lmHeadStage(bool tied) const { return tied ? 0 : pp - 1; }
 };
 
 // The replica groups of one replicated graph and the collectives the model runs over them. Every reduction is in

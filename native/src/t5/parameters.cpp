@@ -7,7 +7,7 @@
 namespace ft5::t5 {
 
 const Parameter& Parameters::add(const std::string& name, const std::vector<std::size_t>& logical_shape,
-                                 int split_dim) {
+                                 int split_dim, std::size_t stage) {
     if (index_.count(name)) throw std::logic_error("parameter " + name + " added twice");
     Parameter p;
     p.name = name;
@@ -19,12 +19,14 @@ const Parameter& Parameters::add(const std::string& name, const std::vector<std:
         p.shard_extent = (shape.at(std::size_t(split_dim)) + tp_ - 1) / tp_;
         shape[std::size_t(split_dim)] = p.shard_extent;
     }
-    p.weight = graph_.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name);
-    p.gradient = graph_.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name + "/gradient");
-    graph_.createHostWrite(weightHandle(name), p.weight);
-    graph_.createHostRead(weightHandle(name), p.weight);
-    graph_.createHostWrite(gradientHandle(name), p.gradient);
-    graph_.createHostRead(gradientHandle(name), p.gradient);
+    p.stage = stage;
+    poplar::Graph& graph = stages_.graph(stage);
+    p.weight = graph.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name);
+    p.gradient = graph.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name + "/gradient");
+    graph.createHostWrite(weightHandle(name), p.weight);
+    graph.createHostRead(weightHandle(name), p.weight);
+    graph.createHostWrite(gradientHandle(name), p.gradient);
+    graph.createHostRead(gradientHandle(name), p.gradient);
     index_.emplace(name, params_.size());
     params_.push_back(std::move(p));
     return params_.back();
@@ -38,7 +40,7 @@ const Parameter& Parameters::at(const std::string& name) const {
 
 poplar::program::Sequence Parameters::zeroGradients() const {
     poplar::program::Sequence prog;
-    for (const auto& p : params_) popops::zero(graph_, p.gradient, prog, p.name + "/zero_gradient");
+    for (const auto& p : params_) popops::zero(stages_.graph(p.stage), p.gradient, prog, p.name + "/zero_gradient");
     return prog;
 }
 

@@ -3,6 +3,7 @@
 // through "gradient/<name>" (Engine::writeTensor / readTensor). Under tensor parallelism a parameter may be split
 // along one dimension: each replica's variable is its shard (shard_layout.h maps shards to the logical tensor).
 // Under data parallelism a replica's gradients hold its own rows' part until the optimizer step sums them.
+// Under pipeline parallelism each parameter lives on its layer's stage (stages.h).
 #pragma once
 
 #include <deque>
@@ -14,6 +15,8 @@
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
 
+#include "t5/stages.h"
+
 namespace ft5::t5 {
 
 struct Parameter {
@@ -24,6 +27,7 @@ struct Parameter {
     int split_dim = -1;       // the dimension split across the tensor-parallel ranks; -1: whole on every rank
     std::size_t shard_extent = 0;  // the split dimension's extent in each shard (the last may hold zero padding)
     int parallel_dim = -1;    // the dimension tensor parallelism splits, with any number of ranks (split_dim: this one)
+    std::size_t stage = 0;    // the pipeline stage (the IPU of the replica) holding it
 
     bool split() const { return split_dim >= 0; }
 };
@@ -31,11 +35,12 @@ struct Parameter {
 class Parameters {
 public:
     // tp: the tensor-parallel ranks a split parameter is divided among.
-    explicit Parameters(poplar::Graph& graph, std::size_t tp = 1) : graph_(graph), tp_(tp) {}
+    explicit Parameters(Stages& stages, std::size_t tp = 1) : stages_(stages), tp_(tp) {}
 
-    // A FLOAT weight and its gradient, spread over the tiles. split_dim >= 0 splits that dimension into tp
-    // shards of ceil(extent / tp) (with one rank, nothing is split).
-    const Parameter& add(const std::string& name, const std::vector<std::size_t>& shape, int split_dim = -1);
+    // A FLOAT weight and its gradient, spread over the tiles of `stage`. split_dim >= 0 splits that dimension into
+    // tp shards of ceil(extent / tp) (with one rank, nothing is split).
+    const Parameter& add(const std::string& name, const std::vector<std::size_t>& shape, int split_dim = -1,
+                         std::size_t stage = 0);
     const Parameter& at(const std::string& name) const;
     const std::deque<Parameter>& all() const { return params_; }
 
@@ -46,7 +51,7 @@ public:
     static std::string gradientHandle(const std::string& name) { return "gradient/" + name; }
 
 private:
-    poplar::Graph& graph_;
+    Stages& stages_;
     std::size_t tp_;
     std::deque<Parameter> params_;  // a deque: references stay valid as parameters are added
     std::map<std::string, std::size_t> index_;

@@ -4,7 +4,9 @@
 // cached decoding (begin, then one step per token). Dropout acts in forward_backward only (training): the
 // forward program and decoding evaluate the model, as Hugging Face's eval mode does.
 // Under a parallel plan (parallel.h) the graph is replicated tp x dp times; every stream and host handle is then
-// per replica (shard_layout.h maps shards and rows to the logical tensors and batch).
+// per replica (shard_layout.h maps shards and rows to the logical tensors and batch). With pipeline stages each
+// layer runs on its stage's IPU (stages.h) and a micro-batch's pass is a chain of segments; the scheduled
+// micro-batches program runs a step's micro-batches through them in the plan's pipeline order.
 #pragma once
 
 #include <memory>
@@ -23,6 +25,7 @@
 #include "t5/parallel.h"
 #include "t5/parameters.h"
 #include "t5/stack.h"
+#include "t5/stages.h"
 #include "t5/t5_config.h"
 
 namespace ft5::t5 {
@@ -54,6 +57,9 @@ public:
     // The programs, in the order programs() returns them (Engine::run's index).
     // kTrainingStep: sets the gradients to those of the mean loss over shape.micro_batches micro-batches read in
     // turn from the streams (every counted label of the step weighs the same), and sends the training result.
+    // kScheduledMicroBatches (built when shape.micro_batches > 1): forward_backward of each of the micro-batches,
+    // in the plan's pipeline order: each reads its batch, loss scale and dropout seed and sends its loss, and the
+    // gradients of every micro-batch's scaled mean loss add up, in micro-batch order on every stage.
     enum Index : unsigned {
         kZeroGradients = 0,
         kForward = 1,
@@ -62,7 +68,8 @@ public:
         kDecodeBegin = 4,
         kDecodeStep = 5,
         kTrainingStep = 6,
-        kProgramCount = 7
+        kScheduledMicroBatches = 7,
+        kProgramCount = 8
     };
 
     // Without a decode shape the decoding programs are empty. The graph's replication factor must be
@@ -78,18 +85,28 @@ public:
     const Dropout* dropout() const { return dropout_.get(); }
 
 private:
+    // What one micro-batch's pass asks for.
+    struct PassKind {
+        bool with_gradient = false;  // add the backward pass
+        bool mean_gradient = true;   // the gradients of the mean loss (else of the total)
+        bool send_loss = false;      // send the mean loss
+        bool send_outputs = false;   // send the logits and the encoder's output
+    };
     // Reads the batch, runs the model, sends the loss; with_gradient adds the backward pass.
     poplar::program::Sequence step(bool with_gradient, bool send_outputs);
-    // One micro-batch read from the streams into prog: the model, its loss and, with_gradient, the backward pass
-    // adding the gradients of the mean loss (mean_gradient) or of the total.
-    CrossEntropy microBatch(poplar::program::Sequence& prog, bool with_gradient, bool mean_gradient, bool send_outputs);
+    // One micro-batch read from the streams: the model and its loss into the forward chain and, with_gradient, the
+    // backward pass into the backward chain. dropout: the training pass's (null: none).
+    CrossEntropy microBatch(SegmentChain& forward, SegmentChain& backward, const PassKind& kind, Dropout* dropout);
     poplar::program::Sequence trainingStep();
+    poplar::program::Sequence scheduledMicroBatches();
 
     poplar::Graph& graph_;
     T5Config config_;
     BatchShape shape_;
     ReplicaGroups groups_;
+    Stages stages_;
     Parameters params_;
+    std::size_t head_stage_ = 0;  // the LM head's and the loss's
     const Parameter* encoder_embedding_ = nullptr;
     const Parameter* decoder_embedding_ = nullptr;
     StackWeights encoder_weights_, decoder_weights_;
@@ -98,6 +115,9 @@ private:
     std::unique_ptr<AdamW> adamw_;
     std::unique_ptr<CachedDecoding> decoding_;
     std::unique_ptr<Dropout> dropout_;
+    // the scheduled micro-batches' dropout: each its own seed, read when its forward pass starts
+    std::vector<std::unique_ptr<Dropout>> scheduled_dropout_;
+    std::vector<poplar::Tensor> scheduled_seeds_;
     // DataStream has no default constructor in the SDK: set while the graph is built.
     std::optional<poplar::DataStream> input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_, seed_in_;
     std::optional<poplar::DataStream> loss_out_, logits_out_, encoder_out_, training_result_out_;

@@ -3,6 +3,9 @@
 // rows arranged so, and no reorder.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -57,22 +60,46 @@ std::vector<float> decode(T5Graph& g, const std::vector<int>& prompt_of_row,
 
 const std::vector<int> kIdentity{0, 1};
 
+// A reordered row and the directly decoded one do the same arithmetic, but the direct run holds its prompt in the
+// other row of the batch, and most OpenBLAS kernels sum a row's products in an order that depends on where the row
+// falls in the matmul's panels. Measured worst |difference| / max |logit| over OPENBLAS_CORETYPE: 0 on Sandybridge,
+// 2.6e-7 Prescott, 3.4e-7 Haswell and Zen, 3.7e-7 Nehalem (SkylakeX not measured: this host has no AVX-512). The
+// bound 2e-6 (~17 float ulps of the largest logit) leaves 5x over the worst; decoding without the reorder
+// differs by 1.2 times the largest logit.
+constexpr double kReorderBound = 2e-6;
+
+double relative_gap(const std::vector<float>& a, const std::vector<float>& b) {
+    double largest = 0, worst = 0;
+    for (const float x : b) largest = std::max(largest, double(std::abs(x)));
+    for (std::size_t i = 0; i < b.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
+    return worst / largest;
+}
+
+void expect_same_logits(const std::vector<float>& reordered, const std::vector<float>& direct, const char* what) {
+    ASSERT_EQ(reordered.size(), direct.size());
+    const double gap = relative_gap(reordered, direct);
+    std::printf("[beam reorder, %s] worst |reordered - direct| / max |logit| = %.2e\n", what, gap);
+    EXPECT_LE(gap, kReorderBound);
+}
+
 }  // namespace
 
 // Rows swap their parents at the third step: row 0 continues prompt 1 with tokens (0, 21) and row 1 prompt 0 with
-// (0, 12). Decoding those histories directly gives the same logits, bit for bit (each row's arithmetic is the same;
-// only where its cache comes from changes).
+// (0, 12). Decoding those histories directly gives the same logits (each row's arithmetic is the same; only where its
+// cache comes from changes).
 TEST(T5BuilderBeamReorder, SwappedParentsContinueEachOthersHistory) {
     auto g = decoding_graph();
     const std::vector<float> reordered =
         decode(*g, {0, 1}, {{0, 0}, {12, 21}, {30, 31}}, {kIdentity, kIdentity, {1, 0}});
     const std::vector<float> direct = decode(*g, {1, 0}, {{0, 0}, {21, 12}, {30, 31}}, {kIdentity, kIdentity, kIdentity});
-    ASSERT_EQ(reordered.size(), direct.size());
-    for (std::size_t i = 0; i < direct.size(); ++i) ASSERT_EQ(reordered[i], direct[i]) << "logit " << i;
+    expect_same_logits(reordered, direct, "swapped parents");
     // and the reorder matters: without it the logits differ
     const std::vector<float> unordered =
         decode(*g, {0, 1}, {{0, 0}, {12, 21}, {30, 31}}, {kIdentity, kIdentity, kIdentity});
-    EXPECT_NE(unordered, direct);
+    ASSERT_EQ(unordered.size(), direct.size());
+    const double gap = relative_gap(unordered, direct);
+    std::printf("[beam reorder, no reorder] worst |unordered - direct| / max |logit| = %.2e\n", gap);
+    EXPECT_GT(gap, 1000 * kReorderBound);
 }
 
 // Both beams descend from row 0 (the usual beam search case: one beam's two best continuations).
@@ -81,6 +108,5 @@ TEST(T5BuilderBeamReorder, ARepeatedParentCopiesItsHistoryToBothRows) {
     const std::vector<float> reordered =
         decode(*g, {0, 1}, {{0, 0}, {12, 21}, {30, 31}}, {kIdentity, kIdentity, {0, 0}});
     const std::vector<float> direct = decode(*g, {0, 0}, {{0, 0}, {12, 12}, {30, 31}}, {kIdentity, kIdentity, kIdentity});
-    ASSERT_EQ(reordered.size(), direct.size());
-    for (std::size_t i = 0; i < direct.size(); ++i) ASSERT_EQ(reordered[i], direct[i]) << "logit " << i;
+    expect_same_logits(reordered, direct, "repeated parent");
 }

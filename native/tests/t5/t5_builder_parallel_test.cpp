@@ -274,7 +274,7 @@ TEST(T5BuilderParallelTrainingStep, ANonFiniteShardRaisesEveryReplicasFlag) {
 // one IPU's on the same prompts. Measured max error (over the logits' largest) 6.7e-7 .. 1.2e-6 under the three
 // OpenBLAS kernels; the bound is the forward logits' (kLogitsParallelBound).
 TEST(T5BuilderParallelDecode, StepsMatchOneIpu) {
-    for (const t5::ParallelPlan plan : {t5::ParallelPlan{2, 1}, t5::ParallelPlan{2, 2}}) {
+    for (const t5::ParallelPlan& plan : {t5::ParallelPlan{2, 1}, t5::ParallelPlan{2, 2}}) {
         const Case k{"", plan.tp, plan.dp, t5::FeedForward::GatedGelu, true, t5::EmbeddingLayout::Shared, 41};
         const t5::T5Config c = config_of(k);
         constexpr std::size_t kSteps = 4;

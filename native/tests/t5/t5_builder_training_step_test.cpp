@@ -73,8 +73,10 @@ std::vector<Batch> micro_batches() {
 // k micro-batches of 2 rows give the loss and gradients of one forward_backward on the 6 rows concatenated: the
 // mean over every counted label (the micro-batches count 8, 7 and 6). Only float summation order differs (the
 // gradient matmuls sum over 2 rows three times instead of 6 once, and the mean's 1/count multiplies at the end
-// instead of in d_logits): measured worst gradient error 6.4e-7 (norm-wise, a layer norm weight), loss 9.3e-8
-// (1 ulp); the bound 2e-6 (~17 float ulps) leaves 3x over the worst.
+// instead of in d_logits, and OpenBLAS's FMA kernels order a row's products by where it falls in the matmul's
+// panels). Measured worst gradient error (norm-wise, a layer norm weight) over OPENBLAS_CORETYPE: 1.0e-6
+// Sandybridge, 1.2e-6 Prescott and Nehalem, 3.4e-6 Haswell and Zen (SkylakeX not measured: this host has no
+// AVX-512); loss 9.3e-8 to 1.9e-7 (1-2 ulps). The bound 1e-5 (~84 float ulps) leaves 3x over the worst.
 TEST(T5BuilderTrainingStep, MicroBatchesEqualOneRunOnTheConcatenatedBatch) {
     const t5::T5Config c = tiny_config(2);
     const std::vector<Batch> parts = micro_batches();
@@ -90,7 +92,7 @@ TEST(T5BuilderTrainingStep, MicroBatchesEqualOneRunOnTheConcatenatedBatch) {
     step.run(t5::T5Program::kTrainingStep);
     EXPECT_EQ(step.training_result[1], 0.0f) << "finite weights flagged non-finite";
     const double loss_err = std::abs(double(step.training_result[0]) - double(whole.loss)) / std::abs(double(whole.loss));
-    EXPECT_LE(loss_err, 2e-6) << "step " << step.training_result[0] << " concatenated " << whole.loss;
+    EXPECT_LE(loss_err, 1e-5) << "step " << step.training_result[0] << " concatenated " << whole.loss;
     double worst = 0;
     std::string worst_name;
     const auto& whole_params = whole.program.parameters().all();
@@ -98,7 +100,7 @@ TEST(T5BuilderTrainingStep, MicroBatchesEqualOneRunOnTheConcatenatedBatch) {
     ASSERT_EQ(whole_params.size(), step_params.size());
     for (std::size_t i = 0; i < whole_params.size(); ++i) {
         const double e = rel_err(step.gradient(step_params[i]), whole.gradient(whole_params[i]));
-        EXPECT_LE(e, 2e-6) << step_params[i].name;
+        EXPECT_LE(e, 1e-5) << step_params[i].name;
         if (e > worst) {
             worst = e;
             worst_name = step_params[i].name;

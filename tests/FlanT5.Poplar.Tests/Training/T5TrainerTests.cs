@@ -164,8 +164,7 @@ public sealed class T5TrainerTests
             return (recorder.Losses, ReadWeights(trainer.Model), trainer.Model.Device.Topology.NumIpus,
                 trainer.Model.Device.Traffic.InterIpuBytes);
         }
-        // The eager model on one IPU too: it alone runs pipeline stages today, and the builder rounds differently.
-        var one = await Run("one", baseConfig.Execution with { Executor = FlanT5.Poplar.Interop.SessionExecutor.Eager });
+        var one = await Run("one", baseConfig.Execution);
         var gpipe = await Run("gpipe", baseConfig.Execution with { PipelineStages = 2 });
         var oneFOneB = await Run("1f1b", baseConfig.Execution with
         {

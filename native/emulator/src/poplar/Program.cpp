@@ -30,6 +30,28 @@ std::string describe(const TensorLayout &t) { return std::string(typeInfo(t.type
 
 double bytesOf(const TensorLayout &t) { return static_cast<double>(t.numElements() * typeInfo(t.type).size); }
 
+// The bytes of a copy whose source and destination elements sit on different IPUs of one replica: those go over
+// the IPU links (a copy between pipeline stages).
+double crossIpuBytes(const TensorImpl &src, const TensorImpl &dst) {
+  const GraphState &g = *src.graph;
+  if (g.replicaTarget.getNumIPUs() < 2) return 0;
+  const long perIpu = static_cast<long>(g.replicaTarget.getTilesPerIPU());
+  auto ipuOf = [&](std::uint32_t var, std::size_t index) {
+    const long tile = g.vars[var].mapping.tileOf(index);
+    return tile < 0 ? -1L : tile / perIpu;
+  };
+  std::vector<long> from;
+  from.reserve(src.numElements());
+  forEachElement(src.segments, [&](std::uint32_t var, std::size_t index) { from.push_back(ipuOf(var, index)); });
+  std::size_t k = 0, crossing = 0;
+  forEachElement(dst.segments, [&](std::uint32_t var, std::size_t index) {
+    const long to = ipuOf(var, index);
+    if (to >= 0 && from[k] >= 0 && to != from[k]) ++crossing;
+    ++k;
+  });
+  return static_cast<double>(crossing * typeInfo(src.type).size);
+}
+
 class CopyStep : public StepNode {
 public:
   CopyStep(poplar::Tensor src, poplar::Tensor dst, const std::string &name) : StepNode(name), src_(src), dst_(dst) {
@@ -45,7 +67,8 @@ public:
   }
   StepWork work() const override {
     StepWork w;
-    w.exchangeBytes = bytesOf(*Access::impl(src_));
+    w.ipuLinkBytes = crossIpuBytes(*Access::impl(src_), *Access::impl(dst_));
+    w.exchangeBytes = bytesOf(*Access::impl(src_)) - w.ipuLinkBytes;
     return w;
   }
   void run(ReplicaContext &r) const override {

@@ -1,16 +1,10 @@
-#include "model/pipeline_schedule.h"
+#include "t5/pipeline_schedule.h"
 
 #include <limits>
+#include <stdexcept>
 #include <string>
 
-#include "abi/error.h"
-
-namespace ft5::model {
-
-PipelineOrder pipeline_order(ft5_pipeline_schedule schedule, uint32_t stages, bool phased) noexcept {
-    if (stages == 1 || phased) return PipelineOrder::kSequential;
-    return schedule == FT5_SCHEDULE_1F1B ? PipelineOrder::kOneFOneB : PipelineOrder::kGPipe;
-}
+namespace ft5::t5 {
 
 namespace {
 
@@ -71,9 +65,9 @@ std::vector<PipelineTask> pipeline_tasks(PipelineOrder order, const std::vector<
                                          const std::vector<uint32_t>& backward_stages, uint32_t stages,
                                          uint32_t micro_batches) {
     for (uint32_t s : forward_stages)
-        if (s >= stages) fail(FT5_ERR_INTERNAL, "pipeline schedule: a forward segment is on stage " + std::to_string(s));
+        if (s >= stages) throw std::logic_error("pipeline schedule: a forward segment is on stage " + std::to_string(s));
     for (uint32_t s : backward_stages)
-        if (s >= stages) fail(FT5_ERR_INTERNAL, "pipeline schedule: a backward segment is on stage " + std::to_string(s));
+        if (s >= stages) throw std::logic_error("pipeline schedule: a backward segment is on stage " + std::to_string(s));
     ScheduleState state(forward_stages, backward_stages, stages, micro_batches);
     // How many micro-batches a stage may hold between their forward and their backward.
     auto window = [&](uint32_t stage) -> uint32_t {
@@ -115,11 +109,11 @@ std::vector<PipelineTask> pipeline_tasks(PipelineOrder order, const std::vector<
             }
         }
         if (tasks.size() == before) {
-            fail(FT5_ERR_INTERNAL, "pipeline schedule: no task can run after " + std::to_string(before) + " of " +
+            throw std::logic_error("pipeline schedule: no task can run after " + std::to_string(before) + " of " +
                                        std::to_string(total));
         }
     }
     return tasks;
 }
 
-}  // namespace ft5::model
+}  // namespace ft5::t5

@@ -1,4 +1,4 @@
-// The order in which the emulator runs the pieces of a step's micro-batches through the pipeline stages.
+// The order of the pieces of a step's micro-batches through the pipeline stages: the program's order.
 // A micro-batch's forward pass is a chain of segments (maximal runs of consecutive work on one stage); its
 // backward pass is another chain. GPipe runs every micro-batch's forward before any backward; 1F1B lets stage s
 // hold at most (stages - s) micro-batches between their forward and their backward and runs a ready backward
@@ -10,9 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ft5/ft5.h"
-
-namespace ft5::model {
+namespace ft5::t5 {
 
 struct PipelineTask {
     bool backward = false;
@@ -26,12 +24,10 @@ enum class PipelineOrder {
     kOneFOneB,
 };
 
-PipelineOrder pipeline_order(ft5_pipeline_schedule schedule, uint32_t stages, bool phased) noexcept;
-
 // forward_stages[k] / backward_stages[k]: the stage of forward / backward segment k. Backward segment 0 of a
-// micro-batch follows its last forward segment. Throws FT5_ERR_INTERNAL if the tasks cannot all be ordered.
+// micro-batch follows its last forward segment. Throws std::logic_error if the tasks cannot all be ordered.
 std::vector<PipelineTask> pipeline_tasks(PipelineOrder order, const std::vector<uint32_t>& forward_stages,
                                          const std::vector<uint32_t>& backward_stages, uint32_t stages,
                                          uint32_t micro_batches);
 
-}  // namespace ft5::model
+}  // namespace ft5::t5
