@@ -34,9 +34,7 @@ class SessionStreamingOptimizer : public ::testing::TestWithParam<uint32_t> {};
 
 TEST_P(SessionStreamingOptimizer, TrajectoryIsBitIdenticalToOnChipWithMomentsInStreamingMemory) {
     const uint32_t tp = GetParam();
-    // The eager model on both sides: it alone streams the moments today.
-    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp, 1, 1, FT5_MEMORY_ON_CHIP, 0, FT5_MEMORY_ON_CHIP,
-                           FT5_SCHEDULE_GPIPE, 0, FT5_EXECUTOR_EAGER);
+    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp, 1, 1, FT5_MEMORY_ON_CHIP);
     SessionFixture streamed("flan-t5-tiny", -1.0f, 2, tp, 1, 1, FT5_MEMORY_STREAMING);
     ASSERT_NE(streamed.session, nullptr);
 
@@ -98,9 +96,7 @@ class SessionPhasedExecution : public ::testing::TestWithParam<std::tuple<uint32
 TEST_P(SessionPhasedExecution, TrajectoryIsBitIdenticalToOnChipWithEverythingInStreamingMemory) {
     const auto [tp, pp, dp] = GetParam();
     const uint32_t ipus = tp * pp * dp;
-    // The eager model on both sides: it alone runs phased execution today.
-    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp, pp, dp, FT5_MEMORY_ON_CHIP, 0, FT5_MEMORY_ON_CHIP,
-                           FT5_SCHEDULE_GPIPE, 0, FT5_EXECUTOR_EAGER);
+    SessionFixture on_chip("flan-t5-tiny", -1.0f, 2, tp, pp, dp, FT5_MEMORY_ON_CHIP);
     SessionFixture phased("flan-t5-tiny", -1.0f, 2, tp, pp, dp, FT5_MEMORY_STREAMING, 0, FT5_MEMORY_STREAMING);
     ASSERT_NE(phased.session, nullptr);
     for (uint32_t ipu = 0; ipu < ipus; ++ipu) {
@@ -177,9 +173,7 @@ INSTANTIATE_TEST_SUITE_P(Degrees, SessionPhasedExecution,
 
 // Phased execution with recomputation and dropout: the recomputed block runs inside its backward phase.
 TEST(SessionPhasedExecutionRecompute, TrainingIsBitIdenticalToOnChip) {
-    // both eager: the builder draws other dropout masks
-    SessionFixture on_chip("flan-t5-tiny", 0.1f, 2, 2, 1, 1, FT5_MEMORY_ON_CHIP, 0, FT5_MEMORY_ON_CHIP,
-                           FT5_SCHEDULE_GPIPE, 0, FT5_EXECUTOR_EAGER);
+    SessionFixture on_chip("flan-t5-tiny", 0.1f, 2, 2, 1, 1, FT5_MEMORY_ON_CHIP);
     SessionFixture phased("flan-t5-tiny", 0.1f, 2, 2, 1, 1, FT5_MEMORY_STREAMING, 1, FT5_MEMORY_STREAMING);
     ASSERT_NE(phased.session, nullptr);
     const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_adamw_trajectory.safetensors"));

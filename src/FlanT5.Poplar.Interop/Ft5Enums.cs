@@ -62,13 +62,13 @@ public enum PipelineSchedule
 /// <summary>ft5_executor: which implementation runs a session (transitional, until the eager model retires).</summary>
 public enum SessionExecutor
 {
-    /// <summary>The T5 builder's Poplar programs when they run the plan, else the eager model.</summary>
+    /// <summary>The T5 builder's Poplar programs (every plan runs on them).</summary>
     Auto = 0,
 
     /// <summary>The eager host model, whatever the plan.</summary>
     Eager = 1,
 
-    /// <summary>The T5 builder's Poplar programs; a plan it does not run yet is refused.</summary>
+    /// <summary>The T5 builder's Poplar programs, as Auto.</summary>
     Builder = 2,
 }
 

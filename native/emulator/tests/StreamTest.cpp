@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "TestSupport.hpp"
+#include "core/Report.hpp"
 
 namespace {
 
@@ -248,6 +249,8 @@ TEST(RemoteBuffers, RoundTripWithAndWithoutOffsets) {
   std::vector<unsigned> off{2, 0};
   engine.writeTensor("offsets", off.data(), off.data() + 2);
   engine.run(0);
+  // a row in, a row out, two rows in: 16 floats over the streaming link
+  EXPECT_EQ(poplar_emulator::lastRunCycles(engine).remoteBytes, 16.0 * 4);
   std::vector<float> got(8);
   engine.readTensor("rows", got.data(), got.data() + 8);
   EXPECT_EQ(got, (std::vector<float>{20, 21, 22, 23, 0, -1, -2, -3}));

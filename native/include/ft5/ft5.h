@@ -277,11 +277,11 @@ typedef enum ft5_pipeline_schedule {
 /** Which implementation runs a session. Transitional: the eager host model retires once the T5 builder (a Poplar
  *  graph and programs, run here on the emulated engine) runs every plan; then this field is ignored. */
 typedef enum ft5_executor {
-    /** The builder when it runs the plan, else the eager model. */
+    /** The builder (every plan runs on it). */
     FT5_EXECUTOR_AUTO = 0,
     /** The eager host model, whatever the plan. */
     FT5_EXECUTOR_EAGER = 1,
-    /** The builder; FT5_ERR_NOT_SUPPORTED naming the plan fields it does not run yet. */
+    /** The builder, as AUTO. */
     FT5_EXECUTOR_BUILDER = 2
 } ft5_executor;
 

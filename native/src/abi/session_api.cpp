@@ -1,9 +1,8 @@
 // ft5_session_*: the T5 model on a device: parameters, forward/backward, AdamW, incremental decoding.
 // Every argument is checked here, before the model sees it: a wrong shape or an id outside the vocabulary
-// is a status with a message, never a crash. The plan's executor chooses the implementation: by default a plan of
-// one pipeline stage (any tensor parallelism and replicas, weights and optimizer on chip, no recompute) runs on the
-// T5 builder's programs (session::BuilderSession), and the other plans on the eager model until the builder has
-// their placements.
+// is a status with a message, never a crash. The plan's executor chooses the implementation: by default every plan
+// (tensor, pipeline and data parallelism, recomputation, weights or optimizer state in streaming memory) runs on the
+// T5 builder's programs (session::BuilderSession); FT5_EXECUTOR_EAGER keeps the eager model until it is deleted.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -47,28 +46,13 @@ bool weights_only_of(const ft5_session& h) {
 
 // The plans the builder runs today: tensor and data parallelism by replication, pipeline stages as IPUs of a
 // replica, recomputation, everything on chip. Returns what keeps the plan off it ("" when it runs there).
-std::string off_builder(const ft5::model::Placement& p) {
-    std::string why;
-    auto add = [&why](const std::string& what) { why += (why.empty() ? "" : ", ") + what; };
-    if (p.weights_location != FT5_MEMORY_ON_CHIP) add("weights_location streaming");
-    if (p.optimizer_location != FT5_MEMORY_ON_CHIP) add("optimizer_location streaming");
-    return why;
-}
-
 // Whether the session runs on the builder (session::BuilderSession) or the eager model.
-bool on_builder(const ft5_executor& field, const ft5::model::Placement& p) {
+bool on_builder(const ft5_executor& field) {
     const int32_t executor = ft5::abi::enum_value(field);
-    if (executor == FT5_EXECUTOR_AUTO) return off_builder(p).empty();
+    if (executor == FT5_EXECUTOR_AUTO || executor == FT5_EXECUTOR_BUILDER) return true;
     if (executor == FT5_EXECUTOR_EAGER) return false;
-    if (executor != FT5_EXECUTOR_BUILDER) {
-        invalid_argument("plan->executor is " + std::to_string(executor) +
-                         "; expected FT5_EXECUTOR_AUTO, FT5_EXECUTOR_EAGER or FT5_EXECUTOR_BUILDER");
-    }
-    if (const auto why = off_builder(p); !why.empty()) {
-        ft5::fail(FT5_ERR_NOT_SUPPORTED, "plan->executor is FT5_EXECUTOR_BUILDER, but the builder does not run " +
-                                             why + " yet (use FT5_EXECUTOR_AUTO or FT5_EXECUTOR_EAGER)");
-    }
-    return true;
+    invalid_argument("plan->executor is " + std::to_string(executor) +
+                     "; expected FT5_EXECUTOR_AUTO, FT5_EXECUTOR_EAGER or FT5_EXECUTOR_BUILDER");
 }
 
 // The data-parallel replicas this process runs (plan->first_local_replica, local_replicas; 0: all of them).
@@ -345,7 +329,7 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     auto handle = std::make_unique<ft5_session>();
     handle->device = dev->device;
     const auto local = check_local_replicas(p, placement);
-    if (on_builder(p.executor, placement)) {
+    if (on_builder(p.executor)) {
         ft5::t5::ParallelPlan parallel;
         parallel.tp = placement.tp;
         parallel.dp = placement.replicas;
@@ -354,18 +338,19 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
             parallel.encoder_stage.assign(placement.encoder_stage.begin(), placement.encoder_stage.end());
             parallel.decoder_stage.assign(placement.decoder_stage.begin(), placement.decoder_stage.end());
         }
-        parallel.order = ft5::model::pipeline_order(placement.schedule, placement.pp, false);
+        parallel.stream_weights = placement.weights_location == FT5_MEMORY_STREAMING;
+        parallel.stream_optimizer = placement.optimizer_location == FT5_MEMORY_STREAMING;
+        // phased execution runs a step's micro-batches one after another
+        parallel.order = ft5::model::pipeline_order(placement.schedule, placement.pp, parallel.stream_weights);
         parallel.recompute = placement.recompute;
         handle->builder = std::make_unique<ft5::session::BuilderSession>(dev->device, config, parallel, local,
                                                                          placement.weights_only);
     } else if (local.count != placement.replicas) {
-        const std::string why = off_builder(placement);
         ft5::fail(FT5_ERR_NOT_SUPPORTED,
                   "plan->local_replicas is " + std::to_string(local.count) + " of " +
                       std::to_string(placement.replicas) +
-                      " replicas: only the T5 builder runs part of a plan's replicas in one process" +
-                      (why.empty() ? std::string(" (plan->executor is FT5_EXECUTOR_EAGER)")
-                                   : ", and it does not run " + why + " yet"));
+                      " replicas: only the T5 builder runs part of a plan's replicas in one process (plan->executor "
+                      "is FT5_EXECUTOR_EAGER)");
     } else {
         handle->session = std::make_unique<ft5::model::Session>(dev->device, config, placement);
     }

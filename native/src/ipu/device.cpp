@@ -1,10 +1,17 @@
 #include "ipu/device.h"
 
 #include <cstring>
+#include <thread>
 
 #include "abi/error.h"
 
 namespace ft5::ipu {
+
+unsigned Topology::threads() const noexcept {
+    if (num_threads != 0) return num_threads;
+    const unsigned hw = std::thread::hardware_concurrency();
+    return hw == 0 ? 1 : hw;
+}
 
 Device::Device(const Topology& topology) : topology_(topology) {
     for (uint32_t i = 0; i < topology_.num_ipus; ++i) {

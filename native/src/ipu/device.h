@@ -20,9 +20,11 @@ struct Topology {
     uint64_t bytes_per_tile = 0;
     uint64_t streaming_bytes_per_ipu = 0;
     double clock_hz = 0;
-    uint32_t num_threads = 0;
+    uint32_t num_threads = 0;  // 0: one per hardware thread
 
     uint64_t on_chip_bytes_per_ipu() const noexcept { return uint64_t(tiles_per_ipu) * bytes_per_tile; }
+    // The compute threads a session uses: num_threads, or the hardware's when 0.
+    unsigned threads() const noexcept;
 };
 
 struct TrafficCounters {

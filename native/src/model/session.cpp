@@ -4,23 +4,14 @@
 #include <malloc.h>
 
 #include <cstring>
-#include <thread>
 
 #include "model/adamw.h"
 
 namespace ft5::model {
 
-namespace {
-unsigned resolve_threads(uint32_t requested) {
-    if (requested != 0) return requested;
-    const unsigned hw = std::thread::hardware_concurrency();
-    return hw == 0 ? 1 : hw;
-}
-}  // namespace
-
 Session::Session(std::shared_ptr<ipu::Device> device, const ModelConfig& config, const Placement& placement)
     : device_(std::move(device)) {
-    const unsigned threads = resolve_threads(device_->topology().num_threads);
+    const unsigned threads = device_->topology().threads();
     // OpenBLAS keeps one process-wide thread count; the device's setting is the one in force.
     openblas_set_num_threads(int(threads));
     // Activations are allocated and freed by every call. With glibc's default (dynamic) thresholds large

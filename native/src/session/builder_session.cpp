@@ -1,5 +1,7 @@
 #include "session/builder_session.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -56,6 +58,9 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const model:
     : device_(std::move(device)), config_(config), t5_config_(builder_config(config)), plan_(plan),
       local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local),
       weights_only_(weights_only), rng_key_(mix(config.seed)) {
+    // The emulated engine's matmuls run on OpenBLAS, which keeps one process-wide thread count: the device's
+    // setting is the one in force (a run's results then do not depend on the cores its process may use).
+    openblas_set_num_threads(int(device_->topology().threads()));
     try {
         t5_config_.validate();
     } catch (const std::invalid_argument& e) {
@@ -90,8 +95,8 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const model:
     for (const ParamInfo& p : params_)
         for (const uint32_t ipu : local_ipus(p.stage))
             for (const std::string& handle : state_handles(p.name))
-                state_.emplace_back(device_, ipu, FT5_MEMORY_ON_CHIP, uint64_t(p.shard_elems) * sizeof(float),
-                                    handle);
+                state_.emplace_back(device_, ipu, location_of(first.program(), handle),
+                                    uint64_t(p.shard_elems) * sizeof(float), handle);
     // The eager session's order (index-based callers compare the two): each stack's relative position bias right
     // after its first self-attention.
     auto position = [&](const std::string& name) {
@@ -141,36 +146,50 @@ void BuilderSession::move_state(CompiledProgram& from, CompiledProgram& to) {
     }
 }
 
-void BuilderSession::check_state_fits(const t5::Parameters& params) const {
-    const uint64_t copies = weights_only_ ? 1 : 4;  // weight; gradient and two moments
+ft5_memory_location BuilderSession::location_of(const t5::T5Program& program, const std::string& handle) {
+    return program.inStreamingMemory(handle) ? FT5_MEMORY_STREAMING : FT5_MEMORY_ON_CHIP;
+}
+
+void BuilderSession::check_state_fits(const t5::T5Program& program) const {
     for (std::size_t stage = 0; stage < plan_.pp; ++stage) {
-    uint64_t need = 0;
-    std::vector<std::pair<uint64_t, std::string>> tensors;
-    for (const t5::Parameter& p : params.all()) {
-        if (p.stage != stage) continue;
-        const uint64_t bytes = uint64_t(t5::shardElements(p)) * sizeof(float);
-        need += copies * bytes;
-        tensors.emplace_back(bytes, p.name);
-    }
-    std::stable_sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (const uint32_t ipu : local_ipus(stage)) {
-        const auto& arena = device_->arena(ipu, FT5_MEMORY_ON_CHIP);
-        const uint64_t available = arena.capacity() - std::min(arena.capacity(), arena.used());
-        if (need <= available) continue;
-        std::string largest;
-        for (std::size_t i = 0; i < tensors.size() && i < 3; ++i)
-            largest += (i ? ", " : "") + tensors[i].second + " (" + std::to_string(tensors[i].first) + " bytes x " +
-                       std::to_string(copies) + ")";
-        std::string msg = "IPU " + std::to_string(ipu) + " cannot hold its part of the model: weights";
-        if (!weights_only_) msg += ", gradients and AdamW moments";
-        msg += " need " + std::to_string(need) + " bytes, " + std::to_string(available) +
-               " bytes are available; largest tensors: " + largest +
-               ". Split the model over more IPUs (tensor_parallel, pipeline_stages)";
-        msg += weights_only_ ? " or stream the weights (weights_location: streaming memory)"
-                             : ", or move the AdamW moments (optimizer_location) or all parameter state "
-                               "(weights_location) to streaming memory";
-        fail(FT5_ERR_OUT_OF_MEMORY, msg);
-    }
+        for (const ft5_memory_location location : {FT5_MEMORY_ON_CHIP, FT5_MEMORY_STREAMING}) {
+            const bool on_chip = location == FT5_MEMORY_ON_CHIP;
+            uint64_t need = 0;
+            std::vector<std::pair<uint64_t, std::string>> tensors;
+            for (const t5::Parameter& p : program.parameters().all()) {
+                if (p.stage != stage) continue;
+                uint64_t copies = 0;
+                for (const std::string& handle : state_handles(p.name))
+                    if (location_of(program, handle) == location) ++copies;
+                const uint64_t bytes = copies * uint64_t(t5::shardElements(p)) * sizeof(float);
+                need += bytes;
+                if (bytes > 0) tensors.emplace_back(bytes, p.name);
+            }
+            if (need == 0) continue;
+            std::stable_sort(tensors.begin(), tensors.end(),
+                             [](const auto& a, const auto& b) { return a.first > b.first; });
+            for (const uint32_t ipu : local_ipus(stage)) {
+                const auto& arena = device_->arena(ipu, location);
+                const uint64_t available = arena.capacity() - std::min(arena.capacity(), arena.used());
+                if (need <= available) continue;
+                std::string largest;
+                for (std::size_t i = 0; i < tensors.size() && i < 3; ++i)
+                    largest += (i ? ", " : "") + tensors[i].second + " (" + std::to_string(tensors[i].first) +
+                               " bytes)";
+                std::string msg = "IPU " + std::to_string(ipu) + (on_chip ? "" : "'s streaming memory") +
+                                  " cannot hold its part of the model's state";
+                msg += " (" + std::string(weights_only_ ? "weights" : "weights, gradients and AdamW moments") +
+                       " held " + (on_chip ? "on chip" : "in streaming memory") + "): it needs " +
+                       std::to_string(need) + " bytes, " + std::to_string(available) +
+                       " bytes are available; largest tensors: " + largest +
+                       ". Split the model over more IPUs (tensor_parallel, pipeline_stages)";
+                if (on_chip)
+                    msg += weights_only_ ? " or stream the weights (weights_location: streaming memory)"
+                                         : ", or move the AdamW moments (optimizer_location) or all parameter "
+                                           "state (weights_location) to streaming memory";
+                fail(FT5_ERR_OUT_OF_MEMORY, msg);
+            }
+        }
     }
 }
 
@@ -198,7 +217,7 @@ CompiledProgram& BuilderSession::program_for(const t5::BatchShape& shape, bool d
         if (!drops) c.dropout = 0.0f;  // evaluation passes (training = 0) build without the dropout sites
         Entry e;
         std::function<void(const t5::T5Program&)> before_compile;
-        if (params_.empty()) before_compile = [this](const t5::T5Program& p) { check_state_fits(p.parameters()); };
+        if (params_.empty()) before_compile = [this](const t5::T5Program& p) { check_state_fits(p); };
         e.program =
             std::make_unique<CompiledProgram>(c, plan_, device_->traffic(), shape, decode, local_, before_compile);
         it = programs_.emplace(key, std::move(e)).first;

@@ -105,7 +105,9 @@ private:
     const t5::Parameter& builder_param(const ParamInfo& p) const;
     // Throws FT5_ERR_OUT_OF_MEMORY, naming the IPU, the bytes and the largest tensors, when the state of params does
     // not fit the free on-chip memory of every local IPU (before anything is compiled or allocated).
-    void check_state_fits(const t5::Parameters& params) const;
+    void check_state_fits(const t5::T5Program& program) const;
+    // Where a state tensor lives: on chip, or in streaming memory (phased execution, streamed moments).
+    static ft5_memory_location location_of(const t5::T5Program& program, const std::string& handle);
     // After an optimizer step every data-parallel group holds the summed gradients; the next pass that adds to
     // them must find them in group 0 only.
     void keep_summed_gradients_in_first_group();

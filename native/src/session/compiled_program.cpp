@@ -49,6 +49,7 @@ CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::ParallelP
     }
     engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs(), options);
     engine_->load(device_);
+    zero_streaming_state();  // remote buffers start undefined on an IPU: zero moments and gradients, as on chip
     const auto& report = poplar_emulator::memoryReport(*engine_);
     for (std::size_t s = 0; s < plan.pp; ++s)
         activation_bytes_.push_back(report.ipus.at(s).peakNotAlwaysLive + report.ipus.at(s).peakTemporary);
@@ -101,16 +102,39 @@ void CompiledProgram::run(t5::T5Program::Index index) {
     traffic_.estimated_cycles += uint64_t(std::llround(run.total()));
     traffic_.inter_ipu_bytes += uint64_t(std::llround(run.ipuLinkBytes * double(host_.replicas())));
     traffic_.collectives += run.linkSteps;
+    traffic_.streaming_bytes += uint64_t(std::llround(run.remoteBytes * double(host_.replicas())));
 }
 
 std::vector<float> CompiledProgram::read_replicas(const t5::Parameter& p, const std::string& handle) {
-    std::vector<float> blocks(host_.replicas() * t5::shardElements(p));
-    engine_->readTensor(handle, blocks.data(), blocks.data() + blocks.size());
+    const std::size_t n = t5::shardElements(p);
+    std::vector<float> blocks(host_.replicas() * n);
+    if (!program_->inStreamingMemory(handle)) {
+        engine_->readTensor(handle, blocks.data(), blocks.data() + blocks.size());
+        return blocks;
+    }
+    for (std::size_t i = 0; i < host_.replicas(); ++i)
+        engine_->copyFromRemoteBuffer(handle, blocks.data() + i * n, 0, unsigned(first_replica() + i));
     return blocks;
 }
 
 void CompiledProgram::write_replicas(const std::string& handle, const std::vector<float>& blocks) {
-    engine_->writeTensor(handle, blocks.data(), blocks.data() + blocks.size());
+    if (!program_->inStreamingMemory(handle)) {
+        engine_->writeTensor(handle, blocks.data(), blocks.data() + blocks.size());
+        return;
+    }
+    const std::size_t n = blocks.size() / host_.replicas();
+    for (std::size_t i = 0; i < host_.replicas(); ++i)
+        // the SDK's signature takes void*, and only reads it
+        engine_->copyToRemoteBuffer(const_cast<float*>(blocks.data() + i * n), handle, 0, unsigned(first_replica() + i));
+}
+
+void CompiledProgram::zero_streaming_state() {
+    for (const t5::Parameter& p : program_->parameters().all()) {
+        const std::vector<float> zeros(host_.replicas() * t5::shardElements(p), 0.0f);
+        for (const std::string& handle : {t5::Parameters::weightHandle(p.name), t5::Parameters::gradientHandle(p.name),
+                                          t5::AdamW::firstMomentHandle(p.name), t5::AdamW::secondMomentHandle(p.name)})
+            if (program_->inStreamingMemory(handle)) write_replicas(handle, zeros);
+    }
 }
 
 std::vector<float> CompiledProgram::read_logical(const t5::Parameter& p, const std::string& handle, bool sum_data) {

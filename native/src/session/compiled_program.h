@@ -59,7 +59,8 @@ public:
     std::vector<float> read_shard(const t5::Parameter& p, const std::string& handle, std::size_t rank, bool sum_data);
     void write_shard(const t5::Parameter& p, const std::string& handle, std::size_t rank,
                      const std::vector<float>& shard);
-    // Every replica's block of a state tensor, in replica order (moving the state between programs).
+    // Every replica's block of a state tensor, in replica order (moving the state between programs); a tensor in
+    // streaming memory through its remote buffer.
     std::vector<float> read_replicas(const t5::Parameter& p, const std::string& handle);
     void write_replicas(const std::string& handle, const std::vector<float>& blocks);
 
@@ -90,6 +91,9 @@ public:
     void decode_logits_of(std::size_t rows, float* out) const;
 
 private:
+    // The run-wide index of this process's first replica.
+    std::size_t first_replica() const { return local_.first * plan_.tp; }
+    void zero_streaming_state();
     // The per-replica blocks of one row-major block of rows (every data-parallel group the same).
     template <typename T>
     void replicate(const std::vector<T>& block, std::vector<T>& to) const;

@@ -70,7 +70,7 @@ bool decaysByDefault(const std::string& name) {
     return name.find("norm") == std::string::npos && name.find("bias") == std::string::npos;
 }
 
-AdamW::AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups)
+AdamW::AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups, bool stream_moments)
     : graph_(graph), params_(params), groups_(groups) {
     for (const auto& p : params.all()) {
         Moments mo;
@@ -78,13 +78,19 @@ AdamW::AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups
                                  firstMomentHandle(p.name));
         mo.v = graph.addVariable(poplar::FLOAT, p.weight.shape(), poplar::VariableMappingMethod::LINEAR,
                                  secondMomentHandle(p.name));
+        moments_.push_back(mo);
+        if (stream_moments) {
+            const std::size_t n = p.weight.numElements();
+            remote_moments_.push_back({graph.addRemoteBuffer(firstMomentHandle(p.name), poplar::FLOAT, n),
+                                       graph.addRemoteBuffer(secondMomentHandle(p.name), poplar::FLOAT, n)});
+            continue;
+        }
         graph.setInitialValue<float>(mo.m, std::vector<float>(p.weight.numElements(), 0.0f));
         graph.setInitialValue<float>(mo.v, std::vector<float>(p.weight.numElements(), 0.0f));
         for (const auto& [handle, t] : {std::pair{firstMomentHandle(p.name), mo.m}, {secondMomentHandle(p.name), mo.v}}) {
             graph.createHostWrite(handle, t);
             graph.createHostRead(handle, t);
         }
-        moments_.push_back(mo);
     }
     settings_in_.emplace(graph.addHostToDeviceFIFO(streams::kOptimizerSettings, poplar::FLOAT, AdamWStep::kCount));
     result_out_.emplace(graph.addDeviceToHostFIFO(streams::kOptimizerResult, poplar::FLOAT, 2));
@@ -98,9 +104,6 @@ poplar::program::Sequence AdamW::step() const {
     prog.add(Copy(*settings_in_, settings_));
     auto s = [&](Setting i) { return settings_[i]; };
 
-    // the whole batch's gradients: every data-parallel replica's rows
-    for (const auto& p : params_.all()) groups_.sumOverData(p.gradient, prog, "adamw/" + p.name + "/sum_data");
-
     // the global norm of the unscaled gradients: split parameters' squares summed over their shards
     auto scalar = [&](const char* name) {
         const poplar::Tensor t = graph_.addVariable(poplar::FLOAT, {}, poplar::VariableMappingMethod::LINEAR, name);
@@ -110,9 +113,14 @@ poplar::program::Sequence AdamW::step() const {
     const poplar::Tensor sum_sq = scalar("adamw/sum_squares");
     const bool split = groups_.tp() > 1;
     const poplar::Tensor split_sum_sq = split ? scalar("adamw/split_sum_squares") : sum_sq;
-    for (const auto& p : params_.all())
+    for (const auto& p : params_.all()) {
+        // the whole batch's gradient: every data-parallel replica's rows
+        fetchGradient(p, prog);
+        groups_.sumOverData(p.gradient, prog, "adamw/" + p.name + "/sum_data");
+        if (groups_.plan().dp > 1) storeGradient(p, prog);
         popops::reduceWithOutput(graph_, p.gradient.flatten(), p.split() ? split_sum_sq : sum_sq, {0},
                                  {popops::Operation::SQUARE_ADD, true}, prog, "adamw/" + p.name + "/sum_squares");
+    }
     if (split) {
         groups_.sumOverShards(split_sum_sq, prog, "adamw/split_sum_squares_shards");
         popops::addInPlace(graph_, sum_sq, split_sum_sq, prog, "adamw/sum_squares_all");
@@ -134,6 +142,11 @@ poplar::program::Sequence AdamW::step() const {
         const Moments& mo = moments_[i];
         const std::string name = "adamw/" + p.name;
         const poplar::Tensor decay = decaysByDefault(p.name) ? s(kDecayMultiplier) : s(kExemptMultiplier);
+        fetch({&p}, update, true);
+        if (streamsMoments()) {
+            update.add(Copy(remote_moments_[i].m, mo.m, {name + "/fetch_m"}));
+            update.add(Copy(remote_moments_[i].v, mo.v, {name + "/fetch_v"}));
+        }
         const auto g = pe::_2 * pe::_3;  // the unscaled, clipped gradient
         // m = lerp(m, g, 1 - beta1)
         popops::mapInPlace(graph_, pe::_1 + pe::_4 * (g - pe::_1), {mo.m, p.gradient, grad_mul, s(kOneMinusBeta1)},
@@ -144,6 +157,11 @@ poplar::program::Sequence AdamW::step() const {
         popops::mapInPlace(graph_, pe::_1 * pe::_2 + (-pe::_3 * pe::_4) / (pe::Sqrt(pe::_5) / pe::_6 + pe::_7),
                            {p.weight, decay, s(kStepSize), mo.m, mo.v, s(kSqrtCorrection2), s(kEps)}, update,
                            name + "/w");
+        storeWeight(p, update);
+        if (streamsMoments()) {
+            update.add(Copy(mo.m, remote_moments_[i].m, {name + "/store_m"}));
+            update.add(Copy(mo.v, remote_moments_[i].v, {name + "/store_v"}));
+        }
     }
     prog.add(poplar::program::If(finite, update, poplar::program::Sequence()));
     const poplar::Tensor skipped =

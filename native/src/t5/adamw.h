@@ -4,7 +4,9 @@
 // The per-step numbers (learning rate, bias corrections, ...) come from the host through a stream, so one
 // program serves every step. Replicated, the step first sums every gradient over the data-parallel group (each
 // replica's gradients hold its own rows' part until then), and the global norm counts each split parameter's
-// shards once and each whole one once.
+// shards once and each whole one once. With the moments in streaming memory (stream_moments) they are
+// RemoteBuffers with the same handles, fetched and stored around each parameter's update; streamed parameters
+// (phased execution) are fetched, and their gradients and weights stored, the same way.
 #pragma once
 
 #include <array>
@@ -12,6 +14,7 @@
 #include <deque>
 
 #include <optional>
+#include <string>
 
 #include <poplar/DataStream.hpp>
 #include <poplar/Graph.hpp>
@@ -51,24 +54,35 @@ bool decaysByDefault(const std::string& parameter_name);
 
 class AdamW {
 public:
-    // Adds the two moments of every parameter (host handles "adam_m/<name>", "adam_v/<name>", zero at first).
-    AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups);
+    // Adds the two moments of every parameter (host handles "adam_m/<name>", "adam_v/<name>", zero at first;
+    // with stream_moments, remote buffers of those handles, which the host zeroes).
+    AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups, bool stream_moments = false);
 
     // Reads the step's settings, updates every weight and moment, sends the gradient norm and whether the step
     // was skipped. Gradients are left as they were (with data parallelism: summed over the group, in place).
     poplar::program::Sequence step() const;
 
-    static std::string firstMomentHandle(const std::string& name) { return "adam_m/" + name; }
-    static std::string secondMomentHandle(const std::string& name) { return "adam_v/" + name; }
+    static std::string firstMomentHandle(const std::string& name) { return kFirstMoment + name; }
+    static std::string secondMomentHandle(const std::string& name) { return kSecondMoment + name; }
+    static bool isMomentHandle(const std::string& handle) {
+        return handle.rfind(kFirstMoment, 0) == 0 || handle.rfind(kSecondMoment, 0) == 0;
+    }
+    bool streamsMoments() const { return !remote_moments_.empty(); }
 
 private:
+    static constexpr const char* kFirstMoment = "adam_m/";
+    static constexpr const char* kSecondMoment = "adam_v/";
     struct Moments {
         poplar::Tensor m, v;
+    };
+    struct RemoteMoments {
+        poplar::RemoteBuffer m, v;
     };
     poplar::Graph& graph_;
     const Parameters& params_;
     const ReplicaGroups& groups_;
     std::deque<Moments> moments_;
+    std::deque<RemoteMoments> remote_moments_;  // by parameter, when streamed
     // DataStream has no default constructor in the SDK: set while the graph is built.
     std::optional<poplar::DataStream> settings_in_, result_out_;
     poplar::Tensor settings_;

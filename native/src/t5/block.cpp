@@ -48,6 +48,15 @@ BlockWeights addBlockParameters(Parameters& params, const T5Config& c, const std
     return w;
 }
 
+std::vector<const Parameter*> parametersOf(const BlockWeights& w) {
+    std::vector<const Parameter*> all{w.self_norm, w.self.q, w.self.k, w.self.v, w.self.o};
+    if (w.cross_norm) all.insert(all.end(), {w.cross_norm, w.cross.q, w.cross.k, w.cross.v, w.cross.o});
+    all.insert(all.end(), {w.ff_norm, w.ff.wi_0});
+    if (w.ff.wi_1) all.push_back(w.ff.wi_1);
+    all.push_back(w.ff.wo);
+    return all;
+}
+
 BlockSaved replayOf(const BlockSaved& saved) {
     BlockSaved again = saved;
     for (DropoutSite* site : {&again.self_out, &again.cross_out, &again.ff_out, &again.self.probs_dropout,

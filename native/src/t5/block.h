@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <poplar/Graph.hpp>
 #include <poplar/Program.hpp>
@@ -30,6 +31,9 @@ struct BlockWeights {
 // feed-forward matrices split across the tensor-parallel ranks; all on pipeline stage `stage`.
 BlockWeights addBlockParameters(Parameters& params, const T5Config& config, const std::string& prefix, bool decoder,
                                std::size_t stage);
+
+// Every parameter of the block (what phased execution fetches for it).
+std::vector<const Parameter*> parametersOf(const BlockWeights& w);
 
 struct BlockShape {
     std::size_t batch = 0, len = 0, enc_len = 0;  // enc_len: the encoder's length (decoder blocks)

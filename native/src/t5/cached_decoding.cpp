@@ -80,6 +80,7 @@ poplar::program::Sequence CachedDecoding::begin() {
     for (std::size_t l = 0; l < cache_.size(); ++l) {
         const AttentionWeights& w = decoder_.blocks[l].cross;
         const std::string n = "decode/layer" + std::to_string(l);
+        fetch({w.k, w.v}, prog);
         prog.add(Copy(splitHeads(linear(graph_, *w.k, encoded, prog, n + "/cross_k"), s, shape_.src_len),
                       cache_[l].cross_k));
         prog.add(Copy(splitHeads(linear(graph_, *w.v, encoded, prog, n + "/cross_v"), s, shape_.src_len),
@@ -125,6 +126,7 @@ poplar::program::Sequence CachedDecoding::step() {
     reorder(cross_bias_, "decode/reorder_cross_bias");
     const poplar::Tensor ids = popops::cast(graph_, tokens_, poplar::UNSIGNED_INT, prog, "decode/tokens_u32").expand({1});
     poplar::Tensor x;
+    fetch(*decoder_.embedding, prog);
     if (groups_.tp() == 1) {
         x = popops::multiSlice(graph_, decoder_.embedding->weight, ids, {0}, {1}, prog, popops::SlicePlan(), {},
                                "decode/embed")
@@ -154,6 +156,7 @@ poplar::program::Sequence CachedDecoding::step() {
         const BlockWeights& w = decoder_.blocks[l];
         const LayerCache& c = cache_[l];
         const std::string n = "decode/layer" + std::to_string(l);
+        fetch(parametersOf(w), prog);
         LayerNormSaved unused;
         const poplar::Tensor h = layerNorm(graph_, *w.self_norm, x, config_.eps, prog, n + "/self_norm", unused);
         const poplar::Tensor q = splitHeads(linear(graph_, *w.self.q, h, prog, n + "/q"), one, 1);
@@ -180,6 +183,7 @@ poplar::program::Sequence CachedDecoding::step() {
                         prog, n + "/ff_residual");
     }
     LayerNormSaved unused;
+    fetch(*decoder_.final_norm, prog);
     const poplar::Tensor y = layerNorm(graph_, *decoder_.final_norm, x, config_.eps, prog, "decode/final_norm", unused);
     prog.add(Copy(lm_head_.forward(graph_, y, prog), *logits_out_));
     popops::mapInPlace(graph_, pe::_1 + pe::Const(1u), {position_}, prog, "decode/next_position");

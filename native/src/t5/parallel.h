@@ -41,6 +41,10 @@ struct ParallelPlan {
     PipelineOrder order = PipelineOrder::kSequential;
     // Keep only each block's input in the forward pass and recompute the block before its backward pass.
     bool recompute = false;
+    // Phased execution: weights and gradients in streaming memory, on chip only for the layer that uses them.
+    bool stream_weights = false;
+    // The AdamW moments in streaming memory, on chip only for their parameter's update.
+    bool stream_optimizer = false;
 
     std::size_t replicas() const { return tp * dp; }
     // Throws std::invalid_argument naming the plan field or the config field that does not fit.

@@ -23,10 +23,16 @@ const Parameter& Parameters::add(const std::string& name, const std::vector<std:
     poplar::Graph& graph = stages_.graph(stage);
     p.weight = graph.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name);
     p.gradient = graph.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name + "/gradient");
-    graph.createHostWrite(weightHandle(name), p.weight);
-    graph.createHostRead(weightHandle(name), p.weight);
-    graph.createHostWrite(gradientHandle(name), p.gradient);
-    graph.createHostRead(gradientHandle(name), p.gradient);
+    if (streamed_) {
+        // the host reaches them through the remote buffers (Engine::copyToRemoteBuffer)
+        p.remote_weight = graph.addRemoteBuffer(weightHandle(name), poplar::FLOAT, p.weight.numElements());
+        p.remote_gradient = graph.addRemoteBuffer(gradientHandle(name), poplar::FLOAT, p.gradient.numElements());
+    } else {
+        graph.createHostWrite(weightHandle(name), p.weight);
+        graph.createHostRead(weightHandle(name), p.weight);
+        graph.createHostWrite(gradientHandle(name), p.gradient);
+        graph.createHostRead(gradientHandle(name), p.gradient);
+    }
     index_.emplace(name, params_.size());
     params_.push_back(std::move(p));
     return params_.back();
@@ -40,8 +46,38 @@ const Parameter& Parameters::at(const std::string& name) const {
 
 poplar::program::Sequence Parameters::zeroGradients() const {
     poplar::program::Sequence prog;
-    for (const auto& p : params_) popops::zero(stages_.graph(p.stage), p.gradient, prog, p.name + "/zero_gradient");
+    for (const auto& p : params_) {
+        popops::zero(stages_.graph(p.stage), p.gradient, prog, p.name + "/zero_gradient");
+        storeGradient(p, prog);
+    }
     return prog;
+}
+
+void fetch(const Parameter& p, poplar::program::Sequence& prog) {
+    if (p.streamed()) prog.add(poplar::program::Copy(*p.remote_weight, p.weight, {p.name + "/fetch"}));
+}
+
+void fetchGradient(const Parameter& p, poplar::program::Sequence& prog) {
+    if (p.streamed()) prog.add(poplar::program::Copy(*p.remote_gradient, p.gradient, {p.name + "/fetch_gradient"}));
+}
+
+void storeGradient(const Parameter& p, poplar::program::Sequence& prog) {
+    if (p.streamed()) prog.add(poplar::program::Copy(p.gradient, *p.remote_gradient, {p.name + "/store_gradient"}));
+}
+
+void storeWeight(const Parameter& p, poplar::program::Sequence& prog) {
+    if (p.streamed()) prog.add(poplar::program::Copy(p.weight, *p.remote_weight, {p.name + "/store"}));
+}
+
+void fetch(const std::vector<const Parameter*>& params, poplar::program::Sequence& prog, bool with_gradients) {
+    for (const Parameter* p : params) {
+        fetch(*p, prog);
+        if (with_gradients) fetchGradient(*p, prog);
+    }
+}
+
+void storeGradients(const std::vector<const Parameter*>& params, poplar::program::Sequence& prog) {
+    for (const Parameter* p : params) storeGradient(*p, prog);
 }
 
 }  // namespace ft5::t5

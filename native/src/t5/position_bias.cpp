@@ -45,6 +45,7 @@ PositionBias::PositionBias(poplar::Graph& graph, const Parameter& table, std::si
 }
 
 poplar::Tensor PositionBias::forward(poplar::program::Sequence& prog) const {
+    fetch(table_, prog);
     const poplar::Tensor rows = popops::multiSlice(graph_, table_.weight, buckets_, {0}, {1}, prog,
                                                    popops::SlicePlan(), {}, name_ + "/lookup");
     const std::size_t heads = table_.weight.dim(1);
@@ -54,8 +55,10 @@ poplar::Tensor PositionBias::forward(poplar::program::Sequence& prog) const {
 void PositionBias::backward(const poplar::Tensor& d_bias, poplar::program::Sequence& prog) const {
     const std::size_t heads = table_.weight.dim(1);
     const poplar::Tensor rows = d_bias.dimShuffle({1, 2, 0}).reshape({q_len_ * k_len_, 1, heads});
+    fetchGradient(table_, prog);
     popops::multiUpdateAdd(graph_, table_.gradient, rows, buckets_, one_, {0}, {1}, prog, popops::SlicePlan(), {},
                            name_ + "/gradient");
+    storeGradient(table_, prog);
 }
 
 }  // namespace ft5::t5

@@ -46,6 +46,7 @@ Staged Stack::embed(const poplar::Tensor& ids, SegmentChain& chain) {
     poplar::program::Sequence& prog = chain.on(stage);
     const std::size_t rows = shape_.batch * shape_.len;
     const ReplicaGroups& groups = *shape_.groups;
+    fetch(embedding_, prog);
     if (groups.tp() == 1) {
         ids_ = ids;
         owned_ = poplar::Tensor();
@@ -119,12 +120,14 @@ Staged Stack::forward(const Staged& embedded, const Staged& mask_bias, const Sta
         x = stages_.to(x, stage, chain, name + "/residual_received");
         inputs_[i] = x.tensor;
         const BlockContext& here = contextOn(stage, chain);
+        fetch(parametersOf(blocks_[i]), chain.on(stage));
         x.tensor = block(stages_.graph(stage), config_, blocks_[i], shape_, here, x.tensor, chain.on(stage), name,
                          saved_[i], dropout);
     }
     const std::size_t last = final_norm_->stage;
     x = stages_.to(x, last, chain, name_ + "/final_norm_received");
     poplar::program::Sequence& end = chain.on(last);
+    fetch(*final_norm_, end);
     x.tensor = dropoutForward(dropout,
                               layerNorm(stages_.graph(last), *final_norm_, x.tensor, config_.eps, end,
                                         name_ + "/final_norm", final_saved_),
@@ -137,10 +140,12 @@ Stack::Gradients Stack::backward(const Staged& d_out, SegmentChain& chain) {
     Staged d_x = stages_.to(d_out, last, chain, name_ + "/d_output_received");
     {
         poplar::program::Sequence& prog = chain.on(last);
+        fetch({final_norm_}, prog, true);
         d_x.tensor = layerNormBackward(
             stages_.graph(last), *final_norm_, final_saved_,
             dropoutBackward(dropout_, d_x.tensor, final_dropout_, prog, name_ + "/d_final_dropout"), prog,
             name_ + "/final_norm");
+        storeGradient(*final_norm_, prog);
     }
     // every block's scores carry the one position bias: their gradients sum over blocks and rows, carried back
     // with the residual's gradient to block 0's stage
@@ -159,6 +164,8 @@ Stack::Gradients Stack::backward(const Staged& d_out, SegmentChain& chain) {
         d_bias = stages_.to(d_bias, stage, chain, name + "/d_position_bias_received");
         if (d_encoder.tensor.valid()) d_encoder = stages_.to(d_encoder, stage, chain, name + "/d_encoder_received");
         poplar::program::Sequence& prog = chain.on(stage);
+        const std::vector<const Parameter*> params = parametersOf(blocks_[i]);
+        fetch(params, prog, true);
         BlockSaved recomputed;
         if (shape_.groups->plan().recompute) {
             recomputed = replayOf(saved_[i]);
@@ -168,6 +175,7 @@ Stack::Gradients Stack::backward(const Staged& d_out, SegmentChain& chain) {
         const BlockSaved& saved = shape_.groups->plan().recompute ? recomputed : saved_[i];
         const BlockGradients g = blockBackward(graph, config_, blocks_[i], shape_, saved, d_x.tensor, prog, name,
                                                dropout_);
+        storeGradients(params, prog);
         popops::reduceWithOutput(graph, g.self_scores, d_bias.tensor, {0}, {popops::Operation::ADD, true}, prog,
                                  name_ + "/d_position_bias" + std::to_string(i));
         if (decoder_) {
@@ -191,8 +199,10 @@ void Stack::embedBackward(const Staged& d_embedded, SegmentChain& chain) {
     poplar::program::Sequence& prog = chain.on(stage);
     // an id another rank holds adds nothing to this rank's rows
     if (owned_.valid()) popops::mulInPlace(graph, d_x, owned_, prog, name_ + "/d_embed_owned");
+    fetchGradient(embedding_, prog);
     popops::multiUpdateAdd(graph, embedding_.gradient, d_x.reshape({d_x.dim(0), 1, config_.d_model}), ids_, one_,
                            {0}, {1}, prog, popops::SlicePlan(), {}, name_ + "/embed_gradient");
+    storeGradient(embedding_, prog);
 }
 
 }  // namespace ft5::t5

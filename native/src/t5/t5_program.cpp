@@ -26,7 +26,7 @@ const ParallelPlan& checked(const ParallelPlan& plan, const T5Config& config) {
 T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode,
                      const ParallelPlan& plan)
     : graph_(graph), config_(config), shape_(shape), groups_(graph, checked(plan, config)), stages_(graph, plan.pp),
-      params_(stages_, plan.tp) {
+      params_(stages_, plan.tp, plan.stream_weights) {
     shape_.validate();
     const std::size_t v = config_.vocab, d = config_.d_model;
     const Parameter* lm_weight = nullptr;
@@ -78,7 +78,7 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
     programs_[kZeroGradients] = params_.zeroGradients();
     programs_[kForward] = step(false, true);
     programs_[kForwardBackward] = step(true, false);
-    adamw_ = std::make_unique<AdamW>(graph, params_, groups_);
+    adamw_ = std::make_unique<AdamW>(graph, params_, groups_, plan.stream_optimizer);
     programs_[kOptimizerStep] = adamw_->step();
     programs_[kTrainingStep] = trainingStep();
     if (shape_.micro_batches > 1) programs_[kScheduledMicroBatches] = scheduledMicroBatches();
@@ -88,6 +88,10 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
         programs_[kDecodeBegin] = decoding_->begin();
         programs_[kDecodeStep] = decoding_->step();
     }
+}
+
+bool T5Program::inStreamingMemory(const std::string& handle) const {
+    return AdamW::isMomentHandle(handle) ? adamw_->streamsMoments() : plan().stream_weights;
 }
 
 poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs) {
@@ -116,16 +120,18 @@ poplar::program::Sequence T5Program::trainingStep() {
     // the summed loss's gradients over the step's count of labels: the gradient of the step's mean loss
     const poplar::Tensor inverse_count =
         popops::map(graph_, pe::Const(1.0f) / pe::_1, {count_sum}, prog, "step/inverse_count");
-    for (const auto& p : params_.all()) popops::mulInPlace(graph_, p.gradient, inverse_count, prog, p.name + "/mean");
     const poplar::Tensor mean_loss = popops::div(graph_, loss_sum, count_sum, prog, "step/mean_loss");
-
     // a NaN or an infinity anywhere reaches its gradient's max or min (reductions propagate NaN)
     std::vector<poplar::Tensor> extremes{mean_loss.reshape({1})};
-    for (const auto& p : params_.all())
+    for (const auto& p : params_.all()) {
+        fetchGradient(p, prog);
+        popops::mulInPlace(graph_, p.gradient, inverse_count, prog, p.name + "/mean");
         for (const auto op : {popops::Operation::MAX, popops::Operation::MIN})
             extremes.push_back(
                 popops::reduce(graph_, p.gradient.flatten(), poplar::FLOAT, {0}, op, prog, p.name + "/extreme")
                     .reshape({1}));
+        storeGradient(p, prog);
+    }
     const poplar::Tensor non_finite = popops::reduce(
         graph_,
         popops::map(graph_, pe::Cast(pe::Not(pe::IsFinite(pe::_1)), poplar::FLOAT), {poplar::concat(extremes)}, prog,

@@ -6,11 +6,13 @@
 // Under a parallel plan (parallel.h) the graph is replicated tp x dp times; every stream and host handle is then
 // per replica (shard_layout.h maps shards and rows to the logical tensors and batch). With pipeline stages each
 // layer runs on its stage's IPU (stages.h) and a micro-batch's pass is a chain of segments; the scheduled
-// micro-batches program runs a step's micro-batches through them in the plan's pipeline order.
+// micro-batches program runs a step's micro-batches through them in the plan's pipeline order. Under phased
+// execution the parameters live in RemoteBuffers and each layer copies in what it uses (parameters.h).
 #pragma once
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <poplar/Graph.hpp>
@@ -83,6 +85,9 @@ public:
     const BatchShape& shape() const { return shape_; }
     // The training passes' dropout: forward_backward's sites, then the training step's; null when dropout_rate is 0.
     const Dropout* dropout() const { return dropout_.get(); }
+    // Whether a host handle (a parameter's weight or gradient, a moment) names a remote buffer (streaming memory:
+    // Engine::copyToRemoteBuffer) rather than a variable (Engine::writeTensor).
+    bool inStreamingMemory(const std::string& handle) const;
 
 private:
     // What one micro-batch's pass asks for.

@@ -579,13 +579,13 @@ internal enum ft5_pipeline_schedule : uint
 [NativeTypeName("unsigned int")]
 internal enum ft5_executor : uint
 {
-    /// <summary>The builder when it runs the plan, else the eager model.</summary>
+    /// <summary>The builder (every plan runs on it).</summary>
     FT5_EXECUTOR_AUTO = 0,
 
     /// <summary>The eager host model, whatever the plan.</summary>
     FT5_EXECUTOR_EAGER = 1,
 
-    /// <summary>The builder; FT5_ERR_NOT_SUPPORTED naming the plan fields it does not run yet.</summary>
+    /// <summary>The builder, as AUTO.</summary>
     FT5_EXECUTOR_BUILDER = 2,
 }
 

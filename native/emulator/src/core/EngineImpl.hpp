@@ -74,6 +74,7 @@ private:
   struct StepCost {
     StepCycles cycles;
     double ipuLinkBytes = 0;
+    double remoteBytes = 0;
   };
   std::map<const StepNode *, StepCost> stepCosts_;
   std::set<const StepNode *> threaded_; // steps worth a thread per replica

@@ -62,6 +62,7 @@ struct StepWork {
   double exchangeBytes = 0;   // moved between tiles of one IPU
   double ipuLinkBytes = 0;    // moved between IPUs
   double hostBytes = 0;       // moved to or from the host
+  double remoteBytes = 0;     // of those, moved to or from remote buffers (streaming memory)
   unsigned syncs = 1;         // BSP syncs the step ends with
   bool externalSync = false;
 };

@@ -43,6 +43,7 @@ struct CycleReport {
   std::size_t stepsRun = 0;
   double ipuLinkBytes = 0;     // one replica's bytes over the IPU links (collectives, cross-replica copies)
   std::size_t linkSteps = 0;   // the steps run that moved bytes over the links
+  double remoteBytes = 0;      // one replica's bytes copied to or from remote buffers (streaming memory)
   double total() const { return cycles.total(); }
 };
 

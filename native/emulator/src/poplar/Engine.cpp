@@ -116,7 +116,7 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
     instances_ = Instances::connect(rf, firstLocal_, numLocal_, f.h, groups);
   }
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    stepCosts_[steps[i]] = {stepCycles(*steps[i], *state_), steps[i]->work().ipuLinkBytes};
+    stepCosts_[steps[i]] = {stepCycles(*steps[i], *state_), steps[i]->work().ipuLinkBytes, steps[i]->work().remoteBytes};
     for (unsigned r = 0; r < rf; ++r)
       kernelRandom_.emplace(std::make_pair(steps[i], r),
                             std::mt19937(static_cast<std::mt19937::result_type>(mix((i << 16) ^ r))));
@@ -217,6 +217,7 @@ void EngineImpl::runStep(const StepNode &step, const std::vector<unsigned> &acti
   lastRun_.cycles.sync += c.sync;
   ++lastRun_.stepsRun;
   lastRun_.ipuLinkBytes += cost.ipuLinkBytes;
+  lastRun_.remoteBytes += cost.remoteBytes;
   if (cost.ipuLinkBytes > 0) ++lastRun_.linkSteps;
   if (step.acrossReplicas()) {
     std::vector<ReplicaContext *> ctx;

@@ -169,6 +169,7 @@ public:
   StepWork work() const override {
     StepWork w;
     w.hostBytes = bytesOf(*Access::impl(t_));
+    w.remoteBytes = w.hostBytes;
     return w;
   }
   void run(ReplicaContext &r) const override {
