@@ -40,7 +40,7 @@ internal static class ParityCommand
         var replicas = new Option<int>("--replicas") { Description = "Data-parallel replicas", DefaultValueFactory = _ => 1 };
         var executor = new Option<string>("--executor")
         {
-            Description = "What runs the session: auto (the Poplar builder where it runs the plan, else eager), eager or builder",
+            Description = "What runs the session: auto (the Poplar builder, for every plan), eager or builder",
             DefaultValueFactory = _ => "auto",
         };
         var threads = new Option<int>("--threads") { Description = "Emulator threads (0 = all cores)", DefaultValueFactory = _ => 0 };

@@ -39,7 +39,7 @@ internal sealed class ServingPlacementOptions
 
     private readonly Option<string> _executor = new("--executor")
     {
-        Description = "What runs the session: auto (the Poplar builder where it runs the plan, else eager), eager or builder",
+        Description = "What runs the session: auto (the Poplar builder, for every plan), eager or builder",
         DefaultValueFactory = _ => "auto",
     };
 

@@ -119,8 +119,8 @@ public sealed record ExecutionSection
     /// <summary>Host threads for the emulator; 0 = all cores.</summary>
     public int Threads { get; init; }
     /// <summary>
-    /// What runs the sessions: auto (the T5 builder's Poplar programs for the plans it runs, else the eager model),
-    /// eager or builder. Transitional, until the eager model retires.
+    /// What runs the sessions: auto (the T5 builder's Poplar programs, for every plan), eager or builder.
+    /// Transitional, until the eager model retires.
     /// </summary>
     public Interop.SessionExecutor Executor { get; init; } = Interop.SessionExecutor.Auto;
 }
