@@ -1,8 +1,9 @@
-// Run as `mpirun -np 2`: one tensor-parallel 2 x data-parallel 2 session on the T5 builder split over the two host
-// instances (plan->first_local_replica = the instance, local_replicas = 1; each feeds its own replica's rows)
-// against the same plan with both replicas in this process. Two training steps give the same bits: the losses,
-// the gradient norms and every weight, since the emulated collectives reduce in one fixed order either way. An
-// eager plan asked to run part of its replicas is refused. Each instance exits non-zero on its own failures.
+// Run as `mpirun -np 2`: a data-parallel 2 session on the T5 builder split over the two host instances
+// (plan->first_local_replica = the instance, local_replicas = 1; each feeds its own replica's rows) against the
+// same plan with both replicas in this process, for two plans: tensor-parallel 2, and 2 pipeline stages with
+// phased execution (weights, gradients and moments in streaming memory). Two training steps give the same bits:
+// the losses, the gradient norms and every weight, since the emulated collectives reduce in one fixed order either
+// way. An eager plan asked to run part of its replicas is refused. Each instance exits non-zero on its own failures.
 #include <cstdint>
 #include <cstring>
 #include <iostream>
@@ -39,13 +40,25 @@ ft5_model_desc small_model() {
     return m;
 }
 
+// How one data-parallel replica is laid out (4 IPUs in all at dp 2).
+struct Layout {
+    uint32_t tensor_parallel = 2, pipeline_stages = 1;
+    ft5_memory_location state_location = FT5_MEMORY_ON_CHIP;  // weights and optimizer
+
+    std::string name() const {
+        return "tp " + std::to_string(tensor_parallel) + " pp " + std::to_string(pipeline_stages) +
+               (state_location == FT5_MEMORY_STREAMING ? " phased" : "");
+    }
+};
+
 struct Session {
     ft5_device* device = nullptr;
     ft5_session* session = nullptr;
     ft5_status status = FT5_OK;
 
     // local_replicas 0: both replicas in this process.
-    Session(uint32_t first_local, uint32_t local, ft5_executor executor = FT5_EXECUTOR_AUTO) {
+    Session(uint32_t first_local, uint32_t local, const Layout& layout = {},
+            ft5_executor executor = FT5_EXECUTOR_AUTO) {
         ft5_device_desc dd;
         ft5_device_desc_init(&dd);
         dd.num_threads = 1;
@@ -54,7 +67,10 @@ struct Session {
         const ft5_model_desc m = small_model();
         ft5_plan_desc plan;
         ft5_plan_desc_init(&plan);
-        plan.tensor_parallel = 2;
+        plan.tensor_parallel = layout.tensor_parallel;
+        plan.pipeline_stages = layout.pipeline_stages;
+        plan.weights_location = layout.state_location;
+        plan.optimizer_location = layout.state_location;
         plan.replicas = 2;
         plan.first_local_replica = first_local;
         plan.local_replicas = local;
@@ -158,27 +174,28 @@ int main() {
         std::cerr << "run with mpirun -np 2 (got " << instances << " instances)\n";
         ft5_instances_abort(2);
     }
-    {
-        Session split(uint32_t(instance), 1), whole(0, 0);
-        expect(split.status == FT5_OK, "split session: " + last_error());
-        expect(whole.status == FT5_OK, "whole session: " + last_error());
+    for (const Layout& layout : {Layout{2, 1, FT5_MEMORY_ON_CHIP}, Layout{1, 2, FT5_MEMORY_STREAMING}}) {
+        const std::string what = layout.name() + ": ";
+        Session split(uint32_t(instance), 1, layout), whole(0, 0, layout);
+        expect(split.status == FT5_OK, what + "split session: " + last_error());
+        expect(whole.status == FT5_OK, what + "whole session: " + last_error());
         if (split.status == FT5_OK && whole.status == FT5_OK) {
             split.write_random_weights();
             whole.write_random_weights();
             for (int step = 0; step < 2; ++step) {
                 const StepResult a = train_step(split, step, uint32_t(instance) * 2, 2);
                 const StepResult b = train_step(whole, step, 0, 4);
-                expect(a.loss == b.loss, "step " + std::to_string(step) + ": loss " + std::to_string(a.loss) +
+                expect(a.loss == b.loss, what + "step " + std::to_string(step) + ": loss " + std::to_string(a.loss) +
                                              " split, " + std::to_string(b.loss) + " in one process");
-                expect(a.grad_norm == b.grad_norm, "step " + std::to_string(step) + ": gradient norm " +
+                expect(a.grad_norm == b.grad_norm, what + "step " + std::to_string(step) + ": gradient norm " +
                                                        std::to_string(a.grad_norm) + " split, " +
                                                        std::to_string(b.grad_norm) + " in one process");
             }
-            expect(split.weights() == whole.weights(), "the weights after two steps differ");
+            expect(split.weights() == whole.weights(), what + "the weights after two steps differ");
         }
     }
     {
-        Session eager(uint32_t(instance), 1, FT5_EXECUTOR_EAGER);
+        Session eager(uint32_t(instance), 1, Layout{}, FT5_EXECUTOR_EAGER);
         expect(eager.status == FT5_ERR_NOT_SUPPORTED, "an eager plan ran part of its replicas");
         expect(last_error().find("plan->local_replicas is 1 of 2 replicas") != std::string::npos,
                "eager refusal: " + last_error());
