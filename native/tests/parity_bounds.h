@@ -1,5 +1,5 @@
 // The bounds of the tiny fixtures' forward/backward parity (logits, encoder output, loss, gradients against the
-// float64 references), shared by the eager session's tests and the T5 graph's.
+// float64 references), shared by the session's tests (through the ABI) and the T5 graph's.
 #pragma once
 
 namespace ft5::test {

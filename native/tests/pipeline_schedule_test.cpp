@@ -1,6 +1,6 @@
 // The order of a step's pipeline tasks: dependencies kept, GPipe's flush, 1F1B's bound on micro-batches in flight.
 #include "t5/pipeline_schedule.h"
-#include "model/placement.h"
+#include "session/placement.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 namespace ft5::t5 {
 namespace {
 
-using model::pipeline_order;
+using session::pipeline_order;
 
 struct Replay {
     std::vector<uint32_t> peak_in_flight;  // per stage

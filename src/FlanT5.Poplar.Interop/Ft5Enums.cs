@@ -59,19 +59,6 @@ public enum PipelineSchedule
     OneForwardOneBackward = 1,
 }
 
-/// <summary>ft5_executor: which implementation runs a session (transitional, until the eager model retires).</summary>
-public enum SessionExecutor
-{
-    /// <summary>The T5 builder's Poplar programs (every plan runs on them).</summary>
-    Auto = 0,
-
-    /// <summary>The eager host model, whatever the plan.</summary>
-    Eager = 1,
-
-    /// <summary>The T5 builder's Poplar programs, as Auto.</summary>
-    Builder = 2,
-}
-
 /// <summary>ft5_param_slot: which per-parameter buffer a read or write addresses.</summary>
 public enum ParameterSlot
 {

@@ -18,7 +18,6 @@ public sealed record PlanDescription
         WeightsLocation = (MemoryLocation)d.weights_location;
         OptimizerLocation = (MemoryLocation)d.optimizer_location;
         WeightsOnly = d.weights_only != 0;
-        Executor = (SessionExecutor)d.executor;
     }
 
     public int TensorParallel { get; init; }
@@ -43,9 +42,6 @@ public sealed record PlanDescription
     /// (conversion, serving); training calls then throw <see cref="Ft5NotSupportedException"/>.</summary>
     public bool WeightsOnly { get; init; }
 
-    /// <summary>Which implementation runs the session (transitional, until the eager model retires).</summary>
-    public SessionExecutor Executor { get; init; }
-
     /// <summary>
     /// The data-parallel replicas this process runs when the run's host instances share them: replicas
     /// [FirstLocalReplica, FirstLocalReplica + LocalReplicas) of <see cref="Replicas"/>; LocalReplicas 0 = all of them
@@ -69,7 +65,6 @@ public sealed record PlanDescription
         d.weights_location = (ft5_memory_location)WeightsLocation;
         d.optimizer_location = (ft5_memory_location)OptimizerLocation;
         d.weights_only = WeightsOnly ? 1 : 0;
-        d.executor = (ft5_executor)Executor;
         d.first_local_replica = Count(FirstLocalReplica, nameof(FirstLocalReplica));
         d.local_replicas = Count(LocalReplicas, nameof(LocalReplicas));
         return d;

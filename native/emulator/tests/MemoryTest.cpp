@@ -58,6 +58,9 @@ TEST(Memory, PeakIsAlwaysLivePlusLargestLiveSetWorkedOutByHand) {
   EXPECT_EQ(m.ipus[0].peakNotAlwaysLive, 10000u);
   EXPECT_EQ(m.ipus[0].peakTemporary, 3000u);
   EXPECT_EQ(m.ipus[0].peakStep, "s4");
+  // what is live there, largest first: the planner is checked against these names
+  using Live = std::vector<std::pair<std::string, std::size_t>>;
+  EXPECT_EQ(m.ipus[0].peakLive, (Live{{"t", 8000u}, {"b", 2000u}}));
   EXPECT_EQ(m.ipus[0].total(), 13600u);
   EXPECT_EQ(m.ipus[0].capacity, 4u * 624 * 1024);
   EXPECT_EQ(m.largestVariables.front(), (std::pair<std::string, std::size_t>{"t", 8000}));

@@ -27,9 +27,10 @@ extern "C" {
 #define FT5_NODISCARD
 #endif
 
-/** ABI version: major in the high 16 bits, minor in the low 16 bits. */
-#define FT5_ABI_VERSION_MAJOR 1
-#define FT5_ABI_VERSION_MINOR 4
+/** ABI version: major in the high 16 bits, minor in the low 16 bits. 2.0 removed ft5_plan_desc's executor field
+ *  (every session runs on the T5 builder), which moved the fields after it. */
+#define FT5_ABI_VERSION_MAJOR 2
+#define FT5_ABI_VERSION_MINOR 0
 
 /** Result of every fallible call. */
 typedef enum ft5_status {
@@ -274,17 +275,6 @@ typedef enum ft5_pipeline_schedule {
     FT5_SCHEDULE_1F1B = 1
 } ft5_pipeline_schedule;
 
-/** Which implementation runs a session. Transitional: the eager host model retires once the T5 builder (a Poplar
- *  graph and programs, run here on the emulated engine) runs every plan; then this field is ignored. */
-typedef enum ft5_executor {
-    /** The builder (every plan runs on it). */
-    FT5_EXECUTOR_AUTO = 0,
-    /** The eager host model, whatever the plan. */
-    FT5_EXECUTOR_EAGER = 1,
-    /** The builder, as AUTO. */
-    FT5_EXECUTOR_BUILDER = 2
-} ft5_executor;
-
 /** How the model is placed on the device's IPUs. ipu = (replica * tp + tp_rank) * pp + stage: Poplar's replicas
  * (replica * tp + tp_rank, tensor-parallel groups consecutive) of pp consecutive IPUs, one per pipeline stage. */
 typedef struct ft5_plan_desc {
@@ -306,21 +296,18 @@ typedef struct ft5_plan_desc {
      *  and decoding (checkpoint conversion, serving). Training calls and gradient or moment slots are refused
      *  with FT5_ERR_NOT_SUPPORTED. */
     int32_t weights_only;
-    /** Which implementation runs the session (ABI 1.3; callers built against 1.2 get AUTO). */
-    ft5_executor executor;
     /** The data-parallel replicas this process runs when the run's host instances share them (ABI 1.4): replicas
      *  [first_local_replica, first_local_replica + local_replicas) of `replicas`; local_replicas 0 = all of them
      *  (one process). Every instance creates the same session for its own replicas, after ft5_instances_join;
      *  the collectives between replicas of different instances go over MPI, so the instances make the same calls
      *  in the same order. Batches then hold the local replicas' rows only; the loss is the whole run's; a gradient
-     *  read before the optimizer step gives the local replicas' part. The T5 builder only (FT5_ERR_NOT_SUPPORTED
-     *  on the eager model). */
+     *  read before the optimizer step gives the local replicas' part. */
     uint32_t first_local_replica;
     uint32_t local_replicas;
 } ft5_plan_desc;
 
 /** Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
- *  (gradients and AdamW moments allocated), executor AUTO, every replica in this process. */
+ *  (gradients and AdamW moments allocated), every replica in this process. */
 FT5_API void ft5_plan_desc_init(ft5_plan_desc* desc);
 
 /* ------------------------------------------------------------------------------------------------
@@ -463,7 +450,7 @@ FT5_API void ft5_optimizer_step_init(ft5_optimizer_step* step);
 
 typedef struct ft5_step_result {
     uint32_t struct_size;
-    /** Global L2 norm of the unscaled gradient before clipping (fp64 accumulation). */
+    /** Global L2 norm of the unscaled gradient before clipping (summed in float32 on the device). */
     double grad_norm;
     /** 1 when a gradient was NaN or infinite: nothing was updated. */
     int32_t skipped_nonfinite;
@@ -533,9 +520,9 @@ FT5_API void ft5_instances_abort(int32_t exit_code);
  *  every instance calls it. Since ABI 1.2. */
 FT5_API FT5_NODISCARD ft5_status ft5_instances_leave(void);
 
-/** The device programs the session has compiled so far: a session on the T5 builder runs the T5 graph compiled for
- *  each batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
- *  program (the eager model's plans: pipeline stages, streaming memory, recomputation, today). Since ABI 1.2. */
+/** The device programs the session has compiled so far: a session runs the T5 graph compiled for each batch shape
+ *  bucket it was given (a graph compilation each on hardware), counting the one built at creation for the smallest
+ *  shape (it gives the parameter list). Since ABI 1.2. */
 FT5_API FT5_NODISCARD ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count);
 
 #ifdef __cplusplus

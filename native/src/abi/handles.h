@@ -2,17 +2,15 @@
 // session keeps the device alive after ft5_device_destroy.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "ft5/ft5.h"
+#include "ipu/arena_reservation.h"
 #include "ipu/device.h"
-#include "ipu/device_buffer.h"
 
-namespace ft5::model {
-class Session;
-}
 namespace ft5::session {
 class BuilderSession;
 }
@@ -21,17 +19,19 @@ struct ft5_device {
     std::shared_ptr<ft5::ipu::Device> device;
 };
 
+// The bytes are reserved in the IPU's arena (declared first: reserved before the host copy is allocated, released
+// after it), so a tensor shows in the memory report and fails with FT5_ERR_OUT_OF_MEMORY where a real IPU would.
 struct ft5_tensor {
     std::shared_ptr<ft5::ipu::Device> device;
+    ft5::ipu::ArenaReservation reservation;
+    std::string name;
     ft5_dtype dtype = FT5_DTYPE_F32;
     std::vector<int64_t> shape;
-    ft5::ipu::DeviceBuffer buffer;
+    std::vector<std::byte> data;  // zeroed at creation
 };
 
-// Exactly one of the two: the builder's programs for plans on one IPU, the eager model for the others.
 struct ft5_session {
     std::shared_ptr<ft5::ipu::Device> device;
-    std::unique_ptr<ft5::model::Session> session;
     std::unique_ptr<ft5::session::BuilderSession> builder;
-    ~ft5_session();  // defined where both sessions are complete
+    ~ft5_session();  // defined where BuilderSession is complete
 };

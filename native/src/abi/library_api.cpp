@@ -90,7 +90,6 @@ void ft5_plan_desc_init(ft5_plan_desc* desc) {
     desc->weights_location = FT5_MEMORY_ON_CHIP;
     desc->optimizer_location = FT5_MEMORY_ON_CHIP;
     desc->weights_only = 0;
-    desc->executor = FT5_EXECUTOR_AUTO;
 }
 
 void ft5_batch_init(ft5_batch* batch) {

@@ -1,24 +1,24 @@
 // ft5_session_*: the T5 model on a device: parameters, forward/backward, AdamW, incremental decoding.
 // Every argument is checked here, before the model sees it: a wrong shape or an id outside the vocabulary
-// is a status with a message, never a crash. The plan's executor chooses the implementation: by default every plan
-// (tensor, pipeline and data parallelism, recomputation, weights or optimizer state in streaming memory) runs on the
-// T5 builder's programs (session::BuilderSession); FT5_EXECUTOR_EAGER keeps the eager model until it is deleted.
+// is a status with a message, never a crash. Every plan (tensor, pipeline and data parallelism, recomputation,
+// weights or optimizer state in streaming memory) runs on the T5 builder's programs (session::BuilderSession).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
 #include "abi/descriptor.h"
-#include "abi/enum_value.h"
 #include "abi/error.h"
 #include "abi/handle_registry.h"
 #include "abi/handles.h"
-#include "model/session.h"
 #include "session/builder_session.h"
+#include "session/placement.h"
 
 using ft5::abi::HandleKind;
 using ft5::abi::checked;
 using ft5::invalid_argument;
+using ft5::session::BuilderSession;
+using ft5::session::ParamInfo;
 
 ft5_session::~ft5_session() = default;
 
@@ -29,34 +29,14 @@ constexpr uint32_t kMaxLen = 1u << 16;
 constexpr uint64_t kMaxTokens = uint64_t(1) << 24;
 constexpr uint32_t kMaxMicroBatches = 4096;
 
-ft5_session& handle_of(ft5_session* s) { return *checked(s, HandleKind::Session, "session"); }
-const ft5_session& handle_of(const ft5_session* s) { return *checked(s, HandleKind::Session, "session"); }
-
-// The session facts the argument checks need, from whichever session the handle holds.
-const ft5::model::ModelConfig& config_of(const ft5_session& h) {
-    return h.builder ? h.builder->config() : h.session->model().config();
-}
+// The handle's session (a registered handle always holds one: ft5_session_create registers it once made).
+BuilderSession& session_of(ft5_session* s) { return *checked(s, HandleKind::Session, "session")->builder; }
+const BuilderSession& session_of(const ft5_session* s) { return *checked(s, HandleKind::Session, "session")->builder; }
 // The data-parallel replicas whose rows a batch holds: this process's.
-uint32_t replicas_of(const ft5_session& h) {
-    return h.builder ? uint32_t(h.builder->local().count) : h.session->model().placement().replicas;
-}
-bool weights_only_of(const ft5_session& h) {
-    return h.builder ? h.builder->weights_only() : h.session->model().placement().weights_only;
-}
-
-// The plans the builder runs today: tensor and data parallelism by replication, pipeline stages as IPUs of a
-// replica, recomputation, everything on chip. Returns what keeps the plan off it ("" when it runs there).
-// Whether the session runs on the builder (session::BuilderSession) or the eager model.
-bool on_builder(const ft5_executor& field) {
-    const int32_t executor = ft5::abi::enum_value(field);
-    if (executor == FT5_EXECUTOR_AUTO || executor == FT5_EXECUTOR_BUILDER) return true;
-    if (executor == FT5_EXECUTOR_EAGER) return false;
-    invalid_argument("plan->executor is " + std::to_string(executor) +
-                     "; expected FT5_EXECUTOR_AUTO, FT5_EXECUTOR_EAGER or FT5_EXECUTOR_BUILDER");
-}
+uint32_t replicas_of(const BuilderSession& s) { return uint32_t(s.local().count); }
 
 // The data-parallel replicas this process runs (plan->first_local_replica, local_replicas; 0: all of them).
-ft5::session::LocalReplicas check_local_replicas(const ft5_plan_desc& p, const ft5::model::Placement& placement) {
+ft5::session::LocalReplicas check_local_replicas(const ft5_plan_desc& p, const ft5::session::Placement& placement) {
     if (p.local_replicas == 0) {
         if (p.first_local_replica != 0) {
             invalid_argument("plan->first_local_replica is " + std::to_string(p.first_local_replica) +
@@ -73,7 +53,7 @@ ft5::session::LocalReplicas check_local_replicas(const ft5_plan_desc& p, const f
 }
 
 // Checks the plan fields this build does not derive from Placement; returns the placement.
-ft5::model::Placement check_plan(const ft5_plan_desc& p, const ft5::model::ModelConfig& c, uint32_t num_ipus) {
+ft5::session::Placement check_plan(const ft5_plan_desc& p, const ft5::session::ModelConfig& c, uint32_t num_ipus) {
     auto not_supported = [](const std::string& what) {
         ft5::fail(FT5_ERR_NOT_SUPPORTED, what + ": not supported by this build");
     };
@@ -98,7 +78,7 @@ ft5::model::Placement check_plan(const ft5_plan_desc& p, const ft5::model::Model
                       "execution streams the optimizer state as well: set both to FT5_MEMORY_STREAMING)");
     }
     if (num_ipus < 1) invalid_argument("the device has no IPU");
-    return ft5::model::Placement::from_plan(p, c, num_ipus);
+    return ft5::session::Placement::from_plan(p, c, num_ipus);
 }
 
 void check_len(uint32_t value, const char* what) {
@@ -128,8 +108,8 @@ void check_mask(const int32_t* mask, uint64_t count, const char* what, uint32_t 
     }
 }
 
-ft5::model::BatchView check_batch(const ft5_batch* batch, const ft5::model::ModelConfig& c, bool need_labels,
-                                  uint32_t replicas) {
+ft5::session::BatchView check_batch(const ft5_batch* batch, const ft5::session::ModelConfig& c, bool need_labels,
+                                    uint32_t replicas) {
     const auto b = ft5::abi::read_desc(batch, ft5_batch_init, "batch");
     check_len(b.batch, "batch->batch");
     if (b.batch % replicas != 0) {
@@ -164,7 +144,7 @@ ft5::model::BatchView check_batch(const ft5_batch* batch, const ft5::model::Mode
             }
         }
     }
-    ft5::model::BatchView v;
+    ft5::session::BatchView v;
     v.batch = b.batch;
     v.src_len = b.src_len;
     v.tgt_len = b.tgt_len;
@@ -177,7 +157,7 @@ ft5::model::BatchView check_batch(const ft5_batch* batch, const ft5::model::Mode
     return v;
 }
 
-// The optimizer step's settings, checked here for both sessions.
+// The optimizer step's settings.
 void check_step(const ft5_optimizer_step& s) {
     auto bad = [](const char* field, double value, const char* expected) {
         invalid_argument(std::string("step->") + field + " is " + std::to_string(value) + "; expected " + expected);
@@ -195,59 +175,35 @@ void check_step(const ft5_optimizer_step& s) {
     if (!(std::isfinite(s.max_grad_norm) && s.max_grad_norm >= 0)) bad("max_grad_norm", s.max_grad_norm, ">= 0");
 }
 
-// One parameter as the checks see it, in either session.
-struct ParamRef {
-    uint32_t index = 0;
-    std::string name;
-    int64_t count = 0;
-    uint32_t shards = 1;
-    int64_t shard_elems = 0;
-};
-
-ParamRef param_at(const ft5_session& h, uint32_t index) {
-    const size_t size = h.builder ? h.builder->params().size() : h.session->model().params().size();
+const ParamInfo& param_at(const BuilderSession& s, uint32_t index) {
+    const size_t size = s.params().size();
     if (index >= size) {
         invalid_argument("parameter index " + std::to_string(index) + " is out of range; the session has " +
                          std::to_string(size) + " parameters");
     }
-    ParamRef r;
-    r.index = index;
-    if (h.builder) {
-        const auto& p = h.builder->params()[index];
-        r.name = p.name;
-        r.count = p.count;
-        r.shards = p.shards;
-        r.shard_elems = p.shard_elems;
-    } else {
-        const auto& p = h.session->model().params().at(index);
-        r.name = p.name;
-        r.count = p.count;
-        r.shards = p.shards;
-        r.shard_elems = p.shard_elems;
-    }
-    return r;
+    return s.params()[index];
 }
 
 // A weights-only session (plan->weights_only) has no gradients or moments: training calls are refused.
-void require_training_state(const ft5_session& h, const char* what) {
-    if (weights_only_of(h)) {
+void require_training_state(const BuilderSession& s, const char* what) {
+    if (s.weights_only()) {
         ft5::fail(FT5_ERR_NOT_SUPPORTED, std::string(what) +
                                              ": the session was created weights-only (plan->weights_only = 1) and "
                                              "has no gradients or AdamW moments");
     }
 }
 
-void check_slot(const ft5_session& h, ft5_param_slot slot) {
+void check_slot(const BuilderSession& s, ft5_param_slot slot) {
     if (slot != FT5_SLOT_WEIGHT && slot != FT5_SLOT_GRADIENT && slot != FT5_SLOT_ADAM_M && slot != FT5_SLOT_ADAM_V) {
         invalid_argument("slot is " + std::to_string(int(slot)) +
                          "; expected FT5_SLOT_WEIGHT, _GRADIENT, _ADAM_M or _ADAM_V");
     }
     if (slot != FT5_SLOT_WEIGHT) {
-        require_training_state(h, slot == FT5_SLOT_GRADIENT ? "the gradient slot" : "the AdamW moment slots");
+        require_training_state(s, slot == FT5_SLOT_GRADIENT ? "the gradient slot" : "the AdamW moment slots");
     }
 }
 
-void check_count(const ParamRef& p, size_t count, const void* data, int64_t expected, const std::string& what) {
+void check_count(const ParamInfo& p, size_t count, const void* data, int64_t expected, const std::string& what) {
     if (data == nullptr) invalid_argument("data is NULL (parameter '" + p.name + "')");
     if (count != size_t(expected)) {
         invalid_argument(what + " of parameter '" + p.name + "' has " + std::to_string(expected) +
@@ -255,16 +211,16 @@ void check_count(const ParamRef& p, size_t count, const void* data, int64_t expe
     }
 }
 
-void check_shard(const ParamRef& p, uint32_t shard) {
+void check_shard(const ParamInfo& p, uint32_t shard) {
     if (shard >= p.shards) {
         invalid_argument("shard " + std::to_string(shard) + " of parameter '" + p.name + "' is out of range; it has " +
                          std::to_string(p.shards) + " shard(s)");
     }
 }
 
-ParamRef writable_param(const ft5_session& h, uint32_t index, ft5_param_slot slot) {
-    check_slot(h, slot);
-    ParamRef p = param_at(h, index);
+const ParamInfo& writable_param(const BuilderSession& s, uint32_t index, ft5_param_slot slot) {
+    check_slot(s, slot);
+    const ParamInfo& p = param_at(s, index);
     if (slot == FT5_SLOT_GRADIENT) {
         invalid_argument("the gradient of '" + p.name + "' is read-only through the ABI; use "
                          "ft5_session_zero_gradients or ft5_session_forward_backward");
@@ -272,45 +228,8 @@ ParamRef writable_param(const ft5_session& h, uint32_t index, ft5_param_slot slo
     return p;
 }
 
-ft5::model::Parameter& eager_param(ft5_session& h, uint32_t index) {
-    return const_cast<ft5::model::Parameter&>(h.session->model().params().at(index));
-}
-
-void write_slot(ft5_session& h, const ParamRef& p, ft5_param_slot slot, const float* data, int64_t shard) {
-    if (h.builder) {
-        h.builder->write(p.index, slot, data, shard);
-    } else if (shard < 0) {
-        eager_param(h, p.index).write_logical(slot, data);
-    } else {
-        eager_param(h, p.index).write_shard(uint32_t(shard), slot, data);
-    }
-}
-
-void read_slot(ft5_session& h, const ParamRef& p, ft5_param_slot slot, float* data, int64_t shard) {
-    if (h.builder) {
-        h.builder->read(p.index, slot, data, shard);
-    } else if (shard < 0) {
-        h.session->model().params().at(p.index).read_logical(slot, data);
-    } else {
-        h.session->model().params().at(p.index).read_shard(uint32_t(shard), slot, data);
-    }
-}
-
-void write_param(ft5_session* session, uint32_t index, ft5_param_slot slot, const float* data, size_t count) {
-    auto& h = handle_of(session);
-    const ParamRef p = writable_param(h, index, slot);
-    check_count(p, count, data, p.count, "the whole tensor");
-    write_slot(h, p, slot, data, -1);
-}
-
-// Reading a builder session's tensor reads its engine (not const in the SDK); the session state is unchanged.
-void read_param(const ft5_session* session, uint32_t index, ft5_param_slot slot, float* data, size_t count) {
-    auto& h = const_cast<ft5_session&>(handle_of(session));
-    check_slot(h, slot);
-    const ParamRef p = param_at(h, index);
-    check_count(p, count, data, p.count, "the whole tensor");
-    read_slot(h, p, slot, data, -1);
-}
+// Reading a session's tensor reads its engine (not const in the SDK); the session state is unchanged.
+BuilderSession& for_reading(const ft5_session* session) { return const_cast<BuilderSession&>(session_of(session)); }
 
 }  // namespace
 
@@ -323,37 +242,27 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     *out_session = nullptr;
     auto* dev = checked(device, HandleKind::Device, "device");
     const auto m = ft5::abi::read_desc(model, ft5_model_desc_init, "model");
-    const auto config = ft5::model::ModelConfig::from_desc(m);
+    const auto config = ft5::session::ModelConfig::from_desc(m);
     const auto p = ft5::abi::read_desc(plan, ft5_plan_desc_init, "plan");
     const auto placement = check_plan(p, config, dev->device->num_ipus());
     auto handle = std::make_unique<ft5_session>();
     handle->device = dev->device;
     const auto local = check_local_replicas(p, placement);
-    if (on_builder(p.executor)) {
-        ft5::t5::ParallelPlan parallel;
-        parallel.tp = placement.tp;
-        parallel.dp = placement.replicas;
-        parallel.pp = placement.pp;
-        if (placement.pp > 1) {
-            parallel.encoder_stage.assign(placement.encoder_stage.begin(), placement.encoder_stage.end());
-            parallel.decoder_stage.assign(placement.decoder_stage.begin(), placement.decoder_stage.end());
-        }
-        parallel.stream_weights = placement.weights_location == FT5_MEMORY_STREAMING;
-        parallel.stream_optimizer = placement.optimizer_location == FT5_MEMORY_STREAMING;
-        // phased execution runs a step's micro-batches one after another
-        parallel.order = ft5::model::pipeline_order(placement.schedule, placement.pp, parallel.stream_weights);
-        parallel.recompute = placement.recompute;
-        handle->builder = std::make_unique<ft5::session::BuilderSession>(dev->device, config, parallel, local,
-                                                                         placement.weights_only);
-    } else if (local.count != placement.replicas) {
-        ft5::fail(FT5_ERR_NOT_SUPPORTED,
-                  "plan->local_replicas is " + std::to_string(local.count) + " of " +
-                      std::to_string(placement.replicas) +
-                      " replicas: only the T5 builder runs part of a plan's replicas in one process (plan->executor "
-                      "is FT5_EXECUTOR_EAGER)");
-    } else {
-        handle->session = std::make_unique<ft5::model::Session>(dev->device, config, placement);
+    ft5::t5::ParallelPlan parallel;
+    parallel.tp = placement.tp;
+    parallel.dp = placement.replicas;
+    parallel.pp = placement.pp;
+    if (placement.pp > 1) {
+        parallel.encoder_stage.assign(placement.encoder_stage.begin(), placement.encoder_stage.end());
+        parallel.decoder_stage.assign(placement.decoder_stage.begin(), placement.decoder_stage.end());
     }
+    parallel.stream_weights = placement.weights_location == FT5_MEMORY_STREAMING;
+    parallel.stream_optimizer = placement.optimizer_location == FT5_MEMORY_STREAMING;
+    // phased execution runs a step's micro-batches one after another
+    parallel.order = ft5::session::pipeline_order(placement.schedule, placement.pp, parallel.stream_weights);
+    parallel.recompute = placement.recompute;
+    handle->builder =
+        std::make_unique<BuilderSession>(dev->device, config, parallel, local, placement.weights_only);
     ft5::abi::HandleRegistry::instance().add(handle.get(), HandleKind::Session);
     *out_session = handle.release();
     FT5_API_END
@@ -368,105 +277,91 @@ void ft5_session_destroy(ft5_session* session) {
 
 ft5_status ft5_session_param_count(const ft5_session* session, uint32_t* out_count) {
     FT5_API_BEGIN
-    const auto& h = handle_of(session);
-    *ft5::abi::require_out(out_count, "out_count") =
-        uint32_t(h.builder ? h.builder->params().size() : h.session->model().params().size());
+    const auto& s = session_of(session);
+    *ft5::abi::require_out(out_count, "out_count") = uint32_t(s.params().size());
     FT5_API_END
 }
 
 ft5_status ft5_session_param_info(const ft5_session* session, uint32_t index, ft5_param_info* out_info) {
     FT5_API_BEGIN
-    const auto& h = handle_of(session);
+    const auto& s = session_of(session);
     ft5::abi::require_out(out_info, "out_info");
-    param_at(h, index);
+    const ParamInfo& p = param_at(s, index);
     ft5_param_info info{};
     info.struct_size = sizeof(ft5_param_info);
-    if (h.builder) {
-        const auto& p = h.builder->params()[index];
-        info.name = p.name.c_str();
-        info.rank = uint32_t(p.shape.size());
-        for (size_t i = 0; i < p.shape.size(); ++i) info.shape[i] = p.shape[i];
-        info.shard_count = p.shards;
-        info.shard_dim = p.split_dim;
-        info.padded_dim = p.shards > 1 ? p.padded_dim : p.split_dim >= 0 ? p.shape[size_t(p.split_dim)] : 0;
-        info.no_weight_decay = p.no_weight_decay ? 1 : 0;
-    } else {
-        const auto& p = h.session->model().params().at(index);
-        info.name = p.name.c_str();
-        info.rank = uint32_t(p.shape.size());
-        for (size_t i = 0; i < p.shape.size(); ++i) info.shape[i] = p.shape[i];
-        info.shard_count = p.shards;
-        info.shard_dim = p.shard_dim;
-        info.padded_dim = p.shard_dim >= 0 ? p.padded_dim : 0;
-        info.no_weight_decay = p.no_weight_decay ? 1 : 0;
-    }
+    info.name = p.name.c_str();
+    info.rank = uint32_t(p.shape.size());
+    for (size_t i = 0; i < p.shape.size(); ++i) info.shape[i] = p.shape[i];
+    info.shard_count = p.shards;
+    info.shard_dim = p.split_dim;
+    info.padded_dim = p.shards > 1 ? p.padded_dim : p.split_dim >= 0 ? p.shape[size_t(p.split_dim)] : 0;
+    info.no_weight_decay = p.no_weight_decay ? 1 : 0;
     ft5::abi::write_desc(out_info, info, "out_info");
     FT5_API_END
 }
 
 ft5_status ft5_session_param_find(const ft5_session* session, const char* name, uint32_t* out_index) {
     FT5_API_BEGIN
-    const auto& h = handle_of(session);
+    const auto& s = session_of(session);
     ft5::abi::require_out(out_index, "out_index");
     if (name == nullptr) invalid_argument("name is NULL");
     const std::string n(name, strnlen(name, 4096));
-    size_t index = 0;
-    bool found = false;
-    if (h.builder) {
-        const auto i = h.builder->find(n);
-        found = i.has_value();
-        if (found) index = *i;
-    } else {
-        found = h.session->model().params().find(n, &index) != nullptr;
-    }
-    if (!found) invalid_argument("the session has no parameter named '" + n + "'");
-    *out_index = uint32_t(index);
+    const auto index = s.find(n);
+    if (!index) invalid_argument("the session has no parameter named '" + n + "'");
+    *out_index = uint32_t(*index);
     FT5_API_END
 }
 
 ft5_status ft5_session_param_write(ft5_session* session, uint32_t index, ft5_param_slot slot, const float* data,
                                    size_t count) {
     FT5_API_BEGIN
-    write_param(session, index, slot, data, count);
+    auto& s = session_of(session);
+    const ParamInfo& p = writable_param(s, index, slot);
+    check_count(p, count, data, p.count, "the whole tensor");
+    s.write(index, slot, data);
     FT5_API_END
 }
 
 ft5_status ft5_session_param_read(const ft5_session* session, uint32_t index, ft5_param_slot slot, float* data,
                                   size_t count) {
     FT5_API_BEGIN
-    read_param(session, index, slot, data, count);
+    auto& s = for_reading(session);
+    check_slot(s, slot);
+    const ParamInfo& p = param_at(s, index);
+    check_count(p, count, data, p.count, "the whole tensor");
+    s.read(index, slot, data);
     FT5_API_END
 }
 
 ft5_status ft5_session_param_write_shard(ft5_session* session, uint32_t index, uint32_t shard, ft5_param_slot slot,
                                          const float* data, size_t count) {
     FT5_API_BEGIN
-    auto& h = handle_of(session);
-    const ParamRef p = writable_param(h, index, slot);
+    auto& s = session_of(session);
+    const ParamInfo& p = writable_param(s, index, slot);
     check_shard(p, shard);
     check_count(p, count, data, p.shard_elems, "shard " + std::to_string(shard));
-    write_slot(h, p, slot, data, shard);
+    s.write(index, slot, data, shard);
     FT5_API_END
 }
 
 ft5_status ft5_session_param_read_shard(const ft5_session* session, uint32_t index, uint32_t shard,
                                         ft5_param_slot slot, float* data, size_t count) {
     FT5_API_BEGIN
-    auto& h = const_cast<ft5_session&>(handle_of(session));
-    check_slot(h, slot);
-    const ParamRef p = param_at(h, index);
+    auto& s = for_reading(session);
+    check_slot(s, slot);
+    const ParamInfo& p = param_at(s, index);
     check_shard(p, shard);
     check_count(p, count, data, p.shard_elems, "shard " + std::to_string(shard));
-    read_slot(h, p, slot, data, shard);
+    s.read(index, slot, data, shard);
     FT5_API_END
 }
 
 ft5_status ft5_session_forward(ft5_session* session, const ft5_batch* batch, float* logits, size_t logits_count,
                                float* encoder_hidden, size_t encoder_hidden_count, float* out_loss) {
     FT5_API_BEGIN
-    auto& h = handle_of(session);
-    const auto& c = config_of(h);
-    const auto b = check_batch(batch, c, out_loss != nullptr, replicas_of(h));
+    auto& s = session_of(session);
+    const auto& c = s.config();
+    const auto b = check_batch(batch, c, out_loss != nullptr, replicas_of(s));
     const uint64_t want_logits = uint64_t(b.batch * b.tgt_len) * uint64_t(c.vocab);
     if (logits != nullptr && logits_count != want_logits) {
         invalid_argument("logits_count is " + std::to_string(logits_count) + "; expected batch x tgt_len x vocab = " +
@@ -477,13 +372,7 @@ ft5_status ft5_session_forward(ft5_session* session, const ft5_batch* batch, flo
         invalid_argument("encoder_hidden_count is " + std::to_string(encoder_hidden_count) +
                          "; expected batch x src_len x d_model = " + std::to_string(want_hidden));
     }
-    double loss = 0;
-    if (h.builder) {
-        loss = h.builder->forward(b, logits, encoder_hidden);
-    } else {
-        int64_t counted = 0;
-        loss = h.session->model().run(b, {logits, encoder_hidden}, false, 1.0f, &counted);
-    }
+    const double loss = s.forward(b, logits, encoder_hidden);
     if (out_loss != nullptr) *out_loss = float(loss);
     FT5_API_END
 }
@@ -491,19 +380,13 @@ ft5_status ft5_session_forward(ft5_session* session, const ft5_batch* batch, flo
 ft5_status ft5_session_forward_backward(ft5_session* session, const ft5_batch* batch, float loss_weight,
                                         float* out_loss) {
     FT5_API_BEGIN
-    auto& h = handle_of(session);
-    require_training_state(h, "ft5_session_forward_backward");
-    const auto b = check_batch(batch, config_of(h), true, replicas_of(h));
+    auto& s = session_of(session);
+    require_training_state(s, "ft5_session_forward_backward");
+    const auto b = check_batch(batch, s.config(), true, replicas_of(s));
     if (!std::isfinite(loss_weight)) {
         invalid_argument("loss_weight is " + std::to_string(loss_weight) + "; expected a finite value");
     }
-    double loss = 0;
-    if (h.builder) {
-        loss = h.builder->forward_backward(b, loss_weight);
-    } else {
-        int64_t counted = 0;
-        loss = h.session->model().run(b, {}, true, loss_weight, &counted);
-    }
+    const double loss = s.forward_backward(b, loss_weight);
     if (out_loss != nullptr) *out_loss = float(loss);
     FT5_API_END
 }
@@ -512,8 +395,8 @@ ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, cons
                                                       uint32_t count, float loss_weight, float* out_losses,
                                                       size_t losses_count) {
     FT5_API_BEGIN
-    auto& h = handle_of(session);
-    require_training_state(h, "ft5_session_forward_backward_micro_batches");
+    auto& s = session_of(session);
+    require_training_state(s, "ft5_session_forward_backward_micro_batches");
     if (batches == nullptr) invalid_argument("batches is NULL");
     if (count == 0 || count > kMaxMicroBatches) {
         invalid_argument("count is " + std::to_string(count) + "; expected 1.." + std::to_string(kMaxMicroBatches));
@@ -525,21 +408,16 @@ ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, cons
     if (!std::isfinite(loss_weight)) {
         invalid_argument("loss_weight is " + std::to_string(loss_weight) + "; expected a finite value");
     }
-    std::vector<ft5::model::BatchView> views;
+    std::vector<ft5::session::BatchView> views;
     views.reserve(count);
     for (uint32_t m = 0; m < count; ++m) {
         try {
-            views.push_back(check_batch(batches[m], config_of(h), true, replicas_of(h)));
+            views.push_back(check_batch(batches[m], s.config(), true, replicas_of(s)));
         } catch (const ft5::Error& e) {
             ft5::fail(e.status(), "batches[" + std::to_string(m) + "]: " + e.message());
         }
     }
-    std::vector<double> losses;
-    if (h.builder) {
-        losses = h.builder->forward_backward_micro_batches(views, loss_weight);
-    } else {
-        h.session->model().run_micro_batches(views, loss_weight, losses);
-    }
+    const std::vector<double> losses = s.forward_backward_micro_batches(views, loss_weight);
     if (out_losses != nullptr)
         for (uint32_t m = 0; m < count; ++m) out_losses[m] = float(losses[m]);
     FT5_API_END
@@ -547,21 +425,17 @@ ft5_status ft5_session_forward_backward_micro_batches(ft5_session* session, cons
 
 ft5_status ft5_session_zero_gradients(ft5_session* session) {
     FT5_API_BEGIN
-    auto& h = handle_of(session);
-    require_training_state(h, "ft5_session_zero_gradients");
-    if (h.builder) {
-        h.builder->zero_gradients();
-    } else {
-        h.session->zero_gradients();
-    }
+    auto& s = session_of(session);
+    require_training_state(s, "ft5_session_zero_gradients");
+    s.zero_gradients();
     FT5_API_END
 }
 
 ft5_status ft5_session_optimizer_step(ft5_session* session, const ft5_optimizer_step* step,
                                       ft5_step_result* out_result) {
     FT5_API_BEGIN
-    auto& h = handle_of(session);
-    require_training_state(h, "ft5_session_optimizer_step");
+    auto& s = session_of(session);
+    require_training_state(s, "ft5_session_optimizer_step");
     ft5::abi::require_out(out_result, "out_result");
     if (out_result->struct_size < sizeof(uint32_t)) {
         invalid_argument("out_result->struct_size is " + std::to_string(out_result->struct_size) +
@@ -569,35 +443,29 @@ ft5_status ft5_session_optimizer_step(ft5_session* session, const ft5_optimizer_
     }
     const auto st = ft5::abi::read_desc(step, ft5_optimizer_step_init, "step");
     check_step(st);
-    const ft5_step_result result = h.builder ? h.builder->optimizer_step(st) : h.session->optimizer_step(st);
+    const ft5_step_result result = s.optimizer_step(st);
     ft5::abi::write_desc(out_result, result, "out_result");
     FT5_API_END
 }
 
 ft5_status ft5_session_get_rng_state(const ft5_session* session, uint64_t* out_state) {
     FT5_API_BEGIN
-    const auto& h = handle_of(session);
-    *ft5::abi::require_out(out_state, "out_state") =
-        h.builder ? h.builder->rng_state() : h.session->model().rng_state();
+    const auto& s = session_of(session);
+    *ft5::abi::require_out(out_state, "out_state") = s.rng_state();
     FT5_API_END
 }
 
 ft5_status ft5_session_set_rng_state(ft5_session* session, uint64_t state) {
     FT5_API_BEGIN
-    auto& h = handle_of(session);
-    if (h.builder) {
-        h.builder->set_rng_state(state);
-    } else {
-        h.session->model().set_rng_state(state);
-    }
+    session_of(session).set_rng_state(state);
     FT5_API_END
 }
 
 ft5_status ft5_session_decode_begin(ft5_session* session, const int32_t* input_ids, const int32_t* attention_mask,
                                     uint32_t batch, uint32_t src_len, uint32_t max_steps) {
     FT5_API_BEGIN
-    auto& h = handle_of(session);
-    const auto& c = config_of(h);
+    auto& s = session_of(session);
+    const auto& c = s.config();
     check_len(batch, "batch");
     check_len(src_len, "src_len");
     check_len(max_steps, "max_steps");
@@ -608,57 +476,24 @@ ft5_status ft5_session_decode_begin(ft5_session* session, const int32_t* input_i
     if (input_ids == nullptr) invalid_argument("input_ids is NULL");
     check_ids(input_ids, uint64_t(batch) * src_len, c.vocab, "input_ids", src_len);
     check_mask(attention_mask, uint64_t(batch) * src_len, "attention_mask", src_len);
-    if (h.builder) {
-        h.builder->decode_begin(input_ids, attention_mask, batch, src_len, max_steps);
-    } else {
-        h.session->decode_begin(input_ids, attention_mask, batch, src_len, max_steps);
-    }
+    s.decode_begin(input_ids, attention_mask, batch, src_len, max_steps);
     FT5_API_END
 }
 
 namespace {
 
-// The decode in progress: its row count, and the step and reorder of whichever session runs it.
-struct DecodeRef {
-    ft5::model::IncrementalDecoder* eager = nullptr;
-    ft5::session::BuilderDecode* builder = nullptr;
-
-    int64_t batch() const { return builder ? builder->batch() : eager->batch(); }
-    void step(const int32_t* tokens, float* logits) {
-        if (builder) {
-            builder->step(tokens, logits);
-        } else {
-            eager->step(tokens, logits);
-        }
-    }
-    void reorder(const int32_t* rows, uint32_t count) {
-        if (builder) {
-            builder->reorder(rows, count);
-        } else {
-            eager->reorder(rows, count);
-        }
-    }
-};
-
-DecodeRef decode_of(ft5_session& h) {
-    DecodeRef d;
-    if (h.builder) {
-        d.builder = h.builder->decode();
-    } else {
-        d.eager = h.session->decode();
-    }
-    if (d.builder == nullptr && d.eager == nullptr) {
-        invalid_argument("no decode in progress; call ft5_session_decode_begin first");
-    }
-    return d;
+ft5::session::BuilderDecode& decode_of(BuilderSession& s) {
+    ft5::session::BuilderDecode* d = s.decode();
+    if (d == nullptr) invalid_argument("no decode in progress; call ft5_session_decode_begin first");
+    return *d;
 }
 
 // One decoding step; token_count < 0: the ABI 1.0 call, which has no count and trusts tokens to hold one per row.
 void decode_step(ft5_session* session, const int32_t* tokens, int64_t token_count, float* logits,
                  size_t logits_count) {
-    auto& h = handle_of(session);
-    DecodeRef d = decode_of(h);
-    const auto& c = config_of(h);
+    auto& s = session_of(session);
+    auto& d = decode_of(s);
+    const auto& c = s.config();
     if (tokens == nullptr) invalid_argument("tokens is NULL");
     if (logits == nullptr) invalid_argument("logits is NULL");
     const uint64_t rows = uint64_t(d.batch());
@@ -693,7 +528,7 @@ ft5_status ft5_session_decode_step_v2(ft5_session* session, const int32_t* token
 
 ft5_status ft5_session_decode_reorder(ft5_session* session, const int32_t* rows, uint32_t count) {
     FT5_API_BEGIN
-    DecodeRef d = decode_of(handle_of(session));
+    auto& d = decode_of(session_of(session));
     if (rows == nullptr) invalid_argument("rows is NULL");
     check_len(count, "count");
     for (uint32_t i = 0; i < count; ++i) {
@@ -708,19 +543,13 @@ ft5_status ft5_session_decode_reorder(ft5_session* session, const int32_t* rows,
 
 ft5_status ft5_session_decode_end(ft5_session* session) {
     FT5_API_BEGIN
-    auto& h = handle_of(session);
-    if (h.builder) {
-        h.builder->decode_end();
-    } else {
-        h.session->decode_end();
-    }
+    session_of(session).decode_end();
     FT5_API_END
 }
 
 ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count) {
     FT5_API_BEGIN
-    const auto& h = handle_of(session);
-    *ft5::abi::require_out(out_count, "out_count") = h.builder ? h.builder->programs_built() : 0u;
+    *ft5::abi::require_out(out_count, "out_count") = session_of(session).programs_built();
     FT5_API_END
 }
 

@@ -26,9 +26,9 @@ uint64_t dtype_size(const ft5_dtype& dtype) {
 }
 
 void check_nbytes(const ft5_tensor* t, size_t nbytes, const char* what) {
-    if (nbytes != t->buffer.bytes()) {
-        ft5::invalid_argument(std::string(what) + " of tensor '" + t->buffer.name() + "': nbytes is " +
-                              std::to_string(nbytes) + ", expected " + std::to_string(t->buffer.bytes()));
+    if (nbytes != t->reservation.bytes()) {
+        ft5::invalid_argument(std::string(what) + " of tensor '" + t->name + "': nbytes is " + std::to_string(nbytes) +
+                              ", expected " + std::to_string(t->reservation.bytes()));
     }
 }
 
@@ -69,7 +69,9 @@ ft5_status ft5_tensor_create(ft5_device* device, const ft5_tensor_desc* desc, ft
     handle->device = dev->device;
     handle->dtype = d.dtype;
     handle->shape = std::move(shape);
-    handle->buffer = ft5::ipu::DeviceBuffer(dev->device, d.ipu, d.location, bytes, name);
+    handle->reservation = ft5::ipu::ArenaReservation(dev->device, d.ipu, d.location, bytes, name);
+    handle->data.resize(size_t(bytes));
+    handle->name = name;
     ft5::abi::HandleRegistry::instance().add(handle.get(), HandleKind::Tensor);
     *out_tensor = handle.release();
     FT5_API_END
@@ -85,7 +87,7 @@ void ft5_tensor_destroy(ft5_tensor* tensor) {
 ft5_status ft5_tensor_byte_size(const ft5_tensor* tensor, uint64_t* out_bytes) {
     FT5_API_BEGIN
     const auto* t = checked(tensor, HandleKind::Tensor, "tensor");
-    *ft5::abi::require_out(out_bytes, "out_bytes") = t->buffer.bytes();
+    *ft5::abi::require_out(out_bytes, "out_bytes") = t->reservation.bytes();
     FT5_API_END
 }
 
@@ -94,9 +96,9 @@ ft5_status ft5_tensor_write(ft5_tensor* tensor, const void* data, size_t nbytes)
     auto* t = checked(tensor, HandleKind::Tensor, "tensor");
     check_nbytes(t, nbytes, "write");
     if (nbytes == 0) return FT5_OK;
-    if (data == nullptr) ft5::invalid_argument("write of tensor '" + t->buffer.name() + "': data is NULL");
-    std::memcpy(t->buffer.data(), data, nbytes);
-    if (t->buffer.location() == FT5_MEMORY_STREAMING) t->device->traffic().streaming_bytes += nbytes;
+    if (data == nullptr) ft5::invalid_argument("write of tensor '" + t->name + "': data is NULL");
+    std::memcpy(t->data.data(), data, nbytes);
+    if (t->reservation.location() == FT5_MEMORY_STREAMING) t->device->traffic().streaming_bytes += nbytes;
     FT5_API_END
 }
 
@@ -105,8 +107,8 @@ ft5_status ft5_tensor_read(const ft5_tensor* tensor, void* data, size_t nbytes) 
     const auto* t = checked(tensor, HandleKind::Tensor, "tensor");
     check_nbytes(t, nbytes, "read");
     if (nbytes == 0) return FT5_OK;
-    if (data == nullptr) ft5::invalid_argument("read of tensor '" + t->buffer.name() + "': data is NULL");
-    std::memcpy(data, t->buffer.data(), nbytes);
+    if (data == nullptr) ft5::invalid_argument("read of tensor '" + t->name + "': data is NULL");
+    std::memcpy(data, t->data.data(), nbytes);
     FT5_API_END
 }
 

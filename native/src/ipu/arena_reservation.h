@@ -1,5 +1,5 @@
-// Bytes held in one IPU's arena without host storage: the emulator computes a replicated tensor once, and
-// this stands for the copy every other tensor-parallel rank of a real IPU group would hold.
+// Bytes held in one IPU's arena for as long as the reservation lives, without host storage of their own: what
+// each IPU would hold of a session's state and activations (the emulated engine keeps the data), and of a tensor.
 #pragma once
 
 #include <cstdint>

@@ -15,7 +15,7 @@ namespace ft5::session {
 
 namespace {
 
-t5::T5Config builder_config(const model::ModelConfig& c) {
+t5::T5Config builder_config(const ModelConfig& c) {
     t5::T5Config t;
     t.vocab = std::size_t(c.vocab);
     t.d_model = std::size_t(c.d_model);
@@ -53,7 +53,7 @@ std::string slot_handle(ft5_param_slot slot, const std::string& name) {
 
 }  // namespace
 
-BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config,
+BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const ModelConfig& config,
                                const t5::ParallelPlan& plan, const LocalReplicas& local, bool weights_only)
     : device_(std::move(device)), config_(config), t5_config_(builder_config(config)), plan_(plan),
       local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local),
@@ -97,8 +97,8 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const model:
             for (const std::string& handle : state_handles(p.name))
                 state_.emplace_back(device_, ipu, location_of(first.program(), handle),
                                     uint64_t(p.shard_elems) * sizeof(float), handle);
-    // The eager session's order (index-based callers compare the two): each stack's relative position bias right
-    // after its first self-attention.
+    // The ABI's parameter order, which index-based callers rely on: Hugging Face's (state dict) order, with each
+    // stack's relative position bias right after its first self-attention's output projection.
     auto position = [&](const std::string& name) {
         return std::find_if(params_.begin(), params_.end(), [&](const ParamInfo& p) { return p.name == name; });
     };
@@ -270,13 +270,13 @@ std::vector<ipu::ArenaReservation> BuilderSession::activations(const CompiledPro
     return held;
 }
 
-t5::BatchShape BuilderSession::replica_shape(const model::BatchView& b) const {
-    model::BatchView rows = b;
+t5::BatchShape BuilderSession::replica_shape(const BatchView& b) const {
+    BatchView rows = b;
     rows.batch = b.batch / int64_t(local_.count);  // each data-parallel replica runs its own share of the rows
     return bucket_of(rows);
 }
 
-double BuilderSession::forward(const model::BatchView& b, float* logits, float* encoder_hidden) {
+double BuilderSession::forward(const BatchView& b, float* logits, float* encoder_hidden) {
     CompiledProgram& p = program_for(replica_shape(b), false);
     const auto held = activations(p);
     p.set_batch(b);
@@ -286,7 +286,7 @@ double BuilderSession::forward(const model::BatchView& b, float* logits, float* 
     return b.labels ? double(p.loss()) : std::nan("");
 }
 
-double BuilderSession::forward_backward(const model::BatchView& b, float loss_weight) {
+double BuilderSession::forward_backward(const BatchView& b, float loss_weight) {
     program_for(replica_shape(b), b.training);
     CompiledProgram& p = mutate();
     keep_summed_gradients_in_first_group();
@@ -298,7 +298,7 @@ double BuilderSession::forward_backward(const model::BatchView& b, float loss_we
     return double(p.loss());
 }
 
-std::vector<double> BuilderSession::forward_backward_micro_batches(const std::vector<model::BatchView>& batches,
+std::vector<double> BuilderSession::forward_backward_micro_batches(const std::vector<BatchView>& batches,
                                                                   float loss_weight) {
     std::vector<double> losses;
     if (plan_.pp == 1 || batches.size() == 1) {

@@ -22,8 +22,8 @@
 #include "ft5/ft5.h"
 #include "ipu/arena_reservation.h"
 #include "ipu/device.h"
-#include "model/micro_batch_pass.h"
-#include "model/model_config.h"
+#include "session/batch_view.h"
+#include "session/model_config.h"
 #include "session/builder_decode.h"
 #include "session/compiled_program.h"
 
@@ -46,11 +46,11 @@ class BuilderSession {
 public:
     // Runs the local data-parallel replicas of plan (the run's other host instances the rest). Throws
     // FT5_ERR_OUT_OF_MEMORY when the state does not fit the IPUs of the local replicas.
-    BuilderSession(std::shared_ptr<ipu::Device> device, const model::ModelConfig& config,
+    BuilderSession(std::shared_ptr<ipu::Device> device, const ModelConfig& config,
                    const t5::ParallelPlan& plan, const LocalReplicas& local, bool weights_only);
     ~BuilderSession();
 
-    const model::ModelConfig& config() const noexcept { return config_; }
+    const ModelConfig& config() const noexcept { return config_; }
     bool weights_only() const noexcept { return weights_only_; }
     const t5::ParallelPlan& plan() const noexcept { return plan_; }
     const LocalReplicas& local() const noexcept { return local_; }
@@ -61,12 +61,12 @@ public:
     void read(std::size_t index, ft5_param_slot slot, float* data, int64_t shard = -1);
 
     // Returns the mean loss over the labels (NaN without labels).
-    double forward(const model::BatchView& batch, float* logits, float* encoder_hidden);
-    double forward_backward(const model::BatchView& batch, float loss_weight);
+    double forward(const BatchView& batch, float* logits, float* encoder_hidden);
+    double forward_backward(const BatchView& batch, float loss_weight);
     // Each micro-batch's forward and backward, the gradients of every loss * loss_weight added up; with several
     // pipeline stages in the plan's schedule (one program for the micro-batches, padded to one shape), else one
     // micro-batch after another. Returns each micro-batch's mean loss.
-    std::vector<double> forward_backward_micro_batches(const std::vector<model::BatchView>& batches,
+    std::vector<double> forward_backward_micro_batches(const std::vector<BatchView>& batches,
                                                        float loss_weight);
     void zero_gradients();
     ft5_step_result optimizer_step(const ft5_optimizer_step& step);
@@ -88,7 +88,7 @@ public:
     // The program for a shape, built when first asked for, holding the current state when returned.
     CompiledProgram& program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode = {});
     // The program shape one replica runs for batch b: its rows, bucketed.
-    t5::BatchShape replica_shape(const model::BatchView& b) const;
+    t5::BatchShape replica_shape(const BatchView& b) const;
 
 private:
     using Key = std::tuple<std::size_t, std::size_t, std::size_t, std::size_t, bool, std::size_t, std::size_t,
@@ -114,7 +114,7 @@ private:
     std::vector<std::string> state_handles(const std::string& name) const;
 
     std::shared_ptr<ipu::Device> device_;
-    model::ModelConfig config_;
+    ModelConfig config_;
     t5::T5Config t5_config_;
     t5::ParallelPlan plan_;
     LocalReplicas local_;

@@ -175,14 +175,14 @@ void CompiledProgram::replicate(const std::vector<T>& block, std::vector<T>& to)
         std::copy(block.begin(), block.end(), to.begin() + std::ptrdiff_t(r * block.size()));
 }
 
-void CompiledProgram::set_micro_batch(std::size_t entry, const model::BatchView& b) {
+void CompiledProgram::set_micro_batch(std::size_t entry, const BatchView& b) {
     const t5::BatchShape& s = shape();
     const std::size_t src = s.batch * s.src_len, tgt = s.batch * s.tgt_len;
     const std::size_t first_src = entry * host_.replicas() * src, first_tgt = entry * host_.replicas() * tgt;
     const int64_t rows = b.batch / int64_t(host_.dp);
     std::vector<int> ids(src), mask(src), decoder_ids(tgt), labels(tgt);
     for (std::size_t g = 0; g < host_.dp; ++g) {
-        model::BatchView part = b;
+        BatchView part = b;
         part.batch = rows;
         const int64_t first = int64_t(g) * rows;
         part.input_ids += first * b.src_len;
@@ -212,7 +212,7 @@ void CompiledProgram::gather_vocab(const std::vector<float>& blocks, std::size_t
     }
 }
 
-void CompiledProgram::logits_of(const model::BatchView& b, float* out) const {
+void CompiledProgram::logits_of(const BatchView& b, float* out) const {
     const t5::BatchShape& s = shape();
     const std::size_t rows = std::size_t(b.batch) / host_.dp;
     std::vector<float> group(s.batch * s.tgt_len * vocab_);
@@ -223,7 +223,7 @@ void CompiledProgram::logits_of(const model::BatchView& b, float* out) const {
     }
 }
 
-void CompiledProgram::encoder_output_of(const model::BatchView& b, float* out) const {
+void CompiledProgram::encoder_output_of(const BatchView& b, float* out) const {
     const t5::BatchShape& s = shape();
     const std::size_t rows = std::size_t(b.batch) / host_.dp, block = s.batch * s.src_len * d_model_;
     for (std::size_t g = 0; g < host_.dp; ++g)

@@ -18,7 +18,7 @@
 #include <poplar/Graph.hpp>
 
 #include "ipu/device.h"
-#include "model/micro_batch_pass.h"
+#include "session/batch_view.h"
 #include "t5/shard_layout.h"
 #include "t5/t5_program.h"
 
@@ -65,13 +65,13 @@ public:
     void write_replicas(const std::string& handle, const std::vector<float>& blocks);
 
     // The batch: data-parallel group g takes rows [g n, (g + 1) n) of it (n = b.batch / dp), padded to the shape.
-    void set_batch(const model::BatchView& b) { set_micro_batch(0, b); }
+    void set_batch(const BatchView& b) { set_micro_batch(0, b); }
     // Micro-batch k of a program of shape().micro_batches (its stream entry k).
-    void set_micro_batch(std::size_t k, const model::BatchView& b);
+    void set_micro_batch(std::size_t k, const BatchView& b);
     // The last run's outputs for b's rows: logits [b.batch, b.tgt_len, vocab], encoder output [b.batch, b.src_len,
     // d_model], the mean loss over every counted label of the whole batch.
-    void logits_of(const model::BatchView& b, float* out) const;
-    void encoder_output_of(const model::BatchView& b, float* out) const;
+    void logits_of(const BatchView& b, float* out) const;
+    void encoder_output_of(const BatchView& b, float* out) const;
     float loss() const { return loss_.at(0); }
     // Micro-batch k's mean loss (the scheduled micro-batches program).
     float loss_of(std::size_t k) const { return loss_.at(k * host_.replicas()); }

@@ -10,17 +10,17 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/micro_batch_pass.h"
+#include "session/batch_view.h"
 #include "t5/t5_config.h"
 
 namespace ft5::session {
 
 std::size_t bucket_of(std::size_t n);
 
-t5::BatchShape bucket_of(const model::BatchView& batch);
+t5::BatchShape bucket_of(const BatchView& batch);
 
 // Writes batch into the stream buffers of a program of shape (one micro-batch block), padded as above.
-void pad_into(const model::BatchView& batch, const t5::BatchShape& shape, std::vector<int>& input_ids,
+void pad_into(const BatchView& batch, const t5::BatchShape& shape, std::vector<int>& input_ids,
               std::vector<int>& attention_mask, std::vector<int>& decoder_input_ids, std::vector<int>& labels);
 
 // Copies the batch's part of a padded [padded rows, padded_len, width] output into out [rows, len, width].

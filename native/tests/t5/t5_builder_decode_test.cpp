@@ -132,6 +132,6 @@ TEST(T5BuilderDecode, CachedLogitsEqualFullForward) {
         worst = std::max(worst, rel_err(cached[t], uncached));
     }
     std::printf("[flan-t5-tiny graph] cached vs uncached logits: worst rel err %.3e over %zu steps\n", worst, steps);
-    // the eager session's bound for the same comparison (SessionDecode.CachedLogitsEqualFullForward)
+    // the session's bound for the same comparison through the ABI (SessionDecode.CachedLogitsEqualFullForward)
     EXPECT_LE(worst, 1e-5);
 }

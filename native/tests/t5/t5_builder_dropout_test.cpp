@@ -36,7 +36,7 @@ Batch random_batch(const t5::BatchShape& s, std::size_t vocab, unsigned seed) {
     return b;
 }
 
-// Weights as the eager comparison draws them: norms near 1, matrices N(0, 0.4).
+// Random weights as the session tests draw them: norms near 1, matrices N(0, 0.4).
 void write_random_weights(T5Graph& g, unsigned seed) {
     std::mt19937 rng(seed);
     for (const auto& p : g.program.parameters().all()) {

@@ -1,5 +1,5 @@
 // The T5 graph on one emulated IPU against the float64 references made with Hugging Face (hf-t5-tiny: separate
-// embedding matrices; flan-t5-tiny: one shared matrix), within the eager session's parity bounds.
+// embedding matrices; flan-t5-tiny: one shared matrix), within the fixtures' parity bounds (parity_bounds.h).
 #include <gtest/gtest.h>
 
 #include <cstdio>

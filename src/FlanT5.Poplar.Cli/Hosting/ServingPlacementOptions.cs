@@ -37,13 +37,7 @@ internal sealed class ServingPlacementOptions
         DefaultValueFactory = _ => 0,
     };
 
-    private readonly Option<string> _executor = new("--executor")
-    {
-        Description = "What runs the session: auto (the Poplar builder, for every plan), eager or builder",
-        DefaultValueFactory = _ => "auto",
-    };
-
-    public IEnumerable<Option> All => [_tensorParallel, _pipelineStages, _weightsLocation, _threads, _executor];
+    public IEnumerable<Option> All => [_tensorParallel, _pipelineStages, _weightsLocation, _threads];
 
     public DeviceModelOptions Read(ParseResult parse)
     {
@@ -64,7 +58,6 @@ internal sealed class ServingPlacementOptions
             OptimizerLocation = location, // nothing to place, but phased execution wants both streamed
             WeightsOnly = true,
             DropoutRate = 0,
-            Executor = SessionExecutorNames.Parse(parse.GetValue(_executor), _executor.Name),
         };
     }
 

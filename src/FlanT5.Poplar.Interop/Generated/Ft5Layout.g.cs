@@ -88,9 +88,8 @@ internal static class Ft5Layout
             new("weights_location", Offset: 40, Size: 4),
             new("optimizer_location", Offset: 44, Size: 4),
             new("weights_only", Offset: 48, Size: 4),
-            new("executor", Offset: 52, Size: 4),
-            new("first_local_replica", Offset: 56, Size: 4),
-            new("local_replicas", Offset: 60, Size: 4),
+            new("first_local_replica", Offset: 52, Size: 4),
+            new("local_replicas", Offset: 56, Size: 4),
         ]),
         new("ft5_param_info", typeof(ft5_param_info), Size: 112, Alignment: 8,
         [

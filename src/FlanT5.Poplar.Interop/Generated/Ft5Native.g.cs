@@ -12,12 +12,15 @@ internal static unsafe partial class Ft5Native
 {
     public const string LibraryName = "ft5";
 
-    /// <summary>ABI version: major in the high 16 bits, minor in the low 16 bits.</summary>
-    [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 1")]
-    public const int FT5_ABI_VERSION_MAJOR = 1;
+    /// <summary>
+    /// ABI version: major in the high 16 bits, minor in the low 16 bits. 2.0 removed ft5_plan_desc's executor field
+    /// (every session runs on the T5 builder), which moved the fields after it.
+    /// </summary>
+    [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 2")]
+    public const int FT5_ABI_VERSION_MAJOR = 2;
 
-    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 4")]
-    public const int FT5_ABI_VERSION_MINOR = 4;
+    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 0")]
+    public const int FT5_ABI_VERSION_MINOR = 0;
 
     [NativeTypeName("#define FT5_MAX_RANK 8")]
     public const int FT5_MAX_RANK = 8;
@@ -130,7 +133,7 @@ internal static unsafe partial class Ft5Native
 
     /// <summary>
     /// Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
-    /// (gradients and AdamW moments allocated), executor AUTO, every replica in this process.
+    /// (gradients and AdamW moments allocated), every replica in this process.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
@@ -320,9 +323,9 @@ internal static unsafe partial class Ft5Native
     public static partial ft5_status ft5_instances_leave();
 
     /// <summary>
-    /// The device programs the session has compiled so far: a session on the T5 builder runs the T5 graph compiled for
-    /// each batch shape bucket it was given (a graph compilation each on hardware); 0 for a session that runs no compiled
-    /// program (the eager model's plans: pipeline stages, streaming memory, recomputation, today). Since ABI 1.2.
+    /// The device programs the session has compiled so far: a session runs the T5 graph compiled for each batch shape
+    /// bucket it was given (a graph compilation each on hardware), counting the one built at creation for the smallest
+    /// shape (it gives the parameter list). Since ABI 1.2.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
@@ -570,23 +573,6 @@ internal enum ft5_pipeline_schedule : uint
 {
     FT5_SCHEDULE_GPIPE = 0,
     FT5_SCHEDULE_1F1B = 1,
-}
-
-/// <summary>
-/// Which implementation runs a session. Transitional: the eager host model retires once the T5 builder (a Poplar
-/// graph and programs, run here on the emulated engine) runs every plan; then this field is ignored.
-/// </summary>
-[NativeTypeName("unsigned int")]
-internal enum ft5_executor : uint
-{
-    /// <summary>The builder (every plan runs on it).</summary>
-    FT5_EXECUTOR_AUTO = 0,
-
-    /// <summary>The eager host model, whatever the plan.</summary>
-    FT5_EXECUTOR_EAGER = 1,
-
-    /// <summary>The builder, as AUTO.</summary>
-    FT5_EXECUTOR_BUILDER = 2,
 }
 
 /// <summary>Which per-parameter buffer a read or write addresses.</summary>
@@ -837,17 +823,13 @@ internal unsafe partial struct ft5_plan_desc
     [NativeTypeName("int32_t")]
     public int weights_only;
 
-    /// <summary>Which implementation runs the session (ABI 1.3; callers built against 1.2 get AUTO).</summary>
-    public ft5_executor executor;
-
     /// <summary>
     /// The data-parallel replicas this process runs when the run's host instances share them (ABI 1.4): replicas
     /// [first_local_replica, first_local_replica + local_replicas) of `replicas`; local_replicas 0 = all of them
     /// (one process). Every instance creates the same session for its own replicas, after ft5_instances_join;
     /// the collectives between replicas of different instances go over MPI, so the instances make the same calls
     /// in the same order. Batches then hold the local replicas' rows only; the loss is the whole run's; a gradient
-    /// read before the optimizer step gives the local replicas' part. The T5 builder only (FT5_ERR_NOT_SUPPORTED
-    /// on the eager model).
+    /// read before the optimizer step gives the local replicas' part.
     /// </summary>
     [NativeTypeName("uint32_t")]
     public uint first_local_replica;
@@ -979,7 +961,7 @@ internal partial struct ft5_step_result
     [NativeTypeName("uint32_t")]
     public uint struct_size;
 
-    /// <summary>Global L2 norm of the unscaled gradient before clipping (fp64 accumulation).</summary>
+    /// <summary>Global L2 norm of the unscaled gradient before clipping (summed in float32 on the device).</summary>
     public double grad_norm;
 
     /// <summary>1 when a gradient was NaN or infinite: nothing was updated.</summary>

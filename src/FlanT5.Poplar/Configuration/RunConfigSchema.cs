@@ -15,7 +15,6 @@ public static class RunConfigSchema
     private static readonly ConfigValueKind<Placement.PipelineSchedule> PipelineScheduleKind =
         K.Enum(("gpipe", Placement.PipelineSchedule.GPipe), ("1f1b", Placement.PipelineSchedule.OneFOneB));
 
-    private static readonly ConfigValueKind<Interop.SessionExecutor> ExecutorKind = K.Enum([.. SessionExecutorNames.All]);
 
     private static readonly ConfigValueKind<Placement.TensorLocation> LocationKind =
         K.Enum(("on-chip", Placement.TensorLocation.OnChip), ("streaming", Placement.TensorLocation.Streaming));
@@ -91,8 +90,7 @@ public static class RunConfigSchema
         F<ExecutionSection, int>("device_iterations", s => s.DeviceIterations, (s, v) => s with { DeviceIterations = v }, K.Int),
         new LossScalingField(),
         F<ExecutionSection, BackendKind>("backend", s => s.Backend, (s, v) => s with { Backend = v }, BackendKindValues),
-        F<ExecutionSection, int>("threads", s => s.Threads, (s, v) => s with { Threads = v }, K.Int),
-        F<ExecutionSection, Interop.SessionExecutor>("executor", s => s.Executor, (s, v) => s with { Executor = v }, ExecutorKind));
+        F<ExecutionSection, int>("threads", s => s.Threads, (s, v) => s with { Threads = v }, K.Int));
 
     public static ConfigSchema<EvalPathsSection> Eval { get; } = new(
         F<EvalPathsSection, string?>("validation_matched", s => s.ValidationMatched, (s, v) => s with { ValidationMatched = v }, K.OptionalFilePath),

@@ -118,11 +118,6 @@ public sealed record ExecutionSection
     public BackendKind Backend { get; init; } = BackendKind.Emulator;
     /// <summary>Host threads for the emulator; 0 = all cores.</summary>
     public int Threads { get; init; }
-    /// <summary>
-    /// What runs the sessions: auto (the T5 builder's Poplar programs, for every plan), eager or builder.
-    /// Transitional, until the eager model retires.
-    /// </summary>
-    public Interop.SessionExecutor Executor { get; init; } = Interop.SessionExecutor.Auto;
 }
 
 /// <summary>Evaluation splits; a null path skips that split.</summary>

@@ -15,9 +15,10 @@ public sealed record TensorFootprint(string Name, long Bytes)
 /// Counted per layer (no recomputation): for each RMSNorm its input [B,S,d], its fp32 1/rms [B,S] and its output
 /// [B,S,d] (the input of the next matmul); for attention q [B,S,i], k and v [B,S_kv,i] (i = inner / t), the
 /// softmax output [B,h,S,S_kv] (h = heads / t; softmax backward needs only its output) and the context [B,S,i]
-/// (the input of o); for the gated FFN both wi outputs [B,S,f] (gelu backward needs its input) and their product
-/// (the input of wo), f = d_ff / t; for the relu FFN only its output. Residual sums need nothing kept. Dropout masks
-/// are not counted (the reference fine-tunes with dropout 0).
+/// (the input of o); for the gated FFN both wi outputs [B,S,f] (gelu backward needs its input), gelu(wi_0) (the
+/// gate's backward needs it) and their product (the input of wo), f = d_ff / t; for the relu FFN only its output.
+/// Residual sums are the next norm's input. Dropout masks are not counted (the reference fine-tunes with dropout 0).
+/// This is what the T5 graph keeps: the emulated engine's compiled peak lists these tensors live.
 /// </summary>
 public sealed class ActivationFootprint(T5ModelConfig model, int tensorParallel, TrainingShape shape)
 {
@@ -43,11 +44,29 @@ public sealed class ActivationFootprint(T5ModelConfig model, int tensorParallel,
     /// <summary>Encoder output, kept once per micro-batch by every stage with decoder layers (cross-attention).</summary>
     public TensorFootprint EncoderOutput => Act("encoder output", _b, _src, _d);
 
-    /// <summary>Relative position bias [h,S,S] of a stack, computed once per step and shared by its blocks.</summary>
-    public TensorFootprint PositionBias(bool decoder)
+    /// <summary>
+    /// The attention biases a stack's blocks share, computed in block 0: the encoder's relative position bias with the
+    /// padding mask folded in [B,h,S,S]; the decoder's with the causal mask [h,T,T], and the cross-attention mask
+    /// [B,S]. Only recomputation keeps them past the forward pass (each recomputed block needs them again).
+    /// </summary>
+    public IReadOnlyList<TensorFootprint> AttentionBiases(bool decoder) => decoder
+        ? [Act("decoder attention bias", _heads, _tgt, _tgt), Act("cross-attention mask", _b, _src)]
+        : [Act("encoder attention bias", _b, _heads, _src, _src)];
+
+    /// <summary>
+    /// The largest matmul scratch of a stack's layers: Poplar's matmul holds its partial sums and its operands
+    /// rearranged for the AMP while it runs, m·n partials plus m·k + k·n operand elements (fp32 partials), for the
+    /// projections ([B·S,d]×[d,i]), the feed-forward ([B·S,d]×[d,f] and back) and the per-head scores and context.
+    /// </summary>
+    public long LargestMatMulTemporary(bool decoder)
     {
-        var s = decoder ? _tgt : _src;
-        return Act($"{(decoder ? "decoder" : "encoder")} position bias", _heads, s, s);
+        long s = decoder ? _tgt : _src, rows = _b * s, dkv = model.DKv;
+        static long Scratch(long groups, long m, long k, long n, int bytes) => groups * (m * n * 4 + (m * k + k * n) * bytes);
+        long projection = Scratch(1, rows, _d, _inner, _a);
+        long feedForward = Scratch(1, rows, _d, _ff, _a);
+        long scores = Scratch(_b * _heads, s, dkv, decoder ? Math.Max(_tgt, _src) : _src, _a);
+        long context = Scratch(_b * _heads, s, decoder ? Math.Max(_tgt, _src) : _src, dkv, _a);
+        return Math.Max(Math.Max(projection, feedForward), Math.Max(scores, context));
     }
 
     public IReadOnlyList<TensorFootprint> EncoderLayer(int layer)
@@ -99,9 +118,17 @@ public sealed class ActivationFootprint(T5ModelConfig model, int tensorParallel,
         return list;
     }
 
-    /// <summary>The sharded cross-entropy works in fp32 on its logits shard (softmax, then its gradient in place).</summary>
-    public TensorFootprint CrossEntropyWorking(long paddedVocab) =>
-        Tensor("cross-entropy fp32 logits shard", [_b, _tgt, paddedVocab / tensorParallel], 4, "fp32");
+    /// <summary>
+    /// The sharded cross-entropy's fp32 working tensors, each the size of the logits shard, live at once while the loss
+    /// is formed: exp(logits − max), the one-hot labels and their product with the logits (before it is reduced);
+    /// fp16 logits add their fp32 copy.
+    /// </summary>
+    public TensorFootprint CrossEntropyWorking(long paddedVocab)
+    {
+        int copies = _a == 4 ? 3 : 4;
+        return Tensor($"cross-entropy working (exp, one-hot, picked{(copies == 4 ? ", fp32 logits" : "")}) {copies} ×",
+            [copies, _b, _tgt, paddedVocab / tensorParallel], 4, "fp32");
+    }
 
     private void Norm(List<TensorFootprint> list, string prefix, long s)
     {
@@ -125,6 +152,7 @@ public sealed class ActivationFootprint(T5ModelConfig model, int tensorParallel,
         {
             list.Add(Act($"{prefix} wi_0 output", _b, s, _ff));
             list.Add(Act($"{prefix} wi_1 output", _b, s, _ff));
+            list.Add(Act($"{prefix} gelu(wi_0)", _b, s, _ff));
             list.Add(Act($"{prefix} gelu(wi_0) * wi_1", _b, s, _ff));
         }
         else

@@ -21,9 +21,13 @@ namespace FlanT5.Poplar.Placement;
 /// all of them with GPipe, (stages − stage) with 1F1B. Under phased execution a layer runs over all micro-batches
 /// before the next one, so the kept activations of all micro-batches go to streaming memory (layer inputs sharded
 /// across the tp group) and on-chip holds one micro-batch of one layer.
-/// Working set: the backward buffers of the largest layer (about the size of its kept activations), doubled when the
-/// layer is recomputed or its activations are loaded back (phased), plus position biases and, on the last stage,
-/// the fp32 cross-entropy copy of the logits shard (fp16 logits only: fp32 logits are softmaxed in place).
+/// With recomputation each micro-batch in flight also keeps its stacks' attention biases (the blocks are rebuilt from
+/// them).
+/// Working set: the rebuilt activations of the largest layer when layers are recomputed (or loaded back, phased),
+/// plus the largest matmul scratch of the stage's layers (<see cref="ActivationFootprint.LargestMatMulTemporary"/>),
+/// or on the last stage the cross-entropy's fp32 working tensors when larger
+/// (<see cref="ActivationFootprint.CrossEntropyWorking"/>). These terms are what the emulated engine's compiled
+/// per-IPU peak holds (its report lists the variables live at the peak step).
 ///
 /// Overhead: a fixed <see cref="OverheadFraction"/> of tile memory (default 20 %) is reserved for what the model does
 /// not count tensor by tensor: program code, vertex state, exchange buffers and matmul/softmax temporaries. 20 % is
@@ -90,6 +94,11 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
         if (decoderLayers.Length > 0) extras.Add(act.EncoderOutput);
         if (encoderLayers.Contains(model.NumLayers - 1)) extras.AddRange(act.EncoderFinalNorm);
         if (first) extras.AddRange(act.Embedding);
+        if (plan.Recompute && !plan.PhasedExecution)
+        {
+            if (encoderLayers.Length > 0) extras.AddRange(act.AttentionBiases(false));
+            if (decoderLayers.Length > 0) extras.AddRange(act.AttentionBiases(true));
+        }
         extras.AddRange(lmHead);
         long extrasBytes = extras.Sum(t => t.Bytes);
         long keptLayers = layerSets.Sum(l => plan.Recompute ? l.Input.Bytes : l.Kept.Sum(t => t.Bytes));
@@ -116,11 +125,14 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
         var recomputed = plan.Recompute || plan.PhasedExecution;
         // Backward walks the layers in reverse and frees each layer's kept tensors as its gradients are formed, so the
         // transient work of a layer's backward reuses that room; only a recomputed layer needs its tensors twice (the
-        // kept input and the rebuilt activations). Checked against the emulator's measured per-IPU peaks.
-        long working = (recomputed ? largestLayer : 0)
-                       + (encoderLayers.Length > 0 ? act.PositionBias(false).Bytes : 0)
-                       + (decoderLayers.Length > 0 ? act.PositionBias(true).Bytes : 0)
-                       + (last && shape.Precision != NumericPrecision.Fp32 ? act.CrossEntropyWorking(parameters.PaddedVocab).Bytes : 0);
+        // kept input and the rebuilt activations). Checked against the emulated engine's compiled per-IPU peaks.
+        // The peak comes at the end of the forward pass, during the last layer's largest matmul (its scratch), or while
+        // a recomputed layer is rebuilt, or, on the last stage, while the loss is formed (the cross-entropy's working
+        // tensors); whichever of them is largest.
+        long matMulScratch = Math.Max(encoderLayers.Length > 0 ? act.LargestMatMulTemporary(false) : 0,
+                                      decoderLayers.Length > 0 ? act.LargestMatMulTemporary(true) : 0);
+        long working = Math.Max((recomputed ? largestLayer : 0) + matMulScratch,
+                                last ? act.CrossEntropyWorking(parameters.PaddedVocab).Bytes : 0);
 
         var largest = new List<TensorFootprint>();
         if (weightsStreamed)
@@ -135,7 +147,7 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
         largest.AddRange(biggestLayer.Kept.Select(t => inFlight > 1 && !plan.Recompute
             ? t with { Name = $"{t.Name} × {inFlight} micro-batches", Bytes = t.Bytes * inFlight }
             : t));
-        if (last && shape.Precision != NumericPrecision.Fp32) largest.Add(act.CrossEntropyWorking(parameters.PaddedVocab));
+        if (last) largest.Add(act.CrossEntropyWorking(parameters.PaddedVocab));
 
         return new IpuMemory
         {

@@ -33,7 +33,7 @@ public sealed record RunSummary
     /// <summary>Samples / train seconds over the whole run.</summary>
     public double SamplesPerSecond { get; init; }
     public double? FinalLoss { get; init; }
-    /// <summary>Device programs the session compiled (batch shape buckets on the T5 graph); 0 on the eager model.</summary>
+    /// <summary>Device programs the session compiled (one per batch shape bucket on the T5 graph).</summary>
     public int ProgramsBuilt { get; init; }
     /// <summary>The launch: a reader tells a run of two instances from one process by it.</summary>
     public RunLaunch? Launch { get; init; }

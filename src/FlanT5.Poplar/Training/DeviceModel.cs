@@ -23,8 +23,6 @@ public sealed record DeviceModelOptions
     /// <summary>Dropout probability for training calls; null = the model config's dropout_rate.</summary>
     public double? DropoutRate { get; init; }
     public ulong Seed { get; init; }
-    /// <summary>What runs the session (transitional, until the eager model retires).</summary>
-    public SessionExecutor Executor { get; init; } = SessionExecutor.Auto;
     /// <summary>The data-parallel replicas this process runs when the run's host instances share them
     /// (<see cref="PlanDescription.FirstLocalReplica"/>); LocalReplicas 0 = all of them.</summary>
     public int FirstLocalReplica { get; init; }
@@ -43,7 +41,6 @@ public sealed record DeviceModelOptions
         OptimizerLocation = (MemoryLocation)config.Execution.OptimizerLocation,
         DropoutRate = config.Training.Dropout,
         Seed = (ulong)config.Training.Seed,
-        Executor = config.Execution.Executor,
     };
 }
 
@@ -95,7 +92,6 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 WeightsLocation = options.WeightsLocation,
                 OptimizerLocation = options.OptimizerLocation,
                 WeightsOnly = options.WeightsOnly,
-                Executor = options.Executor,
                 FirstLocalReplica = options.FirstLocalReplica,
                 LocalReplicas = options.LocalReplicas,
             };

@@ -76,7 +76,6 @@ public unsafe class StatusMappingTests
             AssertMirror<ft5_ffn_kind, FeedForwardKind>();
             AssertMirror<ft5_embedding_layout, EmbeddingLayout>();
             AssertMirror<ft5_pipeline_schedule, PipelineSchedule>();
-            AssertMirror<ft5_executor, SessionExecutor>();
             AssertMirror<ft5_param_slot, ParameterSlot>();
         });
     }

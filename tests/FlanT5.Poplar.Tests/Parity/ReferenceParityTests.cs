@@ -42,11 +42,11 @@ public sealed class ReferenceParityTests
     {
         var options = new DeviceModelOptions
         {
-            DropoutRate = 0, TensorParallel = 2, Replicas = 2, Executor = FlanT5.Poplar.Interop.SessionExecutor.Builder,
+            DropoutRate = 0, TensorParallel = 2, Replicas = 2,
         };
         var (code, output) = Parity("flan-t5-tiny", "flan-t5-tiny/reference_forward_backward.safetensors",
             "flan-t5-tiny/reference_adamw_trajectory.json", options);
-        Assert.That(output, Does.Contain("61 of 61 within bounds").And.Contain("tp 2, pp 1, replicas 2, on the Poplar builder"), output);
+        Assert.That(output, Does.Contain("61 of 61 within bounds").And.Match(@"tp 2, pp 1, replicas 2, \d+ programs compiled"), output);
         Assert.That(code, Is.EqualTo(0), output);
     }
 

@@ -36,7 +36,7 @@ public sealed class CostModelAgainstEngineTests
     private static double EngineSeconds(TrainingShape shape)
     {
         using var model = DeviceModel.Create(Model, FlanT5.Poplar.Checkpoints.EmbeddingLayout.Shared,
-            new DeviceModelOptions { Threads = 1, Executor = SessionExecutor.Builder });
+            new DeviceModelOptions { Threads = 1 });
         var step = RandomTrainingStep.Of(shape.MicroBatch, shape.SourceLength, shape.TargetLength,
             shape.GlobalBatch / shape.MicroBatch, idLimit: 500);
         model.Device.ResetTraffic();

@@ -163,6 +163,7 @@ public:
     peak_.assign(ipus_, 0);
     peakTemp_.assign(ipus_, 0);
     peakStep_.assign(ipus_, "");
+    peakSet_.assign(ipus_, VarSet(n_));
   }
 
   MemoryReport report() {
@@ -176,6 +177,11 @@ public:
       m.peakNotAlwaysLive = peak_[i];
       m.peakTemporary = peakTemp_[i];
       m.peakStep = peakStep_[i];
+      peakSet_[i].forEach([&](std::size_t v) {
+        if (!alwaysLive_.test(v) && bytes_[v][i] > 0) m.peakLive.emplace_back(state_.vars[v].name, bytes_[v][i]);
+      });
+      std::stable_sort(m.peakLive.begin(), m.peakLive.end(), [](const auto &x, const auto &y) { return x.second > y.second; });
+      if (m.peakLive.size() > IpuMemory::kPeakLiveListed) m.peakLive.resize(IpuMemory::kPeakLiveListed);
       r.ipus.push_back(m);
     }
     for (const auto &kv : state_.remoteBuffers)
@@ -205,6 +211,7 @@ private:
         peak_[i] = live;
         peakTemp_[i] = temp;
         peakStep_[i] = st.name();
+        peakSet_[i] = during;
       }
     }
   }
@@ -217,6 +224,7 @@ private:
   VarSet alwaysLive_;
   std::vector<std::size_t> peak_, peakTemp_;
   std::vector<std::string> peakStep_;
+  std::vector<VarSet> peakSet_;
 };
 
 } // namespace

@@ -17,6 +17,9 @@ struct IpuMemory {
   std::size_t peakNotAlwaysLive = 0; // the most bytes of other variables live at one step
   std::size_t peakTemporary = 0;     // kernel scratch counted at that step
   std::string peakStep;              // the step where the peak is reached
+  // The variables live at that step (not always-live), largest first, at most kPeakLiveListed of them.
+  std::vector<std::pair<std::string, std::size_t>> peakLive;
+  static constexpr std::size_t kPeakLiveListed = 12;
   std::size_t total() const { return alwaysLive + peakNotAlwaysLive + peakTemporary; }
 };
 

@@ -437,9 +437,15 @@ void Engine::checkRemoteBufferSize(StringRef handle, std::size_t bytes) const {
 void Engine::printProfileSummary(std::ostream &out, const OptionFlags &) {
   const auto &m = impl_->memory();
   out << "Memory per IPU (one replica of " << impl_->replicationFactor() << "):\n";
-  for (const auto &ipu : m.ipus)
+  for (const auto &ipu : m.ipus) {
     out << "  IPU " << ipu.ipu << ": " << ipu.total() << " of " << ipu.capacity << " bytes (always-live " << ipu.alwaysLive
         << ", peak live " << ipu.peakNotAlwaysLive << ", temporaries " << ipu.peakTemporary << ")\n";
+    if (!ipu.peakLive.empty()) {
+      out << "    live at its peak, step '" << ipu.peakStep << "':";
+      for (const auto &v : ipu.peakLive) out << " '" << v.first << "' " << v.second;
+      out << "\n";
+    }
+  }
   out << "  Remote buffers: " << m.remoteBufferBytes << " bytes\n";
   const auto &c = impl_->lastRun();
   out << "Last run: " << c.stepsRun << " steps, " << static_cast<unsigned long long>(c.total()) << " cycles (compute "

@@ -5,7 +5,7 @@
 
 #include "ft5/ft5.h"
 
-namespace ft5::model {
+namespace ft5::session {
 
 struct ModelConfig {
     int64_t vocab = 0;
@@ -33,4 +33,4 @@ struct ModelConfig {
     static ModelConfig from_desc(const ft5_model_desc& desc);
 };
 
-}  // namespace ft5::model
+}  // namespace ft5::session

@@ -1,11 +1,11 @@
-#include "model/model_config.h"
+#include "session/model_config.h"
 
 #include <cmath>
 #include <string>
 
 #include "abi/error.h"
 
-namespace ft5::model {
+namespace ft5::session {
 namespace {
 
 // Far beyond any T5 (XXL: d_ff 10240, 24 layers, 64 heads): catches garbage in uninitialised descriptors.
@@ -78,4 +78,4 @@ ModelConfig ModelConfig::from_desc(const ft5_model_desc& d) {
     return c;
 }
 
-}  // namespace ft5::model
+}  // namespace ft5::session

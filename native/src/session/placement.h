@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "ft5/ft5.h"
-#include "model/model_config.h"
+#include "session/model_config.h"
 #include "t5/pipeline_schedule.h"
 
-namespace ft5::model {
+namespace ft5::session {
 
 struct Placement {
     uint32_t tp = 1;
@@ -45,4 +45,4 @@ struct Placement {
 // The order a plan runs a step's micro-batches in: pipelined only with several stages and weights on chip.
 t5::PipelineOrder pipeline_order(ft5_pipeline_schedule schedule, uint32_t stages, bool phased) noexcept;
 
-}  // namespace ft5::model
+}  // namespace ft5::session

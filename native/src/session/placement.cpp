@@ -1,10 +1,10 @@
-#include "model/placement.h"
+#include "session/placement.h"
 
 #include <string>
 
 #include "abi/error.h"
 
-namespace ft5::model {
+namespace ft5::session {
 
 namespace {
 
@@ -85,4 +85,4 @@ t5::PipelineOrder pipeline_order(ft5_pipeline_schedule schedule, uint32_t stages
     return schedule == FT5_SCHEDULE_1F1B ? t5::PipelineOrder::kOneFOneB : t5::PipelineOrder::kGPipe;
 }
 
-}  // namespace ft5::model
+}  // namespace ft5::session

@@ -1,10 +1,9 @@
-// plan->executor: which implementation runs a session. AUTO and BUILDER put every plan (tensor, pipeline and data
-// parallelism, recomputation, phased execution) on the T5 builder (a Poplar program per batch shape, so programs
-// are compiled); EAGER forces the eager model.
+// The programs a session compiles: every plan (tensor, pipeline and data parallelism, recomputation, phased
+// execution) runs on the T5 builder, a Poplar program per batch shape bucket, and reports the emulated engine's
+// cycle estimate for what it ran.
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -32,8 +31,7 @@ struct Created {
     ft5_status status = FT5_OK;
     std::string error;
 
-    // executor: the raw value written to plan->executor (a C caller may pass any integer there).
-    Created(int32_t executor, uint32_t tp, uint32_t pp = 1, uint32_t recompute = 0,
+    Created(uint32_t tp, uint32_t pp = 1, uint32_t recompute = 0,
             ft5_memory_location weights_location = FT5_MEMORY_ON_CHIP) {
         ft5_device_desc dd;
         ft5_device_desc_init(&dd);
@@ -48,7 +46,6 @@ struct Created {
         plan.recompute = recompute;
         plan.weights_location = weights_location;
         plan.optimizer_location = weights_location;  // phased execution streams the optimizer state as well
-        std::memcpy(&plan.executor, &executor, sizeof executor);
         status = ft5_session_create(device, &m, &plan, &session);
         if (status != FT5_OK) error = ft5_last_error();
     }
@@ -82,8 +79,8 @@ struct Created {
         return r.estimated_cycles;
     }
 
-    // Programs compiled after one forward pass: the builder compiles the one that holds the state at creation and
-    // one for the batch's shape; the eager model compiles none.
+    // Programs compiled after one forward pass: the one that holds the state at creation and one for the batch's
+    // shape.
     uint32_t programs_after_a_forward() {
         forward(2);
         uint32_t n = 99;
@@ -92,52 +89,38 @@ struct Created {
     }
 };
 
-TEST(SessionExecutor, TheDefaultIsAutoAndRunsAOneIpuPlanOnTheBuilder) {
-    ft5_plan_desc plan;
-    ft5_plan_desc_init(&plan);
-    EXPECT_EQ(plan.executor, FT5_EXECUTOR_AUTO);
-    Created s(FT5_EXECUTOR_AUTO, 1);
+TEST(SessionPrograms, AOneIpuPlanCompilesOneProgramAtCreationAndOnePerBatchShape) {
+    Created s(1);
     ASSERT_EQ(s.status, FT5_OK) << s.error;
+    uint32_t at_creation = 99;
+    ASSERT_EQ(ft5_session_programs_built(s.session, &at_creation), FT5_OK);
+    EXPECT_EQ(at_creation, 1u);
     EXPECT_EQ(s.programs_after_a_forward(), 2u);
+    s.forward(2);  // the same bucket: nothing new to compile
+    uint32_t again = 99;
+    ASSERT_EQ(ft5_session_programs_built(s.session, &again), FT5_OK);
+    EXPECT_EQ(again, 2u);
 }
 
-TEST(SessionExecutor, AutoRunsEveryPlanOnTheBuilder) {
-    Created tp2(FT5_EXECUTOR_AUTO, 2);
+TEST(SessionPrograms, EveryPlanRunsCompiledPrograms) {
+    Created tp2(2);
     ASSERT_EQ(tp2.status, FT5_OK) << tp2.error;
     EXPECT_EQ(tp2.programs_after_a_forward(), 2u);
-    Created pp2(FT5_EXECUTOR_AUTO, 1, 2, 1);  // two pipeline stages, recomputation
+    Created pp2(1, 2, 1);  // two pipeline stages, recomputation
     ASSERT_EQ(pp2.status, FT5_OK) << pp2.error;
     EXPECT_EQ(pp2.programs_after_a_forward(), 2u);
-    Created phased(FT5_EXECUTOR_AUTO, 1, 1, 0, FT5_MEMORY_STREAMING);
+    Created phased(1, 1, 0, FT5_MEMORY_STREAMING);
     ASSERT_EQ(phased.status, FT5_OK) << phased.error;
     EXPECT_EQ(phased.programs_after_a_forward(), 2u);
 }
 
-TEST(SessionExecutor, EagerAndBuilderAreForced) {
-    Created eager(FT5_EXECUTOR_EAGER, 1);
-    ASSERT_EQ(eager.status, FT5_OK) << eager.error;
-    EXPECT_EQ(eager.programs_after_a_forward(), 0u);
-    Created builder(FT5_EXECUTOR_BUILDER, 1);
-    ASSERT_EQ(builder.status, FT5_OK) << builder.error;
-    EXPECT_EQ(builder.programs_after_a_forward(), 2u);
-}
-
-TEST(SessionExecutor, TheBuilderReportsTheEnginesCycleEstimateAndEagerNone) {
-    Created builder(FT5_EXECUTOR_BUILDER, 1);
-    ASSERT_EQ(builder.status, FT5_OK) << builder.error;
-    const uint64_t two_rows = builder.cycles_of_a_forward(2);
+TEST(SessionPrograms, TheEnginesCycleEstimateIsReportedPerProgram) {
+    Created s(1);
+    ASSERT_EQ(s.status, FT5_OK) << s.error;
+    const uint64_t two_rows = s.cycles_of_a_forward(2);
     EXPECT_GT(two_rows, 0u);
-    EXPECT_EQ(builder.cycles_of_a_forward(2), two_rows);  // the same program: the same estimate
-    EXPECT_GT(builder.cycles_of_a_forward(16), two_rows);
-    Created eager(FT5_EXECUTOR_EAGER, 1);
-    ASSERT_EQ(eager.status, FT5_OK) << eager.error;
-    EXPECT_EQ(eager.cycles_of_a_forward(2), 0u);
-}
-
-TEST(SessionExecutor, ABadValueIsRefused) {
-    Created bad(7, 1);
-    EXPECT_EQ(bad.status, FT5_ERR_INVALID_ARGUMENT);
-    EXPECT_NE(bad.error.find("plan->executor is 7"), std::string::npos) << bad.error;
+    EXPECT_EQ(s.cycles_of_a_forward(2), two_rows);  // the same program: the same estimate
+    EXPECT_GT(s.cycles_of_a_forward(16), two_rows);
 }
 
 }  // namespace
