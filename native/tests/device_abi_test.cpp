@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ft5/ft5.h"
@@ -94,14 +95,21 @@ TEST(DeviceAbi, CreateRejectsBadArguments) {
     EXPECT_EQ(device, nullptr);
 }
 
-TEST(DeviceAbi, PoplarIsUnavailableWithoutTheSdk) {
-    if (ft5_backend_available(FT5_BACKEND_POPLAR) == 1) GTEST_SKIP() << "Poplar SDK present";
-    ft5_device_desc desc;
-    ft5_device_desc_init(&desc);
-    desc.backend = FT5_BACKEND_POPLAR;
-    ft5_device* device = nullptr;
-    EXPECT_EQ(ft5_device_create(&desc, &device), FT5_ERR_BACKEND_UNAVAILABLE);
-    EXPECT_NE(last_error().find("poplar"), std::string::npos);
+// The native tests build against the emulated SDK only (the SDK build's backends: SdkBuild.* in tests/CMakeLists).
+TEST(DeviceAbi, TheEmulatorBuildHasTheEmulatorBackendAndNamesTheSdkBuildForTheOthers) {
+    EXPECT_EQ(ft5_backend_available(FT5_BACKEND_EMULATOR), 1);
+    for (const auto& [backend, name] : {std::pair{FT5_BACKEND_POPLAR, "poplar"}, std::pair{FT5_BACKEND_IPU_MODEL, "ipu-model"}}) {
+        EXPECT_EQ(ft5_backend_available(backend), 0) << name;
+        ft5_device_desc desc;
+        ft5_device_desc_init(&desc);
+        desc.backend = backend;
+        ft5_device* device = nullptr;
+        EXPECT_EQ(ft5_device_create(&desc, &device), FT5_ERR_BACKEND_UNAVAILABLE) << name;
+        EXPECT_EQ(device, nullptr);
+        EXPECT_NE(last_error().find(std::string("backend ") + name + " is not in this build"), std::string::npos)
+            << last_error();
+        EXPECT_NE(last_error().find("FT5_NATIVE_PATH"), std::string::npos) << last_error();
+    }
 }
 
 TEST(DeviceAbi, OlderCallerDescriptorGetsDefaultsForMissingFields) {

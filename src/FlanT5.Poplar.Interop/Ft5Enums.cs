@@ -6,11 +6,14 @@ namespace FlanT5.Poplar.Interop;
 /// <summary>ft5_backend.</summary>
 public enum IpuBackend
 {
-    /// <summary>CPU model of IPUs running the real arithmetic; always present.</summary>
+    /// <summary>The emulated Poplar SDK: a CPU model of IPUs running the real arithmetic (libft5's default build).</summary>
     Emulator = 0,
 
-    /// <summary>Graphcore Poplar SDK; present only when the library was built with it.</summary>
+    /// <summary>IPU hardware through the Poplar SDK; in libft5 built against the SDK.</summary>
     Poplar = 1,
+
+    /// <summary>The Poplar SDK's IPUModel (no hardware); in libft5 built against the SDK.</summary>
+    IpuModel = 2,
 }
 
 /// <summary>ft5_dtype.</summary>

@@ -28,9 +28,9 @@ extern "C" {
 #endif
 
 /** ABI version: major in the high 16 bits, minor in the low 16 bits. 2.0 removed ft5_plan_desc's executor field
- *  (every session runs on the T5 builder), which moved the fields after it. */
+ *  (every session runs on the T5 builder), which moved the fields after it; 2.1 added FT5_BACKEND_IPU_MODEL. */
 #define FT5_ABI_VERSION_MAJOR 2
-#define FT5_ABI_VERSION_MINOR 0
+#define FT5_ABI_VERSION_MINOR 1
 
 /** Result of every fallible call. */
 typedef enum ft5_status {
@@ -57,12 +57,16 @@ typedef enum ft5_dtype {
     FT5_DTYPE_I32 = 3
 } ft5_dtype;
 
-/** Backends registered at build time. */
+/** Backends registered at build time. libft5 is built against one SDK: the emulated one (the emulator backend; the
+ *  default build) or Graphcore's Poplar SDK when CMake finds it (the poplar and ipu-model backends). Since ABI 2.1
+ *  for IPU_MODEL. */
 typedef enum ft5_backend {
-    /** CPU model of IPUs that runs the real arithmetic; always present. */
+    /** The emulated Poplar SDK: a CPU model of IPUs that runs the real arithmetic; in the emulator build. */
     FT5_BACKEND_EMULATOR = 0,
-    /** Graphcore Poplar SDK; compiled only when CMake finds the SDK. */
-    FT5_BACKEND_POPLAR = 1
+    /** IPU hardware through the Poplar SDK's DeviceManager; in the SDK build. */
+    FT5_BACKEND_POPLAR = 1,
+    /** The Poplar SDK's IPUModel (its CPU model of IPUs, no hardware); in the SDK build. */
+    FT5_BACKEND_IPU_MODEL = 2
 } ft5_backend;
 
 /** Where a tensor lives. */

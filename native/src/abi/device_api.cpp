@@ -16,7 +16,7 @@ namespace {
 ft5::ipu::Topology validate_topology(const ft5_device_desc& d) {
     using ft5::invalid_argument;
     const int32_t backend = ft5::abi::enum_value(d.backend);
-    if (backend != FT5_BACKEND_EMULATOR && backend != FT5_BACKEND_POPLAR) {
+    if (backend != FT5_BACKEND_EMULATOR && backend != FT5_BACKEND_POPLAR && backend != FT5_BACKEND_IPU_MODEL) {
         invalid_argument("desc->backend " + std::to_string(backend) + " is not a known backend");
     }
     if (d.num_ipus == 0 || d.num_ipus > 4096) {
@@ -51,9 +51,17 @@ ft5_status ft5_device_create(const ft5_device_desc* desc, ft5_device** out_devic
     const auto topology = validate_topology(d);
     const auto* backend = ft5::backends::find_backend(d.backend);
     if (backend == nullptr || !backend->available()) {
+#ifdef FT5_HAVE_POPLAR
         ft5::fail(FT5_ERR_BACKEND_UNAVAILABLE,
-                  std::string("backend ") + (d.backend == FT5_BACKEND_POPLAR ? "poplar" : "?") +
-                      " is not available in this build (the Poplar SDK was not found at build time); use the emulator");
+                  "backend emulator is not in this build: this libft5 was built against the Poplar SDK (backends "
+                  "poplar and ipu-model); the emulator backend is in libft5 built without the SDK (-DFT5_POPLAR_SDK=OFF)");
+#else
+        ft5::fail(FT5_ERR_BACKEND_UNAVAILABLE,
+                  std::string("backend ") + (d.backend == FT5_BACKEND_POPLAR ? "poplar" : "ipu-model") +
+                      " is not in this build: this libft5 was built against the emulated SDK (the Poplar SDK was not "
+                      "found at build time); use the emulator backend, or build against the SDK and point "
+                      "FT5_NATIVE_PATH at that libft5");
+#endif
     }
     auto handle = std::make_unique<ft5_device>();
     handle->device = backend->open(topology);

@@ -11,7 +11,7 @@ uint32_t ft5_abi_version(void) { return (uint32_t(FT5_ABI_VERSION_MAJOR) << 16) 
 
 int32_t ft5_backend_available(ft5_backend backend) {
     const int32_t raw = ft5::abi::enum_value(backend);
-    if (raw != FT5_BACKEND_EMULATOR && raw != FT5_BACKEND_POPLAR) return 0;
+    if (raw != FT5_BACKEND_EMULATOR && raw != FT5_BACKEND_POPLAR && raw != FT5_BACKEND_IPU_MODEL) return 0;
     const auto* b = ft5::backends::find_backend(backend);
     return b != nullptr && b->available() ? 1 : 0;
 }

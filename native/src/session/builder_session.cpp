@@ -1,13 +1,12 @@
 #include "session/builder_session.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <stdexcept>
 
 #include "abi/error.h"
+#include "session/sdk_measures.h"
 #include "session/shape_bucket.h"
 #include "t5/adamw.h"
 
@@ -58,9 +57,7 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const ModelC
     : device_(std::move(device)), config_(config), t5_config_(builder_config(config)), plan_(plan),
       local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local),
       weights_only_(weights_only), rng_key_(mix(config.seed)) {
-    // The emulated engine's matmuls run on OpenBLAS, which keeps one process-wide thread count: the device's
-    // setting is the one in force (a run's results then do not depend on the cores its process may use).
-    openblas_set_num_threads(int(device_->topology().threads()));
+    use_host_threads(device_->topology().threads());
     try {
         t5_config_.validate();
     } catch (const std::invalid_argument& e) {
@@ -219,7 +216,7 @@ CompiledProgram& BuilderSession::program_for(const t5::BatchShape& shape, bool d
         std::function<void(const t5::T5Program&)> before_compile;
         if (params_.empty()) before_compile = [this](const t5::T5Program& p) { check_state_fits(p); };
         e.program =
-            std::make_unique<CompiledProgram>(c, plan_, device_->traffic(), shape, decode, local_, before_compile);
+            std::make_unique<CompiledProgram>(device_->topology().backend, c, plan_, device_->traffic(), shape, decode, local_, before_compile);
         it = programs_.emplace(key, std::move(e)).first;
     }
     Entry& entry = it->second;

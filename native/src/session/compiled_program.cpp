@@ -5,23 +5,15 @@
 #include <cstring>
 #include <string>
 
-#include <poplar/IPUModel.hpp>
 #include <poplar/OptionFlags.hpp>
 
-#include "core/Report.hpp"
+#include "session/attached_device.h"
+#include "session/sdk_measures.h"
 #include "session/shape_bucket.h"
 
 namespace ft5::session {
 
 namespace {
-
-poplar::Device attached_device(std::size_t ipus) {
-    poplar::IPUModel model;
-    model.numIPUs = unsigned(ipus);
-    poplar::Device d = model.createDevice();
-    d.attach();
-    return d;
-}
 
 template <typename T>
 void connect(poplar::Engine& engine, const char* handle, std::vector<T>& buffer) {
@@ -30,13 +22,13 @@ void connect(poplar::Engine& engine, const char* handle, std::vector<T>& buffer)
 
 }  // namespace
 
-CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::ParallelPlan& plan,
+CompiledProgram::CompiledProgram(ft5_backend backend, const t5::T5Config& config, const t5::ParallelPlan& plan,
                                  ipu::TrafficCounters& traffic, const t5::BatchShape& shape,
                                  const t5::DecodeShape& decode, const LocalReplicas& local,
                                  const std::function<void(const t5::T5Program&)>& before_compile)
     : plan_(plan), local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local), host_{plan.tp, local_.count},
       vocab_(config.vocab), d_model_(config.d_model), traffic_(traffic),
-      device_(attached_device(plan.replicas() * plan.pp)),
+      device_(attached_device(backend, plan.replicas() * plan.pp)),
       graph_(std::make_unique<poplar::Graph>(device_.getTarget(),
                                              poplar::replication_factor(unsigned(plan.replicas())))),
       program_(std::make_unique<t5::T5Program>(*graph_, config, shape, decode, plan)) {
@@ -50,9 +42,7 @@ CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::ParallelP
     engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs(), options);
     engine_->load(device_);
     zero_streaming_state();  // remote buffers start undefined on an IPU: zero moments and gradients, as on chip
-    const auto& report = poplar_emulator::memoryReport(*engine_);
-    for (std::size_t s = 0; s < plan.pp; ++s)
-        activation_bytes_.push_back(report.ipus.at(s).peakNotAlwaysLive + report.ipus.at(s).peakTemporary);
+    activation_bytes_ = compiled_activation_bytes(*engine_, plan.pp);
     const std::size_t r = host_.replicas(), m = shape.micro_batches;
     const std::size_t shard = plan.paddedVocab(config.vocab) / plan.tp;
     const std::size_t src = shape.batch * shape.src_len * shape.micro_batches;
@@ -98,11 +88,11 @@ CompiledProgram::CompiledProgram(const t5::T5Config& config, const t5::ParallelP
 
 void CompiledProgram::run(t5::T5Program::Index index) {
     engine_->run(index);
-    const poplar_emulator::CycleReport& run = poplar_emulator::lastRunCycles(*engine_);
-    traffic_.estimated_cycles += uint64_t(std::llround(run.total()));
-    traffic_.inter_ipu_bytes += uint64_t(std::llround(run.ipuLinkBytes * double(host_.replicas())));
-    traffic_.collectives += run.linkSteps;
-    traffic_.streaming_bytes += uint64_t(std::llround(run.remoteBytes * double(host_.replicas())));
+    const RunCost run = last_run_cost(*engine_);
+    traffic_.estimated_cycles += uint64_t(std::llround(run.cycles));
+    traffic_.inter_ipu_bytes += uint64_t(std::llround(run.ipu_link_bytes * double(host_.replicas())));
+    traffic_.collectives += run.link_steps;
+    traffic_.streaming_bytes += uint64_t(std::llround(run.remote_bytes * double(host_.replicas())));
 }
 
 std::vector<float> CompiledProgram::read_replicas(const t5::Parameter& p, const std::string& handle) {

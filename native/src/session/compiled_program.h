@@ -34,10 +34,10 @@ struct LocalReplicas {
 class CompiledProgram {
 public:
     // Builds the graph for shape (one data-parallel group's rows; and decode, when enabled), calls before_compile
-    // (when given) with the program built, compiles it and loads it on its own emulated IPUs, pp per replica, to
-    // run the local replicas. Each run adds the engine's cycle estimate and link traffic to traffic (which must
+    // (when given) with the program built, compiles it and loads it on its own IPUs of the backend, pp per replica,
+    // to run the local replicas. Each run adds the engine's cycle estimate and link traffic to traffic (which must
     // outlive the program).
-    CompiledProgram(const t5::T5Config& config, const t5::ParallelPlan& plan, ipu::TrafficCounters& traffic,
+    CompiledProgram(ft5_backend backend, const t5::T5Config& config, const t5::ParallelPlan& plan, ipu::TrafficCounters& traffic,
                     const t5::BatchShape& shape, const t5::DecodeShape& decode = {}, const LocalReplicas& local = {},
                     const std::function<void(const t5::T5Program&)>& before_compile = {});
 

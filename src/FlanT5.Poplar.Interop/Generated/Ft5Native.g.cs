@@ -14,13 +14,13 @@ internal static unsafe partial class Ft5Native
 
     /// <summary>
     /// ABI version: major in the high 16 bits, minor in the low 16 bits. 2.0 removed ft5_plan_desc's executor field
-    /// (every session runs on the T5 builder), which moved the fields after it.
+    /// (every session runs on the T5 builder), which moved the fields after it; 2.1 added FT5_BACKEND_IPU_MODEL.
     /// </summary>
     [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 2")]
     public const int FT5_ABI_VERSION_MAJOR = 2;
 
-    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 0")]
-    public const int FT5_ABI_VERSION_MINOR = 0;
+    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 1")]
+    public const int FT5_ABI_VERSION_MINOR = 1;
 
     [NativeTypeName("#define FT5_MAX_RANK 8")]
     public const int FT5_MAX_RANK = 8;
@@ -510,15 +510,22 @@ internal enum ft5_dtype : uint
     FT5_DTYPE_I32 = 3,
 }
 
-/// <summary>Backends registered at build time.</summary>
+/// <summary>
+/// Backends registered at build time. libft5 is built against one SDK: the emulated one (the emulator backend; the
+/// default build) or Graphcore's Poplar SDK when CMake finds it (the poplar and ipu-model backends). Since ABI 2.1
+/// for IPU_MODEL.
+/// </summary>
 [NativeTypeName("unsigned int")]
 internal enum ft5_backend : uint
 {
-    /// <summary>CPU model of IPUs that runs the real arithmetic; always present.</summary>
+    /// <summary>The emulated Poplar SDK: a CPU model of IPUs that runs the real arithmetic; in the emulator build.</summary>
     FT5_BACKEND_EMULATOR = 0,
 
-    /// <summary>Graphcore Poplar SDK; compiled only when CMake finds the SDK.</summary>
+    /// <summary>IPU hardware through the Poplar SDK's DeviceManager; in the SDK build.</summary>
     FT5_BACKEND_POPLAR = 1,
+
+    /// <summary>The Poplar SDK's IPUModel (its CPU model of IPUs, no hardware); in the SDK build.</summary>
+    FT5_BACKEND_IPU_MODEL = 2,
 }
 
 /// <summary>Where a tensor lives.</summary>

@@ -9,8 +9,9 @@ public static class RunConfigSchema
     private static readonly ConfigValueKind<Precision> PrecisionKind =
         K.Enum(("fp32", Precision.Fp32), ("fp16", Precision.Fp16), ("float32", Precision.Fp32), ("float16", Precision.Fp16));
 
-    private static readonly ConfigValueKind<BackendKind> BackendKindValues =
-        K.Enum(("emulator", BackendKind.Emulator), ("poplar", BackendKind.Poplar));
+    private static readonly ConfigValueKind<Interop.IpuBackend> BackendKindValues =
+        K.Enum(("emulator", Interop.IpuBackend.Emulator), ("poplar", Interop.IpuBackend.Poplar),
+            ("ipu-model", Interop.IpuBackend.IpuModel));
 
     private static readonly ConfigValueKind<Placement.PipelineSchedule> PipelineScheduleKind =
         K.Enum(("gpipe", Placement.PipelineSchedule.GPipe), ("1f1b", Placement.PipelineSchedule.OneFOneB));
@@ -89,7 +90,7 @@ public static class RunConfigSchema
         F<ExecutionSection, Placement.TensorLocation>("optimizer_location", s => s.OptimizerLocation, (s, v) => s with { OptimizerLocation = v }, LocationKind),
         F<ExecutionSection, int>("device_iterations", s => s.DeviceIterations, (s, v) => s with { DeviceIterations = v }, K.Int),
         new LossScalingField(),
-        F<ExecutionSection, BackendKind>("backend", s => s.Backend, (s, v) => s with { Backend = v }, BackendKindValues),
+        F<ExecutionSection, Interop.IpuBackend>("backend", s => s.Backend, (s, v) => s with { Backend = v }, BackendKindValues),
         F<ExecutionSection, int>("threads", s => s.Threads, (s, v) => s with { Threads = v }, K.Int));
 
     public static ConfigSchema<EvalPathsSection> Eval { get; } = new(

@@ -3,9 +3,6 @@ namespace FlanT5.Poplar.Configuration;
 /// <summary>Numeric format of weights and activations on the device.</summary>
 public enum Precision { Fp32, Fp16 }
 
-/// <summary>Which device backend runs the model.</summary>
-public enum BackendKind { Emulator, Poplar }
-
 /// <summary>Learning-rate shape after the warmup.</summary>
 public enum LearningRateScheduleKind
 {
@@ -115,7 +112,8 @@ public sealed record ExecutionSection
     /// <summary>Optimizer steps run per host call.</summary>
     public int DeviceIterations { get; init; } = 1;
     public LossScalingSection LossScaling { get; init; } = new();
-    public BackendKind Backend { get; init; } = BackendKind.Emulator;
+    /// <summary>Which device backend runs the model; the loaded libft5 must be built against its SDK.</summary>
+    public Interop.IpuBackend Backend { get; init; } = Interop.IpuBackend.Emulator;
     /// <summary>Host threads for the emulator; 0 = all cores.</summary>
     public int Threads { get; init; }
 }

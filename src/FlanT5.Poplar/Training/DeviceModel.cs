@@ -30,7 +30,7 @@ public sealed record DeviceModelOptions
 
     public static DeviceModelOptions From(RunConfig config) => new()
     {
-        Backend = config.Execution.Backend == BackendKind.Poplar ? IpuBackend.Poplar : IpuBackend.Emulator,
+        Backend = config.Execution.Backend,
         Threads = config.Execution.Threads,
         TensorParallel = config.Execution.TensorParallel,
         PipelineStages = config.Execution.PipelineStages,

@@ -86,6 +86,17 @@ public sealed class RunCommandsTests
         Assert.That(Directory.Exists(runDir), Is.False, "nothing is written before the refusal");
     }
 
+    [TestCase("poplar")]
+    [TestCase("ipu-model")]
+    public void ABackendOfTheSdkBuildIsAOneLineUserErrorThatSaysWhichBuildHasIt(string backend)
+    {
+        var (code, _, error) = Run("finetune", "--set", $"execution.backend={backend}", "--set",
+            $"output.run_dir={Path.Combine(_dir, "run")}");
+        Assert.That(code, Is.EqualTo(ExitCodes.UserError), error);
+        Assert.That(error, Does.Contain($"backend {backend} is not in this build").And.Contain("FT5_NATIVE_PATH")
+            .And.Not.Contain("   at "));
+    }
+
     [Test]
     public void AMissingModelIsAOneLineUserError()
     {

@@ -85,7 +85,7 @@ public class RunConfigPresetTests
             Assert.That(File.Exists(config.Data.Train), config.Data.Train);
             Assert.That(File.Exists(config.Data.Eval.ValidationMatched), config.Data.Eval.ValidationMatched);
             Assert.That(File.Exists(config.Data.Eval.ValidationMismatched), config.Data.Eval.ValidationMismatched);
-            Assert.That(config.Execution.Backend, Is.EqualTo(BackendKind.Emulator));
+            Assert.That(config.Execution.Backend, Is.EqualTo(FlanT5.Poplar.Interop.IpuBackend.Emulator));
             Assert.That(config.Model.Precision, Is.EqualTo(Precision.Fp32));
             Assert.That(config.Training.Steps, Is.EqualTo(400));
             Assert.That(config.Training.GlobalBatchSize, Is.EqualTo(32));
