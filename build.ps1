@@ -56,12 +56,24 @@ function Invoke-Pack {
     Invoke-Step "dotnet pack -> $PackageDir" { & dotnet pack $Solution -c $Configuration --no-build -nologo -v q -o $PackageDir }
 }
 
+# Under ASan/UBSan each plan sweep runs the plans that cover the most code (tensor x pipeline x data parallel 2 x 2 x 2,
+# and one IPU): the other plans run the same code on other sizes, and every plan runs in the normal build.
+$AsanSkippedPlans = @(
+    'Degrees/SessionPlacement\..*/t(1_p1_d2|1_p2_d1|1_p2_d2|2_p1_d1|2_p1_d2|2_p2_d1|4_p)',
+    'Degrees/SessionPipelineSchedule\..*/t(1_p2_d1|2_p2_d1|1_p4_d1)',
+    'Degrees/SessionPhasedExecution\..*/\((1, 1, 1|2, 1, 1)\)',
+    'Plans/SessionWeightsOnly\..*/\((1, 1, 0|2, 2, 0)\)',
+    'Degrees/SessionRecompute\..*/\((1, 1|2, 1)\)',
+    'TensorParallel/SessionStreamingOptimizer\..*/1$'
+) -join '|'
+
 # Runs ctest (normal and ASan/UBSan builds) and the NUnit suite, then prints one line `N passed, N failed`.
 function Invoke-Test {
     $passed = 0; $failed = 0
     $ok = $true
     foreach ($dir in @($NativeDir, $AsanDir)) {
-        $out = & ctest --test-dir $dir --output-on-failure -j 2 2>&1
+        $skip = if ($dir -eq $AsanDir) { @('-E', $AsanSkippedPlans) } else { @() }
+        $out = & ctest --test-dir $dir --output-on-failure -j 2 @skip 2>&1
         $code = $LASTEXITCODE
         $out | ForEach-Object { Write-Host $_ }
         $line = $out | Where-Object { $_ -match 'tests passed, (\d+) tests failed out of (\d+)' } | Select-Object -Last 1

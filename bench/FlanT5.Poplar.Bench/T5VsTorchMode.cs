@@ -48,6 +48,14 @@ internal static class T5VsTorchMode
         Ratio("train step time", oursJson, torchJson, "train_step_ms", 1.0);
         Ratio("greedy decoding per token", oursJson, torchJson, "decode_ms_per_token", 1.0);
         Ratio("peak memory (RSS)", oursJson, torchJson, "peak_rss_mib", 1.25);
+
+        // The step's matmul rate against OpenBLAS sgemm on this host, same threads, measured now.
+        double flops = TrainingStepFlops.Of(bench.ModelConfig(), bench.Batch, bench.SrcLen, bench.TgtLen);
+        double stepRate = flops / (ours.TrainStepMs * 1e-3) * 1e-9;
+        double sgemm = SgemmRate.GflopsPerSecond(bench.Threads);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"train step matmuls: {flops * 1e-9:F1} GFLOP, {stepRate:F1} GFLOP/s = {stepRate / sgemm:P1} of OpenBLAS sgemm " +
+            $"({sgemm:F1} GFLOP/s, 2048^3, {bench.Threads} threads)"));
         return 0;
     }
 
