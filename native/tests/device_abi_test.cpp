@@ -90,6 +90,12 @@ TEST(DeviceAbi, CreateRejectsBadArguments) {
     desc.tiles_per_ipu = 0;
     EXPECT_EQ(ft5_device_create(&desc, &device), FT5_ERR_INVALID_ARGUMENT);
     ft5_device_desc_init(&desc);
+    desc.tiles_per_ipu = 1;
+    desc.bytes_per_tile = uint64_t(1) << 32;  // fits 1 TiB per IPU, not the IPU model's 32-bit bytes per tile
+    EXPECT_EQ(ft5_device_create(&desc, &device), FT5_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(last_error().find("bytes_per_tile is 4294967296; expected at most 4294967295"), std::string::npos)
+        << last_error();
+    ft5_device_desc_init(&desc);
     desc.backend = static_cast<ft5_backend>(7);
     EXPECT_EQ(ft5_device_create(&desc, &device), FT5_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(device, nullptr);

@@ -137,6 +137,38 @@ TEST_F(SessionErrors, TooSmallArenaIsOutOfMemoryAndTheDeviceStaysUsable) {
     ft5_device_destroy(tiny);
 }
 
+// The IPU model has the device's tiles and tile memory: the state fits in 1 MiB, a long batch's activations do not,
+// and that is the engine's out-of-memory error naming the shape, after which short batches still run.
+TEST_F(SessionErrors, ActivationsBeyondTheIpusMemoryAreOutOfMemoryNamingTheShape) {
+    ft5_device_desc dd;
+    ft5_device_desc_init(&dd);
+    dd.tiles_per_ipu = 16;
+    dd.bytes_per_tile = 64 * 1024;
+    dd.num_threads = 1;
+    ft5_device* small = nullptr;
+    ASSERT_EQ(ft5_device_create(&dd, &small), FT5_OK);
+    ft5_session* s = nullptr;
+    ASSERT_EQ(ft5_session_create(small, &model, &plan, &s), FT5_OK) << ft5_last_error();
+    float loss = 0;
+    ASSERT_EQ(ft5_session_forward_backward(s, &batch, 1.0f, &loss), FT5_OK) << ft5_last_error();
+
+    // Encoder self-attention alone holds 32 x 2 heads x 256 x 256 floats (16 MiB).
+    std::vector<int32_t> long_ids(32 * 256, 5), long_dec(32 * 8, 0), long_labels(32 * 8, 7);
+    ft5_batch long_batch = batch;
+    long_batch.batch = 32;
+    long_batch.src_len = 256;
+    long_batch.tgt_len = 8;
+    long_batch.input_ids = long_ids.data();
+    long_batch.decoder_input_ids = long_dec.data();
+    long_batch.labels = long_labels.data();
+    expect_error(ft5_session_forward_backward(s, &long_batch, 1.0f, &loss), FT5_ERR_OUT_OF_MEMORY,
+                 "batch 32 x source 256 x target 8 tokens does not fit on chip");
+    EXPECT_NE(std::string(ft5_last_error()).find("Out of memory on IPU 0"), std::string::npos) << ft5_last_error();
+    EXPECT_EQ(ft5_session_forward_backward(s, &batch, 1.0f, &loss), FT5_OK) << ft5_last_error();
+    ft5_session_destroy(s);
+    ft5_device_destroy(small);
+}
+
 TEST_F(SessionErrors, MemoryReportCountsParametersAndFreesActivations) {
     ft5_memory_report r{};
     r.struct_size = sizeof(r);

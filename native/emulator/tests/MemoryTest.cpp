@@ -4,6 +4,7 @@
 #include <gcl/Collectives.hpp>
 #include <poplar/Engine.hpp>
 #include <poplar/Graph.hpp>
+#include <poplar/exceptions.hpp>
 #include <popops/ScaledAdd.hpp>
 #include <poputil/TileMapping.hpp>
 
@@ -66,6 +67,97 @@ TEST(Memory, PeakIsAlwaysLivePlusLargestLiveSetWorkedOutByHand) {
   EXPECT_EQ(m.largestVariables.front(), (std::pair<std::string, std::size_t>{"t", 8000}));
 }
 
+
+// The engine holds a variable's host storage over its live ranges only: between runs the always-live variables,
+// during a run at most those plus the compiled peak's live set (the graph above, without the temporaries).
+TEST(Memory, TheEngineHoldsHostStorageForAVariableOnlyWhileItIsLive) {
+  poplar::Device device = smallDevice(1, 4);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor c = graph.addConstant<float>(poplar::FLOAT, {100}, 1.0f, "c");
+  poplar::Tensor h = graph.addVariable(poplar::FLOAT, {50}, "h");
+  poplar::Tensor a = graph.addVariable(poplar::FLOAT, {1000}, "a");
+  poplar::Tensor b = graph.addVariable(poplar::FLOAT, {500}, "b");
+  poplar::Tensor t = graph.addVariable(poplar::FLOAT, {2000}, "t");
+  poplar::Tensor u = graph.addVariable(poplar::FLOAT, {250}, "u");
+  for (auto x : {c, h, a, b, t, u}) poputil::mapTensorLinearly(graph, x);
+  graph.createHostRead("h", h);
+  poplar::program::Sequence prog;
+  fillKernel(graph, prog, a, 1, "s1");
+  combine(graph, prog, {a, c}, b, "s2");  // b = 2; a is dead after it
+  fillKernel(graph, prog, t, 2, "s3");
+  combine(graph, prog, {t, b}, h, "s4");  // h = 4; b and t are dead after it
+  prog.add(poplar::program::WriteUndef(u));  // else u's first, partial write would keep it live from the start
+  fillKernel(graph, prog, u.slice(0, 100), 3, "s6");
+  fillKernel(graph, prog, u.slice(100, 250), 4, "s7");
+  combine(graph, prog, {u, h}, h, "s8");  // h = u[0] + h[0] = 7
+  poplar::Engine engine(graph, prog);
+  engine.load(device);
+  EXPECT_EQ(poplar_emulator::hostStorage(engine).current, 600u);  // c + h
+  for (int run = 0; run < 2; ++run) {
+    engine.run(0);
+    EXPECT_EQ(emulator_test::readFloats(engine, "h", 50), std::vector<float>(50, 7.0f)) << "run " << run;
+    EXPECT_EQ(poplar_emulator::hostStorage(engine).current, 600u) << "run " << run;
+    EXPECT_EQ(poplar_emulator::hostStorage(engine).peak, 600u + 10000u) << "run " << run;  // {b, t} at s3 and s4
+  }
+}
+
+// A device runs one engine: loading another unloads the first, whose tensors are then gone (its host storage is
+// freed) until it is loaded again.
+TEST(Memory, LoadingAnotherEngineOntoTheDeviceUnloadsTheFirstAndFreesItsStorage) {
+  poplar::Device device = smallDevice(1, 4);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor h = graph.addVariable(poplar::FLOAT, {1000}, "h");
+  poputil::mapTensorLinearly(graph, h);
+  graph.createHostWrite("h", h);
+  graph.createHostRead("h", h);
+  poplar::program::Sequence prog;
+  combine(graph, prog, {h}, h, "h = h[0]");
+  poplar::Engine first(graph, prog), second(graph, prog);
+  first.load(device);
+  std::vector<float> ones(1000, 1.0f);
+  first.writeTensor("h", ones.data(), ones.data() + ones.size());
+  first.run(0);
+  EXPECT_EQ(poplar_emulator::hostStorage(first).current, 4000u);
+
+  second.load(device);
+  EXPECT_EQ(poplar_emulator::hostStorage(first).current, 0u);
+  EXPECT_EQ(poplar_emulator::hostStorage(second).current, 4000u);
+  std::vector<float> back(1000);
+  try {
+    first.run(0);
+    ADD_FAILURE() << "an unloaded engine ran";
+  } catch (const poplar::poplar_error &e) {
+    EXPECT_NE(std::string(e.what()).find("another engine has been loaded"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(first.readTensor("h", back.data(), back.data() + back.size()), poplar::poplar_error);
+
+  first.load(device);  // loaded again: runs, with its tensors to be written anew
+  EXPECT_EQ(poplar_emulator::hostStorage(second).current, 0u);
+  first.writeTensor("h", ones.data(), ones.data() + ones.size());
+  first.run(0);
+  first.readTensor("h", back.data(), back.data() + back.size());
+  EXPECT_EQ(back, ones);
+}
+
+// An op that reads its output before writing it (here A += B) keeps the value written before it.
+TEST(Memory, AnAccumulationReadsTheValueItsOutputHeldBefore) {
+  poplar::Device device = smallDevice(1, 4);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor a = graph.addVariable(poplar::FLOAT, {1000}, "a");
+  poplar::Tensor b = graph.addVariable(poplar::FLOAT, {1000}, "b");
+  poplar::Tensor h = graph.addVariable(poplar::FLOAT, {10}, "h");
+  for (auto x : {a, b, h}) poputil::mapTensorLinearly(graph, x);
+  graph.createHostRead("h", h);
+  poplar::program::Sequence prog;
+  fillKernel(graph, prog, a, 1, "fill a");
+  fillKernel(graph, prog, b, 2, "fill b");
+  popops::scaledAddTo(graph, a, b, 3.0f, prog, "a += 3 b");
+  combine(graph, prog, {a}, h, "h = a");
+  poplar::Engine engine(graph, prog);
+  engine.load(device);
+  engine.run(0);
+  EXPECT_EQ(emulator_test::readFloats(engine, "h", 10), std::vector<float>(10, 7.0f));
+}
 TEST(Memory, OnlyAWholeWriteOrWriteUndefEndsALiveRange) {
   // Without WriteUndef, u is written only in parts before it is read: its old value may be read, so it
   // is live on entry to the program, i.e. always live.

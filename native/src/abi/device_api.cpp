@@ -1,4 +1,5 @@
 // ft5_device_*: open a backend's device, query it, report its memory and traffic.
+#include <cstdint>
 #include <string>
 
 #include "abi/descriptor.h"
@@ -26,6 +27,10 @@ ft5::ipu::Topology validate_topology(const ft5_device_desc& d) {
     if (d.bytes_per_tile == 0) invalid_argument("desc->bytes_per_tile is 0; expected at least 1");
     if (d.bytes_per_tile > (uint64_t(1) << 40) / d.tiles_per_ipu) {
         invalid_argument("desc->tiles_per_ipu x desc->bytes_per_tile exceeds 1 TiB per IPU");
+    }
+    if (d.bytes_per_tile > UINT32_MAX) {  // poplar::IPUModel::memoryBytesPerTile is an unsigned
+        invalid_argument("desc->bytes_per_tile is " + std::to_string(d.bytes_per_tile) + "; expected at most " +
+                         std::to_string(UINT32_MAX));
     }
     if (!(d.clock_hz > 0)) invalid_argument("desc->clock_hz must be > 0");
     ft5::ipu::Topology t;

@@ -13,9 +13,12 @@ namespace ft5::session {
 
 namespace {
 
-poplar::Device ipu_model(std::size_t ipus) {
+poplar::Device ipu_model(const ipu::Topology& topology, std::size_t ipus) {
     poplar::IPUModel model;
     model.numIPUs = unsigned(ipus);
+    // A session sized beyond one GC200 (a benchmark of a model larger than on-chip memory) says so in its topology.
+    if (topology.tiles_per_ipu != 0) model.tilesPerIPU = topology.tiles_per_ipu;
+    if (topology.bytes_per_tile != 0) model.memoryBytesPerTile = unsigned(topology.bytes_per_tile);
     poplar::Device d = model.createDevice();
     d.attach();
     return d;
@@ -35,9 +38,9 @@ poplar::Device hardware(std::size_t ipus) {
 
 }  // namespace
 
-poplar::Device attached_device(ft5_backend backend, std::size_t ipus) {
-    if (backend == FT5_BACKEND_POPLAR) return hardware(ipus);
-    return ipu_model(ipus);
+poplar::Device attached_device(const ipu::Topology& topology, std::size_t ipus) {
+    if (topology.backend == FT5_BACKEND_POPLAR) return hardware(ipus);
+    return ipu_model(topology, ipus);
 }
 
 }  // namespace ft5::session

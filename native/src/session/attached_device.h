@@ -5,13 +5,14 @@
 
 #include <poplar/Device.hpp>
 
-#include "ft5/ft5.h"
+#include "ipu/device.h"
 
 namespace ft5::session {
 
-// Attached IPUs of the backend, `ipus` of them (replicas × IPUs per replica): Poplar's IPUModel for the emulator
-// and IPU_MODEL backends (in the emulator build the IPUModel is the emulated one), a free device of that many IPUs
-// from DeviceManager for POPLAR. Fails with FT5_ERR_BACKEND_UNAVAILABLE when no such device can be attached.
-poplar::Device attached_device(ft5_backend backend, std::size_t ipus);
+// Attached IPUs of the topology's backend, `ipus` of them (replicas × IPUs per replica): Poplar's IPUModel for the
+// emulator and IPU_MODEL backends, with the topology's tiles and tile memory (in the emulator build the IPUModel is
+// the emulated one), a free device of that many IPUs from DeviceManager for POPLAR (the hardware's tiles are what
+// they are). Fails with FT5_ERR_BACKEND_UNAVAILABLE when no such device can be attached.
+poplar::Device attached_device(const ipu::Topology& topology, std::size_t ipus);
 
 }  // namespace ft5::session

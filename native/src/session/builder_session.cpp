@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "abi/error.h"
+#include "session/attached_device.h"
 #include "session/sdk_measures.h"
 #include "session/shape_bucket.h"
 #include "t5/adamw.h"
@@ -68,6 +69,7 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const ModelC
     } catch (const std::invalid_argument& e) {
         invalid_argument(std::string("plan: ") + e.what());
     }
+    sdk_device_ = std::make_unique<poplar::Device>(attached_device(device_->topology(), plan_.replicas() * plan_.pp));
     // The smallest program gives the parameter list (and holds the session state until another runs).
     CompiledProgram& first = program_for(t5::BatchShape{1, 1, 1, 1}, false);
     const auto& all = first.program().parameters().all();
@@ -133,14 +135,22 @@ std::vector<uint32_t> BuilderSession::local_ipus(std::size_t stage) const {
 }
 
 const t5::Parameter& BuilderSession::builder_param(const ParamInfo& p) const {
-    return current_->program->program().parameters().all()[p.builder_index];
+    return current_->program().parameters().all()[p.builder_index];
 }
 
-void BuilderSession::move_state(CompiledProgram& from, CompiledProgram& to) {
+std::vector<std::vector<float>> BuilderSession::read_state(CompiledProgram& from) {
+    std::vector<std::vector<float>> state;
     for (const ParamInfo& p : params_) {
         const t5::Parameter& param = from.program().parameters().all()[p.builder_index];
-        for (const std::string& handle : state_handles(p.name)) to.write_replicas(handle, from.read_replicas(param, handle));
+        for (const std::string& handle : state_handles(p.name)) state.push_back(from.read_replicas(param, handle));
     }
+    return state;
+}
+
+void BuilderSession::write_state(CompiledProgram& to, const std::vector<std::vector<float>>& state) {
+    std::size_t next = 0;
+    for (const ParamInfo& p : params_)
+        for (const std::string& handle : state_handles(p.name)) to.write_replicas(handle, state.at(next++));
 }
 
 ft5_memory_location BuilderSession::location_of(const t5::T5Program& program, const std::string& handle) {
@@ -193,7 +203,7 @@ void BuilderSession::check_state_fits(const t5::T5Program& program) const {
 void BuilderSession::keep_summed_gradients_in_first_group() {
     if (!gradients_summed_) return;
     gradients_summed_ = false;
-    CompiledProgram& prog = *current_->program;
+    CompiledProgram& prog = *current_;
     for (const ParamInfo& p : params_) {
         const std::string handle = t5::Parameters::gradientHandle(p.name);
         std::vector<float> blocks = prog.read_replicas(builder_param(p), handle);
@@ -209,36 +219,30 @@ CompiledProgram& BuilderSession::program_for(const t5::BatchShape& shape, bool d
     const Key key{shape.batch,  shape.src_len, shape.tgt_len,  shape.micro_batches,
                   drops,        decode.batch,  decode.src_len, decode.max_len};
     auto it = programs_.find(key);
+    if (it != programs_.end() && it->second.get() == current_) return *current_;
+    // The device runs one engine at a time, and loading one loses what the one before held on the device: the
+    // state goes through the host from the program that holds it to the next.
+    std::vector<std::vector<float>> state;
+    if (current_ != nullptr) state = read_state(*current_);
     if (it == programs_.end()) {
         t5::T5Config c = t5_config_;
         if (!drops) c.dropout = 0.0f;  // evaluation passes (training = 0) build without the dropout sites
-        Entry e;
         std::function<void(const t5::T5Program&)> before_compile;
         if (params_.empty()) before_compile = [this](const t5::T5Program& p) { check_state_fits(p); };
-        e.program =
-            std::make_unique<CompiledProgram>(device_->topology().backend, c, plan_, device_->traffic(), shape, decode, local_, before_compile);
-        it = programs_.emplace(key, std::move(e)).first;
+        auto program = std::make_unique<CompiledProgram>(*sdk_device_, c, plan_, device_->traffic(), shape, decode,
+                                                         local_, before_compile);
+        it = programs_.emplace(key, std::move(program)).first;
+    } else {
+        it->second->load();
     }
-    Entry& entry = it->second;
-    if (current_ == nullptr) {
-        entry.state_version = state_version_;  // the first program: zero moments and gradients, weights unset
-    } else if (entry.state_version != state_version_) {
-        move_state(*current_->program, *entry.program);
-        entry.state_version = state_version_;
-    }
-    current_ = &entry;
-    return *entry.program;
-}
-
-CompiledProgram& BuilderSession::mutate() {
-    ++state_version_;
-    current_->state_version = state_version_;
-    return *current_->program;
+    current_ = it->second.get();
+    if (!state.empty()) write_state(*current_, state);
+    return *current_;
 }
 
 void BuilderSession::write(std::size_t index, ft5_param_slot slot, const float* data, int64_t shard) {
     const ParamInfo& p = params_.at(index);
-    CompiledProgram& prog = mutate();
+    CompiledProgram& prog = current();
     const std::string handle = slot_handle(slot, p.name);
     if (shard < 0) {
         prog.write_logical(builder_param(p), handle, std::vector<float>(data, data + p.count));
@@ -250,7 +254,7 @@ void BuilderSession::write(std::size_t index, ft5_param_slot slot, const float* 
 
 void BuilderSession::read(std::size_t index, ft5_param_slot slot, float* data, int64_t shard) {
     const ParamInfo& p = params_.at(index);
-    CompiledProgram& prog = *current_->program;
+    CompiledProgram& prog = *current_;
     // before an optimizer step each data-parallel group holds its own rows' part of the gradient
     const bool sum_data = slot == FT5_SLOT_GRADIENT && !gradients_summed_;
     const std::string handle = slot_handle(slot, p.name);
@@ -285,7 +289,7 @@ double BuilderSession::forward(const BatchView& b, float* logits, float* encoder
 
 double BuilderSession::forward_backward(const BatchView& b, float loss_weight) {
     program_for(replica_shape(b), b.training);
-    CompiledProgram& p = mutate();
+    CompiledProgram& p = current();
     keep_summed_gradients_in_first_group();
     const auto held = activations(p);
     p.set_batch(b);
@@ -312,7 +316,7 @@ std::vector<double> BuilderSession::forward_backward_micro_batches(const std::ve
         training = training || b.training;
     }
     program_for(shape, training);
-    CompiledProgram& p = mutate();
+    CompiledProgram& p = current();
     keep_summed_gradients_in_first_group();
     const auto held = activations(p);
     p.set_loss_scale(loss_weight);
@@ -326,7 +330,7 @@ std::vector<double> BuilderSession::forward_backward_micro_batches(const std::ve
 }
 
 void BuilderSession::zero_gradients() {
-    mutate().run(t5::T5Program::kZeroGradients);
+    current().run(t5::T5Program::kZeroGradients);
     gradients_summed_ = false;
 }
 
@@ -341,7 +345,7 @@ ft5_step_result BuilderSession::optimizer_step(const ft5_optimizer_step& s) {
     step.decay_all_parameters = s.decay_all_parameters == 1;
     step.grad_scale = s.grad_scale;
     step.max_grad_norm = s.max_grad_norm;
-    CompiledProgram& p = mutate();
+    CompiledProgram& p = current();
     p.set_optimizer_settings(step.streamValues());
     p.run(t5::T5Program::kOptimizerStep);
     gradients_summed_ = plan_.dp > 1;

@@ -19,6 +19,8 @@
 #include <tuple>
 #include <vector>
 
+#include <poplar/Device.hpp>
+
 #include "ft5/ft5.h"
 #include "ipu/arena_reservation.h"
 #include "ipu/device.h"
@@ -93,13 +95,11 @@ public:
 private:
     using Key = std::tuple<std::size_t, std::size_t, std::size_t, std::size_t, bool, std::size_t, std::size_t,
                            std::size_t>;
-    struct Entry {
-        std::unique_ptr<CompiledProgram> program;
-        uint64_t state_version = 0;  // the session state this program holds
-    };
-    // The state changes in the current program (a write, gradients added or zeroed, an optimizer step).
-    CompiledProgram& mutate();
-    void move_state(CompiledProgram& from, CompiledProgram& to);
+    // The program loaded on the device, which holds the session state.
+    CompiledProgram& current() { return *current_; }
+    // Every state tensor of every parameter (state_handles order), each as its local replicas' blocks.
+    std::vector<std::vector<float>> read_state(CompiledProgram& from);
+    void write_state(CompiledProgram& to, const std::vector<std::vector<float>>& state);
     // The local replicas' IPUs of one pipeline stage.
     std::vector<uint32_t> local_ipus(std::size_t stage) const;
     const t5::Parameter& builder_param(const ParamInfo& p) const;
@@ -122,9 +122,9 @@ private:
     bool gradients_summed_ = false;  // since the last optimizer step (data parallelism only)
     std::vector<ParamInfo> params_;
     std::vector<ipu::ArenaReservation> state_;  // one per parameter and slot
-    std::map<Key, Entry> programs_;
-    Entry* current_ = nullptr;
-    uint64_t state_version_ = 1;
+    std::unique_ptr<poplar::Device> sdk_device_;  // the session's IPUs: every program is loaded onto them in turn
+    std::map<Key, std::unique_ptr<CompiledProgram>> programs_;
+    CompiledProgram* current_ = nullptr;
     uint64_t rng_counter_ = 0;
     uint64_t rng_key_ = 0;
     std::unique_ptr<BuilderDecode> decode_;

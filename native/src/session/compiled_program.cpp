@@ -6,8 +6,9 @@
 #include <string>
 
 #include <poplar/OptionFlags.hpp>
+#include <poplar/exceptions.hpp>
 
-#include "session/attached_device.h"
+#include "abi/error.h"
 #include "session/sdk_measures.h"
 #include "session/shape_bucket.h"
 
@@ -22,13 +23,13 @@ void connect(poplar::Engine& engine, const char* handle, std::vector<T>& buffer)
 
 }  // namespace
 
-CompiledProgram::CompiledProgram(ft5_backend backend, const t5::T5Config& config, const t5::ParallelPlan& plan,
+CompiledProgram::CompiledProgram(poplar::Device& device, const t5::T5Config& config, const t5::ParallelPlan& plan,
                                  ipu::TrafficCounters& traffic, const t5::BatchShape& shape,
                                  const t5::DecodeShape& decode, const LocalReplicas& local,
                                  const std::function<void(const t5::T5Program&)>& before_compile)
     : plan_(plan), local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local), host_{plan.tp, local_.count},
       vocab_(config.vocab), d_model_(config.d_model), traffic_(traffic),
-      device_(attached_device(backend, plan.replicas() * plan.pp)),
+      device_(device),
       graph_(std::make_unique<poplar::Graph>(device_.getTarget(),
                                              poplar::replication_factor(unsigned(plan.replicas())))),
       program_(std::make_unique<t5::T5Program>(*graph_, config, shape, decode, plan)) {
@@ -39,9 +40,17 @@ CompiledProgram::CompiledProgram(ft5_backend backend, const t5::T5Config& config
         options.set("target.firstRuntimeReplica", std::to_string(local_.first * plan.tp));
         options.set("target.numberRuntimeReplica", std::to_string(local_.count * plan.tp));
     }
-    engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs(), options);
-    engine_->load(device_);
-    zero_streaming_state();  // remote buffers start undefined on an IPU: zero moments and gradients, as on chip
+    try {
+        engine_ = std::make_unique<poplar::Engine>(*graph_, program_->programs(), options);
+    } catch (const poplar::graph_memory_allocation_error& e) {
+        // The state fitted (BuilderSession checks it first); the compiled activations and scratch did not.
+        fail(FT5_ERR_OUT_OF_MEMORY,
+             "the program for batch " + std::to_string(shape.batch) + " x source " + std::to_string(shape.src_len) +
+                 " x target " + std::to_string(shape.tgt_len) + " tokens does not fit on chip: " + e.what() +
+                 ". Use smaller micro-batches or length buckets, recomputation, or more IPUs (tensor_parallel, "
+                 "pipeline_stages)");
+    }
+    load();
     activation_bytes_ = compiled_activation_bytes(*engine_, plan.pp);
     const std::size_t r = host_.replicas(), m = shape.micro_batches;
     const std::size_t shard = plan.paddedVocab(config.vocab) / plan.tp;
@@ -116,6 +125,11 @@ void CompiledProgram::write_replicas(const std::string& handle, const std::vecto
     for (std::size_t i = 0; i < host_.replicas(); ++i)
         // the SDK's signature takes void*, and only reads it
         engine_->copyToRemoteBuffer(const_cast<float*>(blocks.data() + i * n), handle, 0, unsigned(first_replica() + i));
+}
+
+void CompiledProgram::load() {
+    engine_->load(device_);
+    zero_streaming_state();  // remote buffers start undefined on an IPU: zero moments and gradients, as on chip
 }
 
 void CompiledProgram::zero_streaming_state() {

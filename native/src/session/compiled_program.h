@@ -34,10 +34,10 @@ struct LocalReplicas {
 class CompiledProgram {
 public:
     // Builds the graph for shape (one data-parallel group's rows; and decode, when enabled), calls before_compile
-    // (when given) with the program built, compiles it and loads it on its own IPUs of the backend, pp per replica,
-    // to run the local replicas. Each run adds the engine's cycle estimate and link traffic to traffic (which must
-    // outlive the program).
-    CompiledProgram(ft5_backend backend, const t5::T5Config& config, const t5::ParallelPlan& plan, ipu::TrafficCounters& traffic,
+    // (when given) with the program built, compiles it and loads it onto device (replicas x pp IPUs, which must
+    // outlive the program) to run the local replicas. Each run adds the engine's cycle estimate and link traffic to
+    // traffic (which must outlive the program).
+    CompiledProgram(poplar::Device& device, const t5::T5Config& config, const t5::ParallelPlan& plan, ipu::TrafficCounters& traffic,
                     const t5::BatchShape& shape, const t5::DecodeShape& decode = {}, const LocalReplicas& local = {},
                     const std::function<void(const t5::T5Program&)>& before_compile = {});
 
@@ -46,6 +46,9 @@ public:
     const t5::ParallelPlan& plan() const { return plan_; }
     const LocalReplicas& local() const { return local_; }
     poplar::Engine& engine() { return *engine_; }
+    // Loads the engine onto the device again (another program's was loaded since): its tensors start undefined, its
+    // remote buffers zero.
+    void load();
     // The most bytes one IPU's runs hold beyond the variables always live (activations and kernel scratch), as
     // the engine compiled them, for the IPU of each pipeline stage. Every replica holds the same.
     std::size_t activation_bytes(std::size_t stage) const { return activation_bytes_.at(stage); }
@@ -106,7 +109,7 @@ private:
     t5::ParallelPlan host_;   // the host buffers' layout: the local replicas (tp x local data-parallel groups)
     std::size_t vocab_, d_model_;
     ipu::TrafficCounters& traffic_;
-    poplar::Device device_;
+    poplar::Device& device_;
     std::unique_ptr<poplar::Graph> graph_;
     std::unique_ptr<t5::T5Program> program_;
     std::unique_ptr<poplar::Engine> engine_;

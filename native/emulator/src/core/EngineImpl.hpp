@@ -16,6 +16,8 @@
 
 #include "core/GraphState.hpp"
 #include "core/Instances.hpp"
+#include "core/DeviceState.hpp"
+#include "core/Memory.hpp"
 #include "core/ProgramNode.hpp"
 #include "core/ReplicaContext.hpp"
 #include "core/Report.hpp"
@@ -59,10 +61,22 @@ public:
 
   const MemoryReport &memory() const { return memory_; }
   const CycleReport &lastRun() const { return lastRun_; }
+  HostStorage hostStorage() const { return storage_; }
+  ~EngineImpl();
+  EngineImpl(const EngineImpl &) = delete;
+  EngineImpl &operator=(const EngineImpl &) = delete;
+  // Called by the device when another engine is loaded onto it, or when it is destroyed.
+  void unload();
+  void deviceDestroyed();
 
 private:
+  void allocateStorage();
+  // Before a host access: storage of an engine never loaded is allocated on first use; one unloaded since has none.
+  void checkHeld(const char *op);
   void execute(const ProgramNode &node, const std::vector<unsigned> &active);
   void runStep(const StepNode &step, const std::vector<unsigned> &active);
+  void acquireStorage(const StepNode &step, const std::vector<unsigned> &active);
+  void runOnReplicas(const StepNode &step, const std::vector<unsigned> &active);
   bool predicate(const poplar::Tensor &t, unsigned replica);
 
   std::shared_ptr<GraphState> state_;
@@ -77,6 +91,8 @@ private:
     double remoteBytes = 0;
   };
   std::map<const StepNode *, StepCost> stepCosts_;
+  VariableLifetimes lifetimes_; // which variables hold storage when (the memory report's liveness)
+  HostStorage storage_;
   std::set<const StepNode *> threaded_; // steps worth a thread per replica
   std::map<std::pair<const StepNode *, unsigned>, std::mt19937> kernelRandom_;
   struct ConnectedStream {
@@ -91,6 +107,9 @@ private:
   MemoryReport memory_;
   CycleReport lastRun_;
   bool loaded_ = false;
+  bool allocated_ = false;  // the variables and remote buffers have storage
+  bool displaced_ = false;  // another engine was loaded onto this one's device after it
+  const DeviceState *device_ = nullptr;
 };
 
 } // namespace poplar_emulator

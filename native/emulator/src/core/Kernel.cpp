@@ -110,6 +110,7 @@ public:
   void access(StepAccess &a) const override {
     for (const auto &t : k_.inputs) a.reads.push_back(Access::impl(t).get());
     for (const auto &t : k_.outputs) a.writes.push_back(Access::impl(t).get());
+    for (std::size_t i : k_.readOutputs) a.reads.push_back(Access::impl(k_.outputs.at(i)).get());
     a.tempBytes = k_.tempBytes;
   }
   StepWork work() const override { return workOf(k_.cost, k_.inputs, k_.outputs); }
@@ -131,6 +132,7 @@ public:
   void access(StepAccess &a) const override {
     for (const auto &t : k_.inputs) a.reads.push_back(Access::impl(t).get());
     for (const auto &t : k_.outputs) a.writes.push_back(Access::impl(t).get());
+    for (std::size_t i : k_.readOutputs) a.reads.push_back(Access::impl(k_.outputs.at(i)).get());
     a.tempBytes = k_.tempBytes;
   }
   StepWork work() const override {

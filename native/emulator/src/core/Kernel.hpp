@@ -17,8 +17,9 @@
 // Kernels run wherever their Sequence runs: under Repeat, If, Call, RepeatWhile*, and for every
 // replica (replicas may run on several threads: a body must touch only its KernelIo).
 //
-// For memory liveness, outputs count as written (an output covering a whole variable starts a new live
-// range); an op that only updates some elements in place should also list the tensor as an input.
+// For memory liveness (and so for when the engine holds a variable's storage), outputs count as written: an
+// output covering a whole variable starts a new live range. An op whose body reads its outputs' values
+// (accumulates into them, or updates only some elements) lists them in readOutputs, so they count as read too.
 // Ops create their output tensors with graph.addVariable (or graph.clone) and map them with
 // poputil::mapTensorLinearly or graph.setTileMapping; an unmapped variable fails Engine construction.
 // Options (e.g. partialsType, availableMemoryProportion) are read with poplar_emulator::Access::option.
@@ -108,6 +109,7 @@ struct Kernel {
   std::string name;
   std::vector<poplar::Tensor> inputs;
   std::vector<poplar::Tensor> outputs;
+  std::vector<std::size_t> readOutputs; // indices of the outputs whose current values the body reads
   std::function<void(KernelIo &)> body;
   KernelCost cost;
   std::size_t tempBytes = 0;
@@ -126,6 +128,7 @@ struct CrossReplicaKernel {
   std::string name;
   std::vector<poplar::Tensor> inputs;
   std::vector<poplar::Tensor> outputs;
+  std::vector<std::size_t> readOutputs; // indices of the outputs whose current values the body reads
   std::function<void(std::vector<KernelIo> &)> body;
   std::vector<std::vector<unsigned>> groups;
   KernelCost cost;

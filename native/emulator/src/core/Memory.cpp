@@ -24,6 +24,10 @@ public:
     for (std::size_t i = 0; i < words_.size(); ++i) words_[i] |= o.words_[i];
     return *this;
   }
+  VarSet &operator&=(const VarSet &o) {
+    for (std::size_t i = 0; i < words_.size(); ++i) words_[i] &= o.words_[i];
+    return *this;
+  }
   VarSet minus(const VarSet &o) const {
     VarSet r = *this;
     for (std::size_t i = 0; i < words_.size(); ++i) r.words_[i] &= ~o.words_[i];
@@ -152,7 +156,10 @@ public:
     if (auto st = dynamic_cast<const StepNode *>(&node)) {
       const StepSets &s = sets(*st);
       VarSet in = out.minus(s.kills) | s.reads;
-      if (record) recordStep(*st, in | out | s.writes, s);
+      if (record) {
+        recordStep(*st, in | out | s.writes, s);
+        recordDeadAfter(*st, (s.reads | s.writes).minus(out));
+      }
       return in;
     }
     return out;
@@ -198,7 +205,28 @@ public:
 
   std::size_t bytesOn(std::size_t v, unsigned ipu) const { return bytes_[v][ipu]; }
 
+  VariableLifetimes lifetimes() {
+    VariableLifetimes l;
+    l.alwaysLive.assign(n_, false);
+    alwaysLive_.forEach([&](std::size_t v) { l.alwaysLive[v] = true; });
+    auto list = [&](const VarSet &set) {
+      std::vector<std::size_t> vars;
+      set.minus(alwaysLive_).forEach([&](std::size_t v) { vars.push_back(v); });
+      return vars;
+    };
+    for (const auto &[step, s] : sets_) l.touched[step] = list(s.reads | s.writes);
+    for (const auto &[step, dead] : deadAfter_) l.deadAfter[step] = list(dead);
+    return l;
+  }
+
 private:
+  // A step reached in several contexts (a called function, a loop body) frees only what is dead in all of them.
+  void recordDeadAfter(const StepNode &st, const VarSet &dead) {
+    auto it = deadAfter_.find(&st);
+    if (it == deadAfter_.end()) deadAfter_.emplace(&st, dead);
+    else it->second &= dead;
+  }
+
   void recordStep(const StepNode &st, const VarSet &during, const StepSets &s) {
     for (unsigned i = 0; i < ipus_; ++i) {
       std::size_t live = 0;
@@ -221,6 +249,7 @@ private:
   unsigned ipus_;
   std::vector<std::vector<std::size_t>> bytes_;
   std::map<const StepNode *, StepSets> sets_;
+  std::map<const StepNode *, VarSet> deadAfter_;
   VarSet alwaysLive_;
   std::vector<std::size_t> peak_, peakTemp_;
   std::vector<std::string> peakStep_;
@@ -229,7 +258,7 @@ private:
 
 } // namespace
 
-MemoryReport analyseMemory(const GraphState &state, const std::vector<NodePtr> &programs) {
+MemoryReport analyseMemory(const GraphState &state, const std::vector<NodePtr> &programs, VariableLifetimes *lifetimes) {
   Analysis a(state);
   std::size_t n = state.vars.size();
   VarSet always(n), touched(n);
@@ -251,6 +280,7 @@ MemoryReport analyseMemory(const GraphState &state, const std::vector<NodePtr> &
   a.setAlwaysLive(always);
   for (const auto &p : programs) a.live(*p, VarSet(n), true);
   MemoryReport r = a.report();
+  if (lifetimes) *lifetimes = a.lifetimes();
 
   for (const IpuMemory &m : r.ipus) {
     if (m.total() <= m.capacity) continue;

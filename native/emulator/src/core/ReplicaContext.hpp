@@ -30,6 +30,18 @@ public:
   unsigned replicationFactor() const;
   EngineImpl &engine() { return engine_; }
   std::vector<std::vector<unsigned char>> &storage() { return storage_; }
+  // A variable's storage over its live range only (zeroed when acquired: its value there is undefined). Each
+  // returns the bytes it allocated or freed.
+  std::size_t acquire(std::size_t var, std::size_t bytes) {
+    if (!storage_[var].empty() || bytes == 0) return 0;
+    storage_[var].assign(bytes, 0);
+    return bytes;
+  }
+  std::size_t release(std::size_t var) {
+    const std::size_t bytes = storage_[var].size();
+    std::vector<unsigned char>().swap(storage_[var]);
+    return bytes;
+  }
 
   // Elements of t in t's element type, host format, row-major.
   void readRaw(const TensorLayout &t, unsigned char *dst) const;

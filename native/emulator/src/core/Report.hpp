@@ -58,7 +58,15 @@ constexpr double kHostBytesPerSecond = 16e9;
 constexpr double kInternalSyncCycles = 150;
 constexpr double kExternalSyncCycles = 1500;
 
+// Host memory an engine holds for its variables, over the replicas run here: a variable that is not always live has
+// storage over its live ranges only, so a run holds what the IPU would hold, not every variable at once.
+struct HostStorage {
+  std::size_t current = 0; // now (between runs: the always-live variables)
+  std::size_t peak = 0;    // the most at any step since the engine was built
+};
+
 const MemoryReport &memoryReport(const poplar::Engine &engine);
+HostStorage hostStorage(const poplar::Engine &engine);
 const CycleReport &lastRunCycles(const poplar::Engine &engine);
 
 } // namespace poplar_emulator

@@ -91,7 +91,7 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
       for (const TensorLayout *t : a.writes) elements += t->numElements();
       if (elements >= (std::size_t{1} << 14)) threaded_.insert(&st);
     }, seen);
-  memory_ = analyseMemory(*state_, programs_);
+  memory_ = analyseMemory(*state_, programs_, &lifetimes_);
   unsigned rf = state_->replicationFactor;
   firstLocal_ = replicaOption(options, "target.firstRuntimeReplica", 0);
   numLocal_ = replicaOption(options, "target.numberRuntimeReplica", rf - std::min(firstLocal_, rf));
@@ -122,12 +122,23 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
                             std::mt19937(static_cast<std::mt19937::result_type>(mix((i << 16) ^ r))));
   }
   replicas_.resize(rf);
+  for (unsigned r = firstLocal_; r < firstLocal_ + numLocal_; ++r)
+    replicas_[r] = std::make_unique<ReplicaContext>(*this, r, mix(0x5eed0000u + r));
+}
+
+// Storage comes with the engine on a device (Engine::load; or the first host access of an engine never loaded), as
+// device memory does: the always-live variables with their initial values, zeroed otherwise, and the remote buffers.
+void EngineImpl::allocateStorage() {
+  if (allocated_) return;
   for (unsigned r = firstLocal_; r < firstLocal_ + numLocal_; ++r) {
-    auto ctx = std::make_unique<ReplicaContext>(*this, r, mix(0x5eed0000u + r));
-    auto &storage = ctx->storage();
-    for (const VarInfo &v : state_->vars) {
+    auto &storage = replicas_[r]->storage();
+    storage.clear();
+    for (std::size_t i = 0; i < state_->vars.size(); ++i) {
+      const VarInfo &v = state_->vars[i];
       std::size_t bytes = v.numElements * typeInfo(v.type).size;
-      if (v.replicationIndex) {
+      if (!lifetimes_.alwaysLive[i] && !v.replicationIndex && v.initial.empty()) {
+        storage.emplace_back(); // acquired by the first step of each live range (runStep)
+      } else if (v.replicationIndex) {
         std::vector<unsigned char> b(bytes);
         storeFromDouble(b.data(), v.type, r);
         storage.push_back(std::move(b));
@@ -136,16 +147,50 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
       } else {
         storage.emplace_back(bytes, 0);
       }
+      storage_.current += storage.back().size();
     }
-    replicas_[r] = std::move(ctx);
   }
+  storage_.peak = std::max(storage_.peak, storage_.current);
   for (const auto &kv : state_->remoteBuffers) {
     const RemoteBufferInfo &b = *kv.second;
     auto &rows = remote_[b.handle];
-    rows.resize(rf);
+    rows.resize(state_->replicationFactor);
     for (unsigned r = firstLocal_; r < firstLocal_ + numLocal_; ++r)
       rows[r].assign(b.numElements * b.repeats * typeInfo(b.type).size, 0);
   }
+  allocated_ = true;
+}
+
+// Another engine was loaded onto this one's device: as on an IPU, what this one held there is gone.
+void EngineImpl::unload() {
+  for (unsigned r = firstLocal_; r < firstLocal_ + numLocal_; ++r)
+    std::vector<std::vector<unsigned char>>().swap(replicas_[r]->storage());
+  remote_.clear();
+  storage_.current = 0;
+  allocated_ = false;
+  loaded_ = false;
+  displaced_ = true;
+  device_ = nullptr;
+}
+
+void EngineImpl::checkHeld(const char *op) {
+  if (displaced_ && !loaded_)
+    throw poplar::poplar_error(std::string("poplar::Engine::") + op +
+                               ": another engine has been loaded onto this engine's device since it was loaded, so "
+                               "its tensors are gone: load it again (Engine::load) and write them");
+  allocateStorage();
+}
+
+EngineImpl::~EngineImpl() {
+  if (device_ && device_->loadedEngine == this) device_->loadedEngine = nullptr;
+}
+
+void EngineImpl::deviceDestroyed() {
+  device_ = nullptr;
+}
+
+DeviceState::~DeviceState() {
+  if (loadedEngine) loadedEngine->deviceDestroyed();
 }
 
 void EngineImpl::load(const poplar::Device &device) {
@@ -157,11 +202,19 @@ void EngineImpl::load(const poplar::Device &device) {
   // As in the SDK, hardware devices must be attached; IPUModel and CPU devices need not be.
   if (d.target.getTargetType() == poplar::TargetType::IPU && !d.attached)
     throw poplar::poplar_error("poplar::Engine::load: the IPU device is not attached (call Device::attach first)");
+  // A device runs one engine: loading this one unloads the one there before.
+  if (d.loadedEngine != nullptr && d.loadedEngine != this) d.loadedEngine->unload();
+  d.loadedEngine = this;
+  device_ = &d;
   loaded_ = true;
+  allocateStorage();
 }
 
 void EngineImpl::run(unsigned program) {
-  if (!loaded_) throw poplar::poplar_error("poplar::Engine::run: load the engine onto a device first (Engine::load)");
+  if (!loaded_)
+    throw poplar::poplar_error(displaced_ ? "poplar::Engine::run: another engine has been loaded onto this engine's "
+                                            "device since; load this one again first (Engine::load)"
+                                          : "poplar::Engine::run: load the engine onto a device first (Engine::load)");
   if (program >= programs_.size())
     throw poplar::poplar_error("poplar::Engine::run: program " + std::to_string(program) + " does not exist (the engine has " +
                                std::to_string(programs_.size()) + ")");
@@ -219,6 +272,24 @@ void EngineImpl::runStep(const StepNode &step, const std::vector<unsigned> &acti
   lastRun_.ipuLinkBytes += cost.ipuLinkBytes;
   lastRun_.remoteBytes += cost.remoteBytes;
   if (cost.ipuLinkBytes > 0) ++lastRun_.linkSteps;
+  acquireStorage(step, active);
+  runOnReplicas(step, active);
+  // Freed only after a step that succeeded: after a failure the engine stops and nothing reads it again.
+  if (auto dead = lifetimes_.deadAfter.find(&step); dead != lifetimes_.deadAfter.end())
+    for (unsigned r : active)
+      for (std::size_t v : dead->second) storage_.current -= replicas_[r]->release(v);
+}
+
+void EngineImpl::acquireStorage(const StepNode &step, const std::vector<unsigned> &active) {
+  auto touched = lifetimes_.touched.find(&step);
+  if (touched == lifetimes_.touched.end()) return;
+  for (unsigned r : active)
+    for (std::size_t v : touched->second)
+      storage_.current += replicas_[r]->acquire(v, state_->vars[v].numElements * typeInfo(state_->vars[v].type).size);
+  storage_.peak = std::max(storage_.peak, storage_.current);
+}
+
+void EngineImpl::runOnReplicas(const StepNode &step, const std::vector<unsigned> &active) {
   if (step.acrossReplicas()) {
     std::vector<ReplicaContext *> ctx;
     for (unsigned r : active) ctx.push_back(replicas_[r].get());
@@ -265,6 +336,7 @@ std::size_t span(const void *b, const void *e) {
 } // namespace
 
 void EngineImpl::readTensor(const std::string &h, void *buf, void *bufEnd) {
+  checkHeld("readTensor");
   const HostHandle &hh = handleOf(*state_, h, false);
   std::size_t bytes = bytesOfLayout(hh.layout), have = span(buf, bufEnd);
   unsigned n = numLocal_;
@@ -281,6 +353,7 @@ void EngineImpl::readTensor(const std::string &h, void *buf, void *bufEnd) {
 }
 
 void EngineImpl::writeTensor(const std::string &h, const void *buf, const void *bufEnd) {
+  checkHeld("writeTensor");
   const HostHandle &hh = handleOf(*state_, h, true);
   std::size_t bytes = bytesOfLayout(hh.layout), have = span(buf, bufEnd);
   unsigned n = numLocal_;
@@ -376,12 +449,14 @@ void checkRemote(const GraphState &s, const EngineImpl &e, const std::string &h,
 } // namespace
 
 void EngineImpl::copyToRemoteBuffer(const void *buf, const std::string &h, std::uint64_t repeat, unsigned replica) {
+  checkHeld("copyToRemoteBuffer");
   std::size_t row = remoteBufferBytes(h);
   checkRemote(*state_, *this, h, repeat, replica, "copyToRemoteBuffer");
   std::memcpy(remote_.at(h)[replica].data() + repeat * row, buf, row);
 }
 
 void EngineImpl::copyFromRemoteBuffer(const std::string &h, void *buf, std::uint64_t repeat, unsigned replica) {
+  checkHeld("copyFromRemoteBuffer");
   std::size_t row = remoteBufferBytes(h);
   checkRemote(*state_, *this, h, repeat, replica, "copyFromRemoteBuffer");
   std::memcpy(buf, remote_.at(h)[replica].data() + repeat * row, row);
@@ -393,6 +468,7 @@ std::mt19937 &EngineImpl::kernelRandom(const StepNode *step, unsigned replica) {
 
 const MemoryReport &memoryReport(const poplar::Engine &engine) { return Access::impl(engine).memory(); }
 const CycleReport &lastRunCycles(const poplar::Engine &engine) { return Access::impl(engine).lastRun(); }
+HostStorage hostStorage(const poplar::Engine &engine) { return Access::impl(engine).hostStorage(); }
 
 } // namespace poplar_emulator
 

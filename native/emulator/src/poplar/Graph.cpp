@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <set>
 #include <numeric>
+#include <set>
 
 #include <poplar/Graph.hpp>
 #include <poplar/exceptions.hpp>
@@ -353,12 +353,20 @@ void Graph::setInitialValueData(const Tensor &t, const void *data, std::size_t c
   std::vector<unsigned char> bytes = toDeviceFormat(data, traits, count, ti.type, count);
   std::size_t size = typeInfo(ti.type).size;
   std::size_t i = 0;
+  std::set<std::uint32_t> vars;
   forEachElement(ti.segments, [&](std::uint32_t v, std::size_t index) {
     VarInfo &var = g.state->vars[v];
     if (var.initial.empty()) var.initial.assign(var.numElements * size, 0);
     std::memcpy(&var.initial[index * size], &bytes[i * size], size);
+    vars.insert(v);
     ++i;
   });
+  // The engine zero-fills a variable without one: an all-zero initial value (AdamW's moments) need not be kept.
+  for (std::uint32_t v : vars) {
+    std::vector<unsigned char> &initial = g.state->vars[v].initial;
+    if (std::all_of(initial.begin(), initial.end(), [](unsigned char b) { return b == 0; }))
+      std::vector<unsigned char>().swap(initial);
+  }
 }
 void Graph::setInitialValueHalf(const Tensor &t, uint16_t val) {
   std::vector<uint16_t> values(t.numElements(), val);

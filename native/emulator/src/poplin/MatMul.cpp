@@ -137,6 +137,7 @@ void addMatMul(poplar::Graph &graph, const poplar::Tensor &A, const poplar::Tens
   if (product.alphaTensor.valid())
     kernel.inputs.push_back(product.alphaTensor);
   kernel.outputs = {product.out};
+  if (product.accumulate) kernel.readOutputs = {0}; // C += alpha A B
   kernel.cost.flops = 2.0 * static_cast<double>(g.groups * g.m * g.n * g.k);
   kernel.cost.unit = ComputeUnit::Amp;
   kernel.cost.half = A.elementType() == poplar::HALF && B.elementType() == poplar::HALF;

@@ -116,6 +116,7 @@ void addMultiUpdate(poplar::Graph &graph, const poplar::Tensor &t, const poplar:
     kernel.inputs.push_back(*scale);
   }
   kernel.outputs = {t};
+  kernel.readOutputs = {0}; // the slices not updated keep their values
   kernel.cost.exchangeBytes = 2 * sliceBytes(g, count);
   kernel.cost.flops = scale ? 2.0 * static_cast<double>(g.sliceElements() * count) : 0.0;
   const bool fromTensor = offsets != nullptr, add = scale != nullptr;
@@ -251,6 +252,7 @@ void dynamicUpdate(poplar::Graph &graph, const poplar::Tensor &t, const poplar::
   kernel.name = op;
   kernel.inputs = {s, offset};
   kernel.outputs = {t};
+  kernel.readOutputs = {0}; // the rest of t keeps its values
   kernel.cost.exchangeBytes = 2 * sliceBytes(g, 1);
   kernel.body = [g, op](poplar_emulator::KernelIo &io) {
     const std::vector<std::size_t> at = poplar_emulator::offsetsOf(io.input(1), op);

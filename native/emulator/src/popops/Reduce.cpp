@@ -63,6 +63,7 @@ void addReduceKernel(poplar::Graph &graph, const poplar::Tensor &in, const popla
   if (params.useScale)
     kernel.inputs.push_back(params.scale);
   kernel.outputs = {out};
+  if (params.update) kernel.readOutputs = {0}; // out += reduce(in)
   kernel.cost.flops = static_cast<double>(in.numElements());
   kernel.cost.half = inKind == poplar_emulator::ElementKind::Half;
   const Operation operation = params.op;

@@ -39,6 +39,7 @@ void addScaledAdd(poplar::Graph &graph, const poplar::Tensor &A, Scale scaleA, c
     kernel.inputs.push_back(scaleB.tensor);
   }
   kernel.outputs = {A};
+  kernel.readOutputs = {0}; // A += ...
   kernel.cost.flops = 3.0 * static_cast<double>(A.numElements());
   kernel.cost.half = A.elementType() == poplar::HALF;
   kernel.body = [scaleA, scaleB, tensorA, tensorB, xMinusAx, op](poplar_emulator::KernelIo &io) {

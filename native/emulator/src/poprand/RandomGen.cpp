@@ -77,6 +77,7 @@ poplar::Tensor addDropout(poplar::Graph &graph, const poplar::Tensor *seed, std:
   if (!seed) {
     hardware = readHardwareState(graph, prog, debugContext);
     kernel.outputs.push_back(hardware);
+    kernel.readOutputs = {1}; // the draw advances the hardware state it reads
   }
   kernel.cost.flops = 4.0 * static_cast<double>(input.numElements());
   kernel.cost.half = input.elementType() == poplar::HALF;
@@ -131,6 +132,7 @@ poplar::Tensor uniform(poplar::Graph &graph, const poplar::Tensor *seed, uint32_
   if (!seed) {
     hardware = readHardwareState(graph, prog, debugContext);
     kernel.outputs.push_back(hardware);
+    kernel.readOutputs = {1}; // the draw advances the hardware state it reads
   }
   kernel.cost.flops = 4.0 * static_cast<double>(out.numElements());
   kernel.cost.half = kind == poplar_emulator::ElementKind::Half;
