@@ -61,7 +61,12 @@ internal static class T5VsTorchMode
 
     private static JsonObject RunTorch(string python, string script, T5BenchmarkOptions bench)
     {
+        // Through a small python that starts the script: Linux copies a forked process's peak RSS from its parent and
+        // keeps it across exec, so a child of this (large) process would report our peak as its own ru_maxrss.
         var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))");
+        start.ArgumentList.Add(python);
         start.ArgumentList.Add(script);
         start.ArgumentList.Add("bench");
         foreach (var (name, value) in Arguments(bench))

@@ -79,9 +79,11 @@ public static class T5Benchmark
         return (Median(generateTimes), Median(encodeTimes));
     }
 
+    // With generation's decode shape (its target length), so both run the same compiled program: a session's device
+    // holds one program at a time and moves the model's state through the host to switch.
     private static void DecodeBegin(T5Session session, int[] inputIds, BenchmarkInputs inputs)
     {
-        session.DecodeBegin(inputIds, inputs.AttentionMask, inputs.Training.BatchSize, inputs.SourceLength, 1);
+        session.DecodeBegin(inputIds, inputs.AttentionMask, inputs.Training.BatchSize, inputs.SourceLength, inputs.TargetLength);
         session.DecodeEnd();
     }
 
