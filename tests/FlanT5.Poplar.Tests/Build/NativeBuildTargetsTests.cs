@@ -8,6 +8,7 @@ namespace FlanT5.Poplar.Tests.Build;
 /// configure that fails names the cause as an MSBuild error and leaves a half-configured build folder (CMakeCache.txt,
 /// no Makefile); once the cause is fixed, the next build configures again instead of running make on nothing.
 /// </summary>
+[NonParallelizable] // times its child processes, or builds in the repository: alone
 public class NativeBuildTargetsTests
 {
     [Test]

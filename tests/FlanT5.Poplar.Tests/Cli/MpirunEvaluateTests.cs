@@ -9,6 +9,7 @@ namespace FlanT5.Poplar.Tests.Cli;
 /// gather the answers, so the results are those of one process, written once; and when one instance dies, stops or
 /// fails, every instance ends non-zero within a bound instead of waiting for it.
 /// </summary>
+[NonParallelizable] // times its child processes, or builds in the repository: alone
 public class MpirunEvaluateTests
 {
     private static readonly string[] TwoInstances =

@@ -11,6 +11,7 @@ namespace FlanT5.Poplar.Tests.Cli;
 /// process: the same losses, gradient norms, final weights and accuracies, and one set of outputs, written by
 /// instance 0.
 /// </summary>
+[NonParallelizable] // times its child processes, or builds in the repository: alone
 public class MpirunFinetuneTests
 {
     // Far above a run here (about 10 s), far below a hang; a stuck launch is killed at it and fails.

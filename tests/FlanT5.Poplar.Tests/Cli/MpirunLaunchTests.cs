@@ -7,6 +7,7 @@ namespace FlanT5.Poplar.Tests.Cli;
 /// finds its own rank in what mpirun really sets (evaluate and finetune across instances: <see cref="MpirunEvaluateTests"/>,
 /// <see cref="MpirunFinetuneTests"/>).
 /// </summary>
+[NonParallelizable] // times its child processes, or builds in the repository: alone
 public class MpirunLaunchTests
 {
     private static readonly string[] TwoInstances =

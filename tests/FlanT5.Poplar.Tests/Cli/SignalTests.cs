@@ -9,6 +9,7 @@ namespace FlanT5.Poplar.Tests.Cli;
 /// of the built CLI: a command blocked reading stdin or a FIFO, an evaluation, and training — which finishes its step,
 /// saves a checkpoint and holds its run directory against a second run until then.
 /// </summary>
+[NonParallelizable] // times its child processes, or builds in the repository: alone
 public sealed class SignalTests
 {
     private static string Fixture(string relative) => Path.Combine(TestContext.CurrentContext.TestDirectory, "fixtures", relative);

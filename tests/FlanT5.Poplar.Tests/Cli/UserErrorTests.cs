@@ -12,6 +12,7 @@ namespace FlanT5.Poplar.Tests.Cli;
 /// internal error to report; and what a run silently changed (truncated prompts, values an export could not hold) is
 /// said too.
 /// </summary>
+[NonParallelizable] // times its child processes, or builds in the repository: alone
 public sealed class UserErrorTests
 {
     private string _dir = "";

@@ -9,6 +9,7 @@ namespace FlanT5.Poplar.Tests.Configuration;
 /// nesting are refused with the file, line and column, as is every syntax error; a fuzz pass holds that to random
 /// inputs.
 /// </summary>
+[NonParallelizable] // times its child processes, or builds in the repository: alone
 public sealed class HostileYamlTests
 {
     private string _dir = "";
