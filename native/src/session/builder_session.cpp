@@ -224,16 +224,25 @@ CompiledProgram& BuilderSession::program_for(const t5::BatchShape& shape, bool d
     // state goes through the host from the program that holds it to the next.
     std::vector<std::vector<float>> state;
     if (current_ != nullptr) state = read_state(*current_);
-    if (it == programs_.end()) {
-        t5::T5Config c = t5_config_;
-        if (!drops) c.dropout = 0.0f;  // evaluation passes (training = 0) build without the dropout sites
-        std::function<void(const t5::T5Program&)> before_compile;
-        if (params_.empty()) before_compile = [this](const t5::T5Program& p) { check_state_fits(p); };
-        auto program = std::make_unique<CompiledProgram>(*sdk_device_, c, plan_, device_->traffic(), shape, decode,
-                                                         local_, before_compile);
-        it = programs_.emplace(key, std::move(program)).first;
-    } else {
-        it->second->load();
+    try {
+        if (it == programs_.end()) {
+            t5::T5Config c = t5_config_;
+            if (!drops) c.dropout = 0.0f;  // evaluation passes (training = 0) build without the dropout sites
+            std::function<void(const t5::T5Program&)> before_compile;
+            if (params_.empty()) before_compile = [this](const t5::T5Program& p) { check_state_fits(p); };
+            auto program = std::make_unique<CompiledProgram>(*sdk_device_, c, plan_, device_->traffic(), shape,
+                                                             decode, local_, before_compile);
+            it = programs_.emplace(key, std::move(program)).first;
+        } else {
+            it->second->load();
+        }
+    } catch (...) {
+        // The next program did not compile or load (out of memory, say): the one before holds the state again.
+        if (current_ != nullptr) {
+            current_->load();
+            write_state(*current_, state);
+        }
+        throw;
     }
     current_ = it->second.get();
     if (!state.empty()) write_state(*current_, state);
