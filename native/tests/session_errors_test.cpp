@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ft5/ft5.h"
+#include "t5_session_fixture.h"
 
 namespace {
 
@@ -36,16 +37,9 @@ protected:
         model = small_model();
         ft5_plan_desc_init(&plan);
         ASSERT_EQ(ft5_session_create(device, &model, &plan, &session), FT5_OK) << ft5_last_error();
-        ids.assign(2 * 3, 5);
-        dec.assign(2 * 2, 0);
-        labels.assign(2 * 2, 7);
-        ft5_batch_init(&batch);
-        batch.batch = 2;
-        batch.src_len = 3;
-        batch.tgt_len = 2;
-        batch.input_ids = ids.data();
-        batch.decoder_input_ids = dec.data();
-        batch.labels = labels.data();
+        tokens = ft5::test::OwnedBatch{2, 3, 2, std::vector<int32_t>(2 * 3, 5), {}, std::vector<int32_t>(2 * 2, 0),
+                                      std::vector<int32_t>(2 * 2, 7)};
+        batch = tokens.view();
         ASSERT_EQ(ft5_session_create(device, &model, &plan, &dead), FT5_OK);
         ft5_session_destroy(dead);
     }
@@ -67,7 +61,7 @@ protected:
     ft5_model_desc model{};
     ft5_plan_desc plan{};
     ft5_batch batch{};
-    std::vector<int32_t> ids, dec, labels;
+    ft5::test::OwnedBatch tokens;  // batch's arrays
 };
 
 }  // namespace
@@ -153,14 +147,9 @@ TEST_F(SessionErrors, ActivationsBeyondTheIpusMemoryAreOutOfMemoryNamingTheShape
     ASSERT_EQ(ft5_session_forward_backward(s, &batch, 1.0f, &loss), FT5_OK) << ft5_last_error();
 
     // Encoder self-attention alone holds 32 x 2 heads x 256 x 256 floats (16 MiB).
-    std::vector<int32_t> long_ids(32 * 256, 5), long_dec(32 * 8, 0), long_labels(32 * 8, 7);
-    ft5_batch long_batch = batch;
-    long_batch.batch = 32;
-    long_batch.src_len = 256;
-    long_batch.tgt_len = 8;
-    long_batch.input_ids = long_ids.data();
-    long_batch.decoder_input_ids = long_dec.data();
-    long_batch.labels = long_labels.data();
+    const ft5::test::OwnedBatch long_tokens{32, 256, 8, std::vector<int32_t>(32 * 256, 5), {},
+                                           std::vector<int32_t>(32 * 8, 0), std::vector<int32_t>(32 * 8, 7)};
+    const ft5_batch long_batch = long_tokens.view();
     expect_error(ft5_session_forward_backward(s, &long_batch, 1.0f, &loss), FT5_ERR_OUT_OF_MEMORY,
                  "batch 32 x source 256 x target 8 tokens does not fit on chip");
     EXPECT_NE(std::string(ft5_last_error()).find("Out of memory on IPU 0"), std::string::npos) << ft5_last_error();
@@ -300,21 +289,21 @@ TEST_F(SessionErrors, ForwardValidatesTheBatch) {
     b = batch;
     b.labels = nullptr;
     expect_error(ft5_session_forward(session, &b, nullptr, 0, nullptr, 0, &loss), FT5_ERR_INVALID_ARGUMENT, "labels");
-    ids[4] = 64;
+    tokens.input_ids[4] = 64;
     expect_error(ft5_session_forward(session, &batch, nullptr, 0, nullptr, 0, nullptr), FT5_ERR_INVALID_ARGUMENT,
                  "input_ids[1, 1] is 64");
-    ids[4] = -1;
+    tokens.input_ids[4] = -1;
     expect_error(ft5_session_forward(session, &batch, nullptr, 0, nullptr, 0, nullptr), FT5_ERR_INVALID_ARGUMENT,
                  "input_ids[1, 1] is -1");
-    ids[4] = 5;
-    dec[3] = 1000;
+    tokens.input_ids[4] = 5;
+    tokens.decoder_input_ids[3] = 1000;
     expect_error(ft5_session_forward(session, &batch, nullptr, 0, nullptr, 0, nullptr), FT5_ERR_INVALID_ARGUMENT,
                  "decoder_input_ids[1, 1]");
-    dec[3] = 0;
-    labels[1] = -5;
+    tokens.decoder_input_ids[3] = 0;
+    tokens.labels[1] = -5;
     expect_error(ft5_session_forward(session, &batch, nullptr, 0, nullptr, 0, &loss), FT5_ERR_INVALID_ARGUMENT,
                  "labels[0, 1] is -5");
-    labels[1] = -100;
+    tokens.labels[1] = -100;
     ASSERT_EQ(ft5_session_forward(session, &batch, nullptr, 0, nullptr, 0, &loss), FT5_OK) << "-100 is ignored";
     std::vector<int32_t> mask(6, 1);
     mask[2] = 2;
@@ -336,7 +325,7 @@ TEST_F(SessionErrors, TrainingCallsValidate) {
     expect_error(ft5_session_forward_backward(session, &b, 1.0f, nullptr), FT5_ERR_INVALID_ARGUMENT, "labels");
     expect_error(ft5_session_forward_backward(session, &batch, INFINITY, nullptr), FT5_ERR_INVALID_ARGUMENT,
                  "loss_weight");
-    labels[0] = 64;
+    tokens.labels[0] = 64;
     expect_error(ft5_session_forward_backward(session, &batch, 1.0f, nullptr), FT5_ERR_INVALID_ARGUMENT,
                  "labels[0, 0] is 64");
     expect_error(ft5_session_zero_gradients(dead), FT5_ERR_INVALID_HANDLE, "session");
@@ -381,16 +370,16 @@ TEST_F(SessionErrors, DecodeCallsValidate) {
                  "decode_begin");
     std::vector<int32_t> rows{0};
     expect_error(ft5_session_decode_reorder(session, rows.data(), 1), FT5_ERR_INVALID_ARGUMENT, "decode_begin");
-    expect_error(ft5_session_decode_begin(dead, ids.data(), nullptr, 2, 3, 4), FT5_ERR_INVALID_HANDLE, "session");
+    expect_error(ft5_session_decode_begin(dead, tokens.input_ids.data(), nullptr, 2, 3, 4), FT5_ERR_INVALID_HANDLE, "session");
     expect_error(ft5_session_decode_begin(session, nullptr, nullptr, 2, 3, 4), FT5_ERR_INVALID_ARGUMENT, "input_ids");
-    expect_error(ft5_session_decode_begin(session, ids.data(), nullptr, 0, 3, 4), FT5_ERR_INVALID_ARGUMENT, "batch");
-    expect_error(ft5_session_decode_begin(session, ids.data(), nullptr, 2, 3, 0), FT5_ERR_INVALID_ARGUMENT,
+    expect_error(ft5_session_decode_begin(session, tokens.input_ids.data(), nullptr, 0, 3, 4), FT5_ERR_INVALID_ARGUMENT, "batch");
+    expect_error(ft5_session_decode_begin(session, tokens.input_ids.data(), nullptr, 2, 3, 0), FT5_ERR_INVALID_ARGUMENT,
                  "max_steps");
-    ids[0] = 99;
-    expect_error(ft5_session_decode_begin(session, ids.data(), nullptr, 2, 3, 4), FT5_ERR_INVALID_ARGUMENT,
+    tokens.input_ids[0] = 99;
+    expect_error(ft5_session_decode_begin(session, tokens.input_ids.data(), nullptr, 2, 3, 4), FT5_ERR_INVALID_ARGUMENT,
                  "input_ids[0, 0] is 99");
-    ids[0] = 5;
-    ASSERT_EQ(ft5_session_decode_begin(session, ids.data(), nullptr, 2, 3, 4), FT5_OK) << ft5_last_error();
+    tokens.input_ids[0] = 5;
+    ASSERT_EQ(ft5_session_decode_begin(session, tokens.input_ids.data(), nullptr, 2, 3, 4), FT5_OK) << ft5_last_error();
     expect_error(ft5_session_decode_step(dead, tok.data(), logits.data(), logits.size()), FT5_ERR_INVALID_HANDLE,
                  "session");
     expect_error(ft5_session_decode_step(session, nullptr, logits.data(), logits.size()), FT5_ERR_INVALID_ARGUMENT,

@@ -71,6 +71,8 @@ public:
 
 private:
   void allocateStorage();
+  // Throws, naming op, when another engine was loaded onto this one's device since it was loaded.
+  void throwIfDisplaced(const char *op) const;
   // Before a host access: storage of an engine never loaded is allocated on first use; one unloaded since has none.
   void checkHeld(const char *op);
   void execute(const ProgramNode &node, const std::vector<unsigned> &active);

@@ -173,11 +173,15 @@ void EngineImpl::unload() {
   device_ = nullptr;
 }
 
-void EngineImpl::checkHeld(const char *op) {
+void EngineImpl::throwIfDisplaced(const char *op) const {
   if (displaced_ && !loaded_)
     throw poplar::poplar_error(std::string("poplar::Engine::") + op +
                                ": another engine has been loaded onto this engine's device since it was loaded, so "
                                "its tensors are gone: load it again (Engine::load) and write them");
+}
+
+void EngineImpl::checkHeld(const char *op) {
+  throwIfDisplaced(op);
   allocateStorage();
 }
 
@@ -211,10 +215,8 @@ void EngineImpl::load(const poplar::Device &device) {
 }
 
 void EngineImpl::run(unsigned program) {
-  if (!loaded_)
-    throw poplar::poplar_error(displaced_ ? "poplar::Engine::run: another engine has been loaded onto this engine's "
-                                            "device since; load this one again first (Engine::load)"
-                                          : "poplar::Engine::run: load the engine onto a device first (Engine::load)");
+  throwIfDisplaced("run");
+  if (!loaded_) throw poplar::poplar_error("poplar::Engine::run: load the engine onto a device first (Engine::load)");
   if (program >= programs_.size())
     throw poplar::poplar_error("poplar::Engine::run: program " + std::to_string(program) + " does not exist (the engine has " +
                                std::to_string(programs_.size()) + ")");
