@@ -114,7 +114,7 @@ switch ($Target) {
         Invoke-Test
     }
     'bench' {
-        Invoke-Bootstrap
+        Invoke-Bootstrap -Extra $BenchPackages
         Invoke-Build
         Invoke-Step 'benchmarks' { & dotnet run --project (Join-Path $Root 'bench/FlanT5.Poplar.Bench') -c Release -- @Rest }
     }

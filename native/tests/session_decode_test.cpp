@@ -175,3 +175,31 @@ TEST(SessionDecode, ReorderDuplicatesAndPermutesRows) {
     EXPECT_NE(std::string(ft5_last_error()).find("max_steps"), std::string::npos) << ft5_last_error();
     EXPECT_EQ(ft5_session_decode_end(fx.session), FT5_OK);
 }
+
+TEST(SessionDecode, ADecodeGoesOnWhenAnotherShapeCompilesTheEngineAgain) {
+    SessionFixture fx("flan-t5-tiny");
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const Prompts p = prompts(ref);
+    const int64_t V = fx.vocab();
+    const std::vector<int32_t> first(p.batch, fx.desc.decoder_start_token_id), second(p.batch, 5);
+    std::vector<float> logits(size_t(p.batch) * size_t(V)), want(logits.size());
+    ASSERT_EQ(ft5_session_decode_begin(fx.session, p.ids.data(), p.mask.data(), p.batch, p.src_len, 4), FT5_OK);
+    ASSERT_EQ(ft5_session_decode_step(fx.session, first.data(), logits.data(), logits.size()), FT5_OK);
+    ASSERT_EQ(ft5_session_decode_step(fx.session, second.data(), want.data(), want.size()), FT5_OK);
+
+    ASSERT_EQ(ft5_session_decode_begin(fx.session, p.ids.data(), p.mask.data(), p.batch, p.src_len, 4), FT5_OK);
+    ASSERT_EQ(ft5_session_decode_step(fx.session, first.data(), logits.data(), logits.size()), FT5_OK);
+    uint32_t before = 0, after = 0;
+    ASSERT_EQ(ft5_session_engine_compilations(fx.session, &before), FT5_OK);
+    // A forward pass of a shape not run before: the engine is compiled again, and its caches start empty.
+    OwnedBatch b{5, 100, 3, std::vector<int32_t>(5 * 100, 4), {}, std::vector<int32_t>(5 * 3, 0), {}};
+    const ft5_batch view = b.view();
+    ASSERT_EQ(ft5_session_forward(fx.session, &view, nullptr, 0, nullptr, 0, nullptr), FT5_OK) << ft5_last_error();
+    ASSERT_EQ(ft5_session_engine_compilations(fx.session, &after), FT5_OK);
+    ASSERT_EQ(after, before + 1);
+    std::vector<float> got(logits.size());
+    ASSERT_EQ(ft5_session_decode_step(fx.session, second.data(), got.data(), got.size()), FT5_OK) << ft5_last_error();
+    // The caches are recomputed by the same programs from the same prompts and tokens: the same logits.
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(ft5_session_decode_end(fx.session), FT5_OK);
+}

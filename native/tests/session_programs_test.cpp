@@ -1,6 +1,6 @@
 // The programs a session compiles: every plan (tensor, pipeline and data parallelism, recomputation, phased
-// execution) runs on the T5 builder, a Poplar program per batch shape bucket, and reports the emulated engine's
-// cycle estimate for what it ran.
+// execution) runs on the T5 builder, one engine holding a program set per batch shape bucket, and reports the
+// emulated engine's cycle estimate for what it ran.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -79,12 +79,19 @@ struct Created {
         return r.estimated_cycles;
     }
 
-    // Programs compiled after one forward pass: the one that holds the state at creation and one for the batch's
-    // shape.
+    // Program sets after one forward pass: the one built at creation and one for the batch's shape.
     uint32_t programs_after_a_forward() {
         forward(2);
+        return programs();
+    }
+    uint32_t programs() {
         uint32_t n = 99;
         EXPECT_EQ(ft5_session_programs_built(session, &n), FT5_OK);
+        return n;
+    }
+    uint32_t compilations() {
+        uint32_t n = 99;
+        EXPECT_EQ(ft5_session_engine_compilations(session, &n), FT5_OK);
         return n;
     }
 };
@@ -97,9 +104,68 @@ TEST(SessionPrograms, AOneIpuPlanCompilesOneProgramAtCreationAndOnePerBatchShape
     EXPECT_EQ(at_creation, 1u);
     EXPECT_EQ(s.programs_after_a_forward(), 2u);
     s.forward(2);  // the same bucket: nothing new to compile
-    uint32_t again = 99;
-    ASSERT_EQ(ft5_session_programs_built(s.session, &again), FT5_OK);
-    EXPECT_EQ(again, 2u);
+    EXPECT_EQ(s.programs(), 2u);
+}
+
+TEST(SessionPrograms, OneEngineHoldsEveryShapesProgramsAndCompilesAgainForANewShape) {
+    Created s(1);
+    ASSERT_EQ(s.status, FT5_OK) << s.error;
+    EXPECT_EQ(s.compilations(), 1u);
+    s.forward(2);
+    EXPECT_EQ(s.compilations(), 2u);
+    s.forward(16);
+    EXPECT_EQ(s.programs(), 3u);
+    EXPECT_EQ(s.compilations(), 3u);
+    // Both shapes' programs are in the engine now: going back and forth compiles nothing.
+    s.forward(2);
+    s.forward(16);
+    EXPECT_EQ(s.programs(), 3u);
+    EXPECT_EQ(s.compilations(), 3u);
+}
+
+ft5_program_shape batch_shape(uint32_t rows) {
+    ft5_program_shape s;
+    ft5_program_shape_init(&s);
+    s.batch = rows;
+    s.src_len = 3;
+    s.tgt_len = 2;
+    return s;
+}
+
+TEST(SessionPrograms, PreparedShapesAreCompiledTogetherOnceAndTheirCallsCompileNothing) {
+    Created s(1);
+    ASSERT_EQ(s.status, FT5_OK) << s.error;
+    ft5_program_shape decode = batch_shape(2);
+    decode.kind = FT5_PROGRAM_DECODE;
+    const std::vector<ft5_program_shape> shapes{batch_shape(2), batch_shape(16), decode};
+    ASSERT_EQ(ft5_session_prepare(s.session, shapes.data(), shapes.size()), FT5_OK) << ft5_last_error();
+    EXPECT_EQ(s.compilations(), 2u);
+    EXPECT_EQ(s.programs(), 4u);
+    s.forward(2);
+    s.forward(16);
+    const std::vector<int32_t> ids(2 * 3, 4);
+    ASSERT_EQ(ft5_session_decode_begin(s.session, ids.data(), nullptr, 2, 3, 2), FT5_OK) << ft5_last_error();
+    EXPECT_EQ(ft5_session_decode_end(s.session), FT5_OK);
+    EXPECT_EQ(s.compilations(), 2u);
+    EXPECT_EQ(s.programs(), 4u);
+    // Shapes it holds already: nothing to compile.
+    ASSERT_EQ(ft5_session_prepare(s.session, shapes.data(), shapes.size()), FT5_OK) << ft5_last_error();
+    EXPECT_EQ(s.compilations(), 2u);
+}
+
+TEST(SessionPrograms, AnInvalidPreparedShapeIsNamedAndChangesNothing) {
+    Created s(1);
+    ASSERT_EQ(s.status, FT5_OK) << s.error;
+    std::vector<ft5_program_shape> shapes{batch_shape(2), batch_shape(2)};
+    shapes[1].kind = 7;
+    EXPECT_EQ(ft5_session_prepare(s.session, shapes.data(), shapes.size()), FT5_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(ft5_last_error()).find("shapes[1].kind is 7"), std::string::npos) << ft5_last_error();
+    shapes[1] = batch_shape(0);
+    EXPECT_EQ(ft5_session_prepare(s.session, shapes.data(), shapes.size()), FT5_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(ft5_last_error()).find("shapes[1].batch is 0"), std::string::npos) << ft5_last_error();
+    EXPECT_EQ(ft5_session_prepare(s.session, nullptr, 1), FT5_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(s.compilations(), 1u);
+    EXPECT_EQ(s.programs(), 1u);
 }
 
 TEST(SessionPrograms, EveryPlanRunsCompiledPrograms) {

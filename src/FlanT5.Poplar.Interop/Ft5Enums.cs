@@ -86,3 +86,13 @@ internal static class TensorDataTypeExtensions
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a known tensor data type"),
     };
 }
+
+/// <summary>ft5_program_kind: what a prepared program set runs.</summary>
+public enum ProgramKind
+{
+    /// <summary>Forward and forward-backward passes of a batch.</summary>
+    Batch = 0,
+
+    /// <summary>Cached decoding: rows of a source length, with room for a number of steps.</summary>
+    Decode = 1,
+}

@@ -225,8 +225,34 @@ public sealed unsafe class T5Session : IDisposable
     }
 
     /// <summary>
-    /// Device programs compiled so far (one per batch shape bucket on the T5 graph; a compilation each on hardware);
-    /// 0 for a session that runs none.
+    /// Compiles the engine once with a program set for each shape it does not hold yet, so that calls of those shapes
+    /// compile nothing. Called before the weights are written, the model's state never goes through the host.
+    /// </summary>
+    public void Prepare(IReadOnlyList<ProgramShape> shapes)
+    {
+        ArgumentNullException.ThrowIfNull(shapes);
+        var native = new ft5_program_shape[shapes.Count];
+        for (var i = 0; i < shapes.Count; i++)
+        {
+            var s = shapes[i] ?? throw new ArgumentException($"shapes[{i}] is null", nameof(shapes));
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(s.BatchSize, $"shapes[{i}].BatchSize");
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(s.SourceLength, $"shapes[{i}].SourceLength");
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(s.TargetLength, $"shapes[{i}].TargetLength");
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(s.MicroBatches, $"shapes[{i}].MicroBatches");
+            fixed (ft5_program_shape* n = &native[i]) Ft5Native.ft5_program_shape_init(n);
+            native[i].kind = (uint)s.Kind;
+            native[i].batch = (uint)s.BatchSize;
+            native[i].src_len = (uint)s.SourceLength;
+            native[i].tgt_len = (uint)s.TargetLength;
+            native[i].micro_batches = (uint)s.MicroBatches;
+            native[i].training = s.Training ? 1 : 0;
+        }
+        using var session = Acquire();
+        fixed (ft5_program_shape* p = native) Ft5Native.Checked.ft5_session_prepare(session.Pointer, p, (nuint)native.Length);
+    }
+
+    /// <summary>
+    /// Program sets the session's one engine holds: one per batch shape bucket run so far, all sharing the weights.
     /// </summary>
     public int ProgramsBuilt
     {
@@ -235,6 +261,21 @@ public sealed unsafe class T5Session : IDisposable
             uint count;
             using var session = Acquire();
             Ft5Native.Checked.ft5_session_programs_built(session.Pointer, &count);
+            return (int)count;
+        }
+    }
+
+    /// <summary>
+    /// Times the engine was compiled: once at creation and again, with every program set so far, for each new shape
+    /// bucket (a graph compilation each on hardware).
+    /// </summary>
+    public int EngineCompilations
+    {
+        get
+        {
+            uint count;
+            using var session = Acquire();
+            Ft5Native.Checked.ft5_session_engine_compilations(session.Pointer, &count);
             return (int)count;
         }
     }

@@ -4,6 +4,8 @@
 # Debian packages: compiler, CMake, OpenBLAS, GoogleTest, sentencepiece's spm_encode, and Open MPI (mpirun and its
 # headers: several instances of one run are launched by mpirun, or by poprun, which starts mpirun underneath).
 $BootstrapPackages = @('cmake', 'g++', 'make', 'libopenblas-dev', 'libgtest-dev', 'sentencepiece', 'openmpi-bin', 'libopenmpi-dev')
+# The benchmarks' side-by-side peer: PyTorch for /usr/bin/python3 (torch_t5.py bench).
+$BenchPackages = @('python3-torch')
 
 function Test-DebPackage([string]$Name) {
     $status = & dpkg-query -W -f '${Status}' $Name 2>$null
@@ -30,13 +32,15 @@ function Get-BootstrapCommands([string[]]$Missing, [bool]$IsRoot, [bool]$HasSudo
     )
 }
 
-# Installs what is missing; with -DryRun prints `would run: …` for each command instead.
-function Invoke-Bootstrap([switch]$DryRun) {
+# Installs what is missing of $BootstrapPackages and $Extra; with -DryRun prints `would run: …` for each command
+# instead.
+function Invoke-Bootstrap([switch]$DryRun, [string[]]$Extra = @()) {
+    $required = @($BootstrapPackages) + @($Extra)
     if (-not (Get-Command dpkg-query -ErrorAction SilentlyContinue)) {
-        Write-Host "bootstrap: not a Debian-based system; install $($BootstrapPackages -join ', ') yourself."
+        Write-Host "bootstrap: not a Debian-based system; install $($required -join ', ') yourself."
         return
     }
-    $missing = Get-MissingPackages $BootstrapPackages ${function:Test-DebPackage}
+    $missing = Get-MissingPackages $required ${function:Test-DebPackage}
     $isRoot = (& id -u) -eq '0'
     $hasSudo = [bool](Get-Command sudo -ErrorAction SilentlyContinue)
     $commands = Get-BootstrapCommands $missing $isRoot $hasSudo

@@ -30,7 +30,7 @@ extern "C" {
 /** ABI version: major in the high 16 bits, minor in the low 16 bits. 2.0 removed ft5_plan_desc's executor field
  *  (every session runs on the T5 builder), which moved the fields after it; 2.1 added FT5_BACKEND_IPU_MODEL. */
 #define FT5_ABI_VERSION_MAJOR 2
-#define FT5_ABI_VERSION_MINOR 1
+#define FT5_ABI_VERSION_MINOR 2
 
 /** Result of every fallible call. */
 typedef enum ft5_status {
@@ -88,7 +88,8 @@ typedef enum ft5_struct_id {
     FT5_STRUCT_BATCH = 6,
     FT5_STRUCT_OPTIMIZER_STEP = 7,
     FT5_STRUCT_STEP_RESULT = 8,
-    FT5_STRUCT_TRAFFIC_REPORT = 9
+    FT5_STRUCT_TRAFFIC_REPORT = 9,
+    FT5_STRUCT_PROGRAM_SHAPE = 10
 } ft5_struct_id;
 
 /* ------------------------------------------------------------------------------------------------
@@ -524,10 +525,48 @@ FT5_API void ft5_instances_abort(int32_t exit_code);
  *  every instance calls it. Since ABI 1.2. */
 FT5_API FT5_NODISCARD ft5_status ft5_instances_leave(void);
 
-/** The device programs the session has compiled so far: a session runs the T5 graph compiled for each batch shape
- *  bucket it was given (a graph compilation each on hardware), counting the one built at creation for the smallest
- *  shape (it gives the parameter list). Since ABI 1.2. */
+/** What a program set of the session's engine runs (ft5_session_prepare). */
+typedef enum ft5_program_kind {
+    /** forward and forward_backward of batch rows x src_len -> tgt_len tokens. */
+    FT5_PROGRAM_BATCH = 0,
+    /** a decode (ft5_session_decode_begin) of batch rows of src_len tokens with room for tgt_len steps. */
+    FT5_PROGRAM_DECODE = 1
+} ft5_program_kind;
+
+/** A shape the session will run, in the terms of its calls (whole batches; the session buckets them as it does
+ *  the calls). Since ABI 2.2. */
+typedef struct ft5_program_shape {
+    uint32_t struct_size;
+    /** an ft5_program_kind */
+    uint32_t kind;
+    uint32_t batch;
+    uint32_t src_len;
+    uint32_t tgt_len;
+    /** FT5_PROGRAM_BATCH: the micro-batches of one ft5_session_forward_backward_micro_batches call (0 or 1: single
+     *  calls). Under one pipeline stage the micro-batches run one at a time, on the program of one. */
+    uint32_t micro_batches;
+    /** FT5_PROGRAM_BATCH: 1 for training calls (dropout active), as ft5_batch.training. */
+    int32_t training;
+} ft5_program_shape;
+
+FT5_API void ft5_program_shape_init(ft5_program_shape* shape);
+
+/** Compiles the session's engine once with a program set for each of shapes that it does not hold yet, so that
+ *  the calls of those shapes compile nothing. Called right after ft5_session_create, before any parameter is
+ *  written, the model's state never goes through the host (a shape first met later compiles the engine again and
+ *  moves the state over). Nothing changes when a shape is invalid or the programs do not fit
+ *  (FT5_ERR_OUT_OF_MEMORY). Since ABI 2.2. */
+FT5_API FT5_NODISCARD ft5_status ft5_session_prepare(ft5_session* session, const ft5_program_shape* shapes,
+                                                     size_t count);
+
+/** The program sets the session's engine holds: one per batch shape bucket it was given, all in one T5 graph over one
+ *  copy of the weights, counting the one built at creation for the smallest shape (it gives the parameter list).
+ *  Since ABI 1.2. */
 FT5_API FT5_NODISCARD ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count);
+
+/** How many times the session compiled its engine: once at creation, then again with every program set so far each
+ *  time a shape bucket not seen before arrives (a graph compilation each on hardware). Since ABI 2.2. */
+FT5_API FT5_NODISCARD ft5_status ft5_session_engine_compilations(const ft5_session* session, uint32_t* out_count);
 
 #ifdef __cplusplus
 } /* extern "C" */

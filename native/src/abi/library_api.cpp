@@ -28,6 +28,7 @@ size_t ft5_abi_struct_size(ft5_struct_id id) {
         case FT5_STRUCT_OPTIMIZER_STEP: return sizeof(ft5_optimizer_step);
         case FT5_STRUCT_STEP_RESULT: return sizeof(ft5_step_result);
         case FT5_STRUCT_TRAFFIC_REPORT: return sizeof(ft5_traffic_report);
+        case FT5_STRUCT_PROGRAM_SHAPE: return sizeof(ft5_program_shape);
         default: break;
     }
     return 0;
@@ -96,6 +97,14 @@ void ft5_batch_init(ft5_batch* batch) {
     if (batch == nullptr) return;
     *batch = ft5_batch{};
     batch->struct_size = sizeof(ft5_batch);
+}
+
+void ft5_program_shape_init(ft5_program_shape* shape) {
+    if (shape == nullptr) return;
+    *shape = ft5_program_shape{};
+    shape->struct_size = sizeof(ft5_program_shape);
+    shape->kind = FT5_PROGRAM_BATCH;
+    shape->micro_batches = 1;
 }
 
 void ft5_optimizer_step_init(ft5_optimizer_step* step) {

@@ -2,10 +2,12 @@
 // Every argument is checked here, before the model sees it: a wrong shape or an id outside the vocabulary
 // is a status with a message, never a crash. Every plan (tensor, pipeline and data parallelism, recomputation,
 // weights or optimizer state in streaming memory) runs on the T5 builder's programs (session::BuilderSession).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "abi/descriptor.h"
 #include "abi/error.h"
@@ -550,6 +552,45 @@ ft5_status ft5_session_decode_end(ft5_session* session) {
 ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count) {
     FT5_API_BEGIN
     *ft5::abi::require_out(out_count, "out_count") = session_of(session).programs_built();
+    FT5_API_END
+}
+
+ft5_status ft5_session_prepare(ft5_session* session, const ft5_program_shape* shapes, size_t count) {
+    FT5_API_BEGIN
+    auto& s = session_of(session);
+    if (shapes == nullptr && count != 0) invalid_argument("shapes is NULL but count is " + std::to_string(count));
+    std::vector<ft5::session::ShapeRequest> requests;
+    for (size_t i = 0; i < count; ++i) {
+        const std::string at = "shapes[" + std::to_string(i) + "]";
+        const auto d = ft5::abi::read_desc(shapes + i, ft5_program_shape_init, at.c_str());
+        if (d.kind != FT5_PROGRAM_BATCH && d.kind != FT5_PROGRAM_DECODE)
+            invalid_argument(at + ".kind is " + std::to_string(d.kind) + "; expected FT5_PROGRAM_BATCH (0) or "
+                             "FT5_PROGRAM_DECODE (1)");
+        check_len(d.batch, (at + ".batch").c_str());
+        check_len(d.src_len, (at + ".src_len").c_str());
+        check_len(d.tgt_len, (at + ".tgt_len").c_str());
+        if (uint64_t(d.batch) * d.src_len > kMaxTokens || uint64_t(d.batch) * d.tgt_len > kMaxTokens)
+            invalid_argument(at + ": " + std::to_string(d.batch) + " x (" + std::to_string(d.src_len) + " + " +
+                             std::to_string(d.tgt_len) + ") tokens exceeds " + std::to_string(kMaxTokens) +
+                             " per side");
+        const bool decode = d.kind == FT5_PROGRAM_DECODE;
+        if (!decode && d.batch % replicas_of(s) != 0)
+            invalid_argument(at + ".batch is " + std::to_string(d.batch) + "; with plan->replicas = " +
+                             std::to_string(replicas_of(s)) + " it must be a multiple of the replicas");
+        if (d.training != 0 && d.training != 1)
+            invalid_argument(at + ".training is " + std::to_string(d.training) + "; expected 0 or 1");
+        if (d.micro_batches > kMaxLen)
+            invalid_argument(at + ".micro_batches is " + std::to_string(d.micro_batches) + "; expected 0.." +
+                             std::to_string(kMaxLen));
+        requests.push_back({decode, d.batch, d.src_len, d.tgt_len, std::max(d.micro_batches, 1u), d.training == 1});
+    }
+    s.prepare(requests);
+    FT5_API_END
+}
+
+ft5_status ft5_session_engine_compilations(const ft5_session* session, uint32_t* out_count) {
+    FT5_API_BEGIN
+    *ft5::abi::require_out(out_count, "out_count") = session_of(session).compilations();
     FT5_API_END
 }
 

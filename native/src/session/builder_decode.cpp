@@ -23,7 +23,7 @@ BuilderDecode::BuilderDecode(BuilderSession& session, const int32_t* ids, const 
     restart();
 }
 
-CompiledProgram& BuilderDecode::program() {
+ShapePrograms& BuilderDecode::program() {
     t5::DecodeShape d;
     d.batch = bucket_rows_;
     d.src_len = bucket_of(src_len_);
@@ -33,7 +33,8 @@ CompiledProgram& BuilderDecode::program() {
 
 void BuilderDecode::restart() {
     bucket_rows_ = bucket_of(rows_.size());
-    CompiledProgram& p = program();
+    ShapePrograms& p = program();
+    compilations_ = session_.compilations();
     const std::size_t S = bucket_of(src_len_);
     std::vector<int> ids(bucket_rows_ * S, 0), mask(bucket_rows_ * S, 0);
     for (std::size_t r = 0; r < bucket_rows_; ++r) {
@@ -46,7 +47,7 @@ void BuilderDecode::restart() {
     }
     p.set_decode_prompts(ids, mask);
     {
-        const auto held = session_.activations(p);
+        const auto held = session_.activations();
         p.run(t5::T5Program::kDecodeBegin);
     }
     parents_.resize(bucket_rows_);
@@ -60,11 +61,12 @@ void BuilderDecode::restart() {
 }
 
 void BuilderDecode::run_step(const std::vector<int>& tokens, float* logits) {
-    CompiledProgram& p = program();
+    if (session_.compilations() != compilations_) restart();  // the caches were on the engine before
+    ShapePrograms& p = program();
     std::vector<int> padded(bucket_rows_, 0);
     std::copy(tokens.begin(), tokens.end(), padded.begin());
     p.set_decode_tokens(padded, parents_);
-    const auto held = session_.activations(p);
+    const auto held = session_.activations();
     p.run(t5::T5Program::kDecodeStep);
     std::iota(parents_.begin(), parents_.end(), 0);
     if (logits) p.decode_logits_of(rows_.size(), logits);

@@ -1,13 +1,15 @@
 // A decode in progress on the builder's cached decoding programs, for any row count: the rows run on the decode
 // program of their bucket (shape_bucket.h, padding rows ignored). A beam reorder within the bucket is the step's
 // decode_parents stream (each row takes its parent's caches); one that changes the bucket begins again on the new
-// bucket's program with the rows' prompts and feeds each row's history again: the same caches, recomputed.
+// bucket's program with the rows' prompts and feeds each row's history again: the same caches, recomputed. So does a
+// step after the session compiled its engine again (another shape ran in between: the new engine's caches are
+// empty).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "session/compiled_program.h"
+#include "session/shape_programs.h"
 
 namespace ft5::session {
 
@@ -29,7 +31,7 @@ private:
         std::vector<int> ids, mask;  // the prompt [src_len]
         std::vector<int> tokens;     // fed so far
     };
-    CompiledProgram& program();
+    ShapePrograms& program();
     // Begins the decode program of the rows' bucket on their prompts and feeds their histories again.
     void restart();
     void run_step(const std::vector<int>& tokens, float* logits);
@@ -39,6 +41,7 @@ private:
     std::vector<Row> rows_;
     std::size_t bucket_rows_ = 0;
     std::vector<int> parents_;  // the device row each row's cache is taken from at the next step
+    uint32_t compilations_ = 0;  // the session's engine compilations when the caches were filled
 };
 
 }  // namespace ft5::session

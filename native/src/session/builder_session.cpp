@@ -71,8 +71,8 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const ModelC
     }
     sdk_device_ = std::make_unique<poplar::Device>(attached_device(device_->topology(), plan_.replicas() * plan_.pp));
     // The smallest program gives the parameter list (and holds the session state until another runs).
-    CompiledProgram& first = program_for(t5::BatchShape{1, 1, 1, 1}, false);
-    const auto& all = first.program().parameters().all();
+    program_for(t5::BatchShape{1, 1, 1, 1}, false);
+    const auto& all = engine_->program().parameters().all();
     for (std::size_t i = 0; i < all.size(); ++i) {
         const t5::Parameter& p = all[i];
         ParamInfo info;
@@ -94,7 +94,7 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const ModelC
     for (const ParamInfo& p : params_)
         for (const uint32_t ipu : local_ipus(p.stage))
             for (const std::string& handle : state_handles(p.name))
-                state_.emplace_back(device_, ipu, location_of(first.program(), handle),
+                state_.emplace_back(device_, ipu, location_of(engine_->program(), handle),
                                     uint64_t(p.shard_elems) * sizeof(float), handle);
     // The ABI's parameter order, which index-based callers rely on: Hugging Face's (state dict) order, with each
     // stack's relative position bias right after its first self-attention's output projection.
@@ -135,10 +135,10 @@ std::vector<uint32_t> BuilderSession::local_ipus(std::size_t stage) const {
 }
 
 const t5::Parameter& BuilderSession::builder_param(const ParamInfo& p) const {
-    return current_->program().parameters().all()[p.builder_index];
+    return engine_->program().parameters().all()[p.builder_index];
 }
 
-std::vector<std::vector<float>> BuilderSession::read_state(CompiledProgram& from) {
+std::vector<std::vector<float>> BuilderSession::read_state(SessionEngine& from) {
     std::vector<std::vector<float>> state;
     for (const ParamInfo& p : params_) {
         const t5::Parameter& param = from.program().parameters().all()[p.builder_index];
@@ -147,7 +147,7 @@ std::vector<std::vector<float>> BuilderSession::read_state(CompiledProgram& from
     return state;
 }
 
-void BuilderSession::write_state(CompiledProgram& to, const std::vector<std::vector<float>>& state) {
+void BuilderSession::write_state(SessionEngine& to, const std::vector<std::vector<float>>& state) {
     std::size_t next = 0;
     for (const ParamInfo& p : params_)
         for (const std::string& handle : state_handles(p.name)) to.write_replicas(handle, state.at(next++));
@@ -203,7 +203,7 @@ void BuilderSession::check_state_fits(const t5::T5Program& program) const {
 void BuilderSession::keep_summed_gradients_in_first_group() {
     if (!gradients_summed_) return;
     gradients_summed_ = false;
-    CompiledProgram& prog = *current_;
+    SessionEngine& prog = *engine_;
     for (const ParamInfo& p : params_) {
         const std::string handle = t5::Parameters::gradientHandle(p.name);
         std::vector<float> blocks = prog.read_replicas(builder_param(p), handle);
@@ -214,44 +214,78 @@ void BuilderSession::keep_summed_gradients_in_first_group() {
     }
 }
 
-CompiledProgram& BuilderSession::program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode) {
-    const bool drops = dropout && t5_config_.dropout > 0.0f;
-    const Key key{shape.batch,  shape.src_len, shape.tgt_len,  shape.micro_batches,
-                  drops,        decode.batch,  decode.src_len, decode.max_len};
-    auto it = programs_.find(key);
-    if (it != programs_.end() && it->second.get() == current_) return *current_;
+BuilderSession::Key BuilderSession::key_of(const t5::ProgramShape& s) {
+    return Key{s.batch.batch,  s.batch.src_len, s.batch.tgt_len,  s.batch.micro_batches,
+               s.dropout,      s.decode.batch,  s.decode.src_len, s.decode.max_len};
+}
+
+ShapePrograms& BuilderSession::program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode) {
+    const t5::ProgramShape wanted{shape, dropout && t5_config_.dropout > 0.0f, decode};
+    ensure({wanted});
+    return engine_->shape_programs(set_of_.at(key_of(wanted)));
+}
+
+t5::ProgramShape BuilderSession::program_shape(const ShapeRequest& r) const {
+    if (r.decode) {
+        // as BuilderDecode runs them
+        t5::DecodeShape d;
+        d.batch = bucket_of(r.batch);
+        d.src_len = bucket_of(r.src_len);
+        d.max_len = bucket_of(r.tgt_len);
+        return t5::ProgramShape{t5::BatchShape{1, 1, 1, 1}, false, d};
+    }
+    BatchView b;
+    b.batch = int64_t(r.batch);
+    b.src_len = int64_t(r.src_len);
+    b.tgt_len = int64_t(r.tgt_len);
+    t5::BatchShape shape = replica_shape(b);
+    // one pipeline stage runs a call's micro-batches one at a time
+    if (plan_.pp > 1 && r.micro_batches > 1) shape.micro_batches = r.micro_batches;
+    return t5::ProgramShape{shape, r.training && t5_config_.dropout > 0.0f, {}};
+}
+
+void BuilderSession::prepare(const std::vector<ShapeRequest>& requests) {
+    std::vector<t5::ProgramShape> wanted;
+    for (const ShapeRequest& r : requests) wanted.push_back(program_shape(r));
+    ensure(wanted);
+}
+
+void BuilderSession::ensure(const std::vector<t5::ProgramShape>& wanted) {
+    std::vector<t5::ProgramShape> sets = sets_;
+    std::map<Key, std::size_t> set_of = set_of_;
+    for (const t5::ProgramShape& w : wanted)
+        if (set_of.emplace(key_of(w), sets.size()).second) sets.push_back(w);
+    if (sets.size() == sets_.size()) return;
+    std::function<void(const t5::T5Program&)> before_compile;
+    if (!engine_) before_compile = [this](const t5::T5Program& p) { check_state_fits(p); };
+    // Compiled first: shapes that do not fit leave the session as it was.
+    auto next = std::make_unique<SessionEngine>(*sdk_device_, t5_config_, plan_, device_->traffic(), sets, local_,
+                                                before_compile);
+    ++compilations_;
     // The device runs one engine at a time, and loading one loses what the one before held on the device: the
-    // state goes through the host from the program that holds it to the next.
+    // state goes through the host to the new engine.
     std::vector<std::vector<float>> state;
-    if (current_ != nullptr) state = read_state(*current_);
+    if (engine_ && state_defined_) state = read_state(*engine_);
     try {
-        if (it == programs_.end()) {
-            t5::T5Config c = t5_config_;
-            if (!drops) c.dropout = 0.0f;  // evaluation passes (training = 0) build without the dropout sites
-            std::function<void(const t5::T5Program&)> before_compile;
-            if (params_.empty()) before_compile = [this](const t5::T5Program& p) { check_state_fits(p); };
-            auto program = std::make_unique<CompiledProgram>(*sdk_device_, c, plan_, device_->traffic(), shape,
-                                                             decode, local_, before_compile);
-            it = programs_.emplace(key, std::move(program)).first;
-        } else {
-            it->second->load();
-        }
+        next->load();
     } catch (...) {
-        // The next program did not compile or load (out of memory, say): the one before holds the state again.
-        if (current_ != nullptr) {
-            current_->load();
-            write_state(*current_, state);
+        // The new engine did not load: the one before holds the state again.
+        if (engine_) {
+            engine_->load();
+            if (!state.empty()) write_state(*engine_, state);
         }
         throw;
     }
-    current_ = it->second.get();
-    if (!state.empty()) write_state(*current_, state);
-    return *current_;
+    if (!state.empty()) write_state(*next, state);
+    engine_ = std::move(next);
+    sets_ = std::move(sets);
+    set_of_ = std::move(set_of);
 }
 
 void BuilderSession::write(std::size_t index, ft5_param_slot slot, const float* data, int64_t shard) {
     const ParamInfo& p = params_.at(index);
-    CompiledProgram& prog = current();
+    SessionEngine& prog = *engine_;
+    state_defined_ = true;
     const std::string handle = slot_handle(slot, p.name);
     if (shard < 0) {
         prog.write_logical(builder_param(p), handle, std::vector<float>(data, data + p.count));
@@ -263,7 +297,7 @@ void BuilderSession::write(std::size_t index, ft5_param_slot slot, const float* 
 
 void BuilderSession::read(std::size_t index, ft5_param_slot slot, float* data, int64_t shard) {
     const ParamInfo& p = params_.at(index);
-    CompiledProgram& prog = *current_;
+    SessionEngine& prog = *engine_;
     // before an optimizer step each data-parallel group holds its own rows' part of the gradient
     const bool sum_data = slot == FT5_SLOT_GRADIENT && !gradients_summed_;
     const std::string handle = slot_handle(slot, p.name);
@@ -272,11 +306,11 @@ void BuilderSession::read(std::size_t index, ft5_param_slot slot, float* data, i
     std::copy(values.begin(), values.end(), data);
 }
 
-std::vector<ipu::ArenaReservation> BuilderSession::activations(const CompiledProgram& program) const {
+std::vector<ipu::ArenaReservation> BuilderSession::activations() const {
     std::vector<ipu::ArenaReservation> held;
     for (std::size_t stage = 0; stage < plan_.pp; ++stage)
         for (const uint32_t ipu : local_ipus(stage))
-            held.emplace_back(device_, ipu, FT5_MEMORY_ON_CHIP, program.activation_bytes(stage), "activations");
+            held.emplace_back(device_, ipu, FT5_MEMORY_ON_CHIP, engine_->activation_bytes(stage), "activations");
     return held;
 }
 
@@ -287,8 +321,8 @@ t5::BatchShape BuilderSession::replica_shape(const BatchView& b) const {
 }
 
 double BuilderSession::forward(const BatchView& b, float* logits, float* encoder_hidden) {
-    CompiledProgram& p = program_for(replica_shape(b), false);
-    const auto held = activations(p);
+    ShapePrograms& p = program_for(replica_shape(b), false);
+    const auto held = activations();
     p.set_batch(b);
     p.run(t5::T5Program::kForward);
     if (logits) p.logits_of(b, logits);
@@ -297,13 +331,13 @@ double BuilderSession::forward(const BatchView& b, float* logits, float* encoder
 }
 
 double BuilderSession::forward_backward(const BatchView& b, float loss_weight) {
-    program_for(replica_shape(b), b.training);
-    CompiledProgram& p = current();
+    ShapePrograms& p = program_for(replica_shape(b), b.training);
+    state_defined_ = true;
     keep_summed_gradients_in_first_group();
-    const auto held = activations(p);
+    const auto held = activations();
     p.set_batch(b);
     p.set_loss_scale(loss_weight);
-    if (p.program().dropout()) p.set_dropout_seed(mix(rng_key_ + rng_counter_++));
+    if (p.dropout()) p.set_dropout_seed(mix(rng_key_ + rng_counter_++));
     p.run(t5::T5Program::kForwardBackward);
     return double(p.loss());
 }
@@ -324,14 +358,14 @@ std::vector<double> BuilderSession::forward_backward_micro_batches(const std::ve
         shape.tgt_len = std::max(shape.tgt_len, s.tgt_len);
         training = training || b.training;
     }
-    program_for(shape, training);
-    CompiledProgram& p = current();
+    ShapePrograms& p = program_for(shape, training);
+    state_defined_ = true;
     keep_summed_gradients_in_first_group();
-    const auto held = activations(p);
+    const auto held = activations();
     p.set_loss_scale(loss_weight);
     for (std::size_t k = 0; k < batches.size(); ++k) {
         p.set_micro_batch(k, batches[k]);
-        if (p.program().dropout()) p.set_dropout_seed(mix(rng_key_ + rng_counter_++), k);
+        if (p.dropout()) p.set_dropout_seed(mix(rng_key_ + rng_counter_++), k);
     }
     p.run(t5::T5Program::kScheduledMicroBatches);
     for (std::size_t k = 0; k < batches.size(); ++k) losses.push_back(double(p.loss_of(k)));
@@ -339,7 +373,8 @@ std::vector<double> BuilderSession::forward_backward_micro_batches(const std::ve
 }
 
 void BuilderSession::zero_gradients() {
-    current().run(t5::T5Program::kZeroGradients);
+    engine_->run(0, t5::T5Program::kZeroGradients);
+    state_defined_ = true;
     gradients_summed_ = false;
 }
 
@@ -354,11 +389,11 @@ ft5_step_result BuilderSession::optimizer_step(const ft5_optimizer_step& s) {
     step.decay_all_parameters = s.decay_all_parameters == 1;
     step.grad_scale = s.grad_scale;
     step.max_grad_norm = s.max_grad_norm;
-    CompiledProgram& p = current();
-    p.set_optimizer_settings(step.streamValues());
-    p.run(t5::T5Program::kOptimizerStep);
+    engine_->set_optimizer_settings(step.streamValues());
+    engine_->run(0, t5::T5Program::kOptimizerStep);
+    state_defined_ = true;
     gradients_summed_ = plan_.dp > 1;
-    const auto result = p.optimizer_result();
+    const auto result = engine_->optimizer_result();
     ft5_step_result r{};
     r.struct_size = sizeof(ft5_step_result);
     r.grad_norm = double(result[0]);

@@ -1,14 +1,16 @@
-// session::BuilderSession: what an ft5_session handle owns when the T5 builder runs its plan: the builder's programs
-// (t5::T5Program) compiled for every batch shape bucket asked for so far (shape_bucket.h). Each compiled program
-// has its own copy of the parameters and AdamW moments; the session state (weights, gradients, moments) lives in
-// the program that ran last and moves to another program before that one runs, only when it changed since.
+// session::BuilderSession: what an ft5_session handle owns when the T5 builder runs its plan: one engine
+// (session_engine.h) holding the builder's programs (t5::T5Program) for every batch shape bucket asked for so far
+// (shape_bucket.h), all sharing one copy of the parameters and AdamW moments. A shape not asked for before compiles
+// the engine again with every shape so far, and the state (weights, gradients, moments) moves to it through the
+// host; the session counts the program sets and the compilations.
 // Tensor and data parallelism replicate the graph tp x dp times (t5/parallel.h): replica r runs on IPUs
 // [r pp, (r + 1) pp), one per pipeline stage, and the session's tensors and batches stay logical (whole tensors,
 // whole batches) on its side of the ABI. A step's micro-batches go through the stages in the plan's pipeline
 // order on a program built for that many micro-batches.
 // The device's memory report shows what each IPU would hold: the state (weights, and unless weights-only their
 // gradients and two moments; a split parameter's shard) for the session's life, and each run's activations (the
-// compiled program's peak) for the call. Arguments are checked by the ABI layer (session_api.cpp) first.
+// engine's compiled peak, the same for all of its programs) for the call. Arguments are checked by the ABI layer
+// (session_api.cpp) first.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +29,7 @@
 #include "session/batch_view.h"
 #include "session/model_config.h"
 #include "session/builder_decode.h"
-#include "session/compiled_program.h"
+#include "session/session_engine.h"
 
 namespace ft5::session {
 
@@ -42,6 +44,16 @@ struct ParamInfo {
     bool no_weight_decay = false;
     std::size_t builder_index = 0;  // its place in t5::Parameters::all()
     std::size_t stage = 0;          // the pipeline stage holding it
+};
+
+// A shape the session will run, in its calls' terms (ft5_program_shape): a batch of `batch` rows x src_len ->
+// tgt_len (micro_batches per call of forward_backward_micro_batches), or a decode of `batch` rows of src_len tokens
+// with room for tgt_len steps.
+struct ShapeRequest {
+    bool decode = false;
+    uint32_t batch = 0, src_len = 0, tgt_len = 0;
+    uint32_t micro_batches = 1;
+    bool training = false;
 };
 
 class BuilderSession {
@@ -81,25 +93,34 @@ public:
     BuilderDecode* decode() noexcept { return decode_ ? decode_.get() : nullptr; }
     void decode_end() noexcept { decode_.reset(); }
 
-    // Graph compilations (one per program built) so far.
-    uint32_t programs_built() const noexcept { return uint32_t(programs_.size()); }
+    // The program sets (one per shape bucket) the engine holds.
+    uint32_t programs_built() const noexcept { return uint32_t(sets_.size()); }
+    // Engine compilations so far: on hardware each is a graph compilation of every program set then known.
+    uint32_t compilations() const noexcept { return compilations_; }
 
-    // Holds the program's activations in the arena of every local IPU for one run.
-    std::vector<ipu::ArenaReservation> activations(const CompiledProgram& program) const;
+    // Holds the engine's activations in the arena of every local IPU for one run.
+    std::vector<ipu::ArenaReservation> activations() const;
 
-    // The program for a shape, built when first asked for, holding the current state when returned.
-    CompiledProgram& program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode = {});
+    // The programs for a shape, built when first asked for (compiling the engine again), on the engine that holds
+    // the state.
+    ShapePrograms& program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode = {});
+    // Compiles the engine once with the program sets of every request it does not hold yet.
+    void prepare(const std::vector<ShapeRequest>& requests);
     // The program shape one replica runs for batch b: its rows, bucketed.
     t5::BatchShape replica_shape(const BatchView& b) const;
 
 private:
     using Key = std::tuple<std::size_t, std::size_t, std::size_t, std::size_t, bool, std::size_t, std::size_t,
                            std::size_t>;
-    // The program loaded on the device, which holds the session state.
-    CompiledProgram& current() { return *current_; }
+    static Key key_of(const t5::ProgramShape& s);
+    // The program set a request runs on, bucketed as its calls are.
+    t5::ProgramShape program_shape(const ShapeRequest& r) const;
+    // Compiles the engine with the program sets so far and those of `wanted` it lacks (none lacking: nothing), and
+    // moves the state to it.
+    void ensure(const std::vector<t5::ProgramShape>& wanted);
     // Every state tensor of every parameter (state_handles order), each as its local replicas' blocks.
-    std::vector<std::vector<float>> read_state(CompiledProgram& from);
-    void write_state(CompiledProgram& to, const std::vector<std::vector<float>>& state);
+    std::vector<std::vector<float>> read_state(SessionEngine& from);
+    void write_state(SessionEngine& to, const std::vector<std::vector<float>>& state);
     // The local replicas' IPUs of one pipeline stage.
     std::vector<uint32_t> local_ipus(std::size_t stage) const;
     const t5::Parameter& builder_param(const ParamInfo& p) const;
@@ -122,9 +143,12 @@ private:
     bool gradients_summed_ = false;  // since the last optimizer step (data parallelism only)
     std::vector<ParamInfo> params_;
     std::vector<ipu::ArenaReservation> state_;  // one per parameter and slot
-    std::unique_ptr<poplar::Device> sdk_device_;  // the session's IPUs: every program is loaded onto them in turn
-    std::map<Key, std::unique_ptr<CompiledProgram>> programs_;
-    CompiledProgram* current_ = nullptr;
+    std::unique_ptr<poplar::Device> sdk_device_;  // the session's IPUs
+    std::vector<t5::ProgramShape> sets_;          // the engine's program sets, in order
+    std::map<Key, std::size_t> set_of_;           // each shape's program set
+    std::unique_ptr<SessionEngine> engine_;       // loaded, holding the session state
+    uint32_t compilations_ = 0;
+    bool state_defined_ = false;  // written or trained since creation (until then there is no state to move)
     uint64_t rng_counter_ = 0;
     uint64_t rng_key_ = 0;
     std::unique_ptr<BuilderDecode> decode_;

@@ -13,6 +13,7 @@
 #include "t5/feed_forward.h"
 #include "t5/layer_norm.h"
 #include "t5/linear.h"
+#include "t5/stream_handle.h"
 
 namespace ft5::t5 {
 
@@ -27,7 +28,7 @@ void DecodeShape::validate() const {
 
 CachedDecoding::CachedDecoding(poplar::Graph& graph, Stages& stages, const T5Config& config, const StackWeights& encoder,
                                const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape,
-                               const ReplicaGroups& groups)
+                               const ReplicaGroups& groups, std::size_t set)
     : graph_(graph), config_(config), decoder_(decoder), shape_(shape),
       groups_(groups), heads_(config.heads / groups.tp()), lm_head_(lm_weight, config.tied, config.d_model, groups) {
     shape_.validate();
@@ -56,12 +57,12 @@ CachedDecoding::CachedDecoding(poplar::Graph& graph, Stages& stages, const T5Con
     cross_bias_ = variable(poplar::FLOAT, {shape_.batch, 1, 1, shape_.src_len}, "decode/cross_bias");
     self_bias_table_ = variable(poplar::FLOAT, {heads_, shape_.max_len, shape_.max_len}, "decode/self_bias");
     position_ = variable(poplar::UNSIGNED_INT, {1}, "decode/position");
-    ids_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeInputIds, poplar::INT, src));
-    mask_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeAttentionMask, poplar::INT, src));
-    tokens_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeTokens, poplar::INT, shape_.batch));
-    parents_in_.emplace(graph.addHostToDeviceFIFO(streams::kDecodeParents, poplar::INT, shape_.batch));
+    ids_in_.emplace(graph.addHostToDeviceFIFO(streamHandle(streams::kDecodeInputIds, set), poplar::INT, src));
+    mask_in_.emplace(graph.addHostToDeviceFIFO(streamHandle(streams::kDecodeAttentionMask, set), poplar::INT, src));
+    tokens_in_.emplace(graph.addHostToDeviceFIFO(streamHandle(streams::kDecodeTokens, set), poplar::INT, shape_.batch));
+    parents_in_.emplace(graph.addHostToDeviceFIFO(streamHandle(streams::kDecodeParents, set), poplar::INT, shape_.batch));
     logits_out_.emplace(
-        graph.addDeviceToHostFIFO(streams::kDecodeLogits, poplar::FLOAT, shape_.batch * lm_weight.weight.dim(0)));
+        graph.addDeviceToHostFIFO(streamHandle(streams::kDecodeLogits, set), poplar::FLOAT, shape_.batch * lm_weight.weight.dim(0)));
 }
 
 poplar::program::Sequence CachedDecoding::begin() {

@@ -47,10 +47,10 @@ struct DecodeShape {
 class CachedDecoding {
 public:
     // stages: where the encoder's blocks run (the decoding steps run on the replica's graph, reading each
-    // parameter on its stage).
+    // parameter on its stage). set: the program set whose streams it reads and sends (t5_program.h's streamHandle).
     CachedDecoding(poplar::Graph& graph, Stages& stages, const T5Config& config, const StackWeights& encoder,
                    const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape,
-                   const ReplicaGroups& groups);
+                   const ReplicaGroups& groups, std::size_t set = 0);
 
     // Reads the prompts, encodes them, fills the cross-attention cache, empties the self-attention cache.
     poplar::program::Sequence begin();

@@ -23,84 +23,135 @@ const ParallelPlan& checked(const ParallelPlan& plan, const T5Config& config) {
 
 }  // namespace
 
+// A program set's streams and per-shape pieces: its stacks (their activations), decoding, dropout and inputs.
+struct T5Program::ProgramSet {
+    ProgramShape shape;
+    std::size_t index = 0;
+    std::unique_ptr<Stack> encoder, decoder;
+    std::unique_ptr<CachedDecoding> decoding;
+    std::unique_ptr<Dropout> dropout;
+    // the scheduled micro-batches' dropout: each its own seed, read when its forward pass starts
+    std::vector<std::unique_ptr<Dropout>> scheduled_dropout;
+    std::vector<poplar::Tensor> scheduled_seeds;
+    // DataStream has no default constructor in the SDK: set while the graph is built.
+    std::optional<poplar::DataStream> input_ids_in, mask_in, decoder_ids_in, labels_in, loss_scale_in, seed_in;
+    std::optional<poplar::DataStream> loss_out, logits_out, encoder_out, training_result_out;
+    poplar::Tensor input_ids, mask, decoder_ids, labels, loss_scale, dropout_seed;
+};
+
 T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode,
                      const ParallelPlan& plan)
-    : graph_(graph), config_(config), shape_(shape), groups_(graph, checked(plan, config)), stages_(graph, plan.pp),
+    : T5Program(graph, config, std::vector<ProgramShape>{ProgramShape{shape, config.dropout > 0.0f, decode}}, plan) {}
+
+T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const std::vector<ProgramShape>& sets,
+                     const ParallelPlan& plan)
+    : graph_(graph), config_(config), groups_(graph, checked(plan, config)), stages_(graph, plan.pp),
       params_(stages_, plan.tp, plan.stream_weights) {
-    shape_.validate();
+    if (sets.empty()) throw std::invalid_argument("program sets: at least one shape is needed");
+    for (const ProgramShape& s : sets) {
+        s.batch.validate();
+        if (s.decode.enabled()) s.decode.validate();
+    }
     const std::size_t v = config_.vocab, d = config_.d_model;
-    const Parameter* lm_weight = nullptr;
     // the vocabulary rows split across the tensor-parallel ranks
     if (config_.embeddings == EmbeddingLayout::Shared) {
         encoder_embedding_ = decoder_embedding_ = &params_.add("shared.weight", {v, d}, 0);
-        lm_weight = config_.tied ? encoder_embedding_ : nullptr;
+        lm_weight_ = config_.tied ? encoder_embedding_ : nullptr;
     } else {
         encoder_embedding_ = &params_.add("encoder.embed_tokens.weight", {v, d}, 0);
         decoder_embedding_ = &params_.add("decoder.embed_tokens.weight", {v, d}, 0);
     }
     encoder_weights_ = addStackParameters(params_, config_, false, *encoder_embedding_, plan);
     decoder_weights_ = addStackParameters(params_, config_, true, *decoder_embedding_, plan);
-    encoder_ = std::make_unique<Stack>(stages_, config_, encoder_weights_, shape_.batch, shape_.src_len,
-                                       shape_.src_len, groups_);
-    decoder_ = std::make_unique<Stack>(stages_, config_, decoder_weights_, shape_.batch, shape_.tgt_len,
-                                       shape_.src_len, groups_);
-    if (!lm_weight) lm_weight = &params_.add("lm_head.weight", {v, d}, 0, plan.lmHeadStage(false));
-    head_stage_ = lm_weight->stage;
-    lm_head_ = std::make_unique<LmHead>(*lm_weight, config_.tied, d, groups_);
-    const std::size_t shard = lm_weight->weight.dim(0);  // this replica's vocabulary rows
-
-    const std::size_t src = shape_.batch * shape_.src_len, tgt = shape_.batch * shape_.tgt_len;
-    // the inputs land on the stage that reads them: the tokens on the embeddings', the labels on the LM head's
-    auto input = [&](const char* handle, std::size_t n, std::optional<poplar::DataStream>& stream, poplar::Tensor& t,
-                     std::size_t stage) {
-        stream.emplace(graph.addHostToDeviceFIFO(handle, poplar::INT, n));
-        t = stages_.graph(stage).addVariable(poplar::INT, {n}, poplar::VariableMappingMethod::LINEAR, handle);
-    };
-    input(streams::kInputIds, src, input_ids_in_, input_ids_, 0);
-    input(streams::kAttentionMask, src, mask_in_, mask_, 0);
-    input(streams::kDecoderInputIds, tgt, decoder_ids_in_, decoder_ids_, 0);
-    input(streams::kLabels, tgt, labels_in_, labels_, head_stage_);
-    loss_scale_in_.emplace(graph.addHostToDeviceFIFO(streams::kLossScale, poplar::FLOAT, 1));
-    loss_scale_ = stages_.graph(head_stage_).addVariable(poplar::FLOAT, {1}, poplar::VariableMappingMethod::LINEAR,
-                                                         streams::kLossScale);
-    if (config_.dropout > 0.0f) {
-        seed_in_.emplace(graph.addHostToDeviceFIFO(streams::kDropoutSeed, poplar::UNSIGNED_INT, 2));
-        dropout_seed_ = graph.addVariable(poplar::UNSIGNED_INT, {2}, poplar::VariableMappingMethod::LINEAR,
-                                          streams::kDropoutSeed);
-        dropout_ = std::make_unique<Dropout>(graph, config_.dropout, dropout_seed_, groups_);
-    }
-    loss_out_.emplace(graph.addDeviceToHostFIFO(streams::kLoss, poplar::FLOAT, 1));
-    logits_out_.emplace(graph.addDeviceToHostFIFO(streams::kLogits, poplar::FLOAT, tgt * shard));
-    encoder_out_.emplace(graph.addDeviceToHostFIFO(streams::kEncoderOutput, poplar::FLOAT, src * d));
-    training_result_out_.emplace(graph.addDeviceToHostFIFO(streams::kTrainingResult, poplar::FLOAT, 2));
-
-    programs_.assign(kProgramCount, poplar::program::Sequence());
-    programs_[kZeroGradients] = params_.zeroGradients();
-    programs_[kForward] = step(false, true);
-    programs_[kForwardBackward] = step(true, false);
+    if (!lm_weight_) lm_weight_ = &params_.add("lm_head.weight", {v, d}, 0, plan.lmHeadStage(false));
+    head_stage_ = lm_weight_->stage;
+    lm_head_ = std::make_unique<LmHead>(*lm_weight_, config_.tied, d, groups_);
+    zero_gradients_ = params_.zeroGradients();
     adamw_ = std::make_unique<AdamW>(graph, params_, groups_, plan.stream_optimizer);
-    programs_[kOptimizerStep] = adamw_->step();
-    programs_[kTrainingStep] = trainingStep();
-    if (shape_.micro_batches > 1) programs_[kScheduledMicroBatches] = scheduledMicroBatches();
-    if (decode.enabled()) {
-        decoding_ = std::make_unique<CachedDecoding>(graph, stages_, config_, encoder_weights_, decoder_weights_, *lm_weight,
-                                                     decode, groups_);
-        programs_[kDecodeBegin] = decoding_->begin();
-        programs_[kDecodeStep] = decoding_->step();
-    }
+    optimizer_step_ = adamw_->step();
+    programs_.reserve(sets.size() * kProgramCount);
+    for (const ProgramShape& s : sets) addProgramSet(s);
 }
+
+T5Program::~T5Program() = default;
+
+void T5Program::addProgramSet(const ProgramShape& shape) {
+    auto owned = std::make_unique<ProgramSet>();
+    ProgramSet& set = *owned;
+    set.shape = shape;
+    set.index = sets_.size();
+    sets_.push_back(std::move(owned));
+    const BatchShape& b = shape.batch;
+    set.encoder = std::make_unique<Stack>(stages_, config_, encoder_weights_, b.batch, b.src_len, b.src_len, groups_);
+    set.decoder = std::make_unique<Stack>(stages_, config_, decoder_weights_, b.batch, b.tgt_len, b.src_len, groups_);
+    const std::size_t shard = lm_weight_->weight.dim(0);  // this replica's vocabulary rows
+    const std::size_t src = b.batch * b.src_len, tgt = b.batch * b.tgt_len;
+    auto handle = [&](const char* stream) { return streamHandle(stream, set.index); };
+    // the inputs land on the stage that reads them: the tokens on the embeddings', the labels on the LM head's
+    auto input = [&](const char* stream, std::size_t n, std::optional<poplar::DataStream>& in, poplar::Tensor& t,
+                     std::size_t stage) {
+        in.emplace(graph_.addHostToDeviceFIFO(handle(stream), poplar::INT, n));
+        t = stages_.graph(stage).addVariable(poplar::INT, {n}, poplar::VariableMappingMethod::LINEAR, handle(stream));
+    };
+    input(streams::kInputIds, src, set.input_ids_in, set.input_ids, 0);
+    input(streams::kAttentionMask, src, set.mask_in, set.mask, 0);
+    input(streams::kDecoderInputIds, tgt, set.decoder_ids_in, set.decoder_ids, 0);
+    input(streams::kLabels, tgt, set.labels_in, set.labels, head_stage_);
+    set.loss_scale_in.emplace(graph_.addHostToDeviceFIFO(handle(streams::kLossScale), poplar::FLOAT, 1));
+    set.loss_scale = stages_.graph(head_stage_).addVariable(poplar::FLOAT, {1}, poplar::VariableMappingMethod::LINEAR,
+                                                            handle(streams::kLossScale));
+    if (shape.dropout && config_.dropout > 0.0f) {
+        set.seed_in.emplace(graph_.addHostToDeviceFIFO(handle(streams::kDropoutSeed), poplar::UNSIGNED_INT, 2));
+        set.dropout_seed = graph_.addVariable(poplar::UNSIGNED_INT, {2}, poplar::VariableMappingMethod::LINEAR,
+                                              handle(streams::kDropoutSeed));
+        set.dropout = std::make_unique<Dropout>(graph_, config_.dropout, set.dropout_seed, groups_);
+    }
+    set.loss_out.emplace(graph_.addDeviceToHostFIFO(handle(streams::kLoss), poplar::FLOAT, 1));
+    set.logits_out.emplace(graph_.addDeviceToHostFIFO(handle(streams::kLogits), poplar::FLOAT, tgt * shard));
+    set.encoder_out.emplace(graph_.addDeviceToHostFIFO(handle(streams::kEncoderOutput), poplar::FLOAT, src * config_.d_model));
+    set.training_result_out.emplace(graph_.addDeviceToHostFIFO(handle(streams::kTrainingResult), poplar::FLOAT, 2));
+
+    std::vector<poplar::program::Program> programs(kProgramCount, poplar::program::Sequence());
+    if (set.index == 0) {
+        programs[kZeroGradients] = zero_gradients_;
+        programs[kOptimizerStep] = optimizer_step_;
+    }
+    programs[kForward] = step(set, false, true);
+    programs[kForwardBackward] = step(set, true, false);
+    programs[kTrainingStep] = trainingStep(set);
+    if (b.micro_batches > 1) programs[kScheduledMicroBatches] = scheduledMicroBatches(set);
+    if (shape.decode.enabled()) {
+        set.decoding = std::make_unique<CachedDecoding>(graph_, stages_, config_, encoder_weights_, decoder_weights_,
+                                                        *lm_weight_, shape.decode, groups_, set.index);
+        programs[kDecodeBegin] = set.decoding->begin();
+        programs[kDecodeStep] = set.decoding->step();
+    }
+    programs_.insert(programs_.end(), programs.begin(), programs.end());
+}
+
+unsigned T5Program::programIndex(std::size_t set, Index index) const {
+    if (set >= sets_.size())
+        throw std::out_of_range("program set " + std::to_string(set) + " of " + std::to_string(sets_.size()));
+    if (index == kZeroGradients || index == kOptimizerStep) return unsigned(index);
+    return unsigned(set * kProgramCount + index);
+}
+
+const BatchShape& T5Program::shape(std::size_t set) const { return sets_.at(set)->shape.batch; }
+const DecodeShape& T5Program::decodeShape(std::size_t set) const { return sets_.at(set)->shape.decode; }
+const Dropout* T5Program::dropout(std::size_t set) const { return sets_.at(set)->dropout.get(); }
 
 bool T5Program::inStreamingMemory(const std::string& handle) const {
     return AdamW::isMomentHandle(handle) ? adamw_->streamsMoments() : plan().stream_weights;
 }
 
-poplar::program::Sequence T5Program::step(bool with_gradient, bool send_outputs) {
+poplar::program::Sequence T5Program::step(ProgramSet& set, bool with_gradient, bool send_outputs) {
     SegmentChain chain;
-    microBatch(chain, chain, PassKind{with_gradient, true, true, send_outputs}, with_gradient ? dropout_.get() : nullptr);
+    microBatch(set, chain, chain, PassKind{with_gradient, true, true, send_outputs},
+               with_gradient ? set.dropout.get() : nullptr);
     return chain.all();
 }
 
-poplar::program::Sequence T5Program::trainingStep() {
+poplar::program::Sequence T5Program::trainingStep(ProgramSet& set) {
     namespace pe = popops::expr;
     poplar::program::Sequence prog;
     prog.add(params_.zeroGradients());
@@ -111,11 +162,11 @@ poplar::program::Sequence T5Program::trainingStep() {
     };
     const poplar::Tensor loss_sum = scalar("step/loss_sum"), count_sum = scalar("step/count_sum");
     SegmentChain chain;
-    const CrossEntropy loss = microBatch(chain, chain, PassKind{true, false, false, false}, dropout_.get());
+    const CrossEntropy loss = microBatch(set, chain, chain, PassKind{true, false, false, false}, set.dropout.get());
     poplar::program::Sequence body = chain.all();
     popops::addInPlace(graph_, loss_sum, loss.total, body, "step/add_loss");
     popops::addInPlace(graph_, count_sum, loss.count, body, "step/add_count");
-    prog.add(poplar::program::Repeat(unsigned(shape_.micro_batches), body));
+    prog.add(poplar::program::Repeat(unsigned(set.shape.batch.micro_batches), body));
 
     // the summed loss's gradients over the step's count of labels: the gradient of the step's mean loss
     const poplar::Tensor inverse_count =
@@ -138,26 +189,26 @@ poplar::program::Sequence T5Program::trainingStep() {
                     "step/non_finite_values"),
         poplar::FLOAT, {0}, popops::Operation::MAX, prog, "step/non_finite");
     prog.add(poplar::program::Copy(poplar::concat(mean_loss.reshape({1}), non_finite.reshape({1})),
-                                   *training_result_out_));
+                                   *set.training_result_out));
     return prog;
 }
 
-poplar::program::Sequence T5Program::scheduledMicroBatches() {
-    const std::size_t m = shape_.micro_batches;
+poplar::program::Sequence T5Program::scheduledMicroBatches(ProgramSet& set) {
+    const std::size_t m = set.shape.batch.micro_batches;
     std::vector<SegmentChain> forward(m), backward(m);
     for (std::size_t k = 0; k < m; ++k) {
         Dropout* dropout = nullptr;
-        if (config_.dropout > 0.0f) {
+        if (set.dropout) {
             // each micro-batch keeps its own seed until its backward pass regenerates the masks
             const std::string name = "scheduled/dropout_seed" + std::to_string(k);
-            scheduled_seeds_.push_back(graph_.addVariable(poplar::UNSIGNED_INT, {2},
-                                                          poplar::VariableMappingMethod::LINEAR, name));
-            scheduled_dropout_.push_back(
-                std::make_unique<Dropout>(graph_, config_.dropout, scheduled_seeds_.back(), groups_));
-            dropout = scheduled_dropout_.back().get();
-            forward[k].on(0).add(poplar::program::Copy(*seed_in_, scheduled_seeds_.back()));
+            set.scheduled_seeds.push_back(graph_.addVariable(poplar::UNSIGNED_INT, {2},
+                                                             poplar::VariableMappingMethod::LINEAR, name));
+            set.scheduled_dropout.push_back(
+                std::make_unique<Dropout>(graph_, config_.dropout, set.scheduled_seeds.back(), groups_));
+            dropout = set.scheduled_dropout.back().get();
+            forward[k].on(0).add(poplar::program::Copy(*set.seed_in, set.scheduled_seeds.back()));
         }
-        microBatch(forward[k], backward[k], PassKind{true, true, true, false}, dropout);
+        microBatch(set, forward[k], backward[k], PassKind{true, true, true, false}, dropout);
     }
     poplar::program::Sequence prog;
     for (const PipelineTask& task : pipeline_tasks(plan().order, forward[0].stages(), backward[0].stages(),
@@ -168,50 +219,50 @@ poplar::program::Sequence T5Program::scheduledMicroBatches() {
     return prog;
 }
 
-CrossEntropy T5Program::microBatch(SegmentChain& forward, SegmentChain& backward, const PassKind& kind,
-                                   Dropout* dropout) {
+CrossEntropy T5Program::microBatch(ProgramSet& set, SegmentChain& forward, SegmentChain& backward,
+                                   const PassKind& kind, Dropout* dropout) {
     using poplar::program::Copy;
     {
         poplar::program::Sequence& prog = forward.on(0);
-        prog.add(Copy(*input_ids_in_, input_ids_));
-        prog.add(Copy(*mask_in_, mask_));
-        prog.add(Copy(*decoder_ids_in_, decoder_ids_));
-        if (dropout == dropout_.get() && dropout) prog.add(Copy(*seed_in_, dropout_seed_));
+        prog.add(Copy(*set.input_ids_in, set.input_ids));
+        prog.add(Copy(*set.mask_in, set.mask));
+        prog.add(Copy(*set.decoder_ids_in, set.decoder_ids));
+        if (dropout == set.dropout.get() && dropout) prog.add(Copy(*set.seed_in, set.dropout_seed));
     }
-    const std::size_t b = shape_.batch;
+    const std::size_t b = set.shape.batch.batch;
     poplar::Graph& first = stages_.graph(0);
     auto row_ids = [&](const poplar::Tensor& ids, const char* name) {
         return popops::cast(first, ids, poplar::UNSIGNED_INT, forward.on(0), name).expand({1});
     };
-    const Staged mask_bias{maskBias(first, mask_, b, shape_.src_len, forward.on(0), "mask_bias"), 0};
+    const Staged mask_bias{maskBias(first, set.mask, b, set.shape.batch.src_len, forward.on(0), "mask_bias"), 0};
     // both stacks' tokens are looked up first, on the embeddings' stage, so a pass crosses the stages in order
-    const Staged encoder_in = encoder_->embed(row_ids(input_ids_, "input_ids_u32"), forward);
-    const Staged decoder_in = decoder_->embed(row_ids(decoder_ids_, "decoder_ids_u32"), forward);
-    const Staged encoded = encoder_->forward(encoder_in, mask_bias, Staged{}, forward, dropout);
-    const Staged decoded = decoder_->forward(decoder_in, mask_bias, encoded, forward, dropout);
+    const Staged encoder_in = set.encoder->embed(row_ids(set.input_ids, "input_ids_u32"), forward);
+    const Staged decoder_in = set.decoder->embed(row_ids(set.decoder_ids, "decoder_ids_u32"), forward);
+    const Staged encoded = set.encoder->forward(encoder_in, mask_bias, Staged{}, forward, dropout);
+    const Staged decoded = set.decoder->forward(decoder_in, mask_bias, encoded, forward, dropout);
 
     poplar::Graph& head = stages_.graph(head_stage_);
     const poplar::Tensor y = stages_.to(decoded, head_stage_, forward, "lm_head/input_received").tensor;
     poplar::program::Sequence& prog = forward.on(head_stage_);
-    prog.add(Copy(*labels_in_, labels_));
+    prog.add(Copy(*set.labels_in, set.labels));
     const poplar::Tensor logits = lm_head_->forward(head, y, prog);
     const CrossEntropy loss =
-        crossEntropy(head, logits, labels_, kind.with_gradient, prog, kind.mean_gradient, groups_, config_.vocab);
-    if (kind.send_loss) prog.add(Copy(loss.loss.reshape({1}), *loss_out_));
+        crossEntropy(head, logits, set.labels, kind.with_gradient, prog, kind.mean_gradient, groups_, config_.vocab);
+    if (kind.send_loss) prog.add(Copy(loss.loss.reshape({1}), *set.loss_out));
     if (kind.send_outputs) {
-        prog.add(Copy(logits, *logits_out_));
-        forward.on(encoded.stage).add(Copy(encoded.tensor, *encoder_out_));
+        prog.add(Copy(logits, *set.logits_out));
+        forward.on(encoded.stage).add(Copy(encoded.tensor, *set.encoder_out));
     }
     if (kind.with_gradient) {
         // the loss scale multiplies every gradient (fp16 training keeps small gradients representable)
         poplar::program::Sequence& start = backward.on(head_stage_);
-        start.add(Copy(*loss_scale_in_, loss_scale_));
-        popops::mulInPlace(head, loss.d_logits, loss_scale_.reshape({1, 1}), start, "loss/scale");
+        start.add(Copy(*set.loss_scale_in, set.loss_scale));
+        popops::mulInPlace(head, loss.d_logits, set.loss_scale.reshape({1, 1}), start, "loss/scale");
         const Staged d_decoded{lm_head_->backward(head, loss.d_logits, start), head_stage_};
-        const Stack::Gradients decoder = decoder_->backward(d_decoded, backward);
-        const Stack::Gradients encoder = encoder_->backward(decoder.encoder_output, backward);
-        decoder_->embedBackward(decoder.embedded, backward);
-        encoder_->embedBackward(encoder.embedded, backward);
+        const Stack::Gradients decoder = set.decoder->backward(d_decoded, backward);
+        const Stack::Gradients encoder = set.encoder->backward(decoder.encoder_output, backward);
+        set.decoder->embedBackward(decoder.embedded, backward);
+        set.encoder->embedBackward(encoder.embedded, backward);
     }
     return loss;
 }

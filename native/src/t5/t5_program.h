@@ -1,8 +1,9 @@
-// The T5 graph and its programs for one IPU, built once for a static batch shape: the parameters as variables,
-// the batch through host streams, and programs that zero the gradients, run the forward pass, and run the
-// forward and backward passes (adding every parameter's gradient), the AdamW update, and, for a decode shape,
-// cached decoding (begin, then one step per token). Dropout acts in forward_backward only (training): the
-// forward program and decoding evaluate the model, as Hugging Face's eval mode does.
+// The T5 graph and its programs, built once: the parameters as variables (one copy, shared by every program), and
+// for each static shape asked for (a program set: a batch shape and, optionally, a decode shape) the batch through
+// host streams of its own and programs that run the forward pass, run the forward and backward passes (adding
+// every parameter's gradient), run a training step, and cached decoding (begin, then one step per token). Zeroing
+// the gradients and the AdamW update are the graph's, one of each. Dropout acts in the training passes of a set
+// built with it: the forward program and decoding evaluate the model, as Hugging Face's eval mode does.
 // Under a parallel plan (parallel.h) the graph is replicated tp x dp times; every stream and host handle is then
 // per replica (shard_layout.h maps shards and rows to the logical tensors and batch). With pipeline stages each
 // layer runs on its stage's IPU (stages.h) and a micro-batch's pass is a chain of segments; the scheduled
@@ -28,13 +29,15 @@
 #include "t5/parameters.h"
 #include "t5/stack.h"
 #include "t5/stages.h"
+#include "t5/stream_handle.h"
 #include "t5/t5_config.h"
 
 namespace ft5::t5 {
 
-// Host streams. To the device, INT per token: input ids and attention mask [batch, src_len], decoder input
-// ids and labels [batch, tgt_len] (-100: not counted). From the device, FLOAT: the loss (scalar), logits
-// [batch, tgt_len, vocab] and the encoder's output [batch, src_len, d_model] (the forward program). Replicated,
+// Host streams, each program set its own (stream_handle.h). To the device, INT per token: input ids and attention
+// mask [batch, src_len], decoder input ids and labels [batch, tgt_len] (-100: not counted). From the device,
+// FLOAT: the loss (scalar), logits [batch, tgt_len, vocab] and the encoder's output [batch, src_len, d_model] (the
+// forward program). Replicated,
 // each replica reads and sends its own block: batch is the rows of one replica (replicas of one tensor-parallel
 // group read the same rows), and its logits are those of its vocabulary shard ([batch, tgt_len, padded vocab / tp]).
 namespace streams {
@@ -54,9 +57,17 @@ inline constexpr const char* kEncoderOutput = "encoder_output";
 inline constexpr const char* kTrainingResult = "training_result";
 }  // namespace streams
 
+// One program set's static shapes. Without a decode shape its decoding programs are empty.
+struct ProgramShape {
+    BatchShape batch;
+    bool dropout = false;  // the training passes drop (when the config's dropout rate is above 0)
+    DecodeShape decode;
+};
+
 class T5Program {
 public:
-    // The programs, in the order programs() returns them (Engine::run's index).
+    // A program set's programs (programIndex gives Engine::run's index; for set 0 it is the enum's value).
+    // kZeroGradients and kOptimizerStep are the graph's: every set names the same program.
     // kTrainingStep: sets the gradients to those of the mean loss over shape.micro_batches micro-batches read in
     // turn from the streams (every counted label of the step weighs the same), and sends the training result.
     // kScheduledMicroBatches (built when shape.micro_batches > 1): forward_backward of each of the micro-batches,
@@ -74,17 +85,24 @@ public:
         kProgramCount = 8
     };
 
-    // Without a decode shape the decoding programs are empty. The graph's replication factor must be
-    // plan.replicas(); a plan that does not fit the config throws std::invalid_argument naming the field.
+    // One program set per shape, in order. The graph's replication factor must be plan.replicas(); a plan that does
+    // not fit the config throws std::invalid_argument naming the field.
+    T5Program(poplar::Graph& graph, const T5Config& config, const std::vector<ProgramShape>& sets,
+              const ParallelPlan& plan = {});
+    // One program set, with dropout when the config has it.
     T5Program(poplar::Graph& graph, const T5Config& config, const BatchShape& shape, const DecodeShape& decode = {},
               const ParallelPlan& plan = {});
+    ~T5Program();
 
     const Parameters& parameters() const { return params_; }
     const ParallelPlan& plan() const { return groups_.plan(); }
     const std::vector<poplar::program::Program>& programs() const { return programs_; }
-    const BatchShape& shape() const { return shape_; }
-    // The training passes' dropout: forward_backward's sites, then the training step's; null when dropout_rate is 0.
-    const Dropout* dropout() const { return dropout_.get(); }
+    std::size_t setCount() const { return sets_.size(); }
+    unsigned programIndex(std::size_t set, Index index) const;
+    const BatchShape& shape(std::size_t set = 0) const;
+    const DecodeShape& decodeShape(std::size_t set = 0) const;
+    // A set's training passes' dropout: forward_backward's sites, then the training step's; null when it has none.
+    const Dropout* dropout(std::size_t set = 0) const;
     // Whether a host handle (a parameter's weight or gradient, a moment) names a remote buffer (streaming memory:
     // Engine::copyToRemoteBuffer) rather than a variable (Engine::writeTensor).
     bool inStreamingMemory(const std::string& handle) const;
@@ -97,36 +115,31 @@ private:
         bool send_loss = false;      // send the mean loss
         bool send_outputs = false;   // send the logits and the encoder's output
     };
+    struct ProgramSet;
+    void addProgramSet(const ProgramShape& shape);
     // Reads the batch, runs the model, sends the loss; with_gradient adds the backward pass.
-    poplar::program::Sequence step(bool with_gradient, bool send_outputs);
-    // One micro-batch read from the streams: the model and its loss into the forward chain and, with_gradient, the
-    // backward pass into the backward chain. dropout: the training pass's (null: none).
-    CrossEntropy microBatch(SegmentChain& forward, SegmentChain& backward, const PassKind& kind, Dropout* dropout);
-    poplar::program::Sequence trainingStep();
-    poplar::program::Sequence scheduledMicroBatches();
+    poplar::program::Sequence step(ProgramSet& set, bool with_gradient, bool send_outputs);
+    // One micro-batch read from the set's streams: the model and its loss into the forward chain and,
+    // with_gradient, the backward pass into the backward chain. dropout: the training pass's (null: none).
+    CrossEntropy microBatch(ProgramSet& set, SegmentChain& forward, SegmentChain& backward, const PassKind& kind,
+                            Dropout* dropout);
+    poplar::program::Sequence trainingStep(ProgramSet& set);
+    poplar::program::Sequence scheduledMicroBatches(ProgramSet& set);
 
     poplar::Graph& graph_;
     T5Config config_;
-    BatchShape shape_;
     ReplicaGroups groups_;
     Stages stages_;
     Parameters params_;
     std::size_t head_stage_ = 0;  // the LM head's and the loss's
     const Parameter* encoder_embedding_ = nullptr;
     const Parameter* decoder_embedding_ = nullptr;
+    const Parameter* lm_weight_ = nullptr;
     StackWeights encoder_weights_, decoder_weights_;
-    std::unique_ptr<Stack> encoder_, decoder_;
     std::unique_ptr<LmHead> lm_head_;
     std::unique_ptr<AdamW> adamw_;
-    std::unique_ptr<CachedDecoding> decoding_;
-    std::unique_ptr<Dropout> dropout_;
-    // the scheduled micro-batches' dropout: each its own seed, read when its forward pass starts
-    std::vector<std::unique_ptr<Dropout>> scheduled_dropout_;
-    std::vector<poplar::Tensor> scheduled_seeds_;
-    // DataStream has no default constructor in the SDK: set while the graph is built.
-    std::optional<poplar::DataStream> input_ids_in_, mask_in_, decoder_ids_in_, labels_in_, loss_scale_in_, seed_in_;
-    std::optional<poplar::DataStream> loss_out_, logits_out_, encoder_out_, training_result_out_;
-    poplar::Tensor input_ids_, mask_, decoder_ids_, labels_, loss_scale_, dropout_seed_;
+    poplar::program::Sequence zero_gradients_, optimizer_step_;
+    std::vector<std::unique_ptr<ProgramSet>> sets_;
     std::vector<poplar::program::Program> programs_;
 };
 

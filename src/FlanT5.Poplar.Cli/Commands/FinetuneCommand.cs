@@ -182,6 +182,7 @@ internal static class FinetuneCommand
         if (!writes) return outcome.Interrupted ? shutdown?.ExitCode ?? ExitCodes.Interrupted : ExitCodes.Success;
 
         var programsBuilt = trainer.Model.Session.ProgramsBuilt;
+        var compilations = trainer.Model.Session.EngineCompilations;
         var summary = new RunSummary
         {
             RunDir = Path.GetFullPath(paths.RunDir),
@@ -194,6 +195,7 @@ internal static class FinetuneCommand
             SamplesPerSecond = outcome.SamplesPerSecond,
             FinalLoss = outcome.FinalLoss,
             ProgramsBuilt = programsBuilt,
+            EngineCompilations = compilations,
             Interrupted = outcome.Interrupted,
             TruncatedSources = outcome.Truncation.Sources,
             TruncatedTargets = outcome.Truncation.Targets,
@@ -206,7 +208,7 @@ internal static class FinetuneCommand
         output.WriteLine();
         output.WriteLine($"steps {outcome.StepsCompleted}/{outcome.StepsPlanned}, final loss {outcome.FinalLoss:F4}, " +
                          $"{outcome.SamplesPerSecond:F1} samples/s over {outcome.TrainSeconds:F1} s, " +
-                         $"{programsBuilt} device program(s) compiled");
+                         $"{programsBuilt} shape program set(s) in one engine, compiled {compilations} time(s)");
         foreach (var (split, a) in accuracy)
             output.WriteLine($"accuracy {split}: {a.Accuracy:P1} ({a.Correct}/{a.Total}, {a.Unknown} unknown)");
         output.WriteLine($"outputs in {summary.RunDir}:");

@@ -65,7 +65,8 @@ internal static class ParityCommand
         if (referencePath is null && trajectoryPath is null)
             throw new ArgumentException("give --reference FILE, --trajectory FILE, or both");
         var rows = new List<ParityRow>();
-        var programsBuilt = 0;  // device programs the sessions compiled (one per batch shape)
+        var programsBuilt = 0;  // the sessions' program sets (one per batch shape)
+        var compilations = 0;   // and their engine compilations
         using var checkpoint = HfCheckpointLoader.Open(modelDir);
         if (referencePath is not null)
         {
@@ -74,6 +75,7 @@ internal static class ParityCommand
             if (reference.Has("input_ids")) rows.AddRange(ReferenceParity.ForwardBackward(model, reference));
             rows.AddRange(ReferenceParity.Generation(model, reference));
             programsBuilt += model.Session.ProgramsBuilt;
+            compilations += model.Session.EngineCompilations;
         }
         if (trajectoryPath is not null)
         {
@@ -89,6 +91,7 @@ internal static class ParityCommand
             using var model = DeviceModel.Load(checkpoint, options);
             rows.AddRange(ReferenceParity.Trajectory(model, batches, json, float64));
             programsBuilt += model.Session.ProgramsBuilt;
+            compilations += model.Session.EngineCompilations;
         }
         if (rows.Count == 0) throw new InvalidDataException("the reference files held nothing to compare");
 
@@ -102,7 +105,7 @@ internal static class ParityCommand
         int failed = rows.Count(r => !r.Passed);
         output.WriteLine($"{rows.Count - failed} of {rows.Count} within bounds ({modelDir}, tp {options.TensorParallel}, " +
                          $"pp {options.PipelineStages}, replicas {options.Replicas}, " +
-                         $"{programsBuilt} programs compiled)");
+                         $"{programsBuilt} programs compiled, {compilations} engine compilations)");
         return failed == 0 ? ExitCodes.Success : ExitCodes.InternalError;
     }
 

@@ -134,6 +134,16 @@ internal static class Ft5Layout
             new("grad_norm", Offset: 8, Size: 8),
             new("skipped_nonfinite", Offset: 16, Size: 4),
         ]),
+        new("ft5_program_shape", typeof(ft5_program_shape), Size: 28, Alignment: 4,
+        [
+            new("struct_size", Offset: 0, Size: 4),
+            new("kind", Offset: 4, Size: 4),
+            new("batch", Offset: 8, Size: 4),
+            new("src_len", Offset: 12, Size: 4),
+            new("tgt_len", Offset: 16, Size: 4),
+            new("micro_batches", Offset: 20, Size: 4),
+            new("training", Offset: 24, Size: 4),
+        ]),
     ];
 
     internal sealed record Struct(string Name, Type ManagedType, long Size, long Alignment, IReadOnlyList<Field> Fields);

@@ -19,8 +19,8 @@ internal static unsafe partial class Ft5Native
     [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 2")]
     public const int FT5_ABI_VERSION_MAJOR = 2;
 
-    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 1")]
-    public const int FT5_ABI_VERSION_MINOR = 1;
+    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 2")]
+    public const int FT5_ABI_VERSION_MINOR = 2;
 
     [NativeTypeName("#define FT5_MAX_RANK 8")]
     public const int FT5_MAX_RANK = 8;
@@ -322,14 +322,37 @@ internal static unsafe partial class Ft5Native
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial ft5_status ft5_instances_leave();
 
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial void ft5_program_shape_init(ft5_program_shape* shape);
+
     /// <summary>
-    /// The device programs the session has compiled so far: a session runs the T5 graph compiled for each batch shape
-    /// bucket it was given (a graph compilation each on hardware), counting the one built at creation for the smallest
-    /// shape (it gives the parameter list). Since ABI 1.2.
+    /// Compiles the session's engine once with a program set for each of shapes that it does not hold yet, so that
+    /// the calls of those shapes compile nothing. Called right after ft5_session_create, before any parameter is
+    /// written, the model's state never goes through the host (a shape first met later compiles the engine again and
+    /// moves the state over). Nothing changes when a shape is invalid or the programs do not fit
+    /// (FT5_ERR_OUT_OF_MEMORY). Since ABI 2.2.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_session_prepare(ft5_session* session, [NativeTypeName("const ft5_program_shape *")] ft5_program_shape* shapes, [NativeTypeName("size_t")] nuint count);
+
+    /// <summary>
+    /// The program sets the session's engine holds: one per batch shape bucket it was given, all in one T5 graph over one
+    /// copy of the weights, counting the one built at creation for the smallest shape (it gives the parameter list).
+    /// Since ABI 1.2.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial ft5_status ft5_session_programs_built([NativeTypeName("const ft5_session *")] ft5_session* session, [NativeTypeName("uint32_t *")] uint* out_count);
+
+    /// <summary>
+    /// How many times the session compiled its engine: once at creation, then again with every program set so far each
+    /// time a shape bucket not seen before arrives (a graph compilation each on hardware). Since ABI 2.2.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_session_engine_compilations([NativeTypeName("const ft5_session *")] ft5_session* session, [NativeTypeName("uint32_t *")] uint* out_count);
 
     /// <summary>
     /// Throwing wrappers of every function that returns ft5_status: each passes the status to
@@ -469,9 +492,17 @@ internal static unsafe partial class Ft5Native
         public static void ft5_instances_leave()
             => Ft5Status.Check(Ft5Native.ft5_instances_leave(), "ft5_instances_leave");
 
+        /// <inheritdoc cref="Ft5Native.ft5_session_prepare"/>
+        public static void ft5_session_prepare(ft5_session* session, ft5_program_shape* shapes, nuint count)
+            => Ft5Status.Check(Ft5Native.ft5_session_prepare(session, shapes, count), "ft5_session_prepare");
+
         /// <inheritdoc cref="Ft5Native.ft5_session_programs_built"/>
         public static void ft5_session_programs_built(ft5_session* session, uint* out_count)
             => Ft5Status.Check(Ft5Native.ft5_session_programs_built(session, out_count), "ft5_session_programs_built");
+
+        /// <inheritdoc cref="Ft5Native.ft5_session_engine_compilations"/>
+        public static void ft5_session_engine_compilations(ft5_session* session, uint* out_count)
+            => Ft5Status.Check(Ft5Native.ft5_session_engine_compilations(session, out_count), "ft5_session_engine_compilations");
     }
 }
 
@@ -553,6 +584,7 @@ internal enum ft5_struct_id : uint
     FT5_STRUCT_OPTIMIZER_STEP = 7,
     FT5_STRUCT_STEP_RESULT = 8,
     FT5_STRUCT_TRAFFIC_REPORT = 9,
+    FT5_STRUCT_PROGRAM_SHAPE = 10,
 }
 
 [NativeTypeName("unsigned int")]
@@ -597,6 +629,17 @@ internal enum ft5_param_slot : uint
 
     /// <summary>AdamW second moment.</summary>
     FT5_SLOT_ADAM_V = 3,
+}
+
+/// <summary>What a program set of the session's engine runs (ft5_session_prepare).</summary>
+[NativeTypeName("unsigned int")]
+internal enum ft5_program_kind : uint
+{
+    /// <summary>forward and forward_backward of batch rows x src_len -&gt; tgt_len tokens.</summary>
+    FT5_PROGRAM_BATCH = 0,
+
+    /// <summary>a decode (ft5_session_decode_begin) of batch rows of src_len tokens with room for tgt_len steps.</summary>
+    FT5_PROGRAM_DECODE = 1,
 }
 
 internal partial struct ft5_device
@@ -974,4 +1017,38 @@ internal partial struct ft5_step_result
     /// <summary>1 when a gradient was NaN or infinite: nothing was updated.</summary>
     [NativeTypeName("int32_t")]
     public int skipped_nonfinite;
+}
+
+/// <summary>
+/// A shape the session will run, in the terms of its calls (whole batches; the session buckets them as it does
+/// the calls). Since ABI 2.2.
+/// </summary>
+internal partial struct ft5_program_shape
+{
+    [NativeTypeName("uint32_t")]
+    public uint struct_size;
+
+    /// <summary>an ft5_program_kind</summary>
+    [NativeTypeName("uint32_t")]
+    public uint kind;
+
+    [NativeTypeName("uint32_t")]
+    public uint batch;
+
+    [NativeTypeName("uint32_t")]
+    public uint src_len;
+
+    [NativeTypeName("uint32_t")]
+    public uint tgt_len;
+
+    /// <summary>
+    /// FT5_PROGRAM_BATCH: the micro-batches of one ft5_session_forward_backward_micro_batches call (0 or 1: single
+    /// calls). Under one pipeline stage the micro-batches run one at a time, on the program of one.
+    /// </summary>
+    [NativeTypeName("uint32_t")]
+    public uint micro_batches;
+
+    /// <summary>FT5_PROGRAM_BATCH: 1 for training calls (dropout active), as ft5_batch.training.</summary>
+    [NativeTypeName("int32_t")]
+    public int training;
 }

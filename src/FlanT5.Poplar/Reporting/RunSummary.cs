@@ -33,8 +33,10 @@ public sealed record RunSummary
     /// <summary>Samples / train seconds over the whole run.</summary>
     public double SamplesPerSecond { get; init; }
     public double? FinalLoss { get; init; }
-    /// <summary>Device programs the session compiled (one per batch shape bucket on the T5 graph).</summary>
+    /// <summary>Program sets of the session's engine (one per batch shape bucket, sharing the weights).</summary>
     public int ProgramsBuilt { get; init; }
+    /// <summary>Compilations of the engine: one per program set added (a graph compilation each on hardware).</summary>
+    public int EngineCompilations { get; init; }
     /// <summary>The launch: a reader tells a run of two instances from one process by it.</summary>
     public RunLaunch? Launch { get; init; }
     /// <summary>True when the run stopped early (Ctrl-C) after saving a checkpoint.</summary>

@@ -27,6 +27,9 @@ public sealed record DeviceModelOptions
     /// (<see cref="PlanDescription.FirstLocalReplica"/>); LocalReplicas 0 = all of them.</summary>
     public int FirstLocalReplica { get; init; }
     public int LocalReplicas { get; init; }
+    /// <summary>Shapes the session's engine is compiled for at creation, in one compilation before the weights are
+    /// written (<see cref="T5Session.Prepare"/>); others are compiled when first run.</summary>
+    public IReadOnlyList<ProgramShape> Shapes { get; init; } = [];
 
     public static DeviceModelOptions From(RunConfig config) => new()
     {
@@ -96,6 +99,15 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 LocalReplicas = options.LocalReplicas,
             };
             var session = T5Session.Create(device, description, plan);
+            try
+            {
+                if (options.Shapes.Count > 0) session.Prepare(options.Shapes);
+            }
+            catch
+            {
+                session.Dispose();
+                throw;
+            }
             return new DeviceModel(device, session, config, layout);
         }
         catch

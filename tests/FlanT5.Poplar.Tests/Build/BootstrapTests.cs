@@ -34,7 +34,7 @@ public class BootstrapTests
                           "catch { 'error: ' + $_.Exception.Message }; ");
         }
         script.Append("'[missing]'; (Get-MissingPackages @('cmake', 'g++', 'make', 'sentencepiece') { param($n) $n -in @('g++', 'make') }) -join ','; " +
-                      "(Get-MissingPackages @('cmake') { $true }).Count; '[packages]'; $BootstrapPackages -join ' '");
+                      "(Get-MissingPackages @('cmake') { $true }).Count; '[packages]'; $BootstrapPackages -join ' '; '[bench]'; $BenchPackages -join ' '");
         var result = PinnedPowerShell.Run(script.ToString());
         Assert.That(result.ExitCode, Is.Zero, result.Error);
         var sections = new Dictionary<string, List<string>>();
@@ -116,6 +116,17 @@ public class BootstrapTests
     public void MissingPackagesKeepTheRequiredOrder()
     {
         Assert.That(s_decisions.Value["missing"], Is.EqualTo(new[] { "cmake,sentencepiece", "0" }));
+    }
+
+    [Test]
+    public void TheBenchmarksPeerIsInstalledForTheBenchOnly()
+    {
+        Assert.That(s_decisions.Value["bench"].Single().Split(' '), Is.EqualTo(new[] { "python3-torch" }),
+            "torch_t5.py runs under /usr/bin/python3");
+        Assert.That(s_decisions.Value["packages"].Single().Split(' '), Does.Not.Contain("python3-torch"),
+            "the build and the tests do not need PyTorch");
+        var build = File.ReadAllText(RepositoryRoot.Combine("build.ps1"));
+        Assert.That(build, Does.Contain("Invoke-Bootstrap -Extra $BenchPackages"), "build.ps1 bench installs it");
     }
 
     [Test]

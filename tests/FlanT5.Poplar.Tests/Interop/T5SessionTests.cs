@@ -57,6 +57,28 @@ public class T5SessionTests
     }
 
     [Test]
+    public void PreparedShapesCompileTheEngineOnceAndTheirCallsCompileNothing()
+    {
+        RequireSessionExports();
+        using var device = IpuDevice.Open(Device);
+        using var session = T5Session.Create(device, Tiny);
+        Assert.That((session.ProgramsBuilt, session.EngineCompilations), Is.EqualTo((1, 1)));
+        session.Prepare([ProgramShape.Batch(2, 3, 2, training: true), ProgramShape.Decode(2, 3, 4)]);
+        Assert.That((session.ProgramsBuilt, session.EngineCompilations), Is.EqualTo((3, 2)));
+
+        var batch = new TokenBatch(2, 3, 2, inputIds: new[] { 5, 6, 1, 7, 1, 0 }, decoderInputIds: new[] { 0, 9, 0, 10 },
+            labels: new[] { 9, 1, 10, 1 }, training: true);
+        session.ZeroGradients();
+        Assert.That(float.IsFinite(session.ForwardBackward(batch, 1f)), Is.True);
+        session.DecodeBegin(new[] { 5, 6, 1, 7, 1, 0 }, [], 2, 3, 4);
+        session.DecodeEnd();
+        Assert.That((session.ProgramsBuilt, session.EngineCompilations), Is.EqualTo((3, 2)), "nothing new was compiled");
+
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => session.Prepare([ProgramShape.Batch(0, 3, 2)]))!;
+        Assert.That(bad.ParamName, Is.EqualTo("shapes[0].BatchSize"));
+    }
+
+    [Test]
     public void FindWriteAndReadAParameter()
     {
         RequireSessionExports();
