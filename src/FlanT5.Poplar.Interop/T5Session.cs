@@ -254,30 +254,20 @@ public sealed unsafe class T5Session : IDisposable
     /// <summary>
     /// Program sets the session's one engine holds: one per batch shape bucket run so far, all sharing the weights.
     /// </summary>
-    public int ProgramsBuilt
-    {
-        get
-        {
-            uint count;
-            using var session = Acquire();
-            Ft5Native.Checked.ft5_session_programs_built(session.Pointer, &count);
-            return (int)count;
-        }
-    }
+    public int ProgramsBuilt => Count(&Ft5Native.Checked.ft5_session_programs_built);
 
     /// <summary>
     /// Times the engine was compiled: once at creation and again, with every program set so far, for each new shape
     /// bucket (a graph compilation each on hardware).
     /// </summary>
-    public int EngineCompilations
+    public int EngineCompilations => Count(&Ft5Native.Checked.ft5_session_engine_compilations);
+
+    private int Count(delegate*<ft5_session*, uint*, void> query)
     {
-        get
-        {
-            uint count;
-            using var session = Acquire();
-            Ft5Native.Checked.ft5_session_engine_compilations(session.Pointer, &count);
-            return (int)count;
-        }
+        uint count;
+        using var session = Acquire();
+        query(session.Pointer, &count);
+        return (int)count;
     }
 
     /// <summary>State of the dropout random stream, for training checkpoints.</summary>

@@ -1,64 +1,62 @@
 #include "core/TileMap.hpp"
 
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
 namespace poplar_emulator {
+
+std::vector<TileMap::Stored>::const_iterator TileMap::firstEndingAfter(std::size_t index) const {
+  return std::partition_point(runs_.begin(), runs_.end(), [&](const Stored &r) { return r.end <= index; });
+}
 
 void TileMap::assign(std::size_t begin, std::size_t end, unsigned tile) {
   if (begin >= end) return;
-  // Cut any run that straddles begin or end, then drop the runs inside [begin, end).
-  auto it = byBegin_.lower_bound(begin);
-  if (it != byBegin_.begin()) {
-    auto prev = std::prev(it);
-    if (prev->second.end > begin) {
-      Entry tail = prev->second;
-      prev->second.end = begin;
-      if (tail.end > end) byBegin_[end] = tail;
-    }
+  if (end > std::numeric_limits<std::uint32_t>::max())
+    throw std::length_error("tile mapping: element " + std::to_string(end - 1) + " is beyond 2^32 elements of one variable");
+  const Stored run{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end), tile};
+  // Mappings are mostly written in order: extend or append.
+  if (runs_.empty() || runs_.back().end <= begin) {
+    if (!runs_.empty() && runs_.back().end == begin && runs_.back().tile == tile) runs_.back().end = run.end;
+    else runs_.push_back(run);
+    return;
   }
-  it = byBegin_.lower_bound(begin);
-  while (it != byBegin_.end() && it->first < end) {
-    if (it->second.end > end) {
-      Entry tail = it->second;
-      byBegin_.erase(it);
-      byBegin_[end] = tail;
-      break;
-    }
-    it = byBegin_.erase(it);
+  // Replace the runs overlapping [begin, end) by their parts outside it and the new run.
+  auto first = runs_.begin() + (firstEndingAfter(begin) - runs_.cbegin());
+  auto last = std::partition_point(first, runs_.end(), [&](const Stored &r) { return r.begin < end; });
+  std::vector<Stored> pieces;
+  if (first != last && first->begin < begin) pieces.push_back(Stored{first->begin, run.begin, first->tile});
+  pieces.push_back(run);
+  if (first != last && std::prev(last)->end > end)
+    pieces.push_back(Stored{run.end, std::prev(last)->end, std::prev(last)->tile});
+  const std::size_t at = static_cast<std::size_t>(runs_.erase(first, last) - runs_.begin());
+  runs_.insert(runs_.begin() + static_cast<std::ptrdiff_t>(at), pieces.begin(), pieces.end());
+  // Merge touching runs on one tile around the new ones, so runs stay few.
+  const std::size_t lo = at == 0 ? 0 : at - 1, hi = std::min(at + pieces.size() + 1, runs_.size());
+  std::size_t kept = lo;
+  for (std::size_t r = lo + 1; r < hi; ++r) {
+    if (runs_[kept].end == runs_[r].begin && runs_[kept].tile == runs_[r].tile) runs_[kept].end = runs_[r].end;
+    else runs_[++kept] = runs_[r];
   }
-  byBegin_[begin] = Entry{end, tile};
-  // Merge with neighbours on the same tile so runs stay few.
-  auto self = byBegin_.find(begin);
-  if (self != byBegin_.begin()) {
-    auto prev = std::prev(self);
-    if (prev->second.end == begin && prev->second.tile == tile) {
-      prev->second.end = self->second.end;
-      byBegin_.erase(self);
-      self = prev;
-    }
-  }
-  auto next = std::next(self);
-  if (next != byBegin_.end() && next->first == self->second.end && next->second.tile == tile) {
-    self->second.end = next->second.end;
-    byBegin_.erase(next);
-  }
+  runs_.erase(runs_.begin() + static_cast<std::ptrdiff_t>(kept + 1), runs_.begin() + static_cast<std::ptrdiff_t>(hi));
 }
 
 long TileMap::tileOf(std::size_t index) const {
-  auto it = byBegin_.upper_bound(index);
-  if (it == byBegin_.begin()) return -1;
-  --it;
-  return index < it->second.end ? static_cast<long>(it->second.tile) : -1;
+  auto it = firstEndingAfter(index);
+  return it != runs_.end() && it->begin <= index ? static_cast<long>(it->tile) : -1;
 }
 
 std::size_t TileMap::mappedElements() const {
   std::size_t n = 0;
-  for (const auto &kv : byBegin_) n += kv.second.end - kv.first;
+  for (const Stored &r : runs_) n += r.end - r.begin;
   return n;
 }
 
 std::vector<TileMap::Run> TileMap::runs() const {
   std::vector<Run> out;
-  out.reserve(byBegin_.size());
-  for (const auto &kv : byBegin_) out.push_back(Run{kv.first, kv.second.end, kv.second.tile});
+  out.reserve(runs_.size());
+  for (const Stored &r : runs_) out.push_back(Run{r.begin, r.end, r.tile});
   return out;
 }
 
