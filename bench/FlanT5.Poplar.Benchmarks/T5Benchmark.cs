@@ -182,16 +182,17 @@ public static class T5Benchmark
         var random = new Random(seed);
         double d = config.DModel;
         long total = 0;
-        float[] buffer = [];
+        // one buffer for every tensor: arrays of each size would be large-object garbage in the peak resident set
+        var buffer = new float[checked((int)session.Parameters.Max(p => p.ElementCount))];
         foreach (var p in session.Parameters)
         {
             int count = checked((int)p.ElementCount);
             total += count;
-            if (buffer.Length != count) buffer = new float[count];
+            var values = buffer.AsSpan(0, count);
             var leaf = p.Name.Split('.')[^2];
             if (p.Name.EndsWith("layer_norm.weight", StringComparison.Ordinal))
             {
-                Array.Fill(buffer, 1f);
+                values.Fill(1f);
             }
             else
             {
@@ -203,9 +204,9 @@ public static class T5Benchmark
                     "shared" or "embed_tokens" or "lm_head" => 1.0,
                     _ => 1 / Math.Sqrt(d),
                 };
-                FillNormal(buffer, std, random);
+                FillNormal(values, std, random);
             }
-            session.Write(p.Index, ParameterSlot.Weight, buffer);
+            session.Write(p.Index, ParameterSlot.Weight, values);
         }
         return total;
     }

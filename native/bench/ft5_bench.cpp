@@ -121,6 +121,17 @@ int main(int argc, char** argv) {
     ft5_plan_desc_init(&plan);
     ft5_session* session = nullptr;
     check(ft5_session_create(device, &m, &plan, &session), "ft5_session_create");
+    // The training and decoding shapes compiled together before the weights: the state never goes through the host.
+    ft5_program_shape shapes[2];
+    for (ft5_program_shape& s : shapes) {
+        ft5_program_shape_init(&s);
+        s.batch = a.batch;
+        s.src_len = a.src_len;
+        s.tgt_len = a.tgt_len;
+    }
+    shapes[0].training = 1;
+    shapes[1].kind = FT5_PROGRAM_DECODE;
+    check(ft5_session_prepare(session, shapes, 2), "ft5_session_prepare");
 
     // Random weights with the HF T5 init scales (factor 1.0), as torch_t5.py's init_weights.
     uint32_t count = 0;

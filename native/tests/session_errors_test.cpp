@@ -160,6 +160,31 @@ TEST_F(SessionErrors, ActivationsBeyondTheIpusMemoryAreOutOfMemoryNamingTheShape
     ft5_device_destroy(small);
 }
 
+TEST_F(SessionErrors, APreparedShapeBeyondTheIpusMemoryLeavesTheNewSessionRunning) {
+    ft5_device_desc dd;
+    ft5_device_desc_init(&dd);
+    dd.tiles_per_ipu = 16;
+    dd.bytes_per_tile = 64 * 1024;
+    dd.num_threads = 1;
+    ft5_device* small = nullptr;
+    ASSERT_EQ(ft5_device_create(&dd, &small), FT5_OK);
+    ft5_session* s = nullptr;
+    ASSERT_EQ(ft5_session_create(small, &model, &plan, &s), FT5_OK) << ft5_last_error();
+    // Prepared before any state exists: the engine the session had is dropped for the new one's compilation.
+    ft5_program_shape big;
+    ft5_program_shape_init(&big);
+    big.batch = 32;
+    big.src_len = 256;
+    big.tgt_len = 8;
+    expect_error(ft5_session_prepare(s, &big, 1), FT5_ERR_OUT_OF_MEMORY,
+                 "batch 32 x source 256 x target 8 tokens does not fit on chip");
+    float loss = 0;
+    EXPECT_EQ(ft5_session_forward_backward(s, &batch, 1.0f, &loss), FT5_OK) << ft5_last_error();
+    EXPECT_TRUE(std::isfinite(loss));
+    ft5_session_destroy(s);
+    ft5_device_destroy(small);
+}
+
 TEST_F(SessionErrors, MemoryReportCountsParametersAndFreesActivations) {
     ft5_memory_report r{};
     r.struct_size = sizeof(r);

@@ -258,9 +258,26 @@ void BuilderSession::ensure(const std::vector<t5::ProgramShape>& wanted) {
     if (sets.size() == sets_.size()) return;
     std::function<void(const t5::T5Program&)> before_compile;
     if (!engine_) before_compile = [this](const t5::T5Program& p) { check_state_fits(p); };
-    // Compiled first: shapes that do not fit leave the session as it was.
-    auto next = std::make_unique<SessionEngine>(*sdk_device_, t5_config_, plan_, device_->traffic(), sets, local_,
-                                                before_compile);
+    auto compile = [&](const std::vector<t5::ProgramShape>& program_sets) {
+        return std::make_unique<SessionEngine>(*sdk_device_, t5_config_, plan_, device_->traffic(), program_sets,
+                                               local_, before_compile);
+    };
+    // After a failure the session runs the program sets it had (an engine holding no state is compiled again).
+    auto restore = [&] {
+        if (engine_ || sets_.empty()) return;
+        engine_ = compile(sets_);
+        ++compilations_;
+        engine_->load();
+    };
+    // With no state to move, the engine before goes first: the two never hold memory at once.
+    if (engine_ && !state_defined_) engine_.reset();
+    std::unique_ptr<SessionEngine> next;
+    try {
+        next = compile(sets);
+    } catch (...) {
+        restore();
+        throw;
+    }
     ++compilations_;
     // The device runs one engine at a time, and loading one loses what the one before held on the device: the
     // state goes through the host to the new engine.
@@ -270,10 +287,12 @@ void BuilderSession::ensure(const std::vector<t5::ProgramShape>& wanted) {
         next->load();
     } catch (...) {
         // The new engine did not load: the one before holds the state again.
+        next.reset();
         if (engine_) {
             engine_->load();
             if (!state.empty()) write_state(*engine_, state);
         }
+        restore();
         throw;
     }
     if (!state.empty()) write_state(*next, state);
