@@ -131,18 +131,34 @@ TEST_F(SessionErrors, TooSmallArenaIsOutOfMemoryAndTheDeviceStaysUsable) {
     ft5_device_destroy(tiny);
 }
 
+// A session on an IPU of 16 tiles x 64 KiB: room for the small model's state, not for long batches' activations.
+struct OnASmallIpu {
+    ft5_device* device = nullptr;
+    ft5_session* session = nullptr;
+
+    OnASmallIpu(const ft5_model_desc& model, const ft5_plan_desc& plan) {
+        ft5_device_desc dd;
+        ft5_device_desc_init(&dd);
+        dd.tiles_per_ipu = 16;
+        dd.bytes_per_tile = 64 * 1024;
+        dd.num_threads = 1;
+        EXPECT_EQ(ft5_device_create(&dd, &device), FT5_OK) << ft5_last_error();
+        EXPECT_EQ(ft5_session_create(device, &model, &plan, &session), FT5_OK) << ft5_last_error();
+    }
+    ~OnASmallIpu() {
+        ft5_session_destroy(session);
+        ft5_device_destroy(device);
+    }
+    OnASmallIpu(const OnASmallIpu&) = delete;
+    OnASmallIpu& operator=(const OnASmallIpu&) = delete;
+};
+
 // The IPU model has the device's tiles and tile memory: the state fits in 1 MiB, a long batch's activations do not,
 // and that is the engine's out-of-memory error naming the shape, after which short batches run on the same state.
 TEST_F(SessionErrors, ActivationsBeyondTheIpusMemoryAreOutOfMemoryNamingTheShape) {
-    ft5_device_desc dd;
-    ft5_device_desc_init(&dd);
-    dd.tiles_per_ipu = 16;
-    dd.bytes_per_tile = 64 * 1024;
-    dd.num_threads = 1;
-    ft5_device* small = nullptr;
-    ASSERT_EQ(ft5_device_create(&dd, &small), FT5_OK);
-    ft5_session* s = nullptr;
-    ASSERT_EQ(ft5_session_create(small, &model, &plan, &s), FT5_OK) << ft5_last_error();
+    const OnASmallIpu small(model, plan);
+    ASSERT_NE(small.session, nullptr);
+    ft5_session* s = small.session;
     float loss = 0;
     ASSERT_EQ(ft5_session_forward_backward(s, &batch, 1.0f, &loss), FT5_OK) << ft5_last_error();
 
@@ -156,20 +172,12 @@ TEST_F(SessionErrors, ActivationsBeyondTheIpusMemoryAreOutOfMemoryNamingTheShape
     float again = 0;
     EXPECT_EQ(ft5_session_forward_backward(s, &batch, 1.0f, &again), FT5_OK) << ft5_last_error();
     EXPECT_EQ(again, loss);
-    ft5_session_destroy(s);
-    ft5_device_destroy(small);
 }
 
 TEST_F(SessionErrors, APreparedShapeBeyondTheIpusMemoryLeavesTheNewSessionRunning) {
-    ft5_device_desc dd;
-    ft5_device_desc_init(&dd);
-    dd.tiles_per_ipu = 16;
-    dd.bytes_per_tile = 64 * 1024;
-    dd.num_threads = 1;
-    ft5_device* small = nullptr;
-    ASSERT_EQ(ft5_device_create(&dd, &small), FT5_OK);
-    ft5_session* s = nullptr;
-    ASSERT_EQ(ft5_session_create(small, &model, &plan, &s), FT5_OK) << ft5_last_error();
+    const OnASmallIpu small(model, plan);
+    ASSERT_NE(small.session, nullptr);
+    ft5_session* s = small.session;
     // Prepared before any state exists: the engine the session had is dropped for the new one's compilation.
     ft5_program_shape big;
     ft5_program_shape_init(&big);
@@ -181,8 +189,6 @@ TEST_F(SessionErrors, APreparedShapeBeyondTheIpusMemoryLeavesTheNewSessionRunnin
     float loss = 0;
     EXPECT_EQ(ft5_session_forward_backward(s, &batch, 1.0f, &loss), FT5_OK) << ft5_last_error();
     EXPECT_TRUE(std::isfinite(loss));
-    ft5_session_destroy(s);
-    ft5_device_destroy(small);
 }
 
 TEST_F(SessionErrors, MemoryReportCountsParametersAndFreesActivations) {
