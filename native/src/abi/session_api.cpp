@@ -110,28 +110,35 @@ void check_mask(const int32_t* mask, uint64_t count, const char* what, uint32_t 
     }
 }
 
-ft5::session::BatchView check_batch(const ft5_batch* batch, const ft5::session::ModelConfig& c, bool need_labels,
-                                    uint32_t replicas) {
-    const auto b = ft5::abi::read_desc(batch, ft5_batch_init, "batch");
-    check_len(b.batch, "batch->batch");
-    if (b.batch % replicas != 0) {
-        invalid_argument("batch->batch is " + std::to_string(b.batch) + "; with plan->replicas = " +
+// The dimensions of a batch (or of a shape that will run batches), its fields named `prefix` + "batch" etc.:
+// batch rows (a multiple of the replicas), lengths, tokens per side, and the training flag.
+void check_dimensions(const std::string& what, const std::string& prefix, uint32_t batch, uint32_t src_len,
+                      uint32_t tgt_len, int32_t training, uint32_t replicas) {
+    check_len(batch, (prefix + "batch").c_str());
+    if (batch % replicas != 0) {
+        invalid_argument(prefix + "batch is " + std::to_string(batch) + "; with plan->replicas = " +
                          std::to_string(replicas) + " it must be a multiple of the replicas (each takes batch / "
                          "replicas rows)");
     }
-    check_len(b.src_len, "batch->src_len");
-    check_len(b.tgt_len, "batch->tgt_len");
-    const uint64_t src = uint64_t(b.batch) * b.src_len, tgt = uint64_t(b.batch) * b.tgt_len;
-    if (src > kMaxTokens || tgt > kMaxTokens) {
-        invalid_argument("batch of " + std::to_string(b.batch) + " x (" + std::to_string(b.src_len) + " + " +
-                         std::to_string(b.tgt_len) + ") tokens exceeds " + std::to_string(kMaxTokens) + " per side");
+    check_len(src_len, (prefix + "src_len").c_str());
+    check_len(tgt_len, (prefix + "tgt_len").c_str());
+    if (uint64_t(batch) * src_len > kMaxTokens || uint64_t(batch) * tgt_len > kMaxTokens) {
+        invalid_argument(what + " of " + std::to_string(batch) + " x (" + std::to_string(src_len) + " + " +
+                         std::to_string(tgt_len) + ") tokens exceeds " + std::to_string(kMaxTokens) + " per side");
     }
+    if (training != 0 && training != 1) {
+        invalid_argument(prefix + "training is " + std::to_string(training) + "; expected 0 or 1");
+    }
+}
+
+ft5::session::BatchView check_batch(const ft5_batch* batch, const ft5::session::ModelConfig& c, bool need_labels,
+                                    uint32_t replicas) {
+    const auto b = ft5::abi::read_desc(batch, ft5_batch_init, "batch");
+    check_dimensions("batch", "batch->", b.batch, b.src_len, b.tgt_len, b.training, replicas);
+    const uint64_t src = uint64_t(b.batch) * b.src_len, tgt = uint64_t(b.batch) * b.tgt_len;
     if (b.input_ids == nullptr) invalid_argument("batch->input_ids is NULL");
     if (b.decoder_input_ids == nullptr) invalid_argument("batch->decoder_input_ids is NULL");
     if (need_labels && b.labels == nullptr) invalid_argument("batch->labels is NULL; a loss needs labels");
-    if (b.training != 0 && b.training != 1) {
-        invalid_argument("batch->training is " + std::to_string(b.training) + "; expected 0 or 1");
-    }
     check_ids(b.input_ids, src, c.vocab, "batch->input_ids", b.src_len);
     check_ids(b.decoder_input_ids, tgt, c.vocab, "batch->decoder_input_ids", b.tgt_len);
     check_mask(b.attention_mask, src, "batch->attention_mask", b.src_len);
@@ -566,19 +573,9 @@ ft5_status ft5_session_prepare(ft5_session* session, const ft5_program_shape* sh
         if (d.kind != FT5_PROGRAM_BATCH && d.kind != FT5_PROGRAM_DECODE)
             invalid_argument(at + ".kind is " + std::to_string(d.kind) + "; expected FT5_PROGRAM_BATCH (0) or "
                              "FT5_PROGRAM_DECODE (1)");
-        check_len(d.batch, (at + ".batch").c_str());
-        check_len(d.src_len, (at + ".src_len").c_str());
-        check_len(d.tgt_len, (at + ".tgt_len").c_str());
-        if (uint64_t(d.batch) * d.src_len > kMaxTokens || uint64_t(d.batch) * d.tgt_len > kMaxTokens)
-            invalid_argument(at + ": " + std::to_string(d.batch) + " x (" + std::to_string(d.src_len) + " + " +
-                             std::to_string(d.tgt_len) + ") tokens exceeds " + std::to_string(kMaxTokens) +
-                             " per side");
         const bool decode = d.kind == FT5_PROGRAM_DECODE;
-        if (!decode && d.batch % replicas_of(s) != 0)
-            invalid_argument(at + ".batch is " + std::to_string(d.batch) + "; with plan->replicas = " +
-                             std::to_string(replicas_of(s)) + " it must be a multiple of the replicas");
-        if (d.training != 0 && d.training != 1)
-            invalid_argument(at + ".training is " + std::to_string(d.training) + "; expected 0 or 1");
+        // every replica decodes all of a decode's rows
+        check_dimensions(at, at + ".", d.batch, d.src_len, d.tgt_len, d.training, decode ? 1 : replicas_of(s));
         if (d.micro_batches > kMaxLen)
             invalid_argument(at + ".micro_batches is " + std::to_string(d.micro_batches) + "; expected 0.." +
                              std::to_string(kMaxLen));

@@ -24,11 +24,7 @@ BuilderDecode::BuilderDecode(BuilderSession& session, const int32_t* ids, const 
 }
 
 ShapePrograms& BuilderDecode::program() {
-    t5::DecodeShape d;
-    d.batch = bucket_rows_;
-    d.src_len = bucket_of(src_len_);
-    d.max_len = bucket_of(max_steps_);
-    return session_.program_for(t5::BatchShape{1, 1, 1, 1}, false, d);
+    return session_.program_for(ShapeRequest{true, uint32_t(bucket_rows_), src_len_, max_steps_});
 }
 
 void BuilderDecode::restart() {

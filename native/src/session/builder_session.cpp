@@ -70,7 +70,7 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const ModelC
         invalid_argument(std::string("plan: ") + e.what());
     }
     sdk_device_ = std::make_unique<poplar::Device>(attached_device(device_->topology(), plan_.replicas() * plan_.pp));
-    // The smallest program gives the parameter list (and holds the session state until another runs).
+    // The smallest program set gives the parameter list.
     program_for(t5::BatchShape{1, 1, 1, 1}, false);
     const auto& all = engine_->program().parameters().all();
     for (std::size_t i = 0; i < all.size(); ++i) {
@@ -219,15 +219,19 @@ BuilderSession::Key BuilderSession::key_of(const t5::ProgramShape& s) {
                s.dropout,      s.decode.batch,  s.decode.src_len, s.decode.max_len};
 }
 
-ShapePrograms& BuilderSession::program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode) {
-    const t5::ProgramShape wanted{shape, dropout && t5_config_.dropout > 0.0f, decode};
-    ensure({wanted});
-    return engine_->shape_programs(set_of_.at(key_of(wanted)));
+ShapePrograms& BuilderSession::program_for(const t5::BatchShape& shape, bool dropout) {
+    return programs_of(t5::ProgramShape{shape, drops(dropout), {}});
+}
+
+ShapePrograms& BuilderSession::program_for(const ShapeRequest& request) { return programs_of(program_shape(request)); }
+
+ShapePrograms& BuilderSession::programs_of(const t5::ProgramShape& shape) {
+    ensure({shape});
+    return engine_->shape_programs(set_of_.at(key_of(shape)));
 }
 
 t5::ProgramShape BuilderSession::program_shape(const ShapeRequest& r) const {
     if (r.decode) {
-        // as BuilderDecode runs them
         t5::DecodeShape d;
         d.batch = bucket_of(r.batch);
         d.src_len = bucket_of(r.src_len);
@@ -241,7 +245,7 @@ t5::ProgramShape BuilderSession::program_shape(const ShapeRequest& r) const {
     t5::BatchShape shape = replica_shape(b);
     // one pipeline stage runs a call's micro-batches one at a time
     if (plan_.pp > 1 && r.micro_batches > 1) shape.micro_batches = r.micro_batches;
-    return t5::ProgramShape{shape, r.training && t5_config_.dropout > 0.0f, {}};
+    return t5::ProgramShape{shape, drops(r.training), {}};
 }
 
 void BuilderSession::prepare(const std::vector<ShapeRequest>& requests) {

@@ -101,9 +101,10 @@ public:
     // Holds the engine's activations in the arena of every local IPU for one run.
     std::vector<ipu::ArenaReservation> activations() const;
 
-    // The programs for a shape, built when first asked for (compiling the engine again), on the engine that holds
-    // the state.
-    ShapePrograms& program_for(const t5::BatchShape& shape, bool dropout, const t5::DecodeShape& decode = {});
+    // The programs for a replica's batch shape, or for a request in the calls' terms, built when first asked for
+    // (compiling the engine again), on the engine that holds the state.
+    ShapePrograms& program_for(const t5::BatchShape& shape, bool dropout);
+    ShapePrograms& program_for(const ShapeRequest& request);
     // Compiles the engine once with the program sets of every request it does not hold yet.
     void prepare(const std::vector<ShapeRequest>& requests);
     // The program shape one replica runs for batch b: its rows, bucketed.
@@ -113,11 +114,14 @@ private:
     using Key = std::tuple<std::size_t, std::size_t, std::size_t, std::size_t, bool, std::size_t, std::size_t,
                            std::size_t>;
     static Key key_of(const t5::ProgramShape& s);
+    // Whether a training pass drops: a program set without dropout serves every call when the rate is 0.
+    bool drops(bool training) const { return training && t5_config_.dropout > 0.0f; }
     // The program set a request runs on, bucketed as its calls are.
     t5::ProgramShape program_shape(const ShapeRequest& r) const;
     // Compiles the engine with the program sets so far and those of `wanted` it lacks (none lacking: nothing), and
     // moves the state to it.
     void ensure(const std::vector<t5::ProgramShape>& wanted);
+    ShapePrograms& programs_of(const t5::ProgramShape& shape);
     // Every state tensor of every parameter (state_handles order), each as its local replicas' blocks.
     std::vector<std::vector<float>> read_state(SessionEngine& from);
     void write_state(SessionEngine& to, const std::vector<std::vector<float>>& state);
