@@ -98,6 +98,10 @@ TEST(Memory, TheEngineHoldsHostStorageForAVariableOnlyWhileItIsLive) {
     EXPECT_EQ(emulator_test::readFloats(engine, "h", 50), std::vector<float>(50, 7.0f)) << "run " << run;
     EXPECT_EQ(poplar_emulator::hostStorage(engine).current, 600u) << "run " << run;
     EXPECT_EQ(poplar_emulator::hostStorage(engine).peak, 600u + 10000u) << "run " << run;  // {b, t} at s3 and s4
+    // What it freed and keeps for the next run stays within the peak.
+    EXPECT_LE(poplar_emulator::hostStorage(engine).current + poplar_emulator::hostStorage(engine).pooled,
+              poplar_emulator::hostStorage(engine).peak) << "run " << run;
+    EXPECT_GT(poplar_emulator::hostStorage(engine).pooled, 0u) << "run " << run;
   }
 }
 

@@ -58,7 +58,6 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const ModelC
     : device_(std::move(device)), config_(config), t5_config_(builder_config(config)), plan_(plan),
       local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local),
       weights_only_(weights_only), rng_key_(mix(config.seed)) {
-    use_host_threads(device_->topology().threads());
     try {
         t5_config_.validate();
     } catch (const std::invalid_argument& e) {
@@ -263,8 +262,10 @@ void BuilderSession::ensure(const std::vector<t5::ProgramShape>& wanted) {
     std::function<void(const t5::T5Program&)> before_compile;
     if (!engine_) before_compile = [this](const t5::T5Program& p) { check_state_fits(p); };
     auto compile = [&](const std::vector<t5::ProgramShape>& program_sets) {
-        return std::make_unique<SessionEngine>(*sdk_device_, t5_config_, plan_, device_->traffic(), program_sets,
-                                               local_, before_compile);
+        auto engine = std::make_unique<SessionEngine>(*sdk_device_, t5_config_, plan_, device_->traffic(),
+                                                      program_sets, local_, before_compile);
+        use_host_threads(engine->engine(), device_->topology().threads());
+        return engine;
     };
     // After a failure the session runs the program sets it had (an engine holding no state is compiled again).
     auto restore = [&] {

@@ -22,7 +22,7 @@ struct RunCost {
 // The most bytes the IPU of each stage (0..stages-1 of a replica) holds beyond its always-live variables.
 std::vector<std::size_t> compiled_activation_bytes(const poplar::Engine& engine, std::size_t stages);
 RunCost last_run_cost(const poplar::Engine& engine);
-// Sets the threads the SDK's host arithmetic uses, where it has any.
-void use_host_threads(unsigned threads);
+// Sets the host threads the engine's arithmetic uses, where the SDK has any.
+void use_host_threads(poplar::Engine& engine, unsigned threads);
 
 }  // namespace ft5::session

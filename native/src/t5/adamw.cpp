@@ -147,16 +147,18 @@ poplar::program::Sequence AdamW::step() const {
             update.add(Copy(remote_moments_[i].m, mo.m, {name + "/fetch_m"}));
             update.add(Copy(remote_moments_[i].v, mo.v, {name + "/fetch_v"}));
         }
-        const auto g = pe::_2 * pe::_3;  // the unscaled, clipped gradient
+        // One pass over the parameter: m, v and w are written together, and every expression reads the values
+        // from before the map (as the SDK's fused map does), so w's update is written with the new m and v.
+        const auto g = pe::_4 * pe::_5;  // the unscaled, clipped gradient
         // m = lerp(m, g, 1 - beta1)
-        popops::mapInPlace(graph_, pe::_1 + pe::_4 * (g - pe::_1), {mo.m, p.gradient, grad_mul, s(kOneMinusBeta1)},
-                           update, name + "/m");
-        popops::mapInPlace(graph_, pe::_1 * pe::_4 + (pe::_5 * g) * g,
-                           {mo.v, p.gradient, grad_mul, s(kBeta2), s(kOneMinusBeta2)}, update, name + "/v");
+        const auto m = pe::_2 + pe::_6 * (g - pe::_2);
+        const auto v = pe::_3 * pe::_7 + (pe::_8 * g) * g;
         // w = w (1 - lr wd) - step_size m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-        popops::mapInPlace(graph_, pe::_1 * pe::_2 + (-pe::_3 * pe::_4) / (pe::Sqrt(pe::_5) / pe::_6 + pe::_7),
-                           {p.weight, decay, s(kStepSize), mo.m, mo.v, s(kSqrtCorrection2), s(kEps)}, update,
-                           name + "/w");
+        const auto w = pe::_1 * pe::_9 + (-pe::_10 * m) / (pe::Sqrt(v) / pe::_11 + pe::_12);
+        popops::mapInPlace(graph_, {w, m, v},
+                           {p.weight, mo.m, mo.v, p.gradient, grad_mul, s(kOneMinusBeta1), s(kBeta2), s(kOneMinusBeta2),
+                            decay, s(kStepSize), s(kSqrtCorrection2), s(kEps)},
+                           update, name + "/update");
         storeWeight(p, update);
         if (streamsMoments()) {
             update.add(Copy(mo.m, remote_moments_[i].m, {name + "/store_m"}));

@@ -1,12 +1,14 @@
 #include "t5/cached_decoding.h"
 
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
 #include <popops/Cast.hpp>
 #include <popops/DynamicSlice.hpp>
 #include <popops/ElementWise.hpp>
+#include <popops/Reduce.hpp>
 #include <popops/Zero.hpp>
 
 #include "t5/attention.h"
@@ -108,14 +110,24 @@ poplar::program::Sequence CachedDecoding::step() {
     prog.add(Copy(*tokens_in_, tokens_));
     prog.add(Copy(*parents_in_, parents_));
     const std::size_t b = shape_.batch, d = config_.d_model;
-    // every row-major [batch, ...] cache takes its parent row: gathered, then copied back over itself
+    // every row-major [batch, ...] cache takes its parent row: gathered, then copied back over itself; only when a
+    // row takes another's place (greedy decoding and beams that keep their rows copy nothing)
     const poplar::Tensor parents =
         popops::cast(graph_, parents_, poplar::UNSIGNED_INT, prog, "decode/parents_u32").expand({1});
+    std::vector<int> own_rows(b);
+    std::iota(own_rows.begin(), own_rows.end(), 0);
+    const poplar::Tensor row_ids = graph_.addConstant<int>(poplar::INT, {b}, own_rows, "decode/row_ids");
+    graph_.setTileMapping(row_ids, 0);
+    const poplar::Tensor moved = popops::reduce(
+        graph_, popops::map(graph_, pe::NotEqual(pe::_1, pe::_2), {parents_, row_ids}, prog, "decode/moved_rows"),
+        poplar::BOOL, {0}, popops::Operation::LOGICAL_OR, prog, "decode/any_moved");
+    poplar::program::Sequence reorder_prog;
     auto reorder = [&](const poplar::Tensor& t, const std::string& name) {
         const poplar::Tensor rows = t.reshape({b, t.numElements() / b});
-        prog.add(Copy(popops::multiSlice(graph_, rows, parents, {0}, {1}, prog, popops::SlicePlan(), {}, name)
-                          .reshape(t.shape()),
-                      t));
+        reorder_prog.add(
+            Copy(popops::multiSlice(graph_, rows, parents, {0}, {1}, reorder_prog, popops::SlicePlan(), {}, name)
+                     .reshape(t.shape()),
+                 t));
     };
     for (std::size_t l = 0; l < cache_.size(); ++l) {
         const std::string n = "decode/layer" + std::to_string(l) + "/reorder";
@@ -125,6 +137,7 @@ poplar::program::Sequence CachedDecoding::step() {
         reorder(cache_[l].cross_v, n + "_cross_v");
     }
     reorder(cross_bias_, "decode/reorder_cross_bias");
+    prog.add(poplar::program::If(moved, reorder_prog, poplar::program::Sequence()));
     const poplar::Tensor ids = popops::cast(graph_, tokens_, poplar::UNSIGNED_INT, prog, "decode/tokens_u32").expand({1});
     poplar::Tensor x;
     fetch(*decoder_.embedding, prog);

@@ -15,6 +15,7 @@
 #include <poplar/StreamCallback.hpp>
 
 #include "core/GraphState.hpp"
+#include "core/HostWorkers.hpp"
 #include "core/Instances.hpp"
 #include "core/DeviceState.hpp"
 #include "core/Memory.hpp"
@@ -58,10 +59,12 @@ public:
   std::size_t streamBlockBytes(const StreamInfo &stream) const;
   std::vector<unsigned char> &remoteStorage(const RemoteBufferInfo &buffer, unsigned replica);
   std::mt19937 &kernelRandom(const StepNode *step, unsigned replica);
+  HostWorkers &workers() { return *workers_; }
+  void setHostThreads(unsigned threads) { workers_ = std::make_unique<HostWorkers>(threads == 0 ? 1 : threads); }
 
   const MemoryReport &memory() const { return memory_; }
   const CycleReport &lastRun() const { return lastRun_; }
-  HostStorage hostStorage() const { return storage_; }
+  HostStorage hostStorage() const;
   ~EngineImpl();
   EngineImpl(const EngineImpl &) = delete;
   EngineImpl &operator=(const EngineImpl &) = delete;
@@ -112,6 +115,7 @@ private:
   bool allocated_ = false;  // the variables and remote buffers have storage
   bool displaced_ = false;  // another engine was loaded onto this one's device after it
   const DeviceState *device_ = nullptr;
+  std::unique_ptr<HostWorkers> workers_ = std::make_unique<HostWorkers>(1);
 };
 
 } // namespace poplar_emulator

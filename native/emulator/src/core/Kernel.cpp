@@ -117,7 +117,8 @@ public:
   void run(ReplicaContext &r) const override {
     Gathered g;
     gatherAll(r, k_.inputs, k_.outputs, g);
-    KernelIo io(g.inputs, g.outputs, r.replica(), r.replicationFactor(), r.engine().kernelRandom(this, r.replica()));
+    KernelIo io(g.inputs, g.outputs, r.replica(), r.replicationFactor(), r.engine().kernelRandom(this, r.replica()),
+                r.engine().workers());
     k_.body(io);
     scatterAll(r, k_.outputs, g, name());
   }
@@ -158,7 +159,8 @@ public:
     std::vector<KernelIo> ios;
     ios.reserve(members.size());
     for (auto &[replica, arrays] : members)
-      ios.emplace_back(arrays->inputs, arrays->outputs, replica, engine.replicationFactor(), engine.kernelRandom(this, replica));
+      ios.emplace_back(arrays->inputs, arrays->outputs, replica, engine.replicationFactor(),
+                       engine.kernelRandom(this, replica), engine.workers());
     k_.body(ios);
     for (std::size_t i = 0; i < replicas.size(); ++i) scatterAll(*replicas[i], k_.outputs, g[i], name());
   }

@@ -15,7 +15,9 @@
 //     overflow or infinity stops the run with poplar::application_runtime_error naming the kernel, its
 //     debug context and the tensor; with inv on, a NaN does the same.
 // Kernels run wherever their Sequence runs: under Repeat, If, Call, RepeatWhile*, and for every
-// replica (replicas may run on several threads: a body must touch only its KernelIo).
+// replica (replicas may run on several threads: a body must touch only its KernelIo). A body with much work splits
+// it with io.workers().run(parts, part): the parts run on the engine's host workers, so they must touch disjoint
+// output elements, and each part must compute the same values whichever thread runs it.
 //
 // For memory liveness (and so for when the engine holds a variable's storage), outputs count as written: an
 // output covering a whole variable starts a new live range. An op whose body reads its outputs' values
@@ -55,6 +57,7 @@
 #include <poplar/Type.hpp>
 
 #include "core/ProgramNode.hpp"
+#include "kernels/part_runner.h"
 
 namespace poplar_emulator {
 
@@ -77,9 +80,9 @@ struct KernelArray {
 class KernelIo {
 public:
   KernelIo(std::vector<KernelArray> &inputs, std::vector<KernelArray> &outputs, unsigned replica,
-           unsigned replicationFactor, std::mt19937 &random)
+           unsigned replicationFactor, std::mt19937 &random, PartRunner &workers)
       : inputs_(inputs), outputs_(outputs), replica_(replica), replicationFactor_(replicationFactor),
-        random_(random) {}
+        random_(random), workers_(workers) {}
   std::size_t numInputs() const { return inputs_.size(); }
   std::size_t numOutputs() const { return outputs_.size(); }
   const KernelArray &input(std::size_t i) const { return inputs_.at(i); }
@@ -88,6 +91,8 @@ public:
   unsigned replicationFactor() const { return replicationFactor_; }
   // Seeded per kernel and replica when the engine is built; advances from run to run.
   std::mt19937 &random() { return random_; }
+  // The host threads the body may split its work over.
+  PartRunner &workers() { return workers_; }
 
 private:
   std::vector<KernelArray> &inputs_;
@@ -95,6 +100,7 @@ private:
   unsigned replica_;
   unsigned replicationFactor_;
   std::mt19937 &random_;
+  PartRunner &workers_;
 };
 
 struct KernelCost {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/SeedRng.hpp"
+#include "core/StoragePool.hpp"
 #include "core/TensorImpl.hpp"
 
 namespace poplar_emulator {
@@ -31,15 +32,25 @@ public:
   EngineImpl &engine() { return engine_; }
   std::vector<std::vector<unsigned char>> &storage() { return storage_; }
   // A variable's storage over its live range only (zeroed when acquired: its value there is undefined). Each
-  // returns the bytes it allocated or freed.
+  // returns the bytes it took or gave back.
   std::size_t acquire(std::size_t var, std::size_t bytes) {
     if (!storage_[var].empty() || bytes == 0) return 0;
-    storage_[var].assign(bytes, 0);
+    storage_[var] = pool_.take(bytes, live_);
+    live_ += bytes;
     return bytes;
+  }
+  std::size_t pooledBytes() const { return pool_.pooledBytes(); }
+  // All storage goes, pooled buffers too (another engine was loaded onto the device).
+  void dropStorage() {
+    std::vector<std::vector<unsigned char>>().swap(storage_);
+    pool_.clear();
+    live_ = 0;
   }
   std::size_t release(std::size_t var) {
     const std::size_t bytes = storage_[var].size();
-    std::vector<unsigned char>().swap(storage_[var]);
+    pool_.give(std::move(storage_[var]));
+    storage_[var] = {};
+    live_ -= bytes;
     return bytes;
   }
 
@@ -64,6 +75,8 @@ private:
   EngineImpl &engine_;
   unsigned replica_;
   std::vector<std::vector<unsigned char>> storage_; // per variable, host format
+  std::size_t live_ = 0;                             // bytes of storage_ acquired over live ranges
+  StoragePool pool_;
   SeedRng rounding_;
 };
 

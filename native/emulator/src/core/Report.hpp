@@ -1,5 +1,5 @@
 #pragma once
-// What an engine reports about itself: memory per IPU as compiled, and cycles per run.
+// What an engine reports about itself: memory per IPU as compiled, and cycles per run; and the host threads it uses.
 // For libft5's memory and traffic reports and estimated_cycles.
 #include <cstddef>
 #include <string>
@@ -63,10 +63,16 @@ constexpr double kExternalSyncCycles = 1500;
 struct HostStorage {
   std::size_t current = 0; // now (between runs: the always-live variables)
   std::size_t peak = 0;    // the most at any step since the engine was built
+  std::size_t pooled = 0;  // freed storage kept for the next variable of its size; current + pooled <= peak
 };
 
 const MemoryReport &memoryReport(const poplar::Engine &engine);
 HostStorage hostStorage(const poplar::Engine &engine);
 const CycleReport &lastRunCycles(const poplar::Engine &engine);
+
+// The host threads the engine's kernels share, the calling thread included (1 until set). The emulator's own
+// setting, not the SDK's. Its matmuls then run one OpenBLAS call per thread, so OpenBLAS should run one thread
+// (openblas_set_num_threads(1)). Results do not depend on it.
+void setHostThreads(poplar::Engine &engine, unsigned threads);
 
 } // namespace poplar_emulator

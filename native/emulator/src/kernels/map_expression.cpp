@@ -1,5 +1,7 @@
 #include "kernels/map_expression.h"
 
+#include "kernels/part_runner.h"
+
 #include "core/Half.hpp"
 
 #include <algorithm>
@@ -217,11 +219,25 @@ private:
                   "); cast one of them");
   }
 
+  // An instruction that repeats an earlier one (the same operation on the same registers) reuses its register:
+  // expressions written as trees repeat their shared parts. Not for HALF results, which are rounded differently
+  // as a root's result and as an operand.
   std::size_t emit(MapProgram::Instruction ins) {
+    if (ins.resultKind != ElementKind::Half)
+      for (const MapProgram::Instruction &e : out_)
+        if (sameOperation(e, ins))
+          return e.dst;
     ins.dst = registerKinds_.size();
     registerKinds_.push_back(ins.resultKind);
     out_.push_back(ins);
     return ins.dst;
+  }
+
+  static bool sameOperation(const MapProgram::Instruction &a, const MapProgram::Instruction &b) {
+    return a.kind == b.kind && a.unaryOp == b.unaryOp && a.binaryOp == b.binaryOp && a.ternaryOp == b.ternaryOp &&
+           a.resultKind == b.resultKind && a.operandKind == b.operandKind && a.src[0] == b.src[0] &&
+           a.src[1] == b.src[1] && a.src[2] == b.src[2] && a.input == b.input &&
+           std::memcmp(&a.constant, &b.constant, sizeof a.constant) == 0;
   }
 
   const std::vector<MapNode> &nodes_;
@@ -414,6 +430,8 @@ void intBinary(BinaryOpType op, ElementKind kind, std::size_t n, std::int64_t *o
     out[i] = wrapInt(kind, static_cast<std::uint64_t>(out[i]));
 }
 
+} // namespace
+
 struct InputWalk {
   const void *data;
   ElementKind kind;
@@ -421,6 +439,9 @@ struct InputWalk {
   bool scalar;
   std::vector<std::size_t> strides;  // per output dimension, 0 where broadcast
 };
+
+namespace {
+
 
 InputWalk makeWalk(const MapInput &input, const std::vector<std::size_t> &outShape) {
   InputWalk walk{input.data, input.kind, input.shape == outShape, false, {}};
@@ -583,7 +604,7 @@ MapProgram::MapProgram(const std::vector<MapNode> &nodes, const std::vector<std:
 }
 
 void MapProgram::run(const std::vector<MapInput> &inputs, const std::vector<std::size_t> &outShape,
-                     const std::vector<MapOutput> &outputs) const {
+                     const std::vector<MapOutput> &outputs, PartRunner *workers) const {
   if (inputs.size() < inputCount_)
     throw std::invalid_argument("popops::map: expression uses " + std::to_string(inputCount_) + " inputs, " +
                                 std::to_string(inputs.size()) + " given");
@@ -597,11 +618,28 @@ void MapProgram::run(const std::vector<MapInput> &inputs, const std::vector<std:
   for (std::size_t s : outShape)
     total *= s;
 
+  // Chunks are independent (an output element depends only on the inputs' elements it broadcasts from), so bands
+  // of them run on the workers, each with registers of its own.
+  const std::size_t chunks = (total + kMapChunk - 1) / kMapChunk;
+  const std::size_t threads = workers ? workers->threads() : 1;
+  const std::size_t parts = std::min<std::size_t>(threads, std::max<std::size_t>(1, chunks / kMinChunksPerPart));
+  auto band = [&](std::size_t part) {
+    const auto [first, last] = partRange(chunks, parts, part);
+    runChunks(walks, outShape, outputs, first * kMapChunk, std::min(total, last * kMapChunk));
+  };
+  if (parts == 1)
+    band(0);
+  else
+    workers->run(parts, band);
+}
+
+void MapProgram::runChunks(const std::vector<InputWalk> &walks, const std::vector<std::size_t> &outShape,
+                           const std::vector<MapOutput> &outputs, std::size_t begin, std::size_t end) const {
   Registers regs;
   regs.f.resize(registerKinds_.size() * kMapChunk);
   regs.i.resize(registerKinds_.size() * kMapChunk);
-  for (std::size_t start = 0; start < total; start += kMapChunk) {
-    const std::size_t n = std::min(kMapChunk, total - start);
+  for (std::size_t start = begin; start < end; start += kMapChunk) {
+    const std::size_t n = std::min(kMapChunk, end - start);
     for (const Instruction &ins : instructions_) {
       const bool floatResult = isFloating(ins.resultKind);
       const bool floatOperand = isFloating(ins.operandKind);

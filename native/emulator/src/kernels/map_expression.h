@@ -14,6 +14,11 @@
 namespace poplar_emulator {
 
 constexpr std::size_t kMapChunk = 256;
+// A band of chunks given to one host worker is at least this many chunks.
+constexpr std::size_t kMinChunksPerPart = 32;
+
+class PartRunner;
+struct InputWalk;
 
 // One node of an expression tree, in a flat list; children are indices into the same list.
 struct MapNode {
@@ -56,8 +61,9 @@ public:
   // HALF outputs are left in float for the engine's write-back to round; HALF intermediates are
   // rounded after every operation, except values past the half range, left for the write-back's
   // floating-point behaviour to see.
+  // Bands of chunks run on the workers when given (null: on the calling thread).
   void run(const std::vector<MapInput> &inputs, const std::vector<std::size_t> &outShape,
-           const std::vector<MapOutput> &outputs) const;
+           const std::vector<MapOutput> &outputs, PartRunner *workers = nullptr) const;
 
   // Operations per element, for the cycle model.
   std::size_t operationCount() const { return instructions_.size(); }
@@ -65,6 +71,10 @@ public:
   struct Instruction;
 
 private:
+  // Output elements [begin, end), begin a multiple of kMapChunk.
+  void runChunks(const std::vector<InputWalk> &walks, const std::vector<std::size_t> &outShape,
+                 const std::vector<MapOutput> &outputs, std::size_t begin, std::size_t end) const;
+
   std::vector<Instruction> instructions_;
   std::vector<std::size_t> rootRegisters_;
   std::vector<ElementKind> resultKinds_;

@@ -1,6 +1,7 @@
 #include "kernels/matmul_kernel.h"
 
 #include "core/Half.hpp"
+#include "kernels/part_runner.h"
 
 #include <cblas.h>
 
@@ -67,15 +68,56 @@ void halfPartials(std::size_t groups, std::size_t m, std::size_t n, std::size_t 
 
 } // namespace
 
+// The product split into independent parts for the host workers: whole groups when there are enough of them (each
+// group's values are those of one call), else one band of rows or of columns of every group's result per thread.
 void groupedMatMul(std::size_t groups, std::size_t m, std::size_t n, std::size_t k, const MatrixOperand &a,
                    const MatrixOperand &b, const MatrixResult &result, float alpha, float beta,
-                   PartialsKind partials) {
+                   PartialsKind partials, PartRunner *workers) {
   if (groups == 0 || m == 0 || n == 0)
     return;
-  if (partials == PartialsKind::Half)
-    halfPartials(groups, m, n, k, a, b, result, alpha, beta);
-  else
-    floatPartials(groups, m, n, k, a, b, result, alpha, beta);
+  auto serial = [&](std::size_t g, std::size_t mm, std::size_t nn, const MatrixOperand &pa, const MatrixOperand &pb,
+                    const MatrixResult &pc) {
+    if (partials == PartialsKind::Half)
+      halfPartials(g, mm, nn, k, pa, pb, pc, alpha, beta);
+    else
+      floatPartials(g, mm, nn, k, pa, pb, pc, alpha, beta);
+  };
+  const double flops = 2.0 * static_cast<double>(groups) * static_cast<double>(m * n) * static_cast<double>(std::max<std::size_t>(k, 1));
+  const std::size_t threads = workers ? workers->threads() : 1;
+  if (threads == 1 || flops < kMinSplitFlops) {
+    serial(groups, m, n, a, b, result);
+    return;
+  }
+  if (groups >= threads) {
+    workers->run(threads, [&](std::size_t part) {
+      const auto [g0, g1] = partRange(groups, threads, part);
+      MatrixOperand pa = a, pb = b;
+      pa.data += g0 * a.groupStride;
+      pb.data += g0 * b.groupStride;
+      MatrixResult pc = result;
+      pc.data += g0 * result.groupStride;
+      serial(g1 - g0, m, n, pa, pb, pc);
+    });
+    return;
+  }
+  // Bands of the longer side: each part then re-reads (and OpenBLAS re-packs) only the smaller operand.
+  const bool rows = m >= n;
+  const std::size_t length = rows ? m : n;
+  const std::size_t parts = std::min<std::size_t>(threads, std::max<std::size_t>(1, length / kMinBand));
+  workers->run(parts, [&](std::size_t part) {
+    const auto [i0, i1] = partRange(length, parts, part);
+    MatrixOperand pa = a, pb = b;
+    MatrixResult pc = result;
+    if (rows) {
+      pa.data += a.transposed ? i0 : i0 * a.rowStride;
+      pc.data += i0 * result.rowStride;
+      serial(groups, i1 - i0, n, pa, pb, pc);
+    } else {
+      pb.data += b.transposed ? i0 * b.rowStride : i0;
+      pc.data += i0;
+      serial(groups, m, i1 - i0, pa, pb, pc);
+    }
+  });
 }
 
 } // namespace poplar_emulator

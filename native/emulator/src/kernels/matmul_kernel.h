@@ -27,9 +27,17 @@ enum class PartialsKind { Float, Half };
 // half accumulator and rounded: the emulator's model of the AMP's half-precision accumulation.
 constexpr std::size_t kHalfPartialsBlock = 16;
 
-// result[g] = alpha * a[g] (m x k) * b[g] (k x n) + beta * result[g], for g in [0, groups).
+// Below this many flops a product runs on the calling thread; a band split over workers is at least kMinBand
+// rows or columns wide.
+constexpr double kMinSplitFlops = 1 << 21;
+constexpr std::size_t kMinBand = 16;
+
+class PartRunner;
+
+// result[g] = alpha * a[g] (m x k) * b[g] (k x n) + beta * result[g], for g in [0, groups), split over the workers
+// when given (null: on the calling thread).
 void groupedMatMul(std::size_t groups, std::size_t m, std::size_t n, std::size_t k, const MatrixOperand &a,
                    const MatrixOperand &b, const MatrixResult &result, float alpha, float beta,
-                   PartialsKind partials);
+                   PartialsKind partials, PartRunner *workers = nullptr);
 
 } // namespace poplar_emulator

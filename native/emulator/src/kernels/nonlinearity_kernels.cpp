@@ -74,13 +74,26 @@ void softmaxRows(const float *in, float *out, std::size_t count, std::size_t row
   }
 }
 
-} // namespace
+// Below this many elements a band is not worth a thread's wake-up.
+constexpr std::size_t kMinBandElements = 1 << 15;
 
-bool gradientTakesForwardInput(NonLinearityType type) {
-  return type == NonLinearityType::GELU || type == NonLinearityType::GELU_ERF || type == NonLinearityType::SWISH;
+// Calls band(offset, count) over bands of whole rows that together cover [0, count).
+template <class Band>
+void inBands(std::size_t count, std::size_t rowLength, PartRunner *workers, Band band) {
+  const std::size_t rows = rowLength == 0 ? 0 : count / rowLength;
+  const std::size_t threads = workers ? workers->threads() : 1;
+  const std::size_t parts = std::min<std::size_t>(threads, std::max<std::size_t>(1, count / kMinBandElements));
+  if (parts <= 1 || rows < parts) {
+    band(0, count);
+    return;
+  }
+  workers->run(parts, [&](std::size_t part) {
+    const auto [r0, r1] = partRange(rows, parts, part);
+    band(r0 * rowLength, (r1 - r0) * rowLength);
+  });
 }
 
-void nonLinearityKernel(NonLinearityType type, const float *in, float *out, std::size_t count, std::size_t rowLength) {
+void forward(NonLinearityType type, const float *in, float *out, std::size_t count, std::size_t rowLength) {
   switch (type) {
   case NonLinearityType::SIGMOID: return each(in, out, count, sigmoid);
   case NonLinearityType::HARD_SIGMOID:
@@ -97,8 +110,8 @@ void nonLinearityKernel(NonLinearityType type, const float *in, float *out, std:
   throw std::invalid_argument("popnn::nonLinearity: SOFTMAX_SCALED is not implemented by the emulator");
 }
 
-void nonLinearityGradientKernel(NonLinearityType type, const float *fwd, const float *g, float *out, std::size_t count,
-                                std::size_t rowLength) {
+void gradient(NonLinearityType type, const float *fwd, const float *g, float *out, std::size_t count,
+              std::size_t rowLength) {
   switch (type) {
   case NonLinearityType::SIGMOID: return eachGradient(fwd, g, out, count, [](float y) { return y * (1.0f - y); });
   case NonLinearityType::HARD_SIGMOID:
@@ -131,6 +144,30 @@ void nonLinearityGradientKernel(NonLinearityType type, const float *fwd, const f
   case NonLinearityType::SOFTMAX_SCALED: break;
   }
   throw std::invalid_argument("popnn::nonLinearityInputGradient: SOFTMAX_SCALED is not implemented by the emulator");
+}
+
+} // namespace
+
+bool gradientTakesForwardInput(NonLinearityType type) {
+  return type == NonLinearityType::GELU || type == NonLinearityType::GELU_ERF || type == NonLinearityType::SWISH;
+}
+
+void nonLinearityKernel(NonLinearityType type, const float *in, float *out, std::size_t count, std::size_t rowLength,
+                        PartRunner *workers) {
+  if (type == NonLinearityType::SOFTMAX_SCALED)
+    throw std::invalid_argument("popnn::nonLinearity: SOFTMAX_SCALED is not implemented by the emulator");
+  inBands(count, rowLength, workers, [&](std::size_t offset, std::size_t n) {
+    forward(type, in + offset, out + offset, n, rowLength);
+  });
+}
+
+void nonLinearityGradientKernel(NonLinearityType type, const float *fwd, const float *g, float *out, std::size_t count,
+                                std::size_t rowLength, PartRunner *workers) {
+  if (type == NonLinearityType::SOFTMAX_SCALED)
+    throw std::invalid_argument("popnn::nonLinearityInputGradient: SOFTMAX_SCALED is not implemented by the emulator");
+  inBands(count, rowLength, workers, [&](std::size_t offset, std::size_t n) {
+    gradient(type, fwd + offset, g + offset, out + offset, n, rowLength);
+  });
 }
 
 } // namespace poplar_emulator

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "kernels/part_runner.h"
+
 namespace poplar_emulator {
 
 struct ReduceShape {
@@ -15,8 +17,10 @@ struct ReduceShape {
 
 // out has one element per combination of the kept dimensions, in their order. Each is
 // scale * op(inputs it covers), added to out's old value when update is set (ADD and SQUARE_ADD
-// only; the caller checks). An empty reduction gives the operation's identity.
-void reduce(popops::Operation op, const float *in, const ReduceShape &shape, float *out, float scale, bool update);
+// only; the caller checks). An empty reduction gives the operation's identity. The work is split over the
+// workers when given; the result is the same however many threads they have.
+void reduce(popops::Operation op, const float *in, const ReduceShape &shape, float *out, float scale, bool update,
+            PartRunner *workers = nullptr);
 
 // The value an empty reduction gives.
 float reduceIdentity(popops::Operation op);

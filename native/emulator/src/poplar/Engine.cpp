@@ -164,7 +164,7 @@ void EngineImpl::allocateStorage() {
 // Another engine was loaded onto this one's device: as on an IPU, what this one held there is gone.
 void EngineImpl::unload() {
   for (unsigned r = firstLocal_; r < firstLocal_ + numLocal_; ++r)
-    std::vector<std::vector<unsigned char>>().swap(replicas_[r]->storage());
+    replicas_[r]->dropStorage();
   remote_.clear();
   storage_.current = 0;
   allocated_ = false;
@@ -470,7 +470,15 @@ std::mt19937 &EngineImpl::kernelRandom(const StepNode *step, unsigned replica) {
 
 const MemoryReport &memoryReport(const poplar::Engine &engine) { return Access::impl(engine).memory(); }
 const CycleReport &lastRunCycles(const poplar::Engine &engine) { return Access::impl(engine).lastRun(); }
+HostStorage EngineImpl::hostStorage() const {
+  HostStorage s = storage_;
+  for (unsigned r = firstLocal_; r < firstLocal_ + numLocal_; ++r)
+    if (replicas_[r]) s.pooled += replicas_[r]->pooledBytes();
+  return s;
+}
+
 HostStorage hostStorage(const poplar::Engine &engine) { return Access::impl(engine).hostStorage(); }
+void setHostThreads(poplar::Engine &engine, unsigned threads) { Access::impl(engine).setHostThreads(threads); }
 
 } // namespace poplar_emulator
 

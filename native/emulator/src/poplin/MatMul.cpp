@@ -2,6 +2,8 @@
 // transpose, is contiguous reaches the kernel without a copy (the transpose is handed to BLAS).
 #include <poplin/MatMul.hpp>
 
+#include "core/Access.hpp"
+#include "core/TensorImpl.hpp"
 #include "kernels/matmul_kernel.h"
 #include "ops/op_support.h"
 
@@ -97,11 +99,21 @@ struct OperandView {
   bool transposed = false;
 };
 
+// What gathering a view costs: one copy per run of consecutive elements.
+std::size_t gatherRuns(const poplar::Tensor &t) {
+  std::size_t runs = 0;
+  for (const Segment &s : Access::impl(t)->segments)
+    runs += s.stride == 1 || s.count <= 1 ? 1 : s.count;
+  return runs;
+}
+
+// The view the kernel gathers: the operand as it is, or its transpose (the kernel then reads it transposed) when
+// that is stored in fewer runs, as a transposed view of a contiguous tensor is.
 OperandView operandView(const poplar::Tensor &t, bool grouped) {
   if (t.isContiguous())
     return {t, false};
   const poplar::Tensor stored = grouped ? t.dimShuffle({0, 2, 1}) : t.transpose();
-  if (stored.isContiguous())
+  if (stored.isContiguous() || gatherRuns(stored) < gatherRuns(t))
     return {stored, true};
   return {t, false};
 }
@@ -162,7 +174,7 @@ void addMatMul(poplar::Graph &graph, const poplar::Tensor &A, const poplar::Tens
     const MatrixOperand lhs{io.input(0).floats, aT ? g.m : g.k, g.m * g.k, aT};
     const MatrixOperand rhs{io.input(1).floats, bT ? g.k : g.n, g.k * g.n, bT};
     const MatrixResult result{io.output(0).floats, g.n, g.m * g.n};
-    groupedMatMul(g.groups, g.m, g.n, g.k, lhs, rhs, result, scale, beta, partials);
+    groupedMatMul(g.groups, g.m, g.n, g.k, lhs, rhs, result, scale, beta, partials, &io.workers());
   };
   addKernel(graph, prog, std::move(kernel));
 }

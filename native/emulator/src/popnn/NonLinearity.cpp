@@ -42,7 +42,8 @@ void addForward(poplar::Graph &graph, NonLinearityType type, const poplar::Tenso
   kernel.cost.half = in.elementType() == poplar::HALF;
   const std::size_t row = rowLength(in);
   kernel.body = [type, row](poplar_emulator::KernelIo &io) {
-    poplar_emulator::nonLinearityKernel(type, io.input(0).floats, io.output(0).floats, io.output(0).numElements, row);
+    poplar_emulator::nonLinearityKernel(type, io.input(0).floats, io.output(0).floats, io.output(0).numElements, row,
+                                        &io.workers());
   };
   poplar_emulator::addKernel(graph, prog, std::move(kernel));
 }
@@ -97,7 +98,7 @@ poplar::Tensor nonLinearityInputGradient(poplar::Graph &graph, NonLinearityType 
   const std::size_t row = rowLength(out);
   kernel.body = [nonLinearityType, row](poplar_emulator::KernelIo &io) {
     poplar_emulator::nonLinearityGradientKernel(nonLinearityType, io.input(0).floats, io.input(1).floats,
-                                                io.output(0).floats, io.output(0).numElements, row);
+                                                io.output(0).floats, io.output(0).numElements, row, &io.workers());
   };
   poplar_emulator::addKernel(graph, prog, std::move(kernel));
   return inGradient;

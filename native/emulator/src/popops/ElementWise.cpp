@@ -110,7 +110,7 @@ void addMapKernel(poplar::Graph &graph, poplar::program::Sequence &prog, const C
     std::vector<poplar_emulator::MapOutput> outputs;
     for (std::size_t o = 0; o < io.numOutputs(); ++o)
       outputs.push_back(poplar_emulator::mapOutputOf(io.output(o), outKinds[o]));
-    compiled.program->run(inputs, compiled.outShape, outputs);
+    compiled.program->run(inputs, compiled.outShape, outputs, &io.workers());
   };
   poplar_emulator::addKernel(graph, prog, std::move(kernel));
 }

@@ -71,7 +71,8 @@ void addReduceKernel(poplar::Graph &graph, const poplar::Tensor &in, const popla
   kernel.body = [shape, operation, update, useScale, logical, op](poplar_emulator::KernelIo &io) {
     const float scale = useScale ? poplar_emulator::scalarOf(io.input(1), op, "the scale") : 1.0f;
     if (!logical) {
-      poplar_emulator::reduce(operation, io.input(0).floats, shape, io.output(0).floats, scale, update);
+      poplar_emulator::reduce(operation, io.input(0).floats, shape, io.output(0).floats, scale, update,
+                              &io.workers());
       return;
     }
     // Bool tensors reach the kernel as bytes: reduce them as 0/1 floats.

@@ -1,5 +1,5 @@
 // The emulated SDK's own reports (its private core/Report.hpp): compile-time liveness per IPU and a cycle and
-// traffic estimate per run. Its matmuls run on OpenBLAS.
+// traffic estimate per run, and the host threads an engine's kernels share. Its matmuls run on OpenBLAS.
 #include "session/sdk_measures.h"
 
 #include <cblas.h>
@@ -21,10 +21,11 @@ RunCost last_run_cost(const poplar::Engine& engine) {
     return RunCost{run.total(), run.ipuLinkBytes, run.remoteBytes, run.linkSteps};
 }
 
-void use_host_threads(unsigned threads) {
-    // OpenBLAS keeps one process-wide thread count: the device's setting is the one in force (a run's results then
-    // do not depend on the cores its process may use).
-    openblas_set_num_threads(int(threads));
+void use_host_threads(poplar::Engine& engine, unsigned threads) {
+    // The engine splits its kernels, matmuls included, over its own host workers; OpenBLAS runs one thread in each,
+    // so the process never holds two sets of compute threads that wait on each other.
+    openblas_set_num_threads(1);
+    poplar_emulator::setHostThreads(engine, threads);
 }
 
 }  // namespace ft5::session

@@ -18,6 +18,6 @@ std::vector<std::size_t> compiled_activation_bytes(const poplar::Engine&, std::s
 RunCost last_run_cost(const poplar::Engine&) { return RunCost{}; }
 
 // The IPU does the arithmetic; the host threads do not change it.
-void use_host_threads(unsigned) {}
+void use_host_threads(poplar::Engine&, unsigned) {}
 
 }  // namespace ft5::session

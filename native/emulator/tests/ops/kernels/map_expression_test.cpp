@@ -155,6 +155,27 @@ TEST(MapExpression, HalfResultsAreRoundedAfterEveryOperation) {
   EXPECT_NEAR(out, x, 1e-4);  // float keeps it: 1024.3 has float spacing 2^-13
 }
 
+TEST(MapExpression, ARepeatedSubexpressionIsComputedOnceInFloatAndEveryTimeInHalf) {
+  // sqrt(_1 + _2) * sqrt(_1 + _2) and (_1 + _2) as a second result: the two inputs, one add, one sqrt and one
+  // multiply in float. Half keeps every operation, as a root's result is rounded apart from an operand's.
+  Tree t;
+  auto sum = [&] { return t.binary(BinaryOpType::ADD, t.input(0), t.input(1)); };
+  const std::size_t root = t.binary(BinaryOpType::MULTIPLY, t.unary(UnaryOpType::SQRT, sum()),
+                                    t.unary(UnaryOpType::SQRT, sum()));
+  const std::size_t second = sum();
+  const MapProgram floats(t.nodes, {root, second}, {ElementKind::Float, ElementKind::Float});
+  EXPECT_EQ(floats.operationCount(), 5u);
+  EXPECT_EQ(MapProgram(t.nodes, {root, second}, {ElementKind::Half, ElementKind::Half}).operationCount(), 8u);
+  const std::vector<float> a = {1.0f, 2.5f, 7.0f}, b = {3.0f, 0.5f, 2.0f};
+  std::vector<float> product(3), total(3);
+  floats.run({{a.data(), ElementKind::Float, {3}}, {b.data(), ElementKind::Float, {3}}}, {3},
+             {{product.data(), ElementKind::Float}, {total.data(), ElementKind::Float}});
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(total[i], a[i] + b[i]);
+    EXPECT_EQ(product[i], std::sqrt(a[i] + b[i]) * std::sqrt(a[i] + b[i]));
+  }
+}
+
 TEST(MapExpression, EveryFloatUnaryOperationMatchesFloat64) {
   auto rng = testRng();
   const std::vector<std::pair<UnaryOpType, std::function<double(double)>>> ops = {
