@@ -15,6 +15,7 @@
 #include <poplin/MatMul.hpp>
 #include <popnn/NonLinearity.hpp>
 #include <popops/ElementWise.hpp>
+#include <popops/Fill.hpp>
 #include <popops/Reduce.hpp>
 #include <poputil/TileMapping.hpp>
 
@@ -72,7 +73,7 @@ TEST(HostWorkers, CallsFromSeveralThreadsAllComplete) {
 }
 
 // Bits of every output of a graph whose kernels split their work: a long blocked reduction, rows of a
-// softmax, bands of a matmul's rows and of its columns, groups of a grouped matmul, chunks of a map and gelu.
+// softmax, bands of a matmul's rows and of its columns, groups of a grouped matmul, chunks of a map, gelu, a fill.
 std::vector<std::vector<float>> runSplitKernels(unsigned threads) {
   poplar::Device device = emulator_test::smallDevice(1, 4, 64 * 1024 * 1024);
   poplar::Graph graph(device.getTarget());
@@ -98,6 +99,10 @@ std::vector<std::vector<float>> runSplitKernels(unsigned threads) {
       popops::map(graph, popops::expr::Sqrt(popops::expr::Abs(popops::expr::_1)) * popops::expr::_1, {longRow}, prog,
                   "map"),
   };
+  poplar::Tensor filled = graph.addVariable(poplar::FLOAT, {3, 100000}, "filled");
+  poputil::mapTensorLinearly(graph, filled);
+  popops::fill(graph, filled, prog, 0.7f, "fill");
+  outs.push_back(filled);
   for (std::size_t i = 0; i < outs.size(); ++i) graph.createHostRead("out" + std::to_string(i), outs[i]);
   poplar::Engine engine(graph, prog);
   poplar_emulator::setHostThreads(engine, threads);

@@ -1,6 +1,8 @@
 // The tile mapping of one variable: runs written in order, and runs written over others (later wins).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <vector>
 
 #include "core/TileMap.hpp"
@@ -40,4 +42,40 @@ TEST(TileMap, ALaterRunReplacesWhatItCovers) {
   std::vector<std::vector<long>> pieces;
   map.forEachRun(0, 13, [&](std::size_t b, std::size_t e, long t) { pieces.push_back({long(b), long(e), t}); });
   EXPECT_EQ(pieces, (std::vector<std::vector<long>>{{0, 1, 4}, {1, 9, 1}, {9, 12, 3}, {12, 13, -1}}));
+}
+
+TEST(TileMap, RunsOnConsecutiveTilesAndRemappingsAgreeWithAnElementByElementMap) {
+  // A linear mapping (equal runs on consecutive tiles, as mapTensorLinearly writes), then random runs written over
+  // it; after each, every query agrees with a plain per-element table.
+  std::mt19937 random(7);
+  const std::size_t n = 5000;
+  TileMap map;
+  std::vector<long> expected(n, -1);
+  for (std::size_t tile = 0; tile < 40; ++tile) {
+    const std::size_t begin = tile * 100, end = std::min(n, begin + 100);
+    map.assign(begin, end, static_cast<unsigned>(tile));
+    std::fill(expected.begin() + static_cast<std::ptrdiff_t>(begin), expected.begin() + static_cast<std::ptrdiff_t>(end),
+              static_cast<long>(tile));
+  }
+  for (int write = 0; write < 200; ++write) {
+    const std::size_t begin = random() % n, end = std::min(n, begin + 1 + random() % 700);
+    const unsigned tile = static_cast<unsigned>(random() % 50);
+    map.assign(begin, end, tile);
+    std::fill(expected.begin() + static_cast<std::ptrdiff_t>(begin), expected.begin() + static_cast<std::ptrdiff_t>(end),
+              static_cast<long>(tile));
+    ASSERT_EQ(tiles(map, n), expected) << "after write " << write;
+    std::size_t mapped = 0;
+    for (long t : expected) mapped += t >= 0;
+    ASSERT_EQ(map.mappedElements(), mapped) << "after write " << write;
+    std::vector<long> walked;
+    const std::size_t from = random() % n, to = from + random() % (n - from + 1);
+    map.forEachRun(from, to, [&](std::size_t b, std::size_t e, long t) {
+      for (std::size_t i = b; i < e; ++i) walked.push_back(t);
+    });
+    ASSERT_EQ(walked, std::vector<long>(expected.begin() + static_cast<std::ptrdiff_t>(from),
+                                        expected.begin() + static_cast<std::ptrdiff_t>(to)))
+        << "forEachRun(" << from << ", " << to << ") after write " << write;
+    for (const auto &run : map.runs())
+      for (std::size_t i = run.begin; i < run.end; ++i) ASSERT_EQ(expected[i], static_cast<long>(run.tile));
+  }
 }

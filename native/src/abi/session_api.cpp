@@ -270,8 +270,8 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     // phased execution runs a step's micro-batches one after another
     parallel.order = ft5::session::pipeline_order(placement.schedule, placement.pp, parallel.stream_weights);
     parallel.recompute = placement.recompute;
-    handle->builder =
-        std::make_unique<BuilderSession>(dev->device, config, parallel, local, placement.weights_only);
+    parallel.trains = !placement.weights_only;
+    handle->builder = std::make_unique<BuilderSession>(dev->device, config, parallel, local);
     ft5::abi::HandleRegistry::instance().add(handle.get(), HandleKind::Session);
     *out_session = handle.release();
     FT5_API_END

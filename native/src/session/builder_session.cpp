@@ -54,10 +54,10 @@ std::string slot_handle(ft5_param_slot slot, const std::string& name) {
 }  // namespace
 
 BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const ModelConfig& config,
-                               const t5::ParallelPlan& plan, const LocalReplicas& local, bool weights_only)
+                               const t5::ParallelPlan& plan, const LocalReplicas& local)
     : device_(std::move(device)), config_(config), t5_config_(builder_config(config)), plan_(plan),
       local_(local.count == 0 ? LocalReplicas{0, plan.dp} : local),
-      weights_only_(weights_only), rng_key_(mix(config.seed)) {
+      rng_key_(mix(config.seed)) {
     try {
         t5_config_.validate();
     } catch (const std::invalid_argument& e) {
@@ -121,7 +121,7 @@ std::optional<std::size_t> BuilderSession::find(const std::string& name) const {
 }
 
 std::vector<std::string> BuilderSession::state_handles(const std::string& name) const {
-    if (weights_only_) return {t5::Parameters::weightHandle(name)};
+    if (weights_only()) return {t5::Parameters::weightHandle(name)};
     return {t5::Parameters::weightHandle(name), t5::Parameters::gradientHandle(name),
             t5::AdamW::firstMomentHandle(name), t5::AdamW::secondMomentHandle(name)};
 }
@@ -184,13 +184,13 @@ void BuilderSession::check_state_fits(const t5::T5Program& program) const {
                                " bytes)";
                 std::string msg = "IPU " + std::to_string(ipu) + (on_chip ? "" : "'s streaming memory") +
                                   " cannot hold its part of the model's state";
-                msg += " (" + std::string(weights_only_ ? "weights" : "weights, gradients and AdamW moments") +
+                msg += " (" + std::string(weights_only() ? "weights" : "weights, gradients and AdamW moments") +
                        " held " + (on_chip ? "on chip" : "in streaming memory") + "): it needs " +
                        std::to_string(need) + " bytes, " + std::to_string(available) +
                        " bytes are available; largest tensors: " + largest +
                        ". Split the model over more IPUs (tensor_parallel, pipeline_stages)";
                 if (on_chip)
-                    msg += weights_only_ ? " or stream the weights (weights_location: streaming memory)"
+                    msg += weights_only() ? " or stream the weights (weights_location: streaming memory)"
                                          : ", or move the AdamW moments (optimizer_location) or all parameter "
                                            "state (weights_location) to streaming memory";
                 fail(FT5_ERR_OUT_OF_MEMORY, msg);

@@ -61,11 +61,11 @@ public:
     // Runs the local data-parallel replicas of plan (the run's other host instances the rest). Throws
     // FT5_ERR_OUT_OF_MEMORY when the state does not fit the IPUs of the local replicas.
     BuilderSession(std::shared_ptr<ipu::Device> device, const ModelConfig& config,
-                   const t5::ParallelPlan& plan, const LocalReplicas& local, bool weights_only);
+                   const t5::ParallelPlan& plan, const LocalReplicas& local);
     ~BuilderSession();
 
     const ModelConfig& config() const noexcept { return config_; }
-    bool weights_only() const noexcept { return weights_only_; }
+    bool weights_only() const noexcept { return !plan_.trains; }
     const t5::ParallelPlan& plan() const noexcept { return plan_; }
     const LocalReplicas& local() const noexcept { return local_; }
     const std::vector<ParamInfo>& params() const noexcept { return params_; }
@@ -143,7 +143,6 @@ private:
     t5::T5Config t5_config_;
     t5::ParallelPlan plan_;
     LocalReplicas local_;
-    bool weights_only_;
     bool gradients_summed_ = false;  // since the last optimizer step (data parallelism only)
     std::vector<ParamInfo> params_;
     std::vector<ipu::ArenaReservation> state_;  // one per parameter and slot

@@ -54,12 +54,14 @@ SessionEngine::SessionEngine(poplar::Device& device, const t5::T5Config& config,
                  "(tensor_parallel, pipeline_stages)");
     }
     activation_bytes_ = compiled_activation_bytes(*engine_, plan.pp);
-    optimizer_settings_.resize(host_.replicas() * t5::AdamWStep::kCount);
-    optimizer_result_.resize(2 * host_.replicas());
-    engine_->connectStream(t5::streams::kOptimizerSettings, optimizer_settings_.data(),
-                           optimizer_settings_.data() + optimizer_settings_.size());
-    engine_->connectStream(t5::streams::kOptimizerResult, optimizer_result_.data(),
-                           optimizer_result_.data() + optimizer_result_.size());
+    if (plan_.trains) {
+        optimizer_settings_.resize(host_.replicas() * t5::AdamWStep::kCount);
+        optimizer_result_.resize(2 * host_.replicas());
+        engine_->connectStream(t5::streams::kOptimizerSettings, optimizer_settings_.data(),
+                               optimizer_settings_.data() + optimizer_settings_.size());
+        engine_->connectStream(t5::streams::kOptimizerResult, optimizer_result_.data(),
+                               optimizer_result_.data() + optimizer_result_.size());
+    }
     for (std::size_t s = 0; s < program_->setCount(); ++s) shapes_.push_back(std::make_unique<ShapePrograms>(*this, s));
 }
 
@@ -105,8 +107,11 @@ void SessionEngine::load() {
 void SessionEngine::zero_streaming_state() {
     for (const t5::Parameter& p : program_->parameters().all()) {
         const std::vector<float> zeros(host_.replicas() * t5::shardElements(p), 0.0f);
-        for (const std::string& handle : {t5::Parameters::weightHandle(p.name), t5::Parameters::gradientHandle(p.name),
-                                          t5::AdamW::firstMomentHandle(p.name), t5::AdamW::secondMomentHandle(p.name)})
+        std::vector<std::string> handles = {t5::Parameters::weightHandle(p.name)};
+        if (plan_.trains)
+            handles.insert(handles.end(), {t5::Parameters::gradientHandle(p.name), t5::AdamW::firstMomentHandle(p.name),
+                                           t5::AdamW::secondMomentHandle(p.name)});
+        for (const std::string& handle : handles)
             if (program_->inStreamingMemory(handle)) write_replicas(handle, zeros);
     }
 }

@@ -45,6 +45,9 @@ struct ParallelPlan {
     bool stream_weights = false;
     // The AdamW moments in streaming memory, on chip only for their parameter's update.
     bool stream_optimizer = false;
+    // The training state and programs: gradients, AdamW moments, forward-backward, the training step and the
+    // update. Without it (a weights-only session, for inference) the graph holds the weights alone.
+    bool trains = true;
 
     std::size_t replicas() const { return tp * dp; }
     // Throws std::invalid_argument naming the plan field or the config field that does not fit.

@@ -22,16 +22,20 @@ const Parameter& Parameters::add(const std::string& name, const std::vector<std:
     p.stage = stage;
     poplar::Graph& graph = stages_.graph(stage);
     p.weight = graph.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name);
-    p.gradient = graph.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name + "/gradient");
+    if (with_gradients_)
+        p.gradient = graph.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name + "/gradient");
     if (streamed_) {
         // the host reaches them through the remote buffers (Engine::copyToRemoteBuffer)
         p.remote_weight = graph.addRemoteBuffer(weightHandle(name), poplar::FLOAT, p.weight.numElements());
-        p.remote_gradient = graph.addRemoteBuffer(gradientHandle(name), poplar::FLOAT, p.gradient.numElements());
+        if (with_gradients_)
+            p.remote_gradient = graph.addRemoteBuffer(gradientHandle(name), poplar::FLOAT, p.gradient.numElements());
     } else {
         graph.createHostWrite(weightHandle(name), p.weight);
         graph.createHostRead(weightHandle(name), p.weight);
-        graph.createHostWrite(gradientHandle(name), p.gradient);
-        graph.createHostRead(gradientHandle(name), p.gradient);
+        if (with_gradients_) {
+            graph.createHostWrite(gradientHandle(name), p.gradient);
+            graph.createHostRead(gradientHandle(name), p.gradient);
+        }
     }
     index_.emplace(name, params_.size());
     params_.push_back(std::move(p));

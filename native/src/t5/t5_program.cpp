@@ -46,7 +46,7 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
 T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const std::vector<ProgramShape>& sets,
                      const ParallelPlan& plan)
     : graph_(graph), config_(config), groups_(graph, checked(plan, config)), stages_(graph, plan.pp),
-      params_(stages_, plan.tp, plan.stream_weights) {
+      params_(stages_, plan.tp, plan.stream_weights, plan.trains) {
     if (sets.empty()) throw std::invalid_argument("program sets: at least one shape is needed");
     for (const ProgramShape& s : sets) {
         s.batch.validate();
@@ -66,9 +66,11 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const std::ve
     if (!lm_weight_) lm_weight_ = &params_.add("lm_head.weight", {v, d}, 0, plan.lmHeadStage(false));
     head_stage_ = lm_weight_->stage;
     lm_head_ = std::make_unique<LmHead>(*lm_weight_, config_.tied, d, groups_);
-    zero_gradients_ = params_.zeroGradients();
-    adamw_ = std::make_unique<AdamW>(graph, params_, groups_, plan.stream_optimizer);
-    optimizer_step_ = adamw_->step();
+    if (plan.trains) {
+        zero_gradients_ = params_.zeroGradients();
+        adamw_ = std::make_unique<AdamW>(graph, params_, groups_, plan.stream_optimizer);
+        optimizer_step_ = adamw_->step();
+    }
     programs_.reserve(sets.size() * kProgramCount);
     for (const ProgramShape& s : sets) addProgramSet(s);
 }
@@ -117,9 +119,11 @@ void T5Program::addProgramSet(const ProgramShape& shape) {
         programs[kOptimizerStep] = optimizer_step_;
     }
     programs[kForward] = step(set, false, true);
-    programs[kForwardBackward] = step(set, true, false);
-    programs[kTrainingStep] = trainingStep(set);
-    if (b.micro_batches > 1) programs[kScheduledMicroBatches] = scheduledMicroBatches(set);
+    if (plan().trains) {
+        programs[kForwardBackward] = step(set, true, false);
+        programs[kTrainingStep] = trainingStep(set);
+        if (b.micro_batches > 1) programs[kScheduledMicroBatches] = scheduledMicroBatches(set);
+    }
     if (shape.decode.enabled()) {
         set.decoding = std::make_unique<CachedDecoding>(graph_, stages_, config_, encoder_weights_, decoder_weights_,
                                                         *lm_weight_, shape.decode, groups_, set.index);
@@ -141,7 +145,8 @@ const DecodeShape& T5Program::decodeShape(std::size_t set) const { return sets_.
 const Dropout* T5Program::dropout(std::size_t set) const { return sets_.at(set)->dropout.get(); }
 
 bool T5Program::inStreamingMemory(const std::string& handle) const {
-    return AdamW::isMomentHandle(handle) ? adamw_->streamsMoments() : plan().stream_weights;
+    if (AdamW::isMomentHandle(handle)) return adamw_ && adamw_->streamsMoments();
+    return plan().stream_weights;
 }
 
 poplar::program::Sequence T5Program::step(ProgramSet& set, bool with_gradient, bool send_outputs) {

@@ -97,7 +97,7 @@ struct Tiny {
         dd.num_threads = 2;
         EXPECT_EQ(ft5_device_create(&dd, &device), FT5_OK);
         session = std::make_unique<BuilderSession>(device->device, ft5::session::ModelConfig::from_desc(m),
-                                                   t5::ParallelPlan{}, ft5::session::LocalReplicas{}, false);
+                                                   t5::ParallelPlan{}, ft5::session::LocalReplicas{});
         std::mt19937 rng(7);
         for (std::size_t i = 0; i < session->params().size(); ++i) {
             const auto& p = session->params()[i];
@@ -307,7 +307,7 @@ TEST(BuilderSession, DropoutResumesBitIdenticallyFromTheRngState) {
     ft5_device* device = nullptr;
     ASSERT_EQ(ft5_device_create(&dd, &device), FT5_OK);
     BuilderSession s(device->device, ft5::session::ModelConfig::from_desc(tiny_desc(0.3f)), t5::ParallelPlan{},
-                     ft5::session::LocalReplicas{}, false);
+                     ft5::session::LocalReplicas{});
     std::mt19937 rng(3);
     std::normal_distribution<float> dist(0.0f, 0.4f);
     for (std::size_t i = 0; i < s.params().size(); ++i) {

@@ -7,8 +7,40 @@
 
 namespace poplar_emulator {
 
-std::vector<TileMap::Stored>::const_iterator TileMap::firstEndingAfter(std::size_t index) const {
-  return std::partition_point(runs_.begin(), runs_.end(), [&](const Stored &r) { return r.end <= index; });
+std::vector<TileMap::Group>::const_iterator TileMap::firstEndingAfter(std::size_t index) const {
+  return std::partition_point(groups_.begin(), groups_.end(), [&](const Group &g) { return g.end() <= index; });
+}
+
+// Appends a run after every stored one: it joins the last group when it continues its pattern, or extends the last
+// run when it touches it on the same tile.
+void TileMap::append(const Stored &run) {
+  if (!groups_.empty()) {
+    Group &last = groups_.back();
+    const std::uint32_t length = run.end - run.begin;
+    const std::uint32_t lastTile = last.tile + last.count - 1;
+    if (last.end() == run.begin && run.tile == lastTile) {  // the same tile: the last run grows
+      if (last.count == 1) {
+        last.length += length;
+        return;
+      }
+      --last.count;
+      groups_.push_back(Group{static_cast<std::uint32_t>(last.end()), last.length + length, run.tile, 1});
+      return;
+    }
+    if (last.end() == run.begin && run.tile == lastTile + 1 && length == last.length) {
+      ++last.count;
+      return;
+    }
+  }
+  groups_.push_back(Group{run.begin, run.end - run.begin, run.tile, 1});
+}
+
+std::vector<TileMap::Stored> TileMap::expanded() const {
+  std::vector<Stored> runs;
+  for (const Group &g : groups_)
+    for (std::uint32_t i = 0; i < g.count; ++i)
+      runs.push_back(Stored{g.begin + i * g.length, g.begin + (i + 1) * g.length, g.tile + i});
+  return runs;
 }
 
 void TileMap::assign(std::size_t begin, std::size_t end, unsigned tile) {
@@ -17,46 +49,51 @@ void TileMap::assign(std::size_t begin, std::size_t end, unsigned tile) {
     throw std::length_error("tile mapping: element " + std::to_string(end - 1) + " is beyond 2^32 elements of one variable");
   const Stored run{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end), tile};
   // Mappings are mostly written in order: extend or append.
-  if (runs_.empty() || runs_.back().end <= begin) {
-    if (!runs_.empty() && runs_.back().end == begin && runs_.back().tile == tile) runs_.back().end = run.end;
-    else runs_.push_back(run);
+  if (groups_.empty() || groups_.back().end() <= begin) {
+    append(run);
     return;
   }
-  // Replace the runs overlapping [begin, end) by their parts outside it and the new run.
-  auto first = runs_.begin() + (firstEndingAfter(begin) - runs_.cbegin());
-  auto last = std::partition_point(first, runs_.end(), [&](const Stored &r) { return r.begin < end; });
-  std::vector<Stored> pieces;
-  if (first != last && first->begin < begin) pieces.push_back(Stored{first->begin, run.begin, first->tile});
-  pieces.push_back(run);
-  if (first != last && std::prev(last)->end > end)
-    pieces.push_back(Stored{run.end, std::prev(last)->end, std::prev(last)->tile});
-  const std::size_t at = static_cast<std::size_t>(runs_.erase(first, last) - runs_.begin());
-  runs_.insert(runs_.begin() + static_cast<std::ptrdiff_t>(at), pieces.begin(), pieces.end());
-  // Merge touching runs on one tile around the new ones, so runs stay few.
-  const std::size_t lo = at == 0 ? 0 : at - 1, hi = std::min(at + pieces.size() + 1, runs_.size());
-  std::size_t kept = lo;
-  for (std::size_t r = lo + 1; r < hi; ++r) {
-    if (runs_[kept].end == runs_[r].begin && runs_[kept].tile == runs_[r].tile) runs_[kept].end = runs_[r].end;
-    else runs_[++kept] = runs_[r];
+  // Otherwise (a remapping): the runs overlapping [begin, end) are replaced by their parts outside it and the new run.
+  std::vector<Stored> runs = expanded();
+  std::vector<Stored> merged;
+  merged.reserve(runs.size() + 2);
+  bool placed = false;
+  for (const Stored &r : runs) {
+    if (r.end <= run.begin) {
+      merged.push_back(r);
+      continue;
+    }
+    if (r.begin < run.begin) merged.push_back(Stored{r.begin, run.begin, r.tile});
+    if (!placed && r.begin >= run.begin) {
+      merged.push_back(run);
+      placed = true;
+    }
+    if (r.begin < run.begin && !placed) {
+      merged.push_back(run);
+      placed = true;
+    }
+    if (r.end > run.end) merged.push_back(Stored{std::max(r.begin, run.end), r.end, r.tile});
   }
-  runs_.erase(runs_.begin() + static_cast<std::ptrdiff_t>(kept + 1), runs_.begin() + static_cast<std::ptrdiff_t>(hi));
+  if (!placed) merged.push_back(run);
+  groups_.clear();
+  for (const Stored &r : merged) append(r);
 }
 
 long TileMap::tileOf(std::size_t index) const {
-  auto it = firstEndingAfter(index);
-  return it != runs_.end() && it->begin <= index ? static_cast<long>(it->tile) : -1;
+  auto g = firstEndingAfter(index);
+  if (g == groups_.end() || g->begin > index) return -1;
+  return static_cast<long>(g->tile + (index - g->begin) / g->length);
 }
 
 std::size_t TileMap::mappedElements() const {
   std::size_t n = 0;
-  for (const Stored &r : runs_) n += r.end - r.begin;
+  for (const Group &g : groups_) n += std::size_t{g.length} * g.count;
   return n;
 }
 
 std::vector<TileMap::Run> TileMap::runs() const {
   std::vector<Run> out;
-  out.reserve(runs_.size());
-  for (const Stored &r : runs_) out.push_back(Run{r.begin, r.end, r.tile});
+  for (const Stored &r : expanded()) out.push_back(Run{r.begin, r.end, r.tile});
   return out;
 }
 

@@ -22,31 +22,39 @@ public:
   // Calls f(begin, end, tile) for the pieces of [begin, end) in order; tile is -1 where unmapped.
   template <class F> void forEachRun(std::size_t begin, std::size_t end, F &&f) const {
     std::size_t at = begin;
-    auto it = firstEndingAfter(begin);
-    while (at < end) {
-      if (it == runs_.end() || it->begin >= end) {
-        f(at, end, -1L);
-        return;
+    for (auto g = firstEndingAfter(begin); g != groups_.end() && at < end; ++g) {
+      for (std::uint32_t i = g->begin < at ? static_cast<std::uint32_t>((at - g->begin) / g->length) : 0; i < g->count;
+           ++i) {
+        const std::size_t runBegin = std::size_t{g->begin} + std::size_t{i} * g->length;
+        if (runBegin >= end) break;
+        if (runBegin > at) {
+          f(at, runBegin, -1L);
+          at = runBegin;
+        }
+        const std::size_t runEnd = runBegin + g->length;
+        const std::size_t stop = runEnd < end ? runEnd : end;
+        f(at, stop, static_cast<long>(g->tile + i));
+        at = stop;
       }
-      if (it->begin > at) {
-        f(at, std::size_t{it->begin}, -1L);
-        at = it->begin;
-      }
-      std::size_t stop = it->end < end ? std::size_t{it->end} : end;
-      f(at, stop, static_cast<long>(it->tile));
-      at = stop;
-      ++it;
     }
+    if (at < end) f(at, end, -1L);
   }
 
 private:
-  // A variable's mapping is often one run per tile of an IPU (a linear mapping): 12 bytes each keeps a graph of
-  // thousands of variables over 1,472 tiles small.
+  // A variable's mapping is most often one run per tile of an IPU, all of one length on consecutive tiles (a linear
+  // mapping): such runs are stored as one group, which keeps a graph of thousands of variables over 1,472 tiles
+  // small. Group: `count` runs of `length` elements from `begin`, run i on tile `tile + i`.
+  struct Group {
+    std::uint32_t begin, length, tile, count;
+    std::size_t end() const { return std::size_t{begin} + std::size_t{length} * count; }
+  };
   struct Stored {
     std::uint32_t begin, end, tile;
   };
-  std::vector<Stored>::const_iterator firstEndingAfter(std::size_t index) const;
-  std::vector<Stored> runs_; // sorted and disjoint; touching runs on one tile are merged
+  std::vector<Group>::const_iterator firstEndingAfter(std::size_t index) const;
+  void append(const Stored &run);
+  std::vector<Stored> expanded() const;
+  std::vector<Group> groups_; // sorted and disjoint; touching runs on one tile are merged
 };
 
 } // namespace poplar_emulator

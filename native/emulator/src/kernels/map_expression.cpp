@@ -623,6 +623,23 @@ void MapProgram::run(const std::vector<MapInput> &inputs, const std::vector<std:
   const std::size_t chunks = (total + kMapChunk - 1) / kMapChunk;
   const std::size_t threads = workers ? workers->threads() : 1;
   const std::size_t parts = std::min<std::size_t>(threads, std::max<std::size_t>(1, chunks / kMinChunksPerPart));
+  // A fill (popops::fill, zero: an expression of constants alone) of one float output: its value is worked out once
+  // and written straight to the output in one pass.
+  const bool constant = std::none_of(instructions_.begin(), instructions_.end(),
+                                     [](const Instruction &i) { return i.kind == MapNode::Kind::Input; });
+  if (constant && outputs.size() == 1 && total > 0 &&
+      (outputs[0].kind == ElementKind::Float || outputs[0].kind == ElementKind::Half)) {
+    float value = 0.0f;
+    runChunks(walks, {1}, {MapOutput{&value, outputs[0].kind}}, 0, 1);
+    float *out = static_cast<float *>(outputs[0].data);
+    auto fill = [&](std::size_t part) {
+      const auto [first, last] = partRange(total, parts, part);
+      std::fill(out + first, out + last, value);
+    };
+    if (parts == 1) fill(0);
+    else workers->run(parts, fill);
+    return;
+  }
   auto band = [&](std::size_t part) {
     const auto [first, last] = partRange(chunks, parts, part);
     runChunks(walks, outShape, outputs, first * kMapChunk, std::min(total, last * kMapChunk));
