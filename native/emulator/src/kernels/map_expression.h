@@ -13,9 +13,9 @@
 
 namespace poplar_emulator {
 
-constexpr std::size_t kMapChunk = 256;
+constexpr std::size_t kMapChunk = 1024;
 // A band of chunks given to one host worker is at least this many chunks.
-constexpr std::size_t kMinChunksPerPart = 32;
+constexpr std::size_t kMinChunksPerPart = 8;
 
 class PartRunner;
 struct InputWalk;

@@ -176,6 +176,28 @@ TEST(MapExpression, ARepeatedSubexpressionIsComputedOnceInFloatAndEveryTimeInHal
   }
 }
 
+TEST(MapExpression, InPlaceResultsReadEveryInputBeforeAnyIsOverwritten) {
+  // mapInPlace({_2, _1 + _2}, {a, b}) over 3000 elements (several chunks): a takes b's old values and b the old sum,
+  // although the inputs are read in place and a's result is b itself.
+  Tree t;
+  const std::size_t first = t.input(1);
+  const std::size_t second = t.binary(BinaryOpType::ADD, t.input(0), t.input(1));
+  const MapProgram program(t.nodes, {first, second}, {ElementKind::Float, ElementKind::Float});
+  const std::size_t n = 3000;
+  std::vector<float> a(n), b(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = static_cast<float>(i);
+    b[i] = 0.5f * static_cast<float>(i) + 1.0f;
+  }
+  const std::vector<float> oldA = a, oldB = b;
+  program.run({{a.data(), ElementKind::Float, {n}}, {b.data(), ElementKind::Float, {n}}}, {n},
+              {{a.data(), ElementKind::Float}, {b.data(), ElementKind::Float}});
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(a[i], oldB[i]) << i;
+    ASSERT_EQ(b[i], oldA[i] + oldB[i]) << i;
+  }
+}
+
 TEST(MapExpression, EveryFloatUnaryOperationMatchesFloat64) {
   auto rng = testRng();
   const std::vector<std::pair<UnaryOpType, std::function<double(double)>>> ops = {
