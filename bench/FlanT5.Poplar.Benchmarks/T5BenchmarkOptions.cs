@@ -16,7 +16,7 @@ public sealed record T5BenchmarkOptions
     public int Steps { get; init; } = 10;
     public int Warmup { get; init; } = 2;
 
-    /// <summary>Emulator threads (OpenBLAS); torch_t5.py's default: $OPENBLAS_NUM_THREADS, else all cores.</summary>
+    /// <summary>The emulated engine's host threads; torch_t5.py's default: $OPENBLAS_NUM_THREADS, else all cores.</summary>
     public int Threads { get; init; } = DefaultThreads();
 
     /// <summary>Overrides the preset's vocabulary size when set.</summary>

@@ -244,9 +244,9 @@ int main(int argc, char** argv) {
     const double gen_tps = a.batch * double(a.tgt_len) / gen_ms * 1e3;
     const double per_token = (gen_ms - enc_ms) / a.tgt_len;
 
-    std::printf("preset %s: %.2fM params, vocab %u, batch %u, src %u, tgt %u, threads %u (OpenBLAS %u)\n",
-                a.preset.c_str(), double(n_params) / 1e6, m.vocab_size, a.batch, a.src_len, a.tgt_len, a.threads,
-                a.threads);
+    std::printf("preset %s: %.2fM params, vocab %u, batch %u, src %u, tgt %u, threads %u (the engine's host "
+                "threads, OpenBLAS 1 in each)\n",
+                a.preset.c_str(), double(n_params) / 1e6, m.vocab_size, a.batch, a.src_len, a.tgt_len, a.threads);
     std::printf("train step (fwd+bwd+AdamW): median %.2f ms  (%.1f src+tgt tokens/s)\n", train_ms, train_tps);
     std::printf("greedy generate %u tokens (KV cache): median %.2f ms  (%.1f new tokens/s; encoder alone %.2f ms)\n",
                 a.tgt_len, gen_ms, gen_tps, enc_ms);
@@ -259,7 +259,7 @@ int main(int argc, char** argv) {
         "\"generate_ms\": %.2f, \"generate_tokens_per_s\": %.1f, \"encode_ms\": %.2f, \"decode_ms_per_token\": %.2f, "
         "\"peak_rss_mib\": %.1f, \"device_peak_mib\": %.1f}\n",
         a.preset.c_str(), (unsigned long long)n_params, m.vocab_size, a.batch, a.src_len, a.tgt_len, a.steps,
-        a.warmup, double(a.dropout), std::thread::hardware_concurrency(), a.threads, a.threads, train_ms, train_tps,
+        a.warmup, double(a.dropout), std::thread::hardware_concurrency(), a.threads, 1u, train_ms, train_tps,
         gen_ms, gen_tps, enc_ms, per_token, rss, double(mr.on_chip_peak_bytes) / (1024.0 * 1024.0));
     ft5_session_destroy(session);
     ft5_device_destroy(device);

@@ -26,7 +26,7 @@ internal static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed repetitions first", DefaultValueFactory = _ => defaults.Warmup };
         var threads = new Option<int>("--threads")
         {
-            Description = "Emulator (OpenBLAS) threads; default $OPENBLAS_NUM_THREADS, else all cores",
+            Description = "The emulated engine's host threads; default $OPENBLAS_NUM_THREADS, else all cores",
             DefaultValueFactory = _ => T5BenchmarkOptions.DefaultThreads(),
         };
         var vocab = new Option<int?>("--vocab") { Description = "Override the preset vocab size" };
