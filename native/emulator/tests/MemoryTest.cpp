@@ -281,14 +281,50 @@ TEST(Cycles, EstimateFollowsTheDocumentedModel) {
   engine.connectStream("in", host.data());
   engine.run(0);
   const poplar_emulator::CycleReport &c = poplar_emulator::lastRunCycles(engine);
-  // mm: 1e6 / (128 * 2) + 4096 / (4 * 2) + 150 per run, 3 runs.
-  double mm = 1e6 / (128.0 * 2) + 4096.0 / (4 * 2) + 150;
+  // A sync on one IPU: 15 ns (one hop) at 1.33 GHz.
+  const double sync = 15e-9 * 1.33e9;
+  // mm: 1e6 / (128 * 2) + 4096 / (4 * 2) + a sync per run, 3 runs.
+  double mm = 1e6 / (128.0 * 2) + 4096.0 / (4 * 2) + sync;
   // Stream copy: 64 bytes at 16 GB/s with a 1.33 GHz clock (1 tile), external sync, no compute.
-  double copy = 64.0 / (16e9 / 1.33e9) + 1500;
+  double copy = 64.0 / (16e9 / 1.33e9) + sync;
   EXPECT_EQ(c.stepsRun, 4u);
   EXPECT_NEAR(c.total(), 3 * mm + copy, 1e-9 * (3 * mm + copy));
   EXPECT_NEAR(c.cycles.compute, 3 * 1e6 / 256.0, 1e-6);
-  EXPECT_NEAR(c.cycles.sync, 3 * 150 + 1500, 1e-9);
+  EXPECT_NEAR(c.cycles.sync, 4 * sync, 1e-9);
+}
+
+TEST(Cycles, IpusRunTheirStepsInParallelAndAStepTouchingTwoWaitsForBoth) {
+  // Two IPUs of 2 tiles: a step on IPU 0, one on IPU 1 (they overlap), then a step reading both (it starts when the
+  // slower is done), then another on IPU 0.
+  poplar::Device device = smallDevice(2, 2);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor a = graph.addVariable(poplar::FLOAT, {8}, "a"), b = graph.addVariable(poplar::FLOAT, {8}, "b");
+  graph.setTileMapping(a, 0);
+  graph.setTileMapping(b, 2);
+  poplar::program::Sequence prog;
+  auto step = [&](std::vector<poplar::Tensor> outs, std::vector<poplar::Tensor> ins, double flops, const char *name) {
+    poplar_emulator::Kernel k;
+    k.name = name;
+    k.inputs = std::move(ins);
+    k.outputs = std::move(outs);
+    k.cost.flops = flops;
+    k.cost.unit = poplar_emulator::ComputeUnit::Vector;
+    k.body = [](poplar_emulator::KernelIo &) {};
+    poplar_emulator::addKernel(graph, prog, std::move(k));
+  };
+  step({a}, {}, 2000, "on0");      // 1000 cycles at 2 flops per tile-cycle on one tile
+  step({b}, {}, 6000, "on1");      // 3000 cycles on IPU 1, beside it
+  step({a}, {b}, 4000, "both");    // 1000 cycles on 2 tiles, after both
+  step({a}, {}, 2000, "on0again"); // 1000 more on IPU 0
+  poplar::Engine engine(graph, prog);
+  engine.load(device);
+  engine.run(0);
+  const poplar_emulator::CycleReport &c = poplar_emulator::lastRunCycles(engine);
+  // Each step also exchanges its tensors (32 bytes a tile at 4 bytes per tile-cycle: 8 cycles) and syncs once.
+  const double sync = 15e-9 * 1.33e9, extra = 8 + sync;
+  EXPECT_NEAR(c.cycles.compute, 1000 + 3000 + 1000 + 1000, 1e-6);
+  EXPECT_NEAR(c.total(), (3000 + extra) + (1000 + extra) + (1000 + extra), 1e-6);
+  EXPECT_LT(c.total(), c.cycles.total());
 }
 
 TEST(Cycles, AReductionSpreadsItsWorkOverTheTilesOfItsInput) {

@@ -15,8 +15,9 @@ namespace FlanT5.Poplar.Placement;
 ///   Ring all-reduce time 2(t−1)/t × bytes / IPU-Link bandwidth; all-gather (t−1)/t × bytes / bandwidth. The
 ///   bandwidth is the chip's whole 320 GB/s, which is optimistic for one ring (it uses 2 of the 10 links); the
 ///   calibration absorbs the difference, and <see cref="IpuTarget.IpuLinkBytesPerSecond"/> can be lowered.
-/// - Pipeline: step = (m + p − 1) × slowest stage time per micro-batch; the (p − 1) part is reported as the bubble,
-///   i.e. a bubble fraction of (p − 1)/(m + p − 1). Each stage boundary carries [B,S_src,d] + [B,S_tgt,d] forward
+/// - Pipeline: step = m × the slowest stage's time per micro-batch + every other stage's once (the pipeline fills
+///   and drains through them); that second part is reported as the bubble: (p − 1)/(m + p − 1) of the step when the
+///   stages are equal, and with one micro-batch the step is the sum of the stages. Each stage boundary carries [B,S_src,d] + [B,S_tgt,d] forward
 ///   (hidden states, encoder output or decoder embeddings) and their gradients backward.
 /// - Data parallel: ring all-reduce of the gradients, 2(d−1)/d × bytes / IPU-Link bandwidth (IPU-POD64's replicas
 ///   talk over the IPU-Link torus). With phased execution the streamed state is sharded across replicas: gradients
@@ -106,8 +107,8 @@ public sealed class CostModel(double computeEfficiency = CostModel.DefaultComput
             var boundaries = (s > 0 ? 1 : 0) + (last ? 0 : 1);
             stageTransfer[s] = boundaries * 2 * (srcAct + tgtAct) / link;
         }
-        var slowest = Enumerable.Range(0, p).MaxBy(s => stageCompute[s] + stageCollectives[s] + stageTransfer[s]);
-        var perMicroBatch = stageCompute[slowest] + stageCollectives[slowest] + stageTransfer[slowest];
+        var stageTime = Enumerable.Range(0, p).Select(s => stageCompute[s] + stageCollectives[s] + stageTransfer[s]).ToArray();
+        var slowest = Enumerable.Range(0, p).MaxBy(s => stageTime[s]);
 
         double elements = Enumerable.Range(0, p).Max(parameters.ElementsOnStage);
         var (domains, perDomain) = LinkDomains(plan, target);
@@ -134,12 +135,13 @@ public sealed class CostModel(double computeEfficiency = CostModel.DefaultComput
         if (plan.OptimizerLocation == TensorLocation.Streaming) streamingBytes += 4 * ob * elements / d;
 
         var hostBytes = m * b * (src + 2 * tgt) * 4;
-        var syncs = (m + p - 1) * stageSyncs.Max() + (plan.PhasedExecution ? 3 * (model.NumLayers + model.NumDecoderLayers + 2) : 1);
+        var syncs = m * stageSyncs[slowest] + (stageSyncs.Sum() - stageSyncs[slowest])
+                    + (plan.PhasedExecution ? 3 * (model.NumLayers + model.NumDecoderLayers + 2) : 1);
         return new StepTimeEstimate
         {
             ComputeSeconds = m * stageCompute[slowest],
             TensorParallelSeconds = m * stageCollectives[slowest],
-            PipelineBubbleSeconds = (p - 1) * perMicroBatch,
+            PipelineBubbleSeconds = stageTime.Sum() - stageTime[slowest],
             PipelineTransferSeconds = m * stageTransfer[slowest],
             DataParallelSeconds = dataParallel,
             GwLinkSeconds = gwLink,

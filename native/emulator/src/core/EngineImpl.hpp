@@ -94,7 +94,9 @@ private:
     StepCycles cycles;
     double ipuLinkBytes = 0;
     double remoteBytes = 0;
+    std::vector<unsigned> ipus; // within a replica: the timelines the step advances
   };
+  std::vector<double> ipuClock_; // the current run's cycles on each IPU of a replica
   std::map<const StepNode *, StepCost> stepCosts_;
   VariableLifetimes lifetimes_; // which variables hold storage when (the memory report's liveness)
   HostStorage storage_;

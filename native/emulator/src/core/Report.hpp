@@ -35,19 +35,24 @@ struct MemoryReport {
 //   exchange = exchangeBytes / (exchangeBytesPerCycle * tiles)
 //   ipuLink  = ipuLinkBytes / (320 GB/s / clock)
 //   host     = hostBytes / (16 GB/s / clock)
-//   sync     = syncs * 150 cycles (internal) or 1500 cycles (external)
+//   sync     = syncs * 15 ns * (1 + IPUs / 4) (poplibs' test model: 15 ns a hop; IPUs = 1 for a sync within
+//              one IPU, every IPU of the engine for an external one)
 struct StepCycles {
   double compute = 0, exchange = 0, ipuLink = 0, host = 0, sync = 0;
   double total() const { return compute + exchange + ipuLink + host + sync; }
 };
 
+// A run's cycles: each IPU runs its steps one after another and the IPUs run in parallel, so a step starts when
+// every IPU it uses is free (a copy between pipeline stages waits for both), and the run takes as long as its busiest
+// IPU's timeline. On one IPU that is the sum over the steps.
 struct CycleReport {
   StepCycles cycles;       // summed over the steps run
+  double elapsed = 0;      // the run's length on the IPUs' timelines
   std::size_t stepsRun = 0;
   double ipuLinkBytes = 0;     // one replica's bytes over the IPU links (collectives, cross-replica copies)
   std::size_t linkSteps = 0;   // the steps run that moved bytes over the links
   double remoteBytes = 0;      // one replica's bytes copied to or from remote buffers (streaming memory)
-  double total() const { return cycles.total(); }
+  double total() const { return elapsed; }
 };
 
 constexpr double kAmpHalfFlopsPerTileCycle = 128;
@@ -55,8 +60,7 @@ constexpr double kAmpFloatFlopsPerTileCycle = 32;
 constexpr double kVectorHalfFlopsPerTileCycle = 4;
 constexpr double kVectorFloatFlopsPerTileCycle = 2;
 constexpr double kHostBytesPerSecond = 16e9;
-constexpr double kInternalSyncCycles = 150;
-constexpr double kExternalSyncCycles = 1500;
+constexpr double kSyncSecondsPerHop = 15e-9;
 
 // Host memory an engine holds for its variables, over the replicas run here: a variable that is not always live has
 // storage over its live ranges only, so a run holds what the IPU would hold, not every variable at once.

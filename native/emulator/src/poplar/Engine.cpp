@@ -116,7 +116,8 @@ EngineImpl::EngineImpl(const poplar::Graph &graph, const std::vector<poplar::pro
     instances_ = Instances::connect(rf, firstLocal_, numLocal_, f.h, groups);
   }
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    stepCosts_[steps[i]] = {stepCycles(*steps[i], *state_), steps[i]->work().ipuLinkBytes, steps[i]->work().remoteBytes};
+    stepCosts_[steps[i]] = {stepCycles(*steps[i], *state_), steps[i]->work().ipuLinkBytes, steps[i]->work().remoteBytes,
+                            stepIpus(*steps[i], *state_)};
     for (unsigned r = 0; r < rf; ++r)
       kernelRandom_.emplace(std::make_pair(steps[i], r),
                             std::mt19937(static_cast<std::mt19937::result_type>(mix((i << 16) ^ r))));
@@ -221,6 +222,7 @@ void EngineImpl::run(unsigned program) {
     throw poplar::poplar_error("poplar::Engine::run: program " + std::to_string(program) + " does not exist (the engine has " +
                                std::to_string(programs_.size()) + ")");
   lastRun_ = CycleReport();
+  ipuClock_.assign(state_->replicaTarget.getNumIPUs(), 0.0);
   std::vector<unsigned> local(numLocal_);
   for (unsigned i = 0; i < numLocal_; ++i) local[i] = firstLocal_ + i;
   execute(*programs_[program], local);
@@ -274,6 +276,10 @@ void EngineImpl::runStep(const StepNode &step, const std::vector<unsigned> &acti
   lastRun_.ipuLinkBytes += cost.ipuLinkBytes;
   lastRun_.remoteBytes += cost.remoteBytes;
   if (cost.ipuLinkBytes > 0) ++lastRun_.linkSteps;
+  double start = 0;
+  for (unsigned ipu : cost.ipus) start = std::max(start, ipuClock_[ipu]);
+  for (unsigned ipu : cost.ipus) ipuClock_[ipu] = start + c.total();
+  lastRun_.elapsed = std::max(lastRun_.elapsed, start + c.total());
   acquireStorage(step, active);
   runOnReplicas(step, active);
   // Freed only after a step that succeeded: after a failure the engine stops and nothing reads it again.
