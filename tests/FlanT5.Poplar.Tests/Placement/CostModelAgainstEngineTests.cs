@@ -60,38 +60,25 @@ public sealed class CostModelAgainstEngineTests
 
     private static readonly T5ModelConfig FourLayers = Model with { NumLayers = 2, NumDecoderLayers = 2 };
 
-    private CostModel? acrossIpus;
+    private CostModel? _acrossIpus;
 
-    // Calibrated once on one IPU for the plan matrix below.
+    // Calibrated once on one IPU of the 2 + 2-layer model for the plan matrix.
     [OneTimeSetUp]
     public void CalibrateOnOneIpu()
     {
         var reference = Shape(8, 128, 32, 2);
         double engine = EngineSecondsOf(FourLayers, reference, 1, 1, 1, PipelineSchedule.GPipe, recompute: false);
-        acrossIpus = new CostModel(CostModel.Calibrate([(FourLayers, PlacementPlan.Create(FourLayers), reference, Target, engine)]));
+        _acrossIpus = new CostModel(CostModel.Calibrate([(FourLayers, PlacementPlan.Create(FourLayers), reference, Target, engine)]));
     }
 
-    // The planner's plan matrix (PlannerAgainstEmulatorTests): tp, pp, dp, schedule, micro-batches, recompute.
-    [TestCase(2, 1, 1, PipelineSchedule.GPipe, 1)]
-    [TestCase(4, 1, 1, PipelineSchedule.GPipe, 1)]
-    [TestCase(2, 2, 1, PipelineSchedule.GPipe, 1)]
-    [TestCase(1, 2, 2, PipelineSchedule.GPipe, 1)]
-    [TestCase(1, 1, 1, PipelineSchedule.GPipe, 4)]
-    [TestCase(1, 2, 1, PipelineSchedule.GPipe, 4)]
-    [TestCase(1, 2, 1, PipelineSchedule.OneFOneB, 4)]
-    [TestCase(2, 2, 1, PipelineSchedule.OneFOneB, 4)]
-    [TestCase(1, 4, 1, PipelineSchedule.GPipe, 4)]
-    [TestCase(1, 4, 1, PipelineSchedule.OneFOneB, 4)]
-    [TestCase(1, 2, 2, PipelineSchedule.OneFOneB, 3)]
-    [TestCase(1, 2, 1, PipelineSchedule.GPipe, 4, true)]
-    [TestCase(2, 2, 1, PipelineSchedule.OneFOneB, 4, true)]
+    [TestCaseSource(typeof(PlanMatrix), nameof(PlanMatrix.Plans))]
     public void AcrossIpusTheCalibratedCostModelPredictsTheEnginesCyclesWithinAQuarter(int tp, int pp, int dp,
-        PipelineSchedule schedule, int microBatches, bool recompute = false)
+        PipelineSchedule schedule, int microBatches, bool recompute)
     {
         var shape = Shape(8, 128, 32, 1) with { GlobalBatch = 8 * dp * microBatches };
         var plan = PlacementPlan.Create(FourLayers, tp, pp, dp, schedule: schedule, recompute: recompute);
         double engine = EngineSecondsOf(FourLayers, shape, tp, pp, dp, schedule, recompute);
-        double predicted = acrossIpus!.Estimate(FourLayers, plan, shape, IpuTarget.Mk2(plan.IpuCount)).TotalSeconds;
+        double predicted = _acrossIpus!.Estimate(FourLayers, plan, shape, IpuTarget.Mk2(plan.IpuCount)).TotalSeconds;
         TestContext.Out.WriteLine($"tp {tp} pp {pp} dp {dp} {schedule} x{microBatches}{(recompute ? " recompute" : "")}: engine " +
                                   $"{engine * Target.ClockHz:N0} cycles, cost model {predicted * Target.ClockHz:N0} ({predicted / engine - 1:P1})");
         Assert.That(predicted / engine, Is.InRange(0.75, 1.25));
@@ -99,7 +86,8 @@ public sealed class CostModelAgainstEngineTests
 
     /// <summary>The engine's estimated seconds of one training step (micro-batches of shape.MicroBatch rows per
     /// replica) under a plan.</summary>
-    private static double EngineSecondsOf(T5ModelConfig config, TrainingShape shape, int tp, int pp, int dp, PipelineSchedule schedule, bool recompute)
+    private static double EngineSecondsOf(T5ModelConfig config, TrainingShape shape, int tp, int pp, int dp,
+        PipelineSchedule schedule, bool recompute)
     {
         using var model = DeviceModel.Create(config, FlanT5.Poplar.Checkpoints.EmbeddingLayout.Shared, new DeviceModelOptions
         {

@@ -19,22 +19,9 @@ public sealed class PlannerAgainstEmulatorTests
         VocabSize = 2176, DModel = 64, DKv = 16, DFf = 128, NumHeads = 4, NumLayers = 2, NumDecoderLayers = 2,
     };
 
-    [TestCase(1, 1, 1, PipelineSchedule.GPipe, 1)]
-    [TestCase(2, 1, 1, PipelineSchedule.GPipe, 1)]
-    [TestCase(4, 1, 1, PipelineSchedule.GPipe, 1)]
-    [TestCase(2, 2, 1, PipelineSchedule.GPipe, 1)]
-    [TestCase(1, 2, 2, PipelineSchedule.GPipe, 1)]
-    [TestCase(1, 1, 1, PipelineSchedule.GPipe, 4)]
-    [TestCase(1, 2, 1, PipelineSchedule.GPipe, 4)]
-    [TestCase(1, 2, 1, PipelineSchedule.OneFOneB, 4)]
-    [TestCase(2, 2, 1, PipelineSchedule.OneFOneB, 4)]
-    [TestCase(1, 4, 1, PipelineSchedule.GPipe, 4)]
-    [TestCase(1, 4, 1, PipelineSchedule.OneFOneB, 4)]
-    [TestCase(1, 2, 2, PipelineSchedule.OneFOneB, 3)]
-    [TestCase(1, 2, 1, PipelineSchedule.GPipe, 4, true)]
-    [TestCase(2, 2, 1, PipelineSchedule.OneFOneB, 4, true)]
+    [TestCaseSource(typeof(PlanMatrix), nameof(PlanMatrix.Plans))]
     public void EveryIpuPeakIsWithinTenPercentOfThePlan(int tp, int pp, int dp, PipelineSchedule schedule, int microBatches,
-        bool recompute = false)
+        bool recompute)
     {
         const int batch = 8, src = 32, tgt = 8;
         using var model = DeviceModel.Create(Model, FlanT5.Poplar.Checkpoints.EmbeddingLayout.Shared,
