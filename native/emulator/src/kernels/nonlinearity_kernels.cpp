@@ -154,8 +154,6 @@ bool gradientTakesForwardInput(NonLinearityType type) {
 
 void nonLinearityKernel(NonLinearityType type, const float *in, float *out, std::size_t count, std::size_t rowLength,
                         PartRunner *workers) {
-  if (type == NonLinearityType::SOFTMAX_SCALED)
-    throw std::invalid_argument("popnn::nonLinearity: SOFTMAX_SCALED is not implemented by the emulator");
   inBands(count, rowLength, workers, [&](std::size_t offset, std::size_t n) {
     forward(type, in + offset, out + offset, n, rowLength);
   });
@@ -163,8 +161,6 @@ void nonLinearityKernel(NonLinearityType type, const float *in, float *out, std:
 
 void nonLinearityGradientKernel(NonLinearityType type, const float *fwd, const float *g, float *out, std::size_t count,
                                 std::size_t rowLength, PartRunner *workers) {
-  if (type == NonLinearityType::SOFTMAX_SCALED)
-    throw std::invalid_argument("popnn::nonLinearityInputGradient: SOFTMAX_SCALED is not implemented by the emulator");
   inBands(count, rowLength, workers, [&](std::size_t offset, std::size_t n) {
     gradient(type, fwd + offset, g + offset, out + offset, n, rowLength);
   });
