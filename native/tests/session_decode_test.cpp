@@ -203,3 +203,36 @@ TEST(SessionDecode, ADecodeGoesOnWhenAnotherShapeCompilesTheEngineAgain) {
     EXPECT_EQ(got, want);
     EXPECT_EQ(ft5_session_decode_end(fx.session), FT5_OK);
 }
+
+// Under pipeline parallelism each decoder layer decodes on its stage, beside its cache: a token's step moves only
+// the residual stream [rows, d_model] between the stages, once per crossing (flan-t5-tiny: 2 + 2 layers; with 2
+// stages the decoder and the untied LM head sit on stage 1, so the token's embedding crosses once; with 4 stages
+// the decoder's two layers are on stages 2 and 3: two crossings).
+TEST(SessionDecode, APipelinedStepMovesOnlyTheResidualStreamBetweenStages) {
+    for (const uint32_t pp : {2u, 4u}) {
+        SessionFixture fx("flan-t5-tiny", -1.0f, 2, 1, pp, 1);
+        const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+        const Prompts p = prompts(ref);
+        const int64_t V = fx.vocab();
+        ASSERT_EQ(ft5_session_decode_begin(fx.session, p.ids.data(), p.mask.data(), p.batch, p.src_len, 4), FT5_OK)
+            << ft5_last_error();
+        std::vector<int32_t> tokens(p.batch, fx.desc.decoder_start_token_id);
+        std::vector<float> logits(size_t(p.batch) * size_t(V));
+        ASSERT_EQ(ft5_session_decode_step(fx.session, tokens.data(), logits.data(), logits.size()), FT5_OK);
+        ASSERT_EQ(ft5_device_reset_traffic(fx.device), FT5_OK);
+        ASSERT_EQ(ft5_session_decode_step(fx.session, tokens.data(), logits.data(), logits.size()), FT5_OK);
+        ft5_traffic_report traffic{};
+        traffic.struct_size = sizeof(traffic);
+        ASSERT_EQ(ft5_device_traffic_report(fx.device, &traffic), FT5_OK);
+        ASSERT_EQ(ft5_session_decode_end(fx.session), FT5_OK);
+        const uint64_t crossings = pp == 2 ? 1 : 2;
+        // the decode's rows are the session's bucket of the prompts' rows
+        uint32_t rows = 1;
+        while (rows < p.batch) rows <<= 1;
+        const uint64_t residual = uint64_t(rows) * fx.desc.d_model * sizeof(float);
+        std::printf("[pp %u] one decode step: %llu bytes between IPUs; the residual stream is %llu bytes\n",
+                    unsigned(pp), static_cast<unsigned long long>(traffic.inter_ipu_bytes),
+                    static_cast<unsigned long long>(residual));
+        EXPECT_EQ(traffic.inter_ipu_bytes, crossings * residual) << "pp " << pp;
+    }
+}

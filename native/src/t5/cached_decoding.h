@@ -4,14 +4,17 @@
 // position bias row of that position (dynamicSlice), and sends the next-token logits. For beam search the step
 // first reorders every row's cache (self and cross keys and values, the encoder mask) to its beam parent's
 // (multiSlice), so a beam continues the history of the beam it was chosen from. Under tensor parallelism each
-// replica caches its own heads and sends its vocabulary shard's logits.
+// replica caches its own heads and sends its vocabulary shard's logits. Under pipeline parallelism each decoder
+// layer runs on its stage's graph (stages.h) and caches there; each stage keeps its own copy of the small tensors
+// its layers read (the cache position, the bias rows, the encoder mask), and the residual stream crosses the stages
+// in order, once per token.
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
-#include <vector>
-
 #include <optional>
+#include <vector>
 
 #include <poplar/DataStream.hpp>
 #include <poplar/Graph.hpp>
@@ -46,8 +49,8 @@ struct DecodeShape {
 
 class CachedDecoding {
 public:
-    // stages: where the encoder's blocks run (the decoding steps run on the replica's graph, reading each
-    // parameter on its stage). set: the program set whose streams it reads and sends (t5_program.h's streamHandle).
+    // graph: the replica's (the streams are its); every layer runs on its stage of `stages`. set: the program set
+    // whose streams it reads and sends (t5_program.h's streamHandle).
     CachedDecoding(poplar::Graph& graph, Stages& stages, const T5Config& config, const StackWeights& encoder,
                    const StackWeights& decoder, const Parameter& lm_weight, const DecodeShape& shape,
                    const ReplicaGroups& groups, std::size_t set = 0);
@@ -60,24 +63,33 @@ public:
 
 private:
     struct LayerCache {
+        std::size_t stage = 0;
         poplar::Tensor self_k, self_v;    // [batch * heads, max_len, d_kv]
         poplar::Tensor cross_k, cross_v;  // [batch * heads, src_len, d_kv]
     };
+    // What the layers of one stage read besides their caches, on that stage.
+    struct StageState {
+        poplar::Tensor cross_bias;       // [batch, 1, 1, src_len]: the encoder's mask
+        poplar::Tensor self_bias_table;  // [heads, max_len, max_len]: position bias plus the causal mask
+        poplar::Tensor position;         // UNSIGNED_INT [1]: the cache position the next step writes
+        poplar::Tensor parents;          // INT [batch]: the step's beam parents
+    };
 
     poplar::Graph& graph_;
+    Stages& stages_;
     const T5Config& config_;
     const StackWeights& decoder_;
     DecodeShape shape_;
     const ReplicaGroups& groups_;
     std::size_t heads_;  // this rank's heads
+    std::size_t head_stage_;  // the LM head's
     std::unique_ptr<Stack> encoder_;
     std::unique_ptr<PositionBias> self_bias_;
     LmHead lm_head_;
     std::vector<LayerCache> cache_;
-    poplar::Tensor ids_, mask_, tokens_, parents_;
-    poplar::Tensor cross_bias_;  // [batch, 1, 1, src_len]
-    poplar::Tensor self_bias_table_;  // [heads, max_len, max_len]: position bias plus the causal mask
-    poplar::Tensor position_;    // UNSIGNED_INT [1]: the cache position the next step writes
+    std::map<std::size_t, StageState> at_;  // by stage, for the stages holding decoder layers
+    poplar::Tensor ids_, mask_, parents_;   // on stage 0, as the batch programs' inputs
+    poplar::Tensor tokens_;                 // on the decoder embedding's stage
     // DataStream has no default constructor in the SDK: set while the graph is built.
     std::optional<poplar::DataStream> ids_in_, mask_in_, tokens_in_, parents_in_, logits_out_;
 };
