@@ -153,6 +153,28 @@ TEST(SessionPrograms, PreparedShapesAreCompiledTogetherOnceAndTheirCallsCompileN
     EXPECT_EQ(s.compilations(), 2u);
 }
 
+// A declared shape is compiled at its own lengths, not rounded to a bucket: batches it holds run on it padded (the
+// smallest that holds them), and only a batch that none holds compiles its power-of-two bucket.
+TEST(SessionPrograms, ABatchRunsOnTheSmallestDeclaredShapeThatHoldsIt) {
+    Created s(1);
+    ASSERT_EQ(s.status, FT5_OK) << s.error;
+    ft5_program_shape five = batch_shape(3), six = batch_shape(6);
+    five.src_len = 5;
+    six.src_len = 6;
+    const std::vector<ft5_program_shape> shapes{five, six};
+    ASSERT_EQ(ft5_session_prepare(s.session, shapes.data(), shapes.size()), FT5_OK) << ft5_last_error();
+    EXPECT_EQ(s.programs(), 3u);
+    const uint32_t compiled = s.compilations();
+    const uint64_t on_five = s.cycles_of_a_forward(2);  // 2 x 3 -> 2 fits 3 x 5 -> 2 and 6 x 6 -> 2
+    const uint64_t on_six = s.cycles_of_a_forward(5);   // 5 rows fit 6 x 6 -> 2 only
+    EXPECT_EQ(s.compilations(), compiled) << "every batch so far fits a declared shape";
+    EXPECT_LT(on_five, on_six) << "the 2-row batch runs on the smaller declared program";
+    EXPECT_EQ(s.cycles_of_a_forward(3), on_five) << "3 rows fit 3 x 5 -> 2 exactly";
+    s.forward(7);  // no declared shape holds 7 rows: its bucket, 8 x 4 -> 2, is compiled
+    EXPECT_EQ(s.programs(), 4u);
+    EXPECT_EQ(s.compilations(), compiled + 1);
+}
+
 TEST(SessionPrograms, AnInvalidPreparedShapeIsNamedAndChangesNothing) {
     Created s(1);
     ASSERT_EQ(s.status, FT5_OK) << s.error;

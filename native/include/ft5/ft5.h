@@ -533,8 +533,9 @@ typedef enum ft5_program_kind {
     FT5_PROGRAM_DECODE = 1
 } ft5_program_kind;
 
-/** A shape the session will run, in the terms of its calls (whole batches; the session buckets them as it does
- *  the calls). Since ABI 2.2. */
+/** A shape the session will run, in the terms of its calls (whole batches). A batch shape is compiled at its own
+ *  lengths, and a call runs on the smallest program the session holds that fits its batch (padded), else on its
+ *  power-of-two bucket; a decode shape is rounded to its bucket, as decode calls are. Since ABI 2.2. */
 typedef struct ft5_program_shape {
     uint32_t struct_size;
     /** an ft5_program_kind */
@@ -559,7 +560,7 @@ FT5_API void ft5_program_shape_init(ft5_program_shape* shape);
 FT5_API FT5_NODISCARD ft5_status ft5_session_prepare(ft5_session* session, const ft5_program_shape* shapes,
                                                      size_t count);
 
-/** The program sets the session's engine holds: one per batch shape bucket it was given, all in one T5 graph over one
+/** The program sets the session's engine holds: one per declared shape and bucket it ran, all in one T5 graph over one
  *  copy of the weights, counting the one built at creation for the smallest shape (it gives the parameter list).
  *  Since ABI 1.2. */
 FT5_API FT5_NODISCARD ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count);

@@ -219,17 +219,19 @@ BuilderSession::Key BuilderSession::key_of(const t5::ProgramShape& s) {
 }
 
 ShapePrograms& BuilderSession::program_for(const t5::BatchShape& shape, bool dropout) {
-    return programs_of(t5::ProgramShape{shape, drops(dropout), {}});
+    return programs_of(run_shape(t5::ProgramShape{shape, drops(dropout), {}}));
 }
 
-ShapePrograms& BuilderSession::program_for(const ShapeRequest& request) { return programs_of(program_shape(request)); }
+ShapePrograms& BuilderSession::program_for(const ShapeRequest& request) {
+    return programs_of(run_shape(declared_shape(request)));
+}
 
 ShapePrograms& BuilderSession::programs_of(const t5::ProgramShape& shape) {
     ensure({shape});
     return engine_->shape_programs(set_of_.at(key_of(shape)));
 }
 
-t5::ProgramShape BuilderSession::program_shape(const ShapeRequest& r) const {
+t5::ProgramShape BuilderSession::declared_shape(const ShapeRequest& r) const {
     if (r.decode) {
         t5::DecodeShape d;
         d.batch = bucket_of(r.batch);
@@ -247,9 +249,32 @@ t5::ProgramShape BuilderSession::program_shape(const ShapeRequest& r) const {
     return t5::ProgramShape{shape, drops(r.training), {}};
 }
 
+t5::ProgramShape BuilderSession::run_shape(const t5::ProgramShape& rows) const {
+    if (rows.decode.enabled()) return rows;  // decodes come bucketed (builder_decode.h)
+    const t5::BatchShape& want = rows.batch;
+    const t5::ProgramShape* best = nullptr;
+    std::size_t best_tokens = 0;
+    for (const t5::ProgramShape& s : sets_) {
+        const t5::BatchShape& have = s.batch;
+        if (s.decode.enabled() || s.dropout != rows.dropout || have.micro_batches != want.micro_batches) continue;
+        if (have.batch < want.batch || have.src_len < want.src_len || have.tgt_len < want.tgt_len) continue;
+        const std::size_t tokens = have.batch * (have.src_len + have.tgt_len);
+        if (!best || tokens < best_tokens) {
+            best = &s;
+            best_tokens = tokens;
+        }
+    }
+    if (best) return *best;
+    t5::ProgramShape bucketed = rows;
+    bucketed.batch.batch = bucket_of(want.batch);
+    bucketed.batch.src_len = bucket_of(want.src_len);
+    bucketed.batch.tgt_len = bucket_of(want.tgt_len);
+    return bucketed;
+}
+
 void BuilderSession::prepare(const std::vector<ShapeRequest>& requests) {
     std::vector<t5::ProgramShape> wanted;
-    for (const ShapeRequest& r : requests) wanted.push_back(program_shape(r));
+    for (const ShapeRequest& r : requests) wanted.push_back(declared_shape(r));
     ensure(wanted);
 }
 
@@ -341,7 +366,7 @@ std::vector<ipu::ArenaReservation> BuilderSession::activations() const {
 t5::BatchShape BuilderSession::replica_shape(const BatchView& b) const {
     BatchView rows = b;
     rows.batch = b.batch / int64_t(local_.count);  // each data-parallel replica runs its own share of the rows
-    return bucket_of(rows);
+    return t5::BatchShape{std::size_t(rows.batch), std::size_t(rows.src_len), std::size_t(rows.tgt_len)};
 }
 
 double BuilderSession::forward(const BatchView& b, float* logits, float* encoder_hidden) {

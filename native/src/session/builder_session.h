@@ -101,23 +101,30 @@ public:
     // Holds the engine's activations in the arena of every local IPU for one run.
     std::vector<ipu::ArenaReservation> activations() const;
 
-    // The programs for a replica's batch shape, or for a request in the calls' terms, built when first asked for
-    // (compiling the engine again), on the engine that holds the state.
+    // The programs a replica's batch shape runs on, or a request in the calls' terms (shape_bucket.h: the smallest
+    // prepared set that holds it, else its bucket's, built when first asked for by compiling the engine again), on
+    // the engine that holds the state.
     ShapePrograms& program_for(const t5::BatchShape& shape, bool dropout);
     ShapePrograms& program_for(const ShapeRequest& request);
-    // Compiles the engine once with the program sets of every request it does not hold yet.
+    // Compiles the engine once with the program sets of every request it does not hold yet: a batch request's
+    // shape as declared, a decode's bucketed.
     void prepare(const std::vector<ShapeRequest>& requests);
-    // The program shape one replica runs for batch b: its rows, bucketed.
-    t5::BatchShape replica_shape(const BatchView& b) const;
+    // The program shape one replica runs batch b on (run_shape).
+    t5::BatchShape runs_on(const BatchView& b) const { return run_shape({replica_shape(b), drops(b.training), {}}).batch; }
 
 private:
+    // The rows one replica runs of batch b, at the batch's lengths.
+    t5::BatchShape replica_shape(const BatchView& b) const;
     using Key = std::tuple<std::size_t, std::size_t, std::size_t, std::size_t, bool, std::size_t, std::size_t,
                            std::size_t>;
     static Key key_of(const t5::ProgramShape& s);
     // Whether a training pass drops: a program set without dropout serves every call when the rate is 0.
     bool drops(bool training) const { return training && t5_config_.dropout > 0.0f; }
-    // The program set a request runs on, bucketed as its calls are.
-    t5::ProgramShape program_shape(const ShapeRequest& r) const;
+    // A request as a program set's shape: a batch's one replica's rows at its lengths, a decode's bucketed.
+    t5::ProgramShape declared_shape(const ShapeRequest& r) const;
+    // The program set a replica's rows run on: the smallest set the session holds that they fit (same micro-batches
+    // and dropout), else their power-of-two bucket.
+    t5::ProgramShape run_shape(const t5::ProgramShape& rows) const;
     // Compiles the engine with the program sets so far and those of `wanted` it lacks (none lacking: nothing), and
     // moves the state to it.
     void ensure(const std::vector<t5::ProgramShape>& wanted);

@@ -11,14 +11,6 @@ std::size_t bucket_of(std::size_t n) {
     return b;
 }
 
-t5::BatchShape bucket_of(const BatchView& batch) {
-    t5::BatchShape s;
-    s.batch = bucket_of(std::size_t(batch.batch));
-    s.src_len = bucket_of(std::size_t(batch.src_len));
-    s.tgt_len = bucket_of(std::size_t(batch.tgt_len));
-    return s;
-}
-
 void pad_into(const BatchView& b, const t5::BatchShape& shape, std::vector<int>& input_ids,
               std::vector<int>& attention_mask, std::vector<int>& decoder_input_ids, std::vector<int>& labels) {
     const std::size_t S = shape.src_len, T = shape.tgt_len;

@@ -1,9 +1,10 @@
-// A Poplar graph is static, the ABI takes any batch shape: a batch runs on the program of its bucket, each
-// dimension rounded up to a power of two, padded with rows and positions that change nothing (attention mask 0,
-// labels -100, pad tokens after the causal decoder's last real position; a padding row sees only its first
-// position). The padded math is the same: masked keys
-// weigh exactly 0, ignored labels add no loss and no gradient, and later decoder positions never reach earlier ones.
-// Rounding to powers of two bounds the programs a session builds to a few per dimension.
+// A Poplar graph is static, the ABI takes any batch shape: a batch runs on the smallest program the session holds
+// that fits it (those ft5_session_prepare declared, at their shapes), else on the program of its bucket, each
+// dimension rounded up to a power of two (compiled when first met). It is padded with rows and positions that change
+// nothing (attention mask 0, labels -100, pad tokens after the causal decoder's last real position; a padding row
+// sees only its first position). The padded math is the same: masked keys weigh exactly 0, ignored labels add no
+// loss and no gradient, and later decoder positions never reach earlier ones. Rounding to powers of two bounds the
+// programs a session builds to a few per dimension.
 #pragma once
 
 #include <cstddef>
@@ -16,8 +17,6 @@
 namespace ft5::session {
 
 std::size_t bucket_of(std::size_t n);
-
-t5::BatchShape bucket_of(const BatchView& batch);
 
 // Writes batch into the stream buffers of a program of shape (one micro-batch block), padded as above.
 void pad_into(const BatchView& batch, const t5::BatchShape& shape, std::vector<int>& input_ids,

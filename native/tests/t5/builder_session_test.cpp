@@ -152,7 +152,7 @@ TEST(BuilderSession, APaddedBucketGivesTheOutputsOfAnExactlyFittingProgram) {
     const OwnedBatch b = batch_2x5x4();
     std::vector<float> logits(std::size_t(b.batch * b.tgt_len) * 40), hidden(std::size_t(b.batch * b.src_len) * 12);
     const double loss = s.session->forward(view_of(b), logits.data(), hidden.data());
-    EXPECT_EQ(s.session->replica_shape(view_of(b)).src_len, 8u) << "the batch does not run on a padded bucket";
+    EXPECT_EQ(s.session->runs_on(view_of(b)).src_len, 8u) << "the batch does not run on a padded bucket";
     T5Graph exact(tiny_config(2), t5::BatchShape{b.batch, b.src_len, b.tgt_len});
     s.write_weights(exact);
     exact.set_batch(b);

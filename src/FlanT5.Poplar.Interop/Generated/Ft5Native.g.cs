@@ -338,7 +338,7 @@ internal static unsafe partial class Ft5Native
     public static partial ft5_status ft5_session_prepare(ft5_session* session, [NativeTypeName("const ft5_program_shape *")] ft5_program_shape* shapes, [NativeTypeName("size_t")] nuint count);
 
     /// <summary>
-    /// The program sets the session's engine holds: one per batch shape bucket it was given, all in one T5 graph over one
+    /// The program sets the session's engine holds: one per declared shape and bucket it ran, all in one T5 graph over one
     /// copy of the weights, counting the one built at creation for the smallest shape (it gives the parameter list).
     /// Since ABI 1.2.
     /// </summary>
@@ -1020,8 +1020,9 @@ internal partial struct ft5_step_result
 }
 
 /// <summary>
-/// A shape the session will run, in the terms of its calls (whole batches; the session buckets them as it does
-/// the calls). Since ABI 2.2.
+/// A shape the session will run, in the terms of its calls (whole batches). A batch shape is compiled at its own
+/// lengths, and a call runs on the smallest program the session holds that fits its batch (padded), else on its
+/// power-of-two bucket; a decode shape is rounded to its bucket, as decode calls are. Since ABI 2.2.
 /// </summary>
 internal partial struct ft5_program_shape
 {
