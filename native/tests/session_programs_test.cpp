@@ -175,6 +175,17 @@ TEST(SessionPrograms, ABatchRunsOnTheSmallestDeclaredShapeThatHoldsIt) {
     EXPECT_EQ(s.compilations(), compiled + 1);
 }
 
+TEST(SessionPrograms, ABatchRunsOnItsOwnBucketWhateverRanBefore) {
+    Created fresh(1), after_a_larger(1);
+    ASSERT_EQ(fresh.status, FT5_OK) << fresh.error;
+    ASSERT_EQ(after_a_larger.status, FT5_OK) << after_a_larger.error;
+    after_a_larger.forward(8);  // compiles the 8 x 4 -> 2 bucket, which 3 rows would fit
+    const uint32_t programs = after_a_larger.programs();
+    // 3 rows run on their own 4 x 4 -> 2 bucket in both sessions: a resumed run repeats its batches bit for bit
+    EXPECT_EQ(after_a_larger.cycles_of_a_forward(3), fresh.cycles_of_a_forward(3));
+    EXPECT_EQ(after_a_larger.programs(), programs + 1);
+}
+
 TEST(SessionPrograms, AnInvalidPreparedShapeIsNamedAndChangesNothing) {
     Created s(1);
     ASSERT_EQ(s.status, FT5_OK) << s.error;

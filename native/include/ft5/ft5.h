@@ -534,8 +534,9 @@ typedef enum ft5_program_kind {
 } ft5_program_kind;
 
 /** A shape the session will run, in the terms of its calls (whole batches). A batch shape is compiled at its own
- *  lengths, and a call runs on the smallest program the session holds that fits its batch (padded), else on its
- *  power-of-two bucket; a decode shape is rounded to its bucket, as decode calls are. Since ABI 2.2. */
+ *  lengths, and a call runs on the smallest declared program that fits its batch (padded), else on its
+ *  power-of-two bucket, whatever ran before (dropout's mask follows the program's shape); a decode shape is
+ *  rounded to its bucket, as decode calls are. Since ABI 2.2. */
 typedef struct ft5_program_shape {
     uint32_t struct_size;
     /** an ft5_program_kind */

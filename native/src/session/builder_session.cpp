@@ -256,6 +256,7 @@ t5::ProgramShape BuilderSession::run_shape(const t5::ProgramShape& rows) const {
     std::size_t best_tokens = 0;
     for (const t5::ProgramShape& s : sets_) {
         const t5::BatchShape& have = s.batch;
+        if (!declared_.count(key_of(s))) continue;
         if (s.decode.enabled() || s.dropout != rows.dropout || have.micro_batches != want.micro_batches) continue;
         if (have.batch < want.batch || have.src_len < want.src_len || have.tgt_len < want.tgt_len) continue;
         const std::size_t tokens = have.batch * (have.src_len + have.tgt_len);
@@ -276,6 +277,7 @@ void BuilderSession::prepare(const std::vector<ShapeRequest>& requests) {
     std::vector<t5::ProgramShape> wanted;
     for (const ShapeRequest& r : requests) wanted.push_back(declared_shape(r));
     ensure(wanted);
+    for (const t5::ProgramShape& w : wanted) declared_.insert(key_of(w));
 }
 
 void BuilderSession::ensure(const std::vector<t5::ProgramShape>& wanted) {

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -102,7 +103,7 @@ public:
     std::vector<ipu::ArenaReservation> activations() const;
 
     // The programs a replica's batch shape runs on, or a request in the calls' terms (shape_bucket.h: the smallest
-    // prepared set that holds it, else its bucket's, built when first asked for by compiling the engine again), on
+    // declared set that holds it, else its bucket's, built when first asked for by compiling the engine again), on
     // the engine that holds the state.
     ShapePrograms& program_for(const t5::BatchShape& shape, bool dropout);
     ShapePrograms& program_for(const ShapeRequest& request);
@@ -122,8 +123,9 @@ private:
     bool drops(bool training) const { return training && t5_config_.dropout > 0.0f; }
     // A request as a program set's shape: a batch's one replica's rows at its lengths, a decode's bucketed.
     t5::ProgramShape declared_shape(const ShapeRequest& r) const;
-    // The program set a replica's rows run on: the smallest set the session holds that they fit (same micro-batches
-    // and dropout), else their power-of-two bucket.
+    // The program set a replica's rows run on: the smallest declared set that they fit (same micro-batches and
+    // dropout), else their power-of-two bucket. Never a bucket another batch compiled: dropout draws its mask over
+    // the program's shape, so a batch's result must not depend on what ran before it (a resumed run repeats it).
     t5::ProgramShape run_shape(const t5::ProgramShape& rows) const;
     // Compiles the engine with the program sets so far and those of `wanted` it lacks (none lacking: nothing), and
     // moves the state to it.
@@ -156,6 +158,7 @@ private:
     std::unique_ptr<poplar::Device> sdk_device_;  // the session's IPUs
     std::vector<t5::ProgramShape> sets_;          // the engine's program sets, in order
     std::map<Key, std::size_t> set_of_;           // each shape's program set
+    std::set<Key> declared_;                      // the shapes prepare declared
     std::unique_ptr<SessionEngine> engine_;       // loaded, holding the session state
     uint32_t compilations_ = 0;
     bool state_defined_ = false;  // written or trained since creation (until then there is no state to move)

@@ -1021,8 +1021,9 @@ internal partial struct ft5_step_result
 
 /// <summary>
 /// A shape the session will run, in the terms of its calls (whole batches). A batch shape is compiled at its own
-/// lengths, and a call runs on the smallest program the session holds that fits its batch (padded), else on its
-/// power-of-two bucket; a decode shape is rounded to its bucket, as decode calls are. Since ABI 2.2.
+/// lengths, and a call runs on the smallest declared program that fits its batch (padded), else on its
+/// power-of-two bucket, whatever ran before (dropout's mask follows the program's shape); a decode shape is
+/// rounded to its bucket, as decode calls are. Since ABI 2.2.
 /// </summary>
 internal partial struct ft5_program_shape
 {
