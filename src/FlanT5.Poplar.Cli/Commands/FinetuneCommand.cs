@@ -106,6 +106,13 @@ internal static class FinetuneCommand
 
         using var trainer = new T5Trainer(config, inputs.Pretrained, inputs.Train, null, config.Inference, inputs.Tokenizer,
             LabelSet.Mnli, launch: launch);
+        if (trainer.DeclaredShapes.Count > 0)
+        {
+            var lengths = trainer.DeclaredShapes.Select(s => $"{s.SourceLength}→{s.TargetLength}").ToList();
+            output.WriteLine($"  programs: the run's {lengths.Count} batch shape(s) compiled before step 1, " +
+                             $"{trainer.DeclaredShapes[0].BatchSize} rows of source→target tokens " +
+                             string.Join(", ", lengths.Take(8)) + (lengths.Count > 8 ? ", …" : ""));
+        }
         if (checkpoint is not null)
         {
             trainer.Resume(checkpoint);

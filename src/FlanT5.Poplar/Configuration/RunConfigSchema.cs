@@ -25,6 +25,10 @@ public static class RunConfigSchema
         ("linear", LearningRateScheduleKind.Linear),
         ("cosine", LearningRateScheduleKind.Cosine));
 
+    private static readonly ConfigValueKind<Tokenization.PaddingMode> PaddingKind = K.Enum(
+        ("buckets", Tokenization.PaddingMode.Bucketed), ("fixed", Tokenization.PaddingMode.Fixed),
+        ("longest", Tokenization.PaddingMode.Longest));
+
     private static readonly ConfigValueKind<DataFormat> FormatKind = K.Enum(
         ("auto", DataFormat.Auto), ("glue", DataFormat.Glue), ("multinli", DataFormat.MultiNli), ("parquet", DataFormat.Parquet));
 
@@ -105,7 +109,7 @@ public static class RunConfigSchema
         F<DataSection, int>("shuffle_seed", s => s.ShuffleSeed, (s, v) => s with { ShuffleSeed = v }, K.Int),
         F<DataSection, bool>("drop_last", s => s.DropLast, (s, v) => s with { DropLast = v }, K.Bool),
         F<DataSection, bool>("skip_bad_rows", s => s.SkipBadRows, (s, v) => s with { SkipBadRows = v }, K.Bool),
-        F<DataSection, int>("pad_to_multiple", s => s.PadToMultiple, (s, v) => s with { PadToMultiple = v }, K.Int));
+        F<DataSection, Tokenization.PaddingMode>("padding", s => s.Padding, (s, v) => s with { Padding = v }, PaddingKind));
 
     public static ConfigSchema<CheckpointSection> Checkpoint { get; } = new(
         F<CheckpointSection, string?>("dir", s => s.Dir, (s, v) => s with { Dir = v }, K.OptionalOutputPath),

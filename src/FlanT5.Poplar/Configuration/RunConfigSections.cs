@@ -135,8 +135,13 @@ public sealed record DataSection
     public bool DropLast { get; init; } = true;
     /// <summary>Skip malformed rows (counted and reported) instead of failing on the first.</summary>
     public bool SkipBadRows { get; init; }
-    /// <summary>0: pad every batch to the full sequence lengths; N: to the batch's longest row rounded up to N.</summary>
-    public int PadToMultiple { get; init; } = 8;
+    /// <summary>
+    /// What a batch pads to. buckets: the smallest power of two (or the model's length) that holds its longest row, one
+    /// compiled program per bucket the run meets, all compiled before the first step; fixed: the model's source and
+    /// target lengths (one program, as the reference run's 512); longest: the longest row (the device still runs it on
+    /// its power-of-two bucket, compiled when first met).
+    /// </summary>
+    public Tokenization.PaddingMode Padding { get; init; } = Tokenization.PaddingMode.Bucketed;
 
     /// <summary>The reference encoder text.</summary>
     public const string DefaultPromptTemplate = "mnli hypothesis: {hypothesis} premise: {premise}";

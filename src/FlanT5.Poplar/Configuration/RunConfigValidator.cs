@@ -97,7 +97,6 @@ public static partial class RunConfigValidator
         }
         Check(data.PromptTemplate.Contains("{premise}") && data.PromptTemplate.Contains("{hypothesis}"), "data.prompt_template",
             $"is \"{data.PromptTemplate}\"; it must contain {{premise}} and {{hypothesis}}");
-        AtLeast(data.PadToMultiple, 0, "data.pad_to_multiple");
 
         var checkpoint = config.Checkpoint;
         AtLeast(checkpoint.Every, 0, "checkpoint.every");

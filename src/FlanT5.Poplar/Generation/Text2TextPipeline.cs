@@ -32,10 +32,41 @@ public sealed class Text2TextPipeline
     /// <summary>Texts for <paramref name="prompts"/> in order, generated <see cref="GenerationOptions.BatchSize"/> at a time.</summary>
     public IReadOnlyList<string> Generate(IReadOnlyList<string> prompts, GenerationOptions options)
     {
-        ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(_decoder.VocabSize);
         var texts = new List<string>(prompts.Count);
+        foreach (var rows in Batches(prompts, options))
+        {
+            GenerationResult result = GenerateIds(EncoderBatch.Pad(rows, _tokenizer.PadId), options);
+            foreach (int[] sequence in result.Sequences)
+                texts.Add(_tokenizer.Decode(sequence, skipSpecialTokens: true));
+        }
+
+        return texts;
+    }
+
+    /// <summary>
+    /// The decodes <see cref="Generate(IReadOnlyList{string}, GenerationOptions)"/> runs for these prompts, counting
+    /// tokens only: a static-shape device compiles them before the first. Beam search begins with a batch's prompts
+    /// and goes on with a row per beam.
+    /// </summary>
+    public IReadOnlyList<DecodeSize> DecodeSizes(IReadOnlyList<string> prompts, GenerationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var sizes = new HashSet<DecodeSize>();
+        foreach (var rows in Batches(prompts, options))
+        {
+            int longest = rows.Max(r => r.Length);
+            sizes.Add(new DecodeSize(rows.Length, longest, options.MaxNewTokens));
+            if (options.NumBeams > 1) sizes.Add(new DecodeSize(rows.Length * options.NumBeams, longest, options.MaxNewTokens));
+        }
+        return [.. sizes];
+    }
+
+    /// <summary>The prompts tokenized, <see cref="GenerationOptions.BatchSize"/> at a time.</summary>
+    private IEnumerable<int[][]> Batches(IReadOnlyList<string> prompts, GenerationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
         for (int start = 0; start < prompts.Count; start += options.BatchSize)
         {
             int count = Math.Min(options.BatchSize, prompts.Count - start);
@@ -48,13 +79,8 @@ public sealed class Text2TextPipeline
                 if (rows[i].Length == 0)
                     throw new ArgumentException($"prompt {start + i} encodes to no tokens.", nameof(prompts));
             }
-
-            GenerationResult result = GenerateIds(EncoderBatch.Pad(rows, _tokenizer.PadId), options);
-            foreach (int[] sequence in result.Sequences)
-                texts.Add(_tokenizer.Decode(sequence, skipSpecialTokens: true));
+            yield return rows;
         }
-
-        return texts;
     }
 
     /// <summary>Token ids for an already tokenized batch: greedy search when NumBeams is 1, as transformers picks.</summary>

@@ -83,16 +83,6 @@ public sealed class T5Trainer : IDisposable
         _schedule = LearningRateSchedule.FromConfig(config.Training);
         _lossScaler = new DynamicLossScaler(config.Execution.LossScaling);
         _launch = launch ?? InstanceLayout.Single(config.Execution.DataParallel);
-        var modelOptions = DeviceModelOptions.From(config);
-        if (_launch.IsMultiInstance)
-            modelOptions = modelOptions with { FirstLocalReplica = _launch.FirstReplica, LocalReplicas = _launch.LocalReplicas };
-        Model = DeviceModel.Load(pretrained, modelOptions);
-        if (tokenizer.VocabSize > Model.Config.VocabSize)
-        {
-            Model.Dispose();
-            throw new ArgumentException(
-                $"the tokenizer has {tokenizer.VocabSize} ids but the model's vocabulary is {Model.Config.VocabSize}", nameof(tokenizer));
-        }
         if (dataset.Count > 0)
         {
             var options = new DataLoaderOptions
@@ -102,22 +92,35 @@ public sealed class T5Trainer : IDisposable
                 Seed = config.Data.ShuffleSeed,
                 Shuffle = true,
                 DropLast = config.Data.DropLast,
-                DecoderStartTokenId = Model.Config.DecoderStartTokenId,
-                SourcePadding = PaddingOptions.Longest(config.Data.PadToMultiple, config.Model.SourceLength),
-                TargetPadding = PaddingOptions.Longest(config.Data.PadToMultiple, config.Model.TargetLength),
+                DecoderStartTokenId = pretrained.Config.DecoderStartTokenId,
+                SourcePadding = PaddingOptions.Of(config.Data.Padding, config.Model.SourceLength),
+                TargetPadding = PaddingOptions.Of(config.Data.Padding, config.Model.TargetLength),
                 TokenizerThreads = Math.Max(1, Math.Min(2, Environment.ProcessorCount)),
             };
             _loader = new DataLoader(dataset, tokenizer, options);
-            if (_loader.BatchesPerEpoch == 0)
-            {
-                Model.Dispose();
-                throw new ArgumentException(
-                    $"the training set has {dataset.Count} examples, fewer than one micro-batch of {options.BatchSize}", nameof(dataset));
-            }
+        }
+        var modelOptions = DeviceModelOptions.From(config);
+        if (_launch.IsMultiInstance)
+            modelOptions = modelOptions with { FirstLocalReplica = _launch.FirstReplica, LocalReplicas = _launch.LocalReplicas };
+        if (_loader is not null && config.Data.Padding != PaddingMode.Longest)
+            DeclaredShapes = TrainingShapes(_loader, config, _launch);
+        modelOptions = modelOptions with { Shapes = DeclaredShapes };
+        Model = DeviceModel.Load(pretrained, modelOptions);
+        if (tokenizer.VocabSize > Model.Config.VocabSize)
+        {
+            Model.Dispose();
+            throw new ArgumentException(
+                $"the tokenizer has {tokenizer.VocabSize} ids but the model's vocabulary is {Model.Config.VocabSize}", nameof(tokenizer));
         }
         _cursor = DataCursor.Start(config.Data.ShuffleSeed);
         Checkpoints = new TrainingCheckpointStore(config.CheckpointDirectory, config.Checkpoint.Keep);
     }
+
+    /// <summary>
+    /// The batch shapes of the run's steps, compiled with the session's engine before the weights loaded (none when
+    /// <c>data.padding</c> is longest: each batch's bucket compiles when first met).
+    /// </summary>
+    public IReadOnlyList<ProgramShape> DeclaredShapes { get; } = [];
 
     /// <summary>The model on the device (weights live there during training).</summary>
     public DeviceModel Model { get; }
@@ -285,6 +288,9 @@ public sealed class T5Trainer : IDisposable
         var shard = EvaluationShards.Of(examples.Count, options.BatchSize, instances.Index, instances.Count);
         var (start, count) = shard.GetOffsetAndLength(examples.Count);
         var prompts = Enumerable.Range(start, count).Select(i => examples[i].Source).ToList();
+        // every decode of the split compiled at once, not one engine compilation per new bucket
+        var decodes = pipeline.DecodeSizes(prompts, options);
+        if (decodes.Count > 0) (copy ?? Model).Session.Prepare([.. decodes.Select(d => ProgramShape.Decode(d.Rows, d.SourceLength, d.MaxSteps))]);
         var mine = pipeline.Generate(prompts, options).Select(_postprocess).ToList();
         var generated = EvaluationShards.Gather(mine, examples.Count, instances);
         for (int i = 0; i < examples.Count; i++)
@@ -365,6 +371,30 @@ public sealed class T5Trainer : IDisposable
 
     /// <summary>This process's rows of a micro-batch of every replica: its local replicas' (all rows in one
     /// process). Replica r reads rows [r n, (r + 1) n), n = rows / data-parallel replicas.</summary>
+    /// <summary>
+    /// The program shapes of every step of the run, from its first batch (a resumed run meets a tail of them): the
+    /// session compiles them all at once before the weights load, so no step compiles. Each micro-batch runs alone,
+    /// except through several pipeline stages, where a step's micro-batches run in one program at their longest.
+    /// </summary>
+    private static IReadOnlyList<ProgramShape> TrainingShapes(DataLoader loader, RunConfig config, InstanceLayout launch)
+    {
+        int accumulation = config.GradientAccumulation;
+        int rows = config.Execution.MicroBatchSize * launch.LocalReplicas;
+        var lengths = loader.PaddedLengths(loader.Start, (long)config.Training.Steps * accumulation);
+        var shapes = new HashSet<ProgramShape>();
+        bool scheduled = config.Execution.PipelineStages > 1 && accumulation > 1;
+        for (int first = 0; first < lengths.Count; first += accumulation)
+        {
+            var step = lengths.Skip(first).Take(accumulation).ToList();
+            if (scheduled)
+                shapes.Add(ProgramShape.Batch(rows, step.Max(l => l.SourceLength), step.Max(l => l.TargetLength),
+                    training: true, microBatches: accumulation));
+            else
+                foreach (var (source, target) in step) shapes.Add(ProgramShape.Batch(rows, source, target, training: true));
+        }
+        return [.. shapes.OrderBy(s => s.SourceLength).ThenBy(s => s.TargetLength)];
+    }
+
     private TokenBatch LocalRows(Seq2SeqBatch batch)
     {
         int first = 0, rows = batch.Rows;

@@ -99,6 +99,8 @@ public class RunConfigLoaderTests
     [TestCase("training:\n  steps: '5'\n", "training.steps: expected an integer, found \"5\"")]
     [TestCase("model:\n  precision: bf16\n", "model.precision: expected one of fp32, fp16, float32, float16, found 'bf16'")]
     [TestCase("data:\n  drop_last: yes\n", "data.drop_last: expected true or false, found 'yes'")]
+    [TestCase("data:\n  padding: 8\n", "data.padding: expected one of buckets, fixed, longest, found '8'")]
+    [TestCase("data:\n  pad_to_multiple: 8\n", "pad_to_multiple")]
     [TestCase("training:\n  learning_rate: 0.1\n", "training.learning_rate: expected a mapping of keys")]
     [TestCase("training:\n  steps: [1, 2]\n", "training.steps: expected an integer, found a list")]
     [TestCase("training:\n  learning_rate:\n    maximum: .nan\n", "training.learning_rate.maximum: expected a number, found '.nan'")]

@@ -121,6 +121,26 @@ public class DataLoaderTests
     }
 
     [Test]
+    public async Task PaddedLengthsAreTheShapesOfTheBatchesReadAcrossAnEpochEnd()
+    {
+        // 2 instances, length bucketing, buckets capped at 24 source tokens: the shapes counted without building
+        // the batches are those the producer builds, past the end of an epoch too.
+        var options = new DataLoaderOptions
+        {
+            BatchSize = 16, InstanceCount = 2, InstanceIndex = 1, BucketWindow = 4, Seed = 5,
+            SourcePadding = PaddingOptions.PowerOfTwoBuckets(24), TargetPadding = PaddingOptions.PowerOfTwoBuckets(8),
+        };
+        var data = Train.Take(200).ToList();  // 6 global batches of 32 an epoch
+        var loader = Loader(options, data);
+        var from = new DataCursor(0, 4, 5);
+        var read = await Take(loader, from, 5);
+        var counted = loader.PaddedLengths(from, 5);
+        Assert.That(counted, Is.EqualTo(read.Select(b => (b.SourceLength, b.TargetLength)).ToList()));
+        Assert.That(read[^1].Next!.Epoch, Is.EqualTo(1));
+        Assert.That(counted.Select(c => c.SourceLength), Is.All.AnyOf(1, 2, 4, 8, 16, 24));
+    }
+
+    [Test]
     public void ProducerErrorsReachTheConsumer()
     {
         var loader = Loader(new DataLoaderOptions { BatchSize = 4, SourcePadding = PaddingOptions.Fixed(8, truncate: false) });

@@ -67,6 +67,27 @@ public class T5TokenizerBehaviourTests
     }
 
     [Test]
+    public void BucketedPaddingTakesTheSmallestBucketThatHoldsTheLongestRowAndCutsAtTheLast()
+    {
+        var tok = TokenizerFixtures.Tokenizer;
+        string[] texts = ["entailment", "mnli hypothesis: A dog runs. premise: A dog runs fast on the beach."];
+        int longest = tok.Encode(texts[1]).Length;
+        var buckets = PaddingOptions.PowerOfTwoBuckets(24);
+        Assert.That(buckets.Buckets, Is.EqualTo(new[] { 1, 2, 4, 8, 16, 24 }));
+        int expected = buckets.Buckets.First(b => b >= longest);
+        Assert.That(tok.EncodeBatch(texts, buckets).Length, Is.EqualTo(expected));
+        Assert.That(tok.EncodeBatch(texts[..1], buckets).Length, Is.EqualTo(2), "entailment and eos");
+        var cut = tok.EncodeBatch(texts, PaddingOptions.PowerOfTwoBuckets(6));
+        Assert.That(cut.Row(1).ToArray(), Is.EqualTo(tok.Encode(texts[1])[..5].Append(tok.EosId).ToArray()));
+        Assert.That(PaddingOptions.PowerOfTwoBuckets(16).Buckets, Is.EqualTo(new[] { 1, 2, 4, 8, 16 }));
+        Assert.That(() => tok.EncodeBatch(texts, PaddingOptions.Bucketed([8, 4])),
+            Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("positive and ascending, got [8, 4]"));
+        Assert.That(() => tok.EncodeBatch(texts, PaddingOptions.Bucketed([])),
+            Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("at least one bucket"));
+        Assert.That(() => PaddingOptions.PowerOfTwoBuckets(0), Throws.TypeOf<ArgumentOutOfRangeException>());
+    }
+
+    [Test]
     public void ConcurrentEncodingEqualsSerial()
     {
         var tok = TokenizerFixtures.Tokenizer;

@@ -2,6 +2,7 @@ using FlanT5.Poplar.Checkpoints;
 using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Evaluation;
 using FlanT5.Poplar.Interop;
+using FlanT5.Poplar.Tokenization;
 using FlanT5.Poplar.Training;
 
 namespace FlanT5.Poplar.Tests.Training;
@@ -184,6 +185,35 @@ public sealed class T5TrainerTests
         }
     }
 
+    [TestCase(1, 32, TestName = "EveryStepRunsOnAProgramCompiledBeforeTheFirst(one stage)")]
+    [TestCase(2, 8, TestName = "EveryStepRunsOnAProgramCompiledBeforeTheFirst(two stages, 4 micro-batches)")]
+    public async Task EveryStepRunsOnAProgramCompiledBeforeTheFirst(int stages, int microBatch)
+    {
+        var config = ReferenceProcedure("flan-t5-tiny", steps: 8);
+        config = config with { Execution = config.Execution with { PipelineStages = stages, MicroBatchSize = microBatch, Threads = 1 } };
+        using var inputs = RunInputs.Load(config, readTrain: true);
+        async Task<(int Before, int After, int Programs, int ProgramsAfter)> Compilations(PaddingMode padding)
+        {
+            var run = config with
+            {
+                Data = config.Data with { Padding = padding },
+                Checkpoint = config.Checkpoint with { Dir = Path.Combine(_runDir, padding.ToString()) },
+            };
+            using var trainer = new T5Trainer(run, inputs.Pretrained, inputs.Train, null, run.Inference, inputs.Tokenizer, LabelSet.Mnli);
+            var session = trainer.Model.Session;
+            int before = session.EngineCompilations, programs = session.ProgramsBuilt;
+            await trainer.TrainAsync();
+            return (before, session.EngineCompilations, programs, session.ProgramsBuilt);
+        }
+        var buckets = await Compilations(PaddingMode.Bucketed);
+        Assert.That(buckets.Before, Is.EqualTo(2), "one compilation at creation, one with every shape of the run");
+        Assert.That(buckets.After, Is.EqualTo(buckets.Before), "no step compiled");
+        Assert.That(buckets.ProgramsAfter, Is.EqualTo(buckets.Programs));
+        Assert.That(buckets.Programs, Is.GreaterThan(2), "the synthetic set's batches meet several source buckets");
+        var longest = await Compilations(PaddingMode.Longest);
+        Assert.That(longest.After, Is.GreaterThan(longest.Before), "undeclared shapes compile when first met");
+    }
+
     [Test]
     public async Task ANonFiniteGradientSkipsTheStepAndLeavesTheWeightsUntouched()
     {
@@ -248,6 +278,26 @@ public sealed class T5TrainerTests
         Assert.That(greedy, Is.All.AnyOf("entailment", "neutral", "contradiction"));
         Assert.That(beam, Is.All.AnyOf("entailment", "neutral", "contradiction"));
         Assert.That(pipeline.Generate(prompts[0].Source), Is.EqualTo(greedy[0]));
+    }
+
+    [TestCase(1)]
+    [TestCase(3)]
+    public void EvaluationCompilesEveryDecodeOfASplitAtOnce(int beams)
+    {
+        // 150 prompts, 64 at a time: decodes of 64, 64 and 22 rows (and a row per beam), in one compilation.
+        var config = ReferenceProcedure("flan-t5-tiny-mnli", steps: 1);
+        config = config with { Inference = config.Inference with { NumBeams = beams } };
+        using var inputs = RunInputs.Load(config, readTrain: false);
+        using var trainer = new T5Trainer(config, inputs.Pretrained, [], null, config.Inference, inputs.Tokenizer, LabelSet.Mnli);
+        var session = trainer.Model.Session;
+        var examples = inputs.Eval["validation_matched"].Take(150).ToList();
+        int before = session.EngineCompilations, programs = session.ProgramsBuilt;
+        var first = trainer.Evaluate("validation_matched", examples);
+        Assert.That(session.EngineCompilations, Is.EqualTo(before + 1));
+        Assert.That(session.ProgramsBuilt, Is.GreaterThanOrEqualTo(programs + 2), "at least the 64-row and 32-row buckets");
+        var again = trainer.Evaluate("validation_matched", examples);
+        Assert.That(session.EngineCompilations, Is.EqualTo(before + 1), "the same split compiles nothing more");
+        Assert.That(again.Accuracy, Is.EqualTo(first.Accuracy));
     }
 
     private static float[][] ReadWeights(DeviceModel model)
