@@ -109,7 +109,8 @@ public static class RunConfigSchema
         F<DataSection, int>("shuffle_seed", s => s.ShuffleSeed, (s, v) => s with { ShuffleSeed = v }, K.Int),
         F<DataSection, bool>("drop_last", s => s.DropLast, (s, v) => s with { DropLast = v }, K.Bool),
         F<DataSection, bool>("skip_bad_rows", s => s.SkipBadRows, (s, v) => s with { SkipBadRows = v }, K.Bool),
-        F<DataSection, Tokenization.PaddingMode>("padding", s => s.Padding, (s, v) => s with { Padding = v }, PaddingKind));
+        F<DataSection, Tokenization.PaddingMode>("padding", s => s.Padding, (s, v) => s with { Padding = v }, PaddingKind),
+        F<DataSection, int>("length_bucket_window", s => s.LengthBucketWindow, (s, v) => s with { LengthBucketWindow = v }, K.Int));
 
     public static ConfigSchema<CheckpointSection> Checkpoint { get; } = new(
         F<CheckpointSection, string?>("dir", s => s.Dir, (s, v) => s with { Dir = v }, K.OptionalOutputPath),

@@ -142,6 +142,11 @@ public sealed record DataSection
     /// its power-of-two bucket, compiled when first met).
     /// </summary>
     public Tokenization.PaddingMode Padding { get; init; } = Tokenization.PaddingMode.Bucketed;
+    /// <summary>
+    /// 0: batches take the shuffled order as it is; N: every N global batches of it are sorted by source length and
+    /// cut again, so a batch's rows have similar lengths and pad to a smaller bucket (the batch order is reshuffled).
+    /// </summary>
+    public int LengthBucketWindow { get; init; }
 
     /// <summary>The reference encoder text.</summary>
     public const string DefaultPromptTemplate = "mnli hypothesis: {hypothesis} premise: {premise}";

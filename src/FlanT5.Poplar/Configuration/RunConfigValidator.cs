@@ -98,6 +98,8 @@ public static partial class RunConfigValidator
         Check(data.PromptTemplate.Contains("{premise}") && data.PromptTemplate.Contains("{hypothesis}"), "data.prompt_template",
             $"is \"{data.PromptTemplate}\"; it must contain {{premise}} and {{hypothesis}}");
 
+        AtLeast(data.LengthBucketWindow, 0, "data.length_bucket_window");
+
         var checkpoint = config.Checkpoint;
         AtLeast(checkpoint.Every, 0, "checkpoint.every");
         AtLeast(checkpoint.Keep, 0, "checkpoint.keep");

@@ -92,6 +92,7 @@ public sealed class T5Trainer : IDisposable
                 Seed = config.Data.ShuffleSeed,
                 Shuffle = true,
                 DropLast = config.Data.DropLast,
+                BucketWindow = config.Data.LengthBucketWindow,
                 DecoderStartTokenId = pretrained.Config.DecoderStartTokenId,
                 SourcePadding = PaddingOptions.Of(config.Data.Padding, config.Model.SourceLength),
                 TargetPadding = PaddingOptions.Of(config.Data.Padding, config.Model.TargetLength),

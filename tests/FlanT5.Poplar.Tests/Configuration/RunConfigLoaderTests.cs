@@ -204,6 +204,10 @@ public class RunConfigLoaderTests
         Assert.That(malformed!.Message, Does.Contain("expected section.key=value"));
         var invalid = Assert.Throws<InvalidDataException>(() => Load(file, "training.steps=-1"));
         Assert.That(invalid!.Message, Is.EqualTo("--set training.steps=-1: training.steps is -1; expected >= 1"));
+        var window = Assert.Throws<InvalidDataException>(() => Load(file, "data.length_bucket_window=-2"));
+        Assert.That(window!.Message, Is.EqualTo("--set data.length_bucket_window=-2: data.length_bucket_window is -2; expected >= 0"));
+        Assert.That(Load(file, "data.padding=fixed", "data.length_bucket_window=8").Config.Data,
+            Has.Property("Padding").EqualTo(FlanT5.Poplar.Tokenization.PaddingMode.Fixed).And.Property("LengthBucketWindow").EqualTo(8));
     }
 
     [Test]
