@@ -29,12 +29,21 @@ public sealed class BatchBuilder
     public int EosId { get; }
     public int DecoderStartId { get; }
 
-    public Seq2SeqBatch Build(IReadOnlyList<int[]> sourceIds, IReadOnlyList<int[]> targetIds, long[]? exampleIndices = null, DataCursor? next = null)
+    /// <summary>
+    /// The batch of these rows. <paramref name="elsewhere"/>: the token counts of the global batch's rows that other
+    /// host instances hold; the rows pad as the whole global batch would, so every instance runs the same shape, and
+    /// the truncation counts and longest source are the global batch's.
+    /// </summary>
+    public Seq2SeqBatch Build(IReadOnlyList<int[]> sourceIds, IReadOnlyList<int[]> targetIds, long[]? exampleIndices = null,
+        DataCursor? next = null, IReadOnlyList<(int Source, int Target)>? elsewhere = null)
     {
         if (sourceIds.Count != targetIds.Count)
             throw new ArgumentException($"{sourceIds.Count} sources but {targetIds.Count} targets");
-        var source = T5Tokenizer.Pad(sourceIds, SourcePadding, PadId, EosId, "source row");
-        var target = T5Tokenizer.Pad(targetIds, TargetPadding, PadId, EosId, "target row");
+        elsewhere ??= [];
+        int longestSourceElsewhere = elsewhere.Count == 0 ? 0 : elsewhere.Max(r => r.Source);
+        int longestTargetElsewhere = elsewhere.Count == 0 ? 0 : elsewhere.Max(r => r.Target);
+        var source = T5Tokenizer.Pad(sourceIds, SourcePadding, PadId, EosId, "source row", longestSourceElsewhere);
+        var target = T5Tokenizer.Pad(targetIds, TargetPadding, PadId, EosId, "target row", longestTargetElsewhere);
         int rows = sourceIds.Count, t = target.Length;
 
         var decoderInputs = new int[rows * t];
@@ -62,9 +71,9 @@ public sealed class BatchBuilder
             DecoderInputIds = decoderInputs,
             Labels = labels,
             ExampleIndices = exampleIndices ?? Enumerable.Repeat(-1L, rows).ToArray(),
-            TruncatedSources = sourceIds.Count(r => r.Length > SourcePadding.MaxTokens),
-            TruncatedTargets = targetIds.Count(r => r.Length > TargetPadding.MaxTokens),
-            LongestSource = sourceIds.Count == 0 ? 0 : sourceIds.Max(r => r.Length),
+            TruncatedSources = sourceIds.Count(r => r.Length > SourcePadding.MaxTokens) + elsewhere.Count(r => r.Source > SourcePadding.MaxTokens),
+            TruncatedTargets = targetIds.Count(r => r.Length > TargetPadding.MaxTokens) + elsewhere.Count(r => r.Target > TargetPadding.MaxTokens),
+            LongestSource = Math.Max(sourceIds.Count == 0 ? 0 : sourceIds.Max(r => r.Length), longestSourceElsewhere),
             Next = next,
         };
     }

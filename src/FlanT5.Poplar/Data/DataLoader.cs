@@ -117,7 +117,8 @@ public sealed class DataLoader
 
     private Seq2SeqBatch BuildBatch(EpochPlan plan, DataCursor cursor)
     {
-        var (indices, next) = RowsAt(plan, cursor);
+        var (global, first, next) = RowsAt(plan, cursor);
+        var indices = global.AsSpan(first, Options.InstanceBatchSize).ToArray();
         var sources = new int[indices.Length][];
         var targets = new int[indices.Length][];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.TokenizerThreads };
@@ -127,33 +128,29 @@ public sealed class DataLoader
             sources[i] = _tokenizer.Encode(example.Source);
             targets[i] = EncodeTarget(example.Target);
         });
-        return _builder.Build(sources, targets, indices, next);
+        // the other instances' rows, in tokens: every instance pads to the global batch's shape
+        var elsewhere = Options.InstanceCount == 1 ? null
+            : TokenCounts([.. global.Take(first), .. global.Skip(first + indices.Length)]);
+        return _builder.Build(sources, targets, indices, next, elsewhere);
     }
 
     /// <summary>
     /// The padded source and target lengths of the <paramref name="count"/> batches from <paramref name="from"/> on,
-    /// as <see cref="ReadAsync"/> builds them, counting tokens only: the shapes a static-shape device compiles before
-    /// the first step.
+    /// as <see cref="ReadAsync"/> builds them (the global batch's, on every instance), counting tokens only: the shapes
+    /// a static-shape device compiles before the first step.
     /// </summary>
     public IReadOnlyList<(int SourceLength, int TargetLength)> PaddedLengths(DataCursor from, long count)
     {
         ArgumentNullException.ThrowIfNull(from);
         var lengths = new List<(int, int)>();
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.TokenizerThreads };
         var cursor = from;
         EpochPlan? plan = null;
         for (long k = 0; k < count; k++)
         {
             if (plan is null || plan.Epoch != cursor.Epoch) plan = PlanEpoch(cursor);
-            var (indices, next) = RowsAt(plan, cursor);
-            var counted = new (int Source, int Target)[indices.Length];
-            Parallel.For(0, indices.Length, parallel, i =>
-            {
-                var example = _examples[(int)indices[i]];
-                counted[i] = (_tokenizer.Encode(example.Source).Length, EncodeTarget(example.Target).Length);
-            });
+            var (global, _, next) = RowsAt(plan, cursor);
             int longestSource = 0, longestTarget = 0;
-            foreach (var n in counted)
+            foreach (var n in TokenCounts(global))
             {
                 longestSource = Math.Max(longestSource, Math.Min(n.Source, Options.SourcePadding.MaxTokens));
                 longestTarget = Math.Max(longestTarget, Math.Min(n.Target, Options.TargetPadding.MaxTokens));
@@ -164,21 +161,36 @@ public sealed class DataLoader
         return lengths;
     }
 
-    /// <summary>This instance's rows of the global batch at <paramref name="cursor"/>, and the cursor after it.</summary>
-    private (long[] Indices, DataCursor Next) RowsAt(EpochPlan plan, DataCursor cursor)
+    /// <summary>The source and target tokens of each of these examples.</summary>
+    private (int Source, int Target)[] TokenCounts(IReadOnlyList<long> indices)
+    {
+        var counted = new (int Source, int Target)[indices.Count];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.TokenizerThreads };
+        Parallel.For(0, indices.Count, parallel, i =>
+        {
+            var example = _examples[(int)indices[i]];
+            counted[i] = (_tokenizer.Encode(example.Source).Length, EncodeTarget(example.Target).Length);
+        });
+        return counted;
+    }
+
+    /// <summary>
+    /// The global batch at <paramref name="cursor"/>, where this instance's rows start in it, and the cursor after it.
+    /// </summary>
+    private (long[] Global, int First, DataCursor Next) RowsAt(EpochPlan plan, DataCursor cursor)
     {
         if (cursor.BatchIndex == plan.BatchCount)
         {
             cursor = cursor with { Epoch = cursor.Epoch + 1, BatchIndex = 0 };
             plan = PlanEpoch(cursor);
         }
-        var rows = plan.GlobalBatch(cursor.BatchIndex).Slice(Options.InstanceIndex * Options.InstanceBatchSize, Options.InstanceBatchSize);
-        var indices = new long[rows.Length];
-        for (int i = 0; i < rows.Length; i++) indices[i] = rows[i];
+        var rows = plan.GlobalBatch(cursor.BatchIndex);
+        var global = new long[rows.Length];
+        for (int i = 0; i < rows.Length; i++) global[i] = rows[i];
         var next = cursor.BatchIndex + 1 == plan.BatchCount
             ? cursor with { Epoch = cursor.Epoch + 1, BatchIndex = 0 }
             : cursor with { BatchIndex = cursor.BatchIndex + 1 };
-        return (indices, next);
+        return (global, Options.InstanceIndex * Options.InstanceBatchSize, next);
     }
 
     /// <summary>Targets repeat (three label words for MNLI), so their ids are cached; callers never mutate them.</summary>

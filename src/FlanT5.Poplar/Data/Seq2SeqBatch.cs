@@ -20,7 +20,8 @@ public sealed class Seq2SeqBatch
     /// <summary>The dataset index of each row (-1 when the batch was built from loose rows).</summary>
     public long[] ExampleIndices { get; init; } = [];
 
-    /// <summary>Rows whose source was longer than the source length and was cut (eos kept).</summary>
+    /// <summary>Rows whose source was longer than the source length and was cut (eos kept); with several host
+    /// instances, those of the whole global batch, as are <see cref="TruncatedTargets"/> and <see cref="LongestSource"/>.</summary>
     public int TruncatedSources { get; init; }
 
     /// <summary>Rows whose target was longer than the target length and was cut.</summary>

@@ -184,11 +184,15 @@ public sealed class T5Tokenizer : Generation.ITextTokenizer
         return Pad(rows, padding, PadId < 0 ? 0 : PadId, addEos ? EosId : -1, "text");
     }
 
-    /// <summary>Pads (and truncates) rows of ids into a <see cref="PaddedBatch"/>.</summary>
-    internal static PaddedBatch Pad(IReadOnlyList<int[]> rows, PaddingOptions padding, int padId, int eosId, string what)
+    /// <summary>
+    /// Pads (and truncates) rows of ids into a <see cref="PaddedBatch"/>, as if its longest row had at least
+    /// <paramref name="longestElsewhere"/> tokens (the longest of rows another host instance holds).
+    /// </summary>
+    internal static PaddedBatch Pad(IReadOnlyList<int[]> rows, PaddingOptions padding, int padId, int eosId, string what,
+        int longestElsewhere = 0)
     {
         int cap = padding.MaxTokens;
-        int longest = 0;
+        int longest = Math.Min(longestElsewhere, cap);
         for (int r = 0; r < rows.Count; r++)
         {
             int n = rows[r].Length;

@@ -87,8 +87,11 @@ public sealed class T5Trainer : IDisposable
         {
             var options = new DataLoaderOptions
             {
-                // one micro-batch of every data-parallel replica: the run's, whichever instances run the replicas
-                BatchSize = config.Execution.MicroBatchSize * config.Execution.DataParallel,
+                // one micro-batch of every data-parallel replica; this instance reads its replicas' rows alone
+                BatchSize = config.Execution.MicroBatchSize,
+                ReplicasPerInstance = _launch.LocalReplicas,
+                InstanceIndex = _launch.InstanceIndex,
+                InstanceCount = _launch.InstanceCount,
                 Seed = config.Data.ShuffleSeed,
                 Shuffle = true,
                 DropLast = config.Data.DropLast,
@@ -202,9 +205,9 @@ public sealed class T5Trainer : IDisposable
                 if (!await batches.MoveNextAsync())
                     throw new InvalidOperationException($"the data loader ended before step {_step + 1} of {steps}");
                 var batch = batches.Current;
-                microBatches.Add(LocalRows(batch));
+                microBatches.Add(ToDevice(batch));
                 _cursor = batch.Next ?? _cursor;
-                samples += batch.Rows;
+                samples += _loader.Options.GlobalBatchSize;
                 truncation = truncation.Add(batch);
             }
             double loss = Model.Session.ForwardBackward(microBatches, (float)scale).Sum(l => (double)l) / accumulation;
@@ -396,19 +399,7 @@ public sealed class T5Trainer : IDisposable
         return [.. shapes.OrderBy(s => s.SourceLength).ThenBy(s => s.TargetLength)];
     }
 
-    private TokenBatch LocalRows(Seq2SeqBatch batch)
-    {
-        int first = 0, rows = batch.Rows;
-        if (_launch.IsMultiInstance)
-        {
-            int perReplica = batch.Rows / _config.Execution.DataParallel;
-            first = _launch.FirstReplica * perReplica;
-            rows = _launch.LocalReplicas * perReplica;
-        }
-        ReadOnlyMemory<int> Rows(int[] values, int length) => values.AsMemory(first * length, rows * length);
-        return new TokenBatch(rows, batch.SourceLength, batch.TargetLength,
-            inputIds: Rows(batch.InputIds, batch.SourceLength), decoderInputIds: Rows(batch.DecoderInputIds, batch.TargetLength),
-            attentionMask: Rows(batch.AttentionMask, batch.SourceLength), labels: Rows(batch.Labels, batch.TargetLength),
-            training: true);
-    }
+    private static TokenBatch ToDevice(Seq2SeqBatch batch) =>
+        new(batch.Rows, batch.SourceLength, batch.TargetLength, inputIds: batch.InputIds,
+            decoderInputIds: batch.DecoderInputIds, attentionMask: batch.AttentionMask, labels: batch.Labels, training: true);
 }

@@ -87,6 +87,36 @@ public class DataLoaderTests
     }
 
     [Test]
+    public void EachInstanceBuildsItsRowsOfTheGlobalBatchPaddedAsTheWholeBatch()
+    {
+        // Every instance must run the same program: its rows pad to the global batch's longest, whatever its own are.
+        var examples = Train.Take(240).ToList();
+        DataLoaderOptions Options(int count, int index) => new()
+        {
+            BatchSize = 4, ReplicasPerInstance = 3 * 2 / count, InstanceCount = count, InstanceIndex = index, Seed = 11,
+            SourcePadding = PaddingOptions.Longest(maxLength: 512), TargetPadding = PaddingOptions.Longest(maxLength: 8),
+        };
+        int shapesThatDifferFromAShardsOwn = 0;
+        for (long b = 0; b < 10; b++)
+        {
+            var cursor = new DataCursor(0, b, 11);
+            var whole = Loader(Options(1, 0), examples).GetBatch(cursor);
+            var shards = Enumerable.Range(0, 2).Select(i => Loader(Options(2, i), examples).GetBatch(cursor)).ToList();
+            Assert.That(shards.SelectMany(s => s.ExampleIndices), Is.EqualTo(whole.ExampleIndices));
+            Assert.That(shards.SelectMany(s => s.InputIds), Is.EqualTo(whole.InputIds));
+            Assert.That(shards.SelectMany(s => s.Labels), Is.EqualTo(whole.Labels));
+            foreach (var shard in shards)
+            {
+                Assert.That((shard.Rows, shard.SourceLength, shard.TargetLength), Is.EqualTo((12, whole.SourceLength, whole.TargetLength)));
+                Assert.That((shard.LongestSource, shard.TruncatedSources), Is.EqualTo((whole.LongestSource, whole.TruncatedSources)));
+                int ownLongest = Enumerable.Range(0, shard.Rows).Max(r => shard.MaskRow(r).ToArray().Sum());
+                if (ownLongest < shard.SourceLength) shapesThatDifferFromAShardsOwn++;
+            }
+        }
+        Assert.That(shapesThatDifferFromAShardsOwn, Is.GreaterThan(0), "some shard's own rows are shorter than the batch's");
+    }
+
+    [Test]
     public void DropLastAndWrapAround()
     {
         var examples = Train.Take(100).ToList();
