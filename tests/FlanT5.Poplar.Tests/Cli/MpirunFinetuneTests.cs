@@ -24,15 +24,20 @@ public class MpirunFinetuneTests
     // tp 2 x dp 2, so nothing else is allowed. A replica fed another replica's rows moves the first loss by 1e-2.
     private const double LossBound = 0, GradNormBound = 0, WeightBound = 0;
 
-    [TestCase(1)]
-    [TestCase(2)]
-    public void TwoInstancesTrainAsOneProcessDrivingBothReplicas(int tensorParallel)
+    [TestCase(1, 1, 16, false)]
+    [TestCase(2, 1, 16, false)]
+    [TestCase(1, 2, 8, false, TestName = "TwoInstancesTrainAsOneProcessDrivingBothReplicas(two pipeline stages, 2 micro-batches a step)")]
+    [TestCase(1, 1, 16, true, TestName = "TwoInstancesTrainAsOneProcessDrivingBothReplicas(phased execution, recomputation)")]
+    public void TwoInstancesTrainAsOneProcessDrivingBothReplicas(int tensorParallel, int pipelineStages, int microBatch, bool phased)
     {
         using var dir = new TempDirectory();
         string[] plan =
         [
-            "--set", "training.steps=12", "--set", "execution.data_parallel=2", "--set", "execution.micro_batch_size=16",
-            "--set", $"execution.tensor_parallel={tensorParallel}", "--set", "execution.threads=1",
+            "--set", "training.steps=12", "--set", "execution.data_parallel=2", "--set", $"execution.micro_batch_size={microBatch}",
+            "--set", $"execution.tensor_parallel={tensorParallel}", "--set", $"execution.pipeline_stages={pipelineStages}",
+            "--set", "execution.threads=1",
+            .. (phased ? new[] { "--set", "execution.weights_location=streaming", "--set", "execution.optimizer_location=streaming",
+                "--set", "execution.recompute=true" } : []),
         ];
         var oneDir = Path.Combine(dir.Path, "one");
         var twoDir = Path.Combine(dir.Path, "two");
@@ -53,7 +58,7 @@ public class MpirunFinetuneTests
             worstNorm = Math.Max(worstNorm, Math.Abs(twoSteps[s].GradNorm - oneSteps[s].GradNorm) / oneSteps[s].GradNorm);
         }
         double worstWeight = WorstWeightDifference(Path.Combine(oneDir, "hf-checkpoint"), Path.Combine(twoDir, "hf-checkpoint"));
-        TestContext.Out.WriteLine($"tp {tensorParallel} x dp 2: loss {worstLoss:E2}, gradient norm {worstNorm:E2}, weights {worstWeight:E2}");
+        TestContext.Out.WriteLine($"tp {tensorParallel} x pp {pipelineStages} x dp 2{(phased ? ", phased" : "")}: loss {worstLoss:E2}, gradient norm {worstNorm:E2}, weights {worstWeight:E2}");
         Assert.Multiple(() =>
         {
             Assert.That(worstLoss, Is.LessThanOrEqualTo(LossBound));
