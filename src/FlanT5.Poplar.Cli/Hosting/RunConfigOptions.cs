@@ -60,11 +60,8 @@ internal sealed class RunConfigOptions
         if (layout.IsMultiInstance && !runsAcrossInstances)
         {
             throw new ArgumentException(
-                $"launch: {layout.Describe()}: {command} runs as one instance only so far. Missing for several: sessions on the Poplar " +
-                "builder (whose emulated engine already runs an instance's own replicas and collectives over MPI), " +
-                "training data sharded by instance, and checkpoints and metrics coordinated across instances " +
-                "(evaluate already runs across instances). " +
-                "Run one process (execution.instances: 1), which drives all execution.data_parallel replicas itself");
+                $"launch: {layout.Describe()}: {command} runs as one instance (finetune and evaluate run across " +
+                "instances). Run one process (execution.instances: 1), which drives all execution.data_parallel replicas itself");
         }
         return layout;
     }
