@@ -320,11 +320,35 @@ TEST(Cycles, IpusRunTheirStepsInParallelAndAStepTouchingTwoWaitsForBoth) {
   engine.load(device);
   engine.run(0);
   const poplar_emulator::CycleReport &c = poplar_emulator::lastRunCycles(engine);
-  // Each step also exchanges its tensors (32 bytes a tile at 4 bytes per tile-cycle: 8 cycles) and syncs once.
-  const double sync = 15e-9 * 1.33e9, extra = 8 + sync;
+  // Each step also exchanges its tensors (32 bytes a tile at 4 bytes per tile-cycle: 8 cycles) and syncs once; "both"
+  // reads b's 32 bytes from IPU 1 over the IPU links (320 GB/s) instead, and exchanges only a's over its 2 tiles.
+  const double sync = 15e-9 * 1.33e9, extra = 8 + sync, link = 32 / (320e9 / 1.33e9);
   EXPECT_NEAR(c.cycles.compute, 1000 + 3000 + 1000 + 1000, 1e-6);
-  EXPECT_NEAR(c.total(), (3000 + extra) + (1000 + extra) + (1000 + extra), 1e-6);
+  EXPECT_NEAR(c.total(), (3000 + extra) + (1000 + 4 + link + sync) + (1000 + extra), 1e-6);
+  EXPECT_DOUBLE_EQ(c.ipuLinkBytes, 32);
+  EXPECT_EQ(c.linkSteps, 1u);
   EXPECT_LT(c.total(), c.cycles.total());
+}
+
+TEST(Cycles, AnOpReadingAnotherIpusTensorMovesItOverTheLinks) {
+  // popops::scaledAddTo on IPU 0 reading an operand held on IPU 1: the SDK exchanges the operand between the IPUs
+  // (an implicit inter-IPU copy); with the operand on IPU 0 nothing crosses.
+  poplar::Device device = smallDevice(2, 2);
+  poplar::Graph graph(device.getTarget());
+  poplar::Tensor acc = graph.addVariable(poplar::FLOAT, {16}, "acc");
+  poplar::Tensor far = graph.addVariable(poplar::FLOAT, {16}, "far"), near = graph.addVariable(poplar::FLOAT, {16}, "near");
+  graph.setTileMapping(acc, 0);
+  graph.setTileMapping(far, 3);
+  graph.setTileMapping(near, 1);
+  poplar::program::Sequence across, within;
+  popops::scaledAddTo(graph, acc, far, 1.0f, across, "across");
+  popops::scaledAddTo(graph, acc, near, 1.0f, within, "within");
+  poplar::Engine engine(graph, {across, within});
+  engine.load(device);
+  engine.run(0);
+  EXPECT_DOUBLE_EQ(poplar_emulator::lastRunCycles(engine).ipuLinkBytes, 16 * 4);
+  engine.run(1);
+  EXPECT_DOUBLE_EQ(poplar_emulator::lastRunCycles(engine).ipuLinkBytes, 0);
 }
 
 TEST(Cycles, AReductionSpreadsItsWorkOverTheTilesOfItsInput) {

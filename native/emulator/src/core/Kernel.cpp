@@ -10,6 +10,7 @@
 #include "core/EngineImpl.hpp"
 #include "core/GraphState.hpp"
 #include "core/Instances.hpp"
+#include "core/Layout.hpp"
 #include "core/ReplicaContext.hpp"
 #include "core/TypeInfo.hpp"
 
@@ -88,6 +89,31 @@ StepWork workOf(const KernelCost &c, const std::vector<poplar::Tensor> &ins, con
   return w;
 }
 
+// Bytes of the inputs held on an IPU that holds none of the outputs. The SDK moves such operands over the IPU links
+// (an implicit inter-IPU exchange) before the vertices run, so they cost link time as a Copy between IPUs does.
+double crossIpuInputBytes(const std::vector<poplar::Tensor> &ins, const std::vector<poplar::Tensor> &outs) {
+  if (ins.empty() || outs.empty()) return 0;
+  const GraphState &g = *Access::impl(outs.front())->graph;
+  const unsigned ipus = g.replicaTarget.getNumIPUs();
+  if (ipus < 2) return 0;
+  const long perIpu = static_cast<long>(g.replicaTarget.getTilesPerIPU());
+  auto ipuOf = [&](long tile) { return std::min<long>(ipus - 1, tile / perIpu); };
+  std::vector<bool> computes(ipus, false);
+  for (const auto &t : outs)
+    forEachTileRun(g, *Access::impl(t), [&](std::size_t, std::size_t, long tile) {
+      if (tile >= 0) computes[static_cast<std::size_t>(ipuOf(tile))] = true;
+    });
+  double bytes = 0;
+  for (const auto &t : ins) {
+    const TensorImpl &in = *Access::impl(t);
+    const double size = static_cast<double>(typeInfo(in.type).size);
+    forEachTileRun(g, in, [&](std::size_t begin, std::size_t end, long tile) {
+      if (tile >= 0 && !computes[static_cast<std::size_t>(ipuOf(tile))]) bytes += static_cast<double>(end - begin) * size;
+    });
+  }
+  return bytes;
+}
+
 void checkTensors(const poplar::Graph &graph, const std::string &name, const std::vector<poplar::Tensor> &ins,
                   const std::vector<poplar::Tensor> &outs) {
   const GraphImpl &g = Access::impl(graph);
@@ -113,7 +139,13 @@ public:
     for (std::size_t i : k_.readOutputs) a.reads.push_back(Access::impl(k_.outputs.at(i)).get());
     a.tempBytes = k_.tempBytes;
   }
-  StepWork work() const override { return workOf(k_.cost, k_.inputs, k_.outputs); }
+  StepWork work() const override {
+    StepWork w = workOf(k_.cost, k_.inputs, k_.outputs);
+    const double crossing = crossIpuInputBytes(k_.inputs, k_.outputs);
+    w.ipuLinkBytes += crossing;
+    w.exchangeBytes = std::max(0.0, w.exchangeBytes - crossing);
+    return w;
+  }
   void run(ReplicaContext &r) const override {
     Gathered g;
     gatherAll(r, k_.inputs, k_.outputs, g);
