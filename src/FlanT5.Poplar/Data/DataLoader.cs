@@ -149,13 +149,9 @@ public sealed class DataLoader
         {
             if (plan is null || plan.Epoch != cursor.Epoch) plan = PlanEpoch(cursor);
             var (global, _, next) = RowsAt(plan, cursor);
-            int longestSource = 0, longestTarget = 0;
-            foreach (var n in TokenCounts(global))
-            {
-                longestSource = Math.Max(longestSource, Math.Min(n.Source, Options.SourcePadding.MaxTokens));
-                longestTarget = Math.Max(longestTarget, Math.Min(n.Target, Options.TargetPadding.MaxTokens));
-            }
-            lengths.Add((Options.SourcePadding.PaddedLength(longestSource), Options.TargetPadding.PaddedLength(longestTarget)));
+            var counts = TokenCounts(global);
+            lengths.Add((Options.SourcePadding.PaddedLength(counts.Max(n => n.Source)),
+                Options.TargetPadding.PaddedLength(counts.Max(n => n.Target))));
             cursor = next;
         }
         return lengths;

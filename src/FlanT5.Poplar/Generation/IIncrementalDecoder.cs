@@ -21,4 +21,10 @@ public interface IIncrementalDecoder
 
     /// <summary>Ends the decode and frees its cache.</summary>
     void End();
+
+    /// <summary>The decodes about to begin, told up front so that a static-shape device compiles their programs at
+    /// once rather than one by one when each first begins. A decoder without compiled shapes ignores it.</summary>
+    void Prepare(IReadOnlyList<DecodeSize> decodes)
+    {
+    }
 }

@@ -29,13 +29,19 @@ public sealed class Text2TextPipeline
         return Generate([prompt], Defaults)[0];
     }
 
-    /// <summary>Texts for <paramref name="prompts"/> in order, generated <see cref="GenerationOptions.BatchSize"/> at a time.</summary>
+    /// <summary>
+    /// Texts for <paramref name="prompts"/> in order, generated <see cref="GenerationOptions.BatchSize"/> at a time.
+    /// The decoder is told every decode first (<see cref="IIncrementalDecoder.Prepare"/>), so a static-shape device
+    /// compiles them together.
+    /// </summary>
     public IReadOnlyList<string> Generate(IReadOnlyList<string> prompts, GenerationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(_decoder.VocabSize);
+        var batches = Batches(prompts, options).ToList();
+        _decoder.Prepare(DecodesOf(batches, options));
         var texts = new List<string>(prompts.Count);
-        foreach (var rows in Batches(prompts, options))
+        foreach (var rows in batches)
         {
             GenerationResult result = GenerateIds(EncoderBatch.Pad(rows, _tokenizer.PadId), options);
             foreach (int[] sequence in result.Sequences)
@@ -45,16 +51,12 @@ public sealed class Text2TextPipeline
         return texts;
     }
 
-    /// <summary>
-    /// The decodes <see cref="Generate(IReadOnlyList{string}, GenerationOptions)"/> runs for these prompts, counting
-    /// tokens only: a static-shape device compiles them before the first. Beam search begins with a batch's prompts
-    /// and goes on with a row per beam.
-    /// </summary>
-    public IReadOnlyList<DecodeSize> DecodeSizes(IReadOnlyList<string> prompts, GenerationOptions options)
+    /// <summary>The decodes the searches run for these batches: beam search begins with a batch's prompts and goes on
+    /// with a row per beam.</summary>
+    private static IReadOnlyList<DecodeSize> DecodesOf(IReadOnlyList<int[][]> batches, GenerationOptions options)
     {
-        ArgumentNullException.ThrowIfNull(options);
         var sizes = new HashSet<DecodeSize>();
-        foreach (var rows in Batches(prompts, options))
+        foreach (var rows in batches)
         {
             int longest = rows.Max(r => r.Length);
             sizes.Add(new DecodeSize(rows.Length, longest, options.MaxNewTokens));

@@ -88,11 +88,13 @@ public sealed record PaddingOptions
             throw new ArgumentOutOfRangeException(name, $"{name}: the last bucket ({Buckets[^1]}) must be Length ({Length})");
     }
 
-    /// <summary>The padded length for rows whose longest has <paramref name="longest"/> tokens.</summary>
+    /// <summary>The padded length for rows whose longest has <paramref name="longest"/> tokens (cut at
+    /// <see cref="MaxTokens"/>).</summary>
     public int PaddedLength(int longest)
     {
+        longest = Math.Min(longest, MaxTokens);
         if (Mode == PaddingMode.Bucketed)
-            return Buckets.First(b => b >= Math.Min(longest, Length));
+            return Buckets.First(b => b >= longest);
         int length = Mode == PaddingMode.Fixed ? Length : longest;
         if (MultipleOf > 1)
             length = (length + MultipleOf - 1) / MultipleOf * MultipleOf;

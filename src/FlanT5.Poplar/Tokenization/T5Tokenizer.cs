@@ -192,13 +192,13 @@ public sealed class T5Tokenizer : Generation.ITextTokenizer
         int longestElsewhere = 0)
     {
         int cap = padding.MaxTokens;
-        int longest = Math.Min(longestElsewhere, cap);
+        int longest = longestElsewhere;
         for (int r = 0; r < rows.Count; r++)
         {
             int n = rows[r].Length;
             if (n > cap && !padding.Truncate)
                 throw new ArgumentException($"{what} {r} has {n} tokens, more than the {cap} allowed (truncation is off)");
-            longest = Math.Max(longest, Math.Min(n, cap));
+            longest = Math.Max(longest, n);
         }
         int length = padding.PaddedLength(longest);
         var ids = new int[rows.Count * length];

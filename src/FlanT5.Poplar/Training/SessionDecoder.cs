@@ -16,4 +16,9 @@ public sealed class SessionDecoder(T5Session session) : IIncrementalDecoder
     public void Reorder(ReadOnlySpan<int> rows) => session.DecodeReorder(rows);
 
     public void End() => session.DecodeEnd();
+
+    public void Prepare(IReadOnlyList<DecodeSize> decodes)
+    {
+        if (decodes.Count > 0) session.Prepare([.. decodes.Select(d => ProgramShape.Decode(d.Rows, d.SourceLength, d.MaxSteps))]);
+    }
 }

@@ -292,9 +292,6 @@ public sealed class T5Trainer : IDisposable
         var shard = EvaluationShards.Of(examples.Count, options.BatchSize, instances.Index, instances.Count);
         var (start, count) = shard.GetOffsetAndLength(examples.Count);
         var prompts = Enumerable.Range(start, count).Select(i => examples[i].Source).ToList();
-        // every decode of the split compiled at once, not one engine compilation per new bucket
-        var decodes = pipeline.DecodeSizes(prompts, options);
-        if (decodes.Count > 0) (copy ?? Model).Session.Prepare([.. decodes.Select(d => ProgramShape.Decode(d.Rows, d.SourceLength, d.MaxSteps))]);
         var mine = pipeline.Generate(prompts, options).Select(_postprocess).ToList();
         var generated = EvaluationShards.Gather(mine, examples.Count, instances);
         for (int i = 0; i < examples.Count; i++)
@@ -373,8 +370,6 @@ public sealed class T5Trainer : IDisposable
         BatchSize = inference.BatchSize,
     };
 
-    /// <summary>This process's rows of a micro-batch of every replica: its local replicas' (all rows in one
-    /// process). Replica r reads rows [r n, (r + 1) n), n = rows / data-parallel replicas.</summary>
     /// <summary>
     /// The program shapes of every step of the run, from its first batch (a resumed run meets a tail of them): the
     /// session compiles them all at once before the weights load, so no step compiles. Each micro-batch runs alone,
@@ -399,6 +394,7 @@ public sealed class T5Trainer : IDisposable
         return [.. shapes.OrderBy(s => s.SourceLength).ThenBy(s => s.TargetLength)];
     }
 
+    /// <summary>A batch as the session takes it: this instance's replicas' rows (all rows in one process).</summary>
     private static TokenBatch ToDevice(Seq2SeqBatch batch) =>
         new(batch.Rows, batch.SourceLength, batch.TargetLength, inputIds: batch.InputIds,
             decoderInputIds: batch.DecoderInputIds, attentionMask: batch.AttentionMask, labels: batch.Labels, training: true);
