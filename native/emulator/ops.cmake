@@ -67,6 +67,11 @@ if(FT5_BUILD_TESTS)
                    -DWORK=${CMAKE_CURRENT_BINARY_DIR}/installed_dense_layer -DCXX=${CMAKE_CXX_COMPILER}
                    -DLIBS=${dense_layer_link} -DSANITIZE_FLAGS=${sanitize_flags}
                    -P ${CMAKE_CURRENT_LIST_DIR}/sample/build_installed_sample.cmake)
+  add_test(NAME emulator.ops.InstalledSdk.OpLibrariesFindTheirDependenciesInThePrefix
+           COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR} -DSAMPLE=${CMAKE_CURRENT_LIST_DIR}/sample/two_ipu_matmul.cpp
+                   -DWORK=${CMAKE_CURRENT_BINARY_DIR}/installed_two_ipu_matmul -DCXX=${CMAKE_CXX_COMPILER}
+                   -DLIBS=${dense_layer_link} -DSANITIZE_FLAGS=${sanitize_flags}
+                   -P ${CMAKE_CURRENT_LIST_DIR}/sample/build_installed_sample.cmake)
 
   include(GoogleTest)
   gtest_discover_tests(emulator_kernel_tests TEST_PREFIX "emulator.ops." DISCOVERY_TIMEOUT 60)

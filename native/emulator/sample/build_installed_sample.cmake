@@ -14,12 +14,14 @@ endforeach()
 if(EXISTS "${WORK}/sdk/include/core")
   message(FATAL_ERROR "private emulator headers were installed")
 endif()
+# --as-needed, as several distributions' linkers default to: a library the program does not call is left out of its
+# list and must be found by the libraries that use it.
 set(link_flags)
 foreach(lib ${LIBS})
   list(APPEND link_flags "-l${lib}")
 endforeach()
 execute_process(COMMAND "${CXX}" -std=c++17 -Wall -Wextra -Werror ${SANITIZE_FLAGS} "${SAMPLE}" -I "${WORK}/sdk/include"
-                        -L "${WORK}/sdk/lib" ${link_flags} "-Wl,-rpath,${WORK}/sdk/lib" -o "${WORK}/sample"
+                        -L "${WORK}/sdk/lib" -Wl,--as-needed ${link_flags} "-Wl,-rpath,${WORK}/sdk/lib" -o "${WORK}/sample"
                 RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "compiling the sample against the installed SDK failed")
