@@ -18,4 +18,20 @@ namespace ft5::test {
 // for any checkpoint up to flan-t5-xxl, scales them with size: ReferenceParity.)
 constexpr double kLogitsBound = 2e-6, kEncoderBound = 2e-6, kLossBound = 1e-6, kGradientBound = 1e-5;
 
+// fp16 sessions (weights, activations and gradients in half; matmul partials, RMS-norm statistics and the loss in
+// float) against the same float64 references. fp16's unit roundoff is u = 2^-11 = 4.9e-4, and the weights alone
+// carry it. Measured on flan-t5-tiny and hf-t5-tiny (host default kernels, AMD Zen 4):
+//                 fp16 session             bound
+//   logits        9.8e-4 .. 1.0e-3 (2 u)   5 u
+//   encoder       8.9e-4           (2 u)   5 u
+//   loss          7.8e-7 .. 1.2e-4         2 u
+//   gradients     3.0e-3 .. 3.6e-3 (7 u)   20 u   (worst: relative_attention_bias, a layer norm)
+// An fp32 session is 1,000 times closer (kLogitsBound above); a wrong layer is still an O(1) error.
+constexpr double kHalfUnitRoundoff = 0x1p-11;
+constexpr double kHalfLogitsBound = 5 * kHalfUnitRoundoff, kHalfEncoderBound = 5 * kHalfUnitRoundoff,
+                 kHalfLossBound = 2 * kHalfUnitRoundoff, kHalfGradientBound = 20 * kHalfUnitRoundoff;
+// A greedy token may differ from fp32's only where fp32's two logits lie within 4 u of the larger one (measured:
+// no position differs on either fixture).
+constexpr double kHalfTieGap = 4 * kHalfUnitRoundoff;
+
 }  // namespace ft5::test

@@ -34,6 +34,12 @@ double rel_err(const std::vector<A>& a, const std::vector<B>& b) {
     return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
 }
 
+// A session's number formats (ft5_plan_desc's precision and stochastic_rounding).
+struct Numerics {
+    ft5_dtype precision = FT5_DTYPE_F32;
+    int32_t stochastic_rounding = 0;
+};
+
 struct SessionFixture {
     std::string model;
     JsonValue config;
@@ -43,12 +49,14 @@ struct SessionFixture {
 
     // tp x pp x replicas: the plan (on a device with that many IPUs); optimizer_location: where AdamW's moments
     // live; recompute: plan->recompute; weights_location: where weights and gradients live; schedule: the
-    // pipeline schedule; weights_only: plan->weights_only (no gradients or moments).
+    // pipeline schedule; weights_only: plan->weights_only (no gradients or moments); numerics: plan->precision and
+    // stochastic_rounding.
     explicit SessionFixture(const std::string& name, float dropout = -1.0f, uint32_t threads = 2, uint32_t tp = 1,
                             uint32_t pp = 1, uint32_t replicas = 1,
                             ft5_memory_location optimizer_location = FT5_MEMORY_ON_CHIP, uint32_t recompute = 0,
                             ft5_memory_location weights_location = FT5_MEMORY_ON_CHIP,
-                            ft5_pipeline_schedule schedule = FT5_SCHEDULE_GPIPE, uint32_t weights_only = 0)
+                            ft5_pipeline_schedule schedule = FT5_SCHEDULE_GPIPE, uint32_t weights_only = 0,
+                            Numerics numerics = {})
         : model(name) {
         config = parse_json(read_text(fixture_path(name, "config.json")));
         const SafetensorsFile weights(fixture_path(name, "model.safetensors"));
@@ -91,6 +99,8 @@ struct SessionFixture {
         plan.weights_location = weights_location;
         plan.schedule = schedule;
         plan.weights_only = int32_t(weights_only);
+        plan.precision = numerics.precision;
+        plan.stochastic_rounding = numerics.stochastic_rounding;
         EXPECT_EQ(ft5_session_create(device, &desc, &plan, &session), FT5_OK) << ft5_last_error();
         for (const auto& name_ : param_names()) {
             const auto w = weights.at(name_).f32();

@@ -18,6 +18,8 @@ public sealed record PlanDescription
         WeightsLocation = (MemoryLocation)d.weights_location;
         OptimizerLocation = (MemoryLocation)d.optimizer_location;
         WeightsOnly = d.weights_only != 0;
+        Precision = (TensorDataType)d.precision;
+        StochasticRounding = d.stochastic_rounding != 0;
     }
 
     public int TensorParallel { get; init; }
@@ -52,6 +54,15 @@ public sealed record PlanDescription
 
     public int LocalReplicas { get; init; }
 
+    /// <summary>The graph's number format: Float32, or Float16 as Flan-T5 ran on IPUs (weights, activations and
+    /// gradients in fp16; matmul partials, RMS-norm statistics, the loss and the AdamW moments in fp32). Tensors still
+    /// cross the ABI as fp32.</summary>
+    public TensorDataType Precision { get; init; }
+
+    /// <summary>Float16 only: the optimizer step rounds the updated weights stochastically (seeded by the model's seed
+    /// and the step), else to nearest.</summary>
+    public bool StochasticRounding { get; init; }
+
     /// <summary>The descriptor without the per-stage arrays; the caller pins those (see <see cref="StageArray"/>).</summary>
     internal unsafe ft5_plan_desc ToNative()
     {
@@ -67,6 +78,8 @@ public sealed record PlanDescription
         d.weights_only = WeightsOnly ? 1 : 0;
         d.first_local_replica = Count(FirstLocalReplica, nameof(FirstLocalReplica));
         d.local_replicas = Count(LocalReplicas, nameof(LocalReplicas));
+        d.precision = (ft5_dtype)Precision;
+        d.stochastic_rounding = StochasticRounding ? 1 : 0;
         return d;
     }
 

@@ -28,9 +28,10 @@ extern "C" {
 #endif
 
 /** ABI version: major in the high 16 bits, minor in the low 16 bits. 2.0 removed ft5_plan_desc's executor field
- *  (every session runs on the T5 builder), which moved the fields after it; 2.1 added FT5_BACKEND_IPU_MODEL. */
+ *  (every session runs on the T5 builder), which moved the fields after it; 2.1 added FT5_BACKEND_IPU_MODEL;
+ *  2.3 added ft5_plan_desc's precision and stochastic_rounding. */
 #define FT5_ABI_VERSION_MAJOR 2
-#define FT5_ABI_VERSION_MINOR 2
+#define FT5_ABI_VERSION_MINOR 3
 
 /** Result of every fallible call. */
 typedef enum ft5_status {
@@ -309,10 +310,17 @@ typedef struct ft5_plan_desc {
      *  read before the optimizer step gives the local replicas' part. */
     uint32_t first_local_replica;
     uint32_t local_replicas;
+    /** The graph's number format (ABI 2.3): FT5_DTYPE_F32, or FT5_DTYPE_F16 as Flan-T5 ran on IPUs: weights,
+     *  activations and gradients in fp16, matmul partials, RMS-norm statistics, the loss and the AdamW moments in
+     *  fp32. Tensors still cross the ABI as f32; a weight written past fp16's range (65504) is refused. */
+    ft5_dtype precision;
+    /** 1 (fp16 only): the optimizer step rounds the updated weights into fp16 stochastically, seeded by the model's
+     *  seed and the step number (so a resumed run rounds alike); 0: to nearest. */
+    int32_t stochastic_rounding;
 } ft5_plan_desc;
 
 /** Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
- *  (gradients and AdamW moments allocated), every replica in this process. */
+ *  (gradients and AdamW moments allocated), every replica in this process, fp32. */
 FT5_API void ft5_plan_desc_init(ft5_plan_desc* desc);
 
 /* ------------------------------------------------------------------------------------------------

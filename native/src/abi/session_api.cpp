@@ -79,6 +79,17 @@ ft5::session::Placement check_plan(const ft5_plan_desc& p, const ft5::session::M
         not_supported("plan->weights_location is streaming memory with optimizer_location on chip (phased "
                       "execution streams the optimizer state as well: set both to FT5_MEMORY_STREAMING)");
     }
+    if (p.precision != FT5_DTYPE_F32 && p.precision != FT5_DTYPE_F16) {
+        invalid_argument("plan->precision is " + std::to_string(int(p.precision)) +
+                         "; expected FT5_DTYPE_F32 or FT5_DTYPE_F16 (the IPU has no bf16 arithmetic)");
+    }
+    if (p.stochastic_rounding != 0 && p.stochastic_rounding != 1) {
+        invalid_argument("plan->stochastic_rounding is " + std::to_string(p.stochastic_rounding) + "; expected 0 or 1");
+    }
+    if (p.stochastic_rounding == 1 && p.precision != FT5_DTYPE_F16) {
+        invalid_argument("plan->stochastic_rounding is 1 with precision f32; it rounds into fp16 (precision "
+                         "FT5_DTYPE_F16)");
+    }
     if (num_ipus < 1) invalid_argument("the device has no IPU");
     return ft5::session::Placement::from_plan(p, c, num_ipus);
 }
@@ -271,6 +282,8 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     parallel.order = ft5::session::pipeline_order(placement.schedule, placement.pp, parallel.stream_weights);
     parallel.recompute = placement.recompute;
     parallel.trains = !placement.weights_only;
+    parallel.precision.half = p.precision == FT5_DTYPE_F16;
+    parallel.precision.stochastic_rounding = p.stochastic_rounding == 1;
     handle->builder = std::make_unique<BuilderSession>(dev->device, config, parallel, local);
     ft5::abi::HandleRegistry::instance().add(handle.get(), HandleKind::Session);
     *out_session = handle.release();

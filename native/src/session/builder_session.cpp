@@ -94,7 +94,7 @@ BuilderSession::BuilderSession(std::shared_ptr<ipu::Device> device, const ModelC
         for (const uint32_t ipu : local_ipus(p.stage))
             for (const std::string& handle : state_handles(p.name))
                 state_.emplace_back(device_, ipu, location_of(engine_->program(), handle),
-                                    uint64_t(p.shard_elems) * sizeof(float), handle);
+                                    uint64_t(p.shard_elems) * state_element_bytes(engine_->program(), handle), handle);
     // The ABI's parameter order, which index-based callers rely on: Hugging Face's (state dict) order, with each
     // stack's relative position bias right after its first self-attention's output projection.
     auto position = [&](const std::string& name) {
@@ -152,6 +152,10 @@ void BuilderSession::write_state(SessionEngine& to, const std::vector<std::vecto
         for (const std::string& handle : state_handles(p.name)) to.write_replicas(handle, state.at(next++));
 }
 
+uint64_t BuilderSession::state_element_bytes(const t5::T5Program& program, const std::string& handle) const {
+    return sdk_device_->getTarget().getTypeSize(program.stateType(handle));
+}
+
 ft5_memory_location BuilderSession::location_of(const t5::T5Program& program, const std::string& handle) {
     return program.inStreamingMemory(handle) ? FT5_MEMORY_STREAMING : FT5_MEMORY_ON_CHIP;
 }
@@ -164,10 +168,10 @@ void BuilderSession::check_state_fits(const t5::T5Program& program) const {
             std::vector<std::pair<uint64_t, std::string>> tensors;
             for (const t5::Parameter& p : program.parameters().all()) {
                 if (p.stage != stage) continue;
-                uint64_t copies = 0;
+                uint64_t bytes = 0;
                 for (const std::string& handle : state_handles(p.name))
-                    if (location_of(program, handle) == location) ++copies;
-                const uint64_t bytes = copies * uint64_t(t5::shardElements(p)) * sizeof(float);
+                    if (location_of(program, handle) == location)
+                        bytes += uint64_t(t5::shardElements(p)) * state_element_bytes(program, handle);
                 need += bytes;
                 if (bytes > 0) tensors.emplace_back(bytes, p.name);
             }
@@ -440,7 +444,10 @@ ft5_step_result BuilderSession::optimizer_step(const ft5_optimizer_step& s) {
     step.decay_all_parameters = s.decay_all_parameters == 1;
     step.grad_scale = s.grad_scale;
     step.max_grad_norm = s.max_grad_norm;
+    // the step's stochastic rounding depends on the run's seed and the step only: a resumed run rounds alike
+    step.rounding_seed = mix(rng_key_ ^ mix(s.step));
     engine_->set_optimizer_settings(step.streamValues());
+    engine_->set_rounding_seed(step.roundingSeedValues());
     engine_->run(0, t5::T5Program::kOptimizerStep);
     state_defined_ = true;
     gradients_summed_ = plan_.dp > 1;

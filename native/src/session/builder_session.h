@@ -142,6 +142,9 @@ private:
     void check_state_fits(const t5::T5Program& program) const;
     // Where a state tensor lives: on chip, or in streaming memory (phased execution, streamed moments).
     static ft5_memory_location location_of(const t5::T5Program& program, const std::string& handle);
+    // The bytes of one element of the state tensor `handle` names (FLOAT moments; weights and gradients of the
+    // plan's precision).
+    uint64_t state_element_bytes(const t5::T5Program& program, const std::string& handle) const;
     // After an optimizer step every data-parallel group holds the summed gradients; the next pass that adds to
     // them must find them in group 0 only.
     void keep_summed_gradients_in_first_group();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include <poplar/OptionFlags.hpp>
+#include <poplar/Target.hpp>
 #include <poplar/exceptions.hpp>
 
 #include "abi/error.h"
@@ -13,6 +14,8 @@
 namespace ft5::session {
 
 namespace {
+
+constexpr float kHalfMax = 65504.0f;
 
 std::string describe(const t5::ProgramShape& s) {
     std::string d = "batch " + std::to_string(s.batch.batch) + " x source " + std::to_string(s.batch.src_len) +
@@ -61,6 +64,11 @@ SessionEngine::SessionEngine(poplar::Device& device, const t5::T5Config& config,
                                optimizer_settings_.data() + optimizer_settings_.size());
         engine_->connectStream(t5::streams::kOptimizerResult, optimizer_result_.data(),
                                optimizer_result_.data() + optimizer_result_.size());
+        if (program_->roundsStochastically()) {
+            rounding_seed_.resize(2 * host_.replicas());
+            engine_->connectStream(t5::streams::kRoundingSeed, rounding_seed_.data(),
+                                   rounding_seed_.data() + rounding_seed_.size());
+        }
     }
     for (std::size_t s = 0; s < program_->setCount(); ++s) shapes_.push_back(std::make_unique<ShapePrograms>(*this, s));
 }
@@ -78,25 +86,45 @@ void SessionEngine::run(std::size_t set, t5::T5Program::Index index) {
 
 std::vector<float> SessionEngine::read_replicas(const t5::Parameter& p, const std::string& handle) {
     const std::size_t n = t5::shardElements(p);
+    const bool half = program_->stateType(handle) == poplar::HALF;
+    // a HALF tensor's host buffer holds the device's halves (2 bytes each)
+    std::vector<std::uint16_t> halves(half ? host_.replicas() * n : 0);
     std::vector<float> blocks(host_.replicas() * n);
+    void* buffer = half ? static_cast<void*>(halves.data()) : static_cast<void*>(blocks.data());
+    const std::size_t element = half ? sizeof(std::uint16_t) : sizeof(float);
+    char* bytes = static_cast<char*>(buffer);
     if (!program_->inStreamingMemory(handle)) {
-        engine_->readTensor(handle, blocks.data(), blocks.data() + blocks.size());
-        return blocks;
+        engine_->readTensor(handle, bytes, bytes + blocks.size() * element);
+    } else {
+        for (std::size_t i = 0; i < host_.replicas(); ++i)
+            engine_->copyFromRemoteBuffer(handle, bytes + i * n * element, 0, unsigned(first_replica() + i));
     }
-    for (std::size_t i = 0; i < host_.replicas(); ++i)
-        engine_->copyFromRemoteBuffer(handle, blocks.data() + i * n, 0, unsigned(first_replica() + i));
+    if (half) poplar::copyDeviceHalfToFloat(device_.getTarget(), halves.data(), blocks.data(), blocks.size());
     return blocks;
 }
 
 void SessionEngine::write_replicas(const std::string& handle, const std::vector<float>& blocks) {
+    const bool half = program_->stateType(handle) == poplar::HALF;
+    std::vector<std::uint16_t> halves(half ? blocks.size() : 0);
+    if (half) {
+        const auto past = std::find_if(blocks.begin(), blocks.end(),
+                                       [](float v) { return std::isfinite(v) && std::fabs(v) > kHalfMax; });
+        if (past != blocks.end())
+            invalid_argument(handle + " holds " + std::to_string(*past) + " at element " +
+                             std::to_string(past - blocks.begin()) + " of its replicas' blocks: past fp16's largest "
+                             "value (65504); the session computes in fp16 (plan precision), so it cannot hold it");
+        poplar::copyFloatToDeviceHalf(device_.getTarget(), blocks.data(), halves.data(), blocks.size());
+    }
+    const std::size_t element = half ? sizeof(std::uint16_t) : sizeof(float);
+    // the SDK's signatures take void*, and only read it
+    char* bytes = half ? reinterpret_cast<char*>(halves.data()) : reinterpret_cast<char*>(const_cast<float*>(blocks.data()));
     if (!program_->inStreamingMemory(handle)) {
-        engine_->writeTensor(handle, blocks.data(), blocks.data() + blocks.size());
+        engine_->writeTensor(handle, bytes, bytes + blocks.size() * element);
         return;
     }
     const std::size_t n = blocks.size() / host_.replicas();
     for (std::size_t i = 0; i < host_.replicas(); ++i)
-        // the SDK's signature takes void*, and only reads it
-        engine_->copyToRemoteBuffer(const_cast<float*>(blocks.data() + i * n), handle, 0, unsigned(first_replica() + i));
+        engine_->copyToRemoteBuffer(bytes + i * n * element, handle, 0, unsigned(first_replica() + i));
 }
 
 void SessionEngine::load() {
@@ -146,6 +174,10 @@ void SessionEngine::write_shard(const t5::Parameter& p, const std::string& handl
     for (std::size_t r = 0; r < host_.replicas(); ++r)
         if (!p.split() || host_.tpRank(r) == rank) std::copy(shard.begin(), shard.end(), blocks.begin() + r * n);
     write_replicas(handle, blocks);
+}
+
+void SessionEngine::set_rounding_seed(const std::array<unsigned, 2>& seed) {
+    for (std::size_t r = 0; r < rounding_seed_.size() / 2; ++r) std::copy(seed.begin(), seed.end(), rounding_seed_.begin() + std::ptrdiff_t(2 * r));
 }
 
 void SessionEngine::set_optimizer_settings(const std::array<float, t5::AdamWStep::kCount>& values) {

@@ -80,6 +80,8 @@ public:
     void write_replicas(const std::string& handle, const std::vector<float>& blocks);
 
     void set_optimizer_settings(const std::array<float, t5::AdamWStep::kCount>& values);
+    // The optimizer step's rounding seed (read only when the HALF weights round stochastically).
+    void set_rounding_seed(const std::array<unsigned, 2>& seed);
     // The gradient norm and whether the step was skipped (the same on every replica).
     std::array<float, 2> optimizer_result() const { return {optimizer_result_.at(0), optimizer_result_.at(1)}; }
 
@@ -97,6 +99,7 @@ private:
     std::unique_ptr<poplar::Engine> engine_;
     std::vector<std::size_t> activation_bytes_;  // by stage
     std::vector<float> optimizer_settings_, optimizer_result_;
+    std::vector<unsigned> rounding_seed_;  // every replica's copy of the step's seed
     std::vector<std::unique_ptr<ShapePrograms>> shapes_;  // by program set
 };
 

@@ -4,9 +4,11 @@
 #include <stdexcept>
 #include <string>
 
+#include <poplar/CSRFunctions.hpp>
 #include <popops/ElementWise.hpp>
 #include <popops/Reduce.hpp>
 #include <popops/Zero.hpp>
+#include <poprand/RandomGen.hpp>
 
 namespace ft5::t5 {
 
@@ -70,7 +72,8 @@ bool decaysByDefault(const std::string& name) {
     return name.find("norm") == std::string::npos && name.find("bias") == std::string::npos;
 }
 
-AdamW::AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups, bool stream_moments)
+AdamW::AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups, bool stream_moments,
+             bool stochastic_rounding)
     : graph_(graph), params_(params), groups_(groups) {
     for (const auto& p : params.all()) {
         Moments mo;
@@ -96,6 +99,11 @@ AdamW::AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups
     result_out_.emplace(graph.addDeviceToHostFIFO(streams::kOptimizerResult, poplar::FLOAT, 2));
     settings_ = graph.addVariable(poplar::FLOAT, {AdamWStep::kCount}, poplar::VariableMappingMethod::LINEAR,
                                   "adamw/settings");
+    if (stochastic_rounding && params.type() == poplar::HALF) {
+        rounding_seed_in_.emplace(graph.addHostToDeviceFIFO(streams::kRoundingSeed, poplar::UNSIGNED_INT, 2));
+        rounding_seed_ = graph.addVariable(poplar::UNSIGNED_INT, {2}, poplar::VariableMappingMethod::LINEAR,
+                                           "adamw/rounding_seed");
+    }
 }
 
 poplar::program::Sequence AdamW::step() const {
@@ -137,6 +145,11 @@ poplar::program::Sequence AdamW::step() const {
     const poplar::Tensor finite = popops::map(graph_, pe::IsFinite(pe::_1), {norm}, prog, "adamw/finite");
 
     poplar::program::Sequence update;
+    if (roundsStochastically()) {
+        update.add(Copy(*rounding_seed_in_, rounding_seed_));
+        poprand::setSeed(graph_, rounding_seed_, 0, update, "adamw/rounding_seed");
+        poplar::setStochasticRounding(graph_, update, true, "adamw/stochastic_rounding_on");
+    }
     for (std::size_t i = 0; i < params_.all().size(); ++i) {
         const Parameter& p = params_.all()[i];
         const Moments& mo = moments_[i];
@@ -148,13 +161,15 @@ poplar::program::Sequence AdamW::step() const {
             update.add(Copy(remote_moments_[i].v, mo.v, {name + "/fetch_v"}));
         }
         // One pass over the parameter: m, v and w are written together, and every expression reads the values
-        // from before the map (as the SDK's fused map does), so w's update is written with the new m and v.
-        const auto g = pe::_4 * pe::_5;  // the unscaled, clipped gradient
+        // from before the map (as the SDK's fused map does), so w's update is written with the new m and v. A
+        // HALF weight and gradient are read as FLOAT and the new weight rounds into HALF once, at the end.
+        const auto g = pe::Cast(pe::_4, poplar::FLOAT) * pe::_5;  // the unscaled, clipped gradient
         // m = lerp(m, g, 1 - beta1)
         const auto m = pe::_2 + pe::_6 * (g - pe::_2);
         const auto v = pe::_3 * pe::_7 + (pe::_8 * g) * g;
         // w = w (1 - lr wd) - step_size m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-        const auto w = pe::_1 * pe::_9 + (-pe::_10 * m) / (pe::Sqrt(v) / pe::_11 + pe::_12);
+        const auto w = pe::Cast(pe::Cast(pe::_1, poplar::FLOAT) * pe::_9 + (-pe::_10 * m) / (pe::Sqrt(v) / pe::_11 + pe::_12),
+                                p.weight.elementType());
         popops::mapInPlace(graph_, {w, m, v},
                            {p.weight, mo.m, mo.v, p.gradient, grad_mul, s(kOneMinusBeta1), s(kBeta2), s(kOneMinusBeta2),
                             decay, s(kStepSize), s(kSqrtCorrection2), s(kEps)},
@@ -165,6 +180,7 @@ poplar::program::Sequence AdamW::step() const {
             update.add(Copy(mo.v, remote_moments_[i].v, {name + "/store_v"}));
         }
     }
+    if (roundsStochastically()) poplar::setStochasticRounding(graph_, update, false, "adamw/stochastic_rounding_off");
     prog.add(poplar::program::If(finite, update, poplar::program::Sequence()));
     const poplar::Tensor skipped =
         popops::map(graph_, pe::Cast(pe::Not(pe::_1), poplar::FLOAT), {finite}, prog, "adamw/skipped");

@@ -29,6 +29,9 @@ namespace ft5::t5 {
 namespace streams {
 inline constexpr const char* kOptimizerSettings = "optimizer_settings";  // FLOAT [AdamWStep::kCount], to the device
 inline constexpr const char* kOptimizerResult = "optimizer_result";      // FLOAT [2]: gradient norm, skipped (0/1)
+// UNSIGNED_INT [2], to the device when the HALF weights round stochastically: the step's rounding seed, so a step
+// rounds alike however the run got there (a resumed run repeats it), and on every replica.
+inline constexpr const char* kRoundingSeed = "rounding_seed";
 }  // namespace streams
 
 // One step's settings, as the host gives them.
@@ -40,6 +43,7 @@ struct AdamWStep {
     bool decay_all_parameters = false;  // else names with "norm" or "bias" do not decay
     double grad_scale = 1.0;            // the loss scale the gradients carry
     double max_grad_norm = 0.0;         // 0: no clipping
+    uint64_t rounding_seed = 0;         // the stochastic rounding's seed for this step (precision.h)
 
     // Throws std::invalid_argument naming the field out of range.
     void validate() const;
@@ -47,6 +51,9 @@ struct AdamWStep {
     // The stream's values for this step.
     static constexpr std::size_t kCount = 10;
     std::array<float, kCount> streamValues() const;
+    std::array<unsigned, 2> roundingSeedValues() const {
+        return {unsigned(rounding_seed), unsigned(rounding_seed >> 32)};
+    }
 };
 
 // Whether a parameter decays when decay_all_parameters is off (torch recipes exempt norms and biases).
@@ -54,9 +61,12 @@ bool decaysByDefault(const std::string& parameter_name);
 
 class AdamW {
 public:
-    // Adds the two moments of every parameter (host handles "adam_m/<name>", "adam_v/<name>", zero at first;
-    // with stream_moments, remote buffers of those handles, which the host zeroes).
-    AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups, bool stream_moments = false);
+    // Adds the two moments of every parameter (host handles "adam_m/<name>", "adam_v/<name>", FLOAT whatever the
+    // weights' type, zero at first; with stream_moments, remote buffers of those handles, which the host zeroes).
+    // stochastic_rounding: HALF weights round into HALF stochastically, from the step's rounding seed.
+    AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups, bool stream_moments = false,
+          bool stochastic_rounding = false);
+    bool roundsStochastically() const { return rounding_seed_in_.has_value(); }
 
     // Reads the step's settings, updates every weight and moment, sends the gradient norm and whether the step
     // was skipped. Gradients are left as they were (with data parallelism: summed over the group, in place).
@@ -84,8 +94,8 @@ private:
     std::deque<Moments> moments_;
     std::deque<RemoteMoments> remote_moments_;  // by parameter, when streamed
     // DataStream has no default constructor in the SDK: set while the graph is built.
-    std::optional<poplar::DataStream> settings_in_, result_out_;
-    poplar::Tensor settings_;
+    std::optional<poplar::DataStream> settings_in_, result_out_, rounding_seed_in_;
+    poplar::Tensor settings_, rounding_seed_;
 };
 
 }  // namespace ft5::t5

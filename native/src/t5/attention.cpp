@@ -1,12 +1,11 @@
 #include "t5/attention.h"
 
-#include <limits>
-
 #include <popnn/NonLinearity.hpp>
 #include <popops/ElementWise.hpp>
 #include <poplin/MatMul.hpp>
 
 #include "t5/linear.h"
+#include "t5/precision.h"
 
 namespace ft5::t5 {
 
@@ -14,16 +13,16 @@ namespace {
 
 poplar::Tensor grouped(poplar::Graph& graph, const poplar::Tensor& a, const poplar::Tensor& b,
                        poplar::program::Sequence& prog, const std::string& name) {
-    return poplin::matMulGrouped(graph, a, b, prog, poplar::FLOAT, name);
+    return poplin::matMulGrouped(graph, a, b, prog, a.elementType(), name);
 }
 
 }  // namespace
 
 poplar::Tensor maskBias(poplar::Graph& graph, const poplar::Tensor& mask, std::size_t batch, std::size_t len,
-                        poplar::program::Sequence& prog, const std::string& name) {
+                        const poplar::Type& type, poplar::program::Sequence& prog, const std::string& name) {
     namespace pe = popops::expr;
     return popops::map(graph,
-                       (pe::Const(1.0f) - pe::Cast(pe::_1, poplar::FLOAT)) * pe::Const(std::numeric_limits<float>::lowest()),
+                       pe::Cast((pe::Const(1.0f) - pe::Cast(pe::_1, poplar::FLOAT)) * pe::Const(lowestOf(type)), type),
                        {mask}, prog, name)
         .reshape({batch, 1, 1, len});
 }

@@ -1,6 +1,5 @@
 #include "t5/cached_decoding.h"
 
-#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -15,6 +14,7 @@
 #include "t5/feed_forward.h"
 #include "t5/layer_norm.h"
 #include "t5/linear.h"
+#include "t5/precision.h"
 #include "t5/stream_handle.h"
 
 namespace ft5::t5 {
@@ -41,23 +41,24 @@ CachedDecoding::CachedDecoding(poplar::Graph& graph, Stages& stages, const T5Con
                                                 shape_.max_len, shape_.max_len, 0, false, config.buckets,
                                                 config.max_distance, "decode/position_bias");
     const std::size_t head_groups = shape_.batch * heads_;
-    auto variable = [&](std::size_t stage, poplar::Type type, std::vector<std::size_t> dims, const std::string& name) {
-        return stages.graph(stage).addVariable(type, dims, poplar::VariableMappingMethod::LINEAR, name);
+    const poplar::Type type = lm_weight.weight.elementType();  // the activations' (precision.h)
+    auto variable = [&](std::size_t stage, poplar::Type of, std::vector<std::size_t> dims, const std::string& name) {
+        return stages.graph(stage).addVariable(of, dims, poplar::VariableMappingMethod::LINEAR, name);
     };
     for (std::size_t l = 0; l < decoder.blocks.size(); ++l) {
         const std::string n = "decode/layer" + std::to_string(l);
         LayerCache c;
         c.stage = decoder.stages.at(l);
-        c.self_k = variable(c.stage, poplar::FLOAT, {head_groups, shape_.max_len, config.d_kv}, n + "/self_k");
-        c.self_v = variable(c.stage, poplar::FLOAT, {head_groups, shape_.max_len, config.d_kv}, n + "/self_v");
-        c.cross_k = variable(c.stage, poplar::FLOAT, {head_groups, shape_.src_len, config.d_kv}, n + "/cross_k");
-        c.cross_v = variable(c.stage, poplar::FLOAT, {head_groups, shape_.src_len, config.d_kv}, n + "/cross_v");
+        c.self_k = variable(c.stage, type, {head_groups, shape_.max_len, config.d_kv}, n + "/self_k");
+        c.self_v = variable(c.stage, type, {head_groups, shape_.max_len, config.d_kv}, n + "/self_v");
+        c.cross_k = variable(c.stage, type, {head_groups, shape_.src_len, config.d_kv}, n + "/cross_k");
+        c.cross_v = variable(c.stage, type, {head_groups, shape_.src_len, config.d_kv}, n + "/cross_v");
         cache_.push_back(c);
         if (at_.count(c.stage)) continue;
         const std::string on = "decode/stage" + std::to_string(c.stage);
         StageState st;
-        st.cross_bias = variable(c.stage, poplar::FLOAT, {shape_.batch, 1, 1, shape_.src_len}, on + "/cross_bias");
-        st.self_bias_table = variable(c.stage, poplar::FLOAT, {heads_, shape_.max_len, shape_.max_len}, on + "/self_bias");
+        st.cross_bias = variable(c.stage, type, {shape_.batch, 1, 1, shape_.src_len}, on + "/cross_bias");
+        st.self_bias_table = variable(c.stage, type, {heads_, shape_.max_len, shape_.max_len}, on + "/self_bias");
         st.position = variable(c.stage, poplar::UNSIGNED_INT, {1}, on + "/position");
         st.parents = variable(c.stage, poplar::INT, {shape_.batch}, on + "/parents");
         at_.emplace(c.stage, st);
@@ -84,8 +85,9 @@ poplar::program::Sequence CachedDecoding::begin() {
         prog.add(Copy(*ids_in_, ids_));
         prog.add(Copy(*mask_in_, mask_));
     }
+    const poplar::Type type = decoder_.embedding->weight.elementType();
     const poplar::Tensor mask_bias =
-        maskBias(first, mask_, shape_.batch, shape_.src_len, chain.on(0), "decode/mask_bias");
+        maskBias(first, mask_, shape_.batch, shape_.src_len, type, chain.on(0), "decode/mask_bias");
     const poplar::Tensor ids = popops::cast(first, ids_, poplar::UNSIGNED_INT, chain.on(0), "decode/ids_u32").expand({1});
     const Staged embedded = encoder_->embed(ids, chain);
     const Staged encoded = encoder_->forward(embedded, Staged{mask_bias, 0}, Staged{}, chain);
@@ -96,8 +98,8 @@ poplar::program::Sequence CachedDecoding::begin() {
     std::vector<float> causal(shape_.max_len * shape_.max_len, 0.0f);
     for (std::size_t i = 0; i < shape_.max_len; ++i)
         for (std::size_t j = i + 1; j < shape_.max_len; ++j)
-            causal[i * shape_.max_len + j] = std::numeric_limits<float>::lowest();
-    const poplar::Tensor mask = bias_graph.addConstant<float>(poplar::FLOAT, {1, shape_.max_len, shape_.max_len},
+            causal[i * shape_.max_len + j] = lowestOf(type);
+    const poplar::Tensor mask = bias_graph.addConstant<float>(type, {1, shape_.max_len, shape_.max_len},
                                                               causal, "decode/causal_mask");
     bias_graph.setTileMapping(mask, 0);
     poplar::program::Sequence& bias_prog = chain.on(bias_stage);
@@ -188,8 +190,8 @@ poplar::program::Sequence CachedDecoding::step() {
                        .reshape({b, d});
     } else {
         // vocabulary-parallel, as the stack's embedding
-        const ShardRows shard = shardRows(embed_graph, groups_, ids, decoder_.embedding->weight.dim(0), embed_prog,
-                                          "decode/embed_rows");
+        const ShardRows shard = shardRows(embed_graph, groups_, ids, decoder_.embedding->weight.dim(0),
+                                          decoder_.embedding->weight.elementType(), embed_prog, "decode/embed_rows");
         x.tensor = popops::multiSlice(embed_graph, decoder_.embedding->weight, shard.rows, {0}, {1}, embed_prog,
                                       popops::SlicePlan(), {}, "decode/embed")
                        .reshape({b, d});
@@ -256,7 +258,11 @@ poplar::program::Sequence CachedDecoding::step() {
     const std::size_t head_stage = head_stage_;
     const poplar::Tensor y_here = stages_.to(y, head_stage, chain, "decode/lm_head_input_received").tensor;
     poplar::program::Sequence& head_prog = chain.on(head_stage);
-    head_prog.add(Copy(lm_head_.forward(stages_.graph(head_stage), y_here, head_prog), *logits_out_));
+    poplar::Graph& head_graph = stages_.graph(head_stage);
+    // the host reads FLOAT logits whatever the activations' type
+    head_prog.add(Copy(asFloat(head_graph, lm_head_.forward(head_graph, y_here, head_prog), head_prog,
+                               "decode/logits_float"),
+                       *logits_out_));
     out.add(chain.all());
     return out;
 }

@@ -82,13 +82,14 @@ poplar::Tensor ReplicaGroups::shardOffset(std::size_t rows, poplar::program::Seq
 }
 
 ShardRows shardRows(poplar::Graph& graph, const ReplicaGroups& groups, const poplar::Tensor& ids,
-                    std::size_t shard_rows, poplar::program::Sequence& prog, const std::string& name) {
+                    std::size_t shard_rows, const poplar::Type& type, poplar::program::Sequence& prog,
+                    const std::string& name) {
     const poplar::Tensor offset = groups.shardOffset(shard_rows, prog, name + "/offset");
     const poplar::Tensor local =
         popops::map(graph, pe::Cast(pe::_1, poplar::INT) - pe::_2, {ids, offset}, prog, name + "/local");
     const auto owned = pe::And(pe::Gte(pe::_1, pe::Const(0)), pe::Lt(pe::_1, pe::Const(int(shard_rows))));
     ShardRows out;
-    out.owned = popops::map(graph, pe::Cast(owned, poplar::FLOAT), {local}, prog, name + "/owned");
+    out.owned = popops::map(graph, pe::Cast(owned, type), {local}, prog, name + "/owned");
     out.rows = popops::map(graph, pe::Cast(pe::Select(pe::_1, pe::Const(0), owned), poplar::UNSIGNED_INT), {local},
                            prog, name + "/rows");
     return out;

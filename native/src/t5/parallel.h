@@ -21,6 +21,7 @@
 #include <poplar/Tensor.hpp>
 
 #include "t5/pipeline_schedule.h"
+#include "t5/precision.h"
 #include "t5/t5_config.h"
 
 namespace ft5::t5 {
@@ -48,6 +49,8 @@ struct ParallelPlan {
     // The training state and programs: gradients, AdamW moments, forward-backward, the training step and the
     // update. Without it (a weights-only session, for inference) the graph holds the weights alone.
     bool trains = true;
+    // The number formats (precision.h): the plan places and sizes the state, whose bytes they set.
+    Precision precision;
 
     std::size_t replicas() const { return tp * dp; }
     // Throws std::invalid_argument naming the plan field or the config field that does not fit.
@@ -96,11 +99,12 @@ private:
 // and whether this rank owns it.
 struct ShardRows {
     poplar::Tensor rows;   // UNSIGNED_INT [n, 1]
-    poplar::Tensor owned;  // FLOAT [n, 1]: 1 where this rank holds the id's row, else 0
+    poplar::Tensor owned;  // [n, 1] of the table's type: 1 where this rank holds the id's row, else 0
 };
 
-// ids UNSIGNED_INT [n, 1] into a table whose shards hold shard_rows rows each.
+// ids UNSIGNED_INT [n, 1] into a table of `type` whose shards hold shard_rows rows each.
 ShardRows shardRows(poplar::Graph& graph, const ReplicaGroups& groups, const poplar::Tensor& ids,
-                    std::size_t shard_rows, poplar::program::Sequence& prog, const std::string& name);
+                    std::size_t shard_rows, const poplar::Type& type, poplar::program::Sequence& prog,
+                    const std::string& name);
 
 }  // namespace ft5::t5

@@ -53,11 +53,15 @@ void storeGradients(const std::vector<const Parameter*>& params, poplar::program
 class Parameters {
 public:
     // tp: the tensor-parallel ranks a split parameter is divided among. streamed: phased execution (above).
-    // with_gradients: each weight has its gradient (not for inference).
-    explicit Parameters(Stages& stages, std::size_t tp = 1, bool streamed = false, bool with_gradients = true)
-        : stages_(stages), tp_(tp), streamed_(streamed), with_gradients_(with_gradients) {}
+    // with_gradients: each weight has its gradient (not for inference). type: the weights' and gradients' (FLOAT or
+    // HALF, precision.h).
+    explicit Parameters(Stages& stages, std::size_t tp = 1, bool streamed = false, bool with_gradients = true,
+                        poplar::Type type = poplar::FLOAT)
+        : stages_(stages), tp_(tp), streamed_(streamed), with_gradients_(with_gradients), type_(type) {}
 
-    // A FLOAT weight and its gradient (when the parameters have them), spread over the tiles of `stage`. split_dim >= 0 splits that dimension into
+    poplar::Type type() const { return type_; }
+
+    // A weight of type() and its gradient (when the parameters have them), spread over the tiles of `stage`. split_dim >= 0 splits that dimension into
     // tp shards of ceil(extent / tp) (with one rank, nothing is split).
     const Parameter& add(const std::string& name, const std::vector<std::size_t>& shape, int split_dim = -1,
                          std::size_t stage = 0);
@@ -76,6 +80,7 @@ private:
     std::size_t tp_;
     bool streamed_;
     bool with_gradients_;
+    poplar::Type type_;
     std::deque<Parameter> params_;  // a deque: references stay valid as parameters are added
     std::map<std::string, std::size_t> index_;
 };

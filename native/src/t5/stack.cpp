@@ -1,11 +1,11 @@
 #include "t5/stack.h"
 
-#include <limits>
-
 #include <popops/DynamicSlice.hpp>
 #include <popops/ElementWise.hpp>
 #include <popops/Reduce.hpp>
 #include <popops/Zero.hpp>
+
+#include "t5/precision.h"
 
 namespace ft5::t5 {
 
@@ -56,7 +56,8 @@ Staged Stack::embed(const poplar::Tensor& ids, SegmentChain& chain) {
                 stage};
     }
     // vocabulary-parallel: each rank looks up the ids it holds, zero for the others', and the ranks sum
-    const ShardRows shard = shardRows(graph, groups, ids, embedding_.weight.dim(0), prog, name_ + "/embed_rows");
+    const ShardRows shard = shardRows(graph, groups, ids, embedding_.weight.dim(0), embedding_.weight.elementType(), prog,
+                                        name_ + "/embed_rows");
     ids_ = shard.rows;
     owned_ = shard.owned;
     const poplar::Tensor x =
@@ -96,12 +97,13 @@ Staged Stack::forward(const Staged& embedded, const Staged& mask_bias, const Sta
     const poplar::Tensor bias = position_bias_->forward(prog).expand({0});  // [1, heads, len, len]
     BlockContext context;
     if (decoder_) {
-        // a key after its query is masked, as Hugging Face does: with float32's lowest value
+        // a key after its query is masked, as Hugging Face does: with the lowest value of the bias's type
+        const poplar::Type type = bias.elementType();
         std::vector<float> causal(shape_.len * shape_.len, 0.0f);
         for (std::size_t i = 0; i < shape_.len; ++i)
-            for (std::size_t j = i + 1; j < shape_.len; ++j) causal[i * shape_.len + j] = std::numeric_limits<float>::lowest();
+            for (std::size_t j = i + 1; j < shape_.len; ++j) causal[i * shape_.len + j] = lowestOf(type);
         const poplar::Tensor causal_mask =
-            graph.addConstant<float>(poplar::FLOAT, {1, 1, shape_.len, shape_.len}, causal, name_ + "/causal_mask");
+            graph.addConstant<float>(type, {1, 1, shape_.len, shape_.len}, causal, name_ + "/causal_mask");
         graph.setTileMapping(causal_mask, 0);
         context.self_bias = popops::add(graph, bias, causal_mask, prog, name_ + "/self_bias");
         context.encoder_output = stages_.to(encoder_output, first, chain, name_ + "/encoder_output_received").tensor;
@@ -151,7 +153,7 @@ Stack::Gradients Stack::backward(const Staged& d_out, SegmentChain& chain) {
     // with the residual's gradient to block 0's stage
     const std::size_t heads = config_.heads / shape_.groups->tp();  // this rank's
     const std::size_t top = block_stages_.back();
-    Staged d_bias{stages_.graph(top).addVariable(poplar::FLOAT, {heads, shape_.len, shape_.len},
+    Staged d_bias{stages_.graph(top).addVariable(embedding_.weight.elementType(), {heads, shape_.len, shape_.len},
                                                  poplar::VariableMappingMethod::LINEAR, name_ + "/d_position_bias"),
                   top};
     popops::zero(stages_.graph(top), d_bias.tensor, chain.on(top), name_ + "/d_position_bias_zero");

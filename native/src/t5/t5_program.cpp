@@ -9,6 +9,7 @@
 
 #include "t5/attention.h"
 #include "t5/pipeline_schedule.h"
+#include "t5/precision.h"
 
 namespace ft5::t5 {
 
@@ -46,7 +47,7 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const BatchSh
 T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const std::vector<ProgramShape>& sets,
                      const ParallelPlan& plan)
     : graph_(graph), config_(config), groups_(graph, checked(plan, config)), stages_(graph, plan.pp),
-      params_(stages_, plan.tp, plan.stream_weights, plan.trains) {
+      params_(stages_, plan.tp, plan.stream_weights, plan.trains, plan.precision.type()) {
     if (sets.empty()) throw std::invalid_argument("program sets: at least one shape is needed");
     for (const ProgramShape& s : sets) {
         s.batch.validate();
@@ -68,7 +69,8 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const std::ve
     lm_head_ = std::make_unique<LmHead>(*lm_weight_, config_.tied, d, groups_);
     if (plan.trains) {
         zero_gradients_ = params_.zeroGradients();
-        adamw_ = std::make_unique<AdamW>(graph, params_, groups_, plan.stream_optimizer);
+        adamw_ = std::make_unique<AdamW>(graph, params_, groups_, plan.stream_optimizer,
+                                         plan.precision.stochastic_rounding);
         optimizer_step_ = adamw_->step();
     }
     programs_.reserve(sets.size() * kProgramCount);
@@ -149,6 +151,10 @@ bool T5Program::inStreamingMemory(const std::string& handle) const {
     return plan().stream_weights;
 }
 
+poplar::Type T5Program::stateType(const std::string& handle) const {
+    return AdamW::isMomentHandle(handle) ? poplar::FLOAT : params_.type();
+}
+
 poplar::program::Sequence T5Program::step(ProgramSet& set, bool with_gradient, bool send_outputs) {
     SegmentChain chain;
     microBatch(set, chain, chain, PassKind{with_gradient, true, true, send_outputs},
@@ -181,7 +187,8 @@ poplar::program::Sequence T5Program::trainingStep(ProgramSet& set) {
     std::vector<poplar::Tensor> extremes{mean_loss.reshape({1})};
     for (const auto& p : params_.all()) {
         fetchGradient(p, prog);
-        popops::mulInPlace(graph_, p.gradient, inverse_count, prog, p.name + "/mean");
+        popops::mapInPlace(graph_, pe::Cast(pe::Cast(pe::_1, poplar::FLOAT) * pe::_2, p.gradient.elementType()),
+                           {p.gradient, inverse_count}, prog, p.name + "/mean");
         for (const auto op : {popops::Operation::MAX, popops::Operation::MIN})
             extremes.push_back(
                 popops::reduce(graph_, p.gradient.flatten(), poplar::FLOAT, {0}, op, prog, p.name + "/extreme")
@@ -239,7 +246,8 @@ CrossEntropy T5Program::microBatch(ProgramSet& set, SegmentChain& forward, Segme
     auto row_ids = [&](const poplar::Tensor& ids, const char* name) {
         return popops::cast(first, ids, poplar::UNSIGNED_INT, forward.on(0), name).expand({1});
     };
-    const Staged mask_bias{maskBias(first, set.mask, b, set.shape.batch.src_len, forward.on(0), "mask_bias"), 0};
+    const Staged mask_bias{
+        maskBias(first, set.mask, b, set.shape.batch.src_len, params_.type(), forward.on(0), "mask_bias"), 0};
     // both stacks' tokens are looked up first, on the embeddings' stage, so a pass crosses the stages in order
     const Staged encoder_in = set.encoder->embed(row_ids(set.input_ids, "input_ids_u32"), forward);
     const Staged decoder_in = set.decoder->embed(row_ids(set.decoder_ids, "decoder_ids_u32"), forward);
@@ -250,20 +258,23 @@ CrossEntropy T5Program::microBatch(ProgramSet& set, SegmentChain& forward, Segme
     const poplar::Tensor y = stages_.to(decoded, head_stage_, forward, "lm_head/input_received").tensor;
     poplar::program::Sequence& prog = forward.on(head_stage_);
     prog.add(Copy(*set.labels_in, set.labels));
-    const poplar::Tensor logits = lm_head_->forward(head, y, prog);
+    // the loss, its gradient and the host's logits are FLOAT whatever the activations' type
+    const poplar::Tensor logits = asFloat(head, lm_head_->forward(head, y, prog), prog, "lm_head/logits_float");
     const CrossEntropy loss =
         crossEntropy(head, logits, set.labels, kind.with_gradient, prog, kind.mean_gradient, groups_, config_.vocab);
     if (kind.send_loss) prog.add(Copy(loss.loss.reshape({1}), *set.loss_out));
     if (kind.send_outputs) {
         prog.add(Copy(logits, *set.logits_out));
-        forward.on(encoded.stage).add(Copy(encoded.tensor, *set.encoder_out));
+        poplar::program::Sequence& at = forward.on(encoded.stage);
+        at.add(Copy(asFloat(stages_.graph(encoded.stage), encoded.tensor, at, "encoder_output_float"), *set.encoder_out));
     }
     if (kind.with_gradient) {
         // the loss scale multiplies every gradient (fp16 training keeps small gradients representable)
         poplar::program::Sequence& start = backward.on(head_stage_);
         start.add(Copy(*set.loss_scale_in, set.loss_scale));
         popops::mulInPlace(head, loss.d_logits, set.loss_scale.reshape({1, 1}), start, "loss/scale");
-        const Staged d_decoded{lm_head_->backward(head, loss.d_logits, start), head_stage_};
+        const poplar::Tensor d_logits = asType(head, loss.d_logits, params_.type(), start, "loss/d_logits_cast");
+        const Staged d_decoded{lm_head_->backward(head, d_logits, start), head_stage_};
         const Stack::Gradients decoder = set.decoder->backward(d_decoded, backward);
         const Stack::Gradients encoder = set.encoder->backward(decoder.encoder_output, backward);
         set.decoder->embedBackward(decoder.embedded, backward);

@@ -106,6 +106,11 @@ public:
     // Whether a host handle (a parameter's weight or gradient, a moment) names a remote buffer (streaming memory:
     // Engine::copyToRemoteBuffer) rather than a variable (Engine::writeTensor).
     bool inStreamingMemory(const std::string& handle) const;
+    // The element type of the state tensor a host handle names: the moments are FLOAT, the weights and gradients
+    // of the plan's precision.
+    poplar::Type stateType(const std::string& handle) const;
+    // Whether the optimizer step reads a rounding seed (streams::kRoundingSeed).
+    bool roundsStochastically() const { return adamw_ && adamw_->roundsStochastically(); }
 
 private:
     // What one micro-batch's pass asks for.

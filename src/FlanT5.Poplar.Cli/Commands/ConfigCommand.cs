@@ -88,13 +88,11 @@ internal static class ConfigCommand
                 RunConfigLoader.ThrowIfAny(loaded, RunConfigPathChecker.Check(loaded.Config));
             RunConfigLoader.ThrowIfAny(loaded, RunConfigPlacementCheck.Check(loaded.Config)); // the check finetune makes
             var c = loaded.Config;
-            var planned = HalfPrecision.PlanningNote(c);
             parseResult.InvocationConfiguration.Output.WriteLine(
                 $"ok: {loaded.Source}: {c.Ipus} IPU(s) = data_parallel {c.Execution.DataParallel} × tensor_parallel " +
                 $"{c.Execution.TensorParallel} × pipeline_stages {c.Execution.PipelineStages}, gradient accumulation " +
                 $"{c.GradientAccumulation}, {c.Training.Steps} steps × {c.Training.GlobalBatchSize} samples, " +
-                $"{c.Execution.Backend.ToString().ToLowerInvariant()}, {c.Model.Precision.ToString().ToLowerInvariant()}" +
-                (planned is null ? "" : $" ({planned})"));
+                $"{c.Execution.Backend.ToString().ToLowerInvariant()}, {HalfPrecision.Describe(c)}");
             return ExitCodes.Success;
         });
         return command;

@@ -42,7 +42,7 @@ internal static class EvaluateCommand
         var instanceTimeout = InstanceRun.TimeoutOption("to finish their share of a split");
         var command = new Command("evaluate",
             "Accuracy by generation on MNLI validation splits: per-class counts and confusion matrix (unknown answers count as wrong)");
-        options.AddTo(command);
+        options.AddWithPrecisionTo(command);
         command.Options.Add(model);
         command.Options.Add(trainingCheckpoint);
         command.Options.Add(split);

@@ -41,7 +41,7 @@ internal static class FinetuneCommand
         var command = new Command("finetune",
             "Fine-tune Flan-T5 on MNLI as text-to-text, evaluate by generation, export a Hugging Face checkpoint. " +
             "With no options: the bundled tiny model and synthetic data on the IPU emulator (configs/tiny-emulator.yaml).");
-        options.AddTo(command);
+        options.AddWithPrecisionTo(command);
         command.Options.Add(noEval);
         command.Options.Add(resume);
         command.Options.Add(forceResume);
@@ -102,7 +102,8 @@ internal static class FinetuneCommand
                          $"{inputs.Pretrained.Layout.ToString().ToLowerInvariant()} embeddings)");
         output.WriteLine($"  {config.Training.Steps} steps × {config.Training.GlobalBatchSize} samples " +
                          $"(micro-batch {config.Execution.MicroBatchSize} × accumulation {config.GradientAccumulation}), " +
-                         $"{config.Ipus} IPU(s) on the {config.Execution.Backend.ToString().ToLowerInvariant()}");
+                         $"{config.Ipus} IPU(s) on the {config.Execution.Backend.ToString().ToLowerInvariant()}, " +
+                         HalfPrecision.Describe(config));
 
         using var trainer = new T5Trainer(config, inputs.Pretrained, inputs.Train, null, config.Inference, inputs.Tokenizer,
             LabelSet.Mnli, launch: launch);

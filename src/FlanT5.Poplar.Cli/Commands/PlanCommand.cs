@@ -335,8 +335,7 @@ internal static class PlanCommand
                          (launch.LinkDomains > 1 ? ", joined by GW-Links" : ", so no gradient crosses a GW-Link"));
         output.WriteLine($"Target  {target.Name}: {plan.IpuCount} IPUs x {ByteSize.Format(target.OnChipBytesPerIpu)} on-chip, {ByteSize.Format(target.StreamingBytesPerIpu)} streaming memory each");
         output.WriteLine($"Step    global batch {shape.GlobalBatch} = {plan.Replicas} replica(s) x {shape.GradientAccumulation(plan)} micro-batches x {shape.MicroBatch}; " +
-                         $"seq {shape.SourceLength}/{shape.TargetLength}; {shape.Precision.Name()} (Adam m,v {shape.OptimizerStatePrecision.Name()}, gradient accumulators {shape.AccumulatorPrecision.Name()})" +
-                         (shape.Precision == NumericPrecision.Fp16 ? $"; fp16 is {HalfPrecision.PlannedNotExecuted}" : ""));
+                         $"seq {shape.SourceLength}/{shape.TargetLength}; {shape.Precision.Name()} (Adam m,v {shape.OptimizerStatePrecision.Name()}, gradient accumulators {shape.AccumulatorPrecision.Name()})");
         output.WriteLine();
         WriteMemoryTable(output, report);
         output.WriteLine();

@@ -13,10 +13,10 @@ internal sealed record ServingPlan(
     T5ModelConfig Model, PlacementPlan Plan, ServingShape Shape, IpuTarget Target, ServingMemoryReport Memory,
     DecodeTimeEstimate Time, IReadOnlyList<(ServingAlternative Alternative, DecodeTimeEstimate Time)> WaysToFit)
 {
-    /// <summary>Why fp16 serving is only planned so far.</summary>
-    public const string NotExecuted =
-        "there is no `generate --precision fp16` (the Poplar builder has no fp16 path), so an fp16 serving plan is " +
-        HalfPrecision.PlannedNotExecuted + "; `generate --tensor-parallel N --weights-location on-chip|streaming` runs the same placement in fp32";
+    /// <summary>The command that runs a serving plan's placement.</summary>
+    public const string HowToRun =
+        "`flant5 generate --precision fp16|fp32 --tensor-parallel N --pipeline-stages N --weights-location on-chip|streaming` " +
+        "runs this placement on the emulator";
 
     public static ServingPlan Make(T5ModelConfig model, PlacementPlan plan, ServingShape shape, IpuTarget target)
     {
@@ -92,7 +92,7 @@ internal sealed record ServingPlan(
             output.WriteLine(string.Create(inv, $"  {name,-28} {seconds * 1e3,9:0.000} ms"));
         output.WriteLine("Assumptions:");
         foreach (var assumption in Assumptions) output.WriteLine($"  - {assumption}");
-        if (Shape.Precision == NumericPrecision.Fp16) output.WriteLine($"Not executed yet: {NotExecuted}.");
+        output.WriteLine($"Run it: {HowToRun}.");
     }
 
     /// <summary>The plan option that makes a change: "tensor-parallel 8" → "--tensor-parallel 8".</summary>
@@ -143,7 +143,7 @@ internal sealed record ServingPlan(
             computeEfficiency = Time.ComputeEfficiency,
         },
         assumptions = Assumptions,
-        note = Shape.Precision == NumericPrecision.Fp16 ? NotExecuted : null,
+        note = HowToRun,
     };
 
     /// <summary>One row per run of consecutive IPUs with identical numbers ("0-3").</summary>

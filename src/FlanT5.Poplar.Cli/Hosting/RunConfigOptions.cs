@@ -24,11 +24,23 @@ internal sealed class RunConfigOptions
         DefaultValueFactory = _ => [],
     };
 
+    public Option<string?> Precision { get; } = new("--precision")
+    {
+        Description = "fp32 or fp16: overrides model.precision (fp16 computes as the IPU does: fp16 weights, activations and gradients)",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Config);
         command.Options.Add(Preset);
         command.Options.Add(Set);
+    }
+
+    /// <summary>Adds --precision too (the commands that run the model).</summary>
+    public void AddWithPrecisionTo(Command command)
+    {
+        AddTo(command);
+        command.Options.Add(Precision);
     }
 
     /// <summary>
@@ -43,13 +55,15 @@ internal sealed class RunConfigOptions
         var file = parseResult.GetValue(Config);
         var preset = parseResult.GetValue(Preset);
         if (file is null && preset is null) file = PresetLocator.TryFind(DefaultPreset, workingDirectory);
-        return RunConfigLoader.Load(file, preset, parseResult.GetValue(Set) ?? [], workingDirectory);
+        IReadOnlyList<string> sets = parseResult.GetValue(Set) ?? [];
+        // --precision is the last word on model.precision, after every --set
+        if (parseResult.GetValue(Precision) is { } precision) sets = [.. sets, $"model.precision={precision}"];
+        return RunConfigLoader.Load(file, preset, sets, workingDirectory);
     }
 
     /// <summary>
     /// What a command that runs <paramref name="config"/> (loaded as <paramref name="loaded"/>, perhaps with options
-    /// applied) checks before it starts: the placement against the model, no half precision, which is only planned,
-    /// and the launch (<paramref name="environment"/> holds the launcher's variables), which must be of one instance
+    /// applied) checks before it starts: the placement against the model, the number formats, and the launch (<paramref name="environment"/> holds the launcher's variables), which must be of one instance
     /// unless the command <paramref name="runsAcrossInstances"/>. Returns this process's place in the launch.
     /// </summary>
     public static InstanceLayout ThrowUnlessRunnable(LoadedRunConfig loaded, RunConfig config, Func<string, string?> environment,

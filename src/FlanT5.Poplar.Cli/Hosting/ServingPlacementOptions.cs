@@ -37,7 +37,13 @@ internal sealed class ServingPlacementOptions
         DefaultValueFactory = _ => 0,
     };
 
-    public IEnumerable<Option> All => [_tensorParallel, _pipelineStages, _weightsLocation, _threads];
+    private readonly Option<string> _precision = new("--precision")
+    {
+        Description = "fp32, or fp16 as the IPU serves: fp16 weights, activations and KV cache",
+        DefaultValueFactory = _ => "fp32",
+    };
+
+    public IEnumerable<Option> All => [_tensorParallel, _pipelineStages, _weightsLocation, _precision, _threads];
 
     public DeviceModelOptions Read(ParseResult parse)
     {
@@ -49,6 +55,12 @@ internal sealed class ServingPlacementOptions
             "streaming" => MemoryLocation.Streaming,
             var other => throw new ArgumentException($"{_weightsLocation.Name} is '{other}'; expected on-chip or streaming"),
         };
+        var precision = parse.GetValue(_precision) switch
+        {
+            "fp32" => Precision.Fp32,
+            "fp16" => Precision.Fp16,
+            var other => throw new ArgumentException($"{_precision.Name} is '{other}'; expected fp32 or fp16"),
+        };
         return new DeviceModelOptions
         {
             Threads = parse.GetValue(_threads),
@@ -58,6 +70,7 @@ internal sealed class ServingPlacementOptions
             OptimizerLocation = location, // nothing to place, but phased execution wants both streamed
             WeightsOnly = true,
             DropoutRate = 0,
+            Precision = precision,
         };
     }
 

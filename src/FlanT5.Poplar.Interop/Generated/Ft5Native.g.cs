@@ -14,13 +14,14 @@ internal static unsafe partial class Ft5Native
 
     /// <summary>
     /// ABI version: major in the high 16 bits, minor in the low 16 bits. 2.0 removed ft5_plan_desc's executor field
-    /// (every session runs on the T5 builder), which moved the fields after it; 2.1 added FT5_BACKEND_IPU_MODEL.
+    /// (every session runs on the T5 builder), which moved the fields after it; 2.1 added FT5_BACKEND_IPU_MODEL;
+    /// 2.3 added ft5_plan_desc's precision and stochastic_rounding.
     /// </summary>
     [NativeTypeName("#define FT5_ABI_VERSION_MAJOR 2")]
     public const int FT5_ABI_VERSION_MAJOR = 2;
 
-    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 2")]
-    public const int FT5_ABI_VERSION_MINOR = 2;
+    [NativeTypeName("#define FT5_ABI_VERSION_MINOR 3")]
+    public const int FT5_ABI_VERSION_MINOR = 3;
 
     [NativeTypeName("#define FT5_MAX_RANK 8")]
     public const int FT5_MAX_RANK = 8;
@@ -133,7 +134,7 @@ internal static unsafe partial class Ft5Native
 
     /// <summary>
     /// Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
-    /// (gradients and AdamW moments allocated), every replica in this process.
+    /// (gradients and AdamW moments allocated), every replica in this process, fp32.
     /// </summary>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
@@ -886,6 +887,20 @@ internal unsafe partial struct ft5_plan_desc
 
     [NativeTypeName("uint32_t")]
     public uint local_replicas;
+
+    /// <summary>
+    /// The graph's number format (ABI 2.3): FT5_DTYPE_F32, or FT5_DTYPE_F16 as Flan-T5 ran on IPUs: weights,
+    /// activations and gradients in fp16, matmul partials, RMS-norm statistics, the loss and the AdamW moments in
+    /// fp32. Tensors still cross the ABI as f32; a weight written past fp16's range (65504) is refused.
+    /// </summary>
+    public ft5_dtype precision;
+
+    /// <summary>
+    /// 1 (fp16 only): the optimizer step rounds the updated weights into fp16 stochastically, seeded by the model's
+    /// seed and the step number (so a resumed run rounds alike); 0: to nearest.
+    /// </summary>
+    [NativeTypeName("int32_t")]
+    public int stochastic_rounding;
 }
 
 internal partial struct ft5_session

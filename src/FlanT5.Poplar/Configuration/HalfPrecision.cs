@@ -1,40 +1,29 @@
 namespace FlanT5.Poplar.Configuration;
 
 /// <summary>
-/// Half precision (model.precision: fp16, and training.stochastic_rounding, which rounds into it) is planned, not
-/// executed: this runtime computes in fp32 on every backend so far, so an fp16 run would silently be an fp32 one.
-/// Whatever runs a config refuses it; <c>flant5 plan</c> and <c>config validate</c> accept it (the xl and xxl presets
-/// use it) and say that it is only planned.
+/// The number formats a run config asks for: model.precision (fp32, or fp16 as Flan-T5 ran on IPUs: fp16 weights,
+/// activations and gradients with fp32 matmul partials, RMS-norm statistics, loss and AdamW moments) and
+/// training.stochastic_rounding, which rounds the fp16 weights' update stochastically and so needs fp16.
 /// </summary>
 public static class HalfPrecision
 {
-    public const string PlannedNotExecuted = "planned, not executed on this backend";
-
-    /// <summary>The settings of <paramref name="config"/> that cannot run yet (empty when it computes in fp32).</summary>
+    /// <summary>The settings of <paramref name="config"/> that cannot run together (empty when they can).</summary>
     public static IReadOnlyList<ConfigProblem> RefusedForRunning(RunConfig config)
     {
         var problems = new List<ConfigProblem>();
-        if (config.Model.Precision == Precision.Fp16)
-        {
-            problems.Add(new ConfigProblem("model.precision",
-                "is fp16: half precision is not executed on this backend yet (the run would compute in fp32); set " +
-                "model.precision: fp32 to run. `flant5 plan` and `flant5 config validate` accept fp16 for planning"));
-        }
-        if (config.Training.StochasticRounding)
+        if (config.Training.StochasticRounding && config.Model.Precision != Precision.Fp16)
         {
             problems.Add(new ConfigProblem("training.stochastic_rounding",
-                "is true: stochastic rounding rounds into half precision, which is not executed on this backend yet; " +
-                "set training.stochastic_rounding: false to run"));
+                "is true with model.precision fp32: stochastic rounding rounds the weights into fp16; set " +
+                "model.precision: fp16 (or --precision fp16), or training.stochastic_rounding: false"));
         }
         return problems;
     }
 
-    /// <summary>For planning: what of <paramref name="config"/> is planned but not executed, or null.</summary>
-    public static string? PlanningNote(RunConfig config)
-    {
-        var planned = new List<string>();
-        if (config.Model.Precision == Precision.Fp16) planned.Add("model.precision fp16");
-        if (config.Training.StochasticRounding) planned.Add("training.stochastic_rounding");
-        return planned.Count == 0 ? null : $"{string.Join(" and ", planned)}: {PlannedNotExecuted}";
-    }
+    /// <summary>A short description of the number formats, for the run's banner and config validate.</summary>
+    public static string Describe(RunConfig config) =>
+        config.Model.Precision == Precision.Fp16
+            ? "fp16 (weights " + (config.Training.StochasticRounding ? "rounded stochastically" : "rounded to nearest") +
+              ", AdamW moments fp32)"
+            : "fp32";
 }

@@ -30,6 +30,10 @@ public sealed record DeviceModelOptions
     /// <summary>Shapes the session's engine is compiled for at creation, in one compilation before the weights are
     /// written (<see cref="T5Session.Prepare"/>); others are compiled when first run.</summary>
     public IReadOnlyList<ProgramShape> Shapes { get; init; } = [];
+    /// <summary>The graph's number format (model.precision).</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
+    /// <summary>fp16 only: the weights' update rounds stochastically (training.stochastic_rounding).</summary>
+    public bool StochasticRounding { get; init; }
 
     public static DeviceModelOptions From(RunConfig config) => new()
     {
@@ -44,6 +48,8 @@ public sealed record DeviceModelOptions
         OptimizerLocation = (MemoryLocation)config.Execution.OptimizerLocation,
         DropoutRate = config.Training.Dropout,
         Seed = (ulong)config.Training.Seed,
+        Precision = config.Model.Precision,
+        StochasticRounding = config.Training.StochasticRounding,
     };
 }
 
@@ -97,6 +103,8 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 WeightsOnly = options.WeightsOnly,
                 FirstLocalReplica = options.FirstLocalReplica,
                 LocalReplicas = options.LocalReplicas,
+                Precision = options.Precision == Precision.Fp16 ? TensorDataType.Float16 : TensorDataType.Float32,
+                StochasticRounding = options.StochasticRounding,
             };
             var session = T5Session.Create(device, description, plan);
             try

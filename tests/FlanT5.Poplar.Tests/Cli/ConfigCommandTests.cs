@@ -92,13 +92,13 @@ public class ConfigCommandTests
     }
 
     [Test]
-    public void ValidateAcceptsHalfPrecisionPresetsAsPlannedNotExecuted()
+    public void ValidateSaysTheHalfPrecisionPresetsNumberFormats()
     {
         foreach (var preset in new[] { "xl-pod8", "xl-pod16", "xxl-pod16", "xxl-pod64" })
         {
             var result = CliRunner.Run("config", "validate", "--preset", preset, "--skip-paths");
             Assert.That(result.ExitCode, Is.EqualTo(0), result.Error);
-            Assert.That(result.Output, Does.Contain("fp16 (model.precision fp16 and training.stochastic_rounding: planned, not executed on this backend)"));
+            Assert.That(result.Output, Does.Contain("fp16 (weights rounded stochastically, AdamW moments fp32)"));
         }
     }
 

@@ -72,15 +72,22 @@ public sealed class RunCommandsTests
             "--pipeline-stages", "2", "--prompt", "mnli hypothesis: The cat sleeps. premise: The cat is sleeping on the mat.");
         Assert.That(placedCode, Is.Zero, placedOutput + placedError);
         Assert.That(placedOutput.Trim(), Is.EqualTo(output.Trim()));
+
+        // And in fp16, as the IPU serves it, on the same four IPUs.
+        var (halfCode, halfOutput, halfError) = Run("generate", "--model", model, "--num-beams", "3", "--precision", "fp16",
+            "--tensor-parallel", "2", "--pipeline-stages", "2", "--prompt",
+            "mnli hypothesis: The cat sleeps. premise: The cat is sleeping on the mat.");
+        Assert.That(halfCode, Is.Zero, halfOutput + halfError);
+        Assert.That(halfOutput.Trim(), Is.EqualTo(output.Trim()));
     }
 
-    [TestCase("finetune", "model.precision=fp16", "model.precision is fp16: half precision is not executed on this backend yet")]
-    [TestCase("finetune", "training.stochastic_rounding=true", "training.stochastic_rounding is true: stochastic rounding rounds into half precision, which is not executed on this backend yet")]
-    [TestCase("evaluate", "model.precision=fp16", "model.precision is fp16: half precision is not executed on this backend yet")]
-    public void HalfPrecisionIsRefusedForRunningUntilItIsExecuted(string command, string set, string message)
+    [TestCase("finetune", "--set", "model.precision=fp32")]
+    [TestCase("evaluate", "--precision", "fp32")]
+    public void StochasticRoundingWithoutHalfPrecisionIsRefusedBeforeAnythingIsWritten(string command, string flag, string value)
     {
         var runDir = Path.Combine(_dir, "run");
-        var (code, _, error) = Run(command, "--set", set, "--set", $"output.run_dir={runDir}");
+        const string message = "training.stochastic_rounding is true with model.precision fp32: stochastic rounding rounds the weights into fp16";
+        var (code, _, error) = Run(command, "--set", "training.stochastic_rounding=true", flag, value, "--set", $"output.run_dir={runDir}");
         Assert.That(code, Is.EqualTo(ExitCodes.UserError), error);
         Assert.That(error, Does.Contain(message).And.Not.Contain("   at "));
         Assert.That(Directory.Exists(runDir), Is.False, "nothing is written before the refusal");

@@ -126,7 +126,7 @@ public class PlanCommandTests
         Assert.That(output, Does.Contain("Fits: yes"));
         Assert.That(output, Does.Match(@"Predicted decoding: [0-9.]+ ms per step \(one token for each of 4 rows\), [0-9]+ tokens/s while decoding"));
         Assert.That(output, Does.Contain("Assumptions:"));
-        Assert.That(output, Does.Contain("Not executed yet: there is no `generate --precision fp16`"));
+        Assert.That(output, Does.Contain("Run it: `flant5 generate --precision fp16|fp32 --tensor-parallel N"));
     }
 
     [Test]

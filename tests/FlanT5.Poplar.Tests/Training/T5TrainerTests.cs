@@ -69,6 +69,27 @@ public sealed class T5TrainerTests
     }
 
     [Test]
+    public async Task ReferenceProcedureInFp16WithStochasticRoundingReachesTheFloat32AccuracyBand()
+    {
+        // as the reference fine-tuned on IPUs: fp16 weights with no fp32 master copy, stochastic rounding, fp32 moments
+        var procedure = ReferenceProcedure("flan-t5-tiny");
+        var config = procedure with
+        {
+            Model = procedure.Model with { Precision = Precision.Fp16 },
+            Training = procedure.Training with { StochasticRounding = true },
+        };
+        using var inputs = RunInputs.Load(config);
+        using var trainer = new T5Trainer(config, inputs.Pretrained, inputs.Train, null, config.Inference, inputs.Tokenizer, LabelSet.Mnli);
+        var outcome = await trainer.TrainAsync();
+        Assert.That(outcome.StepsCompleted, Is.EqualTo(400));
+        var matched = trainer.Evaluate("validation_matched", inputs.Eval["validation_matched"]);
+        var mismatched = trainer.Evaluate("validation_mismatched", inputs.Eval["validation_mismatched"]);
+        // the fp32 runs' band (hf-t5-tiny below, and Hugging Face's seeds 7/8/9: matched 100 %, mismatched 47.6-52.5 %)
+        Assert.That(matched.Accuracy, Is.GreaterThanOrEqualTo(0.90), matched.ToText());
+        Assert.That(mismatched.Accuracy, Is.GreaterThanOrEqualTo(0.45), mismatched.ToText());
+    }
+
+    [Test]
     public async Task ReferenceProcedureOnHfT5TinyReachesTheHuggingFaceAccuracyAndTheExportEvaluatesTheSame()
     {
         var config = ReferenceProcedure("hf-t5-tiny");

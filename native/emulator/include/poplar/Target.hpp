@@ -1,5 +1,6 @@
 #pragma once
 // The hardware a graph is built for, as the SDK's poplar::Target.
+#include <cstddef>
 #include <string>
 
 #include <poplar/OptionFlags.hpp>
@@ -44,5 +45,10 @@ private:
   unsigned exchangeBytesPerCycle_ = 4;
   double ipuLinkBytesPerSecond_ = 320e9;
 };
+
+// The host's conversions to and from the device's half (IEEE binary16, rounding to nearest even; past +-65504 is
+// infinity): a HALF tensor's host buffer (Engine::writeTensor, readTensor, remote buffers) holds these.
+void copyFloatToDeviceHalf(const Target &target, const float *src, void *dst, std::size_t numElements);
+void copyDeviceHalfToFloat(const Target &target, const void *src, float *dst, std::size_t numElements);
 
 } // namespace poplar

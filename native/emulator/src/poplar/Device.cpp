@@ -8,6 +8,7 @@
 
 #include "core/Access.hpp"
 #include "core/DeviceState.hpp"
+#include "core/Half.hpp"
 #include "core/TypeInfo.hpp"
 
 namespace poplar_emulator {
@@ -84,6 +85,15 @@ unsigned Target::getTypeSize(const Type &type) const {
 unsigned Target::getVectorWidth(const Type &type) const {
   // Elements of the type in one 64-bit vector register.
   return static_cast<unsigned>(8 / poplar_emulator::typeInfo(type, "Target::getVectorWidth").size);
+}
+
+void copyFloatToDeviceHalf(const Target &, const float *src, void *dst, std::size_t numElements) {
+  auto *out = static_cast<std::uint16_t *>(dst);
+  for (std::size_t i = 0; i < numElements; ++i) out[i] = poplar_emulator::floatToHalfRne(src[i]);
+}
+void copyDeviceHalfToFloat(const Target &, const void *src, float *dst, std::size_t numElements) {
+  const auto *in = static_cast<const std::uint16_t *>(src);
+  for (std::size_t i = 0; i < numElements; ++i) dst[i] = poplar_emulator::halfToFloat(in[i]);
 }
 
 Device::Device() = default;

@@ -1,0 +1,255 @@
+// fp16 sessions (plan->precision FT5_DTYPE_F16), as Flan-T5 ran on IPUs, against the float64 references and the
+// same session in fp32.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <set>
+
+#include "parity_bounds.h"
+#include "t5_session_fixture.h"
+
+using namespace ft5::test;
+
+namespace {
+
+const Numerics kHalf{FT5_DTYPE_F16, 0};
+const Numerics kHalfStochastic{FT5_DTYPE_F16, 1};
+
+std::unique_ptr<SessionFixture> session(const std::string& model, const Numerics& numerics, float dropout = -1.0f) {
+    return std::make_unique<SessionFixture>(model, dropout, 2, 1, 1, 1, FT5_MEMORY_ON_CHIP, 0, FT5_MEMORY_ON_CHIP,
+                                            FT5_SCHEDULE_GPIPE, 0, numerics);
+}
+
+struct Forward {
+    std::vector<float> logits, encoder;
+    float loss = 0;
+};
+
+Forward forward(SessionFixture& fx, const OwnedBatch& b) {
+    const ft5_batch view = b.view();
+    Forward f;
+    f.logits.resize(size_t(b.batch) * b.tgt_len * size_t(fx.vocab()));
+    f.encoder.resize(size_t(b.batch) * b.src_len * fx.desc.d_model);
+    EXPECT_EQ(ft5_session_forward(fx.session, &view, f.logits.data(), f.logits.size(), f.encoder.data(),
+                                  f.encoder.size(), &f.loss),
+              FT5_OK)
+        << ft5_last_error();
+    return f;
+}
+
+ft5_optimizer_step adam_step(uint64_t step, float lr) {
+    ft5_optimizer_step s;
+    ft5_optimizer_step_init(&s);
+    s.step = step;
+    s.learning_rate = lr;
+    s.beta1 = 0.9f;
+    s.beta2 = 0.999f;
+    s.eps = 1e-6f;
+    s.grad_scale = 1.0f;
+    return s;
+}
+
+void train_step(SessionFixture& fx, const OwnedBatch& b, uint64_t step, float lr) {
+    const ft5_batch view = b.view(true);
+    float loss = 0;
+    ASSERT_EQ(ft5_session_zero_gradients(fx.session), FT5_OK) << ft5_last_error();
+    ASSERT_EQ(ft5_session_forward_backward(fx.session, &view, 1.0f, &loss), FT5_OK) << ft5_last_error();
+    const ft5_optimizer_step s = adam_step(step, lr);
+    ft5_step_result r{};
+    r.struct_size = sizeof(r);
+    ASSERT_EQ(ft5_session_optimizer_step(fx.session, &s, &r), FT5_OK) << ft5_last_error();
+    ASSERT_EQ(r.skipped_nonfinite, 0);
+}
+
+std::size_t argmax(const float* row, std::size_t n) {
+    return std::size_t(std::max_element(row, row + n) - row);
+}
+
+}  // namespace
+
+class HalfPrecision : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(HalfPrecision, ForwardStaysWithinHalfRoundoffOfTheReference) {
+    const SafetensorsFile ref(fixture_path(GetParam(), "reference_forward_backward.safetensors"));
+    const OwnedBatch b = reference_batch(ref);
+    const auto fx = session(GetParam(), kHalf);
+    const Forward f = forward(*fx, b);
+    const double logits_err = rel_err(f.logits, ref.at("logits_f64").f64());
+    const double enc_err = rel_err(f.encoder, ref.at("encoder_last_hidden_state_f64").f64());
+    const double ref_loss = ref.at("loss_f64").f64()[0];
+    const double loss_err = std::abs(f.loss - ref_loss) / std::abs(ref_loss);
+    std::printf("[%s fp16] logits rel err %.3e, encoder hidden %.3e, loss %.3e\n", GetParam(), logits_err, enc_err,
+                loss_err);
+    EXPECT_LE(logits_err, kHalfLogitsBound);
+    EXPECT_LE(enc_err, kHalfEncoderBound);
+    EXPECT_LE(loss_err, kHalfLossBound);
+}
+
+TEST_P(HalfPrecision, GreedyTokensAreTheFloat32SessionsOrTiesWithinHalfRoundoff) {
+    const SafetensorsFile ref(fixture_path(GetParam(), "reference_forward_backward.safetensors"));
+    const OwnedBatch b = reference_batch(ref);
+    const auto full = session(GetParam(), {});
+    const auto half = session(GetParam(), kHalf);
+    const Forward f32 = forward(*full, b), f16 = forward(*half, b);
+    const std::size_t v = std::size_t(full->vocab()), rows = f32.logits.size() / v;
+    std::size_t differing = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t a = argmax(&f32.logits[r * v], v), h = argmax(&f16.logits[r * v], v);
+        if (a == h) continue;
+        ++differing;
+        // a different token is only allowed where fp32 itself ranks the two within fp16's rounding of the logit
+        const float gap = f32.logits[r * v + a] - f32.logits[r * v + h];
+        EXPECT_LE(gap, kHalfTieGap * std::abs(f32.logits[r * v + a])) << "row " << r;
+    }
+    std::printf("[%s fp16] %zu of %zu positions choose another token than fp32\n", GetParam(), differing, rows);
+}
+
+TEST_P(HalfPrecision, EveryGradientStaysWithinHalfRoundoffOfTheReference) {
+    const SafetensorsFile ref(fixture_path(GetParam(), "reference_forward_backward.safetensors"));
+    const OwnedBatch b = reference_batch(ref);
+    const auto fx = session(GetParam(), kHalf);
+    const ft5_batch view = b.view();
+    float loss = 0;
+    ASSERT_EQ(ft5_session_forward_backward(fx->session, &view, 1.0f, &loss), FT5_OK) << ft5_last_error();
+    double worst = 0;
+    std::string worst_name;
+    for (const auto& name : fx->param_names()) {
+        const double e = rel_err(fx->read(name, FT5_SLOT_GRADIENT), ref.at("grad." + name).f64());
+        EXPECT_LE(e, kHalfGradientBound) << name;
+        if (e > worst) {
+            worst = e;
+            worst_name = name;
+        }
+    }
+    std::printf("[%s fp16] worst gradient rel err %.3e (%s)\n", GetParam(), worst, worst_name.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, HalfPrecision, ::testing::Values("flan-t5-tiny", "hf-t5-tiny"),
+                         [](const auto& param_info) {
+                             std::string n = param_info.param;
+                             for (auto& c : n)
+                                 if (c == '-') c = '_';
+                             return n;
+                         });
+
+TEST(HalfPrecisionState, WeightsReadBackAsTheHalvesTheyRoundedTo) {
+    const auto fx = session("flan-t5-tiny", kHalf);
+    const std::string name = "encoder.block.0.layer.0.SelfAttention.q.weight";
+    const auto w = fx->read(name, FT5_SLOT_WEIGHT);
+    std::vector<float> values(w.size());
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = 1.0f + float(i) * 1e-4f;  // 1 + i/10^4: not halves
+    ASSERT_EQ(ft5_session_param_write(fx->session, fx->index(name), FT5_SLOT_WEIGHT, values.data(), values.size()),
+              FT5_OK)
+        << ft5_last_error();
+    const auto back = fx->read(name, FT5_SLOT_WEIGHT);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        // within half an ulp of fp16 (2^-11 relative), and a half: writing it again changes nothing
+        ASSERT_LE(std::abs(back[i] - values[i]), std::abs(values[i]) * 0x1p-11f) << i;
+    }
+    ASSERT_EQ(ft5_session_param_write(fx->session, fx->index(name), FT5_SLOT_WEIGHT, back.data(), back.size()),
+              FT5_OK);
+    EXPECT_EQ(fx->read(name, FT5_SLOT_WEIGHT), back);
+    // the moments stay fp32: a value no half holds comes back exactly
+    ASSERT_EQ(ft5_session_param_write(fx->session, fx->index(name), FT5_SLOT_ADAM_V, values.data(), values.size()),
+              FT5_OK);
+    EXPECT_EQ(fx->read(name, FT5_SLOT_ADAM_V), values);
+}
+
+TEST(HalfPrecisionState, AWeightPastTheHalfRangeIsRefusedNamingTheTensor) {
+    const auto fx = session("flan-t5-tiny", kHalf);
+    const std::string name = "decoder.block.1.layer.2.DenseReluDense.wo.weight";
+    auto w = fx->read(name, FT5_SLOT_WEIGHT);
+    const auto before = w;
+    w[5] = 70000.0f;
+    EXPECT_EQ(ft5_session_param_write(fx->session, fx->index(name), FT5_SLOT_WEIGHT, w.data(), w.size()),
+              FT5_ERR_INVALID_ARGUMENT);
+    const std::string error = ft5_last_error();
+    EXPECT_NE(error.find(name), std::string::npos) << error;
+    EXPECT_NE(error.find("65504"), std::string::npos) << error;
+    EXPECT_EQ(fx->read(name, FT5_SLOT_WEIGHT), before) << "a refused write changed the weight";
+}
+
+TEST(HalfPrecisionState, StochasticRoundingIsRefusedInFloat32) {
+    ft5_device* device = nullptr;
+    ft5_device_desc dd;
+    ft5_device_desc_init(&dd);
+    ASSERT_EQ(ft5_device_create(&dd, &device), FT5_OK);
+    ft5_model_desc m;
+    ft5_model_desc_init(&m);
+    ft5_plan_desc plan;
+    ft5_plan_desc_init(&plan);
+    plan.stochastic_rounding = 1;
+    ft5_session* s = nullptr;
+    EXPECT_EQ(ft5_session_create(device, &m, &plan, &s), FT5_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(ft5_last_error()).find("stochastic_rounding"), std::string::npos) << ft5_last_error();
+    plan.stochastic_rounding = 0;
+    plan.precision = FT5_DTYPE_BF16;
+    EXPECT_EQ(ft5_session_create(device, &m, &plan, &s), FT5_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(ft5_last_error()).find("plan->precision"), std::string::npos) << ft5_last_error();
+    ft5_device_destroy(device);
+}
+
+// An update far below half an ulp of its weight: rounding to nearest loses it, stochastic rounding moves the
+// weight by one ulp with the update's share of it, so the mean change keeps the update.
+TEST(HalfPrecisionTraining, StochasticRoundingKeepsUpdatesRoundingToNearestLoses) {
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const OwnedBatch b = reference_batch(ref);
+    const std::string name = "encoder.block.0.layer.1.DenseReluDense.wo.weight";
+    // AdamW's first step moves every weight by lr (m / sqrt(v) = sign(g)); lr 2^-16 against weights of about
+    // 2^-4 .. 2^-2 is 1/64 .. 1/16 of an ulp
+    const float lr = 0x1p-16f;
+    std::vector<float> before, nearest, stochastic;
+    {
+        const auto fx = session("flan-t5-tiny", kHalf);
+        before = fx->read(name, FT5_SLOT_WEIGHT);
+        train_step(*fx, b, 1, lr);
+        nearest = fx->read(name, FT5_SLOT_WEIGHT);
+    }
+    {
+        const auto fx = session("flan-t5-tiny", kHalfStochastic);
+        train_step(*fx, b, 1, lr);
+        stochastic = fx->read(name, FT5_SLOT_WEIGHT);
+    }
+    // weights of |w| >= 2^-4 have ulps of 2^-14 or more: the update is at most a quarter of one
+    std::size_t big = 0, nearest_moved = 0, stochastic_moved = 0;
+    double mean_change = 0;
+    for (std::size_t i = 0; i < before.size(); ++i) {
+        if (std::abs(before[i]) < 0x1p-4f) continue;
+        ++big;
+        nearest_moved += nearest[i] != before[i];
+        stochastic_moved += stochastic[i] != before[i];
+        mean_change += std::abs(double(stochastic[i]) - double(before[i]));
+    }
+    ASSERT_GT(big, before.size() / 10);
+    mean_change /= double(big);
+    std::printf("of %zu weights with |w| >= 2^-4: %zu moved rounding to nearest, %zu stochastically; their mean "
+                "|change| %.3e against lr %.3e\n",
+                big, nearest_moved, stochastic_moved, mean_change, double(lr));
+    EXPECT_EQ(nearest_moved, 0u);
+    // each moves one ulp with probability lr / ulp, so the expected change is lr; its standard error here is
+    // about 5 % of lr (ulp sqrt(p) over sqrt(weights)), the bound 5 of them
+    EXPECT_NEAR(mean_change, double(lr), 0.25 * double(lr));
+}
+
+TEST(HalfPrecisionTraining, AResumedRunRoundsAsTheStraightOneBitForBit) {
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const OwnedBatch b = reference_batch(ref);
+    const float lr = 1e-3f;
+    const auto straight = session("flan-t5-tiny", kHalfStochastic);
+    for (uint64_t step = 1; step <= 4; ++step) train_step(*straight, b, step, lr);
+
+    const auto first = session("flan-t5-tiny", kHalfStochastic);
+    for (uint64_t step = 1; step <= 2; ++step) train_step(*first, b, step, lr);
+    // a checkpoint: the weights (halves, exact in fp32) and the fp32 moments, into a new session
+    const auto resumed = session("flan-t5-tiny", kHalfStochastic);
+    for (const auto& name : first->param_names())
+        for (const ft5_param_slot slot : {FT5_SLOT_WEIGHT, FT5_SLOT_ADAM_M, FT5_SLOT_ADAM_V}) {
+            const auto values = first->read(name, slot);
+            ASSERT_EQ(ft5_session_param_write(resumed->session, resumed->index(name), slot, values.data(),
+                                              values.size()),
+                      FT5_OK);
+        }
+    for (uint64_t step = 3; step <= 4; ++step) train_step(*resumed, b, step, lr);
+    for (const auto& name : straight->param_names())
+        ASSERT_EQ(resumed->read(name, FT5_SLOT_WEIGHT), straight->read(name, FT5_SLOT_WEIGHT)) << name;
+}
