@@ -38,6 +38,8 @@ double rel_err(const std::vector<A>& a, const std::vector<B>& b) {
 struct Numerics {
     ft5_dtype precision = FT5_DTYPE_F32;
     int32_t stochastic_rounding = 0;
+    int32_t detect_overflow = 0;
+    uint32_t fp16_mitigations = 0;  // ft5_fp16_mitigation bits (a weights-only session)
 };
 
 struct SessionFixture {
@@ -101,6 +103,8 @@ struct SessionFixture {
         plan.weights_only = int32_t(weights_only);
         plan.precision = numerics.precision;
         plan.stochastic_rounding = numerics.stochastic_rounding;
+        plan.detect_overflow = numerics.detect_overflow;
+        plan.fp16_mitigations = numerics.fp16_mitigations;
         EXPECT_EQ(ft5_session_create(device, &desc, &plan, &session), FT5_OK) << ft5_last_error();
         for (const auto& name_ : param_names()) {
             const auto w = weights.at(name_).f32();

@@ -55,6 +55,25 @@ public enum EmbeddingLayout
     Separate = 1,
 }
 
+/// <summary>ft5_fp16_mitigation: the changes that keep a bfloat16-trained T5 within fp16's range, each a bit.</summary>
+[Flags]
+public enum HalfMitigations : uint
+{
+    None = 0,
+    /// <summary>The feed-forward's wo multiplies in fp32 (Hugging Face's keep-in-fp32).</summary>
+    WoFp32 = 1,
+    /// <summary>wo multiplies its input / 8 in fp16, its fp32 output × 8 (optimum-graphcore).</summary>
+    WoScaled = 2,
+    /// <summary>The residual stream in fp32; each layer norm gives fp16.</summary>
+    ResidualFp32 = 4,
+    /// <summary>Each residual add clamps to ±(65504 − 1000).</summary>
+    Clamp = 8,
+    /// <summary>The attention masks' minimum × 0.75.</summary>
+    MaskScaled = 16,
+    /// <summary>gelu only on −39 &lt; x &lt; 39, relu outside.</summary>
+    GeluLimited = 32,
+}
+
 /// <summary>ft5_pipeline_schedule.</summary>
 public enum PipelineSchedule
 {

@@ -10,6 +10,7 @@ public enum Ft5StatusCode
     BackendUnavailable = 4,
     NotSupported = 5,
     Internal = 6,
+    FloatingPoint = 7,
 }
 
 /// <summary>A native call failed. <see cref="NativeMessage"/> is ft5_last_error() as read right after the call.</summary>
@@ -40,6 +41,7 @@ public class Ft5Exception : Exception
         Ft5StatusCode.BackendUnavailable => new Ft5BackendUnavailableException(nativeMessage, function),
         Ft5StatusCode.NotSupported => new Ft5NotSupportedException(nativeMessage, function),
         Ft5StatusCode.Internal => new Ft5InternalException(nativeMessage, function),
+        Ft5StatusCode.FloatingPoint => new Ft5FloatingPointException(nativeMessage, function),
         _ => new Ft5Exception(status, nativeMessage, function),
     };
 
@@ -48,6 +50,11 @@ public class Ft5Exception : Exception
             ? $"{function} failed with {status} (the library gave no message)"
             : $"{nativeMessage} ({function}: {status})";
 }
+
+/// <summary>A floating-point exception stopped a program (the plan's DetectOverflow): the message names the op (a
+/// projection by its parameter), the value, and the ranges of the op's inputs and output.</summary>
+public sealed class Ft5FloatingPointException(string nativeMessage, string function)
+    : Ft5Exception(Ft5StatusCode.FloatingPoint, nativeMessage, function);
 
 public sealed class Ft5InvalidArgumentException(string nativeMessage, string function)
     : Ft5Exception(Ft5StatusCode.InvalidArgument, nativeMessage, function);

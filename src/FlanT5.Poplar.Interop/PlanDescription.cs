@@ -20,6 +20,8 @@ public sealed record PlanDescription
         WeightsOnly = d.weights_only != 0;
         Precision = (TensorDataType)d.precision;
         StochasticRounding = d.stochastic_rounding != 0;
+        DetectOverflow = d.detect_overflow != 0;
+        Fp16Mitigations = (HalfMitigations)d.fp16_mitigations;
     }
 
     public int TensorParallel { get; init; }
@@ -63,6 +65,13 @@ public sealed record PlanDescription
     /// and the step), else to nearest.</summary>
     public bool StochasticRounding { get; init; }
 
+    /// <summary>Every program stops at the first op whose result overflows or is NaN, and the call throws
+    /// <see cref="Ft5FloatingPointException"/> naming it.</summary>
+    public bool DetectOverflow { get; init; }
+
+    /// <summary>Float16 and weights-only: the forward pass's and decoding's fp16 mitigations.</summary>
+    public HalfMitigations Fp16Mitigations { get; init; }
+
     /// <summary>The descriptor without the per-stage arrays; the caller pins those (see <see cref="StageArray"/>).</summary>
     internal unsafe ft5_plan_desc ToNative()
     {
@@ -80,6 +89,8 @@ public sealed record PlanDescription
         d.local_replicas = Count(LocalReplicas, nameof(LocalReplicas));
         d.precision = (ft5_dtype)Precision;
         d.stochastic_rounding = StochasticRounding ? 1 : 0;
+        d.detect_overflow = DetectOverflow ? 1 : 0;
+        d.fp16_mitigations = (uint)Fp16Mitigations;
         return d;
     }
 

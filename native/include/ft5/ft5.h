@@ -47,7 +47,11 @@ typedef enum ft5_status {
     /** The request is valid but this build or backend does not support it. */
     FT5_ERR_NOT_SUPPORTED = 5,
     /** A bug or an unexpected failure inside the library. */
-    FT5_ERR_INTERNAL = 6
+    FT5_ERR_INTERNAL = 6,
+    /** A floating-point exception stopped a program (plan->detect_overflow): the message names the op (a
+     *  projection by its parameter), the value, and the ranges of the op's inputs and output (ABI 2.3). The
+     *  session's state is what the program left; write the state again before relying on it. */
+    FT5_ERR_FLOATING_POINT = 7
 } ft5_status;
 
 /** Element types of tensors crossing the ABI. */
@@ -276,6 +280,24 @@ typedef struct ft5_model_desc {
  *  dropout 0, pad 0, eos 1, start 0, seed 0). */
 FT5_API void ft5_model_desc_init(ft5_model_desc* desc);
 
+/** The fp16 mitigations of ft5_plan_desc.fp16_mitigations (ABI 2.3): Hugging Face's and optimum-graphcore's changes
+ *  that keep Flan-T5 (trained in bfloat16) within fp16's range, each a bit. They change the forward pass and
+ *  decoding of a weights-only session with precision FT5_DTYPE_F16. */
+typedef enum ft5_fp16_mitigation {
+    /** The feed-forward's wo multiplies in fp32 (Hugging Face's keep-in-fp32); its output is fp32. */
+    FT5_FP16_WO_FP32 = 1,
+    /** wo multiplies its input / 8 in fp16 and its fp32 output is multiplied by 8 (optimum-graphcore). */
+    FT5_FP16_WO_SCALED = 2,
+    /** The residual stream is fp32; each layer norm gives fp16 (optimum-graphcore). */
+    FT5_FP16_RESIDUAL_FP32 = 4,
+    /** Each residual add clamps to +-(65504 - 1000) before rounding into fp16 (Hugging Face's T5 block). */
+    FT5_FP16_CLAMP = 8,
+    /** The attention masks' minimum is 0.75 x fp16's lowest, so mask + position bias stays finite. */
+    FT5_FP16_MASK_SCALED = 16,
+    /** gelu only on -39 < x < 39, relu outside (x^3 of gelu's tanh form passes 65504 beyond). */
+    FT5_FP16_GELU_LIMITED = 32
+} ft5_fp16_mitigation;
+
 typedef enum ft5_pipeline_schedule {
     FT5_SCHEDULE_GPIPE = 0,
     FT5_SCHEDULE_1F1B = 1
@@ -317,6 +339,12 @@ typedef struct ft5_plan_desc {
     /** 1 (fp16 only): the optimizer step rounds the updated weights into fp16 stochastically, seeded by the model's
      *  seed and the step number (so a resumed run rounds alike); 0: to nearest. */
     int32_t stochastic_rounding;
+    /** 1: every program raises on the first op whose result overflows (past fp16's 65504, or an fp32 infinity) or
+     *  is NaN, as Poplar's floating-point exceptions do (FloatingPointBehaviour oflo and inv), and the call fails
+     *  with FT5_ERR_FLOATING_POINT; 0: fp16 results saturate at +-65504 and nothing stops (ABI 2.3). */
+    int32_t detect_overflow;
+    /** ft5_fp16_mitigation bits (ABI 2.3); 0: none. */
+    uint32_t fp16_mitigations;
 } ft5_plan_desc;
 
 /** Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable

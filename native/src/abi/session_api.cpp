@@ -86,6 +86,22 @@ ft5::session::Placement check_plan(const ft5_plan_desc& p, const ft5::session::M
     if (p.stochastic_rounding != 0 && p.stochastic_rounding != 1) {
         invalid_argument("plan->stochastic_rounding is " + std::to_string(p.stochastic_rounding) + "; expected 0 or 1");
     }
+    if (p.detect_overflow != 0 && p.detect_overflow != 1) {
+        invalid_argument("plan->detect_overflow is " + std::to_string(p.detect_overflow) + "; expected 0 or 1");
+    }
+    if ((p.fp16_mitigations & ~uint32_t(63)) != 0) {
+        invalid_argument("plan->fp16_mitigations is " + std::to_string(p.fp16_mitigations) +
+                         "; expected ft5_fp16_mitigation bits (1..32)");
+    }
+    if (p.fp16_mitigations != 0 && p.precision != FT5_DTYPE_F16) {
+        invalid_argument("plan->fp16_mitigations is " + std::to_string(p.fp16_mitigations) +
+                         " with precision f32; they change fp16 arithmetic (precision FT5_DTYPE_F16)");
+    }
+    if (p.fp16_mitigations != 0 && p.weights_only != 1) {
+        invalid_argument("plan->fp16_mitigations is " + std::to_string(p.fp16_mitigations) +
+                         " on a session that trains: they change the forward pass and decoding of a weights-only "
+                         "session (plan->weights_only = 1); training runs as the reference fine-tune did, without them");
+    }
     if (p.stochastic_rounding == 1 && p.precision != FT5_DTYPE_F16) {
         invalid_argument("plan->stochastic_rounding is 1 with precision f32; it rounds into fp16 (precision "
                          "FT5_DTYPE_F16)");
@@ -284,6 +300,14 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     parallel.trains = !placement.weights_only;
     parallel.precision.half = p.precision == FT5_DTYPE_F16;
     parallel.precision.stochastic_rounding = p.stochastic_rounding == 1;
+    parallel.precision.detect_overflow = p.detect_overflow == 1;
+    auto& mitigations = parallel.precision.mitigations;
+    mitigations.wo_in_float = (p.fp16_mitigations & FT5_FP16_WO_FP32) != 0;
+    mitigations.wo_scaled = (p.fp16_mitigations & FT5_FP16_WO_SCALED) != 0;
+    mitigations.residual_in_float = (p.fp16_mitigations & FT5_FP16_RESIDUAL_FP32) != 0;
+    mitigations.clamp = (p.fp16_mitigations & FT5_FP16_CLAMP) != 0;
+    mitigations.mask_scaled = (p.fp16_mitigations & FT5_FP16_MASK_SCALED) != 0;
+    mitigations.gelu_limited = (p.fp16_mitigations & FT5_FP16_GELU_LIMITED) != 0;
     handle->builder = std::make_unique<BuilderSession>(dev->device, config, parallel, local);
     ft5::abi::HandleRegistry::instance().add(handle.get(), HandleKind::Session);
     *out_session = handle.release();

@@ -401,9 +401,29 @@ std::vector<double> BuilderSession::forward_backward_micro_batches(const std::ve
                                                                   float loss_weight) {
     std::vector<double> losses;
     if (plan_.pp == 1 || batches.size() == 1) {
-        for (const auto& b : batches) losses.push_back(forward_backward(b, loss_weight));
+        for (const auto& b : batches) {
+            try {
+                losses.push_back(forward_backward(b, loss_weight));
+            } catch (const Error& e) {
+                // a detected overflow says which micro-batch of the step it was
+                if (e.status() != FT5_ERR_FLOATING_POINT) throw;
+                fail(FT5_ERR_FLOATING_POINT, "micro-batch " + std::to_string(losses.size() + 1) + " of " +
+                                                 std::to_string(batches.size()) + ": " + e.message());
+            }
+        }
         return losses;
     }
+    try {
+        return scheduled_micro_batches(batches, loss_weight);
+    } catch (const Error& e) {
+        if (e.status() != FT5_ERR_FLOATING_POINT) throw;
+        fail(FT5_ERR_FLOATING_POINT, "one of the step's " + std::to_string(batches.size()) +
+                                         " pipelined micro-batches: " + e.message());
+    }
+}
+
+std::vector<double> BuilderSession::scheduled_micro_batches(const std::vector<BatchView>& batches, float loss_weight) {
+    std::vector<double> losses;
     t5::BatchShape shape{0, 0, 0, batches.size()};
     bool training = false;
     for (const auto& b : batches) {

@@ -114,6 +114,8 @@ public:
     t5::BatchShape runs_on(const BatchView& b) const { return run_shape({replica_shape(b), drops(b.training), {}}).batch; }
 
 private:
+    // A step's micro-batches through the pipeline stages in one program.
+    std::vector<double> scheduled_micro_batches(const std::vector<BatchView>& batches, float loss_weight);
     // The rows one replica runs of batch b, at the batch's lengths.
     t5::BatchShape replica_shape(const BatchView& b) const;
     using Key = std::tuple<std::size_t, std::size_t, std::size_t, std::size_t, bool, std::size_t, std::size_t,

@@ -76,7 +76,13 @@ SessionEngine::SessionEngine(poplar::Device& device, const t5::T5Config& config,
 SessionEngine::~SessionEngine() = default;
 
 void SessionEngine::run(std::size_t set, t5::T5Program::Index index) {
-    engine_->run(program_->programIndex(set, index));
+    try {
+        engine_->run(program_->programIndex(set, index));
+    } catch (const poplar::application_runtime_error& e) {
+        // plan->detect_overflow armed the exceptions; the message names the op, the value and the ranges
+        if (std::string(e.what()).rfind("floating-point exception", 0) != 0) throw;
+        fail(FT5_ERR_FLOATING_POINT, e.what());
+    }
     const RunCost run = last_run_cost(*engine_);
     traffic_.estimated_cycles += uint64_t(std::llround(run.cycles));
     traffic_.inter_ipu_bytes += uint64_t(std::llround(run.ipu_link_bytes * double(host_.replicas())));

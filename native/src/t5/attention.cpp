@@ -19,10 +19,11 @@ poplar::Tensor grouped(poplar::Graph& graph, const poplar::Tensor& a, const popl
 }  // namespace
 
 poplar::Tensor maskBias(poplar::Graph& graph, const poplar::Tensor& mask, std::size_t batch, std::size_t len,
-                        const poplar::Type& type, poplar::program::Sequence& prog, const std::string& name) {
+                        const poplar::Type& type, float minimum, poplar::program::Sequence& prog,
+                        const std::string& name) {
     namespace pe = popops::expr;
     return popops::map(graph,
-                       pe::Cast((pe::Const(1.0f) - pe::Cast(pe::_1, poplar::FLOAT)) * pe::Const(lowestOf(type)), type),
+                       pe::Cast((pe::Const(1.0f) - pe::Cast(pe::_1, poplar::FLOAT)) * pe::Const(minimum), type),
                        {mask}, prog, name)
         .reshape({batch, 1, 1, len});
 }

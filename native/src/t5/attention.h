@@ -43,10 +43,11 @@ struct AttentionGradients {
     poplar::Tensor scores;  // d(scores) [batch, heads, q_len, k_len], the bias's gradient before its sum over rows
 };
 
-// Hugging Face's extended attention mask: (1 - mask) * the lowest value of `type` (the scores'), added to the
-// scores. mask: INT [batch * len] (1: attend, 0: padding); returns [batch, 1, 1, len] of `type`.
+// Hugging Face's extended attention mask: (1 - mask) * minimum (Precision::maskMinimum), added to the scores. mask:
+// INT [batch * len] (1: attend, 0: padding); returns [batch, 1, 1, len] of `type`, the scores'.
 poplar::Tensor maskBias(poplar::Graph& graph, const poplar::Tensor& mask, std::size_t batch, std::size_t len,
-                        const poplar::Type& type, poplar::program::Sequence& prog, const std::string& name);
+                        const poplar::Type& type, float minimum, poplar::program::Sequence& prog,
+                        const std::string& name);
 
 // [batch * len, heads * d_kv] -> [batch * heads, len, d_kv], and back.
 poplar::Tensor splitHeads(const poplar::Tensor& t, const AttentionShape& s, std::size_t len);

@@ -2,6 +2,8 @@
 
 #include <popops/ElementWise.hpp>
 
+#include "t5/residual.h"
+
 namespace ft5::t5 {
 
 namespace {
@@ -73,22 +75,26 @@ poplar::Tensor block(poplar::Graph& graph, const T5Config& c, const BlockWeights
     const poplar::Tensor self_out = attention(graph, w.self, attentionShape(c, s, s.len, s.len), normed, normed,
                                               context.self_bias, prog, name + "/self", saved.self, dropout);
     groups.sumOverShards(self_out, prog, name + "/self/sum_shards");
-    poplar::Tensor h = popops::add(graph, x, dropoutForward(dropout, self_out, prog, name + "/self_dropout", saved.self_out),
-                                   prog, name + "/self_residual");
+    const Precision& precision = groups.plan().precision;
+    poplar::Tensor h = residualAdd(graph, precision, x,
+                                   dropoutForward(dropout, self_out, prog, name + "/self_dropout", saved.self_out), prog,
+                                   name + "/self_residual");
     if (w.cross_norm) {
         const poplar::Tensor q_in = layerNorm(graph, *w.cross_norm, h, c.eps, prog, name + "/cross_norm", saved.cross_norm);
         const poplar::Tensor cross_out =
             attention(graph, w.cross, attentionShape(c, s, s.len, s.enc_len), q_in, context.encoder_output,
                       context.cross_bias, prog, name + "/cross", saved.cross, dropout);
         groups.sumOverShards(cross_out, prog, name + "/cross/sum_shards");
-        h = popops::add(graph, h, dropoutForward(dropout, cross_out, prog, name + "/cross_dropout", saved.cross_out),
-                        prog, name + "/cross_residual");
+        h = residualAdd(graph, precision, h,
+                        dropoutForward(dropout, cross_out, prog, name + "/cross_dropout", saved.cross_out), prog,
+                        name + "/cross_residual");
     }
     const poplar::Tensor ff_in = layerNorm(graph, *w.ff_norm, h, c.eps, prog, name + "/ff_norm", saved.ff_norm);
-    const poplar::Tensor ff_out = feedForward(graph, c.feed_forward, w.ff, ff_in, prog, name + "/ff", saved.ff, dropout);
+    const poplar::Tensor ff_out =
+        feedForward(graph, c.feed_forward, precision.mitigations, w.ff, ff_in, prog, name + "/ff", saved.ff, dropout);
     groups.sumOverShards(ff_out, prog, name + "/ff/sum_shards");
-    return popops::add(graph, h, dropoutForward(dropout, ff_out, prog, name + "/ff_dropout", saved.ff_out), prog,
-                       name + "/ff_residual");
+    return residualAdd(graph, precision, h, dropoutForward(dropout, ff_out, prog, name + "/ff_dropout", saved.ff_out),
+                       prog, name + "/ff_residual");
 }
 
 BlockGradients blockBackward(poplar::Graph& graph, const T5Config& c, const BlockWeights& w, const BlockShape& s,

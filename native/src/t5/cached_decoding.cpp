@@ -15,6 +15,7 @@
 #include "t5/layer_norm.h"
 #include "t5/linear.h"
 #include "t5/precision.h"
+#include "t5/residual.h"
 #include "t5/stream_handle.h"
 
 namespace ft5::t5 {
@@ -85,9 +86,10 @@ poplar::program::Sequence CachedDecoding::begin() {
         prog.add(Copy(*ids_in_, ids_));
         prog.add(Copy(*mask_in_, mask_));
     }
+    const Precision& precision = groups_.plan().precision;
     const poplar::Type type = decoder_.embedding->weight.elementType();
-    const poplar::Tensor mask_bias =
-        maskBias(first, mask_, shape_.batch, shape_.src_len, type, chain.on(0), "decode/mask_bias");
+    const poplar::Tensor mask_bias = maskBias(first, mask_, shape_.batch, shape_.src_len, type,
+                                              precision.maskMinimum(), chain.on(0), "decode/mask_bias");
     const poplar::Tensor ids = popops::cast(first, ids_, poplar::UNSIGNED_INT, chain.on(0), "decode/ids_u32").expand({1});
     const Staged embedded = encoder_->embed(ids, chain);
     const Staged encoded = encoder_->forward(embedded, Staged{mask_bias, 0}, Staged{}, chain);
@@ -98,7 +100,7 @@ poplar::program::Sequence CachedDecoding::begin() {
     std::vector<float> causal(shape_.max_len * shape_.max_len, 0.0f);
     for (std::size_t i = 0; i < shape_.max_len; ++i)
         for (std::size_t j = i + 1; j < shape_.max_len; ++j)
-            causal[i * shape_.max_len + j] = lowestOf(type);
+            causal[i * shape_.max_len + j] = precision.maskMinimum();
     const poplar::Tensor mask = bias_graph.addConstant<float>(type, {1, shape_.max_len, shape_.max_len},
                                                               causal, "decode/causal_mask");
     bias_graph.setTileMapping(mask, 0);
@@ -198,6 +200,8 @@ poplar::program::Sequence CachedDecoding::step() {
         popops::mulInPlace(embed_graph, x.tensor, shard.owned, embed_prog, "decode/embed_owned");
         groups_.sumOverShards(x.tensor, embed_prog, "decode/embed_sum_shards");
     }
+    const Precision& precision = groups_.plan().precision;
+    x.tensor = residualStream(embed_graph, precision, x.tensor, embed_prog, "decode/residual_stream");
     const AttentionShape one{b, 1, 1, heads_, config_.d_kv};
     const AttentionShape self{b, 1, shape_.max_len, heads_, config_.d_kv};
     const AttentionShape cross{b, 1, shape_.src_len, heads_, config_.d_kv};
@@ -228,20 +232,22 @@ poplar::program::Sequence CachedDecoding::step() {
         popops::dynamicUpdate(graph, c.self_v, splitHeads(linear(graph, *w.self.v, h, prog, n + "/v"), one, 1),
                               st.position, {1}, {1}, prog, n + "/cache_v");
         const poplar::Tensor ctx = attend(graph, self, q, c.self_k, c.self_v, bias, prog, n + "/self");
-        x.tensor = popops::add(graph, x.tensor, summed(linear(graph, *w.self.o, ctx, prog, n + "/o"), n + "/o_sum_shards"),
-                               prog, n + "/self_residual");
+        x.tensor = residualAdd(graph, precision, x.tensor,
+                               summed(linear(graph, *w.self.o, ctx, prog, n + "/o"), n + "/o_sum_shards"), prog,
+                               n + "/self_residual");
 
         const poplar::Tensor hc = layerNorm(graph, *w.cross_norm, x.tensor, config_.eps, prog, n + "/cross_norm", unused);
         const poplar::Tensor qc = splitHeads(linear(graph, *w.cross.q, hc, prog, n + "/cross_q"), one, 1);
         const poplar::Tensor ctx_c = attend(graph, cross, qc, c.cross_k, c.cross_v, st.cross_bias, prog, n + "/cross");
-        x.tensor = popops::add(graph, x.tensor,
+        x.tensor = residualAdd(graph, precision, x.tensor,
                                summed(linear(graph, *w.cross.o, ctx_c, prog, n + "/cross_o"), n + "/cross_o_sum_shards"),
                                prog, n + "/cross_residual");
 
         const poplar::Tensor hf = layerNorm(graph, *w.ff_norm, x.tensor, config_.eps, prog, n + "/ff_norm", unused);
         FeedForwardSaved ff_unused;
-        x.tensor = popops::add(graph, x.tensor,
-                               summed(feedForward(graph, config_.feed_forward, w.ff, hf, prog, n + "/ff", ff_unused),
+        x.tensor = residualAdd(graph, precision, x.tensor,
+                               summed(feedForward(graph, config_.feed_forward, precision.mitigations, w.ff, hf, prog,
+                                                  n + "/ff", ff_unused),
                                       n + "/ff_sum_shards"),
                                prog, n + "/ff_residual");
         const bool stage_ends = l + 1 == cache_.size() || cache_[l + 1].stage != c.stage;

@@ -1,21 +1,58 @@
 #include "t5/feed_forward.h"
 
 #include <popnn/NonLinearity.hpp>
+#include <poplin/MatMul.hpp>
+#include <popops/Cast.hpp>
 #include <popops/ElementWise.hpp>
 
 #include "t5/linear.h"
 
 namespace ft5::t5 {
 
-poplar::Tensor feedForward(poplar::Graph& graph, FeedForward kind, const FeedForwardWeights& w,
-                           const poplar::Tensor& x, poplar::program::Sequence& prog, const std::string& name,
-                           FeedForwardSaved& saved, Dropout* dropout) {
+namespace {
+
+namespace pe = popops::expr;
+
+// wo as the mitigations ask: in FLOAT (the input and the weight cast up), or on x / 8 in HALF with the output cast
+// up and multiplied back (each exact but for the rounding they avoid); else as any projection.
+poplar::Tensor outputProjection(poplar::Graph& graph, const HalfMitigations& mitigations, const Parameter& wo,
+                                const poplar::Tensor& hidden, poplar::program::Sequence& prog, const std::string& name) {
+    const bool half = hidden.elementType() == poplar::HALF;
+    if (half && mitigations.wo_in_float) {
+        const poplar::Tensor w = popops::cast(graph, wo.weight, poplar::FLOAT, prog, name + "/weight_float");
+        const poplar::Tensor h = popops::cast(graph, hidden, poplar::FLOAT, prog, name + "/input_float");
+        return poplin::matMul(graph, h, w.transpose(), prog, poplar::FLOAT, name + " [" + wo.name + "] (float)");
+    }
+    if (half && mitigations.wo_scaled) {
+        const poplar::Tensor scaled = popops::mul(graph, hidden, 1.0f / kWoScale, prog, name + "/input_scaled");
+        return popops::map(graph, pe::Cast(pe::_1, poplar::FLOAT) * pe::Const(kWoScale),
+                           {linear(graph, wo, scaled, prog, name)}, prog, name + "/output_unscaled");
+    }
+    return linear(graph, wo, hidden, prog, name);
+}
+
+// gelu where |x| < 39, relu outside it: what x^3 in gelu_new's tanh form leaves representable in HALF.
+poplar::Tensor limitedGelu(poplar::Graph& graph, const poplar::Tensor& pre, poplar::program::Sequence& prog,
+                           const std::string& name) {
+    const poplar::Tensor gelu = popnn::nonLinearity(graph, popnn::NonLinearityType::GELU, pre, prog, name);
+    return popops::map(graph,
+                       pe::Select(pe::_1, pe::Max(pe::_2, pe::Const(0.0f)), pe::Lt(pe::Abs(pe::_2), pe::Const(kGeluLimit))),
+                       {gelu, pre}, prog, name + "/limited");
+}
+
+}  // namespace
+
+poplar::Tensor feedForward(poplar::Graph& graph, FeedForward kind, const HalfMitigations& mitigations,
+                           const FeedForwardWeights& w, const poplar::Tensor& x, poplar::program::Sequence& prog,
+                           const std::string& name, FeedForwardSaved& saved, Dropout* dropout) {
     saved.x = x;
     poplar::Tensor hidden;
     if (kind == FeedForward::GatedGelu) {
         saved.pre = linear(graph, *w.wi_0, x, prog, name + "/wi_0");
         saved.linear = linear(graph, *w.wi_1, x, prog, name + "/wi_1");
-        saved.act = popnn::nonLinearity(graph, popnn::NonLinearityType::GELU, saved.pre, prog, name + "/gelu");
+        saved.act = x.elementType() == poplar::HALF && mitigations.gelu_limited
+                        ? limitedGelu(graph, saved.pre, prog, name + "/gelu")
+                        : popnn::nonLinearity(graph, popnn::NonLinearityType::GELU, saved.pre, prog, name + "/gelu");
         hidden = popops::mul(graph, saved.act, saved.linear, prog, name + "/gate");
     } else {
         saved.pre = popnn::nonLinearity(graph, popnn::NonLinearityType::RELU,
@@ -23,7 +60,7 @@ poplar::Tensor feedForward(poplar::Graph& graph, FeedForward kind, const FeedFor
         hidden = saved.pre;
     }
     saved.hidden = dropoutForward(dropout, hidden, prog, name + "/dropout", saved.dropout, true);
-    return linear(graph, *w.wo, saved.hidden, prog, name + "/wo");
+    return outputProjection(graph, mitigations, *w.wo, saved.hidden, prog, name + "/wo");
 }
 
 poplar::Tensor feedForwardBackward(poplar::Graph& graph, FeedForward kind, const FeedForwardWeights& w,

@@ -10,6 +10,7 @@
 
 #include "t5/dropout.h"
 #include "t5/parameters.h"
+#include "t5/precision.h"
 #include "t5/t5_config.h"
 
 namespace ft5::t5 {
@@ -30,8 +31,9 @@ struct FeedForwardSaved {
 };
 
 // dropout (training) drops wo's input, as Hugging Face does after the activation (and gate).
-poplar::Tensor feedForward(poplar::Graph& graph, FeedForward kind, const FeedForwardWeights& w,
-                           const poplar::Tensor& x, poplar::program::Sequence& prog, const std::string& name,
+// mitigations (fp16): wo in FLOAT or scaled (its output is then FLOAT), gelu limited to (-39, 39).
+poplar::Tensor feedForward(poplar::Graph& graph, FeedForward kind, const HalfMitigations& mitigations,
+                           const FeedForwardWeights& w, const poplar::Tensor& x, poplar::program::Sequence& prog, const std::string& name,
                            FeedForwardSaved& saved, Dropout* dropout = nullptr);
 
 // Adds the weights' gradients; returns dx. dropout: the one the forward pass drew from (null without dropout).

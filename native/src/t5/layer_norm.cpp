@@ -14,7 +14,8 @@ pe::Cast f32(const pe::Expr& e) { return pe::Cast(e, poplar::FLOAT); }
 
 }  // namespace
 
-// As Hugging Face's T5LayerNorm: the normalised x in FLOAT, cast to x's type, times the weight.
+// As Hugging Face's T5LayerNorm: the normalised x in FLOAT, cast to the weight's type, times the weight (a FLOAT
+// residual stream gives HALF activations in fp16).
 poplar::Tensor layerNorm(poplar::Graph& graph, const Parameter& w, const poplar::Tensor& x, float eps,
                          poplar::program::Sequence& prog, const std::string& name, LayerNormSaved& saved) {
     const float inv_d = 1.0f / float(x.dim(1));
@@ -24,7 +25,7 @@ poplar::Tensor layerNorm(poplar::Graph& graph, const Parameter& w, const poplar:
     saved.inv_rms = popops::map(graph, pe::Rsqrt(pe::_1 * pe::Const(inv_d) + pe::Const(eps)), {sum_sq}, prog,
                                 name + "/inv_rms")
                         .expand({1});
-    return popops::map(graph, pe::Cast(f32(pe::_1) * pe::_2, x.elementType()) * pe::_3, {x, saved.inv_rms, w.weight},
+    return popops::map(graph, pe::Cast(f32(pe::_1) * pe::_2, w.weight.elementType()) * pe::_3, {x, saved.inv_rms, w.weight},
                        prog, name + "/scale");
 }
 

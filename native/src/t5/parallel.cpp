@@ -19,6 +19,12 @@ void ParallelPlan::validate(const T5Config& config) const {
     };
     divides(config.heads, "num_heads");
     divides(config.d_ff, "d_ff");
+    if (precision.mitigations.any() && !precision.half)
+        throw std::invalid_argument("parallel plan: fp16 mitigations need the HALF precision");
+    if (precision.mitigations.any() && trains)
+        throw std::invalid_argument(
+            "parallel plan: fp16 mitigations change the forward pass and decoding of a session that does not train "
+            "(weights only); a training session runs as the reference fine-tune did, without them");
     if (pp == 0) throw std::invalid_argument("parallel plan: pp (pipeline stages) must be positive, got 0");
     if (pp == 1) return;
     auto stages = [&](const std::vector<std::size_t>& stage, std::size_t layers, const char* field) {

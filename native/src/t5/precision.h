@@ -16,17 +16,40 @@
 
 namespace ft5::t5 {
 
+// The changes Hugging Face and optimum-graphcore made to run T5 in fp16 (Flan-T5 was trained in bfloat16, and its
+// feed-forward output passes fp16's 65504), each optional. They change the forward pass (and decoding); a session
+// that trains runs as the reference fine-tune did, without them.
+struct HalfMitigations {
+    bool wo_in_float = false;        // the feed-forward's wo multiplies in FLOAT (Hugging Face's keep-in-fp32)
+    bool wo_scaled = false;          // wo multiplies x / 8 in HALF, and its FLOAT output is x 8 (optimum-graphcore)
+    bool residual_in_float = false;  // the residual stream is FLOAT; each layer norm gives HALF
+    bool clamp = false;              // each residual add clamps to +-(65504 - 1000) (Hugging Face's T5 block)
+    bool mask_scaled = false;        // the masks' minimum is 0.75 x fp16's lowest, so mask + bias stays finite
+    bool gelu_limited = false;       // gelu only on -39 < x < 39, relu outside (x^3 passes 65504 beyond)
+
+    bool any() const { return wo_in_float || wo_scaled || residual_in_float || clamp || mask_scaled || gelu_limited; }
+};
+
+inline constexpr float kHalfClamp = 65504.0f - 1000.0f;
+inline constexpr float kGeluLimit = 39.0f;
+inline constexpr float kWoScale = 8.0f;
+
 struct Precision {
     bool half = false;
     bool stochastic_rounding = false;  // the HALF weights' update rounds stochastically (HALF only)
+    // Every program raises on the first overflow or NaN (poplar::FloatingPointBehaviour's oflo and inv).
+    bool detect_overflow = false;
+    HalfMitigations mitigations;  // HALF only
 
     poplar::Type type() const { return half ? poplar::HALF : poplar::FLOAT; }
+    // The residual stream's type.
+    poplar::Type residualType() const { return half && mitigations.residual_in_float ? poplar::FLOAT : type(); }
+    // What the attention masks add to a masked score: Hugging Face's torch.finfo(dtype).min, or 0.75 of it.
+    float maskMinimum() const {
+        const float lowest = half ? -65504.0f : std::numeric_limits<float>::lowest();
+        return half && mitigations.mask_scaled ? 0.75f * lowest : lowest;
+    }
 };
-
-// The most negative finite value of a FLOAT or HALF tensor: Hugging Face's torch.finfo(dtype).min, which masks.
-inline float lowestOf(const poplar::Type& type) {
-    return type == poplar::HALF ? -65504.0f : std::numeric_limits<float>::lowest();
-}
 
 // t as FLOAT: t itself when it is, else a cast (what the host reads, and where the FLOAT statistics begin).
 inline poplar::Tensor asFloat(poplar::Graph& graph, const poplar::Tensor& t, poplar::program::Sequence& prog,

@@ -6,6 +6,7 @@
 #include <popops/Zero.hpp>
 
 #include "t5/precision.h"
+#include "t5/residual.h"
 
 namespace ft5::t5 {
 
@@ -93,6 +94,8 @@ Staged Stack::forward(const Staged& embedded, const Staged& mask_bias, const Sta
     poplar::Graph& graph = stages_.graph(first);
     poplar::program::Sequence& prog = chain.on(first);
     x.tensor = dropoutForward(dropout, x.tensor, prog, name_ + "/embed_dropout", embed_dropout_);
+    const Precision& precision = shape_.groups->plan().precision;
+    x.tensor = residualStream(graph, precision, x.tensor, prog, name_ + "/residual_stream");
     const poplar::Tensor mask = stages_.to(mask_bias, first, chain, name_ + "/mask_bias_received").tensor;
     const poplar::Tensor bias = position_bias_->forward(prog).expand({0});  // [1, heads, len, len]
     BlockContext context;
@@ -101,7 +104,7 @@ Staged Stack::forward(const Staged& embedded, const Staged& mask_bias, const Sta
         const poplar::Type type = bias.elementType();
         std::vector<float> causal(shape_.len * shape_.len, 0.0f);
         for (std::size_t i = 0; i < shape_.len; ++i)
-            for (std::size_t j = i + 1; j < shape_.len; ++j) causal[i * shape_.len + j] = lowestOf(type);
+            for (std::size_t j = i + 1; j < shape_.len; ++j) causal[i * shape_.len + j] = precision.maskMinimum();
         const poplar::Tensor causal_mask =
             graph.addConstant<float>(type, {1, 1, shape_.len, shape_.len}, causal, name_ + "/causal_mask");
         graph.setTileMapping(causal_mask, 0);

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include <poplar/CSRFunctions.hpp>
 #include <popops/Cast.hpp>
 #include <popops/ElementWise.hpp>
 #include <popops/Reduce.hpp>
@@ -75,6 +76,16 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const std::ve
     }
     programs_.reserve(sets.size() * kProgramCount);
     for (const ProgramShape& s : sets) addProgramSet(s);
+    if (plan.precision.detect_overflow) {
+        // each program starts by arming the floating-point exceptions (the optimizer's rounding keeps its own esr)
+        for (std::size_t i = 0; i < programs_.size(); ++i) {
+            poplar::program::Sequence armed;
+            poplar::setFloatingPointBehaviour(graph_, armed, poplar::FloatingPointBehaviour(true, false, true, false, false),
+                                              "detect_overflow");
+            armed.add(programs_[i]);
+            programs_[i] = armed;
+        }
+    }
 }
 
 T5Program::~T5Program() = default;
@@ -247,7 +258,9 @@ CrossEntropy T5Program::microBatch(ProgramSet& set, SegmentChain& forward, Segme
         return popops::cast(first, ids, poplar::UNSIGNED_INT, forward.on(0), name).expand({1});
     };
     const Staged mask_bias{
-        maskBias(first, set.mask, b, set.shape.batch.src_len, params_.type(), forward.on(0), "mask_bias"), 0};
+        maskBias(first, set.mask, b, set.shape.batch.src_len, params_.type(), plan().precision.maskMinimum(), forward.on(0),
+                 "mask_bias"),
+        0};
     // both stacks' tokens are looked up first, on the embeddings' stage, so a pass crosses the stages in order
     const Staged encoder_in = set.encoder->embed(row_ids(set.input_ids, "input_ids_u32"), forward);
     const Staged decoder_in = set.decoder->embed(row_ids(set.decoder_ids, "decoder_ids_u32"), forward);

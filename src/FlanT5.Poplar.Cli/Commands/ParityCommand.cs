@@ -39,10 +39,19 @@ internal static class ParityCommand
         var pipelineStages = new Option<int>("--pipeline-stages") { Description = "Pipeline stages", DefaultValueFactory = _ => 1 };
         var replicas = new Option<int>("--replicas") { Description = "Data-parallel replicas", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Emulator threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        var precision = new Option<string>("--precision")
+        {
+            Description = "fp32, or fp16 against the same float64 references with bounds of fp16's unit roundoff",
+            DefaultValueFactory = _ => "fp32",
+        };
+        var detectOverflow = new Option<bool>("--detect-overflow")
+        {
+            Description = "Stop at the first op that overflows (past fp16's 65504, or NaN) with exit code 3, naming it",
+        };
         var command = new Command("parity",
             "Compare a checkpoint on the device with Hugging Face reference data; exit 0 only when every error is within its bound")
         {
-            model, reference, trajectory, tensorParallel, pipelineStages, replicas, threads,
+            model, reference, trajectory, tensorParallel, pipelineStages, replicas, threads, precision, detectOverflow,
         };
         command.SetAction(parse =>
         {
@@ -53,6 +62,13 @@ internal static class ParityCommand
                 Replicas = parse.GetValue(replicas),
                 Threads = parse.GetValue(threads),
                 DropoutRate = 0,
+                Precision = parse.GetValue(precision) switch
+                {
+                    "fp32" => Precision.Fp32,
+                    "fp16" => Precision.Fp16,
+                    var other => throw new ArgumentException($"--precision is '{other}'; expected fp32 or fp16"),
+                },
+                DetectOverflow = parse.GetValue(detectOverflow),
             };
             return Run(parse.GetValue(model)!, parse.GetValue(reference), parse.GetValue(trajectory), options,
                 parse.InvocationConfiguration.Output);
@@ -64,6 +80,10 @@ internal static class ParityCommand
     {
         if (referencePath is null && trajectoryPath is null)
             throw new ArgumentException("give --reference FILE, --trajectory FILE, or both");
+        if (trajectoryPath is not null && options.Precision == Precision.Fp16)
+            throw new ArgumentException("--trajectory with --precision fp16: the trajectory's bounds are multiples of the float32 " +
+                                        "reference's own floor; compare fp16 with --reference");
+        var bounds = ParityBounds.For(options.Precision);
         var rows = new List<ParityRow>();
         var programsBuilt = 0;  // the sessions' program sets (one per batch shape)
         var compilations = 0;   // and their engine compilations
@@ -72,8 +92,8 @@ internal static class ParityCommand
         {
             using var reference = new ReferenceTensors(referencePath);
             using var model = DeviceModel.Load(checkpoint, options);
-            if (reference.Has("input_ids")) rows.AddRange(ReferenceParity.ForwardBackward(model, reference));
-            rows.AddRange(ReferenceParity.Generation(model, reference));
+            if (reference.Has("input_ids")) rows.AddRange(ReferenceParity.ForwardBackward(model, reference, bounds));
+            rows.AddRange(ReferenceParity.Generation(model, reference, bounds));
             programsBuilt += model.Session.ProgramsBuilt;
             compilations += model.Session.EngineCompilations;
         }
@@ -105,6 +125,10 @@ internal static class ParityCommand
         int failed = rows.Count(r => !r.Passed);
         output.WriteLine($"{rows.Count - failed} of {rows.Count} within bounds ({modelDir}, tp {options.TensorParallel}, " +
                          $"pp {options.PipelineStages}, replicas {options.Replicas}, " +
+                         (options.Precision == Precision.Fp16
+                             ? $"fp16: bounds in fp16's unit roundoff u = 2^-11: logits {bounds.Logits / ParityBounds.HalfUnitRoundoff:0} u, " +
+                               $"loss {bounds.Loss / ParityBounds.HalfUnitRoundoff:0} u, gradients {bounds.Gradient / ParityBounds.HalfUnitRoundoff:0} u, "
+                             : "fp32, ") +
                          $"{programsBuilt} programs compiled, {compilations} engine compilations)");
         return failed == 0 ? ExitCodes.Success : ExitCodes.InternalError;
     }

@@ -77,6 +77,8 @@ internal static class ExitCodes
     public const int InternalError = 1;
     /// <summary>Bad arguments, config, data or files: the user can fix it; no stack trace.</summary>
     public const int UserError = 2;
+    /// <summary>--detect-overflow stopped the run at the first op that overflowed; the message names it.</summary>
+    public const int Overflow = 3;
     /// <summary>Stopped by Ctrl-C (128 + SIGINT).</summary>
     public const int Interrupted = 130;
     /// <summary>Stopped by SIGTERM (128 + SIGTERM).</summary>

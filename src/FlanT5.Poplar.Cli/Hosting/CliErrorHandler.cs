@@ -27,6 +27,14 @@ internal static class CliErrorHandler
             error.WriteLine("cancelled");
             return ExitCodes.Interrupted;
         }
+        if (e is OverflowDetectedException or Interop.Ft5FloatingPointException)
+        {
+            var report = e is Interop.Ft5FloatingPointException native ? native.NativeMessage : e.Message;
+            error.WriteLine($"overflow detected: {report}");
+            error.WriteLine("  (fp16 keeps values within ±65504: try the fp16 mitigations of configs/fp16-safe.yaml " +
+                            "(model.fp16, --fp16-mitigations safe), or --precision fp32)");
+            return ExitCodes.Overflow;
+        }
         if (IsUserError(e))
         {
             error.WriteLine($"error: {e.Message}");

@@ -14,7 +14,7 @@ internal sealed class RunConfigOptions
 
     public Option<string?> Preset { get; } = new("--preset", "-p")
     {
-        Description = "Preset under configs/: tiny-emulator, xl-pod8, xl-pod16, xxl-pod16, xxl-pod64",
+        Description = "Preset under configs/: tiny-emulator, fp16-safe, xl-pod8, xl-pod16, xxl-pod16, xxl-pod64",
     };
 
     public Option<string[]> Set { get; } = new("--set")
@@ -29,6 +29,11 @@ internal sealed class RunConfigOptions
         Description = "fp32 or fp16: overrides model.precision (fp16 computes as the IPU does: fp16 weights, activations and gradients)",
     };
 
+    public Option<bool> DetectOverflow { get; } = new("--detect-overflow")
+    {
+        Description = "Stop at the first op that overflows (past fp16's 65504, or NaN) with exit code 3, naming it: execution.detect_overflow",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Config);
@@ -41,6 +46,7 @@ internal sealed class RunConfigOptions
     {
         AddTo(command);
         command.Options.Add(Precision);
+        command.Options.Add(DetectOverflow);
     }
 
     /// <summary>
@@ -58,6 +64,7 @@ internal sealed class RunConfigOptions
         IReadOnlyList<string> sets = parseResult.GetValue(Set) ?? [];
         // --precision is the last word on model.precision, after every --set
         if (parseResult.GetValue(Precision) is { } precision) sets = [.. sets, $"model.precision={precision}"];
+        if (parseResult.GetValue(DetectOverflow)) sets = [.. sets, "execution.detect_overflow=true"];
         return RunConfigLoader.Load(file, preset, sets, workingDirectory);
     }
 

@@ -43,7 +43,19 @@ internal sealed class ServingPlacementOptions
         DefaultValueFactory = _ => "fp32",
     };
 
-    public IEnumerable<Option> All => [_tensorParallel, _pipelineStages, _weightsLocation, _precision, _threads];
+    private readonly Option<string> _mitigations = new("--fp16-mitigations")
+    {
+        Description = "With --precision fp16: none, safe (wo and the residual stream in fp32), or a comma list of " +
+                      "wo_fp32, wo_scaled, residual_fp32, clamp, mask_scaled, gelu_limited",
+        DefaultValueFactory = _ => "none",
+    };
+
+    private readonly Option<bool> _detectOverflow = new("--detect-overflow")
+    {
+        Description = "Stop at the first op that overflows (past fp16's 65504, or NaN) with exit code 3, naming it",
+    };
+
+    public IEnumerable<Option> All => [_tensorParallel, _pipelineStages, _weightsLocation, _precision, _mitigations, _detectOverflow, _threads];
 
     public DeviceModelOptions Read(ParseResult parse)
     {
@@ -71,7 +83,17 @@ internal sealed class ServingPlacementOptions
             WeightsOnly = true,
             DropoutRate = 0,
             Precision = precision,
+            Fp16Mitigations = Mitigations(parse, precision),
+            DetectOverflow = parse.GetValue(_detectOverflow),
         };
+    }
+
+    private Interop.HalfMitigations Mitigations(ParseResult parse, Precision precision)
+    {
+        var flags = HalfMitigationsSection.Parse(parse.GetValue(_mitigations) ?? "none", _mitigations.Name).Flags;
+        if (flags != Interop.HalfMitigations.None && precision != Precision.Fp16)
+            throw new ArgumentException($"{_mitigations.Name} changes fp16 arithmetic; give --precision fp16 with it");
+        return flags;
     }
 
     private static int Positive(int value, string name) =>

@@ -11,22 +11,8 @@ namespace FlanT5.Poplar.Cli.Parity;
 /// multi-step AdamW trajectory against its float64 replay.
 /// </summary>
 /// <remarks>
-/// The forward/backward bounds must hold for any checkpoint a user brings, so they are derived from the float32 noise
-/// floor measured against float64 on two sizes and extrapolated to the largest, with a margin. Measured under
-/// OPENBLAS_CORETYPE = Nehalem, Sandybridge, Haswell, Zen, SkylakeX, Cooperlake and an AVX-512 host's default (this
-/// runtime; float32 torch 1.13 on the same batches agrees):
-///                    tiny fixtures (d_model 64, 2+2 layers)    flan-t5-small geometry (512, 8+8; default, Haswell)
-///   logits           2.4e-7 … 3.7e-7                           7.8e-7 … 9.6e-7
-///   encoder states   2.9e-7 … 3.1e-7                           7.5e-7 … 9.5e-7
-///   loss             3.0e-8 … 2.0e-7                           7.0e-10
-///   worst gradient   8.3e-7 … 2.2e-6                           2.0e-6 … 2.5e-6
-///   cached decoding  0 … 4.2e-7
-/// From tiny to small (8 × the width, 4 × the depth) the floor grew about 2.1 ×; one more such step reaches
-/// flan-t5-xxl (4096, 24+24): about 2e-6 for logits and 5.3e-6 for gradients. Bounds: logits, encoder states and
-/// cached decoding 1e-5, loss 1e-6, gradients 2e-5, each 4 × or more above that estimate, and far below a wrong layer
-/// (an O(1) error in its output or gradient). Subtler slips can hide under them (an RMSNorm epsilon of 1e-5 for 1e-6
-/// moves flan-t5-tiny's logits by 4.7e-6): the native tests, on the tiny fixtures only, use bounds 5 × their floor.
-/// The AdamW trajectory amplifies rounding by a factor that depends on the model and on the kernels (flan-t5-tiny's
+/// The bounds of the forward and backward rows are the <see cref="ParityBounds"/> of the session's precision. The
+/// AdamW trajectory amplifies rounding by a factor that depends on the model and on the kernels (flan-t5-tiny's
 /// final weights 2.4e-5 … 9.0e-5 from float64, hf-t5-tiny's 6.7e-7 … 2.2e-6), so its bounds are
 /// <see cref="TrajectoryFloorMultiple"/> × that reference's own floor: the float32 reference's distance from the
 /// float64 replay of the same steps, per measure. The worst ratio to the floor measured was 2.81 (hf-t5-tiny's
@@ -35,15 +21,10 @@ namespace FlanT5.Poplar.Cli.Parity;
 /// </remarks>
 public static class ReferenceParity
 {
-    public const double LogitsBound = 1e-5;
-    public const double LossBound = 1e-6;
-    public const double EncoderBound = 1e-5;
-    public const double GradientBound = 2e-5;
-    public const double CachedDecodingBound = 1e-5;
     public const double TrajectoryFloorMultiple = 8;
 
     /// <summary>Forward and backward of the reference batch (input_ids, attention_mask, decoder_input_ids, labels).</summary>
-    public static IReadOnlyList<ParityRow> ForwardBackward(DeviceModel model, ReferenceTensors reference)
+    public static IReadOnlyList<ParityRow> ForwardBackward(DeviceModel model, ReferenceTensors reference, ParityBounds bounds)
     {
         var rows = new List<ParityRow>();
         var batch = Batch(reference, "input_ids", "attention_mask", "decoder_input_ids", "labels");
@@ -55,16 +36,16 @@ public static class ReferenceParity
         session.Forward(batch, logits, hidden);
 
         if (reference.Has("logits_f64"))
-            rows.Add(new ParityRow("logits (float64 reference)", ParityRow.RelativeError(logits, reference.Doubles("logits_f64")), LogitsBound, "rel L2"));
+            rows.Add(new ParityRow("logits (float64 reference)", ParityRow.RelativeError(logits, reference.Doubles("logits_f64")), bounds.Logits, "rel L2"));
         if (reference.Has("loss_f64"))
         {
             double expected = reference.Doubles("loss_f64")[0];
-            rows.Add(new ParityRow("loss (float64 reference)", Math.Abs(loss - expected) / Math.Abs(expected), LossBound, "rel"));
+            rows.Add(new ParityRow("loss (float64 reference)", Math.Abs(loss - expected) / Math.Abs(expected), bounds.Loss, "rel"));
         }
         if (reference.Has("encoder_last_hidden_state_f64"))
         {
             rows.Add(new ParityRow("encoder last hidden state", ParityRow.RelativeError(hidden, reference.Doubles("encoder_last_hidden_state_f64")),
-                EncoderBound, "rel L2"));
+                bounds.Encoder, "rel L2"));
         }
         foreach (var name in reference.Names.Where(n => n.StartsWith("grad.", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
@@ -72,14 +53,14 @@ public static class ReferenceParity
             int index = session.Find(parameter);
             var gradient = new float[session.Parameters[index].ElementCount];
             session.Read(index, ParameterSlot.Gradient, gradient);
-            rows.Add(new ParityRow($"grad {parameter}", ParityRow.RelativeError(gradient, reference.Doubles(name)), GradientBound, "rel L2"));
+            rows.Add(new ParityRow($"grad {parameter}", ParityRow.RelativeError(gradient, reference.Doubles(name)), bounds.Gradient, "rel L2"));
         }
         session.ZeroGradients();
         return rows;
     }
 
     /// <summary>Greedy and beam-3 ids (gen_input_ids → greedy_ids / beam3_ids), and cached against uncached logits.</summary>
-    public static IReadOnlyList<ParityRow> Generation(DeviceModel model, ReferenceTensors reference)
+    public static IReadOnlyList<ParityRow> Generation(DeviceModel model, ReferenceTensors reference, ParityBounds bounds)
     {
         var rows = new List<ParityRow>();
         if (!reference.Has("gen_input_ids")) return rows;
@@ -106,7 +87,7 @@ public static class ReferenceParity
             rows.Add(new ParityRow($"{key} ({expectedShape[0]} rows)", bad, 0, "rows differing"));
         }
         if (reference.Has("greedy_ids"))
-            rows.Add(new ParityRow("cached vs uncached decoding logits", CachedAgainstUncached(model, reference), CachedDecodingBound, "rel L2"));
+            rows.Add(new ParityRow("cached vs uncached decoding logits", CachedAgainstUncached(model, reference), bounds.CachedDecoding, "rel L2"));
         if (reference.Has("logits_decoder_input_ids") && reference.Has("logits_f64"))
         {
             var decoderShape = reference.Shape("logits_decoder_input_ids");
@@ -116,7 +97,7 @@ public static class ReferenceParity
                 decoderInputIds: reference.Ints("logits_decoder_input_ids"), attentionMask: reference.Ints("gen_attention_mask")[..(n * src)]);
             var logits = new float[(long)n * decoderShape[1] * model.Config.VocabSize];
             model.Session.Forward(batch, logits, []);
-            rows.Add(new ParityRow($"teacher-forced logits ({n} rows)", ParityRow.RelativeError(logits, reference.Doubles("logits_f64")), LogitsBound, "rel L2"));
+            rows.Add(new ParityRow($"teacher-forced logits ({n} rows)", ParityRow.RelativeError(logits, reference.Doubles("logits_f64")), bounds.Logits, "rel L2"));
         }
         return rows;
     }

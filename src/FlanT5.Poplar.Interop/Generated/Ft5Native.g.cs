@@ -530,6 +530,13 @@ internal enum ft5_status : uint
 
     /// <summary>A bug or an unexpected failure inside the library.</summary>
     FT5_ERR_INTERNAL = 6,
+
+    /// <summary>
+    /// A floating-point exception stopped a program (plan-&gt;detect_overflow): the message names the op (a
+    /// projection by its parameter), the value, and the ranges of the op's inputs and output (ABI 2.3). The
+    /// session's state is what the program left; write the state again before relying on it.
+    /// </summary>
+    FT5_ERR_FLOATING_POINT = 7,
 }
 
 /// <summary>Element types of tensors crossing the ABI.</summary>
@@ -606,6 +613,33 @@ internal enum ft5_embedding_layout : uint
 
     /// <summary>Distinct "encoder.embed_tokens.weight" and "decoder.embed_tokens.weight" (transformers 5 untied saves).</summary>
     FT5_EMBEDDING_SEPARATE = 1,
+}
+
+/// <summary>
+/// The fp16 mitigations of ft5_plan_desc.fp16_mitigations (ABI 2.3): Hugging Face's and optimum-graphcore's changes
+/// that keep Flan-T5 (trained in bfloat16) within fp16's range, each a bit. They change the forward pass and
+/// decoding of a weights-only session with precision FT5_DTYPE_F16.
+/// </summary>
+[NativeTypeName("unsigned int")]
+internal enum ft5_fp16_mitigation : uint
+{
+    /// <summary>The feed-forward's wo multiplies in fp32 (Hugging Face's keep-in-fp32); its output is fp32.</summary>
+    FT5_FP16_WO_FP32 = 1,
+
+    /// <summary>wo multiplies its input / 8 in fp16 and its fp32 output is multiplied by 8 (optimum-graphcore).</summary>
+    FT5_FP16_WO_SCALED = 2,
+
+    /// <summary>The residual stream is fp32; each layer norm gives fp16 (optimum-graphcore).</summary>
+    FT5_FP16_RESIDUAL_FP32 = 4,
+
+    /// <summary>Each residual add clamps to +-(65504 - 1000) before rounding into fp16 (Hugging Face's T5 block).</summary>
+    FT5_FP16_CLAMP = 8,
+
+    /// <summary>The attention masks' minimum is 0.75 x fp16's lowest, so mask + position bias stays finite.</summary>
+    FT5_FP16_MASK_SCALED = 16,
+
+    /// <summary>gelu only on -39 &lt; x &lt; 39, relu outside (x^3 of gelu's tanh form passes 65504 beyond).</summary>
+    FT5_FP16_GELU_LIMITED = 32,
 }
 
 [NativeTypeName("unsigned int")]
@@ -901,6 +935,18 @@ internal unsafe partial struct ft5_plan_desc
     /// </summary>
     [NativeTypeName("int32_t")]
     public int stochastic_rounding;
+
+    /// <summary>
+    /// 1: every program raises on the first op whose result overflows (past fp16's 65504, or an fp32 infinity) or
+    /// is NaN, as Poplar's floating-point exceptions do (FloatingPointBehaviour oflo and inv), and the call fails
+    /// with FT5_ERR_FLOATING_POINT; 0: fp16 results saturate at +-65504 and nothing stops (ABI 2.3).
+    /// </summary>
+    [NativeTypeName("int32_t")]
+    public int detect_overflow;
+
+    /// <summary>ft5_fp16_mitigation bits (ABI 2.3); 0: none.</summary>
+    [NativeTypeName("uint32_t")]
+    public uint fp16_mitigations;
 }
 
 internal partial struct ft5_session

@@ -24,6 +24,9 @@ public static class HalfPrecision
     public static string Describe(RunConfig config) =>
         config.Model.Precision == Precision.Fp16
             ? "fp16 (weights " + (config.Training.StochasticRounding ? "rounded stochastically" : "rounded to nearest") +
-              ", AdamW moments fp32)"
+              ", AdamW moments fp32" +
+              (config.Model.Fp16.Flags == Interop.HalfMitigations.None
+                  ? ")"
+                  : $"; evaluation and generation with {config.Model.Fp16.Describe()})")
             : "fp32";
 }

@@ -16,7 +16,6 @@ public static class RunConfigSchema
     private static readonly ConfigValueKind<Placement.PipelineSchedule> PipelineScheduleKind =
         K.Enum(("gpipe", Placement.PipelineSchedule.GPipe), ("1f1b", Placement.PipelineSchedule.OneFOneB));
 
-
     private static readonly ConfigValueKind<Placement.TensorLocation> LocationKind =
         K.Enum(("on-chip", Placement.TensorLocation.OnChip), ("streaming", Placement.TensorLocation.Streaming));
 
@@ -41,12 +40,21 @@ public static class RunConfigSchema
     private static SectionField<T, S> S<T, S>(string name, Func<T, S> get, Func<T, S, T> set, ConfigSchema<S> schema) =>
         new(name, get, set, schema);
 
+    public static ConfigSchema<HalfMitigationsSection> HalfMitigations { get; } = new(
+        F<HalfMitigationsSection, bool>("wo_fp32", s => s.WoFp32, (s, v) => s with { WoFp32 = v }, K.Bool),
+        F<HalfMitigationsSection, bool>("wo_scaled", s => s.WoScaled, (s, v) => s with { WoScaled = v }, K.Bool),
+        F<HalfMitigationsSection, bool>("residual_fp32", s => s.ResidualFp32, (s, v) => s with { ResidualFp32 = v }, K.Bool),
+        F<HalfMitigationsSection, bool>("clamp", s => s.Clamp, (s, v) => s with { Clamp = v }, K.Bool),
+        F<HalfMitigationsSection, bool>("mask_scaled", s => s.MaskScaled, (s, v) => s with { MaskScaled = v }, K.Bool),
+        F<HalfMitigationsSection, bool>("gelu_limited", s => s.GeluLimited, (s, v) => s with { GeluLimited = v }, K.Bool));
+
     public static ConfigSchema<ModelSection> Model { get; } = new(
         F<ModelSection, string?>("checkpoint", s => s.Checkpoint, (s, v) => s with { Checkpoint = v }, K.OptionalFilePath),
         F<ModelSection, string?>("architecture", s => s.Architecture, (s, v) => s with { Architecture = v }, K.OptionalText),
         F<ModelSection, int>("source_length", s => s.SourceLength, (s, v) => s with { SourceLength = v }, K.Int),
         F<ModelSection, int>("target_length", s => s.TargetLength, (s, v) => s with { TargetLength = v }, K.Int),
-        F<ModelSection, Precision>("precision", s => s.Precision, (s, v) => s with { Precision = v }, PrecisionKind));
+        F<ModelSection, Precision>("precision", s => s.Precision, (s, v) => s with { Precision = v }, PrecisionKind),
+        S<ModelSection, HalfMitigationsSection>("fp16", s => s.Fp16, (s, v) => s with { Fp16 = v }, HalfMitigations));
 
     public static ConfigSchema<LearningRateSection> LearningRate { get; } = new(
         F<LearningRateSection, double>("maximum", s => s.Maximum, (s, v) => s with { Maximum = v }, K.Number),
@@ -95,7 +103,8 @@ public static class RunConfigSchema
         F<ExecutionSection, int>("device_iterations", s => s.DeviceIterations, (s, v) => s with { DeviceIterations = v }, K.Int),
         new LossScalingField(),
         F<ExecutionSection, Interop.IpuBackend>("backend", s => s.Backend, (s, v) => s with { Backend = v }, BackendKindValues),
-        F<ExecutionSection, int>("threads", s => s.Threads, (s, v) => s with { Threads = v }, K.Int));
+        F<ExecutionSection, int>("threads", s => s.Threads, (s, v) => s with { Threads = v }, K.Int),
+        F<ExecutionSection, bool>("detect_overflow", s => s.DetectOverflow, (s, v) => s with { DetectOverflow = v }, K.Bool));
 
     public static ConfigSchema<EvalPathsSection> Eval { get; } = new(
         F<EvalPathsSection, string?>("validation_matched", s => s.ValidationMatched, (s, v) => s with { ValidationMatched = v }, K.OptionalFilePath),

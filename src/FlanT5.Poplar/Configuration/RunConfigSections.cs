@@ -35,6 +35,77 @@ public sealed record ModelSection
     /// <summary>Decoder sequence length (label tokens and eos).</summary>
     public int TargetLength { get; init; } = 8;
     public Precision Precision { get; init; } = Precision.Fp32;
+    /// <summary>fp16 mitigations of the forward pass and decoding (evaluation, generation); training runs without them.</summary>
+    public HalfMitigationsSection Fp16 { get; init; } = new();
+}
+
+/// <summary>
+/// The changes Hugging Face and optimum-graphcore made to run a bfloat16-trained T5 in fp16, each a switch (model.fp16).
+/// They apply to the weights-only sessions that evaluate and generate; a training session runs as the reference
+/// fine-tune did, without them. configs/fp16-safe.yaml turns on the set the measurements support.
+/// </summary>
+public sealed record HalfMitigationsSection
+{
+    /// <summary>The feed-forward's wo multiplies in fp32 (Hugging Face's keep-in-fp32).</summary>
+    public bool WoFp32 { get; init; }
+    /// <summary>wo multiplies its input / 8 in fp16 and its fp32 output × 8 (optimum-graphcore).</summary>
+    public bool WoScaled { get; init; }
+    /// <summary>The residual stream in fp32; each layer norm gives fp16.</summary>
+    public bool ResidualFp32 { get; init; }
+    /// <summary>Each residual add clamps to ±(65504 − 1000).</summary>
+    public bool Clamp { get; init; }
+    /// <summary>The attention masks' minimum × 0.75, so mask + position bias stays finite.</summary>
+    public bool MaskScaled { get; init; }
+    /// <summary>gelu only on −39 &lt; x &lt; 39, relu outside.</summary>
+    public bool GeluLimited { get; init; }
+
+    public Interop.HalfMitigations Flags =>
+        (WoFp32 ? Interop.HalfMitigations.WoFp32 : 0) | (WoScaled ? Interop.HalfMitigations.WoScaled : 0) |
+        (ResidualFp32 ? Interop.HalfMitigations.ResidualFp32 : 0) | (Clamp ? Interop.HalfMitigations.Clamp : 0) |
+        (MaskScaled ? Interop.HalfMitigations.MaskScaled : 0) | (GeluLimited ? Interop.HalfMitigations.GeluLimited : 0);
+
+    /// <summary>The set the measurements support (configs/fp16-safe.yaml): wo and the residual stream in fp32, which
+    /// keeps flan-t5-tiny-overflow (feed-forward output 166,416) within fp16's logits bound of float64; every other
+    /// switch alone leaves it overflowing, and none changes a model that fits.</summary>
+    public static HalfMitigationsSection Safe { get; } = new() { WoFp32 = true, ResidualFp32 = true };
+
+    /// <summary>Parses "none", "safe", or switches by config name ("wo_fp32,residual_fp32"); <paramref name="what"/>
+    /// names the option in errors.</summary>
+    public static HalfMitigationsSection Parse(string text, string what)
+    {
+        var result = new HalfMitigationsSection();
+        foreach (var raw in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            result = raw switch
+            {
+                "none" => result,
+                "safe" => Safe with { },
+                "wo_fp32" => result with { WoFp32 = true },
+                "wo_scaled" => result with { WoScaled = true },
+                "residual_fp32" => result with { ResidualFp32 = true },
+                "clamp" => result with { Clamp = true },
+                "mask_scaled" => result with { MaskScaled = true },
+                "gelu_limited" => result with { GeluLimited = true },
+                _ => throw new ArgumentException(
+                    $"{what}: '{raw}' is not an fp16 mitigation; expected none, safe, or a comma list of wo_fp32, " +
+                    "wo_scaled, residual_fp32, clamp, mask_scaled, gelu_limited"),
+            };
+        }
+        return result;
+    }
+
+    /// <summary>The switches that are on, by their config names ("wo_fp32, residual_fp32"), or "none".</summary>
+    public string Describe()
+    {
+        var on = new List<string>();
+        if (WoFp32) on.Add("wo_fp32");
+        if (WoScaled) on.Add("wo_scaled");
+        if (ResidualFp32) on.Add("residual_fp32");
+        if (Clamp) on.Add("clamp");
+        if (MaskScaled) on.Add("mask_scaled");
+        if (GeluLimited) on.Add("gelu_limited");
+        return on.Count == 0 ? "none" : string.Join(", ", on);
+    }
 }
 
 public sealed record LearningRateSection
@@ -116,6 +187,9 @@ public sealed record ExecutionSection
     public Interop.IpuBackend Backend { get; init; } = Interop.IpuBackend.Emulator;
     /// <summary>Host threads for the emulator; 0 = all cores.</summary>
     public int Threads { get; init; }
+    /// <summary>Every program stops at the first op that overflows (or gives NaN) and the run ends with exit code 3,
+    /// naming it (--detect-overflow).</summary>
+    public bool DetectOverflow { get; init; }
 }
 
 /// <summary>Evaluation splits; a null path skips that split.</summary>

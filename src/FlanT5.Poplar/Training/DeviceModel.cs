@@ -34,6 +34,10 @@ public sealed record DeviceModelOptions
     public Precision Precision { get; init; } = Precision.Fp32;
     /// <summary>fp16 only: the weights' update rounds stochastically (training.stochastic_rounding).</summary>
     public bool StochasticRounding { get; init; }
+    /// <summary>Every program stops at the first overflow, throwing <see cref="Ft5FloatingPointException"/>.</summary>
+    public bool DetectOverflow { get; init; }
+    /// <summary>fp16 mitigations (model.fp16); a weights-only session's only: a session that trains runs without them.</summary>
+    public HalfMitigations Fp16Mitigations { get; init; }
 
     public static DeviceModelOptions From(RunConfig config) => new()
     {
@@ -50,6 +54,8 @@ public sealed record DeviceModelOptions
         Seed = (ulong)config.Training.Seed,
         Precision = config.Model.Precision,
         StochasticRounding = config.Training.StochasticRounding,
+        DetectOverflow = config.Execution.DetectOverflow,
+        Fp16Mitigations = config.Model.Precision == Precision.Fp16 ? config.Model.Fp16.Flags : HalfMitigations.None,
     };
 }
 
@@ -105,6 +111,9 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 LocalReplicas = options.LocalReplicas,
                 Precision = options.Precision == Precision.Fp16 ? TensorDataType.Float16 : TensorDataType.Float32,
                 StochasticRounding = options.StochasticRounding,
+                DetectOverflow = options.DetectOverflow,
+                // the mitigations change the forward pass of sessions that only run it (training runs as the reference did)
+                Fp16Mitigations = options.WeightsOnly ? options.Fp16Mitigations : HalfMitigations.None,
             };
             var session = T5Session.Create(device, description, plan);
             try

@@ -210,20 +210,18 @@ public sealed class T5Trainer : IDisposable
                 samples += _loader.Options.GlobalBatchSize;
                 truncation = truncation.Add(batch);
             }
-            double loss = Model.Session.ForwardBackward(microBatches, (float)scale).Sum(l => (double)l) / accumulation;
             double lr = _schedule.At(_step);
-            var result = Model.Session.OptimizerStep(new OptimizerStepSettings
+            double loss;
+            StepResult result;
+            try
             {
-                Step = _optimizerStep + 1,
-                LearningRate = (float)lr,
-                Beta1 = (float)_config.Training.Optimizer.Beta1,
-                Beta2 = (float)_config.Training.Optimizer.Beta2,
-                Eps = (float)_config.Training.Optimizer.Eps,
-                WeightDecay = (float)_config.Training.Optimizer.WeightDecay,
-                DecayAllParameters = !_config.Training.Optimizer.ExcludeNormAndBiasFromDecay,
-                GradScale = (float)(accumulation * scale),
-                MaxGradNorm = (float)_config.Training.GradientClipping,
-            });
+                loss = Model.Session.ForwardBackward(microBatches, (float)scale).Sum(l => (double)l) / accumulation;
+                result = Model.Session.OptimizerStep(Settings(lr, accumulation, scale));
+            }
+            catch (Ft5FloatingPointException overflow)
+            {
+                throw new OverflowDetectedException(_step + 1, steps, overflow);
+            }
             bool finite = !result.SkippedNonFinite && double.IsFinite(loss);
             // Weights only turn non-finite through an applied update, and a non-finite step applies none: looking once
             // per run of skipped steps is enough (an XL model's weights take seconds to read back).
@@ -242,6 +240,20 @@ public sealed class T5Trainer : IDisposable
         return new TrainingOutcome(_step, steps, samples, clock.Elapsed.TotalSeconds, lastLoss, _guard.SkippedCount,
             interrupted, lastCheckpoint) { Truncation = truncation };
     }
+
+    /// <summary>The optimizer step's settings for the next step.</summary>
+    private OptimizerStepSettings Settings(double lr, int accumulation, double scale) => new()
+    {
+        Step = _optimizerStep + 1,
+        LearningRate = (float)lr,
+        Beta1 = (float)_config.Training.Optimizer.Beta1,
+        Beta2 = (float)_config.Training.Optimizer.Beta2,
+        Eps = (float)_config.Training.Optimizer.Eps,
+        WeightDecay = (float)_config.Training.Optimizer.WeightDecay,
+        DecayAllParameters = !_config.Training.Optimizer.ExcludeNormAndBiasFromDecay,
+        GradScale = (float)(accumulation * scale),
+        MaxGradNorm = (float)_config.Training.GradientClipping,
+    };
 
     /// <summary>
     /// Whether to stop before the next step. Across instances the stop is agreed at each step boundary: a signal

@@ -1,8 +1,11 @@
 #include "core/Kernel.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <deque>
+#include <sstream>
+#include <string>
 
 #include <poplar/exceptions.hpp>
 
@@ -12,6 +15,7 @@
 #include "core/Instances.hpp"
 #include "core/Layout.hpp"
 #include "core/ReplicaContext.hpp"
+#include "core/TensorImpl.hpp"
 #include "core/TypeInfo.hpp"
 
 namespace poplar_emulator {
@@ -61,12 +65,44 @@ void gatherAll(ReplicaContext &r, const std::vector<poplar::Tensor> &ins, const 
   }
 }
 
+// "[lo, hi]" of a floating-point array: what a floating-point exception's report shows of the op's operands.
+std::string rangeOf(const KernelArray &a) {
+  float lo = INFINITY, hi = -INFINITY;
+  for (std::size_t i = 0; i < a.numElements; ++i) {
+    lo = std::fmin(lo, a.floats[i]);
+    hi = std::fmax(hi, a.floats[i]);
+  }
+  std::ostringstream os;
+  os << "[" << lo << ", " << hi << "]";
+  return os.str();
+}
+
+// The exception's message with the ranges of the op's floating-point inputs and of the output it raised on (before
+// rounding into its type): where the values grew past the format. An input the op writes in place shows its result.
+std::string withRanges(const std::string &what, const Gathered &g, std::size_t output) {
+  std::ostringstream os;
+  os << what << "; output " << typeInfo(g.outputs[output].type).name << shapeString(g.outputs[output].shape)
+     << " range " << rangeOf(g.outputs[output]);
+  for (std::size_t i = 0; i < g.inputs.size(); ++i) {
+    const KernelArray &in = g.inputs[i];
+    if (!in.floats) continue;
+    os << "; input " << i << " " << typeInfo(in.type).name << shapeString(in.shape) << " range " << rangeOf(in);
+    for (const KernelArray &out : g.outputs)
+      if (out.floats == in.floats) os << " (written in place)";
+  }
+  return os.str();
+}
+
 void scatterAll(ReplicaContext &r, const std::vector<poplar::Tensor> &outs, Gathered &g, const std::string &name) {
   for (std::size_t i = 0; i < outs.size(); ++i) {
     const TensorLayout &t = *Access::impl(outs[i]);
     if (g.outputs[i].floats) {
-      if (g.outputDirect[i]) r.checkFloats(t, g.outputs[i].floats, name);
-      else r.writeFloats(t, g.outputs[i].floats, name);
+      try {
+        if (g.outputDirect[i]) r.checkFloats(t, g.outputs[i].floats, name);
+        else r.writeFloats(t, g.outputs[i].floats, name);
+      } catch (const poplar::application_runtime_error &e) {
+        throw poplar::application_runtime_error(withRanges(e.what(), g, i));
+      }
     } else {
       r.writeRaw(t, static_cast<const unsigned char *>(g.outputs[i].raw));
     }

@@ -48,6 +48,11 @@ TEST(OverflowOp, AMatmulWhoseHalfResultOverflowsIsCaughtWithOflo) {
     h.run();
     FAIL() << "the overflowing product was not caught";
   } catch (const poplar::application_runtime_error &e) {
-    EXPECT_NE(std::string(e.what()).find("decoder/block0/attention/qk"), std::string::npos) << e.what();
+    const std::string what = e.what();
+    EXPECT_NE(what.find("decoder/block0/attention/qk"), std::string::npos) << what;
+    // where the values grew: the product's range before rounding, and both operands'
+    EXPECT_NE(what.find("output half{2,2} range [160000, 160000]"), std::string::npos) << what;
+    EXPECT_NE(what.find("input 0 half{2,8} range [200, 200]"), std::string::npos) << what;
+    EXPECT_NE(what.find("input 1 half{8,2} range [100, 100]"), std::string::npos) << what;
   }
 }
