@@ -396,3 +396,65 @@ TEST(HalfPrecisionMitigations, ATrainingSessionIsRefusedThemNamingTheField) {
     EXPECT_NE(std::string(ft5_last_error()).find("plan->fp16_mitigations"), std::string::npos) << ft5_last_error();
     ft5_device_destroy(device);
 }
+
+namespace {
+
+std::vector<std::pair<std::string, float>> ranges_of(SessionFixture& fx) {
+    uint32_t n = 0;
+    EXPECT_EQ(ft5_session_activation_ranges(fx.session, nullptr, 0, &n), FT5_OK) << ft5_last_error();
+    std::vector<float> values(n);
+    EXPECT_EQ(ft5_session_activation_ranges(fx.session, values.data(), n, &n), FT5_OK);
+    std::vector<std::pair<std::string, float>> out;
+    for (uint32_t i = 0; i < n; ++i) {
+        const char* name = nullptr;
+        EXPECT_EQ(ft5_session_activation_site(fx.session, i, &name), FT5_OK) << ft5_last_error();
+        out.emplace_back(name, values[i]);
+    }
+    return out;
+}
+
+}  // namespace
+
+// fp32 shows how far past 65504 a module would go; fp16 shows it saturated at the limit.
+TEST(ActivationRanges, EveryModuleIsMeasuredAndTheOverflowingFeedForwardStandsOut) {
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny-overflow", "reference_forward.safetensors"));
+    const OwnedBatch b = overflow_batch(ref);
+    const double expected = ref.at("wo_output_max_f64").f64()[0];
+    const std::string wo = "encoder.block.1.layer.1.DenseReluDense.wo";
+    for (const ft5_dtype precision : {FT5_DTYPE_F32, FT5_DTYPE_F16}) {
+        const auto fx = std::make_unique<SessionFixture>("flan-t5-tiny-overflow", -1.0f, 2, 1, 1, 1, FT5_MEMORY_ON_CHIP, 0,
+                                                         FT5_MEMORY_ON_CHIP, FT5_SCHEDULE_GPIPE, 1,
+                                                         Numerics{precision, 0, 0, 0, 1});
+        forward(*fx, b);
+        const auto ranges = ranges_of(*fx);
+        // per stack the embeddings and the final norm; per encoder block self-attention, wi_0, wi_1, wo and the two
+        // residuals; a decoder block adds cross-attention and its residual
+        EXPECT_EQ(ranges.size(), 2u * 2 + 2 * 6 + 2 * 8);
+        const auto peak = std::max_element(ranges.begin(), ranges.end(),
+                                           [](const auto& a, const auto& c) { return a.second < c.second; });
+        std::printf("[%s] %zu modules; largest |activation| %s %.1f\n", precision == FT5_DTYPE_F16 ? "fp16" : "fp32",
+                    ranges.size(), peak->first.c_str(), double(peak->second));
+        const auto at = std::find_if(ranges.begin(), ranges.end(), [&](const auto& r) { return r.first == wo; });
+        ASSERT_NE(at, ranges.end());
+        if (precision == FT5_DTYPE_F32) {
+            EXPECT_EQ(peak->first.rfind("encoder.block.1.layer.1", 0), 0u) << "wo or the residual it feeds: " << peak->first;
+            EXPECT_NEAR(at->second, expected, 1e-5 * expected);
+        } else {
+            EXPECT_EQ(at->second, 65504.0f) << "an fp16 overflow saturates";
+        }
+    }
+}
+
+TEST(ActivationRanges, AModelThatFitsStaysFarBelowTheHalfRange) {
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const auto fx = std::make_unique<SessionFixture>("flan-t5-tiny", -1.0f, 2, 2, 2, 1, FT5_MEMORY_ON_CHIP, 0,
+                                                     FT5_MEMORY_ON_CHIP, FT5_SCHEDULE_GPIPE, 1,
+                                                     Numerics{FT5_DTYPE_F16, 0, 0, 0, 1});
+    forward(*fx, reference_batch(ref));
+    const auto ranges = ranges_of(*fx);
+    ASSERT_FALSE(ranges.empty());
+    for (const auto& [site, value] : ranges) {
+        EXPECT_GT(value, 0.0f) << site;
+        EXPECT_LT(value, 1000.0f) << site;
+    }
+}

@@ -15,6 +15,7 @@ internal static class Program
         FinetuneCommand.Create(environment ?? Environment.GetEnvironmentVariable, shutdown),
         EvaluateCommand.Create(environment ?? Environment.GetEnvironmentVariable),
         GenerateCommand.Create(),
+        ActivationsCommand.Create(),
         PlanCommand.Create(),
         ParityCommand.Create(),
         BenchCommand.Create(),

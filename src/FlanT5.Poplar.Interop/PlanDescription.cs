@@ -22,6 +22,7 @@ public sealed record PlanDescription
         StochasticRounding = d.stochastic_rounding != 0;
         DetectOverflow = d.detect_overflow != 0;
         Fp16Mitigations = (HalfMitigations)d.fp16_mitigations;
+        ActivationRanges = d.activation_ranges != 0;
     }
 
     public int TensorParallel { get; init; }
@@ -72,6 +73,9 @@ public sealed record PlanDescription
     /// <summary>Float16 and weights-only: the forward pass's and decoding's fp16 mitigations.</summary>
     public HalfMitigations Fp16Mitigations { get; init; }
 
+    /// <summary>Each forward also measures every module's largest |activation| (<see cref="T5Session.ActivationRanges"/>).</summary>
+    public bool ActivationRanges { get; init; }
+
     /// <summary>The descriptor without the per-stage arrays; the caller pins those (see <see cref="StageArray"/>).</summary>
     internal unsafe ft5_plan_desc ToNative()
     {
@@ -91,6 +95,7 @@ public sealed record PlanDescription
         d.stochastic_rounding = StochasticRounding ? 1 : 0;
         d.detect_overflow = DetectOverflow ? 1 : 0;
         d.fp16_mitigations = (uint)Fp16Mitigations;
+        d.activation_ranges = ActivationRanges ? 1 : 0;
         return d;
     }
 

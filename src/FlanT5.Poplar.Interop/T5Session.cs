@@ -262,6 +262,28 @@ public sealed unsafe class T5Session : IDisposable
     /// </summary>
     public int EngineCompilations => Count(&Ft5Native.Checked.ft5_session_engine_compilations);
 
+    /// <summary>
+    /// With the plan's ActivationRanges: each module's largest |activation| in the last forward pass (over
+    /// every row as it ran and every replica), in fp32 ("encoder.block.1.layer.1.DenseReluDense.wo": that projection's
+    /// output; "encoder.block.1.layer.1": the residual stream after the layer); empty before a forward.
+    /// </summary>
+    public IReadOnlyList<ActivationRange> ActivationRanges()
+    {
+        using var session = Acquire();
+        uint count;
+        Ft5Native.Checked.ft5_session_activation_ranges(session.Pointer, null, 0, &count);
+        var values = new float[count];
+        fixed (float* v = values) Ft5Native.Checked.ft5_session_activation_ranges(session.Pointer, v, count, &count);
+        var ranges = new List<ActivationRange>((int)count);
+        for (uint i = 0; i < count; i++)
+        {
+            byte* name;
+            Ft5Native.Checked.ft5_session_activation_site(session.Pointer, i, &name);
+            ranges.Add(new ActivationRange(Marshal.PtrToStringUTF8((nint)name) ?? "", values[i]));
+        }
+        return ranges;
+    }
+
     private int Count(delegate*<ft5_session*, uint*, void> query)
     {
         uint count;

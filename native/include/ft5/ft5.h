@@ -345,6 +345,10 @@ typedef struct ft5_plan_desc {
     int32_t detect_overflow;
     /** ft5_fp16_mitigation bits (ABI 2.3); 0: none. */
     uint32_t fp16_mitigations;
+    /** 1 (ABI 2.3): each ft5_session_forward also measures the largest |activation| of every module (the embeddings,
+     *  each attention and feed-forward projection's output, the residual stream after each layer, the final norms):
+     *  ft5_session_activation_ranges. */
+    int32_t activation_ranges;
 } ft5_plan_desc;
 
 /** Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable
@@ -600,6 +604,17 @@ FT5_API FT5_NODISCARD ft5_status ft5_session_prepare(ft5_session* session, const
 /** The program sets the session's engine holds: one per declared shape and bucket it ran, all in one T5 graph over one
  *  copy of the weights, counting the one built at creation for the smallest shape (it gives the parameter list).
  *  Since ABI 1.2. */
+/** With plan->activation_ranges: the largest |activation| of each module in the last ft5_session_forward (over
+ *  every row of the batch as it ran, padding included, and every replica), in fp32, against which fp16's 65504 is the
+ *  limit. Writes min(capacity, count) values; *out_count: the number of modules (0 before a forward). Since ABI 2.3. */
+FT5_API FT5_NODISCARD ft5_status ft5_session_activation_ranges(const ft5_session* session, float* out_max,
+                                                               uint32_t capacity, uint32_t* out_count);
+/** The Hugging Face module of activation range `index` ("encoder.block.1.layer.1.DenseReluDense.wo": that
+ *  projection's output; "encoder.block.1.layer.1": the residual stream after the layer). UTF-8, owned by the
+ *  session, valid while it lives. Since ABI 2.3. */
+FT5_API FT5_NODISCARD ft5_status ft5_session_activation_site(const ft5_session* session, uint32_t index,
+                                                             const char** out_name);
+
 FT5_API FT5_NODISCARD ft5_status ft5_session_programs_built(const ft5_session* session, uint32_t* out_count);
 
 /** How many times the session compiled its engine: once at creation, then again with every program set so far each

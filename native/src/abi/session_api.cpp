@@ -86,6 +86,9 @@ ft5::session::Placement check_plan(const ft5_plan_desc& p, const ft5::session::M
     if (p.stochastic_rounding != 0 && p.stochastic_rounding != 1) {
         invalid_argument("plan->stochastic_rounding is " + std::to_string(p.stochastic_rounding) + "; expected 0 or 1");
     }
+    if (p.activation_ranges != 0 && p.activation_ranges != 1) {
+        invalid_argument("plan->activation_ranges is " + std::to_string(p.activation_ranges) + "; expected 0 or 1");
+    }
     if (p.detect_overflow != 0 && p.detect_overflow != 1) {
         invalid_argument("plan->detect_overflow is " + std::to_string(p.detect_overflow) + "; expected 0 or 1");
     }
@@ -301,6 +304,7 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     parallel.precision.half = p.precision == FT5_DTYPE_F16;
     parallel.precision.stochastic_rounding = p.stochastic_rounding == 1;
     parallel.precision.detect_overflow = p.detect_overflow == 1;
+    parallel.precision.activation_ranges = p.activation_ranges == 1;
     auto& mitigations = parallel.precision.mitigations;
     mitigations.wo_in_float = (p.fp16_mitigations & FT5_FP16_WO_FP32) != 0;
     mitigations.wo_scaled = (p.fp16_mitigations & FT5_FP16_WO_SCALED) != 0;
@@ -590,6 +594,29 @@ ft5_status ft5_session_decode_reorder(ft5_session* session, const int32_t* rows,
 ft5_status ft5_session_decode_end(ft5_session* session) {
     FT5_API_BEGIN
     session_of(session).decode_end();
+    FT5_API_END
+}
+
+ft5_status ft5_session_activation_ranges(const ft5_session* session, float* out_max, uint32_t capacity,
+                                        uint32_t* out_count) {
+    FT5_API_BEGIN
+    ft5::abi::require_out(out_count, "out_count");
+    const auto& ranges = session_of(session).activation_ranges();
+    if (capacity > 0 && out_max == nullptr) invalid_argument("out_max is NULL with capacity " + std::to_string(capacity));
+    std::copy_n(ranges.begin(), std::min<std::size_t>(capacity, ranges.size()), out_max);
+    *out_count = uint32_t(ranges.size());
+    FT5_API_END
+}
+
+ft5_status ft5_session_activation_site(const ft5_session* session, uint32_t index, const char** out_name) {
+    FT5_API_BEGIN
+    ft5::abi::require_out(out_name, "out_name");
+    const auto& sites = session_of(session).activation_sites();
+    if (index >= sites.size()) {
+        invalid_argument("index is " + std::to_string(index) + "; the session records " + std::to_string(sites.size()) +
+                         " activation ranges (plan->activation_ranges)");
+    }
+    *out_name = sites[index].c_str();
     FT5_API_END
 }
 

@@ -380,6 +380,7 @@ double BuilderSession::forward(const BatchView& b, float* logits, float* encoder
     const auto held = activations();
     p.set_batch(b);
     p.run(t5::T5Program::kForward);
+    activation_ranges_ = p.activation_ranges();
     if (logits) p.logits_of(b, logits);
     if (encoder_hidden) p.encoder_output_of(b, encoder_hidden);
     return b.labels ? double(p.loss()) : std::nan("");

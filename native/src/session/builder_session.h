@@ -94,6 +94,11 @@ public:
     BuilderDecode* decode() noexcept { return decode_ ? decode_.get() : nullptr; }
     void decode_end() noexcept { decode_.reset(); }
 
+    // With the plan's activation ranges: each module's largest |activation| in the last forward (empty before one),
+    // and the modules, in the same order (every program set records the same ones).
+    const std::vector<float>& activation_ranges() const noexcept { return activation_ranges_; }
+    const std::vector<std::string>& activation_sites() const { return engine_->program().activationSites(0); }
+
     // The program sets (one per shape bucket) the engine holds.
     uint32_t programs_built() const noexcept { return uint32_t(sets_.size()); }
     // Engine compilations so far: on hardware each is a graph compilation of every program set then known.
@@ -144,8 +149,8 @@ private:
     void check_state_fits(const t5::T5Program& program) const;
     // Where a state tensor lives: on chip, or in streaming memory (phased execution, streamed moments).
     static ft5_memory_location location_of(const t5::T5Program& program, const std::string& handle);
-    // The bytes of one element of the state tensor `handle` names (FLOAT moments; weights and gradients of the
-    // plan's precision).
+    // The bytes of one element of the state tensor `handle` names (weights of the plan's precision; FLOAT gradients
+    // and moments).
     uint64_t state_element_bytes(const t5::T5Program& program, const std::string& handle) const;
     // After an optimizer step every data-parallel group holds the summed gradients; the next pass that adds to
     // them must find them in group 0 only.
@@ -170,6 +175,7 @@ private:
     uint64_t rng_counter_ = 0;
     uint64_t rng_key_ = 0;
     std::unique_ptr<BuilderDecode> decode_;
+    std::vector<float> activation_ranges_;  // the last forward's
 };
 
 }  // namespace ft5::session

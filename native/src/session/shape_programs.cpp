@@ -1,6 +1,7 @@
 #include "session/shape_programs.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -47,6 +48,10 @@ ShapePrograms::ShapePrograms(SessionEngine& engine, std::size_t set)
     connect(e, t5::streams::kTrainingResult, set, training_result_);
     connect(e, t5::streams::kLogits, set, logits_);
     connect(e, t5::streams::kEncoderOutput, set, encoder_output_);
+    if (const std::size_t sites = engine.program().activationSites(set).size(); sites > 0) {
+        activation_ranges_.resize(r * sites);
+        connect(e, t5::streams::kActivationRanges, set, activation_ranges_);
+    }
     const t5::DecodeShape& decode = engine.program().decodeShape(set);
     if (decode.enabled()) {
         decode_input_ids_.resize(r * decode.batch * decode.src_len);
@@ -63,6 +68,14 @@ ShapePrograms::ShapePrograms(SessionEngine& engine, std::size_t set)
 }
 
 void ShapePrograms::run(t5::T5Program::Index index) { engine_.run(set_, index); }
+
+std::vector<float> ShapePrograms::activation_ranges() const {
+    const std::size_t sites = activation_ranges_.size() / replicas_;
+    std::vector<float> out(activation_ranges_.begin(), activation_ranges_.begin() + std::ptrdiff_t(sites));
+    for (std::size_t r = 1; r < replicas_; ++r)
+        for (std::size_t i = 0; i < sites; ++i) out[i] = std::fmax(out[i], activation_ranges_[r * sites + i]);
+    return out;
+}
 
 template <typename T>
 void ShapePrograms::replicate(const std::vector<T>& block, std::vector<T>& to) const {

@@ -43,6 +43,10 @@ public:
     // alike).
     void set_dropout_seed(uint64_t seed, std::size_t k = 0);
 
+    // The last forward run's largest |activation| of each of the program's activation sites (T5Program::
+    // activationSites), the maximum over the local replicas; empty when the plan records none.
+    std::vector<float> activation_ranges() const;
+
     // Cached decoding: every data-parallel group decodes the same rows (decode.batch of them).
     // prompts: [decode.batch, decode.src_len]; tokens and parents: [decode.batch].
     void set_decode_prompts(const std::vector<int>& ids, const std::vector<int>& mask);
@@ -68,6 +72,7 @@ private:
     std::vector<int> input_ids_, attention_mask_, decoder_input_ids_, labels_;
     std::vector<float> logits_, encoder_output_, loss_, loss_scale_, training_result_;
     std::vector<unsigned> dropout_seed_;
+    std::vector<float> activation_ranges_;  // sites x replicas
     std::vector<int> decode_input_ids_, decode_attention_mask_, decode_tokens_, decode_parents_;
     std::vector<float> decode_logits_;
 };

@@ -19,6 +19,12 @@ AttentionWeights addAttention(Parameters& params, const T5Config& c, const std::
     return w;
 }
 
+// "encoder.block.3": the Hugging Face prefix of the block's modules.
+std::string modulePrefix(const BlockWeights& w) {
+    const std::string& norm = w.self_norm->name;  // "<prefix>.layer.0.layer_norm.weight"
+    return norm.substr(0, norm.find(".layer.0."));
+}
+
 // The heads of this replica's shard.
 AttentionShape attentionShape(const T5Config& c, const BlockShape& s, std::size_t q_len, std::size_t k_len) {
     return AttentionShape{s.batch, q_len, k_len, c.heads / s.groups->tp(), c.d_kv};
@@ -70,31 +76,50 @@ BlockSaved replayOf(const BlockSaved& saved) {
 poplar::Tensor block(poplar::Graph& graph, const T5Config& c, const BlockWeights& w, const BlockShape& s,
                      const BlockContext& context, const poplar::Tensor& x, poplar::program::Sequence& prog,
                      const std::string& name, BlockSaved& saved, Dropout* dropout) {
+    const std::string module = modulePrefix(w);
+    auto range = [&](const std::string& site, const poplar::Tensor& t) {
+        if (s.ranges) s.ranges->record(graph, s.stage, module + site, t, prog);
+    };
     const poplar::Tensor normed = layerNorm(graph, *w.self_norm, x, c.eps, prog, name + "/self_norm", saved.self_norm);
     const ReplicaGroups& groups = *s.groups;
     const poplar::Tensor self_out = attention(graph, w.self, attentionShape(c, s, s.len, s.len), normed, normed,
                                               context.self_bias, prog, name + "/self", saved.self, dropout);
     groups.sumOverShards(self_out, prog, name + "/self/sum_shards");
+    range(".layer.0.SelfAttention", self_out);
     const Precision& precision = groups.plan().precision;
     poplar::Tensor h = residualAdd(graph, precision, x,
                                    dropoutForward(dropout, self_out, prog, name + "/self_dropout", saved.self_out), prog,
                                    name + "/self_residual");
+    range(".layer.0", h);
     if (w.cross_norm) {
         const poplar::Tensor q_in = layerNorm(graph, *w.cross_norm, h, c.eps, prog, name + "/cross_norm", saved.cross_norm);
         const poplar::Tensor cross_out =
             attention(graph, w.cross, attentionShape(c, s, s.len, s.enc_len), q_in, context.encoder_output,
                       context.cross_bias, prog, name + "/cross", saved.cross, dropout);
         groups.sumOverShards(cross_out, prog, name + "/cross/sum_shards");
+        range(".layer.1.EncDecAttention", cross_out);
         h = residualAdd(graph, precision, h,
                         dropoutForward(dropout, cross_out, prog, name + "/cross_dropout", saved.cross_out), prog,
                         name + "/cross_residual");
+        range(".layer.1", h);
     }
     const poplar::Tensor ff_in = layerNorm(graph, *w.ff_norm, h, c.eps, prog, name + "/ff_norm", saved.ff_norm);
     const poplar::Tensor ff_out =
         feedForward(graph, c.feed_forward, precision.mitigations, w.ff, ff_in, prog, name + "/ff", saved.ff, dropout);
     groups.sumOverShards(ff_out, prog, name + "/ff/sum_shards");
-    return residualAdd(graph, precision, h, dropoutForward(dropout, ff_out, prog, name + "/ff_dropout", saved.ff_out),
-                       prog, name + "/ff_residual");
+    const std::string ff = ".layer." + std::string(w.cross_norm ? "2" : "1");
+    if (c.feed_forward == FeedForward::GatedGelu) {
+        range(ff + ".DenseReluDense.wi_0", saved.ff.pre);
+        range(ff + ".DenseReluDense.wi_1", saved.ff.linear);
+    } else {
+        range(ff + ".DenseReluDense.wi", saved.ff.pre);  // after the relu
+    }
+    range(ff + ".DenseReluDense.wo", ff_out);
+    const poplar::Tensor out = residualAdd(
+        graph, precision, h, dropoutForward(dropout, ff_out, prog, name + "/ff_dropout", saved.ff_out), prog,
+        name + "/ff_residual");
+    range(ff, out);
+    return out;
 }
 
 BlockGradients blockBackward(poplar::Graph& graph, const T5Config& c, const BlockWeights& w, const BlockShape& s,

@@ -9,6 +9,7 @@
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
 
+#include "t5/activation_ranges.h"
 #include "t5/attention.h"
 #include "t5/feed_forward.h"
 #include "t5/layer_norm.h"
@@ -38,6 +39,8 @@ std::vector<const Parameter*> parametersOf(const BlockWeights& w);
 struct BlockShape {
     std::size_t batch = 0, len = 0, enc_len = 0;  // enc_len: the encoder's length (decoder blocks)
     const ReplicaGroups* groups = nullptr;        // the shards' all-reduces (heads and d_ff are this rank's)
+    ActivationRanges* ranges = nullptr;           // when set, the forward pass records its layers' ranges
+    std::size_t stage = 0;                        // the block's stage (where ranges records)
 };
 
 // What a block attends with: the self-attention bias (positions and masks) and, in the decoder, the encoder's

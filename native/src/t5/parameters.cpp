@@ -23,12 +23,12 @@ const Parameter& Parameters::add(const std::string& name, const std::vector<std:
     poplar::Graph& graph = stages_.graph(stage);
     p.weight = graph.addVariable(type_, shape, poplar::VariableMappingMethod::LINEAR, name);
     if (with_gradients_)
-        p.gradient = graph.addVariable(type_, shape, poplar::VariableMappingMethod::LINEAR, name + "/gradient");
+        p.gradient = graph.addVariable(poplar::FLOAT, shape, poplar::VariableMappingMethod::LINEAR, name + "/gradient");
     if (streamed_) {
         // the host reaches them through the remote buffers (Engine::copyToRemoteBuffer)
         p.remote_weight = graph.addRemoteBuffer(weightHandle(name), type_, p.weight.numElements());
         if (with_gradients_)
-            p.remote_gradient = graph.addRemoteBuffer(gradientHandle(name), type_, p.gradient.numElements());
+            p.remote_gradient = graph.addRemoteBuffer(gradientHandle(name), poplar::FLOAT, p.gradient.numElements());
     } else {
         graph.createHostWrite(weightHandle(name), p.weight);
         graph.createHostRead(weightHandle(name), p.weight);

@@ -53,15 +53,16 @@ void storeGradients(const std::vector<const Parameter*>& params, poplar::program
 class Parameters {
 public:
     // tp: the tensor-parallel ranks a split parameter is divided among. streamed: phased execution (above).
-    // with_gradients: each weight has its gradient (not for inference). type: the weights' and gradients' (FLOAT or
-    // HALF, precision.h).
+    // with_gradients: each weight has its gradient (not for inference). type: the weights' (FLOAT or HALF,
+    // precision.h); the gradients are FLOAT whatever it is: they accumulate a step's micro-batches, whose small
+    // contributions HALF would lose.
     explicit Parameters(Stages& stages, std::size_t tp = 1, bool streamed = false, bool with_gradients = true,
                         poplar::Type type = poplar::FLOAT)
         : stages_(stages), tp_(tp), streamed_(streamed), with_gradients_(with_gradients), type_(type) {}
 
     poplar::Type type() const { return type_; }
 
-    // A weight of type() and its gradient (when the parameters have them), spread over the tiles of `stage`. split_dim >= 0 splits that dimension into
+    // A weight of type() and its FLOAT gradient (when the parameters have them), spread over the tiles of `stage`. split_dim >= 0 splits that dimension into
     // tp shards of ceil(extent / tp) (with one rank, nothing is split).
     const Parameter& add(const std::string& name, const std::vector<std::size_t>& shape, int split_dim = -1,
                          std::size_t stage = 0);

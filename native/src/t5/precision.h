@@ -40,6 +40,8 @@ struct Precision {
     // Every program raises on the first overflow or NaN (poplar::FloatingPointBehaviour's oflo and inv).
     bool detect_overflow = false;
     HalfMitigations mitigations;  // HALF only
+    // The forward program also sends its activations' largest |value| per module (activation_ranges.h).
+    bool activation_ranges = false;
 
     poplar::Type type() const { return half ? poplar::HALF : poplar::FLOAT; }
     // The residual stream's type.

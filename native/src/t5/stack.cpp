@@ -85,8 +85,9 @@ const BlockContext& Stack::contextOn(std::size_t stage, SegmentChain& chain) {
 }
 
 Staged Stack::forward(const Staged& embedded, const Staged& mask_bias, const Staged& encoder_output,
-                      SegmentChain& chain, Dropout* dropout) {
+                      SegmentChain& chain, Dropout* dropout, ActivationRanges* ranges) {
     dropout_ = dropout;
+    shape_.ranges = ranges;
     // the embedding's dropout and the attention biases are made on block 0's stage, beside its position bias (the
     // lookups were made before the other stages' work)
     const std::size_t first = block_stages_.front();
@@ -96,6 +97,7 @@ Staged Stack::forward(const Staged& embedded, const Staged& mask_bias, const Sta
     x.tensor = dropoutForward(dropout, x.tensor, prog, name_ + "/embed_dropout", embed_dropout_);
     const Precision& precision = shape_.groups->plan().precision;
     x.tensor = residualStream(graph, precision, x.tensor, prog, name_ + "/residual_stream");
+    if (ranges) ranges->record(graph, first, name_ + ".embed_tokens", x.tensor, prog);
     const poplar::Tensor mask = stages_.to(mask_bias, first, chain, name_ + "/mask_bias_received").tensor;
     const poplar::Tensor bias = position_bias_->forward(prog).expand({0});  // [1, heads, len, len]
     BlockContext context;
@@ -126,6 +128,7 @@ Staged Stack::forward(const Staged& embedded, const Staged& mask_bias, const Sta
         inputs_[i] = x.tensor;
         const BlockContext& here = contextOn(stage, chain);
         fetch(parametersOf(blocks_[i]), chain.on(stage));
+        shape_.stage = stage;
         x.tensor = block(stages_.graph(stage), config_, blocks_[i], shape_, here, x.tensor, chain.on(stage), name,
                          saved_[i], dropout);
     }
@@ -137,6 +140,8 @@ Staged Stack::forward(const Staged& embedded, const Staged& mask_bias, const Sta
                               layerNorm(stages_.graph(last), *final_norm_, x.tensor, config_.eps, end,
                                         name_ + "/final_norm", final_saved_),
                               end, name_ + "/final_dropout", final_dropout_);
+    if (ranges) ranges->record(stages_.graph(last), last, name_ + ".final_layer_norm", x.tensor, end);
+    shape_.ranges = nullptr;  // a recomputation or another pass records nothing
     return x;
 }
 
@@ -156,7 +161,7 @@ Stack::Gradients Stack::backward(const Staged& d_out, SegmentChain& chain) {
     // with the residual's gradient to block 0's stage
     const std::size_t heads = config_.heads / shape_.groups->tp();  // this rank's
     const std::size_t top = block_stages_.back();
-    Staged d_bias{stages_.graph(top).addVariable(embedding_.weight.elementType(), {heads, shape_.len, shape_.len},
+    Staged d_bias{stages_.graph(top).addVariable(poplar::FLOAT, {heads, shape_.len, shape_.len},
                                                  poplar::VariableMappingMethod::LINEAR, name_ + "/d_position_bias"),
                   top};
     popops::zero(stages_.graph(top), d_bias.tensor, chain.on(top), name_ + "/d_position_bias_zero");
@@ -205,7 +210,8 @@ void Stack::embedBackward(const Staged& d_embedded, SegmentChain& chain) {
     // an id another rank holds adds nothing to this rank's rows
     if (owned_.valid()) popops::mulInPlace(graph, d_x, owned_, prog, name_ + "/d_embed_owned");
     fetchGradient(embedding_, prog);
-    popops::multiUpdateAdd(graph, embedding_.gradient, d_x.reshape({d_x.dim(0), 1, config_.d_model}), ids_, one_,
+    const poplar::Tensor rows = asFloat(graph, d_x, prog, name_ + "/d_embedding_float");  // the gradient's type
+    popops::multiUpdateAdd(graph, embedding_.gradient, rows.reshape({rows.dim(0), 1, config_.d_model}), ids_, one_,
                            {0}, {1}, prog, popops::SlicePlan(), {}, name_ + "/embed_gradient");
     storeGradient(embedding_, prog);
 }

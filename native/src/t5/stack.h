@@ -53,8 +53,9 @@ public:
     // x: embed's output. mask_bias: the encoder's additive mask [batch, 1, 1, enc_len]. encoder_output:
     // [batch * enc_len, d_model] (decoder). Returns [batch * len, d_model], on the last block's stage. dropout
     // (training) drops the embedding's output and the final layer norm's, besides the blocks' sites.
+    // ranges (when given) records the embedding's, every layer's and the final norm's largest |value|.
     Staged forward(const Staged& x, const Staged& mask_bias, const Staged& encoder_output, SegmentChain& chain,
-                   Dropout* dropout = nullptr);
+                   Dropout* dropout = nullptr, ActivationRanges* ranges = nullptr);
 
     // Adds the gradients of the blocks, the position bias and the final norm for the last forward built.
     struct Gradients {

@@ -37,7 +37,8 @@ struct T5Program::ProgramSet {
     std::vector<poplar::Tensor> scheduled_seeds;
     // DataStream has no default constructor in the SDK: set while the graph is built.
     std::optional<poplar::DataStream> input_ids_in, mask_in, decoder_ids_in, labels_in, loss_scale_in, seed_in;
-    std::optional<poplar::DataStream> loss_out, logits_out, encoder_out, training_result_out;
+    std::optional<poplar::DataStream> loss_out, logits_out, encoder_out, training_result_out, ranges_out;
+    std::unique_ptr<ActivationRanges> ranges;  // the forward program's, when the plan asks for them
     poplar::Tensor input_ids, mask, decoder_ids, labels, loss_scale, dropout_seed;
 };
 
@@ -131,6 +132,7 @@ void T5Program::addProgramSet(const ProgramShape& shape) {
         programs[kZeroGradients] = zero_gradients_;
         programs[kOptimizerStep] = optimizer_step_;
     }
+    if (plan().precision.activation_ranges) set.ranges = std::make_unique<ActivationRanges>(groups_);
     programs[kForward] = step(set, false, true);
     if (plan().trains) {
         programs[kForwardBackward] = step(set, true, false);
@@ -157,18 +159,24 @@ const BatchShape& T5Program::shape(std::size_t set) const { return sets_.at(set)
 const DecodeShape& T5Program::decodeShape(std::size_t set) const { return sets_.at(set)->shape.decode; }
 const Dropout* T5Program::dropout(std::size_t set) const { return sets_.at(set)->dropout.get(); }
 
+const std::vector<std::string>& T5Program::activationSites(std::size_t set) const {
+    static const std::vector<std::string> none;
+    const auto& ranges = sets_.at(set)->ranges;
+    return ranges ? ranges->sites() : none;
+}
+
 bool T5Program::inStreamingMemory(const std::string& handle) const {
     if (AdamW::isMomentHandle(handle)) return adamw_ && adamw_->streamsMoments();
     return plan().stream_weights;
 }
 
 poplar::Type T5Program::stateType(const std::string& handle) const {
-    return AdamW::isMomentHandle(handle) ? poplar::FLOAT : params_.type();
+    return handle.rfind(Parameters::weightHandle(""), 0) == 0 ? params_.type() : poplar::FLOAT;
 }
 
 poplar::program::Sequence T5Program::step(ProgramSet& set, bool with_gradient, bool send_outputs) {
     SegmentChain chain;
-    microBatch(set, chain, chain, PassKind{with_gradient, true, true, send_outputs},
+    microBatch(set, chain, chain, PassKind{with_gradient, true, true, send_outputs, !with_gradient && set.ranges},
                with_gradient ? set.dropout.get() : nullptr);
     return chain.all();
 }
@@ -264,8 +272,9 @@ CrossEntropy T5Program::microBatch(ProgramSet& set, SegmentChain& forward, Segme
     // both stacks' tokens are looked up first, on the embeddings' stage, so a pass crosses the stages in order
     const Staged encoder_in = set.encoder->embed(row_ids(set.input_ids, "input_ids_u32"), forward);
     const Staged decoder_in = set.decoder->embed(row_ids(set.decoder_ids, "decoder_ids_u32"), forward);
-    const Staged encoded = set.encoder->forward(encoder_in, mask_bias, Staged{}, forward, dropout);
-    const Staged decoded = set.decoder->forward(decoder_in, mask_bias, encoded, forward, dropout);
+    ActivationRanges* ranges = kind.send_ranges ? set.ranges.get() : nullptr;
+    const Staged encoded = set.encoder->forward(encoder_in, mask_bias, Staged{}, forward, dropout, ranges);
+    const Staged decoded = set.decoder->forward(decoder_in, mask_bias, encoded, forward, dropout, ranges);
 
     poplar::Graph& head = stages_.graph(head_stage_);
     const poplar::Tensor y = stages_.to(decoded, head_stage_, forward, "lm_head/input_received").tensor;
@@ -280,6 +289,11 @@ CrossEntropy T5Program::microBatch(ProgramSet& set, SegmentChain& forward, Segme
         prog.add(Copy(logits, *set.logits_out));
         poplar::program::Sequence& at = forward.on(encoded.stage);
         at.add(Copy(asFloat(stages_.graph(encoded.stage), encoded.tensor, at, "encoder_output_float"), *set.encoder_out));
+    }
+    if (ranges) {
+        set.ranges_out.emplace(graph_.addDeviceToHostFIFO(streamHandle(streams::kActivationRanges, set.index),
+                                                          poplar::FLOAT, ranges->sites().size()));
+        ranges->send(stages_, forward, *set.ranges_out);
     }
     if (kind.with_gradient) {
         // the loss scale multiplies every gradient (fp16 training keeps small gradients representable)

@@ -20,6 +20,7 @@
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
 
+#include "t5/activation_ranges.h"
 #include "t5/adamw.h"
 #include "t5/cached_decoding.h"
 #include "t5/cross_entropy.h"
@@ -103,11 +104,13 @@ public:
     const DecodeShape& decodeShape(std::size_t set = 0) const;
     // A set's training passes' dropout: forward_backward's sites, then the training step's; null when it has none.
     const Dropout* dropout(std::size_t set = 0) const;
+    // The modules whose ranges a set's forward program sends (stream kActivationRanges), when the plan asks for them.
+    const std::vector<std::string>& activationSites(std::size_t set = 0) const;
     // Whether a host handle (a parameter's weight or gradient, a moment) names a remote buffer (streaming memory:
     // Engine::copyToRemoteBuffer) rather than a variable (Engine::writeTensor).
     bool inStreamingMemory(const std::string& handle) const;
-    // The element type of the state tensor a host handle names: the moments are FLOAT, the weights and gradients
-    // of the plan's precision.
+    // The element type of the state tensor a host handle names: the weights' is the plan's precision, the
+    // gradients and moments are FLOAT.
     poplar::Type stateType(const std::string& handle) const;
     // Whether the optimizer step reads a rounding seed (streams::kRoundingSeed).
     bool roundsStochastically() const { return adamw_ && adamw_->roundsStochastically(); }
@@ -119,6 +122,7 @@ private:
         bool mean_gradient = true;   // the gradients of the mean loss (else of the total)
         bool send_loss = false;      // send the mean loss
         bool send_outputs = false;   // send the logits and the encoder's output
+        bool send_ranges = false;    // record and send the activations' ranges (activation_ranges.h)
     };
     struct ProgramSet;
     void addProgramSet(const ProgramShape& shape);

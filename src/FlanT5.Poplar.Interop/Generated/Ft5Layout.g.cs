@@ -94,6 +94,7 @@ internal static class Ft5Layout
             new("stochastic_rounding", Offset: 64, Size: 4),
             new("detect_overflow", Offset: 68, Size: 4),
             new("fp16_mitigations", Offset: 72, Size: 4),
+            new("activation_ranges", Offset: 76, Size: 4),
         ]),
         new("ft5_param_info", typeof(ft5_param_info), Size: 112, Alignment: 8,
         [

@@ -342,7 +342,23 @@ internal static unsafe partial class Ft5Native
     /// The program sets the session's engine holds: one per declared shape and bucket it ran, all in one T5 graph over one
     /// copy of the weights, counting the one built at creation for the smallest shape (it gives the parameter list).
     /// Since ABI 1.2.
+    /// With plan-&gt;activation_ranges: the largest |activation| of each module in the last ft5_session_forward (over
+    /// every row of the batch as it ran, padding included, and every replica), in fp32, against which fp16's 65504 is the
+    /// limit. Writes min(capacity, count) values; *out_count: the number of modules (0 before a forward). Since ABI 2.3.
     /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_session_activation_ranges([NativeTypeName("const ft5_session *")] ft5_session* session, float* out_max, [NativeTypeName("uint32_t")] uint capacity, [NativeTypeName("uint32_t *")] uint* out_count);
+
+    /// <summary>
+    /// The Hugging Face module of activation range `index` ("encoder.block.1.layer.1.DenseReluDense.wo": that
+    /// projection's output; "encoder.block.1.layer.1": the residual stream after the layer). UTF-8, owned by the
+    /// session, valid while it lives. Since ABI 2.3.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial ft5_status ft5_session_activation_site([NativeTypeName("const ft5_session *")] ft5_session* session, [NativeTypeName("uint32_t")] uint index, [NativeTypeName("const char **")] byte** out_name);
+
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial ft5_status ft5_session_programs_built([NativeTypeName("const ft5_session *")] ft5_session* session, [NativeTypeName("uint32_t *")] uint* out_count);
@@ -496,6 +512,14 @@ internal static unsafe partial class Ft5Native
         /// <inheritdoc cref="Ft5Native.ft5_session_prepare"/>
         public static void ft5_session_prepare(ft5_session* session, ft5_program_shape* shapes, nuint count)
             => Ft5Status.Check(Ft5Native.ft5_session_prepare(session, shapes, count), "ft5_session_prepare");
+
+        /// <inheritdoc cref="Ft5Native.ft5_session_activation_ranges"/>
+        public static void ft5_session_activation_ranges(ft5_session* session, float* out_max, uint capacity, uint* out_count)
+            => Ft5Status.Check(Ft5Native.ft5_session_activation_ranges(session, out_max, capacity, out_count), "ft5_session_activation_ranges");
+
+        /// <inheritdoc cref="Ft5Native.ft5_session_activation_site"/>
+        public static void ft5_session_activation_site(ft5_session* session, uint index, byte** out_name)
+            => Ft5Status.Check(Ft5Native.ft5_session_activation_site(session, index, out_name), "ft5_session_activation_site");
 
         /// <inheritdoc cref="Ft5Native.ft5_session_programs_built"/>
         public static void ft5_session_programs_built(ft5_session* session, uint* out_count)
@@ -947,6 +971,14 @@ internal unsafe partial struct ft5_plan_desc
     /// <summary>ft5_fp16_mitigation bits (ABI 2.3); 0: none.</summary>
     [NativeTypeName("uint32_t")]
     public uint fp16_mitigations;
+
+    /// <summary>
+    /// 1 (ABI 2.3): each ft5_session_forward also measures the largest |activation| of every module (the embeddings,
+    /// each attention and feed-forward projection's output, the residual stream after each layer, the final norms):
+    /// ft5_session_activation_ranges.
+    /// </summary>
+    [NativeTypeName("int32_t")]
+    public int activation_ranges;
 }
 
 internal partial struct ft5_session

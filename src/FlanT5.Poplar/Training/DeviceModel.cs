@@ -38,6 +38,8 @@ public sealed record DeviceModelOptions
     public bool DetectOverflow { get; init; }
     /// <summary>fp16 mitigations (model.fp16); a weights-only session's only: a session that trains runs without them.</summary>
     public HalfMitigations Fp16Mitigations { get; init; }
+    /// <summary>Each forward also measures every module's largest |activation| (T5Session.ActivationRanges).</summary>
+    public bool ActivationRanges { get; init; }
 
     public static DeviceModelOptions From(RunConfig config) => new()
     {
@@ -114,6 +116,7 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 DetectOverflow = options.DetectOverflow,
                 // the mitigations change the forward pass of sessions that only run it (training runs as the reference did)
                 Fp16Mitigations = options.WeightsOnly ? options.Fp16Mitigations : HalfMitigations.None,
+                ActivationRanges = options.ActivationRanges,
             };
             var session = T5Session.Create(device, description, plan);
             try

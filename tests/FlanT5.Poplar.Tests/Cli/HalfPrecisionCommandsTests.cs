@@ -99,6 +99,30 @@ public sealed class HalfPrecisionCommandsTests
     }
 
     [Test]
+    public void ActivationsTabulatesAndPlotsEveryModuleAndMarksTheOneThatPassesTheHalfRange()
+    {
+        var plot = Path.Combine(_dir, "activations.png");
+        var (code, output, error) = Run("activations", "--model", Fixture("flan-t5-tiny-overflow"), "--prompt", Prompt,
+            "--plot", plot, "--threads", "2");
+        Assert.That(code, Is.Zero, output + error);
+        var lines = output.Split('\n');
+        var wo = lines.Single(l => l.StartsWith("encoder.block.1.layer.1.DenseReluDense.wo ", StringComparison.Ordinal));
+        Assert.That(wo, Does.EndWith("overflows fp16"));
+        Assert.That(lines.Count(l => l.EndsWith("overflows fp16", StringComparison.Ordinal)), Is.EqualTo(2),
+            "the projection and the residual stream it feeds");
+        Assert.That(lines.Count(l => l.StartsWith("decoder.block.", StringComparison.Ordinal)), Is.EqualTo(16));
+        Assert.That(output, Does.Contain("largest: encoder.block.1.layer.1"));
+        var png = File.ReadAllBytes(plot);
+        Assert.That(png.Take(4), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }));
+
+        // A model that fits: in fp16 no module reaches the limit.
+        (code, output, error) = Run("activations", "--model", Fixture("flan-t5-tiny"), "--precision", "fp16", "--prompt", Prompt,
+            "--threads", "2");
+        Assert.That(code, Is.Zero, output + error);
+        Assert.That(output, Does.Contain("0 of 32 modules reach it"));
+    }
+
+    [Test]
     public void TheFp16SafePresetHoldsTheMeasuredSetAndRunsInHalfPrecision()
     {
         var config = RunConfigLoader.Load(null, "fp16-safe", [], RepositoryRoot.Path).Config;
