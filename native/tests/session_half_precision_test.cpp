@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 #include "parity_bounds.h"
@@ -457,4 +458,82 @@ TEST(ActivationRanges, AModelThatFitsStaysFarBelowTheHalfRange) {
         EXPECT_GT(value, 0.0f) << site;
         EXPECT_LT(value, 1000.0f) << site;
     }
+}
+
+namespace {
+
+const Numerics kHalfMaster{FT5_DTYPE_F16, 0, 0, 0, 0, 1};
+
+// x rounded to the nearest normal half (ties to even): what the device rounds the master into.
+float nearest_half(float x) {
+    int k = 0;
+    std::frexp(x, &k);  // |x| in [2^(k-1), 2^k)
+    const float ulp = std::ldexp(1.0f, k - 1 - 10);
+    return std::nearbyint(x / ulp) * ulp;
+}
+
+}  // namespace
+
+// Updates of a quarter ulp: rounding each into the fp16 weight loses every one; a master copy keeps their sum and
+// the weight moves once the sum passes half an ulp.
+TEST(HalfPrecisionMasterWeights, AFloat32MasterCopyKeepsTheUpdatesRoundingToNearestLoses) {
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const OwnedBatch b = reference_batch(ref);
+    const std::string name = "encoder.block.0.layer.1.DenseReluDense.wo.weight";
+    const float lr = 0x1p-16f;
+    const int steps = 8;
+    std::vector<float> before, nearest, master;
+    {
+        const auto fx = session("flan-t5-tiny", kHalf);
+        before = fx->read(name, FT5_SLOT_WEIGHT);
+        for (int step = 1; step <= steps; ++step) train_step(*fx, b, uint64_t(step), lr);
+        nearest = fx->read(name, FT5_SLOT_WEIGHT);
+    }
+    {
+        const auto fx = session("flan-t5-tiny", kHalfMaster);
+        for (int step = 1; step <= steps; ++step) train_step(*fx, b, uint64_t(step), lr);
+        master = fx->read(name, FT5_SLOT_WEIGHT);
+    }
+    std::size_t big = 0, nearest_moved = 0, master_moved = 0, master_off_halves = 0, weight_moved = 0;
+    for (std::size_t i = 0; i < before.size(); ++i) {
+        if (std::abs(before[i]) < 0x1p-4f || std::abs(before[i]) >= 0x1p-2f) continue;  // ulps 2^-14 .. 2^-12
+        ++big;
+        nearest_moved += nearest[i] != before[i];
+        master_moved += master[i] != before[i];
+        weight_moved += nearest_half(master[i]) != before[i];
+        // the slot reads the master: fp32 values no half holds (a normal half has 10 mantissa bits, fp32 23)
+        uint32_t bits = 0;
+        std::memcpy(&bits, &master[i], sizeof bits);
+        master_off_halves += (bits & 0x1fffu) != 0;
+    }
+    std::printf("of %zu weights with 2^-4 <= |w| < 2^-2, after %d updates of 2^-16: %zu fp16 weights moved rounding each "
+                "update to nearest; with an fp32 master %zu masters moved (%zu between halves) and %zu fp16 weights\n",
+                big, steps, nearest_moved, master_moved, master_off_halves, weight_moved);
+    ASSERT_GT(big, before.size() / 10);
+    EXPECT_EQ(nearest_moved, 0u);
+    EXPECT_GT(master_moved, big * 9 / 10);
+    // 8 updates of 2^-16 reach half an ulp (2^-13) for weights below 2^-2 whose update kept one sign
+    EXPECT_GT(weight_moved, big / 4);
+    EXPECT_GT(master_off_halves, big / 2);
+}
+
+TEST(HalfPrecisionMasterWeights, AResumedRunWithMasterWeightsIsTheStraightOneBitForBit) {
+    const SafetensorsFile ref(fixture_path("flan-t5-tiny", "reference_forward_backward.safetensors"));
+    const OwnedBatch b = reference_batch(ref);
+    const float lr = 1e-3f;
+    const auto straight = session("flan-t5-tiny", kHalfMaster);
+    for (uint64_t step = 1; step <= 4; ++step) train_step(*straight, b, step, lr);
+    const auto first = session("flan-t5-tiny", kHalfMaster);
+    for (uint64_t step = 1; step <= 2; ++step) train_step(*first, b, step, lr);
+    const auto resumed = session("flan-t5-tiny", kHalfMaster);
+    for (const auto& name : first->param_names())
+        for (const ft5_param_slot slot : {FT5_SLOT_WEIGHT, FT5_SLOT_ADAM_M, FT5_SLOT_ADAM_V}) {
+            const auto values = first->read(name, slot);
+            ASSERT_EQ(ft5_session_param_write(resumed->session, resumed->index(name), slot, values.data(),
+                                              values.size()),
+                      FT5_OK);
+        }
+    for (uint64_t step = 3; step <= 4; ++step) train_step(*resumed, b, step, lr);
+    for (const auto& name : straight->param_names())
+        ASSERT_EQ(resumed->read(name, FT5_SLOT_WEIGHT), straight->read(name, FT5_SLOT_WEIGHT)) << name;
 }

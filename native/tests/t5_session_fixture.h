@@ -41,6 +41,7 @@ struct Numerics {
     int32_t detect_overflow = 0;
     uint32_t fp16_mitigations = 0;  // ft5_fp16_mitigation bits (a weights-only session)
     int32_t activation_ranges = 0;
+    int32_t master_weights = 0;
 };
 
 struct SessionFixture {
@@ -107,6 +108,7 @@ struct SessionFixture {
         plan.detect_overflow = numerics.detect_overflow;
         plan.fp16_mitigations = numerics.fp16_mitigations;
         plan.activation_ranges = numerics.activation_ranges;
+        plan.master_weights = numerics.master_weights;
         EXPECT_EQ(ft5_session_create(device, &desc, &plan, &session), FT5_OK) << ft5_last_error();
         for (const auto& name_ : param_names()) {
             const auto w = weights.at(name_).f32();

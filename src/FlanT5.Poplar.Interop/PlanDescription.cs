@@ -23,6 +23,7 @@ public sealed record PlanDescription
         DetectOverflow = d.detect_overflow != 0;
         Fp16Mitigations = (HalfMitigations)d.fp16_mitigations;
         ActivationRanges = d.activation_ranges != 0;
+        MasterWeights = d.master_weights != 0;
     }
 
     public int TensorParallel { get; init; }
@@ -76,6 +77,10 @@ public sealed record PlanDescription
     /// <summary>Each forward also measures every module's largest |activation| (<see cref="T5Session.ActivationRanges"/>).</summary>
     public bool ActivationRanges { get; init; }
 
+    /// <summary>Float16 training: AdamW updates an fp32 master copy of every weight and rounds it to nearest into the
+    /// fp16 weight; the weight slot reads the master and writes both. Not with <see cref="StochasticRounding"/>.</summary>
+    public bool MasterWeights { get; init; }
+
     /// <summary>The descriptor without the per-stage arrays; the caller pins those (see <see cref="StageArray"/>).</summary>
     internal unsafe ft5_plan_desc ToNative()
     {
@@ -96,6 +101,7 @@ public sealed record PlanDescription
         d.detect_overflow = DetectOverflow ? 1 : 0;
         d.fp16_mitigations = (uint)Fp16Mitigations;
         d.activation_ranges = ActivationRanges ? 1 : 0;
+        d.master_weights = MasterWeights ? 1 : 0;
         return d;
     }
 

@@ -349,6 +349,10 @@ typedef struct ft5_plan_desc {
      *  each attention and feed-forward projection's output, the residual stream after each layer, the final norms):
      *  ft5_session_activation_ranges. */
     int32_t activation_ranges;
+    /** 1 (fp16, training; ABI 2.3): AdamW updates an fp32 master copy of every weight, held where the moments are,
+     *  and rounds it to nearest into the fp16 weight; the weight slot then reads the master and writes both. Not with
+     *  stochastic_rounding. */
+    int32_t master_weights;
 } ft5_plan_desc;
 
 /** Defaults: one IPU (tp 1, pp 1, replicas 1), GPipe, no recomputation, everything on chip, trainable

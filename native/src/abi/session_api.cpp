@@ -86,6 +86,17 @@ ft5::session::Placement check_plan(const ft5_plan_desc& p, const ft5::session::M
     if (p.stochastic_rounding != 0 && p.stochastic_rounding != 1) {
         invalid_argument("plan->stochastic_rounding is " + std::to_string(p.stochastic_rounding) + "; expected 0 or 1");
     }
+    if (p.master_weights != 0 && p.master_weights != 1) {
+        invalid_argument("plan->master_weights is " + std::to_string(p.master_weights) + "; expected 0 or 1");
+    }
+    if (p.master_weights == 1 && p.precision != FT5_DTYPE_F16) {
+        invalid_argument("plan->master_weights is 1 with precision f32; the master copy is of fp16 weights (precision "
+                         "FT5_DTYPE_F16)");
+    }
+    if (p.master_weights == 1 && p.stochastic_rounding == 1) {
+        invalid_argument("plan->master_weights and plan->stochastic_rounding are both 1: the master copy keeps the "
+                         "update exactly in fp32 and rounds to nearest; choose one");
+    }
     if (p.activation_ranges != 0 && p.activation_ranges != 1) {
         invalid_argument("plan->activation_ranges is " + std::to_string(p.activation_ranges) + "; expected 0 or 1");
     }
@@ -305,6 +316,7 @@ ft5_status ft5_session_create(ft5_device* device, const ft5_model_desc* model, c
     parallel.precision.stochastic_rounding = p.stochastic_rounding == 1;
     parallel.precision.detect_overflow = p.detect_overflow == 1;
     parallel.precision.activation_ranges = p.activation_ranges == 1;
+    parallel.precision.master_weights = p.master_weights == 1;
     auto& mitigations = parallel.precision.mitigations;
     mitigations.wo_in_float = (p.fp16_mitigations & FT5_FP16_WO_FP32) != 0;
     mitigations.wo_scaled = (p.fp16_mitigations & FT5_FP16_WO_SCALED) != 0;

@@ -122,8 +122,11 @@ std::optional<std::size_t> BuilderSession::find(const std::string& name) const {
 
 std::vector<std::string> BuilderSession::state_handles(const std::string& name) const {
     if (weights_only()) return {t5::Parameters::weightHandle(name)};
-    return {t5::Parameters::weightHandle(name), t5::Parameters::gradientHandle(name),
-            t5::AdamW::firstMomentHandle(name), t5::AdamW::secondMomentHandle(name)};
+    std::vector<std::string> handles{t5::Parameters::weightHandle(name), t5::Parameters::gradientHandle(name),
+                                     t5::AdamW::firstMomentHandle(name), t5::AdamW::secondMomentHandle(name)};
+    // the master copy is state of its own (moved with the weight, which stands for it, and held where the moments are)
+    if (plan_.precision.half && plan_.precision.master_weights) handles.push_back(t5::AdamW::masterHandle(name));
+    return handles;
 }
 
 std::vector<uint32_t> BuilderSession::local_ipus(std::size_t stage) const {

@@ -90,7 +90,25 @@ void SessionEngine::run(std::size_t set, t5::T5Program::Index index) {
     traffic_.streaming_bytes += uint64_t(std::llround(run.remote_bytes * double(host_.replicas())));
 }
 
+bool SessionEngine::master_of(const std::string& handle) const {
+    return program_->keepsMasterWeights() && handle.rfind(t5::Parameters::weightHandle(""), 0) == 0;
+}
+
 std::vector<float> SessionEngine::read_replicas(const t5::Parameter& p, const std::string& handle) {
+    // a weight with a master copy is its master: the exact state the training left
+    if (master_of(handle)) return read_tensor(p, t5::AdamW::masterHandle(p.name));
+    return read_tensor(p, handle);
+}
+
+void SessionEngine::write_replicas(const std::string& handle, const std::vector<float>& blocks) {
+    // the HALF weight takes the values rounded to nearest (as the update rounds the master), refusing any past its
+    // range before anything is written, and the master the values themselves
+    write_tensor(handle, blocks);
+    if (master_of(handle))
+        write_tensor(t5::AdamW::masterHandle(handle.substr(t5::Parameters::weightHandle("").size())), blocks);
+}
+
+std::vector<float> SessionEngine::read_tensor(const t5::Parameter& p, const std::string& handle) {
     const std::size_t n = t5::shardElements(p);
     const bool half = program_->stateType(handle) == poplar::HALF;
     // a HALF tensor's host buffer holds the device's halves (2 bytes each)
@@ -109,7 +127,7 @@ std::vector<float> SessionEngine::read_replicas(const t5::Parameter& p, const st
     return blocks;
 }
 
-void SessionEngine::write_replicas(const std::string& handle, const std::vector<float>& blocks) {
+void SessionEngine::write_tensor(const std::string& handle, const std::vector<float>& blocks) {
     const bool half = program_->stateType(handle) == poplar::HALF;
     std::vector<std::uint16_t> halves(half ? blocks.size() : 0);
     if (half) {
@@ -145,8 +163,9 @@ void SessionEngine::zero_streaming_state() {
         if (plan_.trains)
             handles.insert(handles.end(), {t5::Parameters::gradientHandle(p.name), t5::AdamW::firstMomentHandle(p.name),
                                            t5::AdamW::secondMomentHandle(p.name)});
+        if (program_->keepsMasterWeights()) handles.push_back(t5::AdamW::masterHandle(p.name));
         for (const std::string& handle : handles)
-            if (program_->inStreamingMemory(handle)) write_replicas(handle, zeros);
+            if (program_->inStreamingMemory(handle)) write_tensor(handle, zeros);
     }
 }
 

@@ -87,6 +87,12 @@ public:
 
 private:
     void zero_streaming_state();
+    // Whether `handle` names a weight that has a FLOAT master copy.
+    bool master_of(const std::string& handle) const;
+    // One state tensor's replica blocks, as the handle names it (read_replicas and write_replicas map a weight with a
+    // master copy to its master).
+    std::vector<float> read_tensor(const t5::Parameter& p, const std::string& handle);
+    void write_tensor(const std::string& handle, const std::vector<float>& blocks);
 
     t5::ParallelPlan plan_;  // the graph's, every instance's replicas
     LocalReplicas local_;

@@ -73,19 +73,24 @@ bool decaysByDefault(const std::string& name) {
 }
 
 AdamW::AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups, bool stream_moments,
-             bool stochastic_rounding)
-    : graph_(graph), params_(params), groups_(groups) {
+             bool stochastic_rounding, bool master_weights)
+    : graph_(graph), params_(params), groups_(groups), master_(master_weights && params.type() == poplar::HALF) {
     for (const auto& p : params.all()) {
         Moments mo;
         mo.m = graph.addVariable(poplar::FLOAT, p.weight.shape(), poplar::VariableMappingMethod::LINEAR,
                                  firstMomentHandle(p.name));
         mo.v = graph.addVariable(poplar::FLOAT, p.weight.shape(), poplar::VariableMappingMethod::LINEAR,
                                  secondMomentHandle(p.name));
+        if (master_)
+            mo.master = graph.addVariable(poplar::FLOAT, p.weight.shape(), poplar::VariableMappingMethod::LINEAR,
+                                          masterHandle(p.name));
         moments_.push_back(mo);
         if (stream_moments) {
             const std::size_t n = p.weight.numElements();
             remote_moments_.push_back({graph.addRemoteBuffer(firstMomentHandle(p.name), poplar::FLOAT, n),
-                                       graph.addRemoteBuffer(secondMomentHandle(p.name), poplar::FLOAT, n)});
+                                       graph.addRemoteBuffer(secondMomentHandle(p.name), poplar::FLOAT, n),
+                                       std::nullopt});
+            if (master_) remote_moments_.back().master = graph.addRemoteBuffer(masterHandle(p.name), poplar::FLOAT, n);
             continue;
         }
         graph.setInitialValue<float>(mo.m, std::vector<float>(p.weight.numElements(), 0.0f));
@@ -93,6 +98,10 @@ AdamW::AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups
         for (const auto& [handle, t] : {std::pair{firstMomentHandle(p.name), mo.m}, {secondMomentHandle(p.name), mo.v}}) {
             graph.createHostWrite(handle, t);
             graph.createHostRead(handle, t);
+        }
+        if (master_) {
+            graph.createHostWrite(masterHandle(p.name), mo.master);
+            graph.createHostRead(masterHandle(p.name), mo.master);
         }
     }
     settings_in_.emplace(graph.addHostToDeviceFIFO(streams::kOptimizerSettings, poplar::FLOAT, AdamWStep::kCount));
@@ -159,6 +168,7 @@ poplar::program::Sequence AdamW::step() const {
         if (streamsMoments()) {
             update.add(Copy(remote_moments_[i].m, mo.m, {name + "/fetch_m"}));
             update.add(Copy(remote_moments_[i].v, mo.v, {name + "/fetch_v"}));
+            if (master_) update.add(Copy(*remote_moments_[i].master, mo.master, {name + "/fetch_master"}));
         }
         // One pass over the parameter: m, v and w are written together, and every expression reads the values
         // from before the map (as the SDK's fused map does), so w's update is written with the new m and v. A
@@ -168,16 +178,22 @@ poplar::program::Sequence AdamW::step() const {
         const auto m = pe::_2 + pe::_6 * (g - pe::_2);
         const auto v = pe::_3 * pe::_7 + (pe::_8 * g) * g;
         // w = w (1 - lr wd) - step_size m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+        // with a master copy, the master is updated (in FLOAT) and the HALF weight rounded from it
+        const poplar::Tensor& updated = master_ ? mo.master : p.weight;
         const auto w = pe::Cast(pe::Cast(pe::_1, poplar::FLOAT) * pe::_9 + (-pe::_10 * m) / (pe::Sqrt(v) / pe::_11 + pe::_12),
-                                p.weight.elementType());
+                                updated.elementType());
         popops::mapInPlace(graph_, {w, m, v},
-                           {p.weight, mo.m, mo.v, p.gradient, grad_mul, s(kOneMinusBeta1), s(kBeta2), s(kOneMinusBeta2),
+                           {updated, mo.m, mo.v, p.gradient, grad_mul, s(kOneMinusBeta1), s(kBeta2), s(kOneMinusBeta2),
                             decay, s(kStepSize), s(kSqrtCorrection2), s(kEps)},
                            update, name + "/update");
+        if (master_)
+            popops::mapWithOutput(graph_, pe::Cast(pe::_1, p.weight.elementType()), {mo.master}, p.weight, update,
+                                  name + "/round_master");
         storeWeight(p, update);
         if (streamsMoments()) {
             update.add(Copy(mo.m, remote_moments_[i].m, {name + "/store_m"}));
             update.add(Copy(mo.v, remote_moments_[i].v, {name + "/store_v"}));
+            if (master_) update.add(Copy(mo.master, *remote_moments_[i].master, {name + "/store_master"}));
         }
     }
     if (roundsStochastically()) poplar::setStochasticRounding(graph_, update, false, "adamw/stochastic_rounding_off");

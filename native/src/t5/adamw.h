@@ -64,8 +64,11 @@ public:
     // Adds the two moments of every parameter (host handles "adam_m/<name>", "adam_v/<name>", FLOAT whatever the
     // weights' type, zero at first; with stream_moments, remote buffers of those handles, which the host zeroes).
     // stochastic_rounding: HALF weights round into HALF stochastically, from the step's rounding seed.
+    // master_weights: HALF weights have a FLOAT master copy ("master/<name>", beside the moments) that the update
+    // changes and the weight is rounded from to nearest; the host writes both and reads the master.
     AdamW(poplar::Graph& graph, const Parameters& params, const ReplicaGroups& groups, bool stream_moments = false,
-          bool stochastic_rounding = false);
+          bool stochastic_rounding = false, bool master_weights = false);
+    bool keepsMasterWeights() const { return master_; }
     bool roundsStochastically() const { return rounding_seed_in_.has_value(); }
 
     // Reads the step's settings, updates every weight and moment, sends the gradient norm and whether the step
@@ -74,23 +77,30 @@ public:
 
     static std::string firstMomentHandle(const std::string& name) { return kFirstMoment + name; }
     static std::string secondMomentHandle(const std::string& name) { return kSecondMoment + name; }
+    static std::string masterHandle(const std::string& name) { return kMaster + name; }
+    // A moment's or a master weight's: the optimizer's state, placed as the moments are.
     static bool isMomentHandle(const std::string& handle) {
-        return handle.rfind(kFirstMoment, 0) == 0 || handle.rfind(kSecondMoment, 0) == 0;
+        return handle.rfind(kFirstMoment, 0) == 0 || handle.rfind(kSecondMoment, 0) == 0 ||
+               handle.rfind(kMaster, 0) == 0;
     }
     bool streamsMoments() const { return !remote_moments_.empty(); }
 
 private:
     static constexpr const char* kFirstMoment = "adam_m/";
     static constexpr const char* kSecondMoment = "adam_v/";
+    static constexpr const char* kMaster = "master/";
     struct Moments {
         poplar::Tensor m, v;
+        poplar::Tensor master;  // with master weights
     };
     struct RemoteMoments {
         poplar::RemoteBuffer m, v;
+        std::optional<poplar::RemoteBuffer> master;
     };
     poplar::Graph& graph_;
     const Parameters& params_;
     const ReplicaGroups& groups_;
+    bool master_ = false;
     std::deque<Moments> moments_;
     std::deque<RemoteMoments> remote_moments_;  // by parameter, when streamed
     // DataStream has no default constructor in the SDK: set while the graph is built.

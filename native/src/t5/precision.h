@@ -2,7 +2,8 @@
 // weights, activations and gradients are HALF; matmuls accumulate their partials in FLOAT; the RMS norm's
 // statistics, the softmax cross-entropy, the gradient norm and the AdamW moments are FLOAT. A HALF weight is
 // updated in FLOAT and rounded back into HALF, to nearest or stochastically (a small update then moves the weight
-// with the probability of its share of an ulp instead of vanishing).
+// with the probability of its share of an ulp instead of vanishing), or kept in a FLOAT master copy that the HALF
+// weight is rounded from.
 #pragma once
 
 #include <limits>
@@ -37,6 +38,8 @@ inline constexpr float kWoScale = 8.0f;
 struct Precision {
     bool half = false;
     bool stochastic_rounding = false;  // the HALF weights' update rounds stochastically (HALF only)
+    // HALF only: AdamW updates a FLOAT master copy of each weight and rounds it to nearest into the HALF weight.
+    bool master_weights = false;
     // Every program raises on the first overflow or NaN (poplar::FloatingPointBehaviour's oflo and inv).
     bool detect_overflow = false;
     HalfMitigations mitigations;  // HALF only

@@ -72,7 +72,7 @@ T5Program::T5Program(poplar::Graph& graph, const T5Config& config, const std::ve
     if (plan.trains) {
         zero_gradients_ = params_.zeroGradients();
         adamw_ = std::make_unique<AdamW>(graph, params_, groups_, plan.stream_optimizer,
-                                         plan.precision.stochastic_rounding);
+                                         plan.precision.stochastic_rounding, plan.precision.master_weights);
         optimizer_step_ = adamw_->step();
     }
     programs_.reserve(sets.size() * kProgramCount);

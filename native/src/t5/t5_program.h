@@ -114,6 +114,9 @@ public:
     poplar::Type stateType(const std::string& handle) const;
     // Whether the optimizer step reads a rounding seed (streams::kRoundingSeed).
     bool roundsStochastically() const { return adamw_ && adamw_->roundsStochastically(); }
+    // Whether the HALF weights have FLOAT master copies (AdamW::masterHandle): a weight's host handle then stands for
+    // its master, which the HALF weight is rounded from.
+    bool keepsMasterWeights() const { return adamw_ && adamw_->keepsMasterWeights(); }
 
 private:
     // What one micro-batch's pass asks for.

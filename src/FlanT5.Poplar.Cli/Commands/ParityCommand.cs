@@ -125,11 +125,11 @@ internal static class ParityCommand
         int failed = rows.Count(r => !r.Passed);
         output.WriteLine($"{rows.Count - failed} of {rows.Count} within bounds ({modelDir}, tp {options.TensorParallel}, " +
                          $"pp {options.PipelineStages}, replicas {options.Replicas}, " +
+                         $"{programsBuilt} programs compiled, {compilations} engine compilations" +
                          (options.Precision == Precision.Fp16
-                             ? $"fp16: bounds in fp16's unit roundoff u = 2^-11: logits {bounds.Logits / ParityBounds.HalfUnitRoundoff:0} u, " +
-                               $"loss {bounds.Loss / ParityBounds.HalfUnitRoundoff:0} u, gradients {bounds.Gradient / ParityBounds.HalfUnitRoundoff:0} u, "
-                             : "fp32, ") +
-                         $"{programsBuilt} programs compiled, {compilations} engine compilations)");
+                             ? $"; fp16: bounds in fp16's unit roundoff u = 2^-11: logits {bounds.Logits / ParityBounds.HalfUnitRoundoff:0} u, " +
+                               $"loss {bounds.Loss / ParityBounds.HalfUnitRoundoff:0} u, gradients {bounds.Gradient / ParityBounds.HalfUnitRoundoff:0} u)"
+                             : ")"));
         return failed == 0 ? ExitCodes.Success : ExitCodes.InternalError;
     }
 

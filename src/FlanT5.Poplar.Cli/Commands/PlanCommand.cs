@@ -26,7 +26,8 @@ internal static class PlanCommand
         Option<string?> Schedule, Option<string?> EncoderLayers, Option<string?> DecoderLayers, Option<string?> WeightsLocation, Option<string?> OptimizerLocation,
         Option<string> Target, Option<string?> Preset, Option<bool> Auto, Option<bool> Json,
         Option<int?> Instances, Option<int?> IpusPerLinkDomain,
-        Option<bool> Inference, Option<int?> Batch, Option<int?> MaxSourceLength, Option<int?> MaxTargetLength, Option<string?> Config);
+        Option<bool> Inference, Option<int?> Batch, Option<int?> MaxSourceLength, Option<int?> MaxTargetLength, Option<string?> Config,
+        Option<bool> MasterWeights);
 
     internal static Command Create()
     {
@@ -58,14 +59,15 @@ internal static class PlanCommand
             new Option<int?>("--batch") { Description = "With --inference: rows decoded together, prompts × beams (default 1)" },
             new Option<int?>("--max-source-length") { Description = "With --inference: longest prompt in tokens (default 512)" },
             new Option<int?>("--max-target-length") { Description = "With --inference: most tokens a row generates, the KV cache's length (default 20)" },
-            new Option<string?>("--config", "-c") { Description = "With --inference: a run config whose model, placement, precision, model.source_length and inference section give the defaults" });
+            new Option<string?>("--config", "-c") { Description = "With --inference: a run config whose model, placement, precision, model.source_length and inference section give the defaults" },
+            new Option<bool>("--master-weights") { Description = "fp16 training with an fp32 master copy of the weights beside the Adam moments (4 bytes per parameter more)" });
 
         var command = new Command("plan", "Per-IPU memory plan and predicted step time of a placement")
         {
             o.Model, o.Ipus, o.TensorParallel, o.PipelineStages, o.Replicas, o.MicroBatch, o.GlobalBatch, o.SeqLen,
             o.SrcLen, o.TgtLen, o.Precision, o.Recompute, o.Schedule, o.EncoderLayers, o.DecoderLayers, o.WeightsLocation, o.OptimizerLocation,
             o.Target, o.Preset, o.Auto, o.Json, o.Instances, o.IpusPerLinkDomain,
-            o.Inference, o.Batch, o.MaxSourceLength, o.MaxTargetLength, o.Config,
+            o.Inference, o.Batch, o.MaxSourceLength, o.MaxTargetLength, o.Config, o.MasterWeights,
         };
         command.SetAction(parse => Run(parse, o));
         return command;
@@ -109,6 +111,7 @@ internal static class PlanCommand
             SourceLength = parse.GetValue(o.SrcLen) ?? seq,
             TargetLength = parse.GetValue(o.TgtLen) ?? seq,
             Precision = parse.GetValue(o.Precision) is { } p ? NumericPrecisionExtensions.Parse(p, "--precision") : ReferencePreset.Precision,
+            MasterWeights = parse.GetValue(o.MasterWeights),
         };
 
         var ipus = parse.GetValue(o.Ipus) ?? preset?.Ipus;

@@ -75,7 +75,7 @@ internal static class Ft5Layout
             new("decoder_start_token_id", Offset: 68, Size: 4),
             new("seed", Offset: 72, Size: 8),
         ]),
-        new("ft5_plan_desc", typeof(ft5_plan_desc), Size: 80, Alignment: 8,
+        new("ft5_plan_desc", typeof(ft5_plan_desc), Size: 88, Alignment: 8,
         [
             new("struct_size", Offset: 0, Size: 4),
             new("tensor_parallel", Offset: 4, Size: 4),
@@ -95,6 +95,7 @@ internal static class Ft5Layout
             new("detect_overflow", Offset: 68, Size: 4),
             new("fp16_mitigations", Offset: 72, Size: 4),
             new("activation_ranges", Offset: 76, Size: 4),
+            new("master_weights", Offset: 80, Size: 4),
         ]),
         new("ft5_param_info", typeof(ft5_param_info), Size: 112, Alignment: 8,
         [

@@ -979,6 +979,14 @@ internal unsafe partial struct ft5_plan_desc
     /// </summary>
     [NativeTypeName("int32_t")]
     public int activation_ranges;
+
+    /// <summary>
+    /// 1 (fp16, training; ABI 2.3): AdamW updates an fp32 master copy of every weight, held where the moments are,
+    /// and rounds it to nearest into the fp16 weight; the weight slot then reads the master and writes both. Not with
+    /// stochastic_rounding.
+    /// </summary>
+    [NativeTypeName("int32_t")]
+    public int master_weights;
 }
 
 internal partial struct ft5_session

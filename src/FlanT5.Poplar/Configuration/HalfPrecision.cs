@@ -17,13 +17,26 @@ public static class HalfPrecision
                 "is true with model.precision fp32: stochastic rounding rounds the weights into fp16; set " +
                 "model.precision: fp16 (or --precision fp16), or training.stochastic_rounding: false"));
         }
+        if (config.Training.MasterWeights && config.Model.Precision != Precision.Fp16)
+        {
+            problems.Add(new ConfigProblem("training.master_weights",
+                "is true with model.precision fp32: the master copy is of fp16 weights; set model.precision: fp16 (or " +
+                "--precision fp16), or training.master_weights: false"));
+        }
+        if (config.Training.MasterWeights && config.Training.StochasticRounding)
+        {
+            problems.Add(new ConfigProblem("training.master_weights",
+                "and training.stochastic_rounding are both true: the master copy keeps the update in fp32 and rounds to " +
+                "nearest, stochastic rounding rounds it into fp16 weights that have none; choose one"));
+        }
         return problems;
     }
 
     /// <summary>A short description of the number formats, for the run's banner and config validate.</summary>
     public static string Describe(RunConfig config) =>
         config.Model.Precision == Precision.Fp16
-            ? "fp16 (weights " + (config.Training.StochasticRounding ? "rounded stochastically" : "rounded to nearest") +
+            ? "fp16 (weights " + (config.Training.MasterWeights ? "rounded from an fp32 master copy"
+                  : config.Training.StochasticRounding ? "rounded stochastically" : "rounded to nearest") +
               ", AdamW moments fp32" +
               (config.Model.Fp16.Flags == Interop.HalfMitigations.None
                   ? ")"

@@ -79,7 +79,8 @@ public static class RunConfigSchema
         F<TrainingSection, double>("gradient_clipping", s => s.GradientClipping, (s, v) => s with { GradientClipping = v }, K.Number),
         F<TrainingSection, int>("seed", s => s.Seed, (s, v) => s with { Seed = v }, K.Int),
         F<TrainingSection, double?>("dropout", s => s.Dropout, (s, v) => s with { Dropout = v }, K.OptionalNumber),
-        F<TrainingSection, bool>("stochastic_rounding", s => s.StochasticRounding, (s, v) => s with { StochasticRounding = v }, K.Bool));
+        F<TrainingSection, bool>("stochastic_rounding", s => s.StochasticRounding, (s, v) => s with { StochasticRounding = v }, K.Bool),
+        F<TrainingSection, bool>("master_weights", s => s.MasterWeights, (s, v) => s with { MasterWeights = v }, K.Bool));
 
     public static ConfigSchema<LossScalingSection> LossScaling { get; } = new(
         F<LossScalingSection, LossScalingMode>("mode", s => s.Mode, (s, v) => s with { Mode = v }, LossScalingModeKind),

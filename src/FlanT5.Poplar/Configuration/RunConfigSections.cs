@@ -145,6 +145,9 @@ public sealed record TrainingSection
     public double? Dropout { get; init; } = 0.0;
     /// <summary>Stochastic rounding of fp16 weight updates (the reference enables it with fp16).</summary>
     public bool StochasticRounding { get; init; }
+    /// <summary>fp16: an fp32 master copy of the weights that AdamW updates and rounds to nearest into them (not with
+    /// stochastic rounding; the reference keeps none).</summary>
+    public bool MasterWeights { get; init; }
 }
 
 public sealed record LossScalingSection

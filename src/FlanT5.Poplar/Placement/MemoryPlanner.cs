@@ -77,9 +77,9 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
         long weights = weightsStreamed ? StreamedWeightBuffers * unit * wb : elements * wb;
         // Gradients follow the weights: accumulated on chip, or per phase unit and stored with the streamed weights.
         long gradients = (weightsStreamed ? unit : elements) * ab;
-        long optimizer = (optimizerStreamed ? unit : elements) * 2L * ob;
+        long optimizer = (optimizerStreamed ? unit : elements) * shape.OptimizerStateBytes;
         long streaming = (weightsStreamed ? Shard(elements * (wb + ab), replicas) : 0)
-                         + (optimizerStreamed ? Shard(elements * 2L * ob, replicas) : 0);
+                         + (optimizerStreamed ? Shard(elements * shape.OptimizerStateBytes, replicas) : 0);
 
         var act = new ActivationFootprint(model, plan.TensorParallel, shape);
         var encoderLayers = LayerRange(plan.EncoderLayersPerStage, stage);
@@ -142,7 +142,8 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
                 $"{p.Name} shard [{string.Join(",", p.ShardShape)}] {shape.Precision.Name()}", p.ShardElements * wb)));
         if (!optimizerStreamed)
             largest.AddRange(stageParams.Select(p => new TensorFootprint(
-                $"{p.Name} Adam m+v {shape.OptimizerStatePrecision.Name()}", p.ShardElements * 2L * ob)));
+                $"{p.Name} Adam m+v {shape.OptimizerStatePrecision.Name()}{(shape.OptimizerStateBytes > 2 * ob ? " + fp32 master" : "")}",
+                p.ShardElements * shape.OptimizerStateBytes)));
         var biggestLayer = layerSets.First(l => l.Kept.Sum(t => t.Bytes) == largestLayer);
         largest.AddRange(biggestLayer.Kept.Select(t => inFlight > 1 && !plan.Recompute
             ? t with { Name = $"{t.Name} × {inFlight} micro-batches", Bytes = t.Bytes * inFlight }

@@ -24,6 +24,13 @@ public sealed record TrainingShape
     /// </summary>
     public NumericPrecision AccumulatorPrecision { get; init; } = NumericPrecision.Fp32;
 
+    /// <summary>fp16 weights with an fp32 master copy beside the Adam moments (training.master_weights); the reference
+    /// keeps none.</summary>
+    public bool MasterWeights { get; init; }
+
+    /// <summary>Bytes of optimizer state per parameter element: Adam m and v, and the master copy when kept.</summary>
+    public int OptimizerStateBytes => 2 * OptimizerStatePrecision.Bytes() + (MasterWeights && Precision == NumericPrecision.Fp16 ? 4 : 0);
+
     /// <summary>Micro-batches per replica per step: global batch / (replicas × micro batch).</summary>
     public int GradientAccumulation(PlacementPlan plan) => GlobalBatch / (plan.Replicas * MicroBatch);
 

@@ -40,6 +40,8 @@ public sealed record DeviceModelOptions
     public HalfMitigations Fp16Mitigations { get; init; }
     /// <summary>Each forward also measures every module's largest |activation| (T5Session.ActivationRanges).</summary>
     public bool ActivationRanges { get; init; }
+    /// <summary>fp16 training with an fp32 master copy of the weights (training.master_weights).</summary>
+    public bool MasterWeights { get; init; }
 
     public static DeviceModelOptions From(RunConfig config) => new()
     {
@@ -56,6 +58,7 @@ public sealed record DeviceModelOptions
         Seed = (ulong)config.Training.Seed,
         Precision = config.Model.Precision,
         StochasticRounding = config.Training.StochasticRounding,
+        MasterWeights = config.Training.MasterWeights,
         DetectOverflow = config.Execution.DetectOverflow,
         Fp16Mitigations = config.Model.Precision == Precision.Fp16 ? config.Model.Fp16.Flags : HalfMitigations.None,
     };
@@ -117,6 +120,8 @@ public sealed class DeviceModel : IModelTensorSource, IDisposable
                 // the mitigations change the forward pass of sessions that only run it (training runs as the reference did)
                 Fp16Mitigations = options.WeightsOnly ? options.Fp16Mitigations : HalfMitigations.None,
                 ActivationRanges = options.ActivationRanges,
+                // the master copy is training state: a weights-only session has none
+                MasterWeights = options.MasterWeights && !options.WeightsOnly,
             };
             var session = T5Session.Create(device, description, plan);
             try

@@ -29,8 +29,15 @@ public sealed class PlannerAgainstEmulatorTests
     public void EveryIpuPeakInHalfPrecisionIsWithinTenPercentOfThePlan(int tp, int pp, int dp, PipelineSchedule schedule,
         int microBatches, bool recompute) => Compare(tp, pp, dp, schedule, microBatches, recompute, NumericPrecision.Fp16);
 
+    /// <summary>fp16 with an fp32 master copy of the weights beside the moments (measured 0.964 to 1.019).</summary>
+    [TestCase(1, 1, 1, PipelineSchedule.GPipe, 1, false)]
+    [TestCase(2, 2, 1, PipelineSchedule.OneFOneB, 4, false)]
+    public void MasterWeightsAreWithinTenPercentOfThePlan(int tp, int pp, int dp, PipelineSchedule schedule, int microBatches,
+        bool recompute) =>
+        Compare(tp, pp, dp, schedule, microBatches, recompute, NumericPrecision.Fp16, masterWeights: true);
+
     private static void Compare(int tp, int pp, int dp, PipelineSchedule schedule, int microBatches, bool recompute,
-        NumericPrecision precision)
+        NumericPrecision precision, bool masterWeights = false)
     {
         const int batch = 8, src = 32, tgt = 8;
         using var model = DeviceModel.Create(Model, FlanT5.Poplar.Checkpoints.EmbeddingLayout.Shared,
@@ -39,6 +46,7 @@ public sealed class PlannerAgainstEmulatorTests
                 TensorParallel = tp, PipelineStages = pp, Replicas = dp, Threads = 1,
                 Schedule = (FlanT5.Poplar.Interop.PipelineSchedule)schedule, Recompute = recompute,
                 Precision = precision == NumericPrecision.Fp16 ? Precision.Fp16 : Precision.Fp32,
+                MasterWeights = masterWeights,
             });
         var step = RandomTrainingStep.Of(batch, src, tgt, microBatches, idLimit: 2000);
         model.Device.ResetPeaks();
@@ -50,13 +58,14 @@ public sealed class PlannerAgainstEmulatorTests
         {
             MicroBatch = batch / dp, SourceLength = src, TargetLength = tgt, GlobalBatch = batch * microBatches,
             Precision = precision,
+            MasterWeights = masterWeights,
         };
         var report = new MemoryPlanner(overheadFraction: 0).Plan(Model, plan, shape, IpuTarget.Mk2(plan.IpuCount));
         for (int ipu = 0; ipu < plan.IpuCount; ipu++)
         {
             long measured = (long)model.Device.MemoryReport(ipu).OnChipPeakBytes;
             long planned = report.Ipus[ipu].Total;
-            TestContext.Out.WriteLine($"{precision.Name()} tp {tp} pp {pp} dp {dp} {schedule}{(recompute ? " recompute" : "")} x{microBatches} IPU {ipu}: measured {measured:N0} B, " +
+            TestContext.Out.WriteLine($"{precision.Name()}{(masterWeights ? " + master" : "")} tp {tp} pp {pp} dp {dp} {schedule}{(recompute ? " recompute" : "")} x{microBatches} IPU {ipu}: measured {measured:N0} B, " +
                                       $"planned {planned:N0} B (ratio {(double)measured / planned:F3}, {report.Ipus[ipu].InFlightMicroBatches} in flight)");
             Assert.That((double)measured / planned, Is.InRange(0.9, 1.1), $"IPU {ipu}");
         }
