@@ -39,7 +39,7 @@ internal static class ActivationsCommand
         {
             var modelDir = parse.GetValue(model) ?? RunConfigOptions.LoadDefault().Config.Model.Checkpoint
                 ?? throw new ArgumentException("no --model given and the default run config names no model.checkpoint");
-            var texts = parse.GetValue(prompts) is { Length: > 0 } given ? given.ToList() : ReadLines(Console.In);
+            var texts = parse.GetValue(prompts) is { Length: > 0 } given ? given.ToList() : PromptInput.ReadLines(Console.In);
             if (texts.Count == 0) throw new ArgumentException("no prompts: pass --prompt TEXT or write prompts to standard input");
             var tokenizer = T5Tokenizer.FromDirectory(modelDir);
             using var checkpoint = HfCheckpointLoader.Open(modelDir);
@@ -82,13 +82,5 @@ internal static class ActivationsCommand
         var peak = ranges.MaxBy(r => r.MaxAbs);
         output.WriteLine(string.Create(inv, $"largest: {peak.Module} {peak.MaxAbs:G6} ({100 * peak.OfHalfMax:0.00} % of fp16's 65504); ") +
                          $"{ranges.Count(r => r.MaxAbs >= ActivationRange.HalfMax)} of {ranges.Count} modules reach it");
-    }
-
-    private static List<string> ReadLines(TextReader input)
-    {
-        var lines = new List<string>();
-        while (input.ReadLine() is { } line)
-            if (line.Length > 0) lines.Add(line);
-        return lines;
     }
 }

@@ -45,7 +45,7 @@ internal sealed class ServingPlacementOptions
 
     private readonly Option<string> _mitigations = new("--fp16-mitigations")
     {
-        Description = "With --precision fp16: none, safe (wo and the residual stream in fp32), or a comma list of " +
+        Description = "With --precision fp16: none, safe (wo and the residual stream in fp32, the scaled mask), or a comma list of " +
                       "wo_fp32, wo_scaled, residual_fp32, clamp, mask_scaled, gelu_limited",
         DefaultValueFactory = _ => "none",
     };

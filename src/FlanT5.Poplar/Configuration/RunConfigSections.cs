@@ -65,9 +65,10 @@ public sealed record HalfMitigationsSection
         (MaskScaled ? Interop.HalfMitigations.MaskScaled : 0) | (GeluLimited ? Interop.HalfMitigations.GeluLimited : 0);
 
     /// <summary>The set the measurements support (configs/fp16-safe.yaml): wo and the residual stream in fp32, which
-    /// keeps flan-t5-tiny-overflow (feed-forward output 166,416) within fp16's logits bound of float64; every other
-    /// switch alone leaves it overflowing, and none changes a model that fits.</summary>
-    public static HalfMitigationsSection Safe { get; } = new() { WoFp32 = true, ResidualFp32 = true };
+    /// keep flan-t5-tiny-overflow (feed-forward output 166,416) within fp16's logits bound of float64 (every other
+    /// switch alone leaves it overflowing), and the scaled mask, which keeps a position bias of −40 from taking the
+    /// masked scores past −65504; none changes a model that fits.</summary>
+    public static HalfMitigationsSection Safe { get; } = new() { WoFp32 = true, ResidualFp32 = true, MaskScaled = true };
 
     /// <summary>Parses "none", "safe", or switches by config name ("wo_fp32,residual_fp32"); <paramref name="what"/>
     /// names the option in errors.</summary>

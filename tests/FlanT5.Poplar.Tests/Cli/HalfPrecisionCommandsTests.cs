@@ -1,4 +1,3 @@
-using FlanT5.Poplar.Cli;
 using FlanT5.Poplar.Cli.Hosting;
 using FlanT5.Poplar.Configuration;
 using FlanT5.Poplar.Tests.Configuration;
@@ -26,29 +25,21 @@ public sealed class HalfPrecisionCommandsTests
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CliApplication.RunAsync(args, Program.CreateCommands(), output, error, CancellationToken.None).GetAwaiter().GetResult();
-        return (code, output.ToString(), error.ToString());
-    }
-
     private static string Fixture(string relative) => Path.Combine(TestContext.CurrentContext.TestDirectory, "fixtures", relative);
 
     [Test]
     public void GenerateDetectsTheOverflowWithExitCode3AndTheSafeMitigationsServeTheCheckpoint()
     {
         var model = Fixture("flan-t5-tiny-overflow");
-        var (code, output, error) = Run("generate", "--model", model, "--precision", "fp16", "--detect-overflow", "--prompt", Prompt);
+        var (code, output, error) = CliRunner.Run("generate", "--model", model, "--precision", "fp16", "--detect-overflow", "--prompt", Prompt);
         Assert.That(code, Is.EqualTo(ExitCodes.Overflow), output + error);
         Assert.That(error, Does.StartWith("overflow detected: ").And.Contain(OverflowingWo).And.Contain("input 0 half")
             .And.Contain("output half").And.Not.Contain("   at "));
 
-        (code, output, error) = Run("generate", "--model", model, "--precision", "fp16", "--fp16-mitigations", "safe",
+        (code, output, error) = CliRunner.Run("generate", "--model", model, "--precision", "fp16", "--fp16-mitigations", "safe",
             "--detect-overflow", "--prompt", Prompt);
         Assert.That(code, Is.Zero, output + error);
-        var (fullCode, full, fullError) = Run("generate", "--model", model, "--prompt", Prompt);
+        var (fullCode, full, fullError) = CliRunner.Run("generate", "--model", model, "--prompt", Prompt);
         Assert.That(fullCode, Is.Zero, fullError);
         Assert.That(output, Is.EqualTo(full), "fp16 with the safe mitigations answers as fp32 does");
     }
@@ -57,10 +48,10 @@ public sealed class HalfPrecisionCommandsTests
     public void MitigationsWithoutHalfPrecisionOrWithAnUnknownNameAreOneLineErrors()
     {
         var model = Fixture("flan-t5-tiny");
-        var (code, _, error) = Run("generate", "--model", model, "--fp16-mitigations", "safe", "--prompt", Prompt);
+        var (code, _, error) = CliRunner.Run("generate", "--model", model, "--fp16-mitigations", "safe", "--prompt", Prompt);
         Assert.That(code, Is.EqualTo(ExitCodes.UserError));
         Assert.That(error, Does.Contain("--fp16-mitigations changes fp16 arithmetic; give --precision fp16"));
-        (code, _, error) = Run("generate", "--model", model, "--precision", "fp16", "--fp16-mitigations", "wo_fp32,wobble",
+        (code, _, error) = CliRunner.Run("generate", "--model", model, "--precision", "fp16", "--fp16-mitigations", "wo_fp32,wobble",
             "--prompt", Prompt);
         Assert.That(code, Is.EqualTo(ExitCodes.UserError));
         Assert.That(error, Does.Contain("'wobble' is not an fp16 mitigation"));
@@ -69,7 +60,7 @@ public sealed class HalfPrecisionCommandsTests
     [Test]
     public void FinetuneWithDetectOverflowStopsAtTheFirstStepNamingItsMicroBatchAndTheOp()
     {
-        var (code, output, error) = Run("finetune", "--precision", "fp16", "--detect-overflow",
+        var (code, output, error) = CliRunner.Run("finetune", "--precision", "fp16", "--detect-overflow",
             "--set", $"model.checkpoint={Fixture("flan-t5-tiny-overflow")}", "--set", "training.steps=3",
             "--set", $"output.run_dir={Path.Combine(_dir, "run")}");
         Assert.That(code, Is.EqualTo(ExitCodes.Overflow), output + error);
@@ -82,7 +73,7 @@ public sealed class HalfPrecisionCommandsTests
     public void MasterWeightsWithoutHalfPrecisionOrWithStochasticRoundingAreRefused(string flag, string value, string message)
     {
         var runDir = Path.Combine(_dir, "run");
-        var (code, _, error) = Run("finetune", "--set", "model.precision=fp16", "--set", "training.master_weights=true", flag, value,
+        var (code, _, error) = CliRunner.Run("finetune", "--set", "model.precision=fp16", "--set", "training.master_weights=true", flag, value,
             "--set", $"output.run_dir={runDir}");
         Assert.That(code, Is.EqualTo(ExitCodes.UserError), error);
         Assert.That(error, Does.Contain(message).And.Not.Contain("   at "));
@@ -93,18 +84,18 @@ public sealed class HalfPrecisionCommandsTests
     public void ParityInHalfPrecisionStatesItsBoundsAndFindsTheOverflowingCheckpointOutOfThem()
     {
         var model = Fixture("flan-t5-tiny");
-        var (code, output, error) = Run("parity", "--model", model, "--reference",
+        var (code, output, error) = CliRunner.Run("parity", "--model", model, "--reference",
             Path.Combine(model, "reference_forward_backward.safetensors"), "--precision", "fp16", "--threads", "2");
         Assert.That(code, Is.Zero, output + error);
         Assert.That(output, Does.Contain("fp16: bounds in fp16's unit roundoff u = 2^-11: logits 32 u, loss 8 u, gradients 128 u"));
 
         var overflow = Fixture("flan-t5-tiny-overflow");
-        (code, output, error) = Run("parity", "--model", overflow, "--reference",
+        (code, output, error) = CliRunner.Run("parity", "--model", overflow, "--reference",
             Path.Combine(overflow, "reference_forward.safetensors"), "--precision", "fp16", "--threads", "2");
         Assert.That(code, Is.Not.Zero, "a saturated feed-forward output is outside the fp16 bounds");
         Assert.That(output, Does.Match(@"logits \(float64 reference\) .* FAIL"));
 
-        (code, _, error) = Run("parity", "--model", overflow, "--reference",
+        (code, _, error) = CliRunner.Run("parity", "--model", overflow, "--reference",
             Path.Combine(overflow, "reference_forward.safetensors"), "--precision", "fp16", "--detect-overflow", "--threads", "2");
         Assert.That(code, Is.EqualTo(ExitCodes.Overflow));
         Assert.That(error, Does.Contain(OverflowingWo));
@@ -114,7 +105,7 @@ public sealed class HalfPrecisionCommandsTests
     public void ActivationsTabulatesAndPlotsEveryModuleAndMarksTheOneThatPassesTheHalfRange()
     {
         var plot = Path.Combine(_dir, "activations.png");
-        var (code, output, error) = Run("activations", "--model", Fixture("flan-t5-tiny-overflow"), "--prompt", Prompt,
+        var (code, output, error) = CliRunner.Run("activations", "--model", Fixture("flan-t5-tiny-overflow"), "--prompt", Prompt,
             "--plot", plot, "--threads", "2");
         Assert.That(code, Is.Zero, output + error);
         var lines = output.Split('\n');
@@ -128,7 +119,7 @@ public sealed class HalfPrecisionCommandsTests
         Assert.That(png.Take(4), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }));
 
         // A model that fits: in fp16 no module reaches the limit.
-        (code, output, error) = Run("activations", "--model", Fixture("flan-t5-tiny"), "--precision", "fp16", "--prompt", Prompt,
+        (code, output, error) = CliRunner.Run("activations", "--model", Fixture("flan-t5-tiny"), "--precision", "fp16", "--prompt", Prompt,
             "--threads", "2");
         Assert.That(code, Is.Zero, output + error);
         Assert.That(output, Does.Contain("0 of 32 modules reach it"));
@@ -140,7 +131,7 @@ public sealed class HalfPrecisionCommandsTests
         // hf-t5-tiny's random weights give near-uniform logits: a beam search in fp16 meets ties that fp32 ranks a hair
         // apart, and may end on another sequence; the session must score that one no worse than the reference's
         var model = Fixture("hf-t5-tiny");
-        var (code, output, error) = Run("parity", "--model", model, "--reference",
+        var (code, output, error) = CliRunner.Run("parity", "--model", model, "--reference",
             Path.Combine(model, "reference_forward_backward.safetensors"), "--precision", "fp16", "--threads", "2",
             "--tensor-parallel", "2", "--pipeline-stages", "2", "--replicas", "2");
         Assert.That(code, Is.Zero, output + error);
@@ -155,8 +146,8 @@ public sealed class HalfPrecisionCommandsTests
         Assert.That(config.Model.Precision, Is.EqualTo(Precision.Fp16));
         Assert.That(config.Training.StochasticRounding, Is.True);
         Assert.That(config.Model.Fp16, Is.EqualTo(HalfMitigationsSection.Safe));
-        var (code, output, error) = Run("config", "validate", "--preset", "fp16-safe");
+        var (code, output, error) = CliRunner.Run("config", "validate", "--preset", "fp16-safe");
         Assert.That(code, Is.Zero, error);
-        Assert.That(output, Does.Contain("fp16 (weights rounded stochastically, AdamW moments fp32; evaluation and generation with wo_fp32, residual_fp32)"));
+        Assert.That(output, Does.Contain("fp16 (weights rounded stochastically, AdamW moments fp32; evaluation and generation with wo_fp32, residual_fp32, mask_scaled)"));
     }
 }
