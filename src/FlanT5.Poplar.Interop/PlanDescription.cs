@@ -58,9 +58,9 @@ public sealed record PlanDescription
 
     public int LocalReplicas { get; init; }
 
-    /// <summary>The graph's number format: Float32, or Float16 as Flan-T5 ran on IPUs (weights, activations and
-    /// gradients in fp16; matmul partials, RMS-norm statistics, the loss and the AdamW moments in fp32). Tensors still
-    /// cross the ABI as fp32.</summary>
+    /// <summary>The graph's number format: Float32, or Float16 as Flan-T5 ran on IPUs (weights and activations in fp16;
+    /// matmul partials, RMS-norm statistics, the loss, the gradient accumulators and the AdamW moments in fp32).
+    /// Tensors still cross the ABI as fp32.</summary>
     public TensorDataType Precision { get; init; }
 
     /// <summary>Float16 only: the optimizer step rounds the updated weights stochastically (seeded by the model's seed

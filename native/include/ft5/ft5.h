@@ -332,9 +332,9 @@ typedef struct ft5_plan_desc {
      *  read before the optimizer step gives the local replicas' part. */
     uint32_t first_local_replica;
     uint32_t local_replicas;
-    /** The graph's number format (ABI 2.3): FT5_DTYPE_F32, or FT5_DTYPE_F16 as Flan-T5 ran on IPUs: weights,
-     *  activations and gradients in fp16, matmul partials, RMS-norm statistics, the loss and the AdamW moments in
-     *  fp32. Tensors still cross the ABI as f32; a weight written past fp16's range (65504) is refused. */
+    /** The graph's number format (ABI 2.3): FT5_DTYPE_F32, or FT5_DTYPE_F16 as Flan-T5 ran on IPUs: weights and
+     *  activations in fp16; matmul partials, RMS-norm statistics, the loss, the gradient accumulators and the AdamW
+     *  moments in fp32. Tensors still cross the ABI as f32; a weight written past fp16's range (65504) is refused. */
     ft5_dtype precision;
     /** 1 (fp16 only): the optimizer step rounds the updated weights into fp16 stochastically, seeded by the model's
      *  seed and the step number (so a resumed run rounds alike); 0: to nearest. */

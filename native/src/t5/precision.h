@@ -1,6 +1,7 @@
 // The graph's number formats. FLOAT: everything in fp32. HALF, as the reference fine-tune of Flan-T5 ran on IPUs:
-// weights, activations and gradients are HALF; matmuls accumulate their partials in FLOAT; the RMS norm's
-// statistics, the softmax cross-entropy, the gradient norm and the AdamW moments are FLOAT. A HALF weight is
+// weights and activations (and the activations' gradients) are HALF; matmuls accumulate their partials in FLOAT; the
+// RMS norm's statistics, the softmax cross-entropy, the weights' gradient accumulators, the gradient norm and the
+// AdamW moments are FLOAT. A HALF weight is
 // updated in FLOAT and rounded back into HALF, to nearest or stochastically (a small update then moves the weight
 // with the probability of its share of an ulp instead of vanishing), or kept in a FLOAT master copy that the HALF
 // weight is rounded from.

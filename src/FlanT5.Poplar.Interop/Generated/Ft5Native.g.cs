@@ -947,9 +947,9 @@ internal unsafe partial struct ft5_plan_desc
     public uint local_replicas;
 
     /// <summary>
-    /// The graph's number format (ABI 2.3): FT5_DTYPE_F32, or FT5_DTYPE_F16 as Flan-T5 ran on IPUs: weights,
-    /// activations and gradients in fp16, matmul partials, RMS-norm statistics, the loss and the AdamW moments in
-    /// fp32. Tensors still cross the ABI as f32; a weight written past fp16's range (65504) is refused.
+    /// The graph's number format (ABI 2.3): FT5_DTYPE_F32, or FT5_DTYPE_F16 as Flan-T5 ran on IPUs: weights and
+    /// activations in fp16; matmul partials, RMS-norm statistics, the loss, the gradient accumulators and the AdamW
+    /// moments in fp32. Tensors still cross the ABI as f32; a weight written past fp16's range (65504) is refused.
     /// </summary>
     public ft5_dtype precision;
 

@@ -1,9 +1,10 @@
 namespace FlanT5.Poplar.Configuration;
 
 /// <summary>
-/// The number formats a run config asks for: model.precision (fp32, or fp16 as Flan-T5 ran on IPUs: fp16 weights,
-/// activations and gradients with fp32 matmul partials, RMS-norm statistics, loss and AdamW moments) and
-/// training.stochastic_rounding, which rounds the fp16 weights' update stochastically and so needs fp16.
+/// The number formats a run config asks for: model.precision (fp32, or fp16 as Flan-T5 ran on IPUs: fp16 weights and
+/// activations with fp32 matmul partials, RMS-norm statistics, loss, gradient accumulators and AdamW moments),
+/// training.stochastic_rounding and training.master_weights, which round the fp16 weights' update (stochastically, or
+/// from an fp32 master copy) and so need fp16.
 /// </summary>
 public static class HalfPrecision
 {
