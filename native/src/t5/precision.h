@@ -57,16 +57,16 @@ struct Precision {
     }
 };
 
-// t as FLOAT: t itself when it is, else a cast (what the host reads, and where the FLOAT statistics begin).
-inline poplar::Tensor asFloat(poplar::Graph& graph, const poplar::Tensor& t, poplar::program::Sequence& prog,
-                              const std::string& name) {
-    return t.elementType() == poplar::FLOAT ? t : popops::cast(graph, t, poplar::FLOAT, prog, name);
-}
-
 // t as `type`: t itself when it is, else a cast.
 inline poplar::Tensor asType(poplar::Graph& graph, const poplar::Tensor& t, const poplar::Type& type,
                              poplar::program::Sequence& prog, const std::string& name) {
     return t.elementType() == type ? t : popops::cast(graph, t, type, prog, name);
+}
+
+// t as FLOAT (what the host reads, and where the FLOAT statistics begin).
+inline poplar::Tensor asFloat(poplar::Graph& graph, const poplar::Tensor& t, poplar::program::Sequence& prog,
+                              const std::string& name) {
+    return asType(graph, t, poplar::FLOAT, prog, name);
 }
 
 }  // namespace ft5::t5

@@ -62,12 +62,7 @@ internal static class ParityCommand
                 Replicas = parse.GetValue(replicas),
                 Threads = parse.GetValue(threads),
                 DropoutRate = 0,
-                Precision = parse.GetValue(precision) switch
-                {
-                    "fp32" => Precision.Fp32,
-                    "fp16" => Precision.Fp16,
-                    var other => throw new ArgumentException($"--precision is '{other}'; expected fp32 or fp16"),
-                },
+                Precision = HalfPrecision.Parse(parse.GetValue(precision) ?? "fp32", precision.Name),
                 DetectOverflow = parse.GetValue(detectOverflow),
             };
             return Run(parse.GetValue(model)!, parse.GetValue(reference), parse.GetValue(trajectory), options,

@@ -67,12 +67,7 @@ internal sealed class ServingPlacementOptions
             "streaming" => MemoryLocation.Streaming,
             var other => throw new ArgumentException($"{_weightsLocation.Name} is '{other}'; expected on-chip or streaming"),
         };
-        var precision = parse.GetValue(_precision) switch
-        {
-            "fp32" => Precision.Fp32,
-            "fp16" => Precision.Fp16,
-            var other => throw new ArgumentException($"{_precision.Name} is '{other}'; expected fp32 or fp16"),
-        };
+        var precision = HalfPrecision.Parse(parse.GetValue(_precision) ?? "fp32", _precision.Name);
         return new DeviceModelOptions
         {
             Threads = parse.GetValue(_threads),

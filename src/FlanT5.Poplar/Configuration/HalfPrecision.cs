@@ -33,6 +33,11 @@ public static class HalfPrecision
         return problems;
     }
 
+    /// <summary>A --precision option's value (fp16/float16/half or fp32/float32/float, as everywhere);
+    /// <paramref name="what"/> names the option in errors.</summary>
+    public static Precision Parse(string text, string what) =>
+        Placement.NumericPrecisionExtensions.Parse(text, what) == Placement.NumericPrecision.Fp16 ? Precision.Fp16 : Precision.Fp32;
+
     /// <summary>A short description of the number formats, for the run's banner and config validate.</summary>
     public static string Describe(RunConfig config) =>
         config.Model.Precision == Precision.Fp16
