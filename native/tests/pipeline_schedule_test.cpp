@@ -103,5 +103,73 @@ TEST(PipelineSchedule, OnlyMultiStageOnChipPlansPipeline) {
     EXPECT_EQ(pipeline_order(FT5_SCHEDULE_1F1B, 4, false), PipelineOrder::kOneFOneB);
 }
 
+// One stage per segment, forward 0..pp-1 and backward pp-1..0: a pass's positions' stages.
+std::vector<uint32_t> stagesOf(const std::vector<uint32_t>& fwd, const std::vector<uint32_t>& bwd) {
+    std::vector<uint32_t> out = fwd;
+    out.insert(out.end(), bwd.begin(), bwd.end());
+    return out;
+}
+
+TEST(PipelineStash, StagesHoldAsManySlotsAsTheScheduleKeepsMicroBatchesThere) {
+    const std::vector<uint32_t> fwd{0, 1, 2, 3}, bwd{3, 2, 1, 0};
+    for (const uint32_t m : {4u, 8u}) {
+        const auto gpipe = pipeline_tasks(PipelineOrder::kGPipe, fwd, bwd, 4, m);
+        const auto ofob = pipeline_tasks(PipelineOrder::kOneFOneB, fwd, bwd, 4, m);
+        for (uint32_t s = 0; s < 4; ++s) {
+            // what stage s keeps lives from its forward (position s) to its backward (position 7 - s)
+            EXPECT_EQ(stash_depth(gpipe, 4, s, 7 - s), m) << "GPipe stage " << s;
+            EXPECT_EQ(stash_depth(ofob, 4, s, 7 - s), std::min(m, 4 - s)) << "1F1B stage " << s;
+        }
+        // the dropout seed lives through the whole pass
+        EXPECT_EQ(stash_depth(gpipe, 4, 0, 7), m);
+    }
+}
+
+TEST(PipelineStash, ASegmentAloneOnItsStageNeedsNoStash) {
+    const std::vector<uint32_t> fwd{0, 1}, bwd{1, 0};
+    const auto stages = stagesOf(fwd, bwd);
+    const auto gpipe = pipeline_tasks(PipelineOrder::kGPipe, fwd, bwd, 2, 4);
+    const auto ofob = pipeline_tasks(PipelineOrder::kOneFOneB, fwd, bwd, 2, 4);
+    // 1F1B's last stage runs each micro-batch's forward and backward back to back; its first does not
+    EXPECT_TRUE(runs_alone(ofob, stages, 2, 1, 2));
+    EXPECT_FALSE(runs_alone(ofob, stages, 2, 0, 3));
+    // GPipe holds every micro-batch on both stages
+    EXPECT_FALSE(runs_alone(gpipe, stages, 2, 1, 2));
+    EXPECT_FALSE(runs_alone(gpipe, stages, 2, 0, 3));
+    // under GPipe stage 1 copies in each micro-batch right after stage 0 sends it
+    EXPECT_TRUE(runs_alone(gpipe, stages, 2, 0, 1));
+}
+
+TEST(PipelineStash, TheSteadyPhaseIsOneLoopWhateverTheMicroBatches) {
+    const std::vector<uint32_t> fwd{0, 1, 2, 3}, bwd{3, 2, 1, 0};
+    for (const auto order : {PipelineOrder::kGPipe, PipelineOrder::kOneFOneB}) {
+        std::vector<std::size_t> programs;
+        for (const uint32_t m : {8u, 32u, 128u}) {
+            const auto tasks = pipeline_tasks(order, fwd, bwd, 4, m);
+            const auto runs = repeated_runs(tasks);
+            // the runs cover the tasks in order, each a repeated pattern of the same segments
+            std::size_t next = 0, program = 0;
+            for (const TaskRun& run : runs) {
+                ASSERT_EQ(run.first, next);
+                for (uint32_t r = 1; r < run.repeats; ++r)
+                    for (std::size_t q = 0; q < run.length; ++q) {
+                        const PipelineTask& a = tasks[run.first + q];
+                        const PipelineTask& b = tasks[run.first + r * run.length + q];
+                        ASSERT_EQ(a.backward, b.backward);
+                        ASSERT_EQ(a.segment, b.segment);
+                    }
+                next += run.length * run.repeats;
+                program += run.length;  // what the program holds: each run's pattern once
+            }
+            EXPECT_EQ(next, tasks.size());
+            programs.push_back(program);
+        }
+        // the program's length does not grow with the micro-batches: only the loops' counts do
+        EXPECT_EQ(programs[0], programs[1]);
+        EXPECT_EQ(programs[1], programs[2]);
+        EXPECT_LE(programs[2], 64u);
+    }
+}
+
 }  // namespace
 }  // namespace ft5::t5

@@ -1,6 +1,6 @@
 // A step's micro-batches through the pipeline schedules on the emulator (flan-t5-tiny fixture): GPipe and 1F1B
 // accumulate the same gradients as one micro-batch at a time, and each IPU holds the micro-batches the schedule
-// keeps in flight.
+// keeps in flight in its stash.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -134,31 +134,39 @@ std::vector<double> activation_peaks(SessionFixture& fx, const std::vector<Owned
     return out;
 }
 
-TEST(SessionPipelineMemory, EachStageHoldsTheMicroBatchesItsScheduleKeepsInFlight) {
+TEST(SessionPipelineMemory, EachStageStashesTheMicroBatchesItsScheduleKeepsInFlight) {
     const auto mbs = micro_batches();  // 4 equal micro-batches of 2 rows
     auto first = [&](size_t n) { return std::vector<OwnedBatch>(mbs.begin(), mbs.begin() + long(n)); };
     for (const uint32_t pp : {2u, 4u}) {
         SessionFixture gpipe("flan-t5-tiny", 0.0f, 1, 1, pp, 1);
         SessionFixture ofob("flan-t5-tiny", 0.0f, 1, 1, pp, 1, FT5_MEMORY_ON_CHIP, 0, FT5_MEMORY_ON_CHIP,
                             FT5_SCHEDULE_1F1B);
+        // one micro-batch runs its pass unscheduled: the working set of one pass, and no stash
         const auto g1 = activation_peaks(gpipe, first(1)), g2 = activation_peaks(gpipe, first(2));
         const auto g4 = activation_peaks(gpipe, mbs), o4 = activation_peaks(ofob, mbs);
         for (uint32_t s = 0; s < pp; ++s) {
-            // A stage's peak = its working set + what it keeps per micro-batch x the micro-batches in flight.
-            const double kept = g2[s] - g1[s], working = g1[s] - kept;
+            // A scheduled stage's peak = one pass's working set + its stash: a slot per micro-batch in flight
+            // (GPipe: all of them; 1F1B: at most pp - s).
+            const double slot = (g2[s] - g1[s]) / 2, working = g1[s];
             const double in_flight_1f1b = std::min(4.0, double(pp - s));
-            std::printf("pp %u stage %u: kept per micro-batch %.0f B, working set %.0f B; GPipe(4) %.0f B = %.3f of "
-                        "working + 4 kept; 1F1B(4) %.0f B = %.3f of working + %.0f kept\n",
-                        pp, s, kept, working, g4[s], g4[s] / (working + 4 * kept), o4[s],
-                        o4[s] / (working + in_flight_1f1b * kept), in_flight_1f1b);
-            // The fits below mean something only where the kept activations are a good part of a stage's peak.
-            // Least on the last stage (kept / peak 0.21 at pp 4), whose working set holds the LM head's logits
-            // and their gradient.
-            EXPECT_GT(kept, 0.15 * g1[s]) << "stage " << s << ": the kept activations are a part of the peak";
-            EXPECT_NEAR(g4[s] / (working + 4 * kept), 1.0, 0.02) << "stage " << s;
-            // 1F1B: a micro-batch's outputs can also wait on a stage until the next stage admits it (pp 4, stage
-            // 0: 3.7 % more).
-            EXPECT_NEAR(o4[s] / (working + in_flight_1f1b * kept), 1.0, 0.05) << "stage " << s;
+            // a stage with one micro-batch in flight runs each one's segments with no other's in between: no stash
+            const double slots_1f1b = in_flight_1f1b > 1 ? in_flight_1f1b : 0;
+            std::printf("pp %u stage %u: stash slot %.0f B, working set %.0f B; GPipe(4) %.0f B = %.3f of working + "
+                        "4 slots; 1F1B(4) %.0f B = %.3f of working + %.0f slots\n",
+                        pp, s, slot, working, g4[s], g4[s] / (working + 4 * slot), o4[s],
+                        o4[s] / (working + slots_1f1b * slot), slots_1f1b);
+            // The fits below mean something only where the stash is a good part of a stage's peak (least on the
+            // last stage, whose working set holds the LM head's logits and their gradient: a slot is 0.26 of it).
+            EXPECT_GT(slot, 0.2 * g1[s]) << "stage " << s << ": the stash is a part of the peak";
+            // GPipe: measured within 7.7 %, 1F1B within 9.2 %: what a stage sends waits in lanes of its own, with
+            // their own depth (under GPipe the next stage copies it in right after it is made: no slot at all; under
+            // 1F1B it may wait longer than what the stage keeps), so a slot measured with 2 micro-batches is not
+            // exactly what each adds.
+            EXPECT_NEAR(g4[s] / (working + 4 * slot), 1.0, 0.1) << "stage " << s;
+            EXPECT_NEAR(o4[s] / (working + slots_1f1b * slot), 1.0, 0.1) << "stage " << s;
+            if (pp - s < 4) {
+                EXPECT_LT(o4[s], 0.9 * g4[s]) << "stage " << s << ": 1F1B holds fewer micro-batches";
+            }
         }
     }
 }

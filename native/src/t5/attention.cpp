@@ -9,6 +9,10 @@
 
 namespace ft5::t5 {
 
+std::vector<poplar::Tensor> tensorsOf(const AttentionSaved& saved) {
+    return {saved.x, saved.kv, saved.q, saved.k, saved.v, saved.probs, saved.applied_probs, saved.context};
+}
+
 namespace {
 
 poplar::Tensor grouped(poplar::Graph& graph, const poplar::Tensor& a, const poplar::Tensor& b,

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <string>
 
+#include <vector>
+
 #include <poplar/Graph.hpp>
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
@@ -36,6 +38,7 @@ struct AttentionSaved {
     DropoutSite probs_dropout;
     poplar::Tensor context;  // [batch * q_len, heads * d_kv]
 };
+std::vector<poplar::Tensor> tensorsOf(const AttentionSaved& saved);
 
 struct AttentionGradients {
     poplar::Tensor x;       // d(queries' input)

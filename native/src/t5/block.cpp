@@ -6,6 +6,16 @@
 
 namespace ft5::t5 {
 
+std::vector<poplar::Tensor> tensorsOf(const BlockSaved& saved) {
+    std::vector<poplar::Tensor> out;
+    for (const auto* norm : {&saved.self_norm, &saved.cross_norm, &saved.ff_norm})
+        for (const poplar::Tensor& t : tensorsOf(*norm)) out.push_back(t);
+    for (const auto* attention : {&saved.self, &saved.cross})
+        for (const poplar::Tensor& t : tensorsOf(*attention)) out.push_back(t);
+    for (const poplar::Tensor& t : tensorsOf(saved.ff)) out.push_back(t);
+    return out;
+}
+
 namespace {
 
 AttentionWeights addAttention(Parameters& params, const T5Config& c, const std::string& prefix, std::size_t stage) {

@@ -57,6 +57,7 @@ struct BlockSaved {
     FeedForwardSaved ff;
     DropoutSite self_out, cross_out, ff_out;  // each layer's output dropout, before its residual add
 };
+std::vector<poplar::Tensor> tensorsOf(const BlockSaved& saved);
 
 // The saved state of a forward pass to recompute: its dropout sites marked to replay their masks.
 BlockSaved replayOf(const BlockSaved& saved);

@@ -9,6 +9,10 @@
 
 namespace ft5::t5 {
 
+std::vector<poplar::Tensor> tensorsOf(const FeedForwardSaved& saved) {
+    return {saved.x, saved.pre, saved.linear, saved.act, saved.hidden};
+}
+
 namespace {
 
 namespace pe = popops::expr;

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <vector>
+
 #include <poplar/Graph.hpp>
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
@@ -29,6 +31,7 @@ struct FeedForwardSaved {
     poplar::Tensor hidden;  // wo's input [rows, d_ff], after dropout
     DropoutSite dropout;
 };
+std::vector<poplar::Tensor> tensorsOf(const FeedForwardSaved& saved);
 
 // dropout (training) drops wo's input, as Hugging Face does after the activation (and gate).
 // mitigations (fp16): wo in FLOAT or scaled (its output is then FLOAT), gelu limited to (-39, 39).

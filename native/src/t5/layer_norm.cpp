@@ -5,6 +5,8 @@
 
 namespace ft5::t5 {
 
+std::vector<poplar::Tensor> tensorsOf(const LayerNormSaved& saved) { return {saved.x, saved.inv_rms}; }
+
 namespace pe = popops::expr;
 
 namespace {

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <vector>
+
 #include <poplar/Graph.hpp>
 #include <poplar/Program.hpp>
 #include <poplar/Tensor.hpp>
@@ -17,6 +19,8 @@ struct LayerNormSaved {
     poplar::Tensor x;        // [rows, d_model]
     poplar::Tensor inv_rms;  // [rows, 1]
 };
+// What the backward pass reads (for a pipeline's stash).
+std::vector<poplar::Tensor> tensorsOf(const LayerNormSaved& saved);
 
 poplar::Tensor layerNorm(poplar::Graph& graph, const Parameter& w, const poplar::Tensor& x, float eps,
                          poplar::program::Sequence& prog, const std::string& name, LayerNormSaved& saved);

@@ -24,6 +24,8 @@ public:
 
     // Adds the weight's gradient; returns d(y) (summed over the shards).
     poplar::Tensor backward(poplar::Graph& graph, const poplar::Tensor& d_logits, poplar::program::Sequence& prog);
+    // The input the last forward kept for the backward pass.
+    const poplar::Tensor& input() const { return input_; }
 
 private:
     const Parameter& weight_;

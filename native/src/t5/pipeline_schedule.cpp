@@ -1,5 +1,6 @@
 #include "t5/pipeline_schedule.h"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -114,6 +115,83 @@ std::vector<PipelineTask> pipeline_tasks(PipelineOrder order, const std::vector<
         }
     }
     return tasks;
+}
+
+namespace {
+
+// The widest span of micro-batch numbers alive at once, given each micro-batch's live range of task indices.
+uint32_t widest(const std::vector<std::size_t>& first, const std::vector<std::size_t>& last, std::size_t tasks) {
+    uint32_t depth = 1;
+    for (std::size_t t = 0; t < tasks; ++t) {
+        std::size_t low = first.size(), high = 0;
+        for (std::size_t k = 0; k < first.size(); ++k) {
+            if (first[k] > t || last[k] < t || first[k] > last[k]) continue;
+            low = std::min(low, k);
+            high = std::max(high, k);
+        }
+        if (low <= high) depth = std::max(depth, uint32_t(high - low + 1));
+    }
+    return depth;
+}
+
+uint32_t micro_batch_count(const std::vector<PipelineTask>& tasks) {
+    uint32_t n = 0;
+    for (const PipelineTask& t : tasks) n = std::max(n, t.micro_batch + 1);
+    return n;
+}
+
+}  // namespace
+
+uint32_t stash_depth(const std::vector<PipelineTask>& tasks, std::size_t forward_segments, std::size_t first,
+                     std::size_t last) {
+    const uint32_t n = micro_batch_count(tasks);
+    std::vector<std::size_t> from(n, std::numeric_limits<std::size_t>::max()), to(n, 0);
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+        const std::size_t position = tasks[t].backward ? forward_segments + tasks[t].segment : tasks[t].segment;
+        if (position == first) from[tasks[t].micro_batch] = t;
+        if (position == last) to[tasks[t].micro_batch] = t;
+    }
+    return widest(from, to, tasks.size());
+}
+
+bool runs_alone(const std::vector<PipelineTask>& tasks, const std::vector<uint32_t>& stages, std::size_t forward_segments,
+                std::size_t first, std::size_t last) {
+    const uint32_t stage = stages.at(first);
+    std::vector<bool> open(micro_batch_count(tasks), false);  // between its `first` and its `last`
+    for (const PipelineTask& task : tasks) {
+        const std::size_t position = task.backward ? forward_segments + task.segment : task.segment;
+        if (stages.at(position) == stage)
+            for (std::size_t k = 0; k < open.size(); ++k)
+                if (open[k] && k != task.micro_batch) return false;
+        if (position == first) open[task.micro_batch] = true;
+        if (position == last) open[task.micro_batch] = false;
+    }
+    return true;
+}
+
+std::vector<TaskRun> repeated_runs(const std::vector<PipelineTask>& tasks) {
+    auto same = [&](std::size_t a, std::size_t b) {
+        return tasks[a].backward == tasks[b].backward && tasks[a].segment == tasks[b].segment;
+    };
+    std::vector<TaskRun> runs;
+    std::size_t i = 0;
+    while (i < tasks.size()) {
+        TaskRun best{i, 1, 1};
+        for (std::size_t p = 1; i + 2 * p <= tasks.size(); ++p) {
+            uint32_t r = 1;
+            while (i + (r + 1) * p <= tasks.size()) {
+                bool equal = true;
+                for (std::size_t q = 0; q < p && equal; ++q) equal = same(i + q, i + r * p + q);
+                if (!equal) break;
+                ++r;
+            }
+            // the run that covers most tasks; of equal ones, the shortest pattern
+            if (r >= 2 && p * r > best.length * best.repeats) best = TaskRun{i, p, r};
+        }
+        runs.push_back(best);
+        i += best.length * best.repeats;
+    }
+    return runs;
 }
 
 }  // namespace ft5::t5

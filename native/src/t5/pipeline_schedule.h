@@ -7,6 +7,7 @@
 // every segment takes its micro-batches in order, so the accumulated gradients do not depend on the schedule.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -29,5 +30,27 @@ enum class PipelineOrder {
 std::vector<PipelineTask> pipeline_tasks(PipelineOrder order, const std::vector<uint32_t>& forward_stages,
                                          const std::vector<uint32_t>& backward_stages, uint32_t stages,
                                          uint32_t micro_batches);
+
+// How many micro-batches a stash holds at once under these tasks (at least 1), for a tensor that a micro-batch's
+// pass writes in its segment `first` and last reads in its segment `last` (positions in the pass's order: the
+// forward_segments forward segments, then the backward ones). A micro-batch's slot is its number modulo the depth;
+// the micro-batches alive together are consecutive, so none collide.
+uint32_t stash_depth(const std::vector<PipelineTask>& tasks, std::size_t forward_segments, std::size_t first,
+                     std::size_t last);
+
+// Whether, for every micro-batch, no other micro-batch's task runs on `stage` between its segment `first` and its
+// segment `last` (positions as for stash_depth; stages[q]: the stage of position q): what the micro-batch leaves
+// on that stage in between is then still there, and needs no stash.
+bool runs_alone(const std::vector<PipelineTask>& tasks, const std::vector<uint32_t>& stages, std::size_t forward_segments,
+                std::size_t first, std::size_t last);
+
+// The tasks as runs of a repeated pattern: tasks [first, first + length) and `repeats` - 1 copies after them are the
+// same segments (of later micro-batches). A program whose segments find their micro-batch in device counters runs a
+// run as one Repeat: the pipeline's steady phase is one loop, its fill and drain what is left.
+struct TaskRun {
+    std::size_t first = 0, length = 1;
+    uint32_t repeats = 1;
+};
+std::vector<TaskRun> repeated_runs(const std::vector<PipelineTask>& tasks);
 
 }  // namespace ft5::t5

@@ -202,6 +202,24 @@ Stack::Gradients Stack::backward(const Staged& d_out, SegmentChain& chain) {
     return {d_x, d_encoder};
 }
 
+void Stack::keptTensors(std::vector<Staged>& out) const {
+    out.push_back({ids_, embedding_.stage});
+    out.push_back({owned_, embedding_.stage});
+    // with recomputation the backward pass builds the blocks again from their inputs and the attention biases
+    const bool recompute = shape_.groups->plan().recompute;
+    if (recompute)
+        for (const auto& [stage, context] : contexts_)
+            for (const poplar::Tensor& t : {context.self_bias, context.encoder_output, context.cross_bias})
+                out.push_back({t, stage});
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+        if (recompute)
+            out.push_back({inputs_[i], block_stages_[i]});
+        else
+            for (const poplar::Tensor& t : tensorsOf(saved_[i])) out.push_back({t, block_stages_[i]});
+    }
+    for (const poplar::Tensor& t : tensorsOf(final_saved_)) out.push_back({t, final_norm_->stage});
+}
+
 void Stack::embedBackward(const Staged& d_embedded, SegmentChain& chain) {
     const std::size_t stage = embedding_.stage;
     const poplar::Tensor d_x = stages_.to(d_embedded, stage, chain, name_ + "/d_embedding_received").tensor;

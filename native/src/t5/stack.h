@@ -65,6 +65,10 @@ public:
     Gradients backward(const Staged& d_out, SegmentChain& chain);
     // Adds the embedding's gradient, on its stage (a pass ends there: both stacks' lookups are updated last).
     void embedBackward(const Staged& d_embedded, SegmentChain& chain);
+    // What the last forward built keeps for the backward pass, each on its stage (a pipeline stashes it per
+    // micro-batch): the lookups, every block's saved activations (with recomputation its input and the attention
+    // biases instead), the final norm's.
+    void keptTensors(std::vector<Staged>& out) const;
 
 private:
     // The block context on `stage`, its tensors copied there when first asked for.

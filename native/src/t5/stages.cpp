@@ -5,8 +5,22 @@
 namespace ft5::t5 {
 
 poplar::program::Sequence& SegmentChain::on(std::size_t stage) {
-    if (segments_.empty() || segments_.back().first != stage) segments_.emplace_back(stage, poplar::program::Sequence());
+    if (segments_.empty() || segments_.back().first != stage) {
+        segments_.emplace_back(stage, poplar::program::Sequence());
+        transfers_.emplace_back();
+    }
     return segments_.back().second;
+}
+
+void SegmentChain::recordTransfer(const Staged& from, std::size_t stage, const poplar::Tensor& landed) {
+    on(stage);
+    transfers_.back().sent.push_back(from);
+    transfers_.back().landed.push_back(landed);
+}
+
+void SegmentChain::recordReuse(const poplar::Tensor& t, std::size_t stage) {
+    on(stage);
+    transfers_.back().reused.push_back(t);
 }
 
 std::vector<std::uint32_t> SegmentChain::stages() const {
@@ -41,10 +55,15 @@ poplar::Graph& Stages::graph(std::size_t stage) {
 }
 
 Staged Stages::to(const Staged& t, std::size_t stage, SegmentChain& chain, const std::string& name) {
-    if (t.stage == stage || !t.tensor.valid()) return Staged{t.tensor, stage};
+    if (!t.tensor.valid()) return Staged{t.tensor, stage};
+    if (t.stage == stage) {
+        chain.recordReuse(t.tensor, stage);
+        return t;
+    }
     poplar::Tensor copy = graph(stage).addVariable(t.tensor.elementType(), t.tensor.shape(),
                                                    poplar::VariableMappingMethod::LINEAR, name);
     chain.on(stage).add(poplar::program::Copy(t.tensor, copy));
+    chain.recordTransfer(t, stage, copy);
     return Staged{copy, stage};
 }
 

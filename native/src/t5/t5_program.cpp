@@ -1,14 +1,20 @@
 #include "t5/t5_program.h"
 
+#include <algorithm>
+#include <map>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include <poplar/CSRFunctions.hpp>
 #include <popops/Cast.hpp>
+#include <popops/DynamicSlice.hpp>
 #include <popops/ElementWise.hpp>
 #include <popops/Reduce.hpp>
 #include <popops/Zero.hpp>
 
 #include "t5/attention.h"
+#include "t5/micro_batch_stash.h"
 #include "t5/pipeline_schedule.h"
 #include "t5/precision.h"
 
@@ -32,9 +38,10 @@ struct T5Program::ProgramSet {
     std::unique_ptr<Stack> encoder, decoder;
     std::unique_ptr<CachedDecoding> decoding;
     std::unique_ptr<Dropout> dropout;
-    // the scheduled micro-batches' dropout: each its own seed, read when its forward pass starts
-    std::vector<std::unique_ptr<Dropout>> scheduled_dropout;
-    std::vector<poplar::Tensor> scheduled_seeds;
+    // the scheduled micro-batches' one pass: its dropout (each micro-batch's seed read when its forward starts and
+    // kept until its backward regenerates the masks) and the stash of the micro-batches in flight
+    std::unique_ptr<Dropout> scheduled_dropout;
+    poplar::Tensor scheduled_seed;
     // DataStream has no default constructor in the SDK: set while the graph is built.
     std::optional<poplar::DataStream> input_ids_in, mask_in, decoder_ids_in, labels_in, loss_scale_in, seed_in;
     std::optional<poplar::DataStream> loss_out, logits_out, encoder_out, training_result_out, ranges_out;
@@ -225,27 +232,156 @@ poplar::program::Sequence T5Program::trainingStep(ProgramSet& set) {
 }
 
 poplar::program::Sequence T5Program::scheduledMicroBatches(ProgramSet& set) {
+    namespace pe = popops::expr;
+    using poplar::program::Copy;
     const std::size_t m = set.shape.batch.micro_batches;
-    std::vector<SegmentChain> forward(m), backward(m);
-    for (std::size_t k = 0; k < m; ++k) {
-        Dropout* dropout = nullptr;
-        if (set.dropout) {
-            // each micro-batch keeps its own seed until its backward pass regenerates the masks
-            const std::string name = "scheduled/dropout_seed" + std::to_string(k);
-            set.scheduled_seeds.push_back(graph_.addVariable(poplar::UNSIGNED_INT, {2},
-                                                             poplar::VariableMappingMethod::LINEAR, name));
-            set.scheduled_dropout.push_back(
-                std::make_unique<Dropout>(graph_, config_.dropout, set.scheduled_seeds.back(), groups_));
-            dropout = set.scheduled_dropout.back().get();
-            forward[k].on(0).add(poplar::program::Copy(*set.seed_in, set.scheduled_seeds.back()));
-        }
-        microBatch(set, forward[k], backward[k], PassKind{true, true, true, false}, dropout);
+    // one pass, built once: every micro-batch runs its segments, finding its number in the segment's counter
+    SegmentChain forward, backward;
+    Dropout* dropout = nullptr;
+    if (set.dropout) {
+        set.scheduled_seed = graph_.addVariable(poplar::UNSIGNED_INT, {2}, poplar::VariableMappingMethod::LINEAR,
+                                                "scheduled/dropout_seed");
+        set.scheduled_dropout = std::make_unique<Dropout>(graph_, config_.dropout, set.scheduled_seed, groups_);
+        dropout = set.scheduled_dropout.get();
+        forward.on(0).add(Copy(*set.seed_in, set.scheduled_seed));
     }
+    const CrossEntropy loss = microBatch(set, forward, backward, PassKind{true, true, true, false}, dropout);
+    const std::vector<PipelineTask> tasks = pipeline_tasks(plan().order, forward.stages(), backward.stages(),
+                                                           std::uint32_t(stages_.count()), std::uint32_t(m));
+
+    // The pass's segments in the order they run for one micro-batch (position q: the forward chain, then the
+    // backward chain).
+    struct Position {
+        const SegmentChain* chain;
+        std::size_t segment, stage;
+    };
+    std::vector<Position> order;
+    for (std::size_t j = 0; j < forward.size(); ++j) order.push_back({&forward, j, forward.stage(j)});
+    for (std::size_t j = 0; j < backward.size(); ++j) order.push_back({&backward, j, backward.stage(j)});
+    auto depth = [&](std::size_t first, std::size_t last) {
+        return stash_depth(tasks, forward.size(), first, last);
+    };
+
+    // Each stage keeps, from its first segment to its last, the activations its backward pass reads (the tensors
+    // it received among them)
+    std::vector<std::vector<poplar::Tensor>> kept(stages_.count());
+    std::vector<Staged> activations;
+    set.encoder->keptTensors(activations);
+    set.decoder->keptTensors(activations);
+    activations.push_back({lm_head_->input(), head_stage_});
+    activations.push_back({loss.d_logits, head_stage_});
+    for (const Staged& t : activations) kept.at(t.stage).push_back(t.tensor);
+    std::vector<std::size_t> first_on(stages_.count(), order.size()), last_on(stages_.count(), 0);
+    for (std::size_t q = 0; q < order.size(); ++q) {
+        first_on[order[q].stage] = std::min(first_on[order[q].stage], q);
+        last_on[order[q].stage] = q;
+    }
+    // and what a segment reads on its stage that an earlier segment of its chain there may have made (a chain that
+    // comes back to a stage; what the backward pass reads of the forward pass's is among the activations above)
+    for (std::size_t q = 0; q < order.size(); ++q) {
+        const SegmentChain& chain = *order[q].chain;
+        bool back = false;
+        for (std::size_t j = 0; j < order[q].segment; ++j) back = back || chain.stage(j) == order[q].stage;
+        if (back)
+            for (const poplar::Tensor& t : chain.reused(order[q].segment)) kept[order[q].stage].push_back(t);
+    }
+    // A stage that runs each micro-batch's segments with no other's in between (1F1B's last) stashes nothing.
+    std::vector<uint32_t> stage_of;
+    for (const Position& at : order) stage_of.push_back(std::uint32_t(at.stage));
+    auto alone = [&](std::size_t first, std::size_t last) {
+        return runs_alone(tasks, stage_of, forward.size(), first, last);
+    };
+    MicroBatchStash stash(stages_, "scheduled/stash");
+    std::vector<std::optional<std::size_t>> kept_lane(stages_.count());
+    for (std::size_t s = 0; s < stages_.count(); ++s)
+        if (first_on[s] < last_on[s] && !alone(first_on[s], last_on[s]))
+            kept_lane[s] = stash.addLane(s, kept[s], depth(first_on[s], last_on[s]));
+
+    // What a segment sends waits in a lane of its own until the last segment that copies it in: a tensor received
+    // at position q from stage s was written by stage s's last segment before q.
+    struct Sent {
+        std::optional<std::size_t> lane;  // none when the sender runs nothing else before the last reader
+        std::size_t producer = 0, last_reader = 0;
+        std::vector<poplar::Tensor> tensors;
+    };
+    std::map<std::size_t, Sent> sent;  // by producer position
+    // what each position receives, by producer
+    std::vector<std::map<std::size_t, std::vector<poplar::Tensor>>> receives(order.size());
+    for (std::size_t q = 0; q < order.size(); ++q) {
+        for (const Staged& t : order[q].chain->received(order[q].segment)) {
+            std::size_t producer = q;
+            for (std::size_t p = 0; p < q; ++p)
+                if (order[p].stage == t.stage) producer = p;
+            if (producer == q) throw std::logic_error("scheduled micro-batches: a tensor arrives before it is made");
+            Sent& lane = sent[producer];
+            lane.producer = producer;
+            lane.last_reader = std::max(lane.last_reader, q);
+            lane.tensors.push_back(t.tensor);
+            receives[q][producer].push_back(t.tensor);
+        }
+    }
+    for (auto& [producer, lane] : sent)
+        if (!alone(producer, lane.last_reader))
+            lane.lane = stash.addLane(order[producer].stage, lane.tensors, depth(producer, lane.last_reader));
+    const unsigned seed_depth = depth(0, order.size() - 1);
+    poplar::Tensor seeds;
+    if (dropout)
+        seeds = graph_.addVariable(poplar::UNSIGNED_INT, {seed_depth, 2}, poplar::VariableMappingMethod::LINEAR,
+                                   "scheduled/dropout_seeds");
+
     poplar::program::Sequence prog;
-    for (const PipelineTask& task : pipeline_tasks(plan().order, forward[0].stages(), backward[0].stages(),
-                                                   std::uint32_t(stages_.count()), std::uint32_t(m))) {
-        const SegmentChain& chain = task.backward ? backward[task.micro_batch] : forward[task.micro_batch];
-        prog.add(chain.segment(task.segment));
+    stash.undefine(prog);
+    if (dropout) prog.add(poplar::program::WriteUndef(seeds));
+    // each segment's program: its micro-batch's state in, the segment, its state out, the counter on
+    std::vector<poplar::Function> functions;
+    for (std::size_t q = 0; q < order.size(); ++q) {
+        const Position& at = order[q];
+        const std::string name = std::string(at.chain == &backward ? "scheduled/backward" : "scheduled/forward") +
+                                 std::to_string(at.segment);
+        poplar::Graph& graph = stages_.graph(at.stage);
+        const poplar::Tensor counter =
+            graph.addVariable(poplar::UNSIGNED_INT, {1}, poplar::VariableMappingMethod::LINEAR, name + "/micro_batch");
+        popops::zero(graph, counter, prog, name + "/micro_batch_zero");
+        poplar::program::Sequence body;
+        const std::optional<std::size_t>& keeps = kept_lane[at.stage];
+        if (keeps && q > first_on[at.stage]) stash.restore(*keeps, counter, body);
+        for (const auto& [producer, tensors] : receives[q]) {
+            const auto& lane = sent.at(producer).lane;
+            if (!lane) continue;
+            // the sender counts what this segment has copied in, so restoring there touches only the sender's IPU
+            poplar::Graph& from = stages_.graph(order[producer].stage);
+            const std::string read = name + "/from" + std::to_string(producer);
+            const poplar::Tensor copied =
+                from.addVariable(poplar::UNSIGNED_INT, {1}, poplar::VariableMappingMethod::LINEAR, read + "/micro_batch");
+            popops::zero(from, copied, prog, read + "/micro_batch_zero");
+            stash.restore(*lane, tensors, copied, body);
+            popops::mapInPlace(from, pe::_1 + pe::Const(1u), {copied}, body, read + "/next_micro_batch");
+        }
+        auto seedSlot = [&] {
+            return popops::map(graph_, pe::Rem(pe::_1, pe::Const(seed_depth)), {counter}, body, name + "/seed_slot");
+        };
+        if (dropout && q > 0)
+            body.add(Copy(popops::dynamicSlice(graph_, seeds, seedSlot(), {0}, {1}, body, name + "/seed").flatten(),
+                          set.scheduled_seed));
+        body.add(at.chain->segment(at.segment));
+        if (dropout && q == 0)
+            popops::dynamicUpdate(graph_, seeds, set.scheduled_seed.expand({0}), seedSlot(), {0}, {1}, body,
+                                  name + "/seed_save");
+        if (keeps && q < last_on[at.stage]) stash.save(*keeps, counter, body);
+        if (sent.count(q) && sent.at(q).lane) stash.save(*sent.at(q).lane, counter, body);
+        popops::mapInPlace(graph, pe::_1 + pe::Const(1u), {counter}, body, name + "/next_micro_batch");
+        functions.push_back(graph_.addFunction(body));
+    }
+    // the tasks in the schedule's order; a repeated pattern (the pipeline's steady phase) runs as one loop
+    for (const TaskRun& run : repeated_runs(tasks)) {
+        poplar::program::Sequence pattern;
+        for (std::size_t t = run.first; t < run.first + run.length; ++t)
+            pattern.add(poplar::program::Call(
+                functions[tasks[t].backward ? forward.size() + tasks[t].segment : tasks[t].segment]));
+        if (run.repeats > 1)
+            prog.add(poplar::program::Repeat(run.repeats, pattern));
+        else
+            prog.add(pattern);
     }
     return prog;
 }

@@ -7,7 +7,9 @@
 // Under a parallel plan (parallel.h) the graph is replicated tp x dp times; every stream and host handle is then
 // per replica (shard_layout.h maps shards and rows to the logical tensors and batch). With pipeline stages each
 // layer runs on its stage's IPU (stages.h) and a micro-batch's pass is a chain of segments; the scheduled
-// micro-batches program runs a step's micro-batches through them in the plan's pipeline order. Under phased
+// micro-batches program builds that pass once and runs a step's micro-batches through it in the plan's pipeline
+// order, each stage stashing what its micro-batches in flight need later (micro_batch_stash.h), the pipeline's
+// steady phase as one Repeat (pipeline_schedule.h). Under phased
 // execution the parameters live in RemoteBuffers and each layer copies in what it uses (parameters.h).
 #pragma once
 

@@ -113,7 +113,8 @@ public sealed class ActivationFootprint(T5ModelConfig model, int tensorParallel,
     {
         var list = new List<TensorFootprint>();
         Norm(list, "decoder.final_layer_norm", _tgt);
-        list.Add(Act("lm_head logits shard", _b, _tgt, paddedVocab / tensorParallel));
+        // the cross-entropy's gradient, formed with the loss and kept for the backward pass, is fp32 in either precision
+        list.Add(Tensor("d(logits) shard", [_b, _tgt, paddedVocab / tensorParallel], 4, "fp32"));
         list.Add(Tensor("labels", [_b, _tgt], 4, "int32"));
         return list;
     }

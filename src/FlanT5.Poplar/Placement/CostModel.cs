@@ -18,7 +18,10 @@ namespace FlanT5.Poplar.Placement;
 /// - Pipeline: step = m × the slowest stage's time per micro-batch + every other stage's once (the pipeline fills
 ///   and drains through them); that second part is reported as the bubble: (p − 1)/(m + p − 1) of the step when the
 ///   stages are equal, and with one micro-batch the step is the sum of the stages. Each stage boundary carries [B,S_src,d] + [B,S_tgt,d] forward
-///   (hidden states, encoder output or decoder embeddings) and their gradients backward.
+///   (hidden states, encoder output or decoder embeddings) and their gradients backward. A stage that holds more than
+///   one micro-batch in flight keeps each in its stash: what its backward pass reads is saved after the forward and
+///   restored before the backward (dynamicUpdate / dynamicSlice, each exchanging twice the bytes), over the chip's
+///   exchange (<see cref="IpuTarget.ExchangeBytesPerSecond"/>).
 /// - Data parallel: ring all-reduce of the gradients, 2(d−1)/d × bytes / IPU-Link bandwidth (IPU-POD64's replicas
 ///   talk over the IPU-Link torus). With phased execution the streamed state is sharded across replicas: gradients
 ///   are reduce-scattered ((d−1)/d) and the weights all-gathered at each of the two loads.
@@ -105,7 +108,8 @@ public sealed class CostModel(double computeEfficiency = CostModel.DefaultComput
             // Each stage boundary carries [B,S_src,d] + [B,S_tgt,d] forward and their gradients backward; a stage
             // takes part in the exchanges of both its boundaries.
             var boundaries = (s > 0 ? 1 : 0) + (last ? 0 : 1);
-            stageTransfer[s] = boundaries * 2 * (srcAct + tgtAct) / link;
+            stageTransfer[s] = boundaries * 2 * (srcAct + tgtAct) / link
+                               + 4 * StashedBytes(model, plan, shape, parameters, s, m) / target.ExchangeBytesPerSecond;
         }
         var stageTime = Enumerable.Range(0, p).Select(s => stageCompute[s] + stageCollectives[s] + stageTransfer[s]).ToArray();
         var slowest = Enumerable.Range(0, p).MaxBy(s => stageTime[s]);
@@ -153,6 +157,16 @@ public sealed class CostModel(double computeEfficiency = CostModel.DefaultComput
             MicroBatchesPerReplica = m,
             ComputeEfficiency = ComputeEfficiency,
         };
+    }
+
+    /// <summary>One micro-batch's bytes in a stage's stash: none unless the stage holds more than one in flight.</summary>
+    private static double StashedBytes(T5ModelConfig model, PlacementPlan plan, TrainingShape shape,
+        TensorParallelPlan parameters, int stage, int microBatches)
+    {
+        var inFlight = plan.PipelineStages == 1 || plan.PhasedExecution ? 1
+            : plan.Schedule == PipelineSchedule.GPipe ? microBatches
+            : Math.Min(microBatches, plan.PipelineStages - stage);
+        return inFlight > 1 ? MemoryPlanner.KeptPerMicroBatch(model, plan, shape, parameters, stage) : 0;
     }
 
     /// <summary>

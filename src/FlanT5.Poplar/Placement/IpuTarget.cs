@@ -35,6 +35,15 @@ public sealed record IpuTarget
     /// <summary>IPU-Link bandwidth of one chip (all 10 links together), bytes/s.</summary>
     public double IpuLinkBytesPerSecond { get; init; } = 320e9;
 
+    /// <summary>
+    /// On-chip exchange of one IPU, bytes/s: each tile sends 4 bytes a cycle (the emulated SDK's IPU model, as
+    /// Poplar's IPUModel: exchangeBytesPerCycle 4), 1472 × 4 × 1.33 GHz ≈ 7.8 TB/s (Graphcore quotes about 8 TB/s
+    /// all-to-all for the GC200).
+    /// </summary>
+    public double ExchangeBytesPerSecond => TilesPerIpu * ExchangeBytesPerTileCycle * ClockHz;
+
+    public double ExchangeBytesPerTileCycle { get; init; } = 4;
+
     /// <summary>Host link of one IPU (PCIe Gen4 x16), bytes/s.</summary>
     public double PcieBytesPerSecond { get; init; } = 64e9;
 

@@ -84,22 +84,8 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
         var act = new ActivationFootprint(model, plan.TensorParallel, shape);
         var encoderLayers = LayerRange(plan.EncoderLayersPerStage, stage);
         var decoderLayers = LayerRange(plan.DecoderLayersPerStage, stage);
-        var layerSets = encoderLayers.Select(i => (Input: act.LayerInput(false, i), Kept: act.EncoderLayer(i)))
-            .Concat(decoderLayers.Select(i => (Input: act.LayerInput(true, i), Kept: act.DecoderLayer(i))))
-            .ToArray();
-        var first = stage == 0;
         var last = stage == plan.PipelineStages - 1;
-        var lmHead = last ? act.LmHead(parameters.PaddedVocab) : [];
-        var extras = new List<TensorFootprint>();
-        if (decoderLayers.Length > 0) extras.Add(act.EncoderOutput);
-        if (encoderLayers.Contains(model.NumLayers - 1)) extras.AddRange(act.EncoderFinalNorm);
-        if (first) extras.AddRange(act.Embedding);
-        if (plan.Recompute && !plan.PhasedExecution)
-        {
-            if (encoderLayers.Length > 0) extras.AddRange(act.AttentionBiases(false));
-            if (decoderLayers.Length > 0) extras.AddRange(act.AttentionBiases(true));
-        }
-        extras.AddRange(lmHead);
+        var (layerSets, extras) = StageActivations(model, plan, act, parameters, stage);
         long extrasBytes = extras.Sum(t => t.Bytes);
         long keptLayers = layerSets.Sum(l => plan.Recompute ? l.Input.Bytes : l.Kept.Sum(t => t.Bytes));
         long largestLayer = layerSets.Max(l => l.Kept.Sum(t => t.Bytes));
@@ -120,7 +106,10 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
             inFlight = plan.PipelineStages == 1 ? 1
                 : plan.Schedule == PipelineSchedule.GPipe ? microBatches
                 : Math.Min(microBatches, plan.PipelineStages - stage);
-            activations = inFlight * (keptLayers + extrasBytes);
+            // Pipelined micro-batches share one pass: on a stage that holds several in flight, each has a slot in
+            // the stage's stash, and the pass works on one of them at a time in its own tensors, restored from the
+            // stash and saved back (one in flight needs no stash: its segments run with no other's in between).
+            activations = (inFlight > 1 ? inFlight + 1 : 1) * (keptLayers + extrasBytes);
         }
         var recomputed = plan.Recompute || plan.PhasedExecution;
         // Backward walks the layers in reverse and frees each layer's kept tensors as its gradients are formed, so the
@@ -168,6 +157,38 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
             InFlightMicroBatches = inFlight,
             LargestTensors = largest.OrderByDescending(t => t.Bytes).ThenBy(t => t.Name, StringComparer.Ordinal).Take(5).ToArray(),
         };
+    }
+
+    /// <summary>What one micro-batch leaves on a stage for its backward pass, bytes (what a pipeline stashes).</summary>
+    public static long KeptPerMicroBatch(T5ModelConfig model, PlacementPlan plan, TrainingShape shape,
+        TensorParallelPlan parameters, int stage)
+    {
+        var (layerSets, extras) = StageActivations(model, plan, new ActivationFootprint(model, plan.TensorParallel, shape),
+            parameters, stage);
+        return layerSets.Sum(l => plan.Recompute ? l.Input.Bytes : l.Kept.Sum(t => t.Bytes)) + extras.Sum(t => t.Bytes);
+    }
+
+    // Each layer of the stage (its input and what it keeps for the backward pass), and what else the stage keeps.
+    private static ((TensorFootprint Input, IReadOnlyList<TensorFootprint> Kept)[] Layers, List<TensorFootprint> Extras)
+        StageActivations(T5ModelConfig model, PlacementPlan plan, ActivationFootprint act, TensorParallelPlan parameters,
+            int stage)
+    {
+        var encoderLayers = LayerRange(plan.EncoderLayersPerStage, stage);
+        var decoderLayers = LayerRange(plan.DecoderLayersPerStage, stage);
+        var layerSets = encoderLayers.Select(i => (Input: act.LayerInput(false, i), Kept: act.EncoderLayer(i)))
+            .Concat(decoderLayers.Select(i => (Input: act.LayerInput(true, i), Kept: act.DecoderLayer(i))))
+            .ToArray();
+        var extras = new List<TensorFootprint>();
+        if (decoderLayers.Length > 0) extras.Add(act.EncoderOutput);
+        if (encoderLayers.Contains(model.NumLayers - 1)) extras.AddRange(act.EncoderFinalNorm);
+        if (stage == 0) extras.AddRange(act.Embedding);
+        if (plan.Recompute && !plan.PhasedExecution)
+        {
+            if (encoderLayers.Length > 0) extras.AddRange(act.AttentionBiases(false));
+            if (decoderLayers.Length > 0) extras.AddRange(act.AttentionBiases(true));
+        }
+        if (stage == plan.PipelineStages - 1) extras.AddRange(act.LmHead(parameters.PaddedVocab));
+        return (layerSets, extras);
     }
 
     /// <summary>Indices of the layers a stage holds, from the per-stage counts.</summary>

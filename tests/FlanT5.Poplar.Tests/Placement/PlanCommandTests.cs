@@ -91,7 +91,7 @@ public class PlanCommandTests
     {
         // tp 4 x pp 2: Poplar replica k (the tp rank here) holds IPUs 2k and 2k + 1, so stage 0 is the even IPUs
         var (code, output, error) = Run("--model", "base", "--tensor-parallel", "4", "--pipeline-stages", "2", "--seq-len", "128",
-            "--global-batch", "8", "--encoder-layers-per-stage", "12,0", "--decoder-layers-per-stage", "0,12");
+            "--global-batch", "4", "--encoder-layers-per-stage", "12,0", "--decoder-layers-per-stage", "0,12");
         Assert.That(code, Is.Zero, error);
         var rows = output.Split('\n').Where(l => l.StartsWith("0,2..6", StringComparison.Ordinal) || l.StartsWith("1,3..7", StringComparison.Ordinal)).ToList();
         Assert.That(rows, Has.Count.EqualTo(2), output);
@@ -102,7 +102,7 @@ public class PlanCommandTests
     [Test]
     public void LayersPerStageCanBeGiven()
     {
-        var (code, output, error) = Run("--model", "base", "--tensor-parallel", "4", "--pipeline-stages", "2", "--seq-len", "128", "--global-batch", "8",
+        var (code, output, error) = Run("--model", "base", "--tensor-parallel", "4", "--pipeline-stages", "2", "--seq-len", "128", "--global-batch", "4",
             "--encoder-layers-per-stage", "12,0", "--decoder-layers-per-stage", "0,12", "--json");
         Assert.That(code, Is.Zero, error);
         var plan = JsonNode.Parse(output)!["plan"]!;

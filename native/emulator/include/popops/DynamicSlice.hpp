@@ -63,6 +63,12 @@ poplar::Tensor dynamicSlice(poplar::Graph &graph, const poplar::Tensor &t, const
                             poplar::program::Sequence &prog, const poplar::DebugContext &debugContext = {},
                             const poplar::OptionFlags &options = {});
 
+// dynamicSlice into an existing tensor of the slice's shape and t's type.
+void dynamicSliceWithOutput(poplar::Graph &graph, const poplar::Tensor &output, const poplar::Tensor &t,
+                            const poplar::Tensor &offset, const std::vector<std::size_t> &dims,
+                            const std::vector<std::size_t> &sizes, poplar::program::Sequence &prog,
+                            const poplar::DebugContext &debugContext = {}, const poplar::OptionFlags &options = {});
+
 void dynamicUpdate(poplar::Graph &graph, const poplar::Tensor &t, const poplar::Tensor &s, const poplar::Tensor &offset,
                    const std::vector<std::size_t> &dims, const std::vector<std::size_t> &sizes,
                    poplar::program::Sequence &prog, const poplar::DebugContext &debugContext = {},

@@ -216,15 +216,11 @@ poplar::Tensor createSliceableTensorFromSlice(poplar::Graph &graph, const poplar
   return poplar_emulator::createResult(graph, s.elementType(), shape, debugContext, "sliceable");
 }
 
-poplar::Tensor dynamicSlice(poplar::Graph &graph, const poplar::Tensor &t, const poplar::Tensor &offset,
-                            const std::vector<std::size_t> &dims, const std::vector<std::size_t> &sizes,
-                            poplar::program::Sequence &prog, const poplar::DebugContext &debugContext,
-                            const poplar::OptionFlags &options) {
-  const std::string op = poplar_emulator::opName(debugContext, "popops::dynamicSlice");
-  poplar_emulator::OptionReader(options, op, {"availableMemoryProportion"});
-  const SliceGeometry g = geometryOf(t, dims, sizes, op);
-  checkOffsets(offset, dims.size(), false, op);
-  poplar::Tensor out = poplar_emulator::createResult(graph, t.elementType(), sliceShape(g), debugContext, "slice");
+namespace {
+
+// dynamicSlice's kernel, into out (a new tensor or the caller's).
+void sliceInto(poplar::Graph &graph, const poplar::Tensor &out, const poplar::Tensor &t, const poplar::Tensor &offset,
+               const SliceGeometry &g, poplar::program::Sequence &prog, const std::string &op) {
   poplar_emulator::Kernel kernel;
   kernel.name = op;
   kernel.inputs = {t, offset};
@@ -235,7 +231,34 @@ poplar::Tensor dynamicSlice(poplar::Graph &graph, const poplar::Tensor &t, const
     poplar_emulator::dynamicSliceKernel(g, bytesOf(io.input(0)), at.data(), bytesOf(io.output(0)));
   };
   poplar_emulator::addKernel(graph, prog, std::move(kernel));
+}
+
+} // namespace
+
+poplar::Tensor dynamicSlice(poplar::Graph &graph, const poplar::Tensor &t, const poplar::Tensor &offset,
+                            const std::vector<std::size_t> &dims, const std::vector<std::size_t> &sizes,
+                            poplar::program::Sequence &prog, const poplar::DebugContext &debugContext,
+                            const poplar::OptionFlags &options) {
+  const std::string op = poplar_emulator::opName(debugContext, "popops::dynamicSlice");
+  poplar_emulator::OptionReader(options, op, {"availableMemoryProportion"});
+  const SliceGeometry g = geometryOf(t, dims, sizes, op);
+  checkOffsets(offset, dims.size(), false, op);
+  poplar::Tensor out = poplar_emulator::createResult(graph, t.elementType(), sliceShape(g), debugContext, "slice");
+  sliceInto(graph, out, t, offset, g, prog, op);
   return out;
+}
+
+void dynamicSliceWithOutput(poplar::Graph &graph, const poplar::Tensor &output, const poplar::Tensor &t,
+                            const poplar::Tensor &offset, const std::vector<std::size_t> &dims,
+                            const std::vector<std::size_t> &sizes, poplar::program::Sequence &prog,
+                            const poplar::DebugContext &debugContext, const poplar::OptionFlags &options) {
+  const std::string op = poplar_emulator::opName(debugContext, "popops::dynamicSliceWithOutput");
+  poplar_emulator::OptionReader(options, op, {"availableMemoryProportion"});
+  const SliceGeometry g = geometryOf(t, dims, sizes, op);
+  checkOffsets(offset, dims.size(), false, op);
+  checkSameType(t, output, op);
+  checkShape(output, sliceShape(g), op, "the output");
+  sliceInto(graph, output, t, offset, g, prog, op);
 }
 
 void dynamicUpdate(poplar::Graph &graph, const poplar::Tensor &t, const poplar::Tensor &s, const poplar::Tensor &offset,

@@ -36,6 +36,31 @@ TEST(SliceOp, DynamicSliceAndUpdateFollowTheOffsetTensorAtRunTime) {
   }
 }
 
+TEST(SliceOp, DynamicSliceWithOutputWritesTheRowIntoTheGivenTensorsView) {
+  // A stash of 3 slots of 2 + 3 elements restored into two tensors seen as one row.
+  Harness h;
+  poplar::Tensor stash = h.input(poplar::FLOAT, {3, 5}, "stash");
+  poplar::Tensor slot = h.input(poplar::UNSIGNED_INT, {1}, "slot");
+  poplar::Tensor a = h.graph.addVariable(poplar::FLOAT, {2}, poplar::VariableMappingMethod::LINEAR, "a");
+  poplar::Tensor b = h.graph.addVariable(poplar::FLOAT, {3}, poplar::VariableMappingMethod::LINEAR, "b");
+  std::vector<float> values(15);
+  for (std::size_t i = 0; i < 15; ++i)
+    values[i] = static_cast<float>(i);
+  h.set("stash", values);
+  h.setUnsigned("slot", {2});
+  popops::dynamicSliceWithOutput(h.graph, poplar::concat(a, b).expand({0}), stash, slot, {0}, {1}, h.prog, "restore");
+  h.readBack("a", a);
+  h.readBack("b", b);
+  h.run();
+  EXPECT_EQ(h.read("a", 2), (std::vector<float>{10, 11}));
+  EXPECT_EQ(h.read("b", 3), (std::vector<float>{12, 13, 14}));
+  // the output must have the slice's shape and the stash's type
+  poplar::Tensor wrong = h.graph.addVariable(poplar::FLOAT, {1, 4}, poplar::VariableMappingMethod::LINEAR, "wrong");
+  EXPECT_THROW(popops::dynamicSliceWithOutput(h.graph, wrong, stash, slot, {0}, {1}, h.prog, "x"), poplar::poplar_error);
+  poplar::Tensor half = h.graph.addVariable(poplar::HALF, {1, 5}, poplar::VariableMappingMethod::LINEAR, "half");
+  EXPECT_THROW(popops::dynamicSliceWithOutput(h.graph, half, stash, slot, {0}, {1}, h.prog, "x"), poplar::poplar_error);
+}
+
 TEST(SliceOp, MultiSliceGathersEmbeddingRowsAndMultiUpdateAddScattersGradients) {
   auto rng = testRng();
   Harness h;
