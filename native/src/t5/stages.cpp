@@ -12,10 +12,9 @@ poplar::program::Sequence& SegmentChain::on(std::size_t stage) {
     return segments_.back().second;
 }
 
-void SegmentChain::recordTransfer(const Staged& from, std::size_t stage, const poplar::Tensor& landed) {
+void SegmentChain::recordTransfer(const Staged& from, std::size_t stage) {
     on(stage);
-    transfers_.back().sent.push_back(from);
-    transfers_.back().landed.push_back(landed);
+    transfers_.back().received.push_back(from);
 }
 
 void SegmentChain::recordReuse(const poplar::Tensor& t, std::size_t stage) {
@@ -63,7 +62,7 @@ Staged Stages::to(const Staged& t, std::size_t stage, SegmentChain& chain, const
     poplar::Tensor copy = graph(stage).addVariable(t.tensor.elementType(), t.tensor.shape(),
                                                    poplar::VariableMappingMethod::LINEAR, name);
     chain.on(stage).add(poplar::program::Copy(t.tensor, copy));
-    chain.recordTransfer(t, stage, copy);
+    chain.recordTransfer(t, stage);
     return Staged{copy, stage};
 }
 

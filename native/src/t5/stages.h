@@ -34,15 +34,13 @@ public:
     std::size_t stage(std::size_t k) const { return segments_.at(k).first; }
     const poplar::program::Sequence& segment(std::size_t k) const { return segments_.at(k).second; }
     std::vector<std::uint32_t> stages() const;
-    // The tensors segment k copied in from other stages (Stages::to), each with the stage that sent it, and the
-    // variables they landed in.
-    const std::vector<Staged>& received(std::size_t k) const { return transfers_.at(k).sent; }
-    const std::vector<poplar::Tensor>& landed(std::size_t k) const { return transfers_.at(k).landed; }
+    // The tensors segment k copied in from other stages (Stages::to), each with the stage that sent it.
+    const std::vector<Staged>& received(std::size_t k) const { return transfers_.at(k).received; }
     // The tensors of its own stage that segment k asked for through Stages::to (made by it or by an earlier
     // segment on the stage).
     const std::vector<poplar::Tensor>& reused(std::size_t k) const { return transfers_.at(k).reused; }
     // Records a copy from another stage into the segment now open on `stage` (on(stage) holds its Copy).
-    void recordTransfer(const Staged& from, std::size_t stage, const poplar::Tensor& landed);
+    void recordTransfer(const Staged& from, std::size_t stage);
     // Records that the segment now open on `stage` reads t, which is already there.
     void recordReuse(const poplar::Tensor& t, std::size_t stage);
     // Every segment in order (the pass on its own, or on one stage).
@@ -51,8 +49,7 @@ public:
 private:
     std::deque<std::pair<std::size_t, poplar::program::Sequence>> segments_;  // a deque: on() references stay valid
     struct Transfers {
-        std::vector<Staged> sent;
-        std::vector<poplar::Tensor> landed;
+        std::vector<Staged> received;
         std::vector<poplar::Tensor> reused;
     };
     std::vector<Transfers> transfers_;  // by segment

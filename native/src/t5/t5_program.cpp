@@ -301,7 +301,7 @@ poplar::program::Sequence T5Program::scheduledMicroBatches(ProgramSet& set) {
     // at position q from stage s was written by stage s's last segment before q.
     struct Sent {
         std::optional<std::size_t> lane;  // none when the sender runs nothing else before the last reader
-        std::size_t producer = 0, last_reader = 0;
+        std::size_t last_reader = 0;
         std::vector<poplar::Tensor> tensors;
     };
     std::map<std::size_t, Sent> sent;  // by producer position
@@ -314,7 +314,6 @@ poplar::program::Sequence T5Program::scheduledMicroBatches(ProgramSet& set) {
                 if (order[p].stage == t.stage) producer = p;
             if (producer == q) throw std::logic_error("scheduled micro-batches: a tensor arrives before it is made");
             Sent& lane = sent[producer];
-            lane.producer = producer;
             lane.last_reader = std::max(lane.last_reader, q);
             lane.tensors.push_back(t.tensor);
             receives[q][producer].push_back(t.tensor);
@@ -361,8 +360,8 @@ poplar::program::Sequence T5Program::scheduledMicroBatches(ProgramSet& set) {
             return popops::map(graph_, pe::Rem(pe::_1, pe::Const(seed_depth)), {counter}, body, name + "/seed_slot");
         };
         if (dropout && q > 0)
-            body.add(Copy(popops::dynamicSlice(graph_, seeds, seedSlot(), {0}, {1}, body, name + "/seed").flatten(),
-                          set.scheduled_seed));
+            popops::dynamicSliceWithOutput(graph_, set.scheduled_seed.expand({0}), seeds, seedSlot(), {0}, {1}, body,
+                                           name + "/seed");
         body.add(at.chain->segment(at.segment));
         if (dropout && q == 0)
             popops::dynamicUpdate(graph_, seeds, set.scheduled_seed.expand({0}), seedSlot(), {0}, {1}, body,
