@@ -6,7 +6,6 @@
 
 #include "abi/error.h"
 #include "session/builder_session.h"
-#include "session/shape_bucket.h"
 
 namespace ft5::session {
 
@@ -23,17 +22,25 @@ BuilderDecode::BuilderDecode(BuilderSession& session, const int32_t* ids, const 
     restart();
 }
 
+namespace {
+
+ShapeRequest decode_of(std::size_t rows, uint32_t src_len, uint32_t max_steps) {
+    return ShapeRequest{true, uint32_t(rows), src_len, max_steps};
+}
+
+}  // namespace
+
 ShapePrograms& BuilderDecode::program() {
-    return session_.program_for(ShapeRequest{true, uint32_t(bucket_rows_), src_len_, max_steps_});
+    return session_.program_for(decode_of(rows_.size(), src_len_, max_steps_));
 }
 
 void BuilderDecode::restart() {
-    bucket_rows_ = bucket_of(rows_.size());
     ShapePrograms& p = program();
+    runs_on_ = p.decode_shape();
     compilations_ = session_.compilations();
-    const std::size_t S = bucket_of(src_len_);
-    std::vector<int> ids(bucket_rows_ * S, 0), mask(bucket_rows_ * S, 0);
-    for (std::size_t r = 0; r < bucket_rows_; ++r) {
+    const std::size_t S = runs_on_.src_len;
+    std::vector<int> ids(runs_on_.batch * S, 0), mask(runs_on_.batch * S, 0);
+    for (std::size_t r = 0; r < runs_on_.batch; ++r) {
         if (r < rows_.size()) {
             std::copy(rows_[r].ids.begin(), rows_[r].ids.end(), ids.begin() + std::ptrdiff_t(r * S));
             std::copy(rows_[r].mask.begin(), rows_[r].mask.end(), mask.begin() + std::ptrdiff_t(r * S));
@@ -46,7 +53,7 @@ void BuilderDecode::restart() {
         const auto held = session_.activations();
         p.run(t5::T5Program::kDecodeBegin);
     }
-    parents_.resize(bucket_rows_);
+    parents_.resize(runs_on_.batch);
     std::iota(parents_.begin(), parents_.end(), 0);
     const std::size_t fed = rows_.empty() ? 0 : rows_[0].tokens.size();
     std::vector<int> column(rows_.size());
@@ -59,7 +66,7 @@ void BuilderDecode::restart() {
 void BuilderDecode::run_step(const std::vector<int>& tokens, float* logits) {
     if (session_.compilations() != compilations_) restart();  // the caches were on the engine before
     ShapePrograms& p = program();
-    std::vector<int> padded(bucket_rows_, 0);
+    std::vector<int> padded(runs_on_.batch, 0);
     std::copy(tokens.begin(), tokens.end(), padded.begin());
     p.set_decode_tokens(padded, parents_);
     const auto held = session_.activations();
@@ -81,14 +88,16 @@ void BuilderDecode::step(const int32_t* tokens, float* logits) {
 
 void BuilderDecode::reorder(const int32_t* rows, uint32_t count) {
     std::vector<Row> next(count);
-    std::vector<int> parents(bucket_rows_);
+    std::vector<int> parents(runs_on_.batch);
     std::iota(parents.begin(), parents.end(), 0);
     for (uint32_t i = 0; i < count; ++i) {
         next[i] = rows_[std::size_t(rows[i])];
-        if (i < bucket_rows_) parents[i] = parents_[std::size_t(rows[i])];
+        if (i < runs_on_.batch) parents[i] = parents_[std::size_t(rows[i])];
     }
     rows_ = std::move(next);
-    if (bucket_of(count) == bucket_rows_) {
+    const t5::DecodeShape next_shape = session_.decode_runs_on(decode_of(count, src_len_, max_steps_));
+    if (next_shape.batch == runs_on_.batch && next_shape.src_len == runs_on_.src_len &&
+        next_shape.max_len == runs_on_.max_len) {
         parents_ = std::move(parents);
     } else {
         restart();

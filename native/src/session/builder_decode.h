@@ -1,9 +1,9 @@
-// A decode in progress on the builder's cached decoding programs, for any row count: the rows run on the decode
-// program of their bucket (shape_bucket.h, padding rows ignored). A beam reorder within the bucket is the step's
-// decode_parents stream (each row takes its parent's caches); one that changes the bucket begins again on the new
-// bucket's program with the rows' prompts and feeds each row's history again: the same caches, recomputed. So does a
-// step after the session compiled its engine again (another shape ran in between: the new engine's caches are
-// empty).
+// A decode in progress on the builder's cached decoding programs, for any row count: the rows run on the smallest
+// declared decode program that holds them, else on their bucket's (BuilderSession::run_decode_shape; padding rows and
+// prompt positions ignored). A beam reorder that keeps the program is the step's decode_parents stream (each row takes
+// its parent's caches); one that changes it begins again on the new program with the rows' prompts and feeds each
+// row's history again: the same caches, recomputed. So does a step after the session compiled its engine again
+// (another shape ran in between: the new engine's caches are empty).
 #pragma once
 
 #include <cstdint>
@@ -39,7 +39,7 @@ private:
     BuilderSession& session_;
     uint32_t src_len_, max_steps_;
     std::vector<Row> rows_;
-    std::size_t bucket_rows_ = 0;
+    t5::DecodeShape runs_on_;  // the program the caches are on
     std::vector<int> parents_;  // the device row each row's cache is taken from at the next step
     uint32_t compilations_ = 0;  // the session's engine compilations when the caches were filled
 };

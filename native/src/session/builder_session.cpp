@@ -238,12 +238,16 @@ ShapePrograms& BuilderSession::programs_of(const t5::ProgramShape& shape) {
     return engine_->shape_programs(set_of_.at(key_of(shape)));
 }
 
+t5::DecodeShape BuilderSession::decode_runs_on(const ShapeRequest& request) const {
+    return run_shape(declared_shape(request)).decode;
+}
+
 t5::ProgramShape BuilderSession::declared_shape(const ShapeRequest& r) const {
     if (r.decode) {
         t5::DecodeShape d;
-        d.batch = bucket_of(r.batch);
-        d.src_len = bucket_of(r.src_len);
-        d.max_len = bucket_of(r.tgt_len);
+        d.batch = r.batch;
+        d.src_len = r.src_len;
+        d.max_len = r.tgt_len;
         return t5::ProgramShape{t5::BatchShape{1, 1, 1, 1}, false, d};
     }
     BatchView b;
@@ -257,7 +261,7 @@ t5::ProgramShape BuilderSession::declared_shape(const ShapeRequest& r) const {
 }
 
 t5::ProgramShape BuilderSession::run_shape(const t5::ProgramShape& rows) const {
-    if (rows.decode.enabled()) return rows;  // decodes come bucketed (builder_decode.h)
+    if (rows.decode.enabled()) return run_decode_shape(rows.decode);
     const t5::BatchShape& want = rows.batch;
     const t5::ProgramShape* best = nullptr;
     std::size_t best_tokens = 0;
@@ -278,6 +282,27 @@ t5::ProgramShape BuilderSession::run_shape(const t5::ProgramShape& rows) const {
     bucketed.batch.src_len = bucket_of(want.src_len);
     bucketed.batch.tgt_len = bucket_of(want.tgt_len);
     return bucketed;
+}
+
+t5::ProgramShape BuilderSession::run_decode_shape(const t5::DecodeShape& want) const {
+    const t5::ProgramShape* best = nullptr;
+    std::size_t best_tokens = 0;
+    for (const t5::ProgramShape& s : sets_) {
+        const t5::DecodeShape& have = s.decode;
+        if (!have.enabled() || !declared_.count(key_of(s))) continue;
+        if (have.batch < want.batch || have.src_len < want.src_len || have.max_len < want.max_len) continue;
+        const std::size_t tokens = have.batch * (have.src_len + have.max_len);
+        if (!best || tokens < best_tokens) {
+            best = &s;
+            best_tokens = tokens;
+        }
+    }
+    if (best) return *best;
+    t5::DecodeShape bucketed;
+    bucketed.batch = bucket_of(want.batch);
+    bucketed.src_len = bucket_of(want.src_len);
+    bucketed.max_len = bucket_of(want.max_len);
+    return t5::ProgramShape{t5::BatchShape{1, 1, 1, 1}, false, bucketed};
 }
 
 void BuilderSession::prepare(const std::vector<ShapeRequest>& requests) {

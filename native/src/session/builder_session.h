@@ -112,9 +112,11 @@ public:
     // the engine that holds the state.
     ShapePrograms& program_for(const t5::BatchShape& shape, bool dropout);
     ShapePrograms& program_for(const ShapeRequest& request);
-    // Compiles the engine once with the program sets of every request it does not hold yet: a batch request's
-    // shape as declared, a decode's bucketed.
+    // Compiles the engine once with the program sets of every request it does not hold yet, each at its shape as
+    // declared.
     void prepare(const std::vector<ShapeRequest>& requests);
+    // The decode program a decode request runs on (run_shape), compiling nothing.
+    t5::DecodeShape decode_runs_on(const ShapeRequest& request) const;
     // The program shape one replica runs batch b on (run_shape).
     t5::BatchShape runs_on(const BatchView& b) const { return run_shape({replica_shape(b), drops(b.training), {}}).batch; }
 
@@ -128,12 +130,16 @@ private:
     static Key key_of(const t5::ProgramShape& s);
     // Whether a training pass drops: a program set without dropout serves every call when the rate is 0.
     bool drops(bool training) const { return training && t5_config_.dropout > 0.0f; }
-    // A request as a program set's shape: a batch's one replica's rows at its lengths, a decode's bucketed.
+    // A request as a program set's shape: a batch's one replica's rows at its lengths, a decode's rows at its
+    // prompt length and steps.
     t5::ProgramShape declared_shape(const ShapeRequest& r) const;
     // The program set a replica's rows run on: the smallest declared set that they fit (same micro-batches and
     // dropout), else their power-of-two bucket. Never a bucket another batch compiled: dropout draws its mask over
     // the program's shape, so a batch's result must not depend on what ran before it (a resumed run repeats it).
     t5::ProgramShape run_shape(const t5::ProgramShape& rows) const;
+    // The same for a decode: the smallest declared decode set that holds its rows, prompt length and steps, else its
+    // power-of-two bucket.
+    t5::ProgramShape run_decode_shape(const t5::DecodeShape& want) const;
     // Compiles the engine with the program sets so far and those of `wanted` it lacks (none lacking: nothing), and
     // moves the state to it.
     void ensure(const std::vector<t5::ProgramShape>& wanted);

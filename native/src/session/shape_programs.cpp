@@ -21,7 +21,7 @@ void connect(poplar::Engine& engine, const char* stream, std::size_t set, std::v
 }  // namespace
 
 ShapePrograms::ShapePrograms(SessionEngine& engine, std::size_t set)
-    : engine_(engine), set_(set), shape_(engine.program().shape(set)),
+    : engine_(engine), set_(set), shape_(engine.program().shape(set)), decode_(engine.program().decodeShape(set)),
       dropout_(engine.program().dropout(set) != nullptr), replicas_(engine.host().replicas()) {
     const t5::ParallelPlan& host = engine.host();
     const std::size_t r = replicas_, m = shape_.micro_batches;
@@ -52,8 +52,7 @@ ShapePrograms::ShapePrograms(SessionEngine& engine, std::size_t set)
         activation_ranges_.resize(r * sites);
         connect(e, t5::streams::kActivationRanges, set, activation_ranges_);
     }
-    const t5::DecodeShape& decode = engine.program().decodeShape(set);
-    if (decode.enabled()) {
+    if (const t5::DecodeShape& decode = decode_; decode.enabled()) {
         decode_input_ids_.resize(r * decode.batch * decode.src_len);
         decode_attention_mask_.resize(decode_input_ids_.size());
         decode_tokens_.resize(r * decode.batch);

@@ -23,6 +23,8 @@ public:
     ShapePrograms(SessionEngine& engine, std::size_t set);
 
     const t5::BatchShape& shape() const { return shape_; }
+    // Its cached decoding programs' shape (not enabled() when it has none).
+    const t5::DecodeShape& decode_shape() const { return decode_; }
     // Whether its training passes drop (they then read a seed per micro-batch).
     bool dropout() const { return dropout_; }
     void run(t5::T5Program::Index index);
@@ -65,6 +67,7 @@ private:
     SessionEngine& engine_;
     std::size_t set_;
     t5::BatchShape shape_;
+    t5::DecodeShape decode_;
     bool dropout_;
     std::size_t replicas_;  // local replicas
 

@@ -39,9 +39,9 @@ public sealed class EncoderBatch
 
     public int SrcLen { get; }
 
-    /// <summary>Right-pads <paramref name="rows"/> to the longest with <paramref name="padId"/>, as a tokenizer's
-    /// <c>padding=True</c> does.</summary>
-    public static EncoderBatch Pad(IReadOnlyList<int[]> rows, int padId)
+    /// <summary>Right-pads <paramref name="rows"/> with <paramref name="padId"/> to the longest, as a tokenizer's
+    /// <c>padding=True</c> does, or to <paramref name="length"/> when that is longer.</summary>
+    public static EncoderBatch Pad(IReadOnlyList<int[]> rows, int padId, int length = 0)
     {
         ArgumentNullException.ThrowIfNull(rows);
         if (rows.Count == 0)
@@ -53,6 +53,7 @@ public sealed class EncoderBatch
                 throw new ArgumentException($"row {r} has no tokens.", nameof(rows));
             srcLen = Math.Max(srcLen, rows[r].Length);
         }
+        srcLen = Math.Max(srcLen, length);
 
         var ids = new int[rows.Count * srcLen];
         var mask = new int[rows.Count * srcLen];

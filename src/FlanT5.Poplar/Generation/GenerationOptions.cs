@@ -1,4 +1,5 @@
 using FlanT5.Poplar.Configuration;
+using FlanT5.Poplar.Tokenization;
 
 namespace FlanT5.Poplar.Generation;
 
@@ -21,8 +22,15 @@ public sealed record GenerationOptions
     /// summed log-probability.</summary>
     public double LengthPenalty { get; init; } = 1.0;
 
-    /// <summary>Prompts per generate call in <see cref="Text2TextPipeline"/> (each batch padded to its longest prompt).</summary>
+    /// <summary>Prompts per generate call in <see cref="Text2TextPipeline"/> (each batch padded by <see cref="PromptPadding"/>).</summary>
     public int BatchSize { get; init; } = 1;
+
+    /// <summary>
+    /// The length a batch's prompts pad to in <see cref="Text2TextPipeline"/>: its longest prompt by default; bucketed,
+    /// a static-shape device compiles one decode program per bucket rather than per batch length. Never shorter than
+    /// the longest prompt (prompts are not cut). Padding positions are masked and change no result.
+    /// </summary>
+    public PaddingOptions PromptPadding { get; init; } = PaddingOptions.Longest();
 
     public int DecoderStartTokenId { get; init; }
 
@@ -49,6 +57,8 @@ public sealed record GenerationOptions
             throw new ArgumentException($"NumBeams must be at least 1, got {NumBeams}.", nameof(NumBeams));
         if (BatchSize < 1)
             throw new ArgumentException($"BatchSize must be at least 1, got {BatchSize}.", nameof(BatchSize));
+        ArgumentNullException.ThrowIfNull(PromptPadding, nameof(PromptPadding));
+        PromptPadding.Validate(nameof(PromptPadding));
         if (!double.IsFinite(LengthPenalty))
             throw new ArgumentException($"LengthPenalty must be finite, got {LengthPenalty}.", nameof(LengthPenalty));
         if (vocabSize < 2)
@@ -57,6 +67,9 @@ public sealed record GenerationOptions
         CheckToken(EosTokenId, nameof(EosTokenId), vocabSize);
         CheckToken(PadTokenId, nameof(PadTokenId), vocabSize);
     }
+
+    /// <summary>The length a batch whose longest prompt has <paramref name="longest"/> tokens pads to.</summary>
+    public int PromptLength(int longest) => Math.Max(longest, PromptPadding.PaddedLength(longest));
 
     private static void CheckToken(int id, string name, int vocabSize)
     {

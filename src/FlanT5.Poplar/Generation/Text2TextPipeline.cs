@@ -2,7 +2,7 @@ namespace FlanT5.Poplar.Generation;
 
 /// <summary>
 /// Prompt in, text out, like transformers' <c>text2text-generation</c> pipeline: tokenize each prompt (with EOS, no
-/// truncation), pad each batch to its longest prompt, generate (greedy when NumBeams is 1, else beam search), and
+/// truncation), pad each batch to its longest prompt (or its bucket, <see cref="GenerationOptions.PromptPadding"/>), generate (greedy when NumBeams is 1, else beam search), and
 /// decode the best sequence without special tokens.
 /// </summary>
 public sealed class Text2TextPipeline
@@ -43,7 +43,8 @@ public sealed class Text2TextPipeline
         var texts = new List<string>(prompts.Count);
         foreach (var rows in batches)
         {
-            GenerationResult result = GenerateIds(EncoderBatch.Pad(rows, _tokenizer.PadId), options);
+            int length = options.PromptLength(rows.Max(r => r.Length));
+            GenerationResult result = GenerateIds(EncoderBatch.Pad(rows, _tokenizer.PadId, length), options);
             foreach (int[] sequence in result.Sequences)
                 texts.Add(_tokenizer.Decode(sequence, skipSpecialTokens: true));
         }
@@ -58,9 +59,9 @@ public sealed class Text2TextPipeline
         var sizes = new HashSet<DecodeSize>();
         foreach (var rows in batches)
         {
-            int longest = rows.Max(r => r.Length);
-            sizes.Add(new DecodeSize(rows.Length, longest, options.MaxNewTokens));
-            if (options.NumBeams > 1) sizes.Add(new DecodeSize(rows.Length * options.NumBeams, longest, options.MaxNewTokens));
+            int length = options.PromptLength(rows.Max(r => r.Length));
+            sizes.Add(new DecodeSize(rows.Length, length, options.MaxNewTokens));
+            if (options.NumBeams > 1) sizes.Add(new DecodeSize(rows.Length * options.NumBeams, length, options.MaxNewTokens));
         }
         return [.. sizes];
     }

@@ -374,12 +374,18 @@ public sealed class T5Trainer : IDisposable
 
     public void Dispose() => Model.Dispose();
 
-    /// <summary>Generation settings of an inference section, with the model's special ids.</summary>
+    /// <summary>Generation settings of an inference section, with the model's special ids. Prompts pad as the run's
+    /// sources do (fixed: to the source length; buckets: to their bucket), so that its evaluation decodes on one
+    /// program per source bucket; padded to the longest, a batch would compile a program per length, so they take the
+    /// power-of-two buckets.</summary>
     public GenerationOptions GenerationOptionsFor(InferenceSection inference) => GenerationOptions.For(Model.Config) with
     {
         MaxNewTokens = inference.MaxNewTokens,
         NumBeams = inference.NumBeams,
         BatchSize = inference.BatchSize,
+        PromptPadding = _config.Data.Padding == PaddingMode.Longest
+            ? PaddingOptions.PowerOfTwoBuckets(_config.Model.SourceLength)
+            : PaddingOptions.Of(_config.Data.Padding, _config.Model.SourceLength),
     };
 
     /// <summary>
