@@ -308,6 +308,7 @@ internal static class PlanCommand
             {
                 ipu = i.Ipu, replica = i.Replica, stage = i.Stage, tpRank = i.TpRank,
                 weights = i.Weights, gradients = i.Gradients, optimizerState = i.OptimizerState,
+                optimizerStateResident = i.OptimizerStateResident,
                 activations = i.Activations, workingSet = i.WorkingSet, overhead = i.Overhead,
                 total = i.Total, capacity = i.Capacity, streamingUsed = i.StreamingUsed, streamingCapacity = i.StreamingCapacity,
                 inFlightMicroBatches = i.InFlightMicroBatches, fits = i.Fits,
@@ -371,7 +372,8 @@ internal static class PlanCommand
             rows.Add(
             [
                 IpuGroups.Format(group), $"{m.Stage}", ByteSize.Format(m.Weights), ByteSize.Format(m.Gradients),
-                ByteSize.Format(m.OptimizerState), $"{ByteSize.Format(m.Activations)} (x{m.InFlightMicroBatches})",
+                ByteSize.Format(m.OptimizerState) + (m.OptimizerStateResident ? "" : " (update)"),
+                $"{ByteSize.Format(m.Activations)} (x{m.InFlightMicroBatches})",
                 ByteSize.Format(m.WorkingSet), ByteSize.Format(m.Overhead), ByteSize.Format(m.Total), ByteSize.Format(m.Capacity),
                 m.StreamingUsed > 0 ? ByteSize.Format(m.StreamingUsed) : "-",
                 m.Fits ? "yes" : m.FitsOnChip ? "NO (streaming)" : "NO",
@@ -386,6 +388,7 @@ internal static class PlanCommand
 
     private static bool SameNumbers(IpuMemory a, IpuMemory b) =>
         a.Stage == b.Stage && a.Weights == b.Weights && a.Gradients == b.Gradients && a.OptimizerState == b.OptimizerState
+        && a.OptimizerStateResident == b.OptimizerStateResident
         && a.Activations == b.Activations && a.WorkingSet == b.WorkingSet && a.StreamingUsed == b.StreamingUsed;
 
     private static (T5ModelConfig, string) LoadModel(string argument)

@@ -16,6 +16,13 @@ public sealed record IpuMemory
     public required long Gradients { get; init; }
     public required long OptimizerState { get; init; }
 
+    /// <summary>
+    /// Whether <see cref="OptimizerState"/> stays on chip through the whole step. Streamed from remote buffers (with the
+    /// weights on chip), it is one parameter's state, fetched for that parameter's update: the optimizer step runs
+    /// after the passes, so it never meets the activations or the working set.
+    /// </summary>
+    public bool OptimizerStateResident { get; init; } = true;
+
     /// <summary>Activations kept for the backward pass, for <see cref="InFlightMicroBatches"/> micro-batches.</summary>
     public required long Activations { get; init; }
 
@@ -33,7 +40,9 @@ public sealed record IpuMemory
     /// <summary>The largest on-chip tensors, largest first.</summary>
     public required IReadOnlyList<TensorFootprint> LargestTensors { get; init; }
 
-    public long Total => Weights + Gradients + OptimizerState + Activations + WorkingSet + Overhead;
+    public long Total => Weights + Gradients + Overhead
+                         + (OptimizerStateResident ? OptimizerState + Activations + WorkingSet
+                             : Math.Max(OptimizerState, Activations + WorkingSet));
     public bool FitsOnChip => Total <= Capacity;
     public bool FitsStreaming => StreamingUsed <= StreamingCapacity;
     public bool Fits => FitsOnChip && FitsStreaming;

@@ -77,7 +77,10 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
         long weights = weightsStreamed ? StreamedWeightBuffers * unit * wb : elements * wb;
         // Gradients follow the weights: accumulated on chip, or per phase unit and stored with the streamed weights.
         long gradients = (weightsStreamed ? unit : elements) * ab;
-        long optimizer = (optimizerStreamed ? unit : elements) * shape.OptimizerStateBytes;
+        // Streamed state is fetched per update: a parameter's at a time with the weights on chip, a phase unit's
+        // (beside its streamed weights and gradients) in phased execution.
+        long largestParameter = stageParams.Max(p => p.ShardElements);
+        long optimizer = (!optimizerStreamed ? elements : weightsStreamed ? unit : largestParameter) * shape.OptimizerStateBytes;
         long streaming = (weightsStreamed ? Shard(elements * (wb + ab), replicas) : 0)
                          + (optimizerStreamed ? Shard(elements * shape.OptimizerStateBytes, replicas) : 0);
 
@@ -148,6 +151,7 @@ public sealed class MemoryPlanner(double overheadFraction = MemoryPlanner.Defaul
             Weights = weights,
             Gradients = gradients,
             OptimizerState = optimizer,
+            OptimizerStateResident = !optimizerStreamed || weightsStreamed,
             Activations = activations,
             WorkingSet = working,
             Overhead = (long)Math.Round(OverheadFraction * target.OnChipBytesPerIpu),
