@@ -223,3 +223,43 @@ TEST(SessionPrograms, TheEnginesCycleEstimateIsReportedPerProgram) {
 }
 
 }  // namespace
+
+// A decode program's key/value caches (and the biases, position and parents its steps read) live from one run to the
+// next, so the compiled engine holds them for its whole life: the session's on-chip ledger reserves them with the
+// engine, one set per declared decode shape. small_model: 1 decoder layer, 2 heads of d_kv 4, fp32.
+TEST(SessionPrograms, EachDecodeProgramsCachesAreReservedWhileTheEngineLives) {
+    Created s(1);
+    ASSERT_EQ(s.status, FT5_OK) << s.error;
+    auto used = [&] {
+        ft5_memory_report r;
+        r.struct_size = sizeof(r);
+        EXPECT_EQ(ft5_device_memory_report(s.device, 0, &r), FT5_OK);
+        return r.on_chip_used_bytes;
+    };
+    auto decode = [](uint32_t rows, uint32_t src_len, uint32_t max_steps) {
+        ft5_program_shape d;
+        ft5_program_shape_init(&d);
+        d.kind = FT5_PROGRAM_DECODE;
+        d.batch = rows;
+        d.src_len = src_len;
+        d.tgt_len = max_steps;
+        return d;
+    };
+    // rows b, prompt s, steps t: self k, v 2 * (b * 2 heads) * t * 4 + cross k, v 2 * (b * 2) * s * 4, the cross
+    // bias b * s, the self bias table 2 * t * t, the position and the b parents; 4 bytes each.
+    auto caches = [](uint64_t b, uint64_t src, uint64_t t) {
+        return 4 * (2 * (b * 2) * t * 4 + 2 * (b * 2) * src * 4 + b * src + 2 * t * t + 1 + b);
+    };
+    const uint64_t before = used();
+    const ft5_program_shape first = decode(2, 3, 4);
+    ASSERT_EQ(ft5_session_prepare(s.session, &first, 1), FT5_OK) << ft5_last_error();
+    EXPECT_EQ(used() - before, caches(2, 3, 4));
+    const ft5_program_shape second = decode(3, 5, 6);
+    ASSERT_EQ(ft5_session_prepare(s.session, &second, 1), FT5_OK) << ft5_last_error();
+    EXPECT_EQ(used() - before, caches(2, 3, 4) + caches(3, 5, 6)) << "each declared decode keeps its own";
+    // A decode in progress and ended changes nothing: the caches are the engine's.
+    const std::vector<int32_t> ids(2 * 3, 4);
+    ASSERT_EQ(ft5_session_decode_begin(s.session, ids.data(), nullptr, 2, 3, 4), FT5_OK) << ft5_last_error();
+    EXPECT_EQ(ft5_session_decode_end(s.session), FT5_OK);
+    EXPECT_EQ(used() - before, caches(2, 3, 4) + caches(3, 5, 6));
+}

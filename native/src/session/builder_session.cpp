@@ -328,9 +328,11 @@ void BuilderSession::ensure(const std::vector<t5::ProgramShape>& wanted) {
     };
     // After a failure the session runs the program sets it had (an engine holding no state is compiled again).
     auto restore = [&] {
+        if (engine_) decode_state_ = reserve_decode_state(*engine_);
         if (engine_ || sets_.empty()) return;
         engine_ = compile(sets_);
         ++compilations_;
+        decode_state_ = reserve_decode_state(*engine_);
         engine_->load();
     };
     // With no state to move, the engine before goes first: the two never hold memory at once.
@@ -343,6 +345,14 @@ void BuilderSession::ensure(const std::vector<t5::ProgramShape>& wanted) {
         throw;
     }
     ++compilations_;
+    decode_state_.clear();  // the engine before holds its decode state no more
+    try {
+        decode_state_ = reserve_decode_state(*next);
+    } catch (...) {
+        next.reset();
+        restore();
+        throw;
+    }
     // The device runs one engine at a time, and loading one loses what the one before held on the device: the
     // state goes through the host to the new engine.
     std::vector<std::vector<float>> state;
@@ -352,6 +362,7 @@ void BuilderSession::ensure(const std::vector<t5::ProgramShape>& wanted) {
     } catch (...) {
         // The new engine did not load: the one before holds the state again.
         next.reset();
+        decode_state_.clear();
         if (engine_) {
             engine_->load();
             if (!state.empty()) write_state(*engine_, state);
@@ -387,6 +398,28 @@ void BuilderSession::read(std::size_t index, ft5_param_slot slot, float* data, i
     const std::vector<float> values = shard < 0 ? prog.read_logical(builder_param(p), handle, sum_data)
                                                 : prog.read_shard(builder_param(p), handle, std::size_t(shard), sum_data);
     std::copy(values.begin(), values.end(), data);
+}
+
+std::vector<ipu::ArenaReservation> BuilderSession::reserve_decode_state(const SessionEngine& engine) const {
+    std::vector<ipu::ArenaReservation> held;
+    for (std::size_t stage = 0; stage < plan_.pp; ++stage) {
+        const uint64_t need = engine.program().decodeStateBytes(stage);
+        if (need == 0) continue;
+        for (const uint32_t ipu : local_ipus(stage)) {
+            const auto& arena = device_->arena(ipu, FT5_MEMORY_ON_CHIP);
+            const uint64_t available = arena.capacity() - std::min(arena.capacity(), arena.used());
+            if (need > available) {
+                fail(FT5_ERR_OUT_OF_MEMORY,
+                     "IPU " + std::to_string(ipu) + " cannot hold the key/value caches of the session's decode " +
+                         "programs (every declared decode shape keeps its own while the engine lives): they need " +
+                         std::to_string(need) + " bytes, " + std::to_string(available) +
+                         " bytes are available. Declare fewer or smaller decodes (rows, prompt length, max_steps), " +
+                         "or split the model over more IPUs");
+            }
+            held.emplace_back(device_, ipu, FT5_MEMORY_ON_CHIP, need, "decode caches");
+        }
+    }
+    return held;
 }
 
 std::vector<ipu::ArenaReservation> BuilderSession::activations() const {

@@ -153,6 +153,9 @@ private:
     // Throws FT5_ERR_OUT_OF_MEMORY, naming the IPU, the bytes and the largest tensors, when the state of params does
     // not fit the free on-chip memory of every local IPU (before anything is compiled or allocated).
     void check_state_fits(const t5::T5Program& program) const;
+    // Reserves the decode state an engine keeps while it lives (FT5_ERR_OUT_OF_MEMORY naming the IPU when it does
+    // not fit).
+    std::vector<ipu::ArenaReservation> reserve_decode_state(const SessionEngine& engine) const;
     // Where a state tensor lives: on chip, or in streaming memory (phased execution, streamed moments).
     static ft5_memory_location location_of(const t5::T5Program& program, const std::string& handle);
     // The bytes of one element of the state tensor `handle` names (weights of the plan's precision; FLOAT gradients
@@ -171,6 +174,7 @@ private:
     bool gradients_summed_ = false;  // since the last optimizer step (data parallelism only)
     std::vector<ParamInfo> params_;
     std::vector<ipu::ArenaReservation> state_;  // one per parameter and slot
+    std::vector<ipu::ArenaReservation> decode_state_;  // the engine's decode caches, per local IPU
     std::unique_ptr<poplar::Device> sdk_device_;  // the session's IPUs
     std::vector<t5::ProgramShape> sets_;          // the engine's program sets, in order
     std::map<Key, std::size_t> set_of_;           // each shape's program set

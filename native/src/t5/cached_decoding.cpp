@@ -77,6 +77,18 @@ CachedDecoding::CachedDecoding(poplar::Graph& graph, Stages& stages, const T5Con
         graph.addDeviceToHostFIFO(streamHandle(streams::kDecodeLogits, set), poplar::FLOAT, shape_.batch * lm_weight.weight.dim(0)));
 }
 
+std::size_t CachedDecoding::stateBytes(std::size_t stage) const {
+    const poplar::Target& target = graph_.getTarget();
+    auto bytes = [&](const poplar::Tensor& t) { return t.numElements() * target.getTypeSize(t.elementType()); };
+    std::size_t total = 0;
+    for (const LayerCache& c : cache_)
+        if (c.stage == stage) total += bytes(c.self_k) + bytes(c.self_v) + bytes(c.cross_k) + bytes(c.cross_v);
+    if (const auto st = at_.find(stage); st != at_.end())
+        total += bytes(st->second.cross_bias) + bytes(st->second.self_bias_table) + bytes(st->second.position) +
+                 bytes(st->second.parents);
+    return total;
+}
+
 poplar::program::Sequence CachedDecoding::begin() {
     using poplar::program::Copy;
     SegmentChain chain;

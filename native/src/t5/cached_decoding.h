@@ -60,6 +60,9 @@ public:
     // Reads each row's beam parent and one token per row, sends the logits of the next; max_len steps at most per
     // begin.
     poplar::program::Sequence step();
+    // The bytes on `stage` that begin() leaves for the steps (caches, biases, positions, parents): live from one
+    // program run to the next, so a compiled engine holds them for its whole life.
+    std::size_t stateBytes(std::size_t stage) const;
 
 private:
     struct LayerCache {

@@ -164,6 +164,13 @@ unsigned T5Program::programIndex(std::size_t set, Index index) const {
 
 const BatchShape& T5Program::shape(std::size_t set) const { return sets_.at(set)->shape.batch; }
 const DecodeShape& T5Program::decodeShape(std::size_t set) const { return sets_.at(set)->shape.decode; }
+
+std::size_t T5Program::decodeStateBytes(std::size_t stage) const {
+    std::size_t total = 0;
+    for (const auto& set : sets_)
+        if (set->decoding) total += set->decoding->stateBytes(stage);
+    return total;
+}
 const Dropout* T5Program::dropout(std::size_t set) const { return sets_.at(set)->dropout.get(); }
 
 const std::vector<std::string>& T5Program::activationSites(std::size_t set) const {

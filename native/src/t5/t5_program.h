@@ -104,6 +104,8 @@ public:
     unsigned programIndex(std::size_t set, Index index) const;
     const BatchShape& shape(std::size_t set = 0) const;
     const DecodeShape& decodeShape(std::size_t set = 0) const;
+    // What every set's cached decoding keeps on `stage` between its programs' runs (CachedDecoding::stateBytes).
+    std::size_t decodeStateBytes(std::size_t stage) const;
     // A set's training passes' dropout: forward_backward's sites, then the training step's; null when it has none.
     const Dropout* dropout(std::size_t set = 0) const;
     // The modules whose ranges a set's forward program sends (stream kActivationRanges), when the plan asks for them.
