@@ -580,8 +580,8 @@ typedef enum ft5_program_kind {
 /** A shape the session will run, in the terms of its calls (whole batches). A shape is compiled at its own sizes,
  *  and a call runs on the smallest declared program that fits it (padded), else on its power-of-two bucket, whatever
  *  ran before (dropout's mask follows the program's shape). A decode (ft5_session_decode_begin, or a reorder to
- *  another row count) fits a decode program of at least its rows, prompt length and max_steps. Since ABI 2.2; decode
- *  shapes were rounded to their bucket before ABI 2.3. */
+ *  another row count) fits a decode program of at least its rows, prompt length and max_steps. Each declared decode
+ *  keeps its key/value caches on chip while the engine lives. Since ABI 2.2. */
 typedef struct ft5_program_shape {
     uint32_t struct_size;
     /** an ft5_program_kind */

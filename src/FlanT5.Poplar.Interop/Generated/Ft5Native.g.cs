@@ -1121,10 +1121,11 @@ internal partial struct ft5_step_result
 }
 
 /// <summary>
-/// A shape the session will run, in the terms of its calls (whole batches). A batch shape is compiled at its own
-/// lengths, and a call runs on the smallest declared program that fits its batch (padded), else on its
-/// power-of-two bucket, whatever ran before (dropout's mask follows the program's shape); a decode shape is
-/// rounded to its bucket, as decode calls are. Since ABI 2.2.
+/// A shape the session will run, in the terms of its calls (whole batches). A shape is compiled at its own sizes,
+/// and a call runs on the smallest declared program that fits it (padded), else on its power-of-two bucket, whatever
+/// ran before (dropout's mask follows the program's shape). A decode (ft5_session_decode_begin, or a reorder to
+/// another row count) fits a decode program of at least its rows, prompt length and max_steps. Each declared decode
+/// keeps its key/value caches on chip while the engine lives. Since ABI 2.2.
 /// </summary>
 internal partial struct ft5_program_shape
 {
