@@ -237,10 +237,8 @@ TEST(SessionPrograms, EachDecodeProgramsCachesAreReservedWhileTheEngineLives) {
         return r.on_chip_used_bytes;
     };
     auto decode = [](uint32_t rows, uint32_t src_len, uint32_t max_steps) {
-        ft5_program_shape d;
-        ft5_program_shape_init(&d);
+        ft5_program_shape d = batch_shape(rows);
         d.kind = FT5_PROGRAM_DECODE;
-        d.batch = rows;
         d.src_len = src_len;
         d.tgt_len = max_steps;
         return d;

@@ -95,9 +95,7 @@ void BuilderDecode::reorder(const int32_t* rows, uint32_t count) {
         if (i < runs_on_.batch) parents[i] = parents_[std::size_t(rows[i])];
     }
     rows_ = std::move(next);
-    const t5::DecodeShape next_shape = session_.decode_runs_on(decode_of(count, src_len_, max_steps_));
-    if (next_shape.batch == runs_on_.batch && next_shape.src_len == runs_on_.src_len &&
-        next_shape.max_len == runs_on_.max_len) {
+    if (session_.decode_runs_on(decode_of(count, src_len_, max_steps_)) == runs_on_) {
         parents_ = std::move(parents);
     } else {
         restart();

@@ -163,6 +163,11 @@ ft5_memory_location BuilderSession::location_of(const t5::T5Program& program, co
     return program.inStreamingMemory(handle) ? FT5_MEMORY_STREAMING : FT5_MEMORY_ON_CHIP;
 }
 
+uint64_t BuilderSession::free_bytes(uint32_t ipu, ft5_memory_location location) const {
+    const auto& arena = device_->arena(ipu, location);
+    return arena.capacity() - std::min(arena.capacity(), arena.used());
+}
+
 void BuilderSession::check_state_fits(const t5::T5Program& program) const {
     for (std::size_t stage = 0; stage < plan_.pp; ++stage) {
         for (const ft5_memory_location location : {FT5_MEMORY_ON_CHIP, FT5_MEMORY_STREAMING}) {
@@ -182,8 +187,7 @@ void BuilderSession::check_state_fits(const t5::T5Program& program) const {
             std::stable_sort(tensors.begin(), tensors.end(),
                              [](const auto& a, const auto& b) { return a.first > b.first; });
             for (const uint32_t ipu : local_ipus(stage)) {
-                const auto& arena = device_->arena(ipu, location);
-                const uint64_t available = arena.capacity() - std::min(arena.capacity(), arena.used());
+                const uint64_t available = free_bytes(ipu, location);
                 if (need <= available) continue;
                 std::string largest;
                 for (std::size_t i = 0; i < tensors.size() && i < 3; ++i)
@@ -260,22 +264,30 @@ t5::ProgramShape BuilderSession::declared_shape(const ShapeRequest& r) const {
     return t5::ProgramShape{shape, drops(r.training), {}};
 }
 
-t5::ProgramShape BuilderSession::run_shape(const t5::ProgramShape& rows) const {
-    if (rows.decode.enabled()) return run_decode_shape(rows.decode);
-    const t5::BatchShape& want = rows.batch;
+const t5::ProgramShape* BuilderSession::smallest_declared(
+    const std::function<std::optional<std::size_t>(const t5::ProgramShape&)>& tokens_if_it_holds) const {
     const t5::ProgramShape* best = nullptr;
     std::size_t best_tokens = 0;
     for (const t5::ProgramShape& s : sets_) {
-        const t5::BatchShape& have = s.batch;
         if (!declared_.count(key_of(s))) continue;
-        if (s.decode.enabled() || s.dropout != rows.dropout || have.micro_batches != want.micro_batches) continue;
-        if (have.batch < want.batch || have.src_len < want.src_len || have.tgt_len < want.tgt_len) continue;
-        const std::size_t tokens = have.batch * (have.src_len + have.tgt_len);
-        if (!best || tokens < best_tokens) {
+        const std::optional<std::size_t> tokens = tokens_if_it_holds(s);
+        if (tokens && (!best || *tokens < best_tokens)) {
             best = &s;
-            best_tokens = tokens;
+            best_tokens = *tokens;
         }
     }
+    return best;
+}
+
+t5::ProgramShape BuilderSession::run_shape(const t5::ProgramShape& rows) const {
+    if (rows.decode.enabled()) return run_decode_shape(rows.decode);
+    const t5::BatchShape& want = rows.batch;
+    const t5::ProgramShape* best = smallest_declared([&](const t5::ProgramShape& s) -> std::optional<std::size_t> {
+        const t5::BatchShape& have = s.batch;
+        if (s.decode.enabled() || s.dropout != rows.dropout || have.micro_batches != want.micro_batches) return {};
+        if (have.batch < want.batch || have.src_len < want.src_len || have.tgt_len < want.tgt_len) return {};
+        return have.batch * (have.src_len + have.tgt_len);
+    });
     if (best) return *best;
     t5::ProgramShape bucketed = rows;
     bucketed.batch.batch = bucket_of(want.batch);
@@ -285,18 +297,12 @@ t5::ProgramShape BuilderSession::run_shape(const t5::ProgramShape& rows) const {
 }
 
 t5::ProgramShape BuilderSession::run_decode_shape(const t5::DecodeShape& want) const {
-    const t5::ProgramShape* best = nullptr;
-    std::size_t best_tokens = 0;
-    for (const t5::ProgramShape& s : sets_) {
+    const t5::ProgramShape* best = smallest_declared([&](const t5::ProgramShape& s) -> std::optional<std::size_t> {
         const t5::DecodeShape& have = s.decode;
-        if (!have.enabled() || !declared_.count(key_of(s))) continue;
-        if (have.batch < want.batch || have.src_len < want.src_len || have.max_len < want.max_len) continue;
-        const std::size_t tokens = have.batch * (have.src_len + have.max_len);
-        if (!best || tokens < best_tokens) {
-            best = &s;
-            best_tokens = tokens;
-        }
-    }
+        if (!have.enabled()) return {};
+        if (have.batch < want.batch || have.src_len < want.src_len || have.max_len < want.max_len) return {};
+        return have.batch * (have.src_len + have.max_len);
+    });
     if (best) return *best;
     t5::DecodeShape bucketed;
     bucketed.batch = bucket_of(want.batch);
@@ -406,9 +412,7 @@ std::vector<ipu::ArenaReservation> BuilderSession::reserve_decode_state(const Se
         const uint64_t need = engine.program().decodeStateBytes(stage);
         if (need == 0) continue;
         for (const uint32_t ipu : local_ipus(stage)) {
-            const auto& arena = device_->arena(ipu, FT5_MEMORY_ON_CHIP);
-            const uint64_t available = arena.capacity() - std::min(arena.capacity(), arena.used());
-            if (need > available) {
+            if (const uint64_t available = free_bytes(ipu, FT5_MEMORY_ON_CHIP); need > available) {
                 fail(FT5_ERR_OUT_OF_MEMORY,
                      "IPU " + std::to_string(ipu) + " cannot hold the key/value caches of the session's decode " +
                          "programs (every declared decode shape keeps its own while the engine lives): they need " +

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -140,6 +141,9 @@ private:
     // The same for a decode: the smallest declared decode set that holds its rows, prompt length and steps, else its
     // power-of-two bucket.
     t5::ProgramShape run_decode_shape(const t5::DecodeShape& want) const;
+    // The declared set with the fewest tokens among those tokens_if_it_holds gives a count for (null: none).
+    const t5::ProgramShape* smallest_declared(
+        const std::function<std::optional<std::size_t>(const t5::ProgramShape&)>& tokens_if_it_holds) const;
     // Compiles the engine with the program sets so far and those of `wanted` it lacks (none lacking: nothing), and
     // moves the state to it.
     void ensure(const std::vector<t5::ProgramShape>& wanted);
@@ -152,6 +156,8 @@ private:
     const t5::Parameter& builder_param(const ParamInfo& p) const;
     // Throws FT5_ERR_OUT_OF_MEMORY, naming the IPU, the bytes and the largest tensors, when the state of params does
     // not fit the free on-chip memory of every local IPU (before anything is compiled or allocated).
+    // What the arena of one of this process's IPUs has left.
+    uint64_t free_bytes(uint32_t ipu, ft5_memory_location location) const;
     void check_state_fits(const t5::T5Program& program) const;
     // Reserves the decode state an engine keeps while it lives (FT5_ERR_OUT_OF_MEMORY naming the IPU when it does
     // not fit).

@@ -1,8 +1,8 @@
 // A Poplar graph is static, the ABI takes any batch shape: a batch (or a decode) runs on the smallest program
 // ft5_session_prepare declared (at its shape) that fits it, else on the program of its bucket, each dimension rounded
-// up to a power of two (compiled when first met). Which program runs a batch depends on the batch and the declared shapes only, never
-// on what ran before: dropout draws its mask over the program's shape. It is padded with rows and positions that change
-// nothing (attention mask 0, labels -100, pad tokens after the causal decoder's last real position; a padding row
+// up to a power of two (compiled when first met). Which program runs a batch depends on the batch and the declared
+// shapes only, never on what ran before: dropout draws its mask over the program's shape. It is padded with rows and
+// positions that change nothing (attention mask 0, labels -100, pad tokens after the causal decoder's last real position; a padding row
 // sees only its first position). The padded math is the same: masked keys weigh exactly 0, ignored labels add no
 // loss and no gradient, and later decoder positions never reach earlier ones. Rounding to powers of two bounds the
 // programs a session builds to a few per dimension.

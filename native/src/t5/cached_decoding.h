@@ -45,6 +45,9 @@ struct DecodeShape {
 
     bool enabled() const { return batch != 0; }
     void validate() const;
+    bool operator==(const DecodeShape& o) const {
+        return batch == o.batch && src_len == o.src_len && max_len == o.max_len;
+    }
 };
 
 class CachedDecoding {
